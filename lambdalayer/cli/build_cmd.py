@@ -1,0 +1,1 @@
+"""`lambdalayer build` (placeholder until the build pipeline lands)."""
