@@ -104,7 +104,8 @@ def write_zip(
         raise UsageError(f"{len(entries)} files is more than a zip without ZIP64 can hold.")
     time, date = _dos_time(fixed_timestamp())
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
+    # Closed by the `with handle` below; delete=False so it can be renamed into place.
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
         dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp", delete=False
     )
     temporary = Path(handle.name)

@@ -67,6 +67,15 @@ class Manifest:
     def zip_path(self, manifest_path: Path) -> Path:
         return manifest_path.parent / self.zip
 
+    def record_published(self, entry: PublishedVersion) -> None:
+        """Remember `entry` as the layer's current version in its region (one per region)."""
+        self.published = [p for p in self.published if p.region != entry.region] + [entry]
+        self.published.sort(key=lambda p: p.region)
+
+    def published_in(self, region: str) -> PublishedVersion | None:
+        """What `publish` last recorded for `region`, if anything."""
+        return next((p for p in self.published if p.region == region), None)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -75,7 +76,7 @@ class RuntimeTable:
         return [r for r in self.runtimes.values() if not r.is_deprecated(today)]
 
 
-def _did_you_mean(name: str, choices: dict[str, object]) -> str:
+def _did_you_mean(name: str, choices: Mapping[str, object]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

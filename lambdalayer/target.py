@@ -101,5 +101,7 @@ def expand_targets(runtimes: list[str], archs: list[str]) -> list[Target]:
     table = load_runtime_table()
     chosen_runtimes = sorted({table.runtime(r).name for r in runtimes},
                              key=lambda n: table.runtimes[n].python)
-    chosen_archs = sorted({table.architecture(a) for a in archs}, key=list(table.architectures).index)
-    return [Target(runtime=table.runtimes[r], arch=a) for r in chosen_runtimes for a in chosen_archs]
+    chosen_archs = sorted({table.architecture(a) for a in archs},
+                          key=list(table.architectures).index)
+    return [Target(runtime=table.runtimes[r], arch=a)
+            for r in chosen_runtimes for a in chosen_archs]

@@ -1,24 +1,65 @@
 """The command line: parse options, call one core function, render its result.
 
-Each command lives in a module of this package and registers itself on `cli`.
-Core modules never print; everything a user sees is rendered here, and every
-LambdaLayerError becomes its documented exit code in `main()`, the one catch point.
+Each command lives in a module of this package and registers itself on `cli`
+with `@cli.command`. The group imports a command's module only when that
+command runs, so `lambdalayer --help` and a quick `build` stay fast (no
+boto3, no rich, no resolver on those paths). Every LambdaLayerError becomes
+its documented exit code in `main()`, the one catch point.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 
 import click
 
 from lambdalayer import __version__
-from lambdalayer.cli.output import emit_error
 from lambdalayer.errors import EXIT_INTERNAL, EXIT_USAGE, LambdaLayerError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# command name -> (module in this package, one-line help for `lambdalayer --help`).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("build_cmd", "Build a layer zip and manifest for Lambda targets."),
+    "check": ("check_cmd", "Audit a layer (dir, zip or ARN): will it load on the target?"),
+    "test": ("test_cmd", "Import a layer on a real interpreter, as Lambda would."),
+    "publish": ("aws_cmd", "Publish built layers as new layer versions (skips unchanged)."),
+    "attach": ("aws_cmd", "Attach a published layer to functions, keeping their others."),
+    "versions": ("aws_cmd", "List a layer's versions and the functions that use them."),
+    "prune": ("aws_cmd", "Delete old layer versions no function uses."),
+    "lock": ("lock_cmd", "Write pinned, hashed lock files for configured layers."),
+    "recipes": ("recipes_cmd", "List built-in and user recipes."),
+    "runtimes": ("runtimes_cmd", "List the Lambda Python runtimes and their OS and glibc."),
+    "cache": ("cache_cmd", "Show or clean lambdalayer's download and build caches."),
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def _available(self) -> dict[str, tuple[str, str]]:
+        return {name: entry for name, entry in COMMANDS.items()
+                if importlib.util.find_spec(f"lambdalayer.cli.{entry[0]}") is not None}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self._available()) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self._available():
+            importlib.import_module(f"lambdalayer.cli.{COMMANDS[cmd_name][0]}")
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing from the table keeps `--help` from importing every command.
+        rows = [(name, self._available()[name][1]) for name in self.list_commands(ctx)
+                if name in self._available()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="lambdalayer")
 def cli() -> None:
     """Build AWS Lambda layers for any Python runtime and architecture, from any host,
@@ -30,24 +71,10 @@ def cli() -> None:
       lambdalayer publish                               # what was built in dist/
       lambdalayer attach --function makenaide-scanner   # what was published
 
-    Exit codes: 0 ok, 2 usage/config, 3 unresolvable requirements, 4 audit
-    failure, 5 AWS error, 6 smoke test failed, 7 smoke test could not run.
+    \b
+    Exit codes: 0 ok, 2 usage/config error, 3 requirements cannot be resolved,
+    4 audit failure, 5 AWS error, 6 smoke test failed, 7 smoke test could not run.
     """
-
-
-def _register() -> None:
-    # Imported for their side effect of adding commands to `cli`. Each module
-    # imports only what its commands need, so `--help` stays fast (no boto3).
-    from lambdalayer.cli import build_cmd, runtimes_cmd  # noqa: F401
-    for optional in ("check_cmd", "aws_cmd", "test_cmd", "recipes_cmd", "cache_cmd"):
-        try:
-            __import__(f"lambdalayer.cli.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lambdalayer.cli.{optional}":
-                raise
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=args, prog_name="lambdalayer", standalone_mode=False)
     except LambdaLayerError as err:
+        from lambdalayer.cli.output import emit_error
+
         emit_error(err, want_json=want_json)
         sys.exit(err.exit_code)
     except click.exceptions.Abort:

@@ -1,29 +1,42 @@
 """Rendering: JSON documents on stdout, human output through rich.
 
 Human output goes to stdout when it is a terminal and to stderr otherwise, so
-`--json` (and pipes) always get a clean stdout.
+`--json` (and pipes) always get a clean stdout. rich is imported only when
+something is rendered with it: `--help` and an up-to-date build skip it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+import click
 
 from lambdalayer.errors import LambdaLayerError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 JSON_SCHEMA = 1
 
 
 def human_console() -> Console:
     """The console for people: stdout on a TTY, stderr otherwise (and always with --json)."""
-    return Console(stderr=not sys.stdout.isatty(), highlight=False, soft_wrap=False)
+    from rich.console import Console
+
+    return Console(stderr=not sys.stdout.isatty(), highlight=False, soft_wrap=True)
 
 
 def error_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def say(message: str) -> None:
+    """One plain line for people, without loading rich (stdout on a TTY, else stderr)."""
+    click.echo(message, err=not sys.stdout.isatty())
 
 
 def print_json(document: dict[str, Any]) -> None:
@@ -34,10 +47,12 @@ def print_json(document: dict[str, Any]) -> None:
 
 def emit_error(err: LambdaLayerError, *, want_json: bool) -> None:
     """Show a user-facing failure: one paragraph, never a traceback."""
+    from rich.markup import escape
+
     if want_json:
         print_json({"error": {"exit_code": err.exit_code, "type": type(err).__name__,
                               "message": str(err)}})
-    error_console().print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
+    error_console().print(f"[bold red]error:[/] {escape(str(err))}")
 
 
 def format_size(size: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.table import Table
 
@@ -15,7 +17,7 @@ from lambdalayer.runtimes import load_runtime_table
 def runtimes_command(as_json: bool) -> None:
     """List the Lambda Python runtimes: OS, glibc, architectures, deprecation."""
     table = load_runtime_table()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "runtime": r.name,
             "python": r.python_version,

@@ -1,0 +1,71 @@
+"""The audit's result types: plain frozen data that `build`, `check` and the manifest share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class Finding:
+    """One thing the audit noticed. `code` is a stable kebab-case name (see README);
+    `path` is the file's path inside the layer ("python/psycopg2/_psycopg....so"), or
+    "" for the layer as a whole; `package` is the distribution that installed it."""
+
+    path: str
+    code: str
+    severity: str
+    message: str
+    package: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"severity": self.severity, "code": self.code, "path": self.path,
+                "message": self.message, "package": self.package}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditReport:
+    """Everything found in one layer for one or more targets.
+
+    `errors` are the error findings whose code is not in `allow`: the layer is `ok`
+    (will load, within Lambda's limits) when there are none.
+    """
+
+    findings: list[Finding]
+    allow: frozenset[str] = frozenset()
+    files: int = 0
+    unzipped_size: int = 0
+    zipped_size: int | None = None
+    targets: tuple[str, ...] = field(default=())
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error" and f.code not in self.allow]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def allowed(self, finding: Finding) -> bool:
+        """True for an error finding that `--allow` waived."""
+        return finding.severity == "error" and finding.code in self.allow
+
+
+_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+
+def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Drop exact duplicates (the same file found for several targets); errors first."""
+    unique = set(findings)
+    return sorted(unique, key=lambda f: (_RANK[f.severity], f.package or "", f.path, f.code,
+                                         f.message))

@@ -1,0 +1,368 @@
+"""Findings: what the readers' facts mean for one Target on Lambda.
+
+Each rule is a function from facts to findings; messages say what will happen on
+Lambda and what to do instead. Codes are part of the user-facing contract.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lambdalayer.audit.elf import Classified, ElfInfo, Kind
+from lambdalayer.audit.findings import Finding
+from lambdalayer.audit.syslibs import BaseImageLibs
+from lambdalayer.audit.tree import LayerFile, LayerTree, dist_version, import_roots, module_name
+from lambdalayer.target import Target
+
+# Lambda limits (DESIGN.md §2): function + layers unzipped <= 250 MB; a zip
+# uploaded directly (ZipFile) <= 50 MB, larger ones go through S3.
+MAX_UNZIPPED = 262_144_000
+MAX_DIRECT_ZIP = 52_428_800
+
+# Lambda's LD_LIBRARY_PATH (AWS docs, "Defined runtime environment variables"):
+# /var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:
+# /var/task/lib:/opt/lib. Of those only /opt/lib is inside a layer.
+LAYER_LIBRARY_DIRS = ("lib",)
+
+# Suffixes that mark a file as something an import or dlopen loads, so a foreign
+# binary with one breaks an import; other foreign binaries (setuptools' launcher
+# .exe files, say) are dead weight, not a failure.
+_LOADABLE = re.compile(r"\.(so|pyd|dylib)$|\.so\.[0-9.]+$")
+_CPYTHON_TAG = re.compile(r"^cpython-(?P<major>\d)(?P<minor>\d+)(?P<ft>t?)(?:-(?P<plat>.+))?$")
+_OTHER_IMPL_TAG = re.compile(r"^(?P<impl>pypy|graalpy)[\w.-]*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What every rule needs: the target, the tree and the base image's libraries."""
+
+    target: Target
+    tree: LayerTree
+    syslibs: BaseImageLibs
+
+    @property
+    def where(self) -> str:
+        return f"{self.target.runtime.name} on {self.target.arch}"
+
+    def build_hint(self, package: str | None) -> str:
+        spec = package or "PACKAGE"
+        return (f"lambdalayer build -p {spec} --runtime {self.target.runtime.name} "
+                f"--arch {self.target.arch}")
+
+    def finding(self, layer_file: LayerFile | str, code: str, severity: str, message: str,
+                ) -> Finding:
+        rel = layer_file if isinstance(layer_file, str) else layer_file.rel
+        return Finding(severity=severity, code=code, path=rel, message=message,
+                       package=self.tree.package_of(rel, self.target) if rel else None)
+
+
+def import_failure(ctx: Context, layer_file: LayerFile, *, loadable_name: bool) -> str:
+    """How the import of this file fails on the target, in the words Python uses."""
+    module = module_name(layer_file.rel, ctx.target)
+    if module is None:
+        return "anything that loads it fails"
+    top = module.split(".", 1)[0]
+    also = f" (and so `import {top}`)" if top != module else ""
+    if loadable_name:
+        return f"`import {module}`{also} fails with ImportError (invalid ELF header)"
+    return (f"`import {module}`{also} fails with ModuleNotFoundError: "
+            f"No module named '{module}'")
+
+
+def _extension_suffix_ok(name: str, target: Target) -> bool | None:
+    """True/False when `name` looks like a CPython extension, None when it does not."""
+    if name.endswith(".pyd"):
+        return False
+    if not name.endswith(".so"):
+        return None
+    stem = name[:-3]
+    if "." not in stem:
+        return True  # plain "mod.so": CPython loads it
+    tag = stem.split(".", 1)[1]
+    if tag == "abi3":
+        return True
+    match = _CPYTHON_TAG.match(tag)
+    if match:
+        return (
+            (int(match.group("major")), int(match.group("minor"))) == target.runtime.python
+            and not match.group("ft")
+            and match.group("plat") in (None, f"{target.machine}-linux-gnu")
+        )
+    if _OTHER_IMPL_TAG.match(tag):
+        return False
+    return None  # "libopenblas-r0.3.23.so" and friends: not an extension name
+
+
+def foreign_binary(ctx: Context, layer_file: LayerFile, kind: Classified) -> Finding:
+    """Mach-O or PE: built for macOS or Windows, never loadable on Lambda."""
+    system = "macOS" if kind.kind is Kind.MACHO else "Windows"
+    code = "foreign-binary-macho" if kind.kind is Kind.MACHO else "foreign-binary-pe"
+    archs = ", ".join(kind.machines) or "unknown"
+    fat = "universal " if kind.fat else ""
+    package = ctx.tree.package_of(layer_file.rel, ctx.target)
+    name = posixpath.basename(layer_file.rel)
+    if not _LOADABLE.search(name):
+        return ctx.finding(layer_file, code, "warning",
+                           f"A {fat}{system} binary ({archs}): Lambda ({ctx.where}) cannot run "
+                           "it; it is dead weight in the layer unless something executes it.")
+    loadable_name = _extension_suffix_ok(name, ctx.target) is True
+    return ctx.finding(
+        layer_file, code, "error",
+        f"Built for {system} ({fat}{archs}), not Linux: on Lambda ({ctx.where}) "
+        f"{import_failure(ctx, layer_file, loadable_name=loadable_name)}. The layer was "
+        f"probably built on a {system} machine from its {system} wheel; build it for "
+        f"Lambda instead: {ctx.build_hint(package)}.",
+    )
+
+
+def wrong_machine(ctx: Context, layer_file: LayerFile, info: ElfInfo) -> Finding | None:
+    """An ELF file for another machine or word size than the target's."""
+    if info.bits == 64 and info.machine == ctx.target.machine:
+        return None
+    built = f"{info.bits}-bit {info.machine}"
+    package = ctx.tree.package_of(layer_file.rel, ctx.target)
+    loadable = _extension_suffix_ok(posixpath.basename(layer_file.rel), ctx.target) is not False
+    failure = (import_failure(ctx, layer_file, loadable_name=True).replace(
+        "(invalid ELF header)", "(wrong ELF class or machine)") if loadable
+               else "the loader rejects it")
+    return ctx.finding(
+        layer_file, "wrong-machine", "error",
+        f"Built for {built}; the {ctx.target.arch} Lambda needs 64-bit {ctx.target.machine}, "
+        f"so {failure}. Build the layer for {ctx.target.arch}: {ctx.build_hint(package)} "
+        f"(or target --arch {'arm64' if info.machine == 'aarch64' else 'x86_64'} if that "
+        "is where the function runs).",
+    )
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except ValueError:
+        return None
+
+
+def _highest(pairs: list[tuple[str, str]], prefix: str) -> tuple[tuple[int, ...], str, str] | None:
+    best: tuple[tuple[int, ...], str, str] | None = None
+    for library, version in pairs:
+        number = _version(version[len(prefix):])
+        if number is not None and (best is None or number > best[0]):
+            best = (number, version, library)
+    return best
+
+
+def symbol_versions(ctx: Context, layer_file: LayerFile, info: ElfInfo) -> Iterator[Finding]:
+    """GLIBC_ / GLIBCXX_ / CXXABI_ versions above what the runtime's OS provides."""
+    os_ = ctx.target.runtime.os
+    # Version needs on a library bundled in the layer are that library's business.
+    system = dataclasses.replace(info, version_needs=tuple(
+        (lib, versions) for lib, versions in info.version_needs
+        if find_in_layer(ctx, layer_file, info, lib) is None))
+    package = ctx.tree.package_of(layer_file.rel, ctx.target)
+    module = module_name(layer_file.rel, ctx.target)
+    who = f"`import {module}`" if module else "loading it"
+    checks = (
+        ("GLIBC_", os_.glibc, "glibc-too-new", "glibc",
+         f"Use a wheel tagged manylinux_{os_.glibc[0]}_{os_.glibc[1]} or older "
+         f"(an older release of the package if the newest has none): "
+         f"{ctx.build_hint(package)} picks one."),
+        ("GLIBCXX_", os_.libstdcxx, "glibcxx-too-new", "libstdc++",
+         f"Use a wheel built for manylinux_{os_.glibc[0]}_{os_.glibc[1]} or older "
+         f"(or bundle a newer libstdc++): {ctx.build_hint(package)}."),
+        ("CXXABI_", os_.cxxabi, "cxxabi-too-new", "libstdc++ C++ ABI",
+         f"Use a wheel built for manylinux_{os_.glibc[0]}_{os_.glibc[1]} or older: "
+         f"{ctx.build_hint(package)}."),
+    )
+    for prefix, available, code, what, advice in checks:
+        best = _highest(system.versions_from(prefix), prefix)
+        if best is None or best[0] <= available:
+            continue
+        have = ".".join(map(str, available))
+        yield ctx.finding(
+            layer_file, code, "error",
+            f"Needs {best[1]} from {best[2]}, but {ctx.target.runtime.name} runs on "
+            f"{os_.name} with {what} {have}: {who} fails with ImportError: "
+            f"version `{best[1]}' not found. {advice}",
+        )
+
+
+def search_dirs(layer_file: LayerFile, info: ElfInfo) -> list[str]:
+    """Layer directories the loader searches for this object's DT_NEEDED, in order.
+
+    glibc: DT_RPATH (only when there is no DT_RUNPATH), LD_LIBRARY_PATH, DT_RUNPATH,
+    then the system. $ORIGIN is the object's directory; the layer sits at /opt.
+    """
+    origin = "/opt/" + posixpath.dirname(layer_file.rel)
+    raw = [*(info.rpath if not info.runpath else ()), *("/opt/" + d for d in LAYER_LIBRARY_DIRS),
+           *info.runpath]
+    dirs = []
+    for entry in raw:
+        expanded = entry.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
+        if "$" in expanded:
+            continue  # $LIB / $PLATFORM: cannot be resolved statically
+        normal = posixpath.normpath(expanded)
+        if normal.startswith("/opt/"):
+            dirs.append(normal[len("/opt/"):])
+    return dirs
+
+
+def find_in_layer(ctx: Context, layer_file: LayerFile, info: ElfInfo, library: str) -> str | None:
+    """The layer path the loader would find `library` at for this object, or None."""
+    if "/" in library:
+        return None
+    for directory in search_dirs(layer_file, info):
+        found = ctx.tree.resolve(f"{directory}/{library}")
+        if found is not None:
+            return found
+    return None
+
+
+def missing_libraries(ctx: Context, layer_file: LayerFile, info: ElfInfo,
+                      basenames: dict[str, list[str]]) -> Iterator[Finding]:
+    """DT_NEEDED entries neither bundled where the loader looks nor on the base image."""
+    module = module_name(layer_file.rel, ctx.target)
+    who = f"`import {module}`" if module else "loading it"
+    package = ctx.tree.package_of(layer_file.rel, ctx.target)
+    for library in info.needed:
+        if "/" in library or library in ctx.syslibs.present:
+            continue
+        if find_in_layer(ctx, layer_file, info, library) is not None:
+            continue
+        if library in ctx.syslibs.unverified:
+            yield ctx.finding(
+                layer_file, "unverified-system-library", "warning",
+                f"Needs {library}, which is not in the layer; {ctx.target.runtime.os.name} "
+                "is expected to provide it but lambdalayer has not verified that. If "
+                f"{who} fails on Lambda, bundle the library in the layer's lib/ directory.")
+            continue
+        elsewhere = basenames.get(library, [])
+        if elsewhere:
+            yield ctx.finding(
+                layer_file, "library-not-on-search-path", "warning",
+                f"Needs {library}; the layer has it at {elsewhere[0]}, but not where the "
+                "loader looks for this file (its RPATH/RUNPATH and /opt/lib). It loads only "
+                f"if another module loaded {library} first; otherwise {who} fails with "
+                f"ImportError: {library}: cannot open shared object file.")
+            continue
+        if library.startswith("libc.musl-") or library.startswith("ld-musl-"):
+            advice = ("It was built for musl libc (Alpine Linux); Lambda uses glibc. Install "
+                      f"the package's manylinux wheel: {ctx.build_hint(package)}.")
+        else:
+            advice = ctx.syslibs.hints.get(
+                library,
+                "Use a manylinux wheel, which bundles its libraries "
+                f"({ctx.build_hint(package)}), or put {library} in the layer's lib/ "
+                "directory (/opt/lib is on Lambda's LD_LIBRARY_PATH).")
+        yield ctx.finding(
+            layer_file, "missing-library", "error",
+            f"Needs {library}, which is neither in the layer nor on {ctx.target.runtime.os.name}"
+            f": {who} fails with ImportError: {library}: cannot open shared object file. "
+            f"{advice}")
+
+
+def extension_name(ctx: Context, layer_file: LayerFile) -> Finding | None:
+    """A CPython extension whose file name the target interpreter will not load."""
+    if not any(layer_file.rel.startswith(root) for root in import_roots(ctx.target)):
+        return None
+    name = posixpath.basename(layer_file.rel)
+    if _extension_suffix_ok(name, ctx.target) is not False:
+        return None
+    module = module_name(layer_file.rel, ctx.target)
+    directory = posixpath.dirname(layer_file.rel)
+    stem = name.split(".", 1)[0]
+    for sibling in ctx.tree.files:
+        # Another build of the same module that does fit: this one is just dead weight.
+        if (posixpath.dirname(sibling) == directory and sibling != layer_file.rel
+                and posixpath.basename(sibling).split(".", 1)[0] == stem
+                and _extension_suffix_ok(posixpath.basename(sibling), ctx.target)):
+            return None
+    tag = name[len(stem) + 1:]
+    version = ctx.target.runtime.python
+    built = _describe_tag(tag)
+    wanted = (f".cpython-{version[0]}{version[1]}-{ctx.target.machine}-linux-gnu.so, "
+              ".abi3.so or .so")
+    package = ctx.tree.package_of(layer_file.rel, ctx.target)
+    failure = (f"`import {module}` fails with ModuleNotFoundError: No module named "
+               f"'{module}'" if module else "its import fails")
+    return ctx.finding(
+        layer_file, "wrong-abi-suffix", "error",
+        f"This extension is for {built}; {ctx.target.runtime.name} only loads files ending "
+        f"in {wanted}, so {failure}. Build it for this target: {ctx.build_hint(package)}.",
+    )
+
+
+def _describe_tag(tag: str) -> str:
+    match = _CPYTHON_TAG.match(tag.removesuffix(".so"))
+    if tag.endswith(".pyd") or re.search(r"(^|-)win(32|_amd64|_arm64)", tag):
+        return "Windows"
+    if match:
+        version = f"CPython {match.group('major')}.{match.group('minor')}"
+        if match.group("ft"):
+            version += " free-threaded"
+        platform = match.group("plat") or ""
+        if "darwin" in platform:
+            return f"{version} on macOS"
+        if "musl" in platform:
+            return f"{version} on musl libc (Alpine Linux)"
+        if platform:
+            return f"{version} on {platform}"
+        return version
+    impl = _OTHER_IMPL_TAG.match(tag.removesuffix(".so"))
+    if impl:
+        return "PyPy" if impl.group("impl") == "pypy" else "GraalPy"
+    return f"another interpreter ({tag})"
+
+
+def wheel_tags(ctx: Context, dir_name: str, wheel: LayerFile) -> Finding | None:
+    """*.dist-info/WHEEL `Tag:` lines of which none fits the target."""
+    try:
+        text = wheel.path.read_text("utf-8", errors="replace")
+    except OSError:
+        return None
+    tags = [line.split(":", 1)[1].strip() for line in text.splitlines()
+            if line.lower().startswith("tag:")]
+    if not tags:
+        return None
+    for tag in tags:
+        try:
+            if ctx.target.accepts_wheel_tag(tag):
+                return None
+        except ValueError:
+            continue  # malformed tag: it cannot fit
+    version = dist_version(dir_name)
+    package = ctx.tree.package_of(wheel.rel, ctx.target) or dir_name.split("-", 1)[0]
+    glibc = ctx.target.runtime.os.glibc
+    return ctx.finding(
+        wheel, "wheel-tag-mismatch", "error",
+        f"{package} {version or ''} was installed from a wheel tagged {', '.join(tags)}; "
+        f"{ctx.where} takes only cp{ctx.target.runtime.python[0]}"
+        f"{ctx.target.runtime.python[1]}, abi3 or none wheels for manylinux_"
+        f"{glibc[0]}_{glibc[1]}_{ctx.target.machine} or older (or pure-Python ones). "
+        f"Rebuild it for this target (lambdalayer picks a release that has a fitting "
+        f"wheel): {ctx.build_hint(package)}.",
+    )
+
+
+def python_dir(ctx: Context, files: list[LayerFile]) -> Finding | None:
+    """A layer with nothing the target's Python can import."""
+    if any(f.rel.startswith("python/") for f in files) or not ctx.tree.files:
+        return None
+    others = sorted(ctx.tree.runtime_dirs() - {ctx.target.runtime.python_version})
+    if others:
+        dirs = ", ".join(f"python/lib/python{v}/" for v in others)
+        return ctx.finding(
+            "", "missing-python-dir", "error",
+            f"The layer only has {dirs}; {ctx.target.runtime.name} looks in /opt/python and "
+            f"/opt/python/lib/python{ctx.target.runtime.python_version}/site-packages, so "
+            f"none of its packages import there. Build it for {ctx.target.runtime.name}: "
+            f"{ctx.build_hint(None)}.")
+    tops = sorted({rel.split("/", 1)[0] for rel in ctx.tree.files})[:5]
+    return ctx.finding(
+        "", "missing-python-dir", "error",
+        f"The layer has no python/ directory (it starts with {', '.join(tops)}). Lambda "
+        "extracts layers to /opt and Python looks only in /opt/python and "
+        "/opt/python/lib/pythonX.Y/site-packages, so nothing in it can be imported. Put "
+        "the packages under python/ (lambdalayer build does).")

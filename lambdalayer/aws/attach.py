@@ -1,0 +1,298 @@
+"""Attach a layer version to functions without losing the layers they already have.
+
+`update_function_configuration(Layers=…)` replaces the whole list (DESIGN.md
+§2), so we read the current list, plan the new one with `plan_layers` (pure),
+and write it with the RevisionId we read: a concurrent change makes Lambda
+answer PreconditionFailedException, and we re-read and re-plan, so two attaches
+of different layers both survive. An update in progress answers
+ResourceConflictException: we wait (`function_updated_v2`) and retry with
+backoff.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdalayer.aws.arns import check_layer_name, layer_identity, parse_layer_arn
+from lambdalayer.aws.client import aws_errors, error_code, region_of
+from lambdalayer.errors import AuditError, AwsError, UsageError
+from lambdalayer.manifest import find_manifests, read_manifest
+
+# Lambda quota: at most 5 layers per function.
+MAX_LAYERS = 5
+_CONFLICT_ATTEMPTS = 6
+_REPLAN_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerChoice:
+    """The layer version to attach and what it declares it is compatible with.
+
+    Empty `runtimes`/`architectures` mean the version declares nothing, and
+    then there is nothing to check.
+    """
+
+    arn: str
+    name: str
+    version: int
+    runtimes: tuple[str, ...]
+    architectures: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionState:
+    """What attach reads from get_function_configuration."""
+
+    name: str
+    runtime: str | None  # None for container images, which take no layers
+    architecture: str
+    layers: tuple[str, ...]
+    revision_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttachResult:
+    """One function: its layer list before and after (equal when nothing changed)."""
+
+    name: str
+    region: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    changed: bool
+    dry_run: bool = False
+    forced: tuple[str, ...] = ()  # the compatibility problems --force overrode
+
+    @property
+    def rollback_command(self) -> str:
+        """The one command that restores `before`."""
+        layers = " ".join(shlex.quote(arn) for arn in self.before) if self.before else "'[]'"
+        return (f"aws lambda update-function-configuration --region {self.region} "
+                f"--function-name {shlex.quote(self.name)} --layers {layers}")
+
+
+def plan_layers(before: Sequence[str], new_arn: str) -> tuple[str, ...]:
+    """The layer list after attaching `new_arn` to a function that has `before`.
+
+    Another version of the same layer is replaced in place (Lambda refuses two
+    versions of one layer); other layers keep their order; a layer not there
+    yet goes last. The result equals `before` when `new_arn` is already
+    attached. The 5-layer limit is checked by the caller, not here.
+    """
+    identity = layer_identity(new_arn)
+    after: list[str] = []
+    placed = False
+    for arn in before:
+        if layer_identity(arn) != identity:
+            after.append(arn)
+        elif not placed:
+            after.append(new_arn)
+            placed = True
+    if not placed:
+        after.append(new_arn)
+    return tuple(after)
+
+
+def compatibility_problems(function: FunctionState, layer: LayerChoice) -> list[str]:
+    """Why `layer` would not work on `function` according to what the version declares."""
+    problems = []
+    if layer.runtimes and function.runtime not in layer.runtimes:
+        problems.append(f"function {function.name!r} runs {function.runtime} but "
+                        f"{layer.arn} is for {', '.join(layer.runtimes)}")
+    if layer.architectures and function.architecture not in layer.architectures:
+        problems.append(f"function {function.name!r} is {function.architecture} but "
+                        f"{layer.arn} is for {', '.join(layer.architectures)}")
+    return problems
+
+
+def read_function(client: Any, name: str) -> FunctionState:
+    """The function's runtime, architecture, layers and RevisionId."""
+    with aws_errors(region=region_of(client), resource=f"function {name!r}"):
+        config = client.get_function_configuration(FunctionName=name)
+    architectures = config.get("Architectures") or ["x86_64"]  # Lambda's default
+    return FunctionState(
+        name=config.get("FunctionName", name),
+        runtime=config.get("Runtime"),
+        architecture=architectures[0],
+        layers=tuple(layer["Arn"] for layer in config.get("Layers", [])),
+        revision_id=config.get("RevisionId"),
+    )
+
+
+def resolve_layer(client: Any, spec: str | None, *, dist: Path) -> LayerChoice:
+    """The layer version `--layer` names, in the client's region.
+
+    `spec`: a layer version ARN; a layer ARN or NAME (newest version);
+    NAME:VERSION; or None: the one layer `publish` recorded in `dist`'s
+    manifests for this region (UsageError when none or several).
+    """
+    region = region_of(client)
+    if spec is None:
+        return _describe(client, *_from_dist(dist, region))
+    parsed = parse_layer_arn(spec)
+    if parsed is not None:
+        if parsed.region != region:
+            raise UsageError(f"{spec} is in {parsed.region}, but the function is looked up in "
+                             f"{region}: a function can only use layers from its own region.",
+                             hint=f"Pass --region {parsed.region}, or the layer's ARN in {region}.")
+        name = parsed.layer_arn
+        version = parsed.version
+    else:
+        name, _, raw_version = spec.partition(":")
+        check_layer_name(name)
+        if raw_version and not raw_version.isdigit():
+            raise UsageError(f"--layer {spec!r}: expected NAME, NAME:VERSION or a layer ARN.")
+        version = int(raw_version) if raw_version else None
+    if version is None:
+        version = _newest(client, name)
+    return _describe(client, name, version)
+
+
+def _from_dist(dist: Path, region: str) -> tuple[str, int]:
+    found: dict[str, tuple[str, int]] = {}
+    for path in find_manifests(dist):
+        entry = read_manifest(path).published_in(region)
+        if entry is not None:
+            found[layer_identity(entry.arn)] = (layer_identity(entry.arn), entry.version)
+    if len(found) == 1:
+        return next(iter(found.values()))
+    if not found:
+        raise UsageError(f"Nothing in {dist} has been published to {region}.",
+                         hint="Run `lambdalayer publish` first, or pass --layer NAME[:VERSION].")
+    names = ", ".join(sorted(arn.rsplit(":", 1)[-1] for arn in found))
+    raise UsageError(f"{dist} holds several layers published to {region} ({names}).",
+                     hint="Choose one with --layer NAME[:VERSION].")
+
+
+def _newest(client: Any, name: str) -> int:
+    region = region_of(client)
+    newest = 0
+    with aws_errors(region=region, resource=f"layer {name!r}"):
+        for page in client.get_paginator("list_layer_versions").paginate(LayerName=name):
+            for item in page.get("LayerVersions", []):
+                newest = max(newest, int(item["Version"]))
+    if not newest:
+        raise AwsError(f"Layer {name!r} has no versions in {region}.",
+                       hint="Check the name and --region, or publish it first.")
+    return newest
+
+
+def _describe(client: Any, name: str, version: int) -> LayerChoice:
+    with aws_errors(region=region_of(client), resource=f"layer version {name}:{version}"):
+        detail = client.get_layer_version(LayerName=name, VersionNumber=version)
+    return LayerChoice(
+        arn=detail["LayerVersionArn"],
+        name=detail["LayerVersionArn"].split(":")[-2],
+        version=int(detail["Version"]),
+        runtimes=tuple(detail.get("CompatibleRuntimes", [])),
+        architectures=tuple(detail.get("CompatibleArchitectures", [])),
+    )
+
+
+def check_attachable(function: FunctionState, layer: LayerChoice, *, force: bool) -> list[str]:
+    """Refuse (AuditError) what cannot work; return the problems `force` overrides."""
+    if function.runtime is None:
+        raise UsageError(f"Function {function.name!r} is a container image; "
+                         "Lambda layers do not apply to it.")
+    problems = compatibility_problems(function, layer)
+    if problems and not force:
+        raise AuditError("Refusing to attach: " + "; ".join(problems) + ".",
+                         hint="Build the layer for that target, or pass --force to attach anyway.")
+    after = plan_layers(function.layers, layer.arn)
+    if len(after) > MAX_LAYERS:
+        raise AuditError(
+            f"Function {function.name!r} already has {len(function.layers)} layers; Lambda "
+            f"allows at most {MAX_LAYERS}: {', '.join(function.layers)}.",
+            hint="Detach one first, or merge layers into one build.")
+    return problems
+
+
+def attach(
+    client: Any,
+    functions: Sequence[str],
+    layer: LayerChoice,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    waiter_config: dict[str, int] | None = None,
+) -> tuple[AttachResult, ...]:
+    """Attach `layer` to every function, in order.
+
+    Every function is checked (compatibility, 5-layer limit) before any is
+    changed. `dry_run` reads and plans only. `sleep` and `waiter_config` are
+    for tests.
+    """
+    states = [read_function(client, name) for name in functions]
+    forced = {state.name: tuple(check_attachable(state, layer, force=force))
+              for state in states}
+    results = []
+    for state in states:
+        if dry_run:
+            after = plan_layers(state.layers, layer.arn)
+            results.append(AttachResult(name=state.name, region=region_of(client),
+                                        before=state.layers, after=after,
+                                        changed=after != state.layers, dry_run=True,
+                                        forced=forced[state.name]))
+            continue
+        results.append(_attach_one(client, state.name, layer, force=force, sleep=sleep,
+                                   waiter_config=waiter_config or {}))
+    return tuple(results)
+
+
+def _attach_one(client: Any, name: str, layer: LayerChoice, *, force: bool,
+                sleep: Callable[[float], None], waiter_config: dict[str, int]) -> AttachResult:
+    region = region_of(client)
+    resource = f"function {name!r}"
+    for _ in range(_REPLAN_ATTEMPTS):
+        _wait_updated(client, name, waiter_config)
+        state = read_function(client, name)
+        problems = check_attachable(state, layer, force=force)
+        after = plan_layers(state.layers, layer.arn)
+        if after == state.layers:
+            return AttachResult(name=state.name, region=region, before=state.layers,
+                                after=after, changed=False, forced=tuple(problems))
+        arguments: dict[str, Any] = {"FunctionName": name, "Layers": list(after)}
+        if state.revision_id:
+            arguments["RevisionId"] = state.revision_id
+        try:
+            with aws_errors(region=region, resource=resource):
+                _update_with_backoff(client, arguments, sleep)
+        except AwsError as err:
+            if error_code(err.__cause__) == "PreconditionFailedException":
+                continue  # someone changed the function since we read it: re-read, re-plan
+            raise
+        _wait_updated(client, name, waiter_config)
+        # `before` is the list our write replaced (after any re-plan), so the
+        # rollback command undoes this change and keeps a concurrent one.
+        return AttachResult(name=state.name, region=region, before=state.layers,
+                            after=after, changed=True, forced=tuple(problems))
+    raise AwsError(f"Function {name!r} kept changing while attaching {layer.arn} "
+                   f"({_REPLAN_ATTEMPTS} attempts).", hint="Run the command again.")
+
+
+def _update_with_backoff(client: Any, arguments: dict[str, Any],
+                         sleep: Callable[[float], None]) -> None:
+    """update_function_configuration, retrying ResourceConflictException (update in progress)."""
+    delay = 1.0
+    for attempt in range(_CONFLICT_ATTEMPTS):
+        try:
+            client.update_function_configuration(**arguments)
+            return
+        except Exception as exc:
+            if error_code(exc) != "ResourceConflictException" or attempt + 1 == _CONFLICT_ATTEMPTS:
+                raise
+        # Full jitter, so concurrent attaches do not retry in lockstep.
+        sleep(random.uniform(delay / 2, delay))
+        delay = min(delay * 2, 16.0)
+
+
+def _wait_updated(client: Any, name: str, waiter_config: dict[str, int]) -> None:
+    with aws_errors(region=region_of(client), resource=f"function {name!r}"):
+        client.get_waiter("function_updated_v2").wait(FunctionName=name,
+                                                      WaiterConfig=waiter_config)

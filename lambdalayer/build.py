@@ -1,0 +1,81 @@
+"""`build`: one named layer, from requirements to zip(s) and manifest(s).
+
+The flow is target -> resolve -> install -> audit -> archive (pipeline.py).
+Before any of it, freshness.py answers whether the output is already up to
+date; that path imports neither the resolver nor rich.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalayer.freshness import hash_inputs, inputs_record, plan_targets, up_to_date
+from lambdalayer.manifest import Manifest
+from lambdalayer.requirements import RequirementInputs
+
+if TYPE_CHECKING:
+    from lambdalayer.recipes import Recipe
+    from lambdalayer.sizing import SizeReport
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildRequest:
+    """Everything `build` needs for one layer; the CLI fills it from options."""
+
+    name: str
+    inputs: RequirementInputs
+    out_dir: Path
+    runtimes: tuple[str, ...] = ()  # empty: the recipe's, else every current runtime
+    architectures: tuple[str, ...] = ()  # empty: the recipe's, else both
+    recipe: Recipe | None = None
+    force: bool = False
+    allow: frozenset[str] = frozenset()
+    description: str | None = None
+    license: str | None = None
+    smoke_imports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    name: str
+    zip_path: Path
+    manifest_path: Path
+    manifest: Manifest
+    sizes: SizeReport | None  # None when the build was skipped as up to date
+    up_to_date: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildResult:
+    artifacts: tuple[Artifact, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> BuildResult:
+    """Build the layer `request` describes, or report the existing zips when up to date.
+
+    Outputs (see pipeline.py): one zip for a pure-Python layer, one per
+    architecture for native code, each with a manifest beside it. Raises
+    UsageError, ResolutionError or AuditError; on error nothing is written.
+    """
+    plan = plan_targets(request)
+    record = inputs_record(request, plan)
+    inputs_hash = hash_inputs(record)
+    previous = up_to_date(request, inputs_hash)
+    if previous is not None:
+        return BuildResult(
+            artifacts=tuple(
+                Artifact(name=m.name, zip_path=m.zip_path(path), manifest_path=path, manifest=m,
+                         sizes=None, up_to_date=True)
+                for path, m in previous
+            ),
+            warnings=plan.warnings,
+        )
+    from lambdalayer.pipeline import run_pipeline
+
+    return run_pipeline(request, plan, record, inputs_hash, progress=progress)

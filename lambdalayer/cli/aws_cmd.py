@@ -1,0 +1,272 @@
+"""`publish`, `attach`, `versions`, `prune`: the commands that call AWS.
+
+boto3 is imported only inside lambdalayer.aws functions, when a command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from lambdalayer.cli import cli
+from lambdalayer.cli.output import format_size, human_console, print_json
+from lambdalayer.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def aws_options(func: F) -> F:
+    """--profile and --endpoint-url (each command declares its own --region)."""
+    func = click.option("--endpoint-url", metavar="URL",
+                        help="Send AWS calls here (e.g. a moto or LocalStack server). "
+                             "boto3 also reads AWS_ENDPOINT_URL.")(func)
+    func = click.option("--profile", metavar="NAME",
+                        help="AWS profile from ~/.aws/config (default: boto3's chain).")(func)
+    return func
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON document on stdout.")(func)
+
+
+def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
+    from lambdalayer.aws.client import make_client
+
+    return make_client("lambda", region=region, profile=profile, endpoint_url=endpoint_url)
+
+
+# --------------------------------------------------------------------------- publish
+
+
+@cli.command("publish")
+@click.argument("zips", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--layer-name", metavar="NAME",
+              help="Layer name (default: the manifest's name). Only with one ZIP.")
+@click.option("--region", "regions", multiple=True, metavar="REGION",
+              help="Publish in this region; repeat for several (run in parallel).")
+@aws_options
+@click.option("--s3-bucket", metavar="BUCKET",
+              help="Upload zips over 50 MB through this bucket (in the layer's region; "
+                   "'{region}' in the name is replaced by each region).")
+@click.option("--force", is_flag=True, help="Publish even if the newest version has these bytes.")
+@click.option("--public", is_flag=True, help="Let every AWS account use the new version.")
+@click.option("--principal", "principals", multiple=True, metavar="ACCOUNT",
+              help="Let this 12-digit AWS account use the new version; repeatable.")
+@click.option("--org", "org_id", metavar="ORG_ID",
+              help="Let every account of this AWS Organization use the new version.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("dist"),
+              show_default=True, help="Where `build` put zips and manifests (used without ZIP).")
+@json_option
+def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tuple[str, ...],
+                    profile: str | None, endpoint_url: str | None, s3_bucket: str | None,
+                    force: bool, public: bool, principals: tuple[str, ...],
+                    org_id: str | None, out_dir: Path, as_json: bool) -> None:
+    """Publish built layers as Lambda layer versions; skip what is already published.
+
+    With no ZIP, publishes every layer built into --out. The description names
+    the pinned packages; runtimes, architectures and license come from the
+    manifest beside the zip, and the new ARN per region is recorded there. On
+    GitHub Actions, `layer_arn` (and `layer_arn_<name>_<region>` for each
+    layer and region) are written to $GITHUB_OUTPUT.
+    """
+    from lambdalayer.aws.client import AwsSettings
+    from lambdalayer.aws.publish import (
+        Grants,
+        PublishOptions,
+        append_github_output,
+        prepare_layer,
+        publish,
+    )
+    from lambdalayer.manifest import find_manifests, manifest_path_for
+
+    for account in principals:
+        if not (account.isdigit() and len(account) == 12):
+            raise UsageError(f"--principal {account!r}: expected a 12-digit AWS account id.")
+    if zips:
+        manifests = [manifest_path_for(z) for z in zips]
+    else:
+        manifests = find_manifests(out_dir)
+        if not manifests:
+            raise UsageError(f"No built layers in {out_dir}.",
+                             hint="Build one with `lambdalayer build`, or name a ZIP.")
+    if layer_name and len(manifests) > 1:
+        raise UsageError("--layer-name names one layer; give exactly one ZIP with it.")
+    layers = [prepare_layer(path, layer_name=layer_name) for path in manifests]
+    options = PublishOptions(
+        regions=tuple(regions) or (None,), s3_bucket=s3_bucket, force=force,
+        grants=Grants(public=public, principals=principals, org_id=org_id),
+    )
+    console = human_console()
+    results = publish(layers, clients=AwsSettings(profile=profile,
+                                                  endpoint_url=endpoint_url).factory(),
+                      options=options, progress=_publish_progress(console))
+    github_output = os.environ.get("GITHUB_OUTPUT")
+    if github_output:
+        append_github_output(Path(github_output), results)
+    if as_json:
+        print_json({"layers": [
+            {"name": r.name, "region": r.region, "arn": r.arn, "version": r.version,
+             "skipped": r.skipped, "zip": str(r.zip_path), "via_s3": r.via_s3,
+             "grants": list(r.grants)}
+            for r in results]})
+        return
+    for r in results:
+        verb = "[dim]unchanged[/]" if r.skipped else "[green]published[/]"
+        console.print(f"{verb} {escape(r.arn)}"
+                      + (f"  [dim](granted: {', '.join(r.grants)})[/]" if r.grants else ""))
+
+
+def _publish_progress(console: Any) -> Callable[[Any], None]:
+    """Upload progress in 10% steps, and one line as each layer starts publishing."""
+    lock = threading.Lock()
+    shown: dict[tuple[str, str], int] = {}
+
+    def show(event: Any) -> None:
+        with lock:
+            key = (event.layer, event.region)
+            if event.stage == "uploading" and event.total:
+                step = event.done * 10 // event.total
+                if shown.get(key, -1) < step:
+                    shown[key] = step
+                    console.print(f"[dim]{event.layer} ({event.region}): uploading to S3 "
+                                  f"{format_size(event.done)} / {format_size(event.total)}[/]")
+            elif event.stage == "publishing":
+                console.print(f"[dim]{event.layer} ({event.region}): publishing…[/]")
+
+    return show
+
+
+# --------------------------------------------------------------------------- attach
+
+
+@cli.command("attach")
+@click.option("--function", "functions", multiple=True, required=True, metavar="NAME",
+              help="Function name or ARN; repeat for several.")
+@click.option("--layer", "layer_spec", metavar="NAME[:VERSION]|ARN",
+              help="Layer to attach (default: the one layer published from --out). "
+                   "NAME alone means its newest version.")
+@click.option("--region", metavar="REGION", help="The functions' region.")
+@aws_options
+@click.option("--dry-run", is_flag=True, help="Show the layer lists before/after; change nothing.")
+@click.option("--force", is_flag=True,
+              help="Attach even if the layer declares another runtime or architecture.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("dist"),
+              show_default=True, help="Where to look for what `publish` recorded.")
+@json_option
+def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: str | None,
+                   profile: str | None, endpoint_url: str | None, dry_run: bool, force: bool,
+                   out_dir: Path, as_json: bool) -> None:
+    """Attach a layer version to functions, keeping their other layers.
+
+    An older version of the same layer is replaced in place; attaching what is
+    already there changes nothing. Refuses a layer whose declared runtimes or
+    architectures exclude the function (--force overrides) and a sixth layer.
+    Prints the previous layer list and the command that restores it.
+    """
+    from lambdalayer.aws.attach import attach, resolve_layer
+
+    client = _lambda_client(region, profile, endpoint_url)
+    layer = resolve_layer(client, layer_spec, dist=out_dir)
+    results = attach(client, functions, layer, dry_run=dry_run, force=force)
+    if as_json:
+        print_json({"layer": layer.arn, "dry_run": dry_run, "functions": [
+            {"name": r.name, "region": r.region, "before": list(r.before),
+             "after": list(r.after), "changed": r.changed, "forced": list(r.forced),
+             "rollback": r.rollback_command if r.changed else None}
+            for r in results]})
+        return
+    console = human_console()
+    for r in results:
+        for problem in r.forced:
+            console.print(f"[yellow]warning:[/] {escape(problem)} (attached because of --force)")
+        if not r.changed:
+            console.print(f"[dim]{escape(r.name)}: already has {escape(layer.arn)}; unchanged[/]")
+            continue
+        head = "would change" if r.dry_run else "changed"
+        console.print(f"[bold]{escape(r.name)}[/] ({r.region}) {head}:")
+        console.print("  before: " + (escape(" ".join(r.before)) or "(no layers)"))
+        console.print("  after:  " + escape(" ".join(r.after)))
+        if not r.dry_run:
+            console.print(f"  [dim]undo: {escape(r.rollback_command)}[/]")
+
+
+# --------------------------------------------------------------------------- versions / prune
+
+
+def _version_row(v: Any) -> dict[str, Any]:
+    return {"version": v.version, "arn": v.arn, "created": v.created,
+            "runtimes": list(v.runtimes), "architectures": list(v.architectures),
+            "size": v.size, "description": v.description, "functions": list(v.functions)}
+
+
+@cli.command("versions")
+@click.argument("layer")
+@click.option("--region", metavar="REGION", help="The layer's region.")
+@aws_options
+@json_option
+def versions_command(layer: str, region: str | None, profile: str | None,
+                     endpoint_url: str | None, as_json: bool) -> None:
+    """List a layer's versions, newest first, with the functions in the region using each."""
+    from lambdalayer.aws.versions import list_versions
+
+    listing = list_versions(_lambda_client(region, profile, endpoint_url), layer)
+    if as_json:
+        print_json({"layer": listing.layer, "region": listing.region,
+                    "versions": [_version_row(v) for v in listing.versions]})
+        return
+    table = Table(title=f"{listing.layer} ({listing.region})")
+    for column in ("version", "created", "runtimes", "architectures", "size", "used by"):
+        # Fold function names rather than cut them with "…": a cut name is useless.
+        table.add_column(column, justify="right" if column in ("version", "size") else "left",
+                         overflow="fold", no_wrap=column in ("version", "created", "size"))
+    for v in listing.versions:
+        table.add_row(str(v.version), v.created[:16].replace("T", " "), ", ".join(v.runtimes),
+                      ", ".join(v.architectures), format_size(v.size),
+                      escape(", ".join(v.functions)) or "[dim]-[/]")
+    human_console().print(table)
+
+
+@cli.command("prune")
+@click.argument("layer")
+@click.option("--keep", type=click.IntRange(min=0), required=True, metavar="N",
+              help="How many of the newest versions to keep.")
+@click.option("--region", metavar="REGION", help="The layer's region.")
+@aws_options
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@click.option("--force", is_flag=True, help="Also delete old versions functions still use.")
+@json_option
+def prune_command(layer: str, keep: int, region: str | None, profile: str | None,
+                  endpoint_url: str | None, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Delete all but the newest N versions of a layer.
+
+    A version that a function in the region still uses is kept (and reported)
+    unless --force.
+    """
+    from lambdalayer.aws.versions import prune
+
+    result = prune(_lambda_client(region, profile, endpoint_url), layer, keep=keep,
+                   force=force, dry_run=dry_run)
+    plan = result.plan
+    if as_json:
+        print_json({"layer": result.layer, "region": result.region, "dry_run": result.dry_run,
+                    "deleted": [_version_row(v) for v in plan.delete],
+                    "kept": [_version_row(v) for v in plan.keep],
+                    "in_use": [_version_row(v) for v in plan.in_use]})
+        return
+    console = human_console()
+    verb = "would delete" if dry_run else "deleted"
+    deleted = ", ".join(str(v.version) for v in plan.delete) or "nothing"
+    kept = ", ".join(str(v.version) for v in plan.keep) or "none"
+    console.print(f"{escape(result.layer)} ({result.region}): {verb} {deleted}; "
+                  f"newest kept: {kept}.")
+    for v in plan.in_use:
+        console.print(f"[yellow]kept version {v.version}[/]: used by "
+                      f"{escape(', '.join(v.functions))} (--force deletes it anyway)")

@@ -1,0 +1,122 @@
+"""`lambdalayer check`: will this layer load on its target? (the native-extension audit)"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from lambdalayer.cli import cli
+from lambdalayer.cli.output import format_size, human_console, print_json
+from lambdalayer.errors import EXIT_AUDIT
+
+if TYPE_CHECKING:  # the audit is imported when the command runs, not for --help
+    from lambdalayer.audit import AuditReport
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+_MAX_PATHS = 5
+
+
+@cli.command("check")
+@click.argument("source", metavar="PATH|ZIP|LAYER_ARN")
+@click.option("--runtime", "runtimes", multiple=True, required=True, metavar="RUNTIME",
+              help="Lambda runtime to check for (python3.12, ...); repeatable.")
+@click.option("--arch", "archs", multiple=True, default=("x86_64",), show_default=True,
+              metavar="ARCH", help="x86_64 or arm64; repeatable.")
+@click.option("--allow", "allow", multiple=True, metavar="CODE",
+              help="Do not fail on findings with this code (e.g. unverified-system-library); "
+                   "repeatable. They are still reported.")
+@click.option("--region", metavar="REGION",
+              help="For a layer ARN: the region to call (default: the ARN's).")
+@click.option("--profile", metavar="NAME", help="For a layer ARN: AWS profile to use.")
+@click.option("--endpoint-url", metavar="URL",
+              help="For a layer ARN: send AWS calls here (boto3 also reads AWS_ENDPOINT_URL).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...],
+                  allow: tuple[str, ...], region: str | None, profile: str | None,
+                  endpoint_url: str | None, as_json: bool) -> None:
+    """Audit a layer directory, zip or published layer version for its targets.
+
+    Looks inside every file: macOS/Windows binaries, Linux binaries for the other
+    architecture, glibc/libstdc++ symbol versions newer than the runtime's OS,
+    shared libraries neither bundled nor on the base image, extension file names
+    the interpreter will not load, wheel tags, Lambda's size limits and file
+    modes. Exits 4 when an error finding is not waived with --allow.
+
+    \b
+      lambdalayer check dist/pg8000.zip --runtime python3.12 --arch x86_64
+      lambdalayer check ./python --runtime python3.11 --arch arm64
+      lambdalayer check arn:aws:lambda:us-east-1:123456789012:layer:x:3 --runtime python3.11
+    """
+    from lambdalayer.audit import check_layer_arn, check_path, looks_like_layer_arn
+    from lambdalayer.target import expand_targets
+
+    targets = expand_targets(list(runtimes), list(archs))
+    allowed = frozenset(code.strip() for code in allow)
+    if looks_like_layer_arn(source):
+        report = check_layer_arn(source, targets, allow=allowed, region=region,
+                                 profile=profile, endpoint_url=endpoint_url)
+    else:
+        report = check_path(Path(source), targets, allow=allowed)
+    if as_json:
+        print_json({
+            "ok": report.ok,
+            "source": source,
+            "targets": list(report.targets),
+            "allowed": sorted(allowed),
+            "unzipped_size": report.unzipped_size,
+            "zipped_size": report.zipped_size,
+            "findings": [f.as_dict() for f in report.findings],
+        })
+    else:
+        _render(source, report)
+    if not report.ok:
+        # SystemExit, not click's Exit: with standalone_mode=False click returns an
+        # Exit's code from cli.main() instead of raising it, and main() drops it.
+        # Not an AuditError either: its message would be a second JSON document.
+        raise SystemExit(EXIT_AUDIT)
+
+
+def _render(source: str, report: AuditReport) -> None:
+    console = human_console()
+    if report.findings:
+        table = Table(title=f"lambdalayer check {escape(source)}", show_lines=True,
+                      title_justify="left")
+        table.add_column("", no_wrap=True)
+        table.add_column("code", no_wrap=True)
+        table.add_column("file", overflow="fold", max_width=48)
+        table.add_column("what happens on Lambda, and what to do", overflow="fold")
+        ordered = sorted(report.findings, key=lambda f: (f.package is None, f.package or ""))
+        for package, group in groupby(ordered, key=lambda f: f.package):
+            table.add_section()
+            table.add_row("", f"[bold]{escape(package or '(layer)')}[/]", "", "")
+            # One row per distinct problem: nine macOS .dylib files of one package
+            # share a message, and the user needs to read it once.
+            rows: dict[tuple[str, str, str], list[str]] = {}
+            for finding in group:
+                label = "allowed" if report.allowed(finding) else finding.severity
+                rows.setdefault((label, finding.code, finding.message), []).append(
+                    finding.path or "-")
+            for (label, code, message), paths in rows.items():
+                shown = paths[:_MAX_PATHS]
+                if len(paths) > _MAX_PATHS:
+                    shown.append(f"... and {len(paths) - _MAX_PATHS} more")
+                style = "dim" if label == "allowed" else _STYLE[label]
+                table.add_row(f"[{style}]{label}[/]", escape(code),
+                              escape("\n".join(shown)), escape(message))
+        console.print(table)
+    errors = len(report.errors)
+    warnings = len(report.warnings)
+    size = f"{report.files:,} files, {format_size(report.unzipped_size)} unzipped"
+    targets = ", ".join(report.targets)
+    if errors:
+        console.print(f"[bold red]✗ {errors} error{'s' * (errors != 1)}[/], {warnings} "
+                      f"warning{'s' * (warnings != 1)} for {escape(targets)} ({size}): this "
+                      "layer would fail on Lambda.")
+    else:
+        console.print(f"[green]✓ no errors[/], {warnings} warning{'s' * (warnings != 1)} for "
+                      f"{escape(targets)} ({size}).")

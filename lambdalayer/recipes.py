@@ -1,0 +1,118 @@
+"""Recipes: named, reviewed requirement sets shipped as TOML files.
+
+Built-in recipes live in the repository's `recipes/` directory and ride inside
+the wheel as `lambdalayer/recipes/` (see pyproject.toml), so a non-editable
+install finds them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lambdalayer import _toml
+from lambdalayer.errors import ConfigError, UsageError
+from lambdalayer.requirements import parse_spec
+from lambdalayer.runtimes import load_runtime_table
+
+_FIELDS: dict[str, type] = {
+    "name": str, "description": str, "requirements": list, "runtimes": list,
+    "architectures": list, "license": str, "smoke_imports": list, "notes": str,
+}
+_REQUIRED = ("name", "requirements")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    name: str
+    requirements: tuple[str, ...]
+    description: str = ""
+    runtimes: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ()
+    license: str | None = None
+    smoke_imports: tuple[str, ...] = ()
+    notes: str = ""
+    source: str = ""  # the file it came from
+    text: str = field(default="", repr=False)
+    builtin: bool = True
+
+
+def builtin_recipe_dir() -> Path:
+    """`lambdalayer/recipes` in an installed wheel; the repository's `recipes/` otherwise."""
+    packaged = Path(str(resources.files("lambdalayer"))) / "recipes"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "recipes"
+
+
+def parse_recipe(text: str, source: str, *, builtin: bool) -> Recipe:
+    """Parse and validate one recipe; ConfigError naming the file and the field otherwise."""
+    try:
+        data: dict[str, Any] = _toml.loads(text)
+    except _toml.TOMLDecodeError as exc:
+        raise ConfigError(f"Recipe {source} is not valid TOML: {exc}.") from None
+    for key, value in data.items():
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(key, list(_FIELDS), n=1)
+            nearest = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"Recipe {source}: unknown field {key!r}{nearest}.")
+        if not isinstance(value, _FIELDS[key]):
+            raise ConfigError(
+                f"Recipe {source}: field {key!r} must be a {_FIELDS[key].__name__}."
+            )
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"Recipe {source}: field {key!r} must be a list of strings.")
+    for key in _REQUIRED:
+        if not data.get(key):
+            raise ConfigError(f"Recipe {source}: field {key!r} is required.")
+    table = load_runtime_table()
+    try:
+        for spec in data["requirements"]:
+            parse_spec(spec, origin=f"recipe {source}, field 'requirements'")
+        runtimes = tuple(table.runtime(r).name for r in data.get("runtimes", []))
+        archs = tuple(table.architecture(a) for a in data.get("architectures", []))
+    except UsageError as exc:
+        raise ConfigError(str(exc)) from None
+    return Recipe(
+        name=data["name"],
+        requirements=tuple(data["requirements"]),
+        description=data.get("description", ""),
+        runtimes=runtimes,
+        architectures=archs,
+        license=data.get("license"),
+        smoke_imports=tuple(data.get("smoke_imports", [])),
+        notes=data.get("notes", ""),
+        source=source,
+        text=text,
+        builtin=builtin,
+    )
+
+
+def load_recipes(extra_dirs: tuple[Path, ...] = ()) -> dict[str, Recipe]:
+    """Built-in recipes, then those in `extra_dirs` (a later one shadows an earlier one)."""
+    recipes: dict[str, Recipe] = {}
+    for directory, builtin in [(builtin_recipe_dir(), True)] + [(d, False) for d in extra_dirs]:
+        if not directory.is_dir():
+            if not builtin:
+                raise ConfigError(f"Recipe directory {directory} does not exist.")
+            continue
+        for path in sorted(directory.glob("*.toml")):
+            recipe = parse_recipe(path.read_text("utf-8"), str(path), builtin=builtin)
+            recipes[recipe.name] = recipe
+    return recipes
+
+
+def get_recipe(name: str, extra_dirs: tuple[Path, ...] = ()) -> Recipe:
+    recipes = load_recipes(extra_dirs)
+    if name in recipes:
+        return recipes[name]
+    close = difflib.get_close_matches(name, list(recipes), n=1)
+    nearest = f" Did you mean {close[0]!r}?" if close else ""
+    raise UsageError(
+        f"No recipe called {name!r}.{nearest} Built-in recipes: {', '.join(sorted(recipes))}. "
+        f"To build your own packages, name the layer and list them: "
+        f"`lambdalayer build {name} -p PACKAGE` or `-r requirements.txt`."
+    )

@@ -1,0 +1,166 @@
+"""`lambdalayer attach` against a real moto_server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.integration.aws.conftest import ACCOUNT, Aws, BuildLayer, Run
+
+RunCli = Callable[..., Run]
+
+
+def _arn(name: str, version: int) -> str:
+    return f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{name}:{version}"
+
+
+def test_attach_keeps_other_layers_and_replaces_the_old_version_in_place(
+        aws: Aws, run: RunCli) -> None:
+    first = aws.publish_raw("makenaide-pg8000", b"1")
+    other = aws.publish_raw("powertools")
+    last = aws.publish_raw("otel")
+    aws.create_function("makenaide-scanner", layers=[other, first, last])
+    aws.publish_raw("makenaide-pg8000", b"2")
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000",
+                 "--json")
+
+    assert result.code == 0, result.stderr
+    [function] = result.json()["functions"]
+    assert function["before"] == [other, first, last]
+    assert function["after"] == [other, _arn("makenaide-pg8000", 2), last]
+    assert function["changed"] is True
+    assert function["region"] == "us-east-1"
+    assert aws.layers_of("makenaide-scanner") == function["after"]
+
+
+def test_attaching_what_is_there_is_a_no_op(aws: Aws, run: RunCli) -> None:
+    arn = aws.publish_raw("makenaide-pg8000")
+    aws.create_function("makenaide-scanner", layers=[arn])
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000:1",
+                 "--json")
+
+    assert result.code == 0, result.stderr
+    [function] = result.json()["functions"]
+    assert (function["before"], function["after"], function["changed"]) == ([arn], [arn], False)
+
+
+def test_attach_prints_the_previous_list_and_the_command_that_restores_it(
+        aws: Aws, run: RunCli) -> None:
+    other = aws.publish_raw("powertools")
+    aws.publish_raw("makenaide-pg8000")
+    aws.create_function("makenaide-scanner", layers=[other])
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000")
+
+    assert result.code == 0, result.stderr
+    assert f"before: {other}" in result.stderr
+    assert ("aws lambda update-function-configuration --region us-east-1 "
+            f"--function-name makenaide-scanner --layers {other}") in result.stderr
+
+
+def test_an_arm64_only_layer_is_refused_on_an_x86_64_function(aws: Aws, run: RunCli) -> None:
+    aws.publish_raw("arm-only", archs=["arm64"])
+    aws.create_function("makenaide-scanner", arch="x86_64")
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", "arm-only")
+
+    assert result.code == 4
+    assert "x86_64" in result.stderr and "arm64" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert aws.layers_of("makenaide-scanner") == []
+
+    forced = run("attach", "--function", "makenaide-scanner", "--layer", "arm-only", "--force")
+    assert forced.code == 0, forced.stderr
+    assert aws.layers_of("makenaide-scanner") == [_arn("arm-only", 1)]
+
+
+def test_a_runtime_the_layer_does_not_declare_is_refused(aws: Aws, run: RunCli) -> None:
+    aws.publish_raw("py311-only", runtimes=["python3.11"])
+    aws.create_function("makenaide-scanner", runtime="python3.12")
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", "py311-only")
+
+    assert result.code == 4
+    assert "python3.12" in result.stderr and "python3.11" in result.stderr
+    assert aws.layers_of("makenaide-scanner") == []
+
+
+def test_dry_run_shows_before_and_after_and_changes_nothing(aws: Aws, run: RunCli) -> None:
+    old = aws.publish_raw("makenaide-pg8000", b"1")
+    aws.publish_raw("makenaide-pg8000", b"2")
+    aws.create_function("makenaide-scanner", layers=[old])
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000",
+                 "--dry-run", "--json")
+
+    assert result.code == 0, result.stderr
+    [function] = result.json()["functions"]
+    assert function["before"] == [old]
+    assert function["after"] == [_arn("makenaide-pg8000", 2)]
+    assert aws.layers_of("makenaide-scanner") == [old]
+
+
+def test_a_sixth_layer_is_refused(aws: Aws, run: RunCli) -> None:
+    five = [aws.publish_raw(f"layer{i}") for i in range(5)]
+    aws.publish_raw("makenaide-pg8000")
+    aws.create_function("makenaide-scanner", layers=five)
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000")
+
+    assert result.code == 4
+    assert "at most 5" in result.stderr
+    assert aws.layers_of("makenaide-scanner") == five
+
+
+def test_several_functions_are_checked_before_any_changes(aws: Aws, run: RunCli) -> None:
+    aws.publish_raw("x86-only", archs=["x86_64"])
+    aws.create_function("ok-function", arch="x86_64")
+    aws.create_function("arm-function", arch="arm64")
+
+    result = run("attach", "--function", "ok-function", "--function", "arm-function",
+                 "--layer", "x86-only")
+
+    assert result.code == 4
+    assert aws.layers_of("ok-function") == []
+
+
+def test_without_layer_attach_uses_what_publish_recorded_in_dist(
+        aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
+    build_layer("pg8000")
+    published = run("publish", "--layer-name", "makenaide-pg8000", "--json")
+    assert published.code == 0, published.stderr
+    aws.create_function("makenaide-db-initializer")
+    aws.create_function("makenaide-scanner")
+
+    result = run("attach", "--function", "makenaide-db-initializer",
+                 "--function", "makenaide-scanner", "--json")
+
+    assert result.code == 0, result.stderr
+    arn = _arn("makenaide-pg8000", 1)
+    assert [f["after"] for f in result.json()["functions"]] == [[arn], [arn]]
+    assert aws.layers_of("makenaide-scanner") == [arn]
+
+
+def test_without_layer_and_several_published_layers_attach_asks_which(
+        aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
+    build_layer("pg8000")
+    build_layer("requests")
+    assert run("publish").code == 0
+    aws.create_function("makenaide-scanner")
+
+    result = run("attach", "--function", "makenaide-scanner")
+
+    assert result.code == 2
+    assert "pg8000" in result.stderr and "requests" in result.stderr
+    assert "--layer" in result.stderr
+
+
+def test_a_full_layer_arn_is_accepted(aws: Aws, run: RunCli) -> None:
+    arn = aws.publish_raw("makenaide-pg8000")
+    aws.create_function("makenaide-scanner")
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", arn, "--json")
+
+    assert result.code == 0, result.stderr
+    assert aws.layers_of("makenaide-scanner") == [arn]
