@@ -32,6 +32,7 @@ class FindingRecord:
     code: str
     path: str
     message: str
+    package: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -121,7 +121,8 @@ def _resolve_all(request: BuildRequest, targets: list[Target], work: Path,
             return [_Plan(name=request.name, targets=targets, shared=False,
                           resolutions=per_runtime)]
     native = sorted({d.display_name for d in probe.dists if not d.is_pure})
-    if native and not (request.runtimes or (request.recipe and request.recipe.runtimes)):
+    # A recipe is reviewed: its native layers may default to every current runtime.
+    if native and not (request.runtimes or request.recipe):
         raise UsageError(
             f"The layer contains native code ({', '.join(native)}), so it must be built for "
             "specific runtimes. Name them with --runtime (e.g. --runtime python3.12), "
@@ -145,8 +146,8 @@ def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[Fin
     except ImportError:  # pragma: no cover - the audit ships with the package
         return []
     report = audit_layer(root, targets, allow=allow)
-    records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message)
-               for f in report.findings]
+    records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
+                             package=f.package) for f in report.findings]
     if report.errors:
         listed = "\n".join(f"  {f.code}: {f.path}: {f.message}" for f in report.errors[:10])
         raise AuditError(

@@ -8,7 +8,7 @@ install finds them.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from lambdalayer.runtimes import load_runtime_table
 _FIELDS: dict[str, type] = {
     "name": str, "description": str, "requirements": list, "runtimes": list,
     "architectures": list, "license": str, "smoke_imports": list, "notes": str,
+    "alternatives": list,
 }
 _REQUIRED = ("name", "requirements")
 
@@ -35,9 +36,11 @@ class Recipe:
     license: str | None = None
     smoke_imports: tuple[str, ...] = ()
     notes: str = ""
+    alternatives: tuple[str, ...] = ()
     source: str = ""  # the file it came from
     text: str = field(default="", repr=False)
     builtin: bool = True
+    shadows: str | None = None  # the built-in recipe file this user recipe replaces
 
 
 def builtin_recipe_dir() -> Path:
@@ -85,6 +88,7 @@ def parse_recipe(text: str, source: str, *, builtin: bool) -> Recipe:
         license=data.get("license"),
         smoke_imports=tuple(data.get("smoke_imports", [])),
         notes=data.get("notes", ""),
+        alternatives=tuple(data.get("alternatives", [])),
         source=source,
         text=text,
         builtin=builtin,
@@ -92,15 +96,24 @@ def parse_recipe(text: str, source: str, *, builtin: bool) -> Recipe:
 
 
 def load_recipes(extra_dirs: tuple[Path, ...] = ()) -> dict[str, Recipe]:
-    """Built-in recipes, then those in `extra_dirs` (a later one shadows an earlier one)."""
+    """Built-in recipes, then those in `extra_dirs`; a user recipe with a built-in's name
+    replaces it and records which one in `shadows`."""
     recipes: dict[str, Recipe] = {}
-    for directory, builtin in [(builtin_recipe_dir(), True)] + [(d, False) for d in extra_dirs]:
+    dirs = [(builtin_recipe_dir(), True), *((d, False) for d in extra_dirs)]
+    for directory, builtin in dirs:
         if not directory.is_dir():
             if not builtin:
                 raise ConfigError(f"Recipe directory {directory} does not exist.")
             continue
         for path in sorted(directory.glob("*.toml")):
-            recipe = parse_recipe(path.read_text("utf-8"), str(path), builtin=builtin)
+            try:
+                text = path.read_text("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"Cannot read recipe {path}: {exc}.") from None
+            recipe = parse_recipe(text, str(path), builtin=builtin)
+            previous = recipes.get(recipe.name)
+            if previous is not None and previous.builtin and not builtin:
+                recipe = replace(recipe, shadows=previous.source)
             recipes[recipe.name] = recipe
     return recipes
 

@@ -15,7 +15,7 @@ from lambdalayer.audit import rules
 from lambdalayer.audit.elf import Classified, ElfError, ElfInfo, Kind, classify, read_elf
 from lambdalayer.audit.findings import AuditReport, Finding, merge_findings
 from lambdalayer.audit.syslibs import load_base_image_libs
-from lambdalayer.audit.tree import LayerTree, scan_layer
+from lambdalayer.audit.tree import LayerFile, LayerTree, scan_layer
 from lambdalayer.errors import AwsError, UsageError
 from lambdalayer.target import Target
 from lambdalayer.zipread import ExtractedZip, safe_extract
@@ -49,6 +49,7 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
         missing = rules.python_dir(ctx, files)
         if missing is not None:
             findings.append(missing)
+        elves: list[tuple[LayerFile, ElfInfo]] = []
         for layer_file in files:
             kind = classified.get(layer_file.rel)
             if kind is None:
@@ -86,11 +87,16 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
                 if wrong is not None:
                     findings.append(wrong)
                     continue
-                findings.extend(rules.symbol_versions(ctx, layer_file, info))
-                findings.extend(rules.missing_libraries(ctx, layer_file, info, basenames))
+                elves.append((layer_file, info))
             name_finding = rules.extension_name(ctx, layer_file)
             if name_finding is not None:
                 findings.append(name_finding)
+        # Library resolution needs every ELF file of the target (who loads whom).
+        resolved = rules.resolve_needed(ctx, elves)
+        for layer_file, info in elves:
+            findings.extend(rules.symbol_versions(ctx, layer_file, info, resolved[layer_file.rel]))
+            findings.extend(rules.missing_libraries(ctx, layer_file, info,
+                                                    resolved[layer_file.rel], basenames))
         for dir_name, wheel in tree.wheel_files(files):
             tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
             if tag_finding is not None:

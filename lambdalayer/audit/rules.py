@@ -154,13 +154,15 @@ def _highest(pairs: list[tuple[str, str]], prefix: str) -> tuple[tuple[int, ...]
     return best
 
 
-def symbol_versions(ctx: Context, layer_file: LayerFile, info: ElfInfo) -> Iterator[Finding]:
-    """GLIBC_ / GLIBCXX_ / CXXABI_ versions above what the runtime's OS provides."""
+def symbol_versions(ctx: Context, layer_file: LayerFile, info: ElfInfo,
+                    resolved: dict[str, str | None]) -> Iterator[Finding]:
+    """GLIBC_ / GLIBCXX_ / CXXABI_ versions above what the runtime's OS provides.
+    `resolved` maps each DT_NEEDED to where the layer provides it (`resolve_needed`)."""
     os_ = ctx.target.runtime.os
     # Version needs on a library bundled in the layer are that library's business.
     system = dataclasses.replace(info, version_needs=tuple(
         (lib, versions) for lib, versions in info.version_needs
-        if find_in_layer(ctx, layer_file, info, lib) is None))
+        if resolved.get(lib) is None))
     package = ctx.tree.package_of(layer_file.rel, ctx.target)
     module = module_name(layer_file.rel, ctx.target)
     who = f"`import {module}`" if module else "loading it"
@@ -189,38 +191,99 @@ def symbol_versions(ctx: Context, layer_file: LayerFile, info: ElfInfo) -> Itera
         )
 
 
-def search_dirs(layer_file: LayerFile, info: ElfInfo) -> list[str]:
-    """Layer directories the loader searches for this object's DT_NEEDED, in order.
-
-    glibc: DT_RPATH (only when there is no DT_RUNPATH), LD_LIBRARY_PATH, DT_RUNPATH,
-    then the system. $ORIGIN is the object's directory; the layer sits at /opt.
-    """
-    origin = "/opt/" + posixpath.dirname(layer_file.rel)
-    raw = [*(info.rpath if not info.runpath else ()), *("/opt/" + d for d in LAYER_LIBRARY_DIRS),
-           *info.runpath]
+def _layer_dirs(rel: str, entries: tuple[str, ...]) -> list[str]:
+    """RPATH/RUNPATH entries as layer directories; $ORIGIN is the object's directory and
+    the layer sits at /opt. Entries outside /opt (or with $LIB, $PLATFORM) are dropped."""
+    origin = "/opt/" + posixpath.dirname(rel)
     dirs = []
-    for entry in raw:
+    for entry in entries:
         expanded = entry.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)
         if "$" in expanded:
-            continue  # $LIB / $PLATFORM: cannot be resolved statically
+            continue
         normal = posixpath.normpath(expanded)
         if normal.startswith("/opt/"):
             dirs.append(normal[len("/opt/"):])
     return dirs
 
 
-def find_in_layer(ctx: Context, layer_file: LayerFile, info: ElfInfo, library: str) -> str | None:
-    """The layer path the loader would find `library` at for this object, or None."""
-    if "/" in library:
-        return None
-    for directory in search_dirs(layer_file, info):
+def search_dirs(layer_file: LayerFile, info: ElfInfo) -> list[str]:
+    """Layer directories the loader searches for this object's own DT_NEEDED, in order.
+
+    glibc (ld.so(8)): DT_RPATH (only when there is no DT_RUNPATH), LD_LIBRARY_PATH,
+    DT_RUNPATH, then the system. See `resolve_needed` for the inherited DT_RPATH.
+    """
+    return [*(_layer_dirs(layer_file.rel, info.rpath) if not info.runpath else []),
+            *LAYER_LIBRARY_DIRS, *_layer_dirs(layer_file.rel, info.runpath)]
+
+
+def _find(ctx: Context, dirs: list[str], library: str) -> str | None:
+    for directory in dirs:
         found = ctx.tree.resolve(f"{directory}/{library}")
         if found is not None:
             return found
     return None
 
 
+def resolve_needed(ctx: Context, elves: list[tuple[LayerFile, ElfInfo]],
+                   ) -> dict[str, dict[str, str | None]]:
+    """For each ELF file, each DT_NEEDED -> the layer file the loader would use (or None).
+
+    Besides the object's own search path, glibc searches the DT_RPATH of the object
+    that loaded it, and of that one's loader, and so on, when the object itself has no
+    DT_RUNPATH. Older auditwheel repairs rely on that: the extension carries
+    RPATH=$ORIGIN/../pkg.libs and the bundled libraries carry none. So resolution
+    repeats, following who-loads-whom, until nothing new is found.
+    """
+    by_rel = {layer_file.rel: (layer_file, info) for layer_file, info in elves}
+    resolved: dict[str, dict[str, str | None]] = {}
+    loaders: dict[str, set[str]] = {}
+    for layer_file, info in elves:
+        own = search_dirs(layer_file, info)
+        mapping: dict[str, str | None] = {}
+        for library in info.needed:
+            found = None if "/" in library else _find(ctx, own, library)
+            mapping[library] = found
+            if found is not None:
+                loaders.setdefault(found, set()).add(layer_file.rel)
+        resolved[layer_file.rel] = mapping
+    for _ in range(8):  # dependency chains in real layers are 2-4 deep
+        changed = False
+        for rel, mapping in resolved.items():
+            layer_file, info = by_rel[rel]
+            if info.runpath:
+                continue  # DT_RUNPATH switches off every DT_RPATH, its loaders' too
+            for library, found in mapping.items():
+                if found is not None or "/" in library:
+                    continue
+                for ancestor in _ancestors(rel, loaders):
+                    _, ancestor_info = by_rel[ancestor]
+                    if ancestor_info.runpath or not ancestor_info.rpath:
+                        continue
+                    hit = _find(ctx, _layer_dirs(ancestor, ancestor_info.rpath), library)
+                    if hit is not None:
+                        mapping[library] = hit
+                        loaders.setdefault(hit, set()).add(rel)
+                        changed = True
+                        break
+        if not changed:
+            break
+    return resolved
+
+
+def _ancestors(rel: str, loaders: dict[str, set[str]]) -> list[str]:
+    seen: list[str] = []
+    frontier = sorted(loaders.get(rel, ()))
+    while frontier and len(seen) < 64:
+        current = frontier.pop(0)
+        if current in seen or current == rel:
+            continue
+        seen.append(current)
+        frontier.extend(sorted(loaders.get(current, ())))
+    return seen
+
+
 def missing_libraries(ctx: Context, layer_file: LayerFile, info: ElfInfo,
+                      resolved: dict[str, str | None],
                       basenames: dict[str, list[str]]) -> Iterator[Finding]:
     """DT_NEEDED entries neither bundled where the loader looks nor on the base image."""
     module = module_name(layer_file.rel, ctx.target)
@@ -229,7 +292,7 @@ def missing_libraries(ctx: Context, layer_file: LayerFile, info: ElfInfo,
     for library in info.needed:
         if "/" in library or library in ctx.syslibs.present:
             continue
-        if find_in_layer(ctx, layer_file, info, library) is not None:
+        if resolved.get(library) is not None:
             continue
         if library in ctx.syslibs.unverified:
             yield ctx.finding(
@@ -243,8 +306,9 @@ def missing_libraries(ctx: Context, layer_file: LayerFile, info: ElfInfo,
             yield ctx.finding(
                 layer_file, "library-not-on-search-path", "warning",
                 f"Needs {library}; the layer has it at {elsewhere[0]}, but not where the "
-                "loader looks for this file (its RPATH/RUNPATH and /opt/lib). It loads only "
-                f"if another module loaded {library} first; otherwise {who} fails with "
+                "loader looks for this file (its RPATH/RUNPATH, its loaders' RPATH, "
+                f"/opt/lib). It loads only if another module loaded {library} first; "
+                f"otherwise {who} fails with "
                 f"ImportError: {library}: cannot open shared object file.")
             continue
         if library.startswith("libc.musl-") or library.startswith("ld-musl-"):

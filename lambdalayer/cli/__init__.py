@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     want_json = "--json" in args
     try:
-        cli.main(args=args, prog_name="lambdalayer", standalone_mode=False)
+        # Without standalone mode click returns (rather than raises) the code of
+        # a `ctx.exit(code)` / click.exceptions.Exit raised inside a command.
+        code = cli.main(args=args, prog_name="lambdalayer", standalone_mode=False)
     except LambdaLayerError as err:
         from lambdalayer.cli.output import emit_error
 
@@ -101,4 +103,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_INTERNAL)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -9,32 +9,16 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from lambdalayer.cli import cli
+from lambdalayer.cli.options import aws_options, json_option
 from lambdalayer.cli.output import format_size, human_console, print_json
 from lambdalayer.errors import UsageError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def aws_options(func: F) -> F:
-    """--profile and --endpoint-url (each command declares its own --region)."""
-    func = click.option("--endpoint-url", metavar="URL",
-                        help="Send AWS calls here (e.g. a moto or LocalStack server). "
-                             "boto3 also reads AWS_ENDPOINT_URL.")(func)
-    func = click.option("--profile", metavar="NAME",
-                        help="AWS profile from ~/.aws/config (default: boto3's chain).")(func)
-    return func
-
-
-def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print one JSON document on stdout.")(func)
 
 
 def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:

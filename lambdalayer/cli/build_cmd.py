@@ -10,7 +10,7 @@ import click
 
 from lambdalayer.build import Artifact, BuildRequest, BuildResult, build_layer
 from lambdalayer.cli import cli
-from lambdalayer.cli.aws_cmd import aws_options
+from lambdalayer.cli.options import aws_options
 from lambdalayer.cli.output import format_size, human_console, print_json, say
 from lambdalayer.errors import UsageError
 from lambdalayer.recipes import get_recipe

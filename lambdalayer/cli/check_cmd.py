@@ -75,10 +75,9 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
     else:
         _render(source, report)
     if not report.ok:
-        # SystemExit, not click's Exit: with standalone_mode=False click returns an
-        # Exit's code from cli.main() instead of raising it, and main() drops it.
-        # Not an AuditError either: its message would be a second JSON document.
-        raise SystemExit(EXIT_AUDIT)
+        # Not an AuditError: the findings are the message, already rendered above
+        # (and its error document would be a second JSON document on stdout).
+        raise click.exceptions.Exit(EXIT_AUDIT)
 
 
 def _render(source: str, report: AuditReport) -> None:

@@ -133,6 +133,27 @@ def test_library_in_layer_but_not_on_search_path_warns(tmp_path: Path) -> None:
     assert finding.severity == "warning" and "python/fast.libs/libfoo.so.1" in finding.message
 
 
+@pytest.mark.parametrize(("dtags", "expected"), [
+    ("--disable-new-dtags", set()),  # DT_RPATH: inherited by what the extension loads
+    ("--enable-new-dtags", {"library-not-on-search-path"}),  # DT_RUNPATH: not inherited
+])
+def test_bundled_libraries_found_through_the_loaders_rpath(tmp_path: Path, dtags: str,
+                                                            expected: set[str]) -> None:
+    # psycopg2-binary's aarch64 wheel: _psycopg has RPATH=$ORIGIN/../x.libs; the bundled
+    # libssl there has no RPATH and needs the bundled libcrypto beside it.
+    cc = tmp_path / "cc"
+    libcrypto = stub_library(cc, "libcrypto-1a.so.3")
+    libssl = compile_so(cc, "libssl-2b.so.3", soname="libssl-2b.so.3", args=(str(libcrypto),))
+    layer = tmp_path / "layer"
+    place(layer, "python/x.libs/libcrypto-1a.so.3", libcrypto)
+    place(layer, "python/x.libs/libssl-2b.so.3", libssl)
+    place(layer, "python/x/_ext.abi3.so", compile_so(cc, "e.so", args=(
+        str(libssl), "-Wl,-rpath,$ORIGIN/../x.libs", f"-Wl,{dtags}")))
+    report = audit_layer(layer, [PY311])
+    assert codes(report) == expected
+    assert report.ok
+
+
 def test_symlinked_library_counts_and_escaping_link_does_not(tmp_path: Path) -> None:
     cc = tmp_path / "cc"
     libfoo = stub_library(cc, "libfoo.so.1")

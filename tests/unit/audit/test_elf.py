@@ -10,10 +10,19 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambdalayer.audit.elf import ElfError, Kind, classify, classify_head, read_elf, read_elf_stream
+from lambdalayer.audit.elf import (
+    ElfError,
+    Kind,
+    classify,
+    classify_head,
+    read_elf,
+    read_elf_pyelftools,
+    read_elf_stream,
+)
 from tests.unit.audit.fixtures import (
     EM_AARCH64,
     NEEDS_GLIBC_2_27,
+    NEEDS_GLIBCXX_3_4_30,
     compile_so,
     set_machine,
     stub_library,
@@ -30,6 +39,21 @@ def test_compiled_shared_object_is_parsed(tmp_path: Path) -> None:
     assert "libfoo.so.1" in info.needed and "libc.so.6" in info.needed
     assert info.runpath == ("$ORIGIN/../lib",) and info.rpath == ()
     assert ("libc.so.6", "GLIBC_2.27") in info.versions_from("GLIBC_")
+
+
+def test_fast_reader_agrees_with_pyelftools(tmp_path: Path) -> None:
+    libfoo = stub_library(tmp_path, "libfoo.so.1")
+    variants = [
+        compile_so(tmp_path, "a.so", NEEDS_GLIBC_2_27, soname="liba.so.1",
+                   args=(str(libfoo), "-Wl,-rpath,$ORIGIN:/opt/lib", "-Wl,--disable-new-dtags")),
+        compile_so(tmp_path, "b.so", NEEDS_GLIBCXX_3_4_30, args=("-lstdc++", "-lm")),
+        libfoo,
+    ]
+    for path in variants:
+        with path.open("rb") as handle:
+            assert read_elf(path) == read_elf_pyelftools(handle), path
+    assert read_elf(variants[0]).rpath == ("$ORIGIN", "/opt/lib")
+    assert read_elf(variants[0]).soname == "liba.so.1"
 
 
 def test_patched_machine_is_reported(tmp_path: Path) -> None:
@@ -74,6 +98,8 @@ def test_mutated_real_elf_raises_only_elf_error(tmp_path_factory, data) -> None:
     cut = data.draw(st.integers(16, len(blob)))
     with contextlib.suppress(ElfError):
         read_elf_stream(io.BytesIO(bytes(blob[:cut])))
+    with contextlib.suppress(ElfError):
+        read_elf_pyelftools(io.BytesIO(bytes(blob[:cut])))
 
 
 @settings(max_examples=200, deadline=None)
