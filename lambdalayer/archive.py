@@ -2,9 +2,12 @@
 
 Same tree in -> same bytes out, whatever the host directory, umask, clock, user
 or worker count: entries sorted by name, one fixed timestamp, normalised modes,
-no extra fields, no directory entries. Each file is deflated on its own (zlib
-releases the GIL), so compression runs in parallel without changing the output.
-The archive is written to a temporary file beside the destination and renamed.
+no extra fields, no directory entries. Each file is deflated on its own, big
+files in fixed 1 MiB pieces (zlib releases the GIL), so compression runs in
+parallel without changing the output. A member cache, when given, returns the
+deflate stream of a file it has seen (same content, level and zlib) without
+compressing it again. The archive is written to a temporary file beside the
+destination and renamed.
 
 Caveat: deflate output is fixed for a given zlib; a host whose Python links a
 different zlib (zlib-ng, say) may produce different compressed bytes.
@@ -13,15 +16,19 @@ different zlib (zlib-ng, say) may produce different compressed bytes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import os
 import stat
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from lambdalayer.errors import UsageError
 
@@ -41,6 +48,7 @@ class ZipStats:
     entries: int
     size: int
     unzipped_size: int
+    members: tuple[tuple[str, int, int], ...] = ()  # (name, compressed, unzipped) in order
 
 
 def fixed_timestamp() -> tuple[int, int, int, int, int, int]:
@@ -78,10 +86,140 @@ def iter_tree(root: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(root).as_posix(), path
 
 
-def _deflate(path: Path, level: int) -> tuple[bytes, int, int]:
+# Files larger than two chunks are deflated in 1 MiB pieces, each primed with
+# the 32 KiB before it and ended by a sync flush (pigz's scheme): one big .so
+# (libarrow is 39 MB) then spreads over every core instead of finishing last.
+# The pieces depend only on this constant, never on the worker count.
+CHUNK = 1 << 20
+_WINDOW = 32 * 1024
+_READ_BLOCK = 1 << 20
+# Files this large go through the member cache when one is given.
+CACHE_MIN = 256 * 1024
+
+
+class MemberCache(Protocol):
+    """Compressed members by key (content digest, level, zlib version): a warm cache makes
+    re-zipping an unchanged file a read instead of a deflate."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Member:
+    name: str
+    path: Path
+    size: int
+    crc: int | None = None  # known after probing (large or cacheable files)
+    key: str | None = None  # cache key, when a cache is in use
+    cached: bytes | None = None
+
+
+def _cache_key(digest: str, level: int) -> str:
+    # Deflate output is fixed by the zlib build, the level and the chunking.
+    return f"{digest}-v1-l{level}-c{CHUNK}-z{zlib.ZLIB_RUNTIME_VERSION}"
+
+
+def _probe(member: _Member, level: int, cache: MemberCache | None) -> _Member:
+    """CRC (and, with a cache, digest and cached data) of a large or cacheable file."""
+    crc = 0
+    digest = hashlib.sha256() if cache is not None else None
+    with member.path.open("rb") as handle:
+        while block := handle.read(_READ_BLOCK):
+            crc = zlib.crc32(block, crc)
+            if digest is not None:
+                digest.update(block)
+    if cache is None or digest is None:
+        return replace(member, crc=crc)
+    key = _cache_key(digest.hexdigest(), level)
+    return replace(member, crc=crc, key=key, cached=cache.get(key))
+
+
+def _deflate_whole(path: Path, level: int) -> tuple[bytes, int, int]:
     data = path.read_bytes()
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
     return compressor.compress(data) + compressor.flush(), zlib.crc32(data), len(data)
+
+
+def _deflate_chunk(path: Path, index: int, last: bool, level: int) -> bytes:
+    start = index * CHUNK
+    with path.open("rb") as handle:
+        primer = b""
+        if start:
+            handle.seek(start - _WINDOW)
+            primer = handle.read(_WINDOW)
+        data = handle.read() if last else handle.read(CHUNK)  # the last piece runs to EOF
+    if primer:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zdict=primer)
+    else:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+    ending = zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
+    return compressor.compress(data) + compressor.flush(ending)
+
+
+def _chunks(size: int) -> int:
+    return max(1, -(-size // CHUNK)) if size > 2 * CHUNK else 1
+
+
+_Unit = tuple[int, Callable[[], tuple[bytes, int, int] | bytes]]
+
+
+def _units(members: list[_Member], level: int) -> Iterator[_Unit]:
+    """(member index, work) in archive order: the compression still to do."""
+    for index, member in enumerate(members):
+        if member.cached is not None:
+            continue
+        count = _chunks(member.size)
+        if count == 1 and member.crc is None:
+            yield index, functools.partial(_deflate_whole, member.path, level)
+        else:
+            for part in range(count):
+                yield index, functools.partial(_deflate_chunk, member.path, part,
+                                               part == count - 1, level)
+
+
+def _in_order(pool: ThreadPoolExecutor, units: Iterator[_Unit],
+              window: int) -> Iterator[tuple[int, tuple[bytes, int, int] | bytes]]:
+    """Run `units` on `pool`, at most `window` ahead, yielding results in input order."""
+    pending: deque[tuple[int, Future[tuple[bytes, int, int] | bytes]]] = deque()
+    for index, work in units:
+        pending.append((index, pool.submit(work)))
+        if len(pending) >= window:
+            done_index, future = pending.popleft()
+            yield done_index, future.result()
+    while pending:
+        done_index, future = pending.popleft()
+        yield done_index, future.result()
+
+
+def _compressed_members(
+    members: list[_Member], level: int, pool: ThreadPoolExecutor, workers: int,
+    cache: MemberCache | None,
+) -> Iterator[tuple[_Member, bytes, int, int]]:
+    """(member, deflate data, crc, size) for every member, in archive order."""
+    results = _in_order(pool, _units(members, level), window=4 * workers)
+    for index, member in enumerate(members):
+        if member.cached is not None and member.crc is not None:
+            yield member, member.cached, member.crc, member.size
+            continue
+        count = _chunks(member.size)
+        if count == 1 and member.crc is None:
+            _index, whole = next(results)
+            assert isinstance(whole, tuple)
+            data, crc, raw_size = whole
+        else:
+            parts = []
+            for _ in range(count):
+                _index, part = next(results)
+                assert isinstance(part, bytes) and _index == index
+                parts.append(part)
+            data, raw_size = b"".join(parts), member.size
+            assert member.crc is not None
+            crc = member.crc
+        if cache is not None and member.key is not None:
+            cache.put(member.key, data)
+        yield member, data, crc, raw_size
 
 
 def write_zip(
@@ -90,11 +228,14 @@ def write_zip(
     *,
     level: int = DEFAULT_LEVEL,
     workers: int | None = None,
+    cache: MemberCache | None = None,
 ) -> ZipStats:
     """Write `files` (archive name -> source path) to `destination`, deterministically.
 
     Names are sorted; duplicate names are a ValueError. The destination appears
     atomically: a crash leaves either the old file or none, never half an archive.
+    The bytes depend on the files, `level` and zlib alone: not on `workers`, and
+    not on whether `cache` (compressed members from earlier builds) was warm.
     """
     entries = sorted(files)
     names = [name for name, _ in entries]
@@ -102,6 +243,9 @@ def write_zip(
         raise ValueError("duplicate archive names")
     if len(entries) > _MAX_ENTRIES:
         raise UsageError(f"{len(entries)} files is more than a zip without ZIP64 can hold.")
+    if not 0 <= level <= 9:
+        raise UsageError(f"Compression level {level} is not between 0 and 9.")
+    workers = max(1, workers or os.cpu_count() or 1)
     time, date = _dos_time(fixed_timestamp())
     destination.parent.mkdir(parents=True, exist_ok=True)
     # Closed by the `with handle` below; delete=False so it can be renamed into place.
@@ -110,13 +254,23 @@ def write_zip(
     )
     temporary = Path(handle.name)
     try:
-        with handle, ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        with handle, ThreadPoolExecutor(max_workers=workers) as pool:
             central: list[bytes] = []
             offset = 0
             unzipped = 0
-            # map() keeps input order, so the output does not depend on scheduling.
-            compressed = pool.map(lambda entry: _deflate(entry[1], level), entries)
-            for (name, source), (data, crc, raw_size) in zip(entries, compressed, strict=True):
+            sizes: list[tuple[str, int, int]] = []
+            members = [_Member(name=name, path=source, size=source.stat().st_size)
+                       for name, source in entries]
+            # Probe what needs a whole-file CRC up front (big files, cache lookups):
+            # chunks are then deflated independently, in any order.
+            probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK
+                     or (cache is not None and m.size >= CACHE_MIN)]
+            for i, probed in zip(probe, pool.map(lambda i: _probe(members[i], level, cache),
+                                                 probe), strict=True):
+                members[i] = probed
+            for member, data, crc, raw_size in _compressed_members(members, level, pool,
+                                                                   workers, cache):
+                name, source = member.name, member.path
                 encoded = name.encode("utf-8")
                 flags = 0 if encoded.isascii() else _UTF8_FLAG
                 if offset > _MAX_ZIP32 or len(data) > _MAX_ZIP32 or raw_size > _MAX_ZIP32:
@@ -135,6 +289,7 @@ def write_zip(
                 ) + encoded)
                 offset += len(local) + len(encoded) + len(data)
                 unzipped += raw_size
+                sizes.append((name, len(data), raw_size))
             directory = b"".join(central)
             handle.write(directory)
             handle.write(struct.pack(
@@ -148,4 +303,5 @@ def write_zip(
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return ZipStats(entries=len(entries), size=destination.stat().st_size, unzipped_size=unzipped)
+    return ZipStats(entries=len(entries), size=destination.stat().st_size, unzipped_size=unzipped,
+                    members=tuple(sizes))

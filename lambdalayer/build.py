@@ -7,8 +7,8 @@ date; that path imports neither the resolver nor rich.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ from lambdalayer.manifest import Manifest
 from lambdalayer.requirements import RequirementInputs
 
 if TYPE_CHECKING:
+    from lambdalayer.compile import CompileReport
     from lambdalayer.recipes import Recipe
     from lambdalayer.sizing import SizeReport
 
@@ -38,6 +39,27 @@ class BuildRequest:
     description: str | None = None
     license: str | None = None
     smoke_imports: tuple[str, ...] = ()
+    # Size options (shrink.py): drop what no import needs, strip ELF symbols, leave
+    # packages out ("--exclude" values as given, ":runtime:" included), zip level.
+    slim: bool = False
+    slim_patterns: tuple[str, ...] = ()  # extra globs from recipes/config (slim.py)
+    strip: bool = False
+    excludes: tuple[str, ...] = ()
+    compression_level: int = 6  # archive.DEFAULT_LEVEL
+    compile: bool = False  # ship unchecked-hash .pyc per runtime (compile.py)
+    smoke: bool = False  # the CLI smoke-tests each artifact after the build (smoke.py)
+    # Per-target inputs from lock files ("python3.12/x86_64" -> the lock), when used.
+    target_inputs: Mapping[str, RequirementInputs] = field(default_factory=dict)
+
+    def inputs_for(self, target: object) -> RequirementInputs:
+        """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""
+        return self.target_inputs.get(str(target), self.inputs)
+
+    def exact_pins(self) -> dict[str, str] | None:
+        """The exact pins every target installs, when they are the same for all, else None."""
+        sources = list(self.target_inputs.values()) or [self.inputs]
+        pins = [s.exact_pins() for s in sources]
+        return pins[0] if pins[0] is not None and all(p == pins[0] for p in pins) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +70,7 @@ class Artifact:
     manifest: Manifest
     sizes: SizeReport | None  # None when the build was skipped as up to date
     up_to_date: bool
+    compiled: CompileReport | None = None  # with --compile, what the .pyc files cost
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,17 @@ class LayerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EnvOverrides:
+    """LAMBDALAYER_* environment variables: above the file, below command-line flags."""
+
+    out: Path | None = None
+    region: str | None = None
+    recipes: Path | None = None
+    runtimes: tuple[str, ...] | None = None
+    architectures: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProjectConfig:
     path: Path | None  # None: no file found, defaults only
     out: Path = Path("dist")
@@ -71,10 +82,37 @@ class ProjectConfig:
     recipes: Path | None = None
     locks: Path = Path("locks")
     layers: Mapping[str, LayerConfig] = field(default_factory=dict)
+    env: EnvOverrides = EnvOverrides()
 
-    @property
-    def region(self) -> str | None:
-        return self.regions[0] if self.regions else None
+    def out_dir(self, flag: Path | None) -> Path:
+        return flag or self.env.out or self.out
+
+    def recipe_dirs(self, flag: Path | None) -> tuple[Path, ...]:
+        chosen = flag or self.env.recipes or self.recipes
+        return (chosen,) if chosen else ()
+
+    def regions_for(self, flags: tuple[str, ...], layer: LayerConfig | None = None
+                    ) -> tuple[str, ...]:
+        """Regions by precedence: flags, LAMBDALAYER_REGION, the layer's, the project's."""
+        if flags:
+            return flags
+        if self.env.region:
+            return (self.env.region,)
+        if layer is not None and layer.regions:
+            return layer.regions
+        return self.regions
+
+    def targets_for(self, runtimes: tuple[str, ...], archs: tuple[str, ...],
+                    layer: LayerConfig | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Runtimes and architectures by precedence: flags, environment, layer, project."""
+        def pick(flag: tuple[str, ...], env: tuple[str, ...] | None,
+                 own: tuple[str, ...], project: tuple[str, ...]) -> tuple[str, ...]:
+            return flag or env or own or project
+        return (
+            pick(runtimes, self.env.runtimes, layer.runtimes if layer else (), self.runtimes),
+            pick(archs, self.env.architectures, layer.architectures if layer else (),
+                 self.architectures),
+        )
 
     def layer(self, name: str) -> LayerConfig:
         if name in self.layers:
@@ -248,25 +286,18 @@ def _env_list(name: str) -> tuple[str, ...] | None:
 
 
 def load_config(start: Path | None = None) -> ProjectConfig:
-    """The project configuration with `LAMBDALAYER_*` environment overrides applied."""
+    """The project configuration (file values) with `env` holding LAMBDALAYER_* overrides."""
     path = find_config(start)
     config = (_load_file(path) if path else None) or ProjectConfig(path=None)
-    overrides: dict[str, Any] = {}
-    if os.environ.get("LAMBDALAYER_OUT"):
-        overrides["out"] = Path(os.environ["LAMBDALAYER_OUT"])
-    if os.environ.get("LAMBDALAYER_REGION"):
-        overrides["regions"] = (os.environ["LAMBDALAYER_REGION"],)
-    if os.environ.get("LAMBDALAYER_RECIPES"):
-        overrides["recipes"] = Path(os.environ["LAMBDALAYER_RECIPES"])
     runtimes = _env_list("LAMBDALAYER_RUNTIMES")
     archs = _env_list("LAMBDALAYER_ARCHITECTURES")
-    if runtimes is not None or archs is not None:
-        checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")
-        if runtimes is not None:
-            overrides["runtimes"] = checked[0]
-        if archs is not None:
-            overrides["architectures"] = checked[1]
-    if not overrides:
-        return config
-    return ProjectConfig(**{**{f: getattr(config, f) for f in config.__dataclass_fields__},
-                            **overrides})
+    checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")
+    env = EnvOverrides(
+        out=Path(os.environ["LAMBDALAYER_OUT"]) if os.environ.get("LAMBDALAYER_OUT") else None,
+        region=os.environ.get("LAMBDALAYER_REGION") or None,
+        recipes=Path(os.environ["LAMBDALAYER_RECIPES"])
+        if os.environ.get("LAMBDALAYER_RECIPES") else None,
+        runtimes=checked[0] if runtimes is not None else None,
+        architectures=checked[1] if archs is not None else None,
+    )
+    return replace(config, env=env)

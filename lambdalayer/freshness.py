@@ -81,10 +81,18 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         "recipe": recipe.name if recipe else None,
         "recipe_sha256": hashlib.sha256(recipe.text.encode()).hexdigest() if recipe else None,
         "targets": [f"{r}/{a}" for r, a in plan.pairs],
+        "locks": {t: i.fingerprint() for t, i in sorted(request.target_inputs.items())},
         "explicit_runtimes": plan.explicit_runtimes,
         "allow": sorted(request.allow),
         "description": request.description,
         "license": request.license,
+        "compile": request.compile,  # .pyc per runtime changes the zip
+        # Size options (shrink.py) and the deflate level change the zip too.
+        "slim": request.slim,
+        "slim_patterns": list(request.slim_patterns),
+        "strip": request.strip,
+        "excludes": sorted({e.strip().lower() for e in request.excludes}),
+        "compression_level": request.compression_level,
     }
 
 
@@ -99,7 +107,7 @@ def up_to_date(request: BuildRequest, inputs_hash: str) -> list[tuple[Path, Mani
     could not change anything, so no index round trip is needed. Every zip the
     previous build wrote must still be there with the digest its manifest records.
     """
-    pins = request.inputs.exact_pins()
+    pins = request.exact_pins()
     if request.force or pins is None:
         return None
     candidates = [request.out_dir / f"{request.name}.json"] + [

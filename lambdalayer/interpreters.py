@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,6 +39,11 @@ class Interpreter:
     @property
     def minor(self) -> str:
         return ".".join(self.version.split(".")[:2])
+
+
+def _path_candidate(version: str) -> list[str]:
+    found = shutil.which(f"python{version}")
+    return [found] if found else []
 
 
 def _pyenv_candidates(version: str) -> list[str]:
@@ -83,11 +89,10 @@ def probe(path: str) -> Interpreter | None:
 def find_interpreter(version: str) -> Interpreter | None:
     """A CPython whose major.minor is `version` ("3.11"), or None when the host has none."""
     seen: set[str] = set()
-    sources = (lambda: [p for p in [shutil.which(f"python{version}")] if p],
-               lambda: _pyenv_candidates(version),
-               lambda: _uv_candidate(version))
+    sources: tuple[Callable[[str], list[str]], ...] = (_path_candidate, _pyenv_candidates,
+                                                       _uv_candidate)
     for source in sources:
-        for candidate in source():
+        for candidate in source(version):
             if candidate in seen:
                 continue
             seen.add(candidate)

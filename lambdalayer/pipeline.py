@@ -26,6 +26,8 @@ from packaging.requirements import Requirement
 from lambdalayer import __version__
 from lambdalayer.archive import iter_tree, write_zip
 from lambdalayer.build import Artifact, BuildRequest, BuildResult
+from lambdalayer.cache import member_cache
+from lambdalayer.compile import CompileReport, compile_layer, require_interpreters
 from lambdalayer.distinfo import InstalledDist
 from lambdalayer.errors import AuditError, UsageError
 from lambdalayer.fileio import file_digests
@@ -42,7 +44,17 @@ from lambdalayer.manifest import (
 from lambdalayer.requirements import RequirementInputs
 from lambdalayer.resolve import Resolution, resolve_for_target
 from lambdalayer.runtimes import load_runtime_table
-from lambdalayer.sizing import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, SizeReport, measure
+from lambdalayer.shrink import shrink_layer
+from lambdalayer.sizing import (
+    DIRECT_UPLOAD_LIMIT,
+    UNZIPPED_LIMIT,
+    SavingsEstimate,
+    SizeReport,
+    estimate_savings,
+    measure,
+    refusal_breakdown,
+    with_compressed,
+)
 from lambdalayer.target import Target
 
 Progress = Callable[[str], None]
@@ -94,7 +106,7 @@ def _resolve_many(request: BuildRequest, targets: list[Target], work: Path,
     """Resolve for several targets at once (uv is I/O bound: threads suffice)."""
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(targets)))) as pool:
         return list(pool.map(
-            lambda item: resolve_for_target(request.inputs, item[1],
+            lambda item: resolve_for_target(request.inputs_for(item[1]), item[1],
                                             work / f"resolve-{item[0]}", progress=progress),
             enumerate(targets, start=start),
         ))
@@ -107,8 +119,11 @@ def _resolve_all(request: BuildRequest, targets: list[Target], work: Path,
     One resolution serves every target when it is shareable; a pure result that
     differs per runtime needs one per runtime; native code needs one per target.
     """
-    probe = resolve_for_target(request.inputs, targets[0], work / "resolve-0", progress=progress)
-    if _shareable(probe, request.inputs, targets):
+    probe = resolve_for_target(request.inputs_for(targets[0]), targets[0], work / "resolve-0",
+                               progress=progress)
+    # With lock files, one tree serves all targets only if every lock says the same.
+    same_locks = len({request.inputs_for(t).fingerprint() for t in targets}) == 1
+    if same_locks and _shareable(probe, request.inputs_for(targets[0]), targets):
         return [_Plan(name=request.name, targets=targets, shared=True, resolutions=[probe])]
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
@@ -116,8 +131,10 @@ def _resolve_all(request: BuildRequest, targets: list[Target], work: Path,
     if probe.dists and all(d.is_pure for d in probe.dists):
         firsts = [group[0] for group in by_runtime.values()]
         per_runtime = [probe, *_resolve_many(request, firsts[1:], work, progress, 1)]
-        if all(_shareable(res, request.inputs, by_runtime[res.target.runtime.name])
-               for res in per_runtime):
+        if all(_shareable(res, request.inputs_for(res.target),
+                          by_runtime[res.target.runtime.name]) for res in per_runtime) and all(
+                len({request.inputs_for(t).fingerprint() for t in group}) == 1
+                for group in by_runtime.values()):
             return [_Plan(name=request.name, targets=targets, shared=False,
                           resolutions=per_runtime)]
     native = sorted({d.display_name for d in probe.dists if not d.is_pure})
@@ -159,14 +176,13 @@ def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[Fin
     return records
 
 
-def _size_error(name: str, sizes: SizeReport) -> AuditError:
-    rows = "\n".join(f"  {p.name} {p.version}: {p.size / 1e6:.1f} MB"
-                     for p in sizes.packages[:10])
+def _size_error(name: str, sizes: SizeReport, savings: SavingsEstimate) -> AuditError:
     return AuditError(
         f"{name} is {sizes.total / 1e6:.1f} MB unzipped, over Lambda's 262,144,000-byte "
-        f"(250 MiB) limit for a function and its layers; no zip was written.\n{rows}",
-        hint="Leave out what the runtime already has or what no import needs, or split the "
-             "layer in two.",
+        f"(250 MiB) limit for a function and its layers; no zip was written.\n"
+        f"{refusal_breakdown(sizes, savings)}",
+        hint="The limit counts the function and all its layers together: splitting the layer "
+             "helps only functions that need just one part.",
     )
 
 
@@ -175,6 +191,10 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     """Resolve, lay out, check and archive every artifact of `request`."""
     targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
     warnings = list(plan.warnings)
+    compiled: dict[str, CompileReport] = {}
+    if request.compile:
+        # A missing interpreter is known now: say so before resolving, not after.
+        require_interpreters(list(dict.fromkeys(t.runtime for t in targets)))
     # Import the audit (pyelftools and its rules) while uv resolves: the main
     # thread only waits on a subprocess then, so the import costs no wall time.
     threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
@@ -187,16 +207,27 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         for index, layer in enumerate(plans):
             root = work / f"layer-{index}"
             site_dirs: dict[Path, list[InstalledDist]] = {}
+            site_targets: dict[Path, Target] = {}
             for resolution in layer.resolutions:
                 prefix = "python" if layer.shared else resolution.target.site_packages
                 site = lay_out(resolution.tree, root, prefix)
                 site_dirs[site] = list(resolution.dists)
-            sizes = measure(root, site_dirs)
+                site_targets[site] = resolution.target
+            # --exclude, --slim, --strip (shrink.py); the size check and audit see the result.
+            shrunk = shrink_layer(request, root, site_dirs, site_targets, progress=progress)
+            site_dirs = shrunk.site_dirs
+            warnings.extend(shrunk.warnings)
+            sizes = measure(root, site_dirs, reductions=shrunk.reductions)
             if sizes.total > UNZIPPED_LIMIT:
-                raise _size_error(layer.name, sizes)
+                raise _size_error(layer.name, sizes, estimate_savings(
+                    root, site_dirs, site_targets, request.inputs.all_requirements,
+                    slim_patterns=request.slim_patterns))
             if progress:
                 progress(f"auditing {layer.name}")
             findings = _audit(root, layer.targets, request.allow)
+            if request.compile:
+                compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
+                                                     sizes.total, progress=progress)
             staged.append((layer, root, sizes, findings, site_dirs))
 
         artifacts = []
@@ -204,7 +235,9 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
             if progress:
                 progress(f"writing {layer.name}.zip")
             zip_path = request.out_dir / f"{layer.name}.zip"
-            stats = write_zip(iter_tree(root), zip_path)
+            stats = write_zip(iter_tree(root), zip_path, level=request.compression_level,
+                              cache=member_cache())
+            sizes = with_compressed(sizes, stats.members, stats.size)
             sha256, code_sha256 = file_digests(zip_path)
             if stats.size > DIRECT_UPLOAD_LIMIT:
                 warnings.append(
@@ -223,7 +256,8 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
             write_manifest(manifest_path, manifest)
             artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
                                       manifest_path=manifest_path, manifest=manifest,
-                                      sizes=sizes, up_to_date=old_sha == sha256))
+                                      sizes=sizes, up_to_date=old_sha == sha256,
+                                      compiled=compiled.get(layer.name)))
     return BuildResult(artifacts=tuple(artifacts), warnings=tuple(warnings))
 
 

@@ -74,11 +74,11 @@ def parse_recipe(text: str, source: str, *, builtin: bool) -> Recipe:
     table = load_runtime_table()
     try:
         for spec in data["requirements"]:
-            parse_spec(spec, origin=f"recipe {source}, field 'requirements'")
+            parse_spec(spec, origin="field 'requirements'")
         runtimes = tuple(table.runtime(r).name for r in data.get("runtimes", []))
         archs = tuple(table.architecture(a) for a in data.get("architectures", []))
     except UsageError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(f"Recipe {source}: {exc}") from None
     return Recipe(
         name=data["name"],
         requirements=tuple(data["requirements"]),
@@ -118,10 +118,32 @@ def load_recipes(extra_dirs: tuple[Path, ...] = ()) -> dict[str, Recipe]:
     return recipes
 
 
+def _declared_name(path: Path) -> str | None:
+    try:
+        value = _toml.loads(path.read_text("utf-8")).get("name")
+    except (OSError, UnicodeDecodeError, _toml.TOMLDecodeError):
+        return None  # load_recipes reports it properly
+    return value if isinstance(value, str) else None
+
+
 def get_recipe(name: str, extra_dirs: tuple[Path, ...] = ()) -> Recipe:
+    """The recipe called `name` (user directories shadow built-ins); UsageError otherwise.
+
+    Only the matching file is fully validated: validating every requirement of
+    every recipe would load packaging's parser on the up-to-date build path.
+    """
+    builtin_files = sorted(builtin_recipe_dir().glob("*.toml"))
+    builtin = next((p for p in builtin_files if _declared_name(p) == name), None)
+    for directory in reversed(extra_dirs):
+        if not directory.is_dir():
+            raise ConfigError(f"Recipe directory {directory} does not exist.")
+        for path in sorted(directory.glob("*.toml")):
+            if _declared_name(path) == name:
+                recipe = parse_recipe(path.read_text("utf-8"), str(path), builtin=False)
+                return replace(recipe, shadows=str(builtin) if builtin else None)
+    if builtin is not None:
+        return parse_recipe(builtin.read_text("utf-8"), str(builtin), builtin=True)
     recipes = load_recipes(extra_dirs)
-    if name in recipes:
-        return recipes[name]
     close = difflib.get_close_matches(name, list(recipes), n=1)
     nearest = f" Did you mean {close[0]!r}?" if close else ""
     raise UsageError(

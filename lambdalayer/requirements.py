@@ -80,7 +80,9 @@ class RequirementInputs:
         for spec in self.specs:
             digest.update(b"spec\0" + spec.encode() + b"\0")
         for req_file in self.files:
-            digest.update(b"file\0" + req_file.text.encode() + b"\0")
+            # Comments do not change what is installed (a lock's header names its target).
+            content = "\n".join(line for _, line in _logical_lines(req_file.text))
+            digest.update(b"file\0" + content.encode() + b"\0")
         return digest.hexdigest()
 
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -84,6 +84,9 @@ class TargetRun:
     imports: tuple[ImportResult, ...] = ()
     handler: HandlerResult | None = None
     seconds: float = 0.0  # wall time of the whole interpreter run, start-up included
+    # A pure-Python layer is the same files on both architectures: the run of the
+    # first architecture stands for the others, and this names it.
+    covered_by: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,20 +264,20 @@ def cannot_run_reason(target: Target, interpreter: Interpreter | None,
                 "code built for it cannot be tried here")
     if native and interpreter.machine != target.machine:
         return (f"the layer holds native code for {target.arch} ({target.machine}) and this "
-                f"host is {interpreter.machine}: run `lambdalayer test` on a "
-                f"{target.machine} Linux machine (for arm64: a Graviton CI runner)")
+                f"host is {interpreter.machine}: run `lambdalayer test` on Linux "
+                f"{target.machine} (for arm64: a Graviton or other arm64 CI runner)")
     return None
 
 
-def _lambda_path(path: str | None, staged: _Staged) -> str | None:
-    """Show files under the temporary /opt and /var/task by their Lambda paths."""
-    if not path:
-        return None
+def _lambda_path(text: str | None, staged: _Staged) -> str | None:
+    """`text` with the temporary /opt and /var/task shown as the Lambda paths they stand for."""
+    if not text:
+        return text
     for prefix, shown in ((staged.opt, "/opt"), (staged.task, "/var/task")):
-        for root in {str(prefix), str(prefix.resolve())}:
-            if path.startswith(root + os.sep):
-                return shown + "/" + path[len(root) + 1:].replace(os.sep, "/")
-    return path
+        # Longest first: the resolved target of a symlinked directory may contain the other.
+        for root in sorted({str(prefix), str(prefix.resolve())}, key=len, reverse=True):
+            text = text.replace(root + os.sep, shown + "/")
+    return text
 
 
 def _environment(staged: _Staged) -> dict[str, str]:
@@ -335,16 +338,19 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
             pending = None
             imports.append(ImportResult(
                 module=record["module"], ok=record["ok"], seconds=record["seconds"],
-                origin=_lambda_path(record.get("origin"), staged), error=record.get("error"),
-                traceback=record.get("traceback")))
+                origin=_lambda_path(record.get("origin"), staged),
+                error=_lambda_path(record.get("error"), staged),
+                traceback=_lambda_path(record.get("traceback"), staged)))
         elif kind == "handler":
             pending = None
             handler = HandlerResult(
                 handler=record["handler"], ok=record["ok"], seconds=record["seconds"],
                 invoked=bool(record.get("invoked")),
                 result=record.get("result"), origin=_lambda_path(record.get("origin"), staged),
-                error=record.get("error"), traceback=record.get("traceback"))
+                error=_lambda_path(record.get("error"), staged),
+                traceback=_lambda_path(record.get("traceback"), staged))
     reason = None
+    crash = _lambda_path(crash, staged)
     if crash is not None:
         # The step that began and never ended is the one that brought the interpreter down.
         if pending is not None and "handler" in pending:
@@ -362,6 +368,24 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
                      imports=tuple(imports), handler=handler, seconds=elapsed)
 
 
+def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
+             function: FunctionCode | None, timeout: float) -> TargetRun:
+    interpreter = find_interpreter(target.runtime.python_version)
+    reason = cannot_run_reason(target, interpreter, native)
+    if reason is not None or interpreter is None:
+        return TargetRun(target=target, status="not-run", reason=reason)
+    wanted = list(imports) or layer_modules(staged.opt, target.runtime.python_version)
+    if not wanted and function is None:
+        return TargetRun(
+            target=target, status="failed", interpreter=interpreter.path,
+            python_version=interpreter.version,
+            reason=(f"nothing to import: {target.runtime.name} finds no Python package in the "
+                    "layer (Lambda looks in python/ and "
+                    f"python/lib/python{target.runtime.python_version}/site-packages/; were "
+                    "the files zipped without the python/ prefix?)"))
+    return _run_target(target, interpreter, staged, wanted, function, timeout)
+
+
 def run_smoke(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
               imports_from: str = "option", function: FunctionCode | None = None,
               timeout: float = DEFAULT_TIMEOUT, fallback_check: bool = True) -> SmokeReport:
@@ -377,23 +401,14 @@ def run_smoke(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     runs: list[TargetRun] = []
     with _staged(source, function.code if function else None) as staged:
         native = has_native_code(staged.opt)
+        done: dict[tuple[str, str], TargetRun] = {}
         for target in targets:
-            interpreter = find_interpreter(target.runtime.python_version)
-            reason = cannot_run_reason(target, interpreter, native)
-            if reason is not None or interpreter is None:
-                runs.append(TargetRun(target=target, status="not-run", reason=reason))
+            key = (target.runtime.name, target.arch if native else "")
+            if key in done:
+                runs.append(replace(done[key], target=target, covered_by=str(done[key].target)))
                 continue
-            wanted = list(imports) or layer_modules(staged.opt, target.runtime.python_version)
-            if not wanted and function is None:
-                runs.append(TargetRun(
-                    target=target, status="failed", interpreter=interpreter.path,
-                    python_version=interpreter.version,
-                    reason=(f"nothing to import: {target.runtime.name} finds no Python package "
-                            "in the layer (Lambda looks in python/ and "
-                            f"python/lib/python{target.runtime.python_version}/site-packages/; "
-                            "were the files zipped without the python/ prefix?)")))
-                continue
-            runs.append(_run_target(target, interpreter, staged, wanted, function, timeout))
+            runs.append(_run_one(target, staged, native, imports, function, timeout))
+            done[key] = runs[-1]
         problems = tuple(staged.problems)
     check = None
     skipped = [run.target for run in runs if run.status == "not-run"]

@@ -27,11 +27,21 @@ def _emit(stream: Any, record: dict[str, Any]) -> None:
     stream.flush()
 
 
+def _noise(frame: traceback.FrameSummary) -> bool:
+    # This script (run with -c) and the import machinery: not the layer's code.
+    name = frame.filename.replace("\\", "/")
+    return (name == "<string>" or name.startswith("<frozen importlib")
+            or name.endswith("/importlib/__init__.py"))
+
+
 def _failure(exc: BaseException) -> dict[str, Any]:
     # The interpreter's own words, exactly as a Lambda log would show them.
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _noise(f)]
+    only = "".join(traceback.format_exception_only(type(exc), exc))
+    stack = "".join(traceback.format_list(frames))
     return {
-        "error": "".join(traceback.format_exception_only(type(exc), exc)).strip(),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "error": only.strip(),
+        "traceback": ("Traceback (most recent call last):\n" + stack if frames else "") + only,
     }
 
 
@@ -66,7 +76,7 @@ def main() -> None:
             started = time.perf_counter()
             try:
                 module = importlib.import_module(name)
-            except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a failure too
+            except BaseException as exc:  # SystemExit at import time is a failure too
                 record = {"kind": "import", "module": name, "ok": False,
                           "seconds": time.perf_counter() - started, **_failure(exc)}
             else:
@@ -95,7 +105,7 @@ def _run_handler(out: Any, handler: str, config: dict[str, Any]) -> None:
             called = True
             result = func(config.get("event"), context)
             json.dumps(result)  # Lambda serialises the result: it must be JSON
-    except BaseException as exc:  # noqa: BLE001 - report whatever the handler raised
+    except BaseException as exc:  # report whatever the handler raised
         _emit(out, {"kind": "handler", "handler": handler, "ok": False,
                     "invoked": called,
                     "seconds": time.perf_counter() - started, **_failure(exc)})

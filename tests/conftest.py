@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.aws_fixtures"]
+
 # CI must run every test: a test that would skip for a missing interpreter or
 # service fails there instead (see .ci/run, which sets CI=true).
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

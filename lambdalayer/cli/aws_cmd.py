@@ -46,16 +46,22 @@ def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | 
               help="Let this 12-digit AWS account use the new version; repeatable.")
 @click.option("--org", "org_id", metavar="ORG_ID",
               help="Let every account of this AWS Organization use the new version.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("dist"),
-              show_default=True, help="Where `build` put zips and manifests (used without ZIP).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Where `build` put zips and manifests (default: the config's `out`, "
+                   "else dist).")
+@click.option("--layer", "layers", multiple=True, metavar="NAME",
+              help="Publish only this configured layer. Repeatable. Default: all.")
 @json_option
 def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tuple[str, ...],
                     profile: str | None, endpoint_url: str | None, s3_bucket: str | None,
                     force: bool, public: bool, principals: tuple[str, ...],
-                    org_id: str | None, out_dir: Path, as_json: bool) -> None:
+                    org_id: str | None, out_dir: Path | None, layers: tuple[str, ...],
+                    as_json: bool) -> None:
     """Publish built layers as Lambda layer versions; skip what is already published.
 
-    With no ZIP, publishes every layer built into --out. The description names
+    With no ZIP, publishes every configured layer (project config: its regions
+    and permissions apply), or without a config every layer built into --out.
+    The description names
     the pinned packages; runtimes, architectures and license come from the
     manifest beside the zip, and the new ARN per region is recorded there. On
     GitHub Actions, `layer_arn` (and `layer_arn_<name>_<region>` for each
@@ -74,24 +80,46 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
     for account in principals:
         if not (account.isdigit() and len(account) == 12):
             raise UsageError(f"--principal {account!r}: expected a 12-digit AWS account id.")
+    from lambdalayer.config import load_config
+    from lambdalayer.deploy import built_manifests
+
+    config = load_config()
+    out = config.out_dir(out_dir)
+    # (manifests, regions, grants) per group published with the same options.
+    groups: list[tuple[list[Path], tuple[str, ...], Grants]] = []
+    flag_grants = Grants(public=public, principals=principals, org_id=org_id)
     if zips:
-        manifests = [manifest_path_for(z) for z in zips]
+        groups.append(([manifest_path_for(z) for z in zips], config.regions_for(regions),
+                       flag_grants))
+    elif config.layers:
+        for layer in config.selected(layers):
+            perms = layer.permissions
+            grants = Grants(public=public or perms.public,
+                            principals=tuple(dict.fromkeys((*principals, *perms.principals))),
+                            org_id=org_id or perms.org)
+            groups.append((list(built_manifests(layer, out).manifests),
+                           config.regions_for(regions, layer), grants))
     else:
-        manifests = find_manifests(out_dir)
-        if not manifests:
-            raise UsageError(f"No built layers in {out_dir}.",
+        if layers:
+            raise UsageError("--layer picks configured layers, and no project config was "
+                             "found (pyproject.toml [tool.lambdalayer] or lambdalayer.toml).")
+        found = find_manifests(out)
+        if not found:
+            raise UsageError(f"No built layers in {out}.",
                              hint="Build one with `lambdalayer build`, or name a ZIP.")
-    if layer_name and len(manifests) > 1:
+        groups.append((found, config.regions_for(regions), flag_grants))
+    if layer_name and (len(groups) > 1 or len(groups[0][0]) > 1):
         raise UsageError("--layer-name names one layer; give exactly one ZIP with it.")
-    layers = [prepare_layer(path, layer_name=layer_name) for path in manifests]
-    options = PublishOptions(
-        regions=tuple(regions) or (None,), s3_bucket=s3_bucket, force=force,
-        grants=Grants(public=public, principals=principals, org_id=org_id),
-    )
     console = human_console()
-    results = publish(layers, clients=AwsSettings(profile=profile,
-                                                  endpoint_url=endpoint_url).factory(),
-                      options=options, progress=_publish_progress(console))
+    clients = AwsSettings(profile=profile, endpoint_url=endpoint_url).factory()
+    results: list[Any] = []
+    for manifests, group_regions, grants in groups:
+        options = PublishOptions(regions=group_regions or (None,), s3_bucket=s3_bucket,
+                                 force=force, grants=grants)
+        results.extend(publish([prepare_layer(path, layer_name=layer_name)
+                                for path in manifests],
+                               clients=clients, options=options,
+                               progress=_publish_progress(console)))
     github_output = os.environ.get("GITHUB_OUTPUT")
     if github_output:
         append_github_output(Path(github_output), results)
@@ -132,22 +160,25 @@ def _publish_progress(console: Any) -> Callable[[Any], None]:
 
 
 @cli.command("attach")
-@click.option("--function", "functions", multiple=True, required=True, metavar="NAME",
-              help="Function name or ARN; repeat for several.")
+@click.option("--function", "functions", multiple=True, metavar="NAME",
+              help="Function name or ARN; repeat for several. Default: each configured "
+                   "layer's `functions`.")
 @click.option("--layer", "layer_spec", metavar="NAME[:VERSION]|ARN",
               help="Layer to attach (default: the one layer published from --out). "
-                   "NAME alone means its newest version.")
+                   "NAME alone means its newest version. Without --function, the "
+                   "configured layer to attach to its `functions`.")
 @click.option("--region", metavar="REGION", help="The functions' region.")
 @aws_options
 @click.option("--dry-run", is_flag=True, help="Show the layer lists before/after; change nothing.")
 @click.option("--force", is_flag=True,
               help="Attach even if the layer declares another runtime or architecture.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("dist"),
-              show_default=True, help="Where to look for what `publish` recorded.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Where to look for what `publish` recorded (default: the config's `out`, "
+                   "else dist).")
 @json_option
 def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: str | None,
                    profile: str | None, endpoint_url: str | None, dry_run: bool, force: bool,
-                   out_dir: Path, as_json: bool) -> None:
+                   out_dir: Path | None, as_json: bool) -> None:
     """Attach a layer version to functions, keeping their other layers.
 
     An older version of the same layer is replaced in place; attaching what is
@@ -156,12 +187,24 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
     Prints the previous layer list and the command that restores it.
     """
     from lambdalayer.aws.attach import attach, resolve_layer
+    from lambdalayer.config import load_config
 
-    client = _lambda_client(region, profile, endpoint_url)
-    layer = resolve_layer(client, layer_spec, dist=out_dir)
-    results = attach(client, functions, layer, dry_run=dry_run, force=force)
+    config = load_config()
+    out = config.out_dir(out_dir)
+    if not functions:
+        # With a project config and no --function, --layer picks a configured layer.
+        picked = (layer_spec,) if layer_spec else ()
+        results = _attach_configured(config, picked, region, profile, endpoint_url,
+                                     out, dry_run=dry_run, force=force)
+        layer_arn = None
+    else:
+        regions = config.regions_for((region,) if region else ())
+        client = _lambda_client(regions[0] if regions else None, profile, endpoint_url)
+        layer = resolve_layer(client, layer_spec, dist=out)
+        layer_arn = layer.arn
+        results = list(attach(client, functions, layer, dry_run=dry_run, force=force))
     if as_json:
-        print_json({"layer": layer.arn, "dry_run": dry_run, "functions": [
+        print_json({"layer": layer_arn, "dry_run": dry_run, "functions": [
             {"name": r.name, "region": r.region, "before": list(r.before),
              "after": list(r.after), "changed": r.changed, "forced": list(r.forced),
              "rollback": r.rollback_command if r.changed else None}
@@ -172,7 +215,8 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
         for problem in r.forced:
             console.print(f"[yellow]warning:[/] {escape(problem)} (attached because of --force)")
         if not r.changed:
-            console.print(f"[dim]{escape(r.name)}: already has {escape(layer.arn)}; unchanged[/]")
+            console.print(f"[dim]{escape(r.name)}: already has that layer version; "
+                          "unchanged[/]")
             continue
         head = "would change" if r.dry_run else "changed"
         console.print(f"[bold]{escape(r.name)}[/] ({r.region}) {head}:")
@@ -180,6 +224,28 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
         console.print("  after:  " + escape(" ".join(r.after)))
         if not r.dry_run:
             console.print(f"  [dim]undo: {escape(r.rollback_command)}[/]")
+
+
+def _attach_configured(config: Any, names: tuple[str, ...], region: str | None,
+                       profile: str | None, endpoint_url: str | None, out: Path, *,
+                       dry_run: bool, force: bool) -> list[Any]:
+    """Attach every configured layer (or those named) to its configured functions."""
+    from lambdalayer.deploy import attach_configured, built_manifests
+
+    if not config.layers:
+        raise UsageError("Name the functions with --function, or configure layers with "
+                         "`functions = [...]` in pyproject.toml ([tool.lambdalayer]).")
+    results: list[Any] = []
+    for layer in config.selected(names):
+        if not layer.functions:
+            continue
+        regions = config.regions_for((region,) if region else (), layer)
+        client = _lambda_client(regions[0] if regions else None, profile, endpoint_url)
+        results.extend(attach_configured(client, built_manifests(layer, out),
+                                         dry_run=dry_run, force=force))
+    if not results:
+        raise UsageError("No configured layer names any `functions`; pass --function.")
+    return results
 
 
 # --------------------------------------------------------------------------- versions / prune

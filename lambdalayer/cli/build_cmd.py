@@ -13,11 +13,12 @@ from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options
 from lambdalayer.cli.output import format_size, human_console, print_json, say
 from lambdalayer.errors import UsageError
-from lambdalayer.recipes import get_recipe
-from lambdalayer.requirements import RequirementInputs, parse_spec, read_requirement_file
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from lambdalayer.sizing import SizeReport
+    from lambdalayer.smoke import SmokeReport
 
 
 def artifact_json(artifact: Artifact) -> dict[str, Any]:
@@ -35,6 +36,9 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
         "packages": [{"name": p.name, "version": p.version, "size": p.size} for p in m.packages],
         "findings": [asdict(f) for f in m.findings],
         "up_to_date": artifact.up_to_date,
+        "compiled": None if artifact.compiled is None else {
+            "size": artifact.compiled.size, "files": artifact.compiled.files,
+            "runtimes": [asdict(r) for r in artifact.compiled.runtimes]},
     }
 
 
@@ -46,7 +50,37 @@ def _summary_lines(artifact: Artifact) -> list[str]:
         f"{format_size(m.unzipped_size)} unzipped",
         f"  runtimes: {', '.join(m.runtimes)}; architectures: {', '.join(m.architectures)}",
         f"  CodeSha256: {m.code_sha256}",
+        *_compiled_lines(artifact),
     ]
+
+
+def _compiled_lines(artifact: Artifact) -> list[str]:
+    compiled = artifact.compiled
+    if compiled is None:
+        return []
+    runtimes = ", ".join(f"{r.runtime} (CPython {r.python_version})" for r in compiled.runtimes)
+    lines = [f"  bytecode: {compiled.files} .pyc for {runtimes}: "
+             f"+{format_size(compiled.size)} unzipped"]
+    for runtime in compiled.runtimes:
+        for path, message in runtime.failed[:5]:
+            lines.append(f"  warning: {path} does not compile for {runtime.runtime}: {message}")
+        if len(runtime.failed) > 5:
+            lines.append(f"  warning: ... and {len(runtime.failed) - 5} more")
+    return lines
+
+
+def _size_notes(sizes: SizeReport) -> list[str]:
+    """The largest files and what the size options removed, under the package table."""
+    from lambdalayer.sizing import short_path
+
+    lines = []
+    if sizes.largest_files:
+        lines.append("  largest files: " + ", ".join(
+            f"{short_path(path)} {format_size(size)}" for path, size in sizes.largest_files[:3]))
+    if sizes.reductions:
+        lines.append("  removed: " + "; ".join(
+            f"{what} ({format_size(size)})" for what, size in sizes.reductions))
+    return lines
 
 
 def _render_plain(result: BuildResult) -> None:
@@ -60,10 +94,15 @@ def _render_plain(result: BuildResult) -> None:
             say("  inputs and pins unchanged, zip matches its manifest (--force rebuilds)")
             continue
         total = artifact.sizes.total or 1
+        zipped = artifact.sizes.compressed_total or 1
         width = max(len(p.name) for p in artifact.sizes.packages)
         for package in artifact.sizes.packages:
             say(f"  {package.name:<{width}}  {package.version:<14} "
-                f"{format_size(package.size):>10}  {100 * package.size / total:3.0f}%")
+                f"{format_size(package.size):>10}  {100 * package.size / total:3.0f}%  "
+                f"zipped {format_size(package.compressed or 0):>9} "
+                f"{100 * (package.compressed or 0) / zipped:3.0f}%")
+        for line in _size_notes(artifact.sizes):
+            say(line)
         for finding in artifact.manifest.findings:
             say(f"  {finding.severity} {finding.code} {finding.path}: {finding.message}")
 
@@ -88,11 +127,18 @@ def _render_rich(console: Console, result: BuildResult) -> None:
         table.add_column("version")
         table.add_column("unzipped", justify="right")
         table.add_column("share", justify="right")
+        table.add_column("zipped", justify="right")
+        table.add_column("share", justify="right")
         total = artifact.sizes.total or 1
+        zipped = artifact.sizes.compressed_total or 1
         for package in artifact.sizes.packages:
             table.add_row(package.name, package.version, format_size(package.size),
-                          f"{100 * package.size / total:.0f}%")
+                          f"{100 * package.size / total:.0f}%",
+                          format_size(package.compressed or 0),
+                          f"{100 * (package.compressed or 0) / zipped:.0f}%")
         console.print(table)
+        for line in _size_notes(artifact.sizes):
+            console.print(escape(line))
         for finding in artifact.manifest.findings:
             colour = "red" if finding.severity == "error" else "yellow"
             console.print(f"  [{colour}]{finding.severity}[/] {finding.code} {finding.path}: "
@@ -112,46 +158,67 @@ def _render_rich(console: Console, result: BuildResult) -> None:
 @click.option("--arch", "architectures", multiple=True, metavar="ARCH",
               help="x86_64 or arm64. Repeatable. Default: both.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("dist"), show_default=True, help="Where zips and manifests go.")
+              help="Where zips and manifests go (default: the config's `out`, else dist).")
+@click.option("--layer", "layers", multiple=True, metavar="NAME",
+              help="Build only this configured layer. Repeatable. Default: all of them.")
+@click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="A directory of your own recipes (overrides the config's `recipes`).")
+@click.option("--locked", is_flag=True,
+              help="Build configured layers from their lock files; fail if one is missing "
+                   "or stale (CI).")
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
 @click.option("--allow", "allow", multiple=True, metavar="CODE",
               help="Accept an audit finding by code (recorded in the manifest). Repeatable.")
 @click.option("--for-function", "for_function", metavar="FUNCTION",
               help="Build for this Lambda function's runtime and architecture (read from AWS).")
 @click.option("--region", metavar="REGION", help="The function's region (with --for-function).")
+@click.option("--compile", "compile_", is_flag=True,
+              help="Ship .pyc compiled by each runtime's own interpreter (faster cold starts "
+                   "from read-only /opt); needs a local CPython per runtime.")
+@click.option("--smoke", is_flag=True,
+              help="After building, import each zip on a local interpreter as Lambda would "
+                   "(`lambdalayer test`); exit 6 if an import fails, 7 if it cannot run here.")
+@click.option("--slim", is_flag=True,
+              help="Leave out what no import needs: tests/ and test/ dirs, C/C++ sources and "
+                   "headers, .pyx/.pxd/.pyi, docs and examples inside packages.")
+@click.option("--strip", is_flag=True,
+              help="Strip symbols and debug info from the .so files (llvm-strip or a strip "
+                   "that understands the target; skipped with a warning if none).")
+@click.option("--exclude", "excludes", multiple=True, metavar="PKG",
+              help="Leave out PKG and the dependencies only it needs. Repeatable. "
+                   ":runtime: = what Lambda's Python runtime ships (boto3, botocore, "
+                   "s3transfer, jmespath, python-dateutil, six, urllib3).")
+@click.option("--compression-level", "compression_level", type=click.IntRange(0, 9),
+              metavar="0-9", help="Deflate level for the zip (default 6; 9 is smallest).")
 @aws_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def build_command(name: str | None, requirement_files: tuple[Path, ...],
                   packages: tuple[str, ...], runtimes: tuple[str, ...],
-                  architectures: tuple[str, ...], out_dir: Path, force: bool,
+                  architectures: tuple[str, ...], out_dir: Path | None, layers: tuple[str, ...],
+                  recipes_dir: Path | None, locked: bool, force: bool,
                   allow: tuple[str, ...], for_function: str | None, region: str | None,
+                  compile_: bool, smoke: bool, slim: bool, strip: bool,
+                  excludes: tuple[str, ...], compression_level: int | None,
                   profile: str | None, endpoint_url: str | None, as_json: bool) -> None:
     """Build a layer zip (and its manifest) for Lambda targets.
 
-    NAME alone is a built-in recipe (`lambdalayer build pg8000`); with -r/-p it
-    is the name of the layer you are building. A pure-Python result is one zip
-    for every runtime and both architectures; native code is built per
-    architecture and needs --runtime.
+    NAME alone is a configured layer or a recipe (`lambdalayer build pg8000`);
+    with -r/-p it is the name of the layer you are building; with nothing, every
+    layer in the project config ([tool.lambdalayer] in pyproject.toml, or
+    lambdalayer.toml) is built. A pure-Python result is one zip for every
+    runtime and both architectures; native code is built per architecture and
+    needs --runtime (recipes and configured layers may default it).
 
     \b
       lambdalayer build pg8000
       lambdalayer build analytics -r requirements.txt --runtime python3.12 --arch arm64
       lambdalayer build tools -p anyio -p 'orjson>=3.10' --runtime python3.10
+      lambdalayer build analytics -p pandas -p pyarrow --runtime python3.12 --slim --strip
+      lambdalayer build api -r requirements.txt --runtime python3.12 --exclude :runtime:
     """
-    recipe = None
-    if name is None:
-        raise UsageError(
-            "Name a recipe (`lambdalayer build pg8000`) or a layer with its requirements "
-            "(`lambdalayer build NAME -p PACKAGE` / `-r requirements.txt`)."
-        )
-    if not requirement_files and not packages:
-        recipe = get_recipe(name)
-        inputs = RequirementInputs(specs=recipe.requirements)
-    else:
-        inputs = RequirementInputs(
-            specs=tuple(parse_spec(spec) for spec in packages),
-            files=tuple(read_requirement_file(path) for path in requirement_files),
-        )
+    from lambdalayer.config import load_config
+    from lambdalayer.project import BuildFlags, apply_locks, plan_builds
+
     if for_function:
         if runtimes or architectures:
             raise UsageError("--for-function reads the runtime and architecture from the "
@@ -161,17 +228,55 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         runtime, arch = function_target(for_function, region=region, profile=profile,
                                         endpoint_url=endpoint_url)
         runtimes, architectures = (runtime,), (arch,)
-    request = BuildRequest(name=name, inputs=inputs, out_dir=out_dir, runtimes=runtimes,
-                           architectures=architectures, recipe=recipe, force=force,
-                           allow=frozenset(allow))
-    result = _build_with_progress(request)
+    flags = BuildFlags(
+        name=name, layers=layers, requirement_files=requirement_files, packages=packages,
+        runtimes=runtimes, architectures=architectures, out_dir=out_dir,
+        recipes_dir=recipes_dir, force=force, allow=allow, locked=locked,
+        options={"compile": compile_, "smoke": smoke, "slim": slim, "strip": strip,
+                 "excludes": excludes, "compression_level": compression_level},
+    )
+    config = load_config()
+    requests, lock_warnings = apply_locks(plan_builds(flags, config), config, locked=locked)
+    results = [_build_with_progress(request) for request in requests]
+    result = BuildResult(
+        artifacts=tuple(a for r in results for a in r.artifacts),
+        warnings=tuple(lock_warnings) + tuple(w for r in results for w in r.warnings),
+    )
+    smoke_reports = None
+    if smoke:
+        from lambdalayer.cli.test_cmd import smoke_artifacts
+
+        smoke_reports = smoke_artifacts(result.artifacts)
     if as_json:
         print_json({"artifacts": [artifact_json(a) for a in result.artifacts],
-                    "warnings": list(result.warnings)})
+                    "warnings": list(result.warnings)}
+                   if smoke_reports is None else _with_smoke(result, smoke_reports))
     if _interactive():
         _render_rich(human_console(), result)
     else:
         _render_plain(result)
+    if smoke_reports is not None:
+        _finish_smoke(smoke_reports, as_json)
+
+
+def _with_smoke(result: BuildResult, reports: list[SmokeReport]) -> dict[str, Any]:
+    from lambdalayer.cli.test_cmd import smoke_json
+
+    return {"artifacts": [{**artifact_json(a), "smoke": smoke_json(r)}
+                          for a, r in zip(result.artifacts, reports, strict=True)],
+            "warnings": list(result.warnings)}
+
+
+def _finish_smoke(reports: list[SmokeReport], as_json: bool) -> None:
+    """Show the smoke tests and exit 6/7 when they did not all pass (the zips stay)."""
+    from lambdalayer.cli.test_cmd import render_smoke, smoke_exit_code
+
+    if not as_json:
+        for report in reports:
+            render_smoke(report)
+    status = smoke_exit_code(reports)
+    if status:
+        raise SystemExit(status)
 
 
 def _interactive() -> bool:

@@ -23,7 +23,6 @@ from lambdalayer.cli import main
 from lambdalayer.errors import AwsError
 from lambdalayer.target import Target
 from tests.conftest import require
-from tests.integration.aws.conftest import aws_env, moto_url  # noqa: F401 - fixtures
 from tests.unit.audit.fixtures import install_wheel, zip_dir
 
 PY311 = Target.parse("python3.11", "x86_64")
@@ -286,7 +285,7 @@ def test_layer_arn_access_denied_is_explained(monkeypatch: pytest.MonkeyPatch,
     assert code == 5 and "add-layer-version-permission" in err and "Traceback" not in err
 
 
-def test_missing_layer_version_on_a_real_api(aws_env: dict[str, str],  # noqa: F811
+def test_missing_layer_version_on_a_real_api(aws_env: dict[str, str],
                                              capsys: pytest.CaptureFixture[str]) -> None:
     missing = "arn:aws:lambda:us-east-1:123456789012:layer:never-published:7"
     code, out, err = run_main(capsys, "check", missing, "--runtime", "python3.12", "--json")

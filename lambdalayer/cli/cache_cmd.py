@@ -1,0 +1,77 @@
+"""`lambdalayer cache` and `lambdalayer cache clean`."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from lambdalayer.cli import cli
+from lambdalayer.cli.output import format_size, print_json, say
+
+
+def _tree_size(path: os.PathLike[str] | str) -> int:
+    total = 0
+    for dirpath, _dirs, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+@cli.group("cache", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_context
+def cache_group(ctx: click.Context, as_json: bool) -> None:
+    """Show where lambdalayer caches and how much: its zip member cache (capped by
+    LAMBDALAYER_CACHE_MAX, default 2G; moved by LAMBDALAYER_CACHE_DIR) and uv's
+    wheel cache, which it shares with your other uv work.
+
+    \b
+      lambdalayer cache
+      lambdalayer cache clean          # lambdalayer's cache only
+      lambdalayer cache clean --uv     # and `uv cache clean`
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from lambdalayer.cache import usage, uv_cache_dir
+
+    ours = usage()
+    uv_dir = uv_cache_dir()
+    uv_size = _tree_size(uv_dir) if uv_dir and uv_dir.exists() else 0
+    if as_json:
+        print_json({"cache": {"path": str(ours.path), "size": ours.size, "files": ours.files,
+                              "cap": ours.cap},
+                    "uv_cache": {"path": str(uv_dir) if uv_dir else None, "size": uv_size}})
+        return
+    cap = format_size(ours.cap) if ours.cap else "off (LAMBDALAYER_CACHE_MAX=0)"
+    say(f"lambdalayer cache: {ours.path} — {format_size(ours.size)} in {ours.files} file(s), "
+        f"cap {cap}")
+    if uv_dir:
+        say(f"uv cache (wheels, unpacked trees): {uv_dir} — {format_size(uv_size)}")
+
+
+@cache_group.command("clean")
+@click.option("--uv", "also_uv", is_flag=True,
+              help="Also run `uv cache clean` (uv's cache is shared with your other uv work).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def clean_command(also_uv: bool, as_json: bool) -> None:
+    """Delete lambdalayer's cache (and, with --uv, uv's). The next build is slower, not
+    different: cached and fresh zips are byte-identical."""
+    from lambdalayer.cache import cache_root, clean, clean_uv
+
+    freed = clean()
+    uv_cleaned = clean_uv() if also_uv else None
+    if as_json:
+        print_json({"cleaned": {"path": str(cache_root()), "freed": freed,
+                                "uv": uv_cleaned}})
+    else:
+        say(f"removed {format_size(freed)} from {cache_root()}")
+        if uv_cleaned:
+            say("uv's cache cleaned (`uv cache clean`)")
+    if uv_cleaned is False:
+        # Not fatal: lambdalayer's own cache is gone either way.
+        say("warning: `uv cache clean` failed; run it yourself to see why "
+            "(another uv process may hold its lock).")

@@ -1,0 +1,49 @@
+"""`lambdalayer lock`: pinned, hashed lock files for the configured layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lambdalayer.cli import cli
+from lambdalayer.cli.options import json_option
+from lambdalayer.cli.output import print_json, say
+
+
+@cli.command("lock")
+@click.option("--layer", "layers", multiple=True, metavar="NAME",
+              help="Lock only this configured layer. Repeatable. Default: all.")
+@click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="A directory of your own recipes (overrides the config's `recipes`).")
+@json_option
+def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, as_json: bool) -> None:
+    """Write a lock file per configured layer and target, to commit.
+
+    Each lock (locks/LAYER/RUNTIME-ARCH.txt) is in requirements format with
+    --hash lines, readable by pip and uv. `lambdalayer build` uses fresh locks;
+    `lambdalayer build --locked` fails when a lock is missing or stale.
+    """
+    from lambdalayer.config import load_config
+    from lambdalayer.freshness import plan_targets
+    from lambdalayer.lock import lock_path, write_lock
+    from lambdalayer.project import BuildFlags, plan_builds
+    from lambdalayer.target import Target
+
+    config = load_config()
+    planned = plan_builds(BuildFlags(layers=layers, recipes_dir=recipes_dir), config)
+    written = []
+    for item in planned:
+        request = item.request
+        for runtime, arch in plan_targets(request).pairs:
+            target = Target.parse(runtime, arch)
+            result = write_lock(request.name, request.inputs, target,
+                                lock_path(config.locks, request.name, target))
+            written.append((request.name, result))
+            if not as_json:
+                state = "updated" if result.changed else "unchanged"
+                say(f"{state} {result.path} ({result.packages} packages)")
+    if as_json:
+        print_json({"locks": [{"layer": name, "target": r.target, "path": str(r.path),
+                               "packages": r.packages, "changed": r.changed}
+                              for name, r in written]})
