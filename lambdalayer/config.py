@@ -13,7 +13,6 @@ LAMBDALAYER_CONFIG (the file to use instead of searching).
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -117,6 +116,8 @@ class ProjectConfig:
     def layer(self, name: str) -> LayerConfig:
         if name in self.layers:
             return self.layers[name]
+        import difflib
+
         close = difflib.get_close_matches(name, list(self.layers), n=1)
         nearest = f" Did you mean {close[0]!r}?" if close else ""
         known = ", ".join(self.layers) or "none"
@@ -131,6 +132,8 @@ class ProjectConfig:
 
 
 def _unknown(key: str, valid: set[str], where: str) -> ConfigError:
+    import difflib  # only on the error path: start-up time
+
     close = difflib.get_close_matches(key, sorted(valid), n=1)
     nearest = f"; did you mean {close[0]!r}?" if close else ""
     return ConfigError(f"{where}: unknown key {key!r}{nearest} Valid keys: "

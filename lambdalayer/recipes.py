@@ -7,9 +7,7 @@ install finds them.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +43,8 @@ class Recipe:
 
 def builtin_recipe_dir() -> Path:
     """`lambdalayer/recipes` in an installed wheel; the repository's `recipes/` otherwise."""
-    packaged = Path(str(resources.files("lambdalayer"))) / "recipes"
+    # A plain path, not importlib.resources: this runs on every build (start-up time).
+    packaged = Path(__file__).resolve().parent / "recipes"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "recipes"
@@ -59,6 +58,8 @@ def parse_recipe(text: str, source: str, *, builtin: bool) -> Recipe:
         raise ConfigError(f"Recipe {source} is not valid TOML: {exc}.") from None
     for key, value in data.items():
         if key not in _FIELDS:
+            import difflib
+
             close = difflib.get_close_matches(key, list(_FIELDS), n=1)
             nearest = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"Recipe {source}: unknown field {key!r}{nearest}.")
@@ -144,6 +145,8 @@ def get_recipe(name: str, extra_dirs: tuple[Path, ...] = ()) -> Recipe:
     if builtin is not None:
         return parse_recipe(builtin.read_text("utf-8"), str(builtin), builtin=True)
     recipes = load_recipes(extra_dirs)
+    import difflib
+
     close = difflib.get_close_matches(name, list(recipes), n=1)
     nearest = f" Did you mean {close[0]!r}?" if close else ""
     raise UsageError(

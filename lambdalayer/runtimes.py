@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from lambdalayer import _toml
 from lambdalayer.errors import UsageError
@@ -77,6 +76,8 @@ class RuntimeTable:
 
 
 def _did_you_mean(name: str, choices: Mapping[str, object]) -> str:
+    import difflib  # only on the error path: start-up time
+
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -130,5 +131,6 @@ def parse_runtime_table(text: str) -> RuntimeTable:
 @cache
 def load_runtime_table() -> RuntimeTable:
     """The table shipped inside the package."""
-    text = resources.files("lambdalayer").joinpath("data/runtimes.toml").read_text("utf-8")
+    # A plain path, not importlib.resources: this runs on every build (start-up time).
+    text = (Path(__file__).resolve().parent / "data" / "runtimes.toml").read_text("utf-8")
     return parse_runtime_table(text)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -25,13 +23,8 @@ def require(condition: bool, reason: str) -> None:
 
 
 def find_python(version: str) -> str | None:
-    """A local CPython X.Y: python3.X on PATH or pyenv's install."""
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    for candidate in sorted(root.glob(f"{version}.*"), reverse=True):
-        exe = candidate / "bin" / f"python{version}"
-        if exe.exists():
-            return str(exe)
-    return None
+    """A working local CPython X.Y (verified by running it: pyenv shims may not be)."""
+    from lambdalayer.interpreters import find_interpreter
+
+    found = find_interpreter(version)
+    return str(found.path) if found is not None else None

@@ -255,8 +255,8 @@ def render_smoke(report: SmokeReport) -> None:
 
 
 def _print_traceback(text: str | None) -> None:
-    if not text:
-        return
+    if not text or "Traceback" not in text:
+        return  # no frames of the layer's own code: the error line said it all
     from rich.markup import escape
 
     lines = text.rstrip().splitlines()

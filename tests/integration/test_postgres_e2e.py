@@ -23,6 +23,9 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "db_initializer"
 TABLES = ["scans", "signals", "tickers"]
+# The psycopg2-binary layer holds native code: it is built for, and run on, this host's arch.
+HOST_ARCH = ({"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine())
+             if platform.system() == "Linux" else None)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def _reset(server: Server) -> None:
 
 
 def _invoke(zip_path: Path, server: Server, driver: str, *imports: str) -> dict[str, object]:
-    args = ["test", str(zip_path), "--runtime", "python3.11", "--arch", "x86_64",
+    args = ["test", str(zip_path), "--runtime", "python3.11", "--arch", HOST_ARCH or "x86_64",
             "--code", str(EXAMPLE), "--handler", "handler.handler", "--event", "{}", "--json"]
     for module in imports:
         args += ["--import", module]
@@ -93,9 +96,9 @@ def test_pg8000_layer_creates_the_schema_idempotently(server: Server, tmp_path: 
 
 
 def test_psycopg2_binary_layer_creates_the_schema(server: Server, tmp_path: Path) -> None:
-    require(platform.system() == "Linux" and platform.machine() == "x86_64",
-            "the psycopg2-binary layer for x86_64 runs only on Linux x86_64")
-    build = run_cli("build", "psycopg2-binary", "--runtime", "python3.11", "--arch", "x86_64",
+    require(HOST_ARCH is not None, "needs a Linux x86_64 or aarch64 host")
+    assert HOST_ARCH is not None
+    build = run_cli("build", "psycopg2-binary", "--runtime", "python3.11", "--arch", HOST_ARCH,
                     "--out", str(tmp_path))
     assert build.returncode == 0, build.stderr
     [zip_path] = sorted(tmp_path.glob("*.zip"))
@@ -120,7 +123,7 @@ def test_handler_error_is_the_drivers_own(server: Server, tmp_path: Path) -> Non
     build = run_cli("build", "pg8000", "--runtime", "python3.11", "--out", str(tmp_path))
     assert build.returncode == 0, build.stderr
     run = run_cli("test", str(tmp_path / "pg8000.zip"), "--runtime", "python3.11", "--arch",
-                  "x86_64", "--code", str(EXAMPLE), "--handler", "handler.handler",
+                  HOST_ARCH or "x86_64", "--code", str(EXAMPLE), "--handler", "handler.handler",
                   "--event", "{}", "--json",
                   env={**server.env(), "DB_PASSWORD": "wrong", "DB_DRIVER": "pg8000"})
     assert run.returncode == 6, run.stderr
