@@ -27,10 +27,15 @@ _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes",
              "layers"}
 _LAYER_KEYS = {"recipe", "requirements", "packages", "runtimes", "architectures", "functions",
                "regions", "permissions", "description", "license", "allow", "slim", "strip",
-               "exclude", "compile", "compression_level", "smoke_imports"}
+               "exclude", "slim_patterns", "compile", "compression_level", "smoke_imports"}
 _PERMISSION_KEYS = {"public", "principals", "org"}
 # Build options passed to BuildRequest under the same name when it has that field.
-BUILD_OPTION_KEYS = ("slim", "strip", "exclude", "compile", "compression_level")
+# config key -> BuildRequest field, for the build options a layer table may set.
+BUILD_OPTION_KEYS = {"slim": "slim", "strip": "strip", "exclude": "excludes",
+                     "slim_patterns": "slim_patterns", "compile": "compile",
+                     "compression_level": "compression_level"}
+_LIST_OPTIONS = {"exclude", "slim_patterns"}
+_BOOL_OPTIONS = {"slim", "strip", "compile"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,10 +189,18 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
         if key not in _PERMISSION_KEYS:
             raise _unknown(key, _PERMISSION_KEYS, f"{where}.permissions")
     options: dict[str, Any] = {}
-    for key in BUILD_OPTION_KEYS:
-        if key in raw:
-            options[key] = tuple(_strings(raw[key], f"{where}.{key}")) if key == "exclude" \
-                else raw[key]
+    for key, request_field in BUILD_OPTION_KEYS.items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        if key in _LIST_OPTIONS:
+            value = _strings(value, f"{where}.{key}")
+        elif key in _BOOL_OPTIONS and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key}: expected true or false.")
+        elif key == "compression_level" and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9):
+            raise ConfigError(f"{where}.compression_level: expected a whole number 0-9.")
+        options[request_field] = value
     requirements = raw.get("requirements")
     return LayerConfig(
         name=name,

@@ -60,6 +60,9 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
              layer: LayerConfig | None, flags: BuildFlags, config: ProjectConfig) -> BuildRequest:
     runtimes, archs = config.targets_for(flags.runtimes, flags.architectures, layer)
     allow = set(flags.allow) | set(layer.allow if layer else ())
+    options = _options(layer, flags)
+    if recipe is not None and recipe.slim_patterns:
+        options.setdefault("slim_patterns", recipe.slim_patterns)
     return BuildRequest(
         name=name,
         inputs=inputs,
@@ -72,7 +75,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         description=layer.description if layer else None,
         license=layer.license if layer else None,
         smoke_imports=layer.smoke_imports if layer else (),
-        **_options(layer, flags),
+        **options,
     )
 
 

@@ -19,7 +19,7 @@ from lambdalayer.runtimes import load_runtime_table
 _FIELDS: dict[str, type] = {
     "name": str, "description": str, "requirements": list, "runtimes": list,
     "architectures": list, "license": str, "smoke_imports": list, "notes": str,
-    "alternatives": list,
+    "alternatives": list, "slim_patterns": list,
 }
 _REQUIRED = ("name", "requirements")
 
@@ -35,6 +35,7 @@ class Recipe:
     smoke_imports: tuple[str, ...] = ()
     notes: str = ""
     alternatives: tuple[str, ...] = ()
+    slim_patterns: tuple[str, ...] = ()  # extra globs `--slim` drops for this recipe
     source: str = ""  # the file it came from
     text: str = field(default="", repr=False)
     builtin: bool = True
@@ -90,6 +91,7 @@ def parse_recipe(text: str, source: str, *, builtin: bool) -> Recipe:
         smoke_imports=tuple(data.get("smoke_imports", [])),
         notes=data.get("notes", ""),
         alternatives=tuple(data.get("alternatives", [])),
+        slim_patterns=tuple(data.get("slim_patterns", [])),
         source=source,
         text=text,
         builtin=builtin,

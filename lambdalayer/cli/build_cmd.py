@@ -44,7 +44,10 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
 
 def _summary_lines(artifact: Artifact) -> list[str]:
     m = artifact.manifest
-    state = "up to date" if artifact.up_to_date else "built"
+    if artifact.sizes is None:
+        state = "up to date"
+    else:
+        state = "rebuilt (same bytes)" if artifact.up_to_date else "built"
     return [
         f"{state} {artifact.zip_path} — {format_size(m.size)} zipped, "
         f"{format_size(m.unzipped_size)} unzipped",

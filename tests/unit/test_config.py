@@ -93,6 +93,19 @@ def test_unknown_key_names_the_nearest_valid_one(tmp_path: Path) -> None:
         load_config(sub2)
 
 
+def test_build_options_from_the_config_reach_the_request(tmp_path: Path) -> None:
+    sub = project(tmp_path, '[tool.lambdalayer.layers.api]\npackages = ["requests"]\n'
+                  'exclude = ["boto3"]\nslim = true\ncompression_level = 9\n')
+    [planned] = plan_builds(BuildFlags(), load_config(sub))
+    assert planned.request.excludes == ("boto3",)
+    assert planned.request.slim is True
+    assert planned.request.compression_level == 9
+    bad = project(tmp_path / "bad", '[tool.lambdalayer.layers.api]\npackages = ["six"]\n'
+                  'compression_level = 11\n')
+    with pytest.raises(ConfigError, match="compression_level"):
+        load_config(bad)
+
+
 def test_a_layer_needs_exactly_one_source(tmp_path: Path) -> None:
     sub = project(tmp_path, '[tool.lambdalayer.layers.x]\nrecipe = "pg8000"\n'
                   'packages = ["six"]\n')
