@@ -12,14 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdalayer.freshness import hash_inputs, inputs_record, plan_targets, up_to_date
+from lambdalayer.freshness import (
+    TargetPlan,
+    hash_inputs,
+    inputs_record,
+    plan_targets,
+    up_to_date,
+)
 from lambdalayer.manifest import Manifest
 from lambdalayer.requirements import RequirementInputs
+from lambdalayer.runtimes import load_runtime_table
 
 if TYPE_CHECKING:
     from lambdalayer.compile import CompileReport
     from lambdalayer.recipes import Recipe
     from lambdalayer.sizing import SizeReport
+    from lambdalayer.uvtool import StartedUv
 
 Progress = Callable[[str], None]
 
@@ -99,6 +107,36 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             ),
             warnings=plan.warnings,
         )
-    from lambdalayer.pipeline import run_pipeline
+    # Imported here, past the up-to-date check, which needs none of it.
+    import shutil
+    import tempfile
 
-    return run_pipeline(request, plan, record, inputs_hash, progress=progress)
+    work = Path(tempfile.mkdtemp(prefix="lambdalayer-"))
+    started = _start_first_resolution(request, plan, work)
+    try:
+        # The pipeline's imports (packaging, the audit, ...) overlap uv's work.
+        from lambdalayer.pipeline import run_pipeline
+
+        return run_pipeline(request, plan, record, inputs_hash, work=work, started=started,
+                            progress=progress)
+    finally:
+        if started is not None:
+            started.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _start_first_resolution(request: BuildRequest, plan: TargetPlan,
+                            work: Path) -> StartedUv | None:
+    """Start uv for the first target now; resolve_for_target picks it up if the args agree."""
+    from lambdalayer.uvtool import pip_install_args, start_uv
+
+    if not plan.pairs:
+        return None
+    runtime_name, arch = plan.pairs[0]
+    table = load_runtime_table()
+    runtime = table.runtime(runtime_name)
+    inputs = request.inputs_for(f"{runtime_name}/{arch}")
+    args = pip_install_args(inputs, uv_platform=table.uv_platform(runtime, arch),
+                            python_version=runtime.python_version, dest=work / "resolve-0",
+                            no_deps=inputs.exact_pins() is not None)
+    return start_uv(args)

@@ -13,7 +13,6 @@ size check and the audit.
 from __future__ import annotations
 
 import importlib
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +55,7 @@ from lambdalayer.sizing import (
     with_compressed,
 )
 from lambdalayer.target import Target
+from lambdalayer.uvtool import StartedUv
 
 Progress = Callable[[str], None]
 
@@ -113,14 +113,14 @@ def _resolve_many(request: BuildRequest, targets: list[Target], work: Path,
 
 
 def _resolve_all(request: BuildRequest, targets: list[Target], work: Path,
-                 progress: Progress | None) -> list[_Plan]:
+                 progress: Progress | None, started: StartedUv | None = None) -> list[_Plan]:
     """Resolve as few times as the result allows.
 
     One resolution serves every target when it is shareable; a pure result that
     differs per runtime needs one per runtime; native code needs one per target.
     """
     probe = resolve_for_target(request.inputs_for(targets[0]), targets[0], work / "resolve-0",
-                               progress=progress)
+                               progress=progress, started=started)
     # With lock files, one tree serves all targets only if every lock says the same.
     same_locks = len({request.inputs_for(t).fingerprint() for t in targets}) == 1
     if same_locks and _shareable(probe, request.inputs_for(targets[0]), targets):
@@ -187,8 +187,13 @@ def _size_error(name: str, sizes: SizeReport, savings: SavingsEstimate) -> Audit
 
 
 def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
-                 inputs_hash: str, *, progress: Progress | None = None) -> BuildResult:
-    """Resolve, lay out, check and archive every artifact of `request`."""
+                 inputs_hash: str, *, work: Path, started: StartedUv | None = None,
+                 progress: Progress | None = None) -> BuildResult:
+    """Resolve, lay out, check and archive every artifact of `request`.
+
+    `work` is an empty scratch directory the caller removes; `started` is uv
+    already running for the first target (see build._start_first_resolution).
+    """
     targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
     warnings = list(plan.warnings)
     compiled: dict[str, CompileReport] = {}
@@ -199,65 +204,63 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     # thread only waits on a subprocess then, so the import costs no wall time.
     threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
                      daemon=True).start()
-    with tempfile.TemporaryDirectory(prefix="lambdalayer-") as scratch:
-        work = Path(scratch)
-        plans = _resolve_all(request, targets, work, progress)
-        record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
-        staged = []
-        for index, layer in enumerate(plans):
-            root = work / f"layer-{index}"
-            site_dirs: dict[Path, list[InstalledDist]] = {}
-            site_targets: dict[Path, Target] = {}
-            for resolution in layer.resolutions:
-                prefix = "python" if layer.shared else resolution.target.site_packages
-                site = lay_out(resolution.tree, root, prefix)
-                site_dirs[site] = list(resolution.dists)
-                site_targets[site] = resolution.target
-            # --exclude, --slim, --strip (shrink.py); the size check and audit see the result.
-            shrunk = shrink_layer(request, root, site_dirs, site_targets, progress=progress)
-            site_dirs = shrunk.site_dirs
-            warnings.extend(shrunk.warnings)
-            sizes = measure(root, site_dirs, reductions=shrunk.reductions)
-            if sizes.total > UNZIPPED_LIMIT:
-                raise _size_error(layer.name, sizes, estimate_savings(
-                    root, site_dirs, site_targets, request.inputs.all_requirements,
-                    slim_patterns=request.slim_patterns))
-            if progress:
-                progress(f"auditing {layer.name}")
-            findings = _audit(root, layer.targets, request.allow)
-            if request.compile:
-                compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
-                                                     sizes.total, progress=progress)
-            staged.append((layer, root, sizes, findings, site_dirs))
+    plans = _resolve_all(request, targets, work, progress, started)
+    record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
+    staged = []
+    for index, layer in enumerate(plans):
+        root = work / f"layer-{index}"
+        site_dirs: dict[Path, list[InstalledDist]] = {}
+        site_targets: dict[Path, Target] = {}
+        for resolution in layer.resolutions:
+            prefix = "python" if layer.shared else resolution.target.site_packages
+            site = lay_out(resolution.tree, root, prefix)
+            site_dirs[site] = list(resolution.dists)
+            site_targets[site] = resolution.target
+        # --exclude, --slim, --strip (shrink.py); the size check and audit see the result.
+        shrunk = shrink_layer(request, root, site_dirs, site_targets, progress=progress)
+        site_dirs = shrunk.site_dirs
+        warnings.extend(shrunk.warnings)
+        sizes = measure(root, site_dirs, reductions=shrunk.reductions)
+        if sizes.total > UNZIPPED_LIMIT:
+            raise _size_error(layer.name, sizes, estimate_savings(
+                root, site_dirs, site_targets, request.inputs.all_requirements,
+                slim_patterns=request.slim_patterns))
+        if progress:
+            progress(f"auditing {layer.name}")
+        findings = _audit(root, layer.targets, request.allow)
+        if request.compile:
+            compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
+                                                 sizes.total, progress=progress)
+        staged.append((layer, root, sizes, findings, site_dirs))
 
-        artifacts = []
-        for layer, root, sizes, findings, site_dirs in staged:
-            if progress:
-                progress(f"writing {layer.name}.zip")
-            zip_path = request.out_dir / f"{layer.name}.zip"
-            stats = write_zip(iter_tree(root), zip_path, level=request.compression_level,
-                              cache=member_cache())
-            sizes = with_compressed(sizes, stats.members, stats.size)
-            sha256, code_sha256 = file_digests(zip_path)
-            if stats.size > DIRECT_UPLOAD_LIMIT:
-                warnings.append(
-                    f"{zip_path.name} is {stats.size / 1e6:.1f} MB zipped, over the 50 MB direct "
-                    "upload limit: publish it through S3 (`lambdalayer publish --s3-bucket B`)."
-                )
-            manifest = _manifest(request, layer, zip_path, sha256, code_sha256, stats.size,
-                                 stats.unzipped_size, sizes, findings, site_dirs,
-                                 inputs_hash, record)
-            manifest_path = manifest_path_for(zip_path)
-            previous = _previous_manifest(manifest_path)
-            old_sha = previous.sha256 if previous else None
-            if previous is not None and old_sha == sha256:
-                # Same bytes: the versions published from the old zip are this zip's too.
-                manifest.published = list(previous.published)
-            write_manifest(manifest_path, manifest)
-            artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
-                                      manifest_path=manifest_path, manifest=manifest,
-                                      sizes=sizes, up_to_date=old_sha == sha256,
-                                      compiled=compiled.get(layer.name)))
+    artifacts = []
+    for layer, root, sizes, findings, site_dirs in staged:
+        if progress:
+            progress(f"writing {layer.name}.zip")
+        zip_path = request.out_dir / f"{layer.name}.zip"
+        stats = write_zip(iter_tree(root), zip_path, level=request.compression_level,
+                          cache=member_cache())
+        sizes = with_compressed(sizes, stats.members, stats.size)
+        sha256, code_sha256 = file_digests(zip_path)
+        if stats.size > DIRECT_UPLOAD_LIMIT:
+            warnings.append(
+                f"{zip_path.name} is {stats.size / 1e6:.1f} MB zipped, over the 50 MB direct "
+                "upload limit: publish it through S3 (`lambdalayer publish --s3-bucket B`)."
+            )
+        manifest = _manifest(request, layer, zip_path, sha256, code_sha256, stats.size,
+                             stats.unzipped_size, sizes, findings, site_dirs,
+                             inputs_hash, record)
+        manifest_path = manifest_path_for(zip_path)
+        previous = _previous_manifest(manifest_path)
+        old_sha = previous.sha256 if previous else None
+        if previous is not None and old_sha == sha256:
+            # Same bytes: the versions published from the old zip are this zip's too.
+            manifest.published = list(previous.published)
+        write_manifest(manifest_path, manifest)
+        artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
+                                  manifest_path=manifest_path, manifest=manifest,
+                                  sizes=sizes, up_to_date=old_sha == sha256,
+                                  compiled=compiled.get(layer.name)))
     return BuildResult(artifacts=tuple(artifacts), warnings=tuple(warnings))
 
 

@@ -28,7 +28,7 @@ from lambdalayer.requirements import RequirementInputs
 if TYPE_CHECKING:
     from lambdalayer.index import IndexOffer
 from lambdalayer.target import Target
-from lambdalayer.uvtool import run_uv
+from lambdalayer.uvtool import StartedUv, pip_install_args, run_uv, wait_uv
 
 Progress = Callable[[str], None]
 
@@ -56,23 +56,9 @@ def alternatives() -> dict[str, str]:
 
 def _uv_args(inputs: RequirementInputs, target: Target, dest: Path,
              no_binary: set[str], *, no_deps: bool) -> list[str]:
-    args = [
-        "pip", "install", "--target", str(dest),
-        "--python-platform", target.uv_platform,
-        "--python-version", target.runtime.python_version,
-        "--only-binary", ":all:",
-        "--no-installer-metadata",
-    ]
-    for name in sorted(no_binary):
-        args += ["--no-binary", name]
-    if inputs.require_hashes:
-        args.append("--require-hashes")
-    if no_deps:
-        args.append("--no-deps")
-    for req_file in inputs.files:
-        args += ["-r", str(req_file.path)]
-    args += list(inputs.specs)
-    return args
+    return pip_install_args(inputs, uv_platform=target.uv_platform,
+                            python_version=target.runtime.python_version, dest=dest,
+                            no_binary=frozenset(no_binary), no_deps=no_deps)
 
 
 def _uv_cause(stderr: str) -> str:
@@ -123,9 +109,14 @@ def _no_wheel_error(name: str, target: Target, offer: IndexOffer | None,
 
 
 def resolve_for_target(
-    inputs: RequirementInputs, target: Target, dest: Path, *, progress: Progress | None = None
+    inputs: RequirementInputs, target: Target, dest: Path, *, progress: Progress | None = None,
+    started: StartedUv | None = None,
 ) -> Resolution:
     """Install `inputs` for `target` into the empty directory `dest`.
+
+    `started`: uv already running with `first_attempt_args` for this target and
+    `dest` (build.py starts it before importing the pipeline); its result is
+    used as the first attempt.
 
     Raises ResolutionError naming the package, the target, what the index offers
     and a known alternative when there is no installable set of wheels.
@@ -136,11 +127,18 @@ def resolve_for_target(
     # they really do is checked after installing; if not, resolve normally.
     no_deps = inputs.exact_pins() is not None
     for _attempt in range(_MAX_SDIST_RETRIES + 1):
-        if dest.exists():
-            shutil.rmtree(dest)
+        args = _uv_args(inputs, target, dest, no_binary, no_deps=no_deps)
         if progress:
             progress(f"resolving for {target}")
-        result = run_uv(_uv_args(inputs, target, dest, no_binary, no_deps=no_deps))
+        if started is not None and started.args == tuple(args):
+            result = wait_uv(started)
+        else:
+            if started is not None:
+                started.stop()
+            if dest.exists():
+                shutil.rmtree(dest)
+            result = run_uv(args)
+        started = None
         if result.returncode == 0:
             dists = tuple(read_installed(dest))
             if no_deps and not _closed(dists, inputs, target):

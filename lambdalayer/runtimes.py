@@ -70,6 +70,10 @@ class RuntimeTable:
             f"{', '.join(self.architectures)}."
         )
 
+    def uv_platform(self, runtime: Runtime, arch: str) -> str:
+        """uv's `--python-platform` for the target (see runtimes.toml: never a newer glibc)."""
+        return f"{self.architectures[arch]}-manylinux_{runtime.os.uv_manylinux}"
+
     def current(self, today: dt.date | None = None) -> list[Runtime]:
         """Runtimes not yet deprecated, oldest first: the default build targets."""
         return [r for r in self.runtimes.values() if not r.is_deprecated(today)]

@@ -40,7 +40,7 @@ class Target:
     @property
     def uv_platform(self) -> str:
         """The `--python-platform` value uv understands for this target (see runtimes.toml)."""
-        return f"{self.machine}-manylinux_{self.runtime.os.uv_manylinux}"
+        return load_runtime_table().uv_platform(self.runtime, self.arch)
 
     @property
     def site_packages(self) -> str:

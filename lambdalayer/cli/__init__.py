@@ -10,7 +10,6 @@ its documented exit code in `main()`, the one catch point.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 
 import click
@@ -40,6 +39,8 @@ class LazyGroup(click.Group):
     """A group whose commands are imported on first use."""
 
     def _available(self) -> dict[str, tuple[str, str]]:
+        import importlib.util  # only for listing commands (--help): start-up time
+
         return {name: entry for name, entry in COMMANDS.items()
                 if importlib.util.find_spec(f"lambdalayer.cli.{entry[0]}") is not None}
 
@@ -47,8 +48,13 @@ class LazyGroup(click.Group):
         return sorted(set(self._available()) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self._available():
-            importlib.import_module(f"lambdalayer.cli.{COMMANDS[cmd_name][0]}")
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = f"lambdalayer.cli.{COMMANDS[cmd_name][0]}"
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:
+                    raise
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
