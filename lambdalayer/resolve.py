@@ -65,7 +65,11 @@ def _uv_cause(stderr: str) -> str:
     """uv's explanation without its interpreter banner."""
     lines = [ln for ln in stderr.strip().splitlines()
              if ln.strip() and not ln.startswith("Using ") and not ln.startswith("hint:")]
-    return " ".join(ln.strip() for ln in lines).replace("error: ", "")
+    text = " ".join(ln.strip() for ln in lines).replace("error: ", "")
+    # uv's headline adds nothing to the cause that follows it.
+    text = text.replace("No solution found when resolving dependencies: ", "")
+    return text.replace("No solution found when resolving dependencies ", "").replace(
+        "cause: ", "")
 
 
 def newest_offer(name: str) -> IndexOffer | None:
