@@ -133,3 +133,16 @@ def test_installed_wheel_lists_and_uses_its_builtin_recipes(tmp_path: Path) -> N
                            cwd=elsewhere, capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
     assert (elsewhere / "dist" / "pg8000.zip").exists()
+
+
+def test_the_makenaide_example_builds_from_its_committed_locks(tmp_path: Path) -> None:
+    import shutil
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "makenaide"
+    project = tmp_path / "makenaide"
+    shutil.copytree(example, project)
+    build = run_cli("build", "--locked", "--json", cwd=project)
+    assert build.returncode == 0, build.stderr
+    [artifact] = build.json()["artifacts"]
+    assert artifact["name"] == "makenaide-pg8000"
+    assert {p["name"]: p["version"] for p in artifact["packages"]}["pg8000"] == "1.30.5"
