@@ -14,7 +14,7 @@ from typing import Any
 
 from lambdalayer.config import LayerConfig
 from lambdalayer.errors import UsageError
-from lambdalayer.manifest import Manifest, read_manifest
+from lambdalayer.manifest import Manifest, artifact_manifest_paths, read_manifest
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,9 +25,7 @@ class LayerBuildOutputs:
 
 def built_manifests(layer: LayerConfig, out_dir: Path) -> LayerBuildOutputs:
     """The manifests `build` wrote for `layer`; UsageError when it has not been built."""
-    candidates = [out_dir / f"{layer.name}.json", out_dir / f"{layer.name}-x86_64.json",
-                  out_dir / f"{layer.name}-arm64.json"]
-    found = tuple(p for p in candidates if p.exists())
+    found = tuple(p for p in artifact_manifest_paths(out_dir, layer.name) if p.exists())
     if not found:
         raise UsageError(f"Layer {layer.name!r} has not been built into {out_dir}.",
                          hint="Run `lambdalayer build` first.")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lambdalayer import __version__
 from lambdalayer.errors import UsageError
 from lambdalayer.fileio import file_digests
-from lambdalayer.manifest import Manifest, read_manifest
+from lambdalayer.manifest import Manifest, artifact_manifest_paths, read_manifest
 from lambdalayer.runtimes import load_runtime_table
 
 if TYPE_CHECKING:
@@ -110,12 +110,8 @@ def up_to_date(request: BuildRequest, inputs_hash: str) -> list[tuple[Path, Mani
     pins = request.exact_pins()
     if request.force or pins is None:
         return None
-    candidates = [request.out_dir / f"{request.name}.json"] + [
-        request.out_dir / f"{request.name}-{arch}.json"
-        for arch in load_runtime_table().architectures
-    ]
     previous: list[tuple[Path, Manifest]] = []
-    for path in candidates:
+    for path in artifact_manifest_paths(request.out_dir, request.name):
         if not path.exists():
             continue
         try:

@@ -114,6 +114,13 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
     write_atomic(path, manifest.to_json().encode("utf-8"))
 
 
+def artifact_manifest_paths(out_dir: Path, name: str) -> list[Path]:
+    """Where `build` puts the manifests of layer `name`: NAME.json, or NAME-ARCH.json per
+    architecture for native layers (pipeline.py names the zips the same way)."""
+    return [out_dir / f"{name}.json", out_dir / f"{name}-x86_64.json",
+            out_dir / f"{name}-arm64.json"]
+
+
 def find_manifests(directory: Path) -> list[Path]:
     """Manifests in a build output directory, by name."""
     found = []

@@ -157,11 +157,9 @@ def _resolve_all(request: BuildRequest, targets: list[Target], work: Path,
 
 
 def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[FindingRecord]:
-    """Run the native-extension audit when it is available; AuditError on errors."""
-    try:
-        from lambdalayer.audit import audit_layer
-    except ImportError:  # pragma: no cover - the audit ships with the package
-        return []
+    """Run the native-extension audit; AuditError on errors."""
+    from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
+
     report = audit_layer(root, targets, allow=allow)
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
                              package=f.package) for f in report.findings]

@@ -48,8 +48,11 @@ class PlannedBuild:
 def _options(layer: LayerConfig | None, flags: BuildFlags) -> dict[str, Any]:
     """Build options: the layer's from the config, overridden by the flags that were given."""
     known = {f.name for f in dataclasses.fields(BuildRequest)}
-    merged = {**(layer.build_options if layer else {}),
-              **{k: v for k, v in flags.options.items() if v not in (None, (), False)}}
+    # "Not given" is None, False or (): compare by identity, since 0 == False and
+    # `--compression-level 0` is a real choice.
+    given = {k: v for k, v in flags.options.items()
+             if not (v is None or v is False or (isinstance(v, tuple) and not v))}
+    merged = {**(layer.build_options if layer else {}), **given}
     for key in merged:
         if key not in known:
             raise ConfigError(f"Build option {key!r} is not supported by this lambdalayer.")

@@ -106,6 +106,14 @@ def test_build_options_from_the_config_reach_the_request(tmp_path: Path) -> None
         load_config(bad)
 
 
+def test_compression_level_zero_from_the_command_line_is_kept(tmp_path: Path) -> None:
+    flags = BuildFlags(name="six", packages=("six",), options={"compression_level": 0,
+                                                               "slim": False, "excludes": ()})
+    [planned] = plan_builds(flags, load_config(tmp_path))
+    assert planned.request.compression_level == 0
+    assert planned.request.slim is False
+
+
 def test_a_layer_needs_exactly_one_source(tmp_path: Path) -> None:
     sub = project(tmp_path, '[tool.lambdalayer.layers.x]\nrecipe = "pg8000"\n'
                   'packages = ["six"]\n')
