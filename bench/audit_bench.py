@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from lambdalayer.audit import audit_layer
-from lambdalayer.target import Target
-from lambdalayer.uvtool import uv_binary
+from lambdalayer.build.uvtool import uv_binary
+from lambdalayer.targets.target import Target
 
 GOAL = 1.5
 TARGET = ("python3.12", "x86_64")

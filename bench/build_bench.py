@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 import lambdalayer as lambdalayer_package
-from lambdalayer.recipes import get_recipe
-from lambdalayer.uvtool import uv_binary
+from lambdalayer.build.uvtool import uv_binary
+from lambdalayer.project.recipes import get_recipe
 
 TARGET_PLATFORM = "x86_64-manylinux_2_17"
 TARGET_PYTHON = "3.10"

@@ -29,11 +29,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdalayer.archive import iter_tree, write_zip
-from lambdalayer.install import lay_out
-from lambdalayer.slim import slim_tree
-from lambdalayer.strip import strip_tree
-from lambdalayer.uvtool import uv_binary
+from lambdalayer.build.archive import iter_tree, write_zip
+from lambdalayer.build.install import lay_out
+from lambdalayer.build.uvtool import uv_binary
+from lambdalayer.shrink.slim import slim_tree
+from lambdalayer.shrink.strip import strip_tree
 
 PACKAGES = ["numpy", "pandas", "pyarrow"]
 PLATFORM, PYTHON = "x86_64-manylinux_2_34", "3.12"

@@ -1,4 +1,7 @@
-"""The native-extension audit: can this layer load on its target?
+"""Stage 4, audit: can this layer load on its target?
+
+Takes a layer tree, a zip (read by `zipread`, the safe extractor) or a layer
+ARN and the targets; gives an `AuditReport` of findings.
 
     report = audit_layer(Path("build/pg8000"), [Target.parse("python3.12", "x86_64")])
     if not report.ok: ...   # report.errors: error findings not waived by `allow`

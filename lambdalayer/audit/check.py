@@ -16,9 +16,9 @@ from lambdalayer.audit.elf import Classified, ElfError, ElfInfo, Kind, classify,
 from lambdalayer.audit.findings import AuditReport, Finding, merge_findings
 from lambdalayer.audit.syslibs import load_base_image_libs
 from lambdalayer.audit.tree import LayerFile, LayerTree, scan_layer
+from lambdalayer.audit.zipread import ExtractedZip, safe_extract
 from lambdalayer.errors import AwsError, UsageError
-from lambdalayer.target import Target
-from lambdalayer.zipread import ExtractedZip, safe_extract
+from lambdalayer.targets.target import Target
 
 # A layer zip is at most ~250 MB unzipped, so zipped it is smaller still.
 MAX_DOWNLOAD = 512 << 20

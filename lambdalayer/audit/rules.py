@@ -16,7 +16,7 @@ from lambdalayer.audit.elf import Classified, ElfInfo, Kind
 from lambdalayer.audit.findings import Finding
 from lambdalayer.audit.syslibs import BaseImageLibs
 from lambdalayer.audit.tree import LayerFile, LayerTree, dist_version, import_roots, module_name
-from lambdalayer.target import Target
+from lambdalayer.targets.target import Target
 
 # Lambda limits (DESIGN.md §2): function + layers unzipped <= 250 MB; a zip
 # uploaded directly (ZipFile) <= 50 MB, larger ones go through S3.

@@ -1,4 +1,4 @@
-"""The shared libraries each Lambda base image provides: `data/base_image_libs.toml`."""
+"""The shared libraries each Lambda base image provides: `audit/base_image_libs.toml`."""
 
 from __future__ import annotations
 
@@ -46,5 +46,5 @@ def parse_base_image_libs(text: str) -> dict[str, BaseImageLibs]:
 @cache
 def load_base_image_libs() -> dict[str, BaseImageLibs]:
     """The table shipped in the package, keyed by runtimes.toml's OS keys."""
-    text = resources.files("lambdalayer").joinpath("data/base_image_libs.toml").read_text("utf-8")
+    text = resources.files("lambdalayer.audit").joinpath("base_image_libs.toml").read_text("utf-8")
     return parse_base_image_libs(text)

@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdalayer.target import Target
+from lambdalayer.targets.target import Target
 
 _RUNTIME_DIR = re.compile(r"^python/lib/python(\d+)\.(\d+)/")
 _DIST_INFO_FILE = re.compile(

@@ -21,8 +21,8 @@ from typing import Any
 
 from lambdalayer.aws.arns import check_layer_name, layer_identity, parse_layer_arn
 from lambdalayer.aws.client import aws_errors, error_code, region_of
+from lambdalayer.build.manifest import find_manifests, read_manifest
 from lambdalayer.errors import AuditError, AwsError, UsageError
-from lambdalayer.manifest import find_manifests, read_manifest
 
 # Lambda quota: at most 5 layers per function.
 MAX_LAYERS = 5

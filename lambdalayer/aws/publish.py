@@ -18,9 +18,9 @@ from typing import Any
 
 from lambdalayer.aws.arns import check_layer_name
 from lambdalayer.aws.client import ClientFactory, aws_errors, error_code, region_of
+from lambdalayer.build.manifest import Manifest, PublishedVersion, read_manifest, write_manifest
 from lambdalayer.errors import AwsError, LambdaLayerError, UsageError
 from lambdalayer.fileio import file_digests
-from lambdalayer.manifest import Manifest, PublishedVersion, read_manifest, write_manifest
 
 # Lambda quotas: 50 MB zipped for a direct upload; larger archives must come from S3.
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024

@@ -75,13 +75,13 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
         prepare_layer,
         publish,
     )
-    from lambdalayer.manifest import find_manifests, manifest_path_for
+    from lambdalayer.build.manifest import find_manifests, manifest_path_for
 
     for account in principals:
         if not (account.isdigit() and len(account) == 12):
             raise UsageError(f"--principal {account!r}: expected a 12-digit AWS account id.")
-    from lambdalayer.config import load_config
-    from lambdalayer.deploy import built_manifests
+    from lambdalayer.project.config import load_config
+    from lambdalayer.project.deploy import built_manifests
 
     config = load_config()
     out = config.out_dir(out_dir)
@@ -187,7 +187,7 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
     Prints the previous layer list and the command that restores it.
     """
     from lambdalayer.aws.attach import attach, resolve_layer
-    from lambdalayer.config import load_config
+    from lambdalayer.project.config import load_config
 
     config = load_config()
     out = config.out_dir(out_dir)
@@ -230,7 +230,7 @@ def _attach_configured(config: Any, names: tuple[str, ...], region: str | None,
                        profile: str | None, endpoint_url: str | None, out: Path, *,
                        dry_run: bool, force: bool) -> list[Any]:
     """Attach every configured layer (or those named) to its configured functions."""
-    from lambdalayer.deploy import attach_configured, built_manifests
+    from lambdalayer.project.deploy import attach_configured, built_manifests
 
     if not config.layers:
         raise UsageError("Name the functions with --function, or configure layers with "

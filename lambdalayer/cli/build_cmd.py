@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lambdalayer.build import Artifact, BuildRequest, BuildResult, build_layer
+from lambdalayer.build.layer import build_layer
+from lambdalayer.build.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options
 from lambdalayer.cli.output import format_size, human_console, print_json, say
@@ -17,8 +18,8 @@ from lambdalayer.errors import UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from lambdalayer.sizing import SizeReport
-    from lambdalayer.smoke import SmokeReport
+    from lambdalayer.build.sizing import SizeReport
+    from lambdalayer.proof.smoke import SmokeReport
 
 
 def artifact_json(artifact: Artifact) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def _compiled_lines(artifact: Artifact) -> list[str]:
 
 def _size_notes(sizes: SizeReport) -> list[str]:
     """The largest files and what the size options removed, under the package table."""
-    from lambdalayer.sizing import short_path
+    from lambdalayer.build.sizing import short_path
 
     lines = []
     if sizes.largest_files:
@@ -219,8 +220,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
       lambdalayer build analytics -p pandas -p pyarrow --runtime python3.12 --slim --strip
       lambdalayer build api -r requirements.txt --runtime python3.12 --exclude :runtime:
     """
-    from lambdalayer.config import load_config
-    from lambdalayer.project import BuildFlags, apply_locks, plan_builds
+    from lambdalayer.project.config import load_config
+    from lambdalayer.project.precedence import BuildFlags, apply_locks, plan_builds
 
     if for_function:
         if runtimes or architectures:

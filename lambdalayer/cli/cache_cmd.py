@@ -36,7 +36,7 @@ def cache_group(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from lambdalayer.cache import usage, uv_cache_dir
+    from lambdalayer.build.cache import usage, uv_cache_dir
 
     ours = usage()
     uv_dir = uv_cache_dir()
@@ -60,7 +60,7 @@ def cache_group(ctx: click.Context, as_json: bool) -> None:
 def clean_command(also_uv: bool, as_json: bool) -> None:
     """Delete lambdalayer's cache (and, with --uv, uv's). The next build is slower, not
     different: cached and fresh zips are byte-identical."""
-    from lambdalayer.cache import cache_root, clean, clean_uv
+    from lambdalayer.build.cache import cache_root, clean, clean_uv
 
     freed = clean()
     uv_cleaned = clean_uv() if also_uv else None

@@ -53,7 +53,7 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer check arn:aws:lambda:us-east-1:123456789012:layer:x:3 --runtime python3.11
     """
     from lambdalayer.audit import check_layer_arn, check_path, looks_like_layer_arn
-    from lambdalayer.target import expand_targets
+    from lambdalayer.targets.target import expand_targets
 
     targets = expand_targets(list(runtimes), list(archs))
     allowed = frozenset(code.strip() for code in allow)

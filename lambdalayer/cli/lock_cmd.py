@@ -24,11 +24,11 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, as_json: boo
     --hash lines, readable by pip and uv. `lambdalayer build` uses fresh locks;
     `lambdalayer build --locked` fails when a lock is missing or stale.
     """
-    from lambdalayer.config import load_config
-    from lambdalayer.freshness import plan_targets
-    from lambdalayer.lock import lock_path, write_lock
-    from lambdalayer.project import BuildFlags, plan_builds
-    from lambdalayer.target import Target
+    from lambdalayer.build.plan import plan_targets
+    from lambdalayer.project.config import load_config
+    from lambdalayer.project.lock import lock_path, write_lock
+    from lambdalayer.project.precedence import BuildFlags, plan_builds
+    from lambdalayer.targets.target import Target
 
     config = load_config()
     planned = plan_builds(BuildFlags(layers=layers, recipes_dir=recipes_dir), config)

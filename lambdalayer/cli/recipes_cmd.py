@@ -10,7 +10,7 @@ import click
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import json_option
 from lambdalayer.cli.output import human_console, print_json
-from lambdalayer.recipes import Recipe
+from lambdalayer.project.recipes import Recipe
 
 
 def recipe_json(recipe: Recipe) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def recipe_json(recipe: Recipe) -> dict[str, Any]:
 
 
 def _recipe_dirs(recipes_dir: Path | None) -> tuple[Path, ...]:
-    from lambdalayer.config import load_config
+    from lambdalayer.project.config import load_config
 
     return load_config().recipe_dirs(recipes_dir)
 
@@ -44,7 +44,7 @@ def recipes_group(ctx: click.Context, recipes_dir: Path | None, as_json: bool) -
     ctx.obj = recipes_dir
     if ctx.invoked_subcommand is not None:
         return
-    from lambdalayer.recipes import load_recipes
+    from lambdalayer.project.recipes import load_recipes
 
     recipes = load_recipes(_recipe_dirs(recipes_dir))
     if as_json:
@@ -70,7 +70,7 @@ def recipes_group(ctx: click.Context, recipes_dir: Path | None, as_json: bool) -
 @click.pass_context
 def recipes_show(ctx: click.Context, name: str, as_json: bool) -> None:
     """Show one recipe: what it installs, for which targets, and why."""
-    from lambdalayer.recipes import get_recipe
+    from lambdalayer.project.recipes import get_recipe
 
     recipe = get_recipe(name, _recipe_dirs(ctx.obj))
     if as_json:

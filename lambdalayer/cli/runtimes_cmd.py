@@ -9,7 +9,7 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import human_console, print_json
-from lambdalayer.runtimes import load_runtime_table
+from lambdalayer.targets.runtimes import load_runtime_table
 
 
 @cli.command("runtimes")

@@ -20,16 +20,16 @@ from lambdalayer.cli.output import human_console, print_json
 from lambdalayer.errors import EXIT_OK, EXIT_TEST_FAILED, EXIT_TEST_NOT_RUN, UsageError
 
 if TYPE_CHECKING:
-    from lambdalayer.build import Artifact
-    from lambdalayer.manifest import Manifest
-    from lambdalayer.smoke import FunctionCode, SmokeReport, TargetRun
+    from lambdalayer.build.manifest import Manifest
+    from lambdalayer.build.request import Artifact
+    from lambdalayer.proof.smoke import FunctionCode, SmokeReport, TargetRun
 
 _TRACEBACK_LINES = 12
 
 
 def _beside_manifest(source: Path) -> Manifest | None:
     """The manifest `build` wrote beside a zip, when it describes that zip."""
-    from lambdalayer.manifest import manifest_path_for, read_manifest
+    from lambdalayer.build.manifest import manifest_path_for, read_manifest
 
     if not source.is_file():
         return None
@@ -95,8 +95,8 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer test dist/pg8000.zip --runtime python3.11 --code src \\
           --handler handler.lambda_handler --event '{}'
     """
-    from lambdalayer.smoke import FunctionCode, run_smoke
-    from lambdalayer.target import expand_targets
+    from lambdalayer.proof.smoke import FunctionCode, run_smoke
+    from lambdalayer.targets.target import expand_targets
 
     if (code is None) != (handler is None):
         raise UsageError("--handler and --code go together: --code is the function's code "
@@ -133,8 +133,8 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
 def smoke_artifacts(artifacts: Sequence[Artifact], *,
                     timeout: float = 120.0) -> list[SmokeReport]:
     """`build --smoke`: test each built zip for its manifest's runtimes and architectures."""
-    from lambdalayer.smoke import run_smoke
-    from lambdalayer.target import expand_targets
+    from lambdalayer.proof.smoke import run_smoke
+    from lambdalayer.targets.target import expand_targets
 
     reports = []
     for artifact in artifacts:
@@ -183,7 +183,7 @@ def _run_json(run: TargetRun) -> dict[str, Any]:
 
 def smoke_json(report: SmokeReport) -> dict[str, Any]:
     """The `test --json` document body (also `build --smoke --json`'s "smoke" per artifact)."""
-    from lambdalayer.smoke import host_description
+    from lambdalayer.proof.smoke import host_description
 
     check = report.check
     return {
@@ -205,7 +205,7 @@ def render_smoke(report: SmokeReport) -> None:
     """People's output for one report (stderr unless stdout is a terminal)."""
     from rich.markup import escape
 
-    from lambdalayer.smoke import host_description
+    from lambdalayer.proof.smoke import host_description
 
     console = human_console()
     console.print(f"[bold]lambdalayer test {escape(report.source)}[/] on "

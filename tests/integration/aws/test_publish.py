@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lambdalayer.aws.client import AwsSettings
 from lambdalayer.aws.publish import PublishOptions, prepare_layer, publish
-from lambdalayer.manifest import manifest_path_for, read_manifest
+from lambdalayer.build.manifest import manifest_path_for, read_manifest
 from tests.integration.aws.conftest import ACCOUNT, Aws, BuildLayer, Run
 
 RunCli = Callable[..., Run]

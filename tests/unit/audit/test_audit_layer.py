@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lambdalayer.audit import AuditReport, Finding, audit_layer, check_path
-from lambdalayer.target import Target
+from lambdalayer.targets.target import Target
 from tests.unit.audit.fixtures import (
     EM_AARCH64,
     NEEDS_GLIBC_2_27,

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambdalayer.audit import check_path
+from lambdalayer.audit.zipread import safe_extract
 from lambdalayer.errors import UsageError
-from lambdalayer.target import Target
-from lambdalayer.zipread import safe_extract
+from lambdalayer.targets.target import Target
 
 PY311 = Target.parse("python3.11", "x86_64")
 

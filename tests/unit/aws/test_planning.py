@@ -18,8 +18,8 @@ from lambdalayer.aws.attach import (
 )
 from lambdalayer.aws.publish import PublishedLayer, github_output_lines, layer_description
 from lambdalayer.aws.versions import VersionInfo, plan_prune
+from lambdalayer.build.manifest import Manifest, PackageRecord
 from lambdalayer.errors import UsageError
-from lambdalayer.manifest import Manifest, PackageRecord
 
 PREFIX = "arn:aws:lambda:us-east-1:123456789012:layer:"
 

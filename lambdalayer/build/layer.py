@@ -1,0 +1,78 @@
+"""`build`: one named layer, from requirements to zip(s) and manifest(s).
+
+The flow is target -> resolve -> install -> shrink -> audit -> archive (pipeline.py).
+Before any of it, plan.py answers whether the output is already up to
+date; that path imports neither the resolver nor rich.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalayer.build.plan import (
+    TargetPlan,
+    hash_inputs,
+    inputs_record,
+    plan_targets,
+    up_to_date,
+)
+from lambdalayer.build.request import Artifact, BuildRequest, BuildResult, Progress
+from lambdalayer.targets.runtimes import load_runtime_table
+
+if TYPE_CHECKING:
+    from lambdalayer.build.uvtool import StartedUv
+
+def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> BuildResult:
+    """Build the layer `request` describes, or report the existing zips when up to date.
+
+    Outputs (see pipeline.py): one zip for a pure-Python layer, one per
+    architecture for native code, each with a manifest beside it. Raises
+    UsageError, ResolutionError or AuditError; on error nothing is written.
+    """
+    plan = plan_targets(request)
+    record = inputs_record(request, plan)
+    inputs_hash = hash_inputs(record)
+    previous = up_to_date(request, inputs_hash)
+    if previous is not None:
+        return BuildResult(
+            artifacts=tuple(
+                Artifact(name=m.name, zip_path=m.zip_path(path), manifest_path=path, manifest=m,
+                         sizes=None, up_to_date=True)
+                for path, m in previous
+            ),
+            warnings=plan.warnings,
+        )
+    # Imported here, past the up-to-date check, which needs none of it.
+    import shutil
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="lambdalayer-"))
+    started = _start_first_resolution(request, plan, work)
+    try:
+        # The pipeline's imports (packaging, the audit, ...) overlap uv's work.
+        from lambdalayer.build.pipeline import run_pipeline
+
+        return run_pipeline(request, plan, record, inputs_hash, work=work, started=started,
+                            progress=progress)
+    finally:
+        if started is not None:
+            started.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _start_first_resolution(request: BuildRequest, plan: TargetPlan,
+                            work: Path) -> StartedUv | None:
+    """Start uv for the first target now; resolve_for_target picks it up if the args agree."""
+    from lambdalayer.build.uvtool import pip_install_args, start_uv
+
+    if not plan.pairs:
+        return None
+    runtime_name, arch = plan.pairs[0]
+    table = load_runtime_table()
+    runtime = table.runtime(runtime_name)
+    inputs = request.inputs_for(f"{runtime_name}/{arch}")
+    args = pip_install_args(inputs, uv_platform=table.uv_platform(runtime, arch),
+                            python_version=runtime.python_version, dest=work / "resolve-0",
+                            no_deps=inputs.exact_pins() is not None)
+    return start_uv(args)

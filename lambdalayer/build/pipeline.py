@@ -1,0 +1,308 @@
+"""The build pipeline proper: resolve -> install -> size -> audit -> archive.
+
+Outputs:
+- pure Python and the same for every target: one `NAME.zip` with `python/`;
+- pure Python but different per runtime (environment markers): one zip with a
+  `python/lib/pythonX.Y/site-packages/` tree per runtime;
+- native code: one zip per architecture (`NAME-ARCH.zip` when there are
+  several), each with a site-packages tree per runtime.
+Nothing is written to the output directory until every artifact has passed the
+size check and the audit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import Requirement
+
+from lambdalayer import __version__
+from lambdalayer.build.archive import iter_tree, write_zip
+from lambdalayer.build.cache import member_cache
+from lambdalayer.build.distinfo import InstalledDist
+from lambdalayer.build.install import lay_out
+from lambdalayer.build.manifest import (
+    FindingRecord,
+    Manifest,
+    PackageRecord,
+    manifest_path_for,
+    read_manifest,
+    write_manifest,
+)
+from lambdalayer.build.plan import TargetPlan
+from lambdalayer.build.request import Artifact, BuildRequest, BuildResult
+from lambdalayer.build.requirements import RequirementInputs
+from lambdalayer.build.resolve import Resolution, resolve_for_target
+from lambdalayer.build.sizing import (
+    DIRECT_UPLOAD_LIMIT,
+    UNZIPPED_LIMIT,
+    SavingsEstimate,
+    SizeReport,
+    estimate_savings,
+    measure,
+    refusal_breakdown,
+    with_compressed,
+)
+from lambdalayer.build.uvtool import StartedUv
+from lambdalayer.errors import AuditError, UsageError
+from lambdalayer.fileio import file_digests
+from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
+from lambdalayer.shrink.apply import shrink_layer
+from lambdalayer.targets.runtimes import load_runtime_table
+from lambdalayer.targets.target import Target
+
+Progress = Callable[[str], None]
+
+
+@dataclass(kw_only=True)
+class _Plan:
+    """One artifact to produce: its targets and the resolutions that fill it."""
+
+    name: str
+    targets: list[Target]
+    shared: bool  # one python/ tree valid for all targets
+    resolutions: list[Resolution] = field(default_factory=list)
+
+
+def _markers_agree(requirements: list[Requirement], extras: tuple[str, ...],
+                   targets: list[Target]) -> bool:
+    for req in requirements:
+        if req.marker is None:
+            continue
+        for extra in ("", *extras):
+            if len({t.evaluate(req.marker, extra) for t in targets}) > 1:
+                return False
+    return True
+
+
+def _shareable(resolution: Resolution, inputs: RequirementInputs, targets: list[Target]) -> bool:
+    """True when one pure-Python tree is exactly right for every target.
+
+    That needs every wheel to be pure, every Requires-Python to admit every
+    target, and every environment marker involved to evaluate the same on all.
+    """
+    if not _markers_agree(inputs.all_requirements, (), targets):
+        return False
+    for dist in resolution.dists:
+        if not dist.is_pure:
+            return False
+        if dist.requires_python is not None and not all(
+            dist.requires_python.contains(f"{t.runtime.python_version}.99") for t in targets
+        ):
+            return False
+        if not _markers_agree(list(dist.requires), dist.extras, targets):
+            return False
+    return True
+
+
+def _resolve_many(request: BuildRequest, targets: list[Target], work: Path,
+                  progress: Progress | None, start: int) -> list[Resolution]:
+    """Resolve for several targets at once (uv is I/O bound: threads suffice)."""
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(targets)))) as pool:
+        return list(pool.map(
+            lambda item: resolve_for_target(request.inputs_for(item[1]), item[1],
+                                            work / f"resolve-{item[0]}", progress=progress),
+            enumerate(targets, start=start),
+        ))
+
+
+def _resolve_all(request: BuildRequest, targets: list[Target], work: Path,
+                 progress: Progress | None, started: StartedUv | None = None) -> list[_Plan]:
+    """Resolve as few times as the result allows.
+
+    One resolution serves every target when it is shareable; a pure result that
+    differs per runtime needs one per runtime; native code needs one per target.
+    """
+    probe = resolve_for_target(request.inputs_for(targets[0]), targets[0], work / "resolve-0",
+                               progress=progress, started=started)
+    # With lock files, one tree serves all targets only if every lock says the same.
+    same_locks = len({request.inputs_for(t).fingerprint() for t in targets}) == 1
+    if same_locks and _shareable(probe, request.inputs_for(targets[0]), targets):
+        return [_Plan(name=request.name, targets=targets, shared=True, resolutions=[probe])]
+    by_runtime: dict[str, list[Target]] = {}
+    for target in targets:
+        by_runtime.setdefault(target.runtime.name, []).append(target)
+    if probe.dists and all(d.is_pure for d in probe.dists):
+        firsts = [group[0] for group in by_runtime.values()]
+        per_runtime = [probe, *_resolve_many(request, firsts[1:], work, progress, 1)]
+        if all(_shareable(res, request.inputs_for(res.target),
+                          by_runtime[res.target.runtime.name]) for res in per_runtime) and all(
+                len({request.inputs_for(t).fingerprint() for t in group}) == 1
+                for group in by_runtime.values()):
+            return [_Plan(name=request.name, targets=targets, shared=False,
+                          resolutions=per_runtime)]
+    native = sorted({d.display_name for d in probe.dists if not d.is_pure})
+    # A recipe is reviewed: its native layers may default to every current runtime.
+    if native and not (request.runtimes or request.recipe):
+        raise UsageError(
+            f"The layer contains native code ({', '.join(native)}), so it must be built for "
+            "specific runtimes. Name them with --runtime (e.g. --runtime python3.12), "
+            "and --arch when you need only one architecture."
+        )
+    resolutions = [probe, *_resolve_many(request, targets[1:], work, progress, len(targets))]
+    archs = sorted({t.arch for t in targets}, key=list(load_runtime_table().architectures).index)
+    plans = []
+    for arch in archs:
+        name = request.name if len(archs) == 1 else f"{request.name}-{arch}"
+        chosen = [r for r in resolutions if r.target.arch == arch]
+        plans.append(_Plan(name=name, targets=[r.target for r in chosen], shared=False,
+                           resolutions=chosen))
+    return plans
+
+
+def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[FindingRecord]:
+    """Run the native-extension audit; AuditError on errors."""
+    from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
+
+    report = audit_layer(root, targets, allow=allow)
+    records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
+                             package=f.package) for f in report.findings]
+    if report.errors:
+        listed = "\n".join(f"  {f.code}: {f.path}: {f.message}" for f in report.errors[:10])
+        raise AuditError(
+            f"The layer would not load on its target ({len(report.errors)} error(s)); "
+            f"no zip was written.\n{listed}",
+            hint="Fix the requirements, or pass --allow CODE to accept a finding you have "
+                 "checked yourself.",
+        )
+    return records
+
+
+def _size_error(name: str, sizes: SizeReport, savings: SavingsEstimate) -> AuditError:
+    return AuditError(
+        f"{name} is {sizes.total / 1e6:.1f} MB unzipped, over Lambda's 262,144,000-byte "
+        f"(250 MiB) limit for a function and its layers; no zip was written.\n"
+        f"{refusal_breakdown(sizes, savings)}",
+        hint="The limit counts the function and all its layers together: splitting the layer "
+             "helps only functions that need just one part.",
+    )
+
+
+def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
+                 inputs_hash: str, *, work: Path, started: StartedUv | None = None,
+                 progress: Progress | None = None) -> BuildResult:
+    """Resolve, lay out, check and archive every artifact of `request`.
+
+    `work` is an empty scratch directory the caller removes; `started` is uv
+    already running for the first target (see build._start_first_resolution).
+    """
+    targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
+    warnings = list(plan.warnings)
+    compiled: dict[str, CompileReport] = {}
+    if request.compile:
+        # A missing interpreter is known now: say so before resolving, not after.
+        require_interpreters(list(dict.fromkeys(t.runtime for t in targets)))
+    # Import the audit (pyelftools and its rules) while uv resolves: the main
+    # thread only waits on a subprocess then, so the import costs no wall time.
+    threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
+                     daemon=True).start()
+    plans = _resolve_all(request, targets, work, progress, started)
+    record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
+    staged = []
+    for index, layer in enumerate(plans):
+        root = work / f"layer-{index}"
+        site_dirs: dict[Path, list[InstalledDist]] = {}
+        site_targets: dict[Path, Target] = {}
+        for resolution in layer.resolutions:
+            prefix = "python" if layer.shared else resolution.target.site_packages
+            site = lay_out(resolution.tree, root, prefix)
+            site_dirs[site] = list(resolution.dists)
+            site_targets[site] = resolution.target
+        # --exclude, --slim, --strip (shrink/apply.py); the size check and audit see the result.
+        shrunk = shrink_layer(request, root, site_dirs, site_targets, progress=progress)
+        site_dirs = shrunk.site_dirs
+        warnings.extend(shrunk.warnings)
+        sizes = measure(root, site_dirs, reductions=shrunk.reductions)
+        if sizes.total > UNZIPPED_LIMIT:
+            raise _size_error(layer.name, sizes, estimate_savings(
+                root, site_dirs, site_targets, request.inputs.all_requirements,
+                slim_patterns=request.slim_patterns))
+        if progress:
+            progress(f"auditing {layer.name}")
+        findings = _audit(root, layer.targets, request.allow)
+        if request.compile:
+            compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
+                                                 sizes.total, progress=progress)
+        staged.append((layer, root, sizes, findings, site_dirs))
+
+    artifacts = []
+    for layer, root, sizes, findings, site_dirs in staged:
+        if progress:
+            progress(f"writing {layer.name}.zip")
+        zip_path = request.out_dir / f"{layer.name}.zip"
+        stats = write_zip(iter_tree(root), zip_path, level=request.compression_level,
+                          cache=member_cache())
+        sizes = with_compressed(sizes, stats.members, stats.size)
+        sha256, code_sha256 = file_digests(zip_path)
+        if stats.size > DIRECT_UPLOAD_LIMIT:
+            warnings.append(
+                f"{zip_path.name} is {stats.size / 1e6:.1f} MB zipped, over the 50 MB direct "
+                "upload limit: publish it through S3 (`lambdalayer publish --s3-bucket B`)."
+            )
+        manifest = _manifest(request, layer, zip_path, sha256, code_sha256, stats.size,
+                             stats.unzipped_size, sizes, findings, site_dirs,
+                             inputs_hash, record)
+        manifest_path = manifest_path_for(zip_path)
+        previous = _previous_manifest(manifest_path)
+        old_sha = previous.sha256 if previous else None
+        if previous is not None and old_sha == sha256:
+            # Same bytes: the versions published from the old zip are this zip's too.
+            manifest.published = list(previous.published)
+        write_manifest(manifest_path, manifest)
+        artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
+                                  manifest_path=manifest_path, manifest=manifest,
+                                  sizes=sizes, up_to_date=old_sha == sha256,
+                                  compiled=compiled.get(layer.name)))
+    return BuildResult(artifacts=tuple(artifacts), warnings=tuple(warnings))
+
+
+def _previous_manifest(manifest_path: Path) -> Manifest | None:
+    try:
+        return read_manifest(manifest_path) if manifest_path.exists() else None
+    except UsageError:
+        return None
+
+
+def _manifest(request: BuildRequest, plan: _Plan, zip_path: Path, sha256: str,
+              code_sha256: str, size: int, unzipped: int, sizes: SizeReport,
+              findings: list[FindingRecord], site_dirs: dict[Path, list[InstalledDist]],
+              inputs_hash: str, record: dict[str, Any]) -> Manifest:
+    by_size = {(p.name, p.version): p.size for p in sizes.packages}
+    packages: dict[tuple[str, str], PackageRecord] = {}
+    for dists in site_dirs.values():
+        for dist in dists:
+            key = (dist.name, dist.version)
+            if key not in packages:
+                packages[key] = PackageRecord(
+                    name=dist.name, version=dist.version, tags=list(dist.tags),
+                    size=by_size.get((dist.display_name, dist.version), 0),
+                )
+    runtimes = list(dict.fromkeys(t.runtime.name for t in plan.targets))
+    archs = list(dict.fromkeys(t.arch for t in plan.targets))
+    recipe = request.recipe
+    return Manifest(
+        name=plan.name,
+        zip=zip_path.name,
+        sha256=sha256,
+        code_sha256=code_sha256,
+        size=size,
+        unzipped_size=unzipped,
+        runtimes=runtimes,
+        architectures=archs,
+        packages=sorted(packages.values(), key=lambda p: p.name),
+        tool_version=__version__,
+        inputs_hash=inputs_hash,
+        inputs=record,
+        recipe=recipe.name if recipe else None,
+        description=request.description or (recipe.description if recipe else None),
+        license=request.license or (recipe.license if recipe else None),
+        smoke_imports=list(request.smoke_imports or (recipe.smoke_imports if recipe else ())),
+        findings=findings,
+        allowed=sorted(request.allow),
+    )

@@ -1,0 +1,134 @@
+"""Is a layer already built from exactly these inputs?
+
+Answered from the manifests in the output directory, without resolving and
+without importing the resolver: an unchanged rebuild is meant to cost less
+than half of a warm `uv pip install` (bench/build_bench.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdalayer import __version__
+from lambdalayer.build.manifest import Manifest, artifact_manifest_paths, read_manifest
+from lambdalayer.errors import UsageError
+from lambdalayer.fileio import file_digests
+from lambdalayer.targets.runtimes import load_runtime_table
+
+if TYPE_CHECKING:
+    from lambdalayer.build.request import BuildRequest
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetPlan:
+    """The (runtime, arch) pairs to build, in table order, and warnings about them."""
+
+    pairs: tuple[tuple[str, str], ...]
+    explicit_runtimes: bool
+    warnings: tuple[str, ...]
+
+
+def plan_targets(request: BuildRequest) -> TargetPlan:
+    """Targets from the command line, else the recipe, else every current runtime x both."""
+    table = load_runtime_table()
+    recipe = request.recipe
+    runtimes = list(request.runtimes or (recipe.runtimes if recipe else ()))
+    archs = list(request.architectures or (recipe.architectures if recipe else ()))
+    warnings = []
+    for name in runtimes:
+        runtime = table.runtime(name)
+        if runtime.is_deprecated():
+            warnings.append(
+                f"{runtime.name} was deprecated by Lambda on {runtime.deprecated}: new functions "
+                "cannot use it. Building anyway; plan a move to a newer runtime."
+            )
+    explicit = bool(runtimes)
+    chosen = sorted({table.runtime(r).name for r in runtimes} if runtimes
+                    else {r.name for r in table.current()},
+                    key=lambda n: table.runtimes[n].python)
+    arch_order = list(table.architectures)
+    chosen_archs = sorted({table.architecture(a) for a in archs} if archs else set(arch_order),
+                          key=arch_order.index)
+    return TargetPlan(pairs=tuple((r, a) for r in chosen for a in chosen_archs),
+                      explicit_runtimes=explicit, warnings=tuple(warnings))
+
+
+def _uv_version() -> str:
+    """uv's version from its dist-info name (importlib.metadata costs ~10 ms to import)."""
+    spec = importlib.util.find_spec("uv")
+    if spec is None or spec.origin is None:
+        return "unknown"
+    site = Path(spec.origin).parent.parent
+    found = sorted(site.glob("uv-*.dist-info"))
+    return found[-1].name[len("uv-"):-len(".dist-info")] if found else "unknown"
+
+
+def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
+    """Every build input that decides the output; hashed into the manifest."""
+    recipe = request.recipe
+    return {
+        "tool_version": __version__,
+        "uv_version": _uv_version(),
+        "name": request.name,
+        "requirements": list(request.inputs.specs),
+        "requirement_files": [str(f.path) for f in request.inputs.files],
+        "requirements_sha256": request.inputs.fingerprint(),
+        "recipe": recipe.name if recipe else None,
+        "recipe_sha256": hashlib.sha256(recipe.text.encode()).hexdigest() if recipe else None,
+        "targets": [f"{r}/{a}" for r, a in plan.pairs],
+        "locks": {t: i.fingerprint() for t, i in sorted(request.target_inputs.items())},
+        "explicit_runtimes": plan.explicit_runtimes,
+        "allow": sorted(request.allow),
+        "description": request.description,
+        "license": request.license,
+        "compile": request.compile,  # .pyc per runtime changes the zip
+        # Size options (shrink/apply.py) and the deflate level change the zip too.
+        "slim": request.slim,
+        "slim_patterns": list(request.slim_patterns),
+        "strip": request.strip,
+        "excludes": sorted({e.strip().lower() for e in request.excludes}),
+        "compression_level": request.compression_level,
+    }
+
+
+def hash_inputs(record: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def up_to_date(request: BuildRequest, inputs_hash: str) -> list[tuple[Path, Manifest]] | None:
+    """The previous (manifest path, manifest) pairs when nothing can have changed, else None.
+
+    Only for inputs that pin every resolved package exactly: then resolving again
+    could not change anything, so no index round trip is needed. Every zip the
+    previous build wrote must still be there with the digest its manifest records.
+    """
+    pins = request.exact_pins()
+    if request.force or pins is None:
+        return None
+    previous: list[tuple[Path, Manifest]] = []
+    for path in artifact_manifest_paths(request.out_dir, request.name):
+        if not path.exists():
+            continue
+        try:
+            manifest = read_manifest(path)
+        except UsageError:
+            return None
+        if manifest.inputs_hash == inputs_hash:
+            previous.append((path, manifest))
+    if not previous:
+        return None
+    expected = set(previous[0][1].inputs.get("artifacts", []))
+    if {m.zip for _, m in previous} != expected:
+        return None
+    for path, manifest in previous:
+        zip_path = manifest.zip_path(path)
+        if not zip_path.exists() or file_digests(zip_path)[0] != manifest.sha256:
+            return None
+        if {p.name: p.version for p in manifest.packages} != pins:
+            return None
+    return previous

@@ -1,0 +1,92 @@
+"""Running uv: always the binary shipped by the `uv` package, never a PATH lookup."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalayer.errors import LambdaLayerError
+
+if TYPE_CHECKING:
+    from lambdalayer.build.requirements import RequirementInputs
+
+
+@cache
+def uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+    except ImportError as exc:  # pragma: no cover - uv is a hard dependency
+        raise LambdaLayerError("The `uv` package is missing; reinstall lambdalayer.") from exc
+    return str(find_uv_bin())
+
+
+@dataclass(frozen=True, kw_only=True)
+class UvResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartedUv:
+    """A uv process already running, and the arguments it was started with."""
+
+    args: tuple[str, ...]
+    process: subprocess.Popen[str]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_version: str,
+                     dest: Path, no_binary: frozenset[str] = frozenset(),
+                     no_deps: bool = False) -> list[str]:
+    """`uv pip install --target` for one target: binary wheels only, markers for the target."""
+    args = [
+        "pip", "install", "--target", str(dest),
+        "--python-platform", uv_platform,
+        "--python-version", python_version,
+        "--only-binary", ":all:",
+        "--no-installer-metadata",
+    ]
+    for name in sorted(no_binary):
+        args += ["--no-binary", name]
+    if inputs.require_hashes:
+        args.append("--require-hashes")
+    if no_deps:
+        args.append("--no-deps")
+    for req_file in inputs.files:
+        args += ["-r", str(req_file.path)]
+    return [*args, *inputs.specs]
+
+
+def start_uv(args: list[str]) -> StartedUv:
+    """Start `uv ARGS` with the running interpreter as uv's Python; output is captured."""
+    env = dict(os.environ)
+    # Plain, parseable messages; no spinner in captured output.
+    env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
+    env.setdefault("UV_PYTHON", sys.executable)
+    process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    return StartedUv(args=tuple(args), process=process)
+
+
+def wait_uv(started: StartedUv, *, timeout: float = 1800) -> UvResult:
+    try:
+        stdout, stderr = started.process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        started.stop()
+        raise
+    return UvResult(returncode=started.process.returncode, stdout=stdout, stderr=stderr)
+
+
+def run_uv(args: list[str], *, timeout: float = 1800) -> UvResult:
+    """Run `uv ARGS` to completion (see start_uv)."""
+    return wait_uv(start_uv(args), timeout=timeout)

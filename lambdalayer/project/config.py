@@ -1,0 +1,319 @@
+"""Project configuration: `[tool.lambdalayer]` in pyproject.toml, or `lambdalayer.toml`.
+
+Found by walking up from the working directory; the first directory with a
+`lambdalayer.toml`, or a `pyproject.toml` that has a `[tool.lambdalayer]`
+table, wins. Paths in it are relative to the file.
+
+Precedence, lowest first: built-in defaults < this file < `LAMBDALAYER_*`
+environment variables < command-line flags. The environment variables are
+LAMBDALAYER_OUT, LAMBDALAYER_REGION, LAMBDALAYER_RUNTIMES and
+LAMBDALAYER_ARCHITECTURES (comma-separated), LAMBDALAYER_RECIPES and
+LAMBDALAYER_CONFIG (the file to use instead of searching).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lambdalayer import _toml
+from lambdalayer.errors import ConfigError, UsageError
+from lambdalayer.targets.runtimes import load_runtime_table
+
+_TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
+             "layers"}
+_LAYER_KEYS = {"recipe", "requirements", "packages", "runtimes", "architectures", "functions",
+               "regions", "permissions", "description", "license", "allow", "slim", "strip",
+               "exclude", "slim_patterns", "compile", "compression_level", "smoke_imports"}
+_PERMISSION_KEYS = {"public", "principals", "org"}
+# Build options passed to BuildRequest under the same name when it has that field.
+# config key -> BuildRequest field, for the build options a layer table may set.
+BUILD_OPTION_KEYS = {"slim": "slim", "strip": "strip", "exclude": "excludes",
+                     "slim_patterns": "slim_patterns", "compile": "compile",
+                     "compression_level": "compression_level"}
+_LIST_OPTIONS = {"exclude", "slim_patterns"}
+_BOOL_OPTIONS = {"slim", "strip", "compile"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Permissions:
+    public: bool = False
+    principals: tuple[str, ...] = ()
+    org: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerConfig:
+    """One `[layers.NAME]` table."""
+
+    name: str
+    recipe: str | None = None
+    requirements: Path | None = None
+    packages: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    permissions: Permissions = Permissions()
+    description: str | None = None
+    license: str | None = None
+    allow: tuple[str, ...] = ()
+    smoke_imports: tuple[str, ...] = ()
+    build_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvOverrides:
+    """LAMBDALAYER_* environment variables: above the file, below command-line flags."""
+
+    out: Path | None = None
+    region: str | None = None
+    recipes: Path | None = None
+    runtimes: tuple[str, ...] | None = None
+    architectures: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectConfig:
+    path: Path | None  # None: no file found, defaults only
+    out: Path = Path("dist")
+    regions: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ()
+    recipes: Path | None = None
+    locks: Path = Path("locks")
+    layers: Mapping[str, LayerConfig] = field(default_factory=dict)
+    env: EnvOverrides = EnvOverrides()
+
+    def out_dir(self, flag: Path | None) -> Path:
+        return flag or self.env.out or self.out
+
+    def recipe_dirs(self, flag: Path | None) -> tuple[Path, ...]:
+        chosen = flag or self.env.recipes or self.recipes
+        return (chosen,) if chosen else ()
+
+    def regions_for(self, flags: tuple[str, ...], layer: LayerConfig | None = None
+                    ) -> tuple[str, ...]:
+        """Regions by precedence: flags, LAMBDALAYER_REGION, the layer's, the project's."""
+        if flags:
+            return flags
+        if self.env.region:
+            return (self.env.region,)
+        if layer is not None and layer.regions:
+            return layer.regions
+        return self.regions
+
+    def targets_for(self, runtimes: tuple[str, ...], archs: tuple[str, ...],
+                    layer: LayerConfig | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Runtimes and architectures by precedence: flags, environment, layer, project."""
+        def pick(flag: tuple[str, ...], env: tuple[str, ...] | None,
+                 own: tuple[str, ...], project: tuple[str, ...]) -> tuple[str, ...]:
+            return flag or env or own or project
+        return (
+            pick(runtimes, self.env.runtimes, layer.runtimes if layer else (), self.runtimes),
+            pick(archs, self.env.architectures, layer.architectures if layer else (),
+                 self.architectures),
+        )
+
+    def layer(self, name: str) -> LayerConfig:
+        if name in self.layers:
+            return self.layers[name]
+        import difflib
+
+        close = difflib.get_close_matches(name, list(self.layers), n=1)
+        nearest = f" Did you mean {close[0]!r}?" if close else ""
+        known = ", ".join(self.layers) or "none"
+        raise UsageError(f"No layer {name!r} in {self.path}.{nearest} Configured layers: {known}.")
+
+    def selected(self, names: tuple[str, ...]) -> list[LayerConfig]:
+        """The layers named (all of them when none are), or a UsageError."""
+        if not self.layers:
+            where = self.path or "pyproject.toml ([tool.lambdalayer]) or lambdalayer.toml"
+            raise UsageError(f"No layers are configured in {where}.")
+        return [self.layer(n) for n in names] if names else list(self.layers.values())
+
+
+def _unknown(key: str, valid: set[str], where: str) -> ConfigError:
+    import difflib  # only on the error path: start-up time
+
+    close = difflib.get_close_matches(key, sorted(valid), n=1)
+    nearest = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"{where}: unknown key {key!r}{nearest} Valid keys: "
+                       f"{', '.join(sorted(valid))}.")
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{where}: expected a string or a list of strings.")
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string.")
+    return value
+
+
+def _validated_targets(runtimes: tuple[str, ...], archs: tuple[str, ...],
+                       where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    table = load_runtime_table()
+    try:
+        return (tuple(table.runtime(r).name for r in runtimes),
+                tuple(table.architecture(a) for a in archs))
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table.")
+    for key in raw:
+        if key not in _LAYER_KEYS:
+            raise _unknown(key, _LAYER_KEYS, where)
+    sources = [k for k in ("recipe", "requirements", "packages") if k in raw]
+    if len(sources) != 1:
+        raise ConfigError(f"{where}: give exactly one of recipe, requirements or packages "
+                          f"(found {', '.join(sources) or 'none'}).")
+    runtimes, archs = _validated_targets(
+        _strings(raw.get("runtimes", []), f"{where}.runtimes"),
+        _strings(raw.get("architectures", []), f"{where}.architectures"), where)
+    perms = raw.get("permissions", {})
+    if not isinstance(perms, dict):
+        raise ConfigError(f"{where}.permissions: expected a table.")
+    for key in perms:
+        if key not in _PERMISSION_KEYS:
+            raise _unknown(key, _PERMISSION_KEYS, f"{where}.permissions")
+    options: dict[str, Any] = {}
+    for key, request_field in BUILD_OPTION_KEYS.items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        if key in _LIST_OPTIONS:
+            value = _strings(value, f"{where}.{key}")
+        elif key in _BOOL_OPTIONS and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key}: expected true or false.")
+        elif key == "compression_level" and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9):
+            raise ConfigError(f"{where}.compression_level: expected a whole number 0-9.")
+        options[request_field] = value
+    requirements = raw.get("requirements")
+    return LayerConfig(
+        name=name,
+        recipe=_string(raw["recipe"], f"{where}.recipe") if "recipe" in raw else None,
+        requirements=(base / _string(requirements, f"{where}.requirements"))
+        if requirements is not None else None,
+        packages=_strings(raw.get("packages", []), f"{where}.packages"),
+        runtimes=runtimes,
+        architectures=archs,
+        functions=_strings(raw.get("functions", []), f"{where}.functions"),
+        regions=_strings(raw.get("regions", []), f"{where}.regions"),
+        permissions=Permissions(
+            public=bool(perms.get("public", False)),
+            principals=_strings(perms.get("principals", []), f"{where}.permissions.principals"),
+            org=perms.get("org"),
+        ),
+        description=raw.get("description"),
+        license=raw.get("license"),
+        allow=_strings(raw.get("allow", []), f"{where}.allow"),
+        smoke_imports=_strings(raw.get("smoke_imports", []), f"{where}.smoke_imports"),
+        build_options=options,
+    )
+
+
+def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConfig:
+    """Validate one configuration table; ConfigError naming the key otherwise."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise _unknown(key, _TOP_KEYS, where)
+    base = path.parent
+    runtimes, archs = _validated_targets(
+        _strings(data.get("runtimes", []), f"{where}.runtimes"),
+        _strings(data.get("architectures", []), f"{where}.architectures"), where)
+    regions = _strings(data.get("regions", []), f"{where}.regions")
+    if "region" in data:
+        regions = (_string(data["region"], f"{where}.region"), *regions)
+    layers_raw = data.get("layers", {})
+    if not isinstance(layers_raw, dict):
+        raise ConfigError(f"{where}.layers: expected tables like [{where}.layers.NAME].")
+    layers = {name: _parse_layer(name, raw, base, f"{where}.layers.{name}")
+              for name, raw in layers_raw.items()}
+    return ProjectConfig(
+        path=path,
+        out=base / _string(data.get("out", "dist"), f"{where}.out"),
+        regions=tuple(dict.fromkeys(regions)),
+        runtimes=runtimes,
+        architectures=archs,
+        recipes=base / _string(data["recipes"], f"{where}.recipes") if "recipes" in data
+        else None,
+        locks=base / _string(data.get("locks", "locks"), f"{where}.locks"),
+        layers=layers,
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = _toml.loads(path.read_text("utf-8"))
+        return data
+    except _toml.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}.") from None
+
+
+def _load_file(path: Path) -> ProjectConfig | None:
+    data = _read(path)
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("lambdalayer")
+        if table is None:
+            return None
+        return parse_config(table, path, "[tool.lambdalayer]")
+    return parse_config(data, path, path.name)
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The configuration file that applies to `start` (default: the working directory)."""
+    explicit = os.environ.get("LAMBDALAYER_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"LAMBDALAYER_CONFIG={explicit}: no such file.")
+        return path
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        dedicated = directory / "lambdalayer.toml"
+        if dedicated.is_file():
+            return dedicated
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "lambdalayer" in _read(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def _env_list(name: str) -> tuple[str, ...] | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def load_config(start: Path | None = None) -> ProjectConfig:
+    """The project configuration (file values) with `env` holding LAMBDALAYER_* overrides."""
+    path = find_config(start)
+    config = (_load_file(path) if path else None) or ProjectConfig(path=None)
+    runtimes = _env_list("LAMBDALAYER_RUNTIMES")
+    archs = _env_list("LAMBDALAYER_ARCHITECTURES")
+    checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")
+    env = EnvOverrides(
+        out=Path(os.environ["LAMBDALAYER_OUT"]) if os.environ.get("LAMBDALAYER_OUT") else None,
+        region=os.environ.get("LAMBDALAYER_REGION") or None,
+        recipes=Path(os.environ["LAMBDALAYER_RECIPES"])
+        if os.environ.get("LAMBDALAYER_RECIPES") else None,
+        runtimes=checked[0] if runtimes is not None else None,
+        architectures=checked[1] if archs is not None else None,
+    )
+    return replace(config, env=env)

@@ -1,0 +1,169 @@
+"""From command-line flags and the project configuration to build requests.
+
+Precedence, lowest first: built-in defaults (a recipe's own targets, every
+current runtime, both architectures) < the configuration file < LAMBDALAYER_*
+environment variables < command-line flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdalayer.build.request import BuildRequest
+from lambdalayer.build.requirements import RequirementInputs, parse_spec, read_requirement_file
+from lambdalayer.errors import ConfigError, UsageError
+from lambdalayer.project.config import LayerConfig, ProjectConfig
+from lambdalayer.project.recipes import Recipe, get_recipe
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildFlags:
+    """What the user typed on the `build` command line (empty means "not given")."""
+
+    name: str | None = None
+    layers: tuple[str, ...] = ()
+    requirement_files: tuple[Path, ...] = ()
+    packages: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ()
+    out_dir: Path | None = None
+    recipes_dir: Path | None = None
+    force: bool = False
+    allow: tuple[str, ...] = ()
+    locked: bool = False
+    # Further BuildRequest fields set on the command line (e.g. slim, compile).
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedBuild:
+    request: BuildRequest
+    layer: LayerConfig | None  # the configured layer, when it came from the config
+
+
+def _options(layer: LayerConfig | None, flags: BuildFlags) -> dict[str, Any]:
+    """Build options: the layer's from the config, overridden by the flags that were given."""
+    known = {f.name for f in dataclasses.fields(BuildRequest)}
+    # "Not given" is None, False or (): compare by identity, since 0 == False and
+    # `--compression-level 0` is a real choice.
+    given = {k: v for k, v in flags.options.items()
+             if not (v is None or v is False or (isinstance(v, tuple) and not v))}
+    merged = {**(layer.build_options if layer else {}), **given}
+    for key in merged:
+        if key not in known:
+            raise ConfigError(f"Build option {key!r} is not supported by this lambdalayer.")
+    return merged
+
+
+def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
+             layer: LayerConfig | None, flags: BuildFlags, config: ProjectConfig) -> BuildRequest:
+    runtimes, archs = config.targets_for(flags.runtimes, flags.architectures, layer)
+    allow = set(flags.allow) | set(layer.allow if layer else ())
+    options = _options(layer, flags)
+    if recipe is not None and recipe.slim_patterns:
+        options.setdefault("slim_patterns", recipe.slim_patterns)
+    return BuildRequest(
+        name=name,
+        inputs=inputs,
+        out_dir=config.out_dir(flags.out_dir),
+        runtimes=runtimes,
+        architectures=archs,
+        recipe=recipe,
+        force=flags.force,
+        allow=frozenset(allow),
+        description=layer.description if layer else None,
+        license=layer.license if layer else None,
+        smoke_imports=layer.smoke_imports if layer else (),
+        **options,
+    )
+
+
+def _configured(layer: LayerConfig, flags: BuildFlags, config: ProjectConfig) -> BuildRequest:
+    recipe = None
+    if layer.recipe:
+        recipe = get_recipe(layer.recipe, config.recipe_dirs(flags.recipes_dir))
+        inputs = RequirementInputs(specs=recipe.requirements)
+    elif layer.requirements is not None:
+        inputs = RequirementInputs(files=(read_requirement_file(layer.requirements),))
+    else:
+        where = f"layers.{layer.name}.packages in {config.path}"
+        inputs = RequirementInputs(specs=tuple(parse_spec(p, origin=where)
+                                               for p in layer.packages))
+    return _request(layer.name, inputs, recipe, layer, flags, config)
+
+
+def plan_builds(flags: BuildFlags, config: ProjectConfig) -> list[PlannedBuild]:
+    """The layers one `build` invocation makes, in order.
+
+    NAME with -r/-p: an ad-hoc layer. NAME alone: the configured layer of that
+    name, else a recipe. Nothing: every configured layer (or those --layer picks).
+    """
+    if flags.requirement_files or flags.packages:
+        if not flags.name:
+            raise UsageError("Name the layer you are building: "
+                             "`lambdalayer build NAME -p PACKAGE` / `-r requirements.txt`.")
+        inputs = RequirementInputs(
+            specs=tuple(parse_spec(spec) for spec in flags.packages),
+            files=tuple(read_requirement_file(path) for path in flags.requirement_files),
+        )
+        return [PlannedBuild(request=_request(flags.name, inputs, None, None, flags, config),
+                             layer=None)]
+    if flags.name:
+        if flags.name in config.layers:
+            layer = config.layers[flags.name]
+            return [PlannedBuild(request=_configured(layer, flags, config), layer=layer)]
+        recipe = get_recipe(flags.name, config.recipe_dirs(flags.recipes_dir))
+        inputs = RequirementInputs(specs=recipe.requirements)
+        return [PlannedBuild(request=_request(flags.name, inputs, recipe, None, flags, config),
+                             layer=None)]
+    if config.path is None:
+        raise UsageError(
+            "Name a recipe (`lambdalayer build pg8000`) or a layer with its requirements "
+            "(`lambdalayer build NAME -p PACKAGE` / `-r requirements.txt`), or configure "
+            "layers in pyproject.toml ([tool.lambdalayer.layers.NAME]) or lambdalayer.toml."
+        )
+    return [PlannedBuild(request=_configured(layer, flags, config), layer=layer)
+            for layer in config.selected(flags.layers)]
+
+
+def apply_locks(planned: list[PlannedBuild], config: ProjectConfig, *,
+                locked: bool) -> tuple[list[BuildRequest], list[str]]:
+    """Use each configured layer's fresh lock files as its per-target inputs.
+
+    With `locked`, a missing or stale lock is a UsageError (CI: the lock must be
+    committed and current). Without it, a stale lock is a warning and the layer
+    is built from its configuration.
+    """
+    if not locked and all(item.layer is None for item in planned):
+        return [item.request for item in planned], []  # no locks to look at: stay fast
+    from lambdalayer.build.plan import plan_targets
+    from lambdalayer.project.lock import lock_path, lock_state, locked_inputs, require_fresh
+    from lambdalayer.targets.target import Target
+
+    requests: list[BuildRequest] = []
+    warnings: list[str] = []
+    for item in planned:
+        request = item.request
+        if item.layer is None:
+            if locked:
+                raise UsageError(f"--locked builds configured layers; {request.name!r} is not "
+                                 f"one (configure it under [tool.lambdalayer.layers]).")
+            requests.append(request)
+            continue
+        targets = [Target.parse(r, a) for r, a in plan_targets(request).pairs]
+        states = [lock_state(lock_path(config.locks, request.name, t), request.inputs, t)
+                  for t in targets]
+        if locked:
+            require_fresh(states)
+        if all(s.status == "fresh" for s in states):
+            request = dataclasses.replace(request, target_inputs={
+                s.target: locked_inputs(s.path) for s in states})
+        elif any(s.status == "stale" for s in states):
+            warnings.append(f"The lock files of {request.name} are stale; building from the "
+                            "configuration. Run `lambdalayer lock` to update them.")
+        requests.append(request)
+    return requests, warnings

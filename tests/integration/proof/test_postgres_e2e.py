@@ -1,0 +1,133 @@
+"""End to end: built layers talk to a real PostgreSQL from a Lambda-like interpreter.
+
+The handler in examples/db_initializer runs through `lambdalayer test --handler
+--event` on CPython 3.11, isolated (-I -S) with Lambda's sys.path, so the
+driver can only come from the layer. The server requires SCRAM-SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lambdalayer.proof.interpreters import find_interpreter
+from tests.conftest import require
+from tests.helpers import run_cli
+from tests.integration.proof.postgres import Server, pg_tool, running_server
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "db_initializer"
+TABLES = ["scans", "signals", "tickers"]
+# The psycopg2-binary layer holds native code: it is built for, and run on, this host's arch.
+HOST_ARCH = ({"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine())
+             if platform.system() == "Linux" else None)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    require(all(pg_tool(t) for t in ("initdb", "pg_ctl", "psql")),
+            "PostgreSQL server binaries (initdb, pg_ctl, psql) are not installed")
+    with running_server() as started:
+        yield started
+
+
+@pytest.fixture(autouse=True)
+def _python311() -> None:
+    require(find_interpreter("3.11") is not None,
+            "CPython 3.11 is not installed (pyenv install 3.11)")
+
+
+def _reset(server: Server) -> None:
+    server.psql("DROP TABLE IF EXISTS signals, scans, tickers")
+
+
+def _invoke(zip_path: Path, server: Server, driver: str, *imports: str) -> dict[str, object]:
+    args = ["test", str(zip_path), "--runtime", "python3.11", "--arch", HOST_ARCH or "x86_64",
+            "--code", str(EXAMPLE), "--handler", "handler.handler", "--event", "{}", "--json"]
+    for module in imports:
+        args += ["--import", module]
+    run = run_cli(*args, env={**server.env(), "DB_DRIVER": driver})
+    assert run.returncode == 0, (run.stdout, run.stderr)
+    document = run.json()
+    assert document["status"] == "passed"
+    [target] = document["targets"]
+    assert target["python_version"].startswith("3.11.")
+    return target  # type: ignore[no-any-return]
+
+
+def _assert_schema(server: Server) -> None:
+    listed = server.psql(
+        "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables "
+        "WHERE table_schema = 'public'")
+    assert listed.split(",") == TABLES
+    # The handler's role logged in with a SCRAM verifier: the SCRAM exchange really ran.
+    assert server.psql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid "
+                       "WHERE rolname = 'lambda_app'") == "t"
+    assert server.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'signals_symbol_idx'") \
+        == "1"
+
+
+def test_pg8000_layer_creates_the_schema_idempotently(server: Server, tmp_path: Path) -> None:
+    build = run_cli("build", "pg8000", "--runtime", "python3.11", "--out", str(tmp_path))
+    assert build.returncode == 0, build.stderr
+    _reset(server)
+
+    first = _invoke(tmp_path / "pg8000.zip", server, "pg8000", "pg8000", "scramp")
+    # The driver and its SCRAM implementation came from the layer, nowhere else.
+    origins = {i["module"]: i["origin"] for i in first["imports"]}  # type: ignore[attr-defined]
+    assert origins == {"pg8000": "/opt/python/pg8000/__init__.py",
+                       "scramp": "/opt/python/scramp/__init__.py"}
+    handler = first["handler"]
+    assert handler["ok"] and handler["invoked"], handler  # type: ignore[index]
+    assert handler["origin"] == "/var/task/handler.py"  # type: ignore[index]
+    result = handler["result"]  # type: ignore[index]
+    assert result["driver"] == "pg8000"
+    assert result["created"] == TABLES and result["existing"] == []
+    _assert_schema(server)
+
+    again = _invoke(tmp_path / "pg8000.zip", server, "pg8000")["handler"]
+    assert again["result"]["created"] == [] and again["result"]["existing"] == TABLES  # type: ignore[index]
+    _assert_schema(server)
+
+
+def test_psycopg2_binary_layer_creates_the_schema(server: Server, tmp_path: Path) -> None:
+    require(HOST_ARCH is not None, "needs a Linux x86_64 or aarch64 host")
+    assert HOST_ARCH is not None
+    build = run_cli("build", "psycopg2-binary", "--runtime", "python3.11", "--arch", HOST_ARCH,
+                    "--out", str(tmp_path))
+    assert build.returncode == 0, build.stderr
+    [zip_path] = sorted(tmp_path.glob("*.zip"))
+    _reset(server)
+
+    first = _invoke(zip_path, server, "psycopg2", "psycopg2", "psycopg2._psycopg")
+    site = "/opt/python/lib/python3.11/site-packages"
+    origins = {i["module"]: i["origin"] for i in first["imports"]}  # type: ignore[attr-defined]
+    assert origins["psycopg2"] == f"{site}/psycopg2/__init__.py"
+    assert origins["psycopg2._psycopg"].startswith(f"{site}/psycopg2/_psycopg.cpython-311-")
+    result = first["handler"]["result"]  # type: ignore[index]
+    assert result["driver"] == "psycopg2"
+    assert result["created"] == TABLES
+    _assert_schema(server)
+
+    again = _invoke(zip_path, server, "psycopg2")["handler"]["result"]  # type: ignore[index]
+    assert again["created"] == [] and again["existing"] == TABLES
+
+
+def test_handler_error_is_the_drivers_own(server: Server, tmp_path: Path) -> None:
+    """A wrong password fails the test (exit 6) with pg8000's own error text."""
+    build = run_cli("build", "pg8000", "--runtime", "python3.11", "--out", str(tmp_path))
+    assert build.returncode == 0, build.stderr
+    run = run_cli("test", str(tmp_path / "pg8000.zip"), "--runtime", "python3.11", "--arch",
+                  HOST_ARCH or "x86_64", "--code", str(EXAMPLE), "--handler", "handler.handler",
+                  "--event", "{}", "--json",
+                  env={**server.env(), "DB_PASSWORD": "wrong", "DB_DRIVER": "pg8000"})
+    assert run.returncode == 6, run.stderr
+    handler = json.loads(run.stdout)["targets"][0]["handler"]
+    assert not handler["ok"] and handler["invoked"]
+    assert "password authentication failed" in handler["error"]
+    assert "Traceback" not in run.stderr  # --json: the traceback is in the document only

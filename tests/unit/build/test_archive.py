@@ -1,0 +1,75 @@
+"""The deterministic zip writer."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lambdalayer.build.archive import iter_tree, write_zip
+
+
+def make_tree(root: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def test_same_tree_same_bytes_whatever_the_workers_order_and_modes(tmp_path: Path) -> None:
+    files = {f"python/pkg/m{i}.py": os.urandom(200) * (i + 1) for i in range(30)}
+    first = make_tree(tmp_path / "a", files)
+    second = make_tree(tmp_path / "b", dict(reversed(list(files.items()))))
+    for path in second.rglob("*.py"):
+        path.chmod(0o600)  # a private umask on the second host
+        os.utime(path, (0, 1_000_000_000))
+    write_zip(iter_tree(first), tmp_path / "a.zip", workers=1)
+    write_zip(iter_tree(second), tmp_path / "b.zip", workers=8)
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_entries_are_world_readable_and_executables_keep_their_bit(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "t", {"python/tool.sh": b"#!/bin/sh\n", "python/a.py": b"x=1\n"})
+    (root / "python/tool.sh").chmod(0o700)
+    (root / "python/a.py").chmod(0o600)
+    write_zip(iter_tree(root), tmp_path / "out.zip")
+    with zipfile.ZipFile(tmp_path / "out.zip") as archive:
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}
+    assert modes == {"python/a.py": 0o644, "python/tool.sh": 0o755}
+
+
+def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "t", {"python/a.py": b"x"})
+    entries = [*iter_tree(root), ("python/gone.py", tmp_path / "does-not-exist")]
+    with pytest.raises(FileNotFoundError):
+        write_zip(entries, tmp_path / "out" / "layer.zip")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_symlinks_are_not_followed(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "t", {"python/a.py": b"x"})
+    (root / "python/link.py").symlink_to("/etc/passwd")
+    assert [name for name, _ in iter_tree(root)] == ["python/a.py"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.dictionaries(
+    st.text(alphabet="abcdefgh_é", min_size=1, max_size=8),
+    st.binary(max_size=2000), min_size=1, max_size=12,
+))
+def test_round_trip_any_content(tmp_path_factory: pytest.TempPathFactory,
+                                files: dict[str, bytes]) -> None:
+    root = make_tree(tmp_path_factory.mktemp("t"), {f"python/{k}.py": v for k, v in files.items()})
+    out = root.parent / f"{root.name}.zip"
+    stats = write_zip(iter_tree(root), out)
+    with zipfile.ZipFile(out) as archive:
+        assert archive.testzip() is None
+        assert {i.filename: archive.read(i) for i in archive.infolist()} == {
+            f"python/{k}.py": v for k, v in files.items()
+        }
+    assert stats.unzipped_size == sum(len(v) for v in files.values())

@@ -1,0 +1,159 @@
+"""Project configuration: discovery, validation and precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lambdalayer.errors import ConfigError, UsageError
+from lambdalayer.project.config import find_config, load_config
+from lambdalayer.project.precedence import BuildFlags, plan_builds
+from lambdalayer.project.recipes import get_recipe, load_recipes
+
+PYPROJECT = """
+[project]
+name = "app"
+
+[tool.lambdalayer]
+region = "ap-northeast-2"
+runtimes = ["python3.11"]
+
+[tool.lambdalayer.layers.makenaide-pg8000]
+recipe = "pg8000"
+functions = ["makenaide-db-initializer", "makenaide-scanner"]
+
+[tool.lambdalayer.layers.analytics]
+packages = ["pandas", "pyarrow"]
+runtimes = ["python3.12"]
+architectures = ["arm64"]
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LAMBDALAYER_CONFIG", "LAMBDALAYER_RUNTIMES", "LAMBDALAYER_ARCHITECTURES",
+                 "LAMBDALAYER_OUT", "LAMBDALAYER_REGION", "LAMBDALAYER_RECIPES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def project(tmp_path: Path, text: str = PYPROJECT, name: str = "pyproject.toml") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_text(text)
+    sub = tmp_path / "src" / "deep"
+    sub.mkdir(parents=True)
+    return sub
+
+
+def test_found_by_walking_up_from_a_subdirectory(tmp_path: Path) -> None:
+    sub = project(tmp_path)
+    assert find_config(sub) == tmp_path / "pyproject.toml"
+    config = load_config(sub)
+    assert list(config.layers) == ["makenaide-pg8000", "analytics"]
+    assert config.regions == ("ap-northeast-2",)
+    assert config.out == tmp_path / "dist"
+
+
+def test_pyproject_without_our_table_is_passed_over(tmp_path: Path) -> None:
+    (tmp_path / "lambdalayer.toml").write_text('[layers.x]\npackages = ["six"]\n')
+    inner = tmp_path / "pkg"
+    inner.mkdir()
+    (inner / "pyproject.toml").write_text('[project]\nname = "pkg"\n')
+    assert find_config(inner) == tmp_path / "lambdalayer.toml"
+
+
+def test_precedence_flags_over_environment_over_layer_over_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sub = project(tmp_path)
+
+    def runtimes(flags: BuildFlags) -> dict[str, tuple[str, ...]]:
+        return {p.request.name: p.request.runtimes for p in plan_builds(flags, load_config(sub))}
+
+    assert runtimes(BuildFlags()) == {"makenaide-pg8000": ("python3.11",),
+                                      "analytics": ("python3.12",)}
+    monkeypatch.setenv("LAMBDALAYER_RUNTIMES", "python3.13")
+    assert runtimes(BuildFlags()) == {"makenaide-pg8000": ("python3.13",),
+                                      "analytics": ("python3.13",)}
+    assert runtimes(BuildFlags(runtimes=("python3.10",))) == {
+        "makenaide-pg8000": ("python3.10",), "analytics": ("python3.10",)}
+    monkeypatch.setenv("LAMBDALAYER_OUT", str(tmp_path / "elsewhere"))
+    [request] = [p.request for p in plan_builds(BuildFlags(name="analytics"), load_config(sub))]
+    assert request.out_dir == tmp_path / "elsewhere"
+    assert request.architectures == ("arm64",)
+
+
+def test_unknown_key_names_the_nearest_valid_one(tmp_path: Path) -> None:
+    sub = project(tmp_path, PYPROJECT.replace('region = "ap', 'regoin = "ap'))
+    with pytest.raises(ConfigError, match=r"'regoin'.*did you mean 'region'"):
+        load_config(sub)
+    sub2 = project(tmp_path / "b", '[tool.lambdalayer.layers.x]\npackages = ["six"]\n'
+                   'funtions = ["f"]\n')
+    with pytest.raises(ConfigError, match=r"layers\.x.*'funtions'.*'functions'"):
+        load_config(sub2)
+
+
+def test_build_options_from_the_config_reach_the_request(tmp_path: Path) -> None:
+    sub = project(tmp_path, '[tool.lambdalayer.layers.api]\npackages = ["requests"]\n'
+                  'exclude = ["boto3"]\nslim = true\ncompression_level = 9\n')
+    [planned] = plan_builds(BuildFlags(), load_config(sub))
+    assert planned.request.excludes == ("boto3",)
+    assert planned.request.slim is True
+    assert planned.request.compression_level == 9
+    bad = project(tmp_path / "bad", '[tool.lambdalayer.layers.api]\npackages = ["six"]\n'
+                  'compression_level = 11\n')
+    with pytest.raises(ConfigError, match="compression_level"):
+        load_config(bad)
+
+
+def test_compression_level_zero_from_the_command_line_is_kept(tmp_path: Path) -> None:
+    flags = BuildFlags(name="six", packages=("six",), options={"compression_level": 0,
+                                                               "slim": False, "excludes": ()})
+    [planned] = plan_builds(flags, load_config(tmp_path))
+    assert planned.request.compression_level == 0
+    assert planned.request.slim is False
+
+
+def test_a_layer_needs_exactly_one_source(tmp_path: Path) -> None:
+    sub = project(tmp_path, '[tool.lambdalayer.layers.x]\nrecipe = "pg8000"\n'
+                  'packages = ["six"]\n')
+    with pytest.raises(ConfigError, match="exactly one of recipe, requirements or packages"):
+        load_config(sub)
+
+
+def test_unknown_runtime_in_config_is_named(tmp_path: Path) -> None:
+    sub = project(tmp_path, '[tool.lambdalayer]\nruntimes = ["python3.99"]\n')
+    with pytest.raises(ConfigError, match=r"python3\.99"):
+        load_config(sub)
+
+
+def test_no_config_and_no_name_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="Name a recipe"):
+        plan_builds(BuildFlags(), load_config(tmp_path))
+
+
+def test_user_recipe_shadows_a_builtin_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "pg.toml").write_text('name = "pg8000"\nrequirements = ["pg8000==1.31.2"]\n')
+    recipes = load_recipes((tmp_path,))
+    assert recipes["pg8000"].shadows is not None and not recipes["pg8000"].builtin
+    assert get_recipe("pg8000", (tmp_path,)).requirements == ("pg8000==1.31.2",)
+    assert get_recipe("pg8000").builtin
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\nrequirements = ["six"]\nrequirments = []\n', r"unknown field 'requirments'"),
+        ('name = "x"\nrequirements = ["six>>1"]\n', r"requirements.*not a valid requirement"),
+        ('name = "x"\n', r"field 'requirements' is required"),
+        ('name = "x"\nrequirements = "six"\n', r"field 'requirements' must be a list"),
+        ('name = "x"\nrequirements = ["six"]\nruntimes = ["python2.7"]\n', r"python2\.7"),
+        ("name = \n", r"not valid TOML"),
+    ],
+)
+def test_invalid_recipe_names_the_file_and_field(tmp_path: Path, text: str,
+                                                 message: str) -> None:
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_recipes((tmp_path,))
+    assert "bad.toml" in str(caught.value)
