@@ -46,9 +46,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", default="HEAD", help="git revision to compare with")
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--only", action="append", default=[],
+                        help="measure only commands starting with this word (repeatable)")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lambdalayer-startup-"))
-    baseline = work / "baseline"
+    baseline = work / "baseline-tree"
     subprocess.run(["git", "worktree", "add", "--detach", str(baseline), options.baseline],
                    cwd=HERE, check=True, capture_output=True)
     try:
@@ -61,7 +63,8 @@ def main() -> None:
         print(f"medians of {options.repeat} alternating runs (seconds); baseline = "
               f"{options.baseline}")
         ratios = []
-        for args in COMMANDS:
+        commands = [c for c in COMMANDS if not options.only or c[0] in options.only]
+        for args in commands:
             times: dict[str, list[float]] = {name: [] for name in trees}
             for _ in range(options.repeat):
                 for name, tree in trees.items():
