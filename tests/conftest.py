@@ -13,6 +13,17 @@ pytest_plugins = ["tests.aws_fixtures"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+@pytest.fixture(autouse=True)
+def _private_lambdalayer_cache(tmp_path_factory: pytest.TempPathFactory,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own lambdalayer cache: never the user's ~/.cache/lambdalayer.
+
+    Set in os.environ, so CLI subprocesses (tests.helpers.run_cli) inherit it;
+    a test that wants a specific cache passes its own LAMBDALAYER_CACHE_DIR.
+    """
+    monkeypatch.setenv("LAMBDALAYER_CACHE_DIR", str(tmp_path_factory.mktemp("ll-cache")))
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip locally when `condition` is false; fail in CI, where everything must run."""
     if condition:

@@ -189,8 +189,10 @@ def test_mutated_zips_give_findings_or_usage_errors(tmp_path: Path, data: st.Dat
     assert all(f.severity in {"error", "warning", "info"} for f in report.findings)
 
 
-# zipfile's writer cuts names at NUL, so the strategy leaves NUL out.
-NAMES = st.text(st.characters(blacklist_characters="\0"), min_size=1, max_size=30)
+# zipfile's writer cuts names at NUL and cannot encode lone surrogates, so the
+# strategy leaves both out.
+NAMES = st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)),
+                min_size=1, max_size=30)
 
 
 @settings(max_examples=60, deadline=None,
