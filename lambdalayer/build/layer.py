@@ -31,6 +31,10 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     UsageError, ResolutionError or AuditError; on error nothing is written.
     """
     plan = plan_targets(request)
+    if request.project is not None:
+        from lambdalayer.targets.target import Target
+
+        request.project.check_covers([Target.parse(r, a) for r, a in plan.pairs])
     record = inputs_record(request, plan)
     inputs_hash = hash_inputs(record)
     previous = up_to_date(request, inputs_hash)
@@ -48,8 +52,12 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix="lambdalayer-"))
-    started = _start_first_resolution(request, plan, work)
+    started = None
     try:
+        from lambdalayer.build.local import with_local_wheels
+
+        request = with_local_wheels(request, work, progress)
+        started = _start_first_resolution(request, plan, work)
         # The pipeline's imports (packaging, the audit, ...) overlap uv's work.
         from lambdalayer.build.pipeline import run_pipeline
 
@@ -66,7 +74,7 @@ def _start_first_resolution(request: BuildRequest, plan: TargetPlan,
     """Start uv for the first target now; resolve_for_target picks it up if the args agree."""
     from lambdalayer.build.uvtool import pip_install_args, start_uv
 
-    if not plan.pairs:
+    if not plan.pairs or request.inputs_for("/".join(plan.pairs[0])).empty:
         return None
     runtime_name, arch = plan.pairs[0]
     table = load_runtime_table()

@@ -49,6 +49,7 @@ from lambdalayer.build.sizing import (
     refusal_breakdown,
     with_compressed,
 )
+from lambdalayer.build.sources import place_includes, place_sources
 from lambdalayer.build.uvtool import StartedUv
 from lambdalayer.errors import AuditError, UsageError
 from lambdalayer.fileio import file_digests
@@ -218,6 +219,9 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         shrunk = shrink_layer(request, root, site_dirs, site_targets, progress=progress)
         site_dirs = shrunk.site_dirs
         warnings.extend(shrunk.warnings)
+        # Your own files come after the size options: those are about installed packages.
+        place_sources(request.sources, site_dirs)
+        place_includes(request.includes, root)
         sizes = measure(root, site_dirs, reductions=shrunk.reductions)
         if sizes.total > UNZIPPED_LIMIT:
             raise _size_error(layer.name, sizes, estimate_savings(

@@ -93,7 +93,47 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         "strip": request.strip,
         "excludes": sorted({e.strip().lower() for e in request.excludes}),
         "compression_level": request.compression_level,
+        "local_inputs": local_inputs_record(request),
     }
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is below it (else absolute)."""
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def local_inputs_record(request: BuildRequest) -> list[dict[str, str]]:
+    """Your own files among the inputs: kind, path as given, sha256 of the contents.
+
+    Contents, not mtimes: a changed file makes the build stale, a touched one does not.
+    """
+    if not (request.sources or request.includes or request.project
+            or any(i.all_local_projects for i in (request.inputs,
+                                                  *request.target_inputs.values()))):
+        return []
+    from lambdalayer.build.folder import PROJECT_LEFTOVERS, folder_files, tree_digest
+    from lambdalayer.build.sources import included_files
+
+    found = []
+    refs = {r.path: r for i in (request.inputs, *request.target_inputs.values())
+            for r in i.all_local_projects}
+    for ref in refs.values():
+        files = ([(ref.path.name, ref.path)] if ref.path.is_file()
+                 else folder_files(ref.path, leftovers=PROJECT_LEFTOVERS))
+        found.append({"kind": "project", "path": _shown(ref.path), "sha256": tree_digest(files)})
+    for source in request.sources:
+        found.append({"kind": "source", "path": source.label,
+                      "sha256": tree_digest(folder_files(source.path))})
+    for include in request.includes:
+        found.append({"kind": "include", "path": include.label,
+                      "sha256": tree_digest(included_files(include))})
+    if request.project is not None and request.project.lock_sha256:
+        found.append({"kind": "uv.lock", "path": request.project.label,
+                      "sha256": request.project.lock_sha256})
+    return found
 
 
 def hash_inputs(record: dict[str, Any]) -> str:

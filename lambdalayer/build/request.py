@@ -15,7 +15,9 @@ from lambdalayer.build.manifest import Manifest
 from lambdalayer.build.requirements import RequirementInputs
 
 if TYPE_CHECKING:
+    from lambdalayer.build.project_lock import ProjectLock
     from lambdalayer.build.sizing import SizeReport
+    from lambdalayer.build.sources import IncludedPath, SourceFolder
     from lambdalayer.project.recipes import Recipe
     from lambdalayer.proof.compile import CompileReport
 
@@ -48,6 +50,10 @@ class BuildRequest:
     smoke: bool = False  # the CLI smoke-tests each artifact after the build (proof/smoke.py)
     # Per-target inputs from lock files ("python3.12/x86_64" -> the lock), when used.
     target_inputs: Mapping[str, RequirementInputs] = field(default_factory=dict)
+    # Your own files (build/sources.py) and the project the inputs came from (project_lock.py).
+    sources: tuple[SourceFolder, ...] = ()
+    includes: tuple[IncludedPath, ...] = ()
+    project: ProjectLock | None = None
 
     def inputs_for(self, target: object) -> RequirementInputs:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""

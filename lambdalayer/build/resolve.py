@@ -125,6 +125,9 @@ def resolve_for_target(
     Raises ResolutionError naming the package, the target, what the index offers
     and a known alternative when there is no installable set of wheels.
     """
+    if inputs.empty:  # a layer of your own files only: nothing to install
+        dest.mkdir(parents=True, exist_ok=True)
+        return Resolution(target=target, tree=dest, dists=(), built_from_sdist=())
     no_binary: set[str] = set()
     # Exact pins (a lock file, a recipe) usually name the whole closure: then
     # uv need not fetch metadata to resolve, as with `uv pip sync`. Whether

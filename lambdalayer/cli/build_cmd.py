@@ -156,6 +156,20 @@ def _render_rich(console: Console, result: BuildResult) -> None:
               help="A requirements file (pip, pip-compile or uv format; --hash lines enforced).")
 @click.option("-p", "--package", "packages", multiple=True, metavar="SPEC",
               help="A requirement such as 'orjson>=3.10'. Repeatable.")
+@click.option("--source", "sources", multiple=True, metavar="DIR",
+              type=click.Path(path_type=Path),
+              help="A folder of your own modules and packages, copied into the layer's "
+                   "python/ (leaves out __pycache__, VCS/editor files and what its "
+                   ".gitignore excludes). Repeatable.")
+@click.option("--include", "includes", multiple=True, metavar="SRC:DEST",
+              help="A file or folder placed at DEST below the layer root, e.g. "
+                   "./jq:bin/ or ./libfoo.so:lib/ (/opt/lib is on Lambda's library path). "
+                   "Repeatable.")
+@click.option("--project", "project", metavar="DIR", type=click.Path(path_type=Path),
+              help="The runtime dependencies of the project in DIR: exactly its uv.lock's "
+                   "versions and hashes when it has one, no dev groups.")
+@click.option("--with-self", "with_self", is_flag=True,
+              help="With --project: the project itself too, built into a pure wheel.")
 @click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
               help="Target runtime, e.g. python3.12. Repeatable. Default: every current "
                    "runtime (see `lambdalayer runtimes`).")
@@ -197,7 +211,9 @@ def _render_rich(console: Console, result: BuildResult) -> None:
 @aws_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def build_command(name: str | None, requirement_files: tuple[Path, ...],
-                  packages: tuple[str, ...], runtimes: tuple[str, ...],
+                  packages: tuple[str, ...], sources: tuple[Path, ...],
+                  includes: tuple[str, ...], project: Path | None, with_self: bool,
+                  runtimes: tuple[str, ...],
                   architectures: tuple[str, ...], out_dir: Path | None, layers: tuple[str, ...],
                   recipes_dir: Path | None, locked: bool, force: bool,
                   allow: tuple[str, ...], for_function: str | None, region: str | None,
@@ -219,6 +235,9 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
       lambdalayer build tools -p anyio -p 'orjson>=3.10' --runtime python3.10
       lambdalayer build analytics -p pandas -p pyarrow --runtime python3.12 --slim --strip
       lambdalayer build api -r requirements.txt --runtime python3.12 --exclude :runtime:
+      lambdalayer build common -p ./libs/common          # your own project, built to a wheel
+      lambdalayer build shared --source src --include ./jq:bin/
+      lambdalayer build deps --project . --runtime python3.12   # uv.lock's versions
     """
     from lambdalayer.project.config import load_config
     from lambdalayer.project.precedence import BuildFlags, apply_locks, plan_builds
@@ -236,6 +255,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         name=name, layers=layers, requirement_files=requirement_files, packages=packages,
         runtimes=runtimes, architectures=architectures, out_dir=out_dir,
         recipes_dir=recipes_dir, force=force, allow=allow, locked=locked,
+        sources=sources, includes=includes, project=project, with_self=with_self,
         options={"compile": compile_, "smoke": smoke, "slim": slim, "strip": strip,
                  "excludes": excludes, "compression_level": compression_level},
     )

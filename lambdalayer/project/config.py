@@ -27,7 +27,8 @@ _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes",
              "layers"}
 _LAYER_KEYS = {"recipe", "requirements", "packages", "runtimes", "architectures", "functions",
                "regions", "permissions", "description", "license", "allow", "slim", "strip",
-               "exclude", "slim_patterns", "compile", "compression_level", "smoke_imports"}
+               "exclude", "slim_patterns", "compile", "compression_level", "smoke_imports",
+               "sources", "include", "project", "with_self"}
 _PERMISSION_KEYS = {"public", "principals", "org"}
 # Build options passed to BuildRequest under the same name when it has that field.
 # config key -> BuildRequest field, for the build options a layer table may set.
@@ -63,6 +64,12 @@ class LayerConfig:
     allow: tuple[str, ...] = ()
     smoke_imports: tuple[str, ...] = ()
     build_options: Mapping[str, Any] = field(default_factory=dict)
+    # Your own code (paths relative to the config file, kept as written for messages).
+    sources: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    project: str | None = None
+    with_self: bool = False
+    base: Path = Path(".")  # the config file's directory
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,9 +183,12 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
         if key not in _LAYER_KEYS:
             raise _unknown(key, _LAYER_KEYS, where)
     sources = [k for k in ("recipe", "requirements", "packages") if k in raw]
-    if len(sources) != 1:
-        raise ConfigError(f"{where}: give exactly one of recipe, requirements or packages "
-                          f"(found {', '.join(sources) or 'none'}).")
+    own = [k for k in ("project", "sources", "include") if k in raw]
+    if len(sources) > 1 or not (sources or own):
+        raise ConfigError(f"{where}: give one of recipe, requirements or packages, and/or "
+                          f"project, sources, include (found {', '.join(sources) or 'none'}).")
+    if "with_self" in raw and not isinstance(raw["with_self"], bool):
+        raise ConfigError(f"{where}.with_self: expected true or false.")
     runtimes, archs = _validated_targets(
         _strings(raw.get("runtimes", []), f"{where}.runtimes"),
         _strings(raw.get("architectures", []), f"{where}.architectures"), where)
@@ -222,6 +232,11 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
         allow=_strings(raw.get("allow", []), f"{where}.allow"),
         smoke_imports=_strings(raw.get("smoke_imports", []), f"{where}.smoke_imports"),
         build_options=options,
+        sources=_strings(raw.get("sources", []), f"{where}.sources"),
+        include=_strings(raw.get("include", []), f"{where}.include"),
+        project=_string(raw["project"], f"{where}.project") if "project" in raw else None,
+        with_self=bool(raw.get("with_self", False)),
+        base=base,
     )
 
 

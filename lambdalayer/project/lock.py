@@ -65,6 +65,11 @@ def locked_inputs(path: Path) -> RequirementInputs:
 
 def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path) -> WrittenLock:
     """Resolve `inputs` for `target` with uv and write the hashed lock to `path` atomically."""
+    if inputs.all_local_projects or any(f.virtual for f in inputs.files) or inputs.empty:
+        raise UsageError(
+            f"{layer}: only requirements from an index can be locked here. A layer from a "
+            "project's uv.lock is locked already (`uv lock`); local projects are built "
+            "afresh by every build, and source folders need no lock.")
     with tempfile.TemporaryDirectory(prefix="lambdalayer-lock-") as scratch:
         source = Path(scratch) / "requirements.in"
         lines = list(inputs.specs) + [f"-r {f.path}" for f in inputs.files]

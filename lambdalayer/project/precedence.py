@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from lambdalayer.build.request import BuildRequest
-from lambdalayer.build.requirements import RequirementInputs, parse_spec, read_requirement_file
+from lambdalayer.build.requirements import (
+    LocalRef,
+    RequirementInputs,
+    local_path,
+    local_ref,
+    parse_spec,
+    read_requirement_file,
+)
 from lambdalayer.errors import ConfigError, UsageError
 from lambdalayer.project.config import LayerConfig, ProjectConfig
-from lambdalayer.project.recipes import Recipe, get_recipe
+from lambdalayer.project.recipes import Recipe, get_recipe, load_recipes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +42,11 @@ class BuildFlags:
     force: bool = False
     allow: tuple[str, ...] = ()
     locked: bool = False
+    # Your own code: --source, --include, --project, --with-self.
+    sources: tuple[Path, ...] = ()
+    includes: tuple[str, ...] = ()
+    project: Path | None = None
+    with_self: bool = False
     # Further BuildRequest fields set on the command line (e.g. slim, compile).
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -59,8 +71,60 @@ def _options(layer: LayerConfig | None, flags: BuildFlags) -> dict[str, Any]:
     return merged
 
 
+def package_inputs(packages: tuple[str, ...], base: Path, origin: str) -> RequirementInputs:
+    """Requirements as given with -p or config `packages`: paths (relative to `base`) are
+    local projects, everything else a PEP 508 requirement."""
+    specs: list[str] = []
+    locals_: list[LocalRef] = []
+    for spec in packages:
+        path = local_path(spec, base)
+        if path is None:
+            specs.append(parse_spec(spec, origin=origin))
+        else:
+            locals_.append(local_ref(path, f"{origin} {spec}"))
+    return RequirementInputs(specs=tuple(specs), local_projects=tuple(locals_))
+
+
+def _merged(first: RequirementInputs, second: RequirementInputs) -> RequirementInputs:
+    return RequirementInputs(specs=first.specs + second.specs, files=first.files + second.files,
+                             local_projects=first.local_projects + second.local_projects)
+
+
+def _own_code(layer: LayerConfig | None, flags: BuildFlags
+              ) -> tuple[dict[str, Any], RequirementInputs]:
+    """BuildRequest fields for --source/--include/--project (flags over the config),
+    and the project's dependencies as inputs."""
+    from lambdalayer.build.sources import parse_include, source_folder
+
+    cwd = Path.cwd()
+    base = layer.base if layer else cwd
+    if flags.sources:
+        folders = [source_folder(cwd / p, str(p)) for p in flags.sources]
+    else:
+        folders = [source_folder(base / s, s) for s in (layer.sources if layer else ())]
+    if flags.includes:
+        includes = [parse_include(spec, cwd) for spec in flags.includes]
+    else:
+        includes = [parse_include(s, base) for s in (layer.include if layer else ())]
+    fields: dict[str, Any] = {"sources": tuple(folders), "includes": tuple(includes)}
+    project = (cwd / flags.project, str(flags.project)) if flags.project else (
+        (layer.base / layer.project, layer.project) if layer and layer.project else None)
+    if project is None:
+        if flags.with_self:
+            raise UsageError("--with-self adds the project itself: use it with --project DIR.")
+        return fields, RequirementInputs()
+    from lambdalayer.build.project_lock import project_inputs
+
+    inputs, info = project_inputs(project[0], project[1], with_self=flags.with_self or bool(
+        layer and layer.with_self))
+    fields["project"] = info
+    return fields, inputs
+
+
 def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
              layer: LayerConfig | None, flags: BuildFlags, config: ProjectConfig) -> BuildRequest:
+    own, project_inputs = _own_code(layer, flags)
+    inputs = _merged(inputs, project_inputs)
     runtimes, archs = config.targets_for(flags.runtimes, flags.architectures, layer)
     allow = set(flags.allow) | set(layer.allow if layer else ())
     options = _options(layer, flags)
@@ -78,6 +142,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         description=layer.description if layer else None,
         license=layer.license if layer else None,
         smoke_imports=layer.smoke_imports if layer else (),
+        **own,
         **options,
     )
 
@@ -91,8 +156,7 @@ def _configured(layer: LayerConfig, flags: BuildFlags, config: ProjectConfig) ->
         inputs = RequirementInputs(files=(read_requirement_file(layer.requirements),))
     else:
         where = f"layers.{layer.name}.packages in {config.path}"
-        inputs = RequirementInputs(specs=tuple(parse_spec(p, origin=where)
-                                               for p in layer.packages))
+        inputs = package_inputs(layer.packages, layer.base, where)
     return _request(layer.name, inputs, recipe, layer, flags, config)
 
 
@@ -102,14 +166,16 @@ def plan_builds(flags: BuildFlags, config: ProjectConfig) -> list[PlannedBuild]:
     NAME with -r/-p: an ad-hoc layer. NAME alone: the configured layer of that
     name, else a recipe. Nothing: every configured layer (or those --layer picks).
     """
-    if flags.requirement_files or flags.packages:
+    own_only = bool(flags.sources or flags.includes) and not (
+        flags.name and (flags.name in config.layers or flags.name in load_recipes(
+            config.recipe_dirs(flags.recipes_dir))))
+    if flags.requirement_files or flags.packages or flags.project or own_only:
         if not flags.name:
             raise UsageError("Name the layer you are building: "
-                             "`lambdalayer build NAME -p PACKAGE` / `-r requirements.txt`.")
-        inputs = RequirementInputs(
-            specs=tuple(parse_spec(spec) for spec in flags.packages),
-            files=tuple(read_requirement_file(path) for path in flags.requirement_files),
-        )
+                             "`lambdalayer build NAME -p PACKAGE` / `-r requirements.txt` / "
+                             "--source DIR / --project DIR.")
+        inputs = _merged(package_inputs(flags.packages, Path.cwd(), "-p"), RequirementInputs(
+            files=tuple(read_requirement_file(path) for path in flags.requirement_files)))
         return [PlannedBuild(request=_request(flags.name, inputs, None, None, flags, config),
                              layer=None)]
     if flags.name:

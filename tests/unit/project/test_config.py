@@ -114,10 +114,16 @@ def test_compression_level_zero_from_the_command_line_is_kept(tmp_path: Path) ->
     assert planned.request.slim is False
 
 
-def test_a_layer_needs_exactly_one_source(tmp_path: Path) -> None:
+def test_a_layer_needs_at_most_one_requirement_source(tmp_path: Path) -> None:
     sub = project(tmp_path, '[tool.lambdalayer.layers.x]\nrecipe = "pg8000"\n'
                   'packages = ["six"]\n')
-    with pytest.raises(ConfigError, match="exactly one of recipe, requirements or packages"):
+    with pytest.raises(ConfigError, match="one of recipe, requirements or packages"):
+        load_config(sub)
+
+
+def test_a_layer_needs_something_to_hold(tmp_path: Path) -> None:
+    sub = project(tmp_path, '[tool.lambdalayer.layers.x]\nruntimes = ["python3.12"]\n')
+    with pytest.raises(ConfigError, match="project, sources, include"):
         load_config(sub)
 
 
