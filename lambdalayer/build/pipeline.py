@@ -229,7 +229,12 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
                 slim_patterns=request.slim_patterns))
         if progress:
             progress(f"auditing {layer.name}")
-        findings = _audit(root, layer.targets, request.allow)
+        allow = request.allow
+        if request.includes and not request.sources and all(
+                not r.dists for r in layer.resolutions):
+            # Only --include files (a binary or library layer): no python/ is intended.
+            allow = allow | {"missing-python-dir"}
+        findings = _audit(root, layer.targets, allow)
         if request.compile:
             compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                                  sizes.total, progress=progress)
