@@ -1,22 +1,19 @@
-"""makenaide-scanner: reads recent rows with pg8000 from the shared layer."""
+"""makenaide-scanner: records a scan run, through the layer's shared connection helper."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import pg8000.native
+from makenaide_common.db import transaction
+from makenaide_common.schema import existing_tables
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    connection = pg8000.native.Connection(
-        user=os.environ["DB_USER"], password=os.environ["DB_PASSWORD"],
-        host=os.environ.get("DB_HOST", "localhost"), port=int(os.environ.get("DB_PORT", "5432")),
-        database=os.environ.get("DB_NAME", "makenaide"),
-    )
-    try:
-        rows = connection.run("SELECT count(*) FROM information_schema.tables "
-                              "WHERE table_schema = 'public'")
-        return {"tables": rows[0][0]}
-    finally:
-        connection.close()
+    with transaction() as cursor:
+        tables = existing_tables(cursor)
+        if "scans" not in tables:
+            raise RuntimeError("run makenaide-db-initializer first: the scans table is missing")
+        cursor.execute("INSERT INTO scans (status) VALUES ('succeeded') RETURNING id")
+        scan_id = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM scans")
+        return {"scan_id": scan_id, "scans": cursor.fetchone()[0], "tables": sorted(tables)}

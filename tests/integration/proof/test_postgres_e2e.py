@@ -1,6 +1,7 @@
 """End to end: built layers talk to a real PostgreSQL from a Lambda-like interpreter.
 
-The handler in examples/db_initializer runs through `lambdalayer test --handler
+The handlers in examples/db_initializer and examples/makenaide (whose shared
+package comes from the layer too) run through `lambdalayer test --handler
 --event` on CPython 3.11, isolated (-I -S) with Lambda's sys.path, so the
 driver can only come from the layer. The server requires SCRAM-SHA-256.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,8 @@ from tests.integration.proof.postgres import Server, pg_tool, running_server
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "db_initializer"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+EXAMPLE = EXAMPLES / "db_initializer"
 TABLES = ["scans", "signals", "tickers"]
 # The psycopg2-binary layer holds native code: it is built for, and run on, this host's arch.
 HOST_ARCH = ({"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine())
@@ -46,9 +49,10 @@ def _reset(server: Server) -> None:
     server.psql("DROP TABLE IF EXISTS signals, scans, tickers")
 
 
-def _invoke(zip_path: Path, server: Server, driver: str, *imports: str) -> dict[str, object]:
+def _invoke(zip_path: Path, server: Server, driver: str, *imports: str,
+            code: Path = EXAMPLE) -> dict[str, object]:
     args = ["test", str(zip_path), "--runtime", "python3.11", "--arch", HOST_ARCH or "x86_64",
-            "--code", str(EXAMPLE), "--handler", "handler.handler", "--event", "{}", "--json"]
+            "--code", str(code), "--handler", "handler.handler", "--event", "{}", "--json"]
     for module in imports:
         args += ["--import", module]
     run = run_cli(*args, env={**server.env(), "DB_DRIVER": driver})
@@ -131,3 +135,31 @@ def test_handler_error_is_the_drivers_own(server: Server, tmp_path: Path) -> Non
     assert not handler["ok"] and handler["invoked"]
     assert "password authentication failed" in handler["error"]
     assert "Traceback" not in run.stderr  # --json: the traceback is in the document only
+
+
+def test_makenaide_functions_share_the_layers_own_package(server: Server,
+                                                         tmp_path: Path) -> None:
+    """The example's config puts makenaide_common in the layer; both handlers use it."""
+    project = tmp_path / "makenaide"
+    shutil.copytree(EXAMPLES / "makenaide", project,
+                    ignore=shutil.ignore_patterns("dist", "__pycache__"))
+    build = run_cli("build", "--locked", "--runtime", "python3.11", "--json", cwd=project)
+    assert build.returncode == 0, build.stderr
+    zip_path = project / "dist" / "makenaide-pg8000.zip"
+    _reset(server)
+
+    init = _invoke(zip_path, server, "pg8000", "makenaide_common.db", "pg8000",
+                   code=project / "db_initializer")
+    origins = {i["module"]: i["origin"] for i in init["imports"]}  # type: ignore[attr-defined]
+    assert origins == {"makenaide_common.db": "/opt/python/makenaide_common/db.py",
+                       "pg8000": "/opt/python/pg8000/__init__.py"}
+    result = init["handler"]["result"]  # type: ignore[index]
+    assert result == {"existing": [], "created": TABLES}
+
+    scan = _invoke(zip_path, server, "pg8000", code=project / "scanner")["handler"]
+    assert scan["ok"], scan  # type: ignore[index]
+    assert scan["result"]["tables"] == TABLES and scan["result"]["scans"] == 1  # type: ignore[index]
+    assert server.psql("SELECT status FROM scans") == "succeeded"
+
+    again = _invoke(zip_path, server, "pg8000", code=project / "db_initializer")["handler"]
+    assert again["result"] == {"existing": TABLES, "created": []}  # type: ignore[index]
