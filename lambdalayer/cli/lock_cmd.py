@@ -26,7 +26,7 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, as_json: boo
     """
     from lambdalayer.build.plan import plan_targets
     from lambdalayer.project.config import load_config
-    from lambdalayer.project.lock import lock_path, write_lock
+    from lambdalayer.project.lock import lock_path, lockable, write_lock
     from lambdalayer.project.precedence import BuildFlags, plan_builds
     from lambdalayer.targets.target import Target
 
@@ -35,6 +35,8 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, as_json: boo
     written = []
     for item in planned:
         request = item.request
+        if not lockable(request.inputs):
+            continue  # nothing from an index, or locked by uv.lock already
         for runtime, arch in plan_targets(request).pairs:
             target = Target.parse(runtime, arch)
             result = write_lock(request.name, request.inputs, target,

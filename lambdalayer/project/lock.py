@@ -63,9 +63,17 @@ def locked_inputs(path: Path) -> RequirementInputs:
     return RequirementInputs(files=(read_requirement_file(path),))
 
 
+def lockable(inputs: RequirementInputs) -> bool:
+    """Whether `lambdalayer lock` can lock `inputs`: index requirements only. A project's
+    uv.lock is a lock already, local projects are built by each build, and a layer of
+    source folders or included files has nothing to resolve."""
+    return not (inputs.empty or inputs.all_local_projects
+                or any(f.virtual for f in inputs.files))
+
+
 def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path) -> WrittenLock:
     """Resolve `inputs` for `target` with uv and write the hashed lock to `path` atomically."""
-    if inputs.all_local_projects or any(f.virtual for f in inputs.files) or inputs.empty:
+    if not lockable(inputs):
         raise UsageError(
             f"{layer}: only requirements from an index can be locked here. A layer from a "
             "project's uv.lock is locked already (`uv lock`); local projects are built "

@@ -207,7 +207,13 @@ def apply_locks(planned: list[PlannedBuild], config: ProjectConfig, *,
     if not locked and all(item.layer is None for item in planned):
         return [item.request for item in planned], []  # no locks to look at: stay fast
     from lambdalayer.build.plan import plan_targets
-    from lambdalayer.project.lock import lock_path, lock_state, locked_inputs, require_fresh
+    from lambdalayer.project.lock import (
+        lock_path,
+        lock_state,
+        lockable,
+        locked_inputs,
+        require_fresh,
+    )
     from lambdalayer.targets.target import Target
 
     requests: list[BuildRequest] = []
@@ -219,6 +225,9 @@ def apply_locks(planned: list[PlannedBuild], config: ProjectConfig, *,
                 raise UsageError(f"--locked builds configured layers; {request.name!r} is not "
                                  f"one (configure it under [tool.lambdalayer.layers]).")
             requests.append(request)
+            continue
+        if not lockable(request.inputs):
+            requests.append(request)  # a uv.lock, local projects or only your own files
             continue
         targets = [Target.parse(r, a) for r, a in plan_targets(request).pairs]
         states = [lock_state(lock_path(config.locks, request.name, t), request.inputs, t)

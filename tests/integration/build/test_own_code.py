@@ -270,3 +270,23 @@ def test_bad_input_is_one_paragraph_and_writes_nothing(tmp_path: Path, args: lis
     assert_clean_failure(run, 2)
     assert needle in run.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_configured_source_only_layer_needs_no_lock(tmp_path: Path) -> None:
+    """`lock` skips a layer with nothing from an index; `build --locked` still builds it."""
+    _write(tmp_path, {
+        "pyproject.toml": '[tool.lambdalayer.layers.mine]\nsources = ["src"]\n'
+                          'include = ["tools/run.sh:bin/"]\n',
+        "src/mycode/__init__.py": "X = 1\n",
+        "tools/run.sh": "#!/bin/sh\necho hi\n",
+    })
+    (tmp_path / "tools" / "run.sh").chmod(0o755)
+    locked = run_cli("lock", "--json", cwd=tmp_path)
+    assert locked.returncode == 0, locked.stderr
+    assert locked.json()["locks"] == []
+    built = run_cli("build", "--locked", "--json", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    [artifact] = built.json()["artifacts"]
+    assert artifact["packages"] == []
+    modes = _modes(tmp_path / "dist" / "mine.zip")
+    assert modes == {"bin/run.sh": 0o755, "python/mycode/__init__.py": 0o644}
