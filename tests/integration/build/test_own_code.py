@@ -177,17 +177,19 @@ def _compile(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_included_binary_and_library_are_placed_and_audited(tmp_path: Path) -> None:
-    require(os.uname().machine == "x86_64", "the fixtures are compiled for x86_64")
+    host = {"x86_64": "x86_64", "aarch64": "arm64"}.get(os.uname().machine)
+    require(host is not None, "the fixtures are compiled for this Linux host's machine")
+    other = "arm64" if host == "x86_64" else "x86_64"
     _compile(tmp_path)
     args = ["--include", "tool:bin/", "--include", "libanswer.so:lib/", "--runtime",
             "python3.12"]
-    run = run_cli("build", "extras", *args, "--arch", "x86_64", "--out", "dist", "--json",
+    run = run_cli("build", "extras", *args, "--arch", str(host), "--out", "dist", "--json",
                   cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     modes = _modes(tmp_path / "dist" / "extras.zip")
     assert modes["bin/tool"] == 0o755 and modes["lib/libanswer.so"] == 0o644
-    # The audit reads them: x86_64 machine code in an arm64 layer is refused.
-    wrong = run_cli("build", "extras", *args, "--arch", "arm64", "--out", "arm", cwd=tmp_path)
+    # The audit reads them: this host's machine code in a layer for the other one is refused.
+    wrong = run_cli("build", "extras", *args, "--arch", other, "--out", "arm", cwd=tmp_path)
     assert_clean_failure(wrong, 4)
     assert "bin/tool" in wrong.stderr and "lib/libanswer.so" in wrong.stderr
     assert "wrong-machine" in wrong.stderr
