@@ -70,9 +70,16 @@ def _dos_time(stamp: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
     return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
 
 
+_EXECUTABLE_MAGIC = (b"\x7fELF", b"#!")
+
+
 def normalised_mode(path: Path) -> int:
-    """0755 for anything executable by its owner, 0644 otherwise: always world-readable."""
-    return 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
+    """0755 for an ELF file or a `#!` script, 0644 for everything else: from the content,
+    never the host's x bit (Windows sets that only for .exe/.bat, umasks differ), so
+    every host writes the same modes. Always world-readable (DESIGN.md §2)."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return 0o755 if head.startswith(_EXECUTABLE_MAGIC) else 0o644
 
 
 def iter_tree(root: Path) -> Iterator[tuple[str, Path]]:

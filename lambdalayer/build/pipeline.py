@@ -36,6 +36,7 @@ from lambdalayer.build.manifest import (
     write_manifest,
 )
 from lambdalayer.build.plan import TargetPlan
+from lambdalayer.build.record import rewrite_records
 from lambdalayer.build.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.build.requirements import RequirementInputs
 from lambdalayer.build.resolve import Resolution, resolve_for_target
@@ -222,6 +223,8 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         # Your own files come after the size options: those are about installed packages.
         place_sources(request.sources, site_dirs)
         place_includes(request.includes, root)
+        for site in site_dirs:
+            rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
         sizes = measure(root, site_dirs, reductions=shrunk.reductions)
         if sizes.total > UNZIPPED_LIMIT:
             raise _size_error(layer.name, sizes, estimate_savings(

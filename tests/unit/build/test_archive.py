@@ -73,3 +73,20 @@ def test_round_trip_any_content(tmp_path_factory: pytest.TempPathFactory,
             f"python/{k}.py": v for k, v in files.items()
         }
     assert stats.unzipped_size == sum(len(v) for v in files.values())
+
+
+def test_modes_come_from_content_not_the_host_x_bit(tmp_path: Path) -> None:
+    """Windows has no x bit for .so files and umasks differ: ELF and #! are 0755, the rest
+    0644, whatever the file's mode on disk."""
+    import stat
+
+    files = {"lib.so": b"\x7fELF\x02\x01", "tool": b"#!/bin/sh\necho\n", "mod.py": b"x = 1\n",
+             "data.bin": b"\x00\x01"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        os.chmod(tmp_path / name, 0o755 if name == "mod.py" else 0o600)  # the host's bits lie
+    zip_path = tmp_path / "out" / "l.zip"
+    write_zip([(n, tmp_path / n) for n in files], zip_path)
+    with zipfile.ZipFile(zip_path) as archive:
+        modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in archive.infolist()}
+    assert modes == {"lib.so": 0o755, "tool": 0o755, "mod.py": 0o644, "data.bin": 0o644}

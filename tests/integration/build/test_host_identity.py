@@ -1,0 +1,79 @@
+"""Same inputs, same bytes, whatever the host: two installs of lambdalayer at different
+paths, running on different Python minors, build byte-identical layers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import find_python, require
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[3]
+
+# (layer name, build arguments): console scripts (chardet), native code with a console
+# script (charset-normalizer's mypyc wheels), and a per-runtime tree (anyio needs
+# exceptiongroup on 3.10 only).
+LAYERS = [
+    ("cd", ["-p", "chardet==5.2.0", "--runtime", "python3.12"]),
+    ("cn", ["-p", "charset-normalizer==3.4.0", "--runtime", "python3.12", "--arch", "x86_64"]),
+    ("an", ["-p", "anyio==4.6.0", "-p", "idna==3.10", "-p", "sniffio==1.3.1",
+            "-p", "exceptiongroup==1.2.2", "-p", "typing-extensions==4.12.2",
+            "--runtime", "python3.10", "--runtime", "python3.12", "--arch", "x86_64"]),
+]
+
+
+def _other_host_python(tmp: Path) -> Path:
+    """A venv of another Python minor at another path, importing this checkout and the
+    test venv's (pure-Python) dependencies through a .pth file: a second "host"."""
+    other = "3.12" if sys.version_info[:2] != (3, 12) else "3.11"
+    base = find_python(other)
+    require(base is not None, f"CPython {other} is needed for a second host")
+    assert base is not None
+    venv = tmp / "elsewhere" / "deeper" / "venv"
+    subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
+                           "'purelib'))"], capture_output=True, text=True, check=True)
+    (Path(site.stdout.strip()) / "lambdalayer-test.pth").write_text(
+        f"{REPO}\n{sysconfig.get_path('purelib')}\n", encoding="utf-8")
+    return python
+
+
+def _build(python: Path | str, out: Path, cwd: Path, env: dict[str, str]) -> dict[str, str]:
+    shas = {}
+    for name, args in LAYERS:
+        completed = subprocess.run(
+            [str(python), "-m", "lambdalayer", "build", name, *args, "--out", str(out),
+             "--json"], cwd=cwd, env=env, capture_output=True, text=True, check=False,
+            timeout=600)
+        assert completed.returncode == 0, completed.stderr
+        for artifact in json.loads(completed.stdout)["artifacts"]:
+            shas[artifact["name"]] = artifact["code_sha256"]
+    return shas
+
+
+def test_two_hosts_build_identical_layers(tmp_path: Path) -> None:
+    other = _other_host_python(tmp_path)
+    env = {**os.environ, "LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache"),
+           "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(tmp_path / "uv"))}
+    env.pop("UV_PYTHON", None)
+    (tmp_path / "a").mkdir()
+    here = _build(sys.executable, tmp_path / "a" / "dist", tmp_path / "a", env)
+    there = _build(other, tmp_path / "b" / "dist", tmp_path, env)
+    assert set(here) == {"cd", "cn", "an"}
+    assert here == there
+    # The console scripts are dropped and so are their RECORD rows.
+    for zip_name in ("cd.zip", "cn.zip"):
+        with zipfile.ZipFile(tmp_path / "a" / "dist" / zip_name) as archive:
+            records = [archive.read(n).decode() for n in archive.namelist()
+                       if n.endswith(".dist-info/RECORD")]
+        assert records and not any("bin/" in r for r in records)
