@@ -9,8 +9,10 @@ deflate stream of a file it has seen (same content, level and zlib) without
 compressing it again. The archive is written to a temporary file beside the
 destination and renamed.
 
-Caveat: deflate output is fixed for a given zlib; a host whose Python links a
-different zlib (zlib-ng, say) may produce different compressed bytes.
+Deflate output is fixed for a given compressor; a host whose Python links
+another (zlib-ng, say) writes other compressed bytes, so the compressor's
+known answer (compressor.py) is a build input. Level 0 writes stored entries,
+which no compressor touches.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from lambdalayer.build.compressor import compressor_record
 from lambdalayer.errors import UsageError
 
 DEFAULT_LEVEL = 6
@@ -37,6 +40,7 @@ _DOS_EPOCH = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
 _MAX_ZIP32 = 0xFFFFFFFF
 _MAX_ENTRIES = 0xFFFF
 _UTF8_FLAG = 0x800
+_STORED = 0
 _MADE_BY_UNIX = (3 << 8) | 20
 _VERSION_NEEDED = 20
 
@@ -51,15 +55,42 @@ class ZipStats:
     members: tuple[tuple[str, int, int], ...] = ()  # (name, compressed, unzipped) in order
 
 
-def fixed_timestamp() -> tuple[int, int, int, int, int, int]:
-    """SOURCE_DATE_EPOCH (reproducible-builds.org) when set, else 1980-01-01 00:00:00."""
+# A zip's DOS date holds the years 1980-2107 (7 bits from 1980).
+_DOS_LAST = dt.datetime(2107, 12, 31, 23, 59, 58, tzinfo=dt.timezone.utc)
+
+
+def _source_date_epoch() -> tuple[int | None, str]:
     raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return None, raw
+    try:
+        return int(raw), raw
+    except ValueError as exc:
+        raise UsageError(f"SOURCE_DATE_EPOCH={raw!r} is not a Unix timestamp.") from exc
+
+
+def timestamp_warning() -> str | None:
+    """What to tell the user when SOURCE_DATE_EPOCH is outside what a zip can record."""
+    seconds, raw = _source_date_epoch()
+    if seconds is None:
+        return None
+    if seconds < int(_DOS_EPOCH.timestamp()):
+        return (f"SOURCE_DATE_EPOCH={raw} is before 1980, the earliest time a zip can record; "
+                "the layer's files are dated 1980-01-01.")
+    if seconds > int(_DOS_LAST.timestamp()):
+        return (f"SOURCE_DATE_EPOCH={raw} is after 2107, the latest time a zip can record; "
+                "the layer's files are dated 2107-12-31.")
+    return None
+
+
+def fixed_timestamp() -> tuple[int, int, int, int, int, int]:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org) when set, else 1980-01-01 00:00:00;
+    clamped to the years a zip can record (timestamp_warning says when)."""
+    seconds, _raw = _source_date_epoch()
     moment = _DOS_EPOCH
-    if raw:
-        try:
-            moment = max(dt.datetime.fromtimestamp(int(raw), dt.timezone.utc), _DOS_EPOCH)
-        except (ValueError, OverflowError, OSError) as exc:
-            raise UsageError(f"SOURCE_DATE_EPOCH={raw!r} is not a Unix timestamp.") from exc
+    if seconds is not None:
+        bounded = min(max(seconds, int(_DOS_EPOCH.timestamp())), int(_DOS_LAST.timestamp()))
+        moment = dt.datetime.fromtimestamp(bounded, dt.timezone.utc)
     # DOS timestamps have two-second resolution.
     return (moment.year, moment.month, moment.day, moment.hour, moment.minute,
             moment.second - moment.second % 2)
@@ -124,8 +155,9 @@ class _Member:
 
 
 def _cache_key(digest: str, level: int) -> str:
-    # Deflate output is fixed by the zlib build, the level and the chunking.
-    return f"{digest}-v1-l{level}-c{CHUNK}-z{zlib.ZLIB_RUNTIME_VERSION}"
+    # Deflate output is fixed by the compressor's output (compressor.py), the level and
+    # the chunking; stored members (level 0) by nothing else.
+    return f"{digest}-v1-l{level}-c{CHUNK}-z{compressor_record(level)['output']}"
 
 
 def _probe(member: _Member, level: int, cache: MemberCache | None) -> _Member:
@@ -145,6 +177,8 @@ def _probe(member: _Member, level: int, cache: MemberCache | None) -> _Member:
 
 def _deflate_whole(path: Path, level: int) -> tuple[bytes, int, int]:
     data = path.read_bytes()
+    if level == 0:  # stored: the file's own bytes, whatever the host's zlib
+        return data, zlib.crc32(data), len(data)
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
     return compressor.compress(data) + compressor.flush(), zlib.crc32(data), len(data)
 
@@ -157,6 +191,8 @@ def _deflate_chunk(path: Path, index: int, last: bool, level: int) -> bytes:
             handle.seek(start - _WINDOW)
             primer = handle.read(_WINDOW)
         data = handle.read() if last else handle.read(CHUNK)  # the last piece runs to EOF
+    if level == 0:
+        return data
     if primer:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zdict=primer)
     else:
@@ -253,6 +289,7 @@ def write_zip(
     if not 0 <= level <= 9:
         raise UsageError(f"Compression level {level} is not between 0 and 9.")
     workers = max(1, workers or os.cpu_count() or 1)
+    method = _STORED if level == 0 else zlib.DEFLATED
     time, date = _dos_time(fixed_timestamp())
     destination.parent.mkdir(parents=True, exist_ok=True)
     # Closed by the `with handle` below; delete=False so it can be renamed into place.
@@ -283,7 +320,7 @@ def write_zip(
                 if offset > _MAX_ZIP32 or len(data) > _MAX_ZIP32 or raw_size > _MAX_ZIP32:
                     raise UsageError("The layer is larger than 4 GiB; Lambda could not take it.")
                 local = struct.pack(
-                    "<IHHHHHIIIHH", 0x04034B50, _VERSION_NEEDED, flags, zlib.DEFLATED,
+                    "<IHHHHHIIIHH", 0x04034B50, _VERSION_NEEDED, flags, method,
                     time, date, crc, len(data), raw_size, len(encoded), 0,
                 )
                 handle.write(local + encoded)
@@ -291,7 +328,7 @@ def write_zip(
                 external = (stat.S_IFREG | normalised_mode(source)) << 16
                 central.append(struct.pack(
                     "<IHHHHHHIIIHHHHHII", 0x02014B50, _MADE_BY_UNIX, _VERSION_NEEDED, flags,
-                    zlib.DEFLATED, time, date, crc, len(data), raw_size, len(encoded),
+                    method, time, date, crc, len(data), raw_size, len(encoded),
                     0, 0, 0, 0, external, offset,
                 ) + encoded)
                 offset += len(local) + len(encoded) + len(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,8 +55,60 @@ def plan_targets(request: BuildRequest) -> TargetPlan:
     arch_order = list(table.architectures)
     chosen_archs = sorted({table.architecture(a) for a in archs} if archs else set(arch_order),
                           key=arch_order.index)
+    warnings.extend(_host_warnings(request))
     return TargetPlan(pairs=tuple((r, a) for r in chosen for a in chosen_archs),
                       explicit_runtimes=explicit, warnings=tuple(warnings))
+
+
+def _host_warnings(request: BuildRequest) -> list[str]:
+    """This host would write other bytes than the reference: say so (issue 16)."""
+    warnings = []
+    if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
+        from lambdalayer.build.archive import timestamp_warning
+
+        clamped = timestamp_warning()
+        if clamped:
+            warnings.append(clamped)
+    if request.compression_level != 0:
+        from lambdalayer.build.compressor import differs_from_reference, implementation
+
+        if differs_from_reference():
+            warnings.append(
+                f"This Python's deflate ({implementation()}) writes other bytes than mainline "
+                "zlib, so this layer's CodeSha256 will not match a build of the same inputs on "
+                "a host with mainline zlib. Use --compression-level 0 (stored, host-independent) "
+                "or build where Python links mainline zlib.")
+    return warnings
+
+
+def _portable_path(path: Path) -> str:
+    """`path` relative to the working directory, in POSIX form, so that moving a checkout
+    does not change the build inputs (the content is hashed separately)."""
+    try:
+        return Path(os.path.relpath(path, Path.cwd())).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.name
+
+
+def _byte_makers(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
+    """Host tools whose versions change the zip's bytes: the compressor, and with --strip
+    and --compile the strip tools and the compiling interpreters (full versions)."""
+    from lambdalayer.build.compressor import compressor_record
+
+    makers: dict[str, Any] = {"compressor": compressor_record(request.compression_level)}
+    if request.strip:
+        from lambdalayer.shrink.strip import tool_versions
+
+        makers["strip_tools"] = tool_versions(sorted({a for _, a in plan.pairs}))
+    if request.compile:
+        from lambdalayer.proof.interpreters import find_interpreter
+
+        table = load_runtime_table()
+        found = {r: find_interpreter(table.runtime(r).python_version)
+                 for r in dict.fromkeys(r for r, _ in plan.pairs)}
+        makers["compile_interpreters"] = {r: i.version if i else None
+                                          for r, i in found.items()}
+    return makers
 
 
 def _uv_version() -> str:
@@ -76,7 +129,7 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         "uv_version": _uv_version(),
         "name": request.name,
         "requirements": list(request.inputs.specs),
-        "requirement_files": [str(f.path) for f in request.inputs.files],
+        "requirement_files": [_portable_path(f.path) for f in request.inputs.files],
         "requirements_sha256": request.inputs.fingerprint(),
         "recipe": recipe.name if recipe else None,
         "recipe_sha256": hashlib.sha256(recipe.text.encode()).hexdigest() if recipe else None,
@@ -94,6 +147,7 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         "excludes": sorted({e.strip().lower() for e in request.excludes}),
         "compression_level": request.compression_level,
         "local_inputs": local_inputs_record(request),
+        **_byte_makers(request, plan),
     }
 
 

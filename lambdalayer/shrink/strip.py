@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -99,14 +100,56 @@ def strippable_bytes(path: Path) -> int:
         return 0
 
 
+# Homebrew's llvm is keg-only (not on PATH): look in its keg on Apple silicon and Intel.
+HOMEBREW_LLVM = ("/opt/homebrew/opt/llvm/bin", "/usr/local/opt/llvm/bin")
+# Lambda's architecture names -> e_machine.
+ARCH_MACHINES = {"x86_64": 62, "arm64": 183}
+
+
 def candidate_tools(machine: int) -> list[str]:
-    """Strip tools on PATH worth trying for `machine`, most specific first."""
+    """Strip tools worth trying for `machine`, most specific first: `$LAMBDALAYER_STRIP`
+    alone when set, else the GNU cross strip, llvm-strip (PATH, then Homebrew's keg), strip."""
+    override = os.environ.get("LAMBDALAYER_STRIP", "").strip()
+    if override:
+        return [shutil.which(override) or override]
     names = []
     if machine in MACHINE_NAMES:
         names.append(f"{MACHINE_NAMES[machine]}-linux-gnu-strip")
-    names += ["llvm-strip", "strip"]
     found = [shutil.which(name) for name in names]
+    found.append(shutil.which("llvm-strip"))
+    found += [shutil.which("llvm-strip", path=keg) for keg in HOMEBREW_LLVM]
+    found.append(shutil.which("strip"))
     return list(dict.fromkeys(path for path in found if path))
+
+
+@functools.cache
+def _tool_version(tool: str) -> str:
+    try:
+        completed = subprocess.run([tool, "--version"], capture_output=True, text=True,
+                                   encoding="utf-8", errors="replace", check=False, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unusable"
+    lines = completed.stdout.strip().splitlines()
+    return lines[0].strip() if lines else "unknown"
+
+
+def tool_versions(archs: list[str]) -> dict[str, list[str]]:
+    """Per architecture, "name: version" of each tool `--strip` may use for it: they are
+    build inputs, since another strip (or version) writes other bytes."""
+    return {arch: [f"{Path(t).name}: {_tool_version(t)}"
+                   for t in candidate_tools(ARCH_MACHINES.get(arch, 0))] for arch in archs}
+
+
+def install_hint(label: str, system: str | None = None) -> str:
+    """How to get a strip tool that reads `label` ELF files on this kind of host."""
+    system = system or platform.system()
+    if system == "Darwin":
+        return ("Install llvm with Homebrew (`brew install llvm`; its llvm-strip is found in "
+                "the keg) or set LAMBDALAYER_STRIP to an llvm-strip.")
+    if system == "Windows":
+        return ("Install LLVM (`winget install LLVM.LLVM`) and put llvm-strip on PATH, or set "
+                "LAMBDALAYER_STRIP to llvm-strip.exe.")
+    return f"Install llvm (llvm-strip) or binutils-{label}-linux-gnu."
 
 
 def _strip_one(tool: str, elf: ElfFile) -> int:
@@ -160,7 +203,7 @@ def strip_tree(root: Path, *, workers: int | None = None) -> StripResult:
             warnings.append(
                 f"--strip skipped {len(files)} {label} ELF file(s): no strip tool here "
                 f"understands them (tried: {', '.join(Path(t).name for t in tried) or 'none'}). "
-                f"Install llvm (llvm-strip) or binutils-{label}-linux-gnu."
+                f"{install_hint(label)}"
             )
             continue
         tools.append(Path(tool).name)

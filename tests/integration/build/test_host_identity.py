@@ -77,3 +77,23 @@ def test_two_hosts_build_identical_layers(tmp_path: Path) -> None:
             records = [archive.read(n).decode() for n in archive.namelist()
                        if n.endswith(".dist-info/RECORD")]
         assert records and not any("bin/" in r for r in records)
+
+
+def test_moving_the_project_keeps_its_layers_up_to_date(tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    env = {"LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache")}
+    project = tmp_path / "checkout"
+    project.mkdir()
+    (project / "requirements.txt").write_text("chardet==5.2.0\n")
+    args = ("build", "cd", "-r", "requirements.txt", "--runtime", "python3.12", "--out", "dist")
+    first = run_cli(*args, cwd=project, env=env)
+    assert first.returncode == 0, first.stderr
+    moved = tmp_path / "elsewhere" / "checkout"
+    moved.parent.mkdir()
+    project.rename(moved)
+    mtime = (moved / "dist" / "cd.zip").stat().st_mtime_ns
+    second = run_cli(*args, "--json", cwd=moved, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "up to date" in second.stderr
+    assert (moved / "dist" / "cd.zip").stat().st_mtime_ns == mtime

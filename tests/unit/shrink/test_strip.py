@@ -102,3 +102,26 @@ def test_a_tool_that_does_not_understand_the_machine_is_passed_over(
     result = strip_tree(root)
     assert result.stripped == 1 and result.tools == ("llvm-strip",)
     assert [e.path for e in elf_files(root)] == [module]
+
+
+def test_llvm_strip_is_found_in_homebrews_keg_and_the_override_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdalayer.shrink import strip as strip_module
+
+    keg = tmp_path / "opt" / "llvm" / "bin"
+    keg.mkdir(parents=True)
+    (keg / "llvm-strip").write_text("#!/bin/sh\n")
+    (keg / "llvm-strip").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(strip_module, "HOMEBREW_LLVM", (str(tmp_path / "nope"), str(keg)))
+    assert strip_module.candidate_tools(183) == [str(keg / "llvm-strip")]
+    monkeypatch.setenv("LAMBDALAYER_STRIP", "/somewhere/llvm-strip-18")
+    assert strip_module.candidate_tools(183) == ["/somewhere/llvm-strip-18"]
+
+
+def test_install_hints_name_the_hosts_own_package_manager() -> None:
+    from lambdalayer.shrink.strip import install_hint
+
+    assert "brew install llvm" in install_hint("aarch64", "Darwin")
+    assert "LLVM.LLVM" in install_hint("aarch64", "Windows")
+    assert "binutils-aarch64-linux-gnu" in install_hint("aarch64", "Linux")
