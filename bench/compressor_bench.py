@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     workers = os.cpu_count() or 1
     try:
-        import deflate  # noqa: F401
+        import deflate
 
         have_libdeflate = True
     except ImportError:

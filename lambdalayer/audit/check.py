@@ -14,6 +14,7 @@ from pathlib import Path
 from lambdalayer.audit import rules
 from lambdalayer.audit.elf import Classified, ElfError, ElfInfo, Kind, classify, read_elf
 from lambdalayer.audit.findings import AuditReport, Finding, merge_findings
+from lambdalayer.audit.names import collisions
 from lambdalayer.audit.syslibs import load_base_image_libs
 from lambdalayer.audit.tree import LayerFile, LayerTree, scan_layer
 from lambdalayer.audit.zipread import ExtractedZip, safe_extract
@@ -101,6 +102,7 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
             tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
             if tag_finding is not None:
                 findings.append(tag_finding)
+    findings.extend(_name_collisions(tree))
     for link, raw in sorted(tree.escaping_links.items()):
         findings.append(Finding(
             severity="error", code="unsafe-path", path=link, package=tree.package_of(link),
@@ -118,6 +120,19 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
     return AuditReport(findings=merge_findings(findings), allow=allow, files=len(tree.files),
                        unzipped_size=unzipped, zipped_size=zipped_size,
                        targets=tuple(str(t) for t in targets))
+
+
+def _name_collisions(tree: LayerTree) -> list[Finding]:
+    """Paths one file on macOS/Windows (case or Unicode form only differ): refused, since the
+    layer then depends on the host that built or extracted it (audit/names.py)."""
+    names = set(tree.files) | set(tree.links) | tree.recorded_paths() | tree.twins
+    return [Finding(
+        severity="error", code="case-collision", path=group[0], package=tree.package_of(group[0]),
+        message=f"{' and '.join(repr(n) for n in group)} differ only in letter case or Unicode "
+                "form: on macOS and Windows they are one file, so a layer built or extracted "
+                "there keeps only one of them and differs from a Linux build. Rename one; "
+                "--allow case-collision accepts it for layers only ever built on Linux.")
+        for group in collisions(names)]
 
 
 def check_path(source: Path, targets: list[Target], *,

@@ -144,7 +144,7 @@ def _classify_pe(head: bytes, handle: BinaryIO | None) -> Classified:
 def classify(path: Path | str) -> Classified:
     """Classify one file by content. OSError propagates (the caller decides what it means)."""
     # os.open/os.read: no buffered file object for the ~4,000 files of a big layer.
-    descriptor = os.open(path, os.O_RDONLY)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))  # no CRLF on Windows
     try:
         head = os.read(descriptor, HEAD_SIZE)
         if head[:2] != b"MZ" and head[:4] not in _MACHO_FAT:

@@ -14,9 +14,11 @@ import os
 import posixpath
 import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdalayer.fileio import unreadable, walk_error
 from lambdalayer.targets.target import Target
 
 _RUNTIME_DIR = re.compile(r"^python/lib/python(\d+)\.(\d+)/")
@@ -41,6 +43,9 @@ class LayerTree:
     files: dict[str, LayerFile] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # link -> layer path it points at
     escaping_links: dict[str, str] = field(default_factory=dict)  # link -> raw target
+    # Names on disk that normalise (NFC) to a path already seen: both spellings, for the
+    # case-collision rule (check.py), since `files` can hold only one of them.
+    twins: set[str] = field(default_factory=set)
     _packages: dict[str, str] | None = None
 
     @property
@@ -93,6 +98,12 @@ class LayerTree:
                 return name or None
         return None
 
+    def recorded_paths(self) -> set[str]:
+        """Every layer path some *.dist-info/RECORD names (present or not)."""
+        if self._packages is None:
+            self._packages = _read_records(self)
+        return {unicodedata.normalize("NFC", path) for path in self._packages}
+
     def wheel_files(self, files: list[LayerFile]) -> list[tuple[str, LayerFile]]:
         """(dist-info directory name, WHEEL file) among `files`."""
         found = []
@@ -130,18 +141,24 @@ def scan_layer(root: Path) -> LayerTree:
     if root.name == "python" and not (root / "python").is_dir():
         prefix = "python/"
     tree = LayerTree()
-    for dirpath, dirnames, filenames in os.walk(root):
+    spellings: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error):
         dirnames.sort()
         base = Path(dirpath)
         rel_dir = base.relative_to(root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
         for name in [*filenames, *dirnames]:
             path = base / name
-            rel = prefix + rel_dir + name
+            # NFC, as the zip stores names (build/archive.py): HFS+ lists them as NFD.
+            raw = prefix + rel_dir + name
+            rel = unicodedata.normalize("NFC", raw)
+            if rel in spellings:
+                tree.twins |= {spellings[rel], raw}
+            spellings.setdefault(rel, raw)
             try:
                 info = path.lstat()
-            except OSError:
-                continue
+            except OSError as exc:
+                raise unreadable(exc) from exc  # never drop a file from the audit silently
             if stat.S_ISLNK(info.st_mode):
                 _add_link(tree, rel, os.readlink(path))
             elif stat.S_ISREG(info.st_mode):

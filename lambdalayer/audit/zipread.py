@@ -241,7 +241,9 @@ def _check_mode(name: str, info: zipfile.ZipInfo, mode: int, problems: list[ZipP
 def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: _Budget) -> None:
     # O_EXCL | O_NOFOLLOW: never write through something already there (no links
     # exist yet, but a duplicate that slipped past normalisation must not clobber).
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    # O_BINARY (Windows): without it every \n written becomes \r\n and each .so is mangled.
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_BINARY", 0))
     descriptor = os.open(target, flags, 0o644)
     with os.fdopen(descriptor, "wb") as out, zf.open(info) as source:
         while True:

@@ -24,6 +24,7 @@ import os
 import stat
 import struct
 import tempfile
+import unicodedata
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +35,7 @@ from typing import Protocol
 
 from lambdalayer.build.compressor import compressor_record
 from lambdalayer.errors import UsageError
+from lambdalayer.fileio import replace_retrying, unreadable, walk_error
 
 DEFAULT_LEVEL = 6
 _DOS_EPOCH = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
@@ -114,14 +116,23 @@ def normalised_mode(path: Path) -> int:
 
 
 def iter_tree(root: Path) -> Iterator[tuple[str, Path]]:
-    """(archive name, file) for every regular file below `root`, following no symlinks."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    """(archive name, file) for every regular file below `root`, following no symlinks.
+
+    Names are NFC (macOS volumes may list NFD, which then fails to import on Lambda).
+    A directory or file that cannot be read is a UsageError, never a silent omission
+    (on Windows, paths past 260 characters do that).
+    """
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error):
         dirnames.sort()
         for filename in filenames:
             path = Path(dirpath, filename)
-            if path.is_symlink() or not path.is_file():
+            try:
+                info = path.lstat()
+            except OSError as exc:
+                raise unreadable(exc) from exc
+            if not stat.S_ISREG(info.st_mode):
                 continue
-            yield path.relative_to(root).as_posix(), path
+            yield unicodedata.normalize("NFC", path.relative_to(root).as_posix()), path
 
 
 # Files larger than two chunks are deflated in 1 MiB pieces, each primed with
@@ -343,7 +354,7 @@ def write_zip(
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)
-        os.replace(temporary, destination)
+        replace_retrying(temporary, destination)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -18,6 +18,8 @@ import hashlib
 import io
 from pathlib import Path
 
+from lambdalayer.fileio import replace_retrying
+
 
 def _hash_row(path: Path) -> tuple[str, str]:
     digest = hashlib.sha256(path.read_bytes()).digest()
@@ -68,6 +70,6 @@ def rewrite_records(site: Path) -> int:
             continue
         temporary = record.with_name(".RECORD.tmp")
         temporary.write_text(new, encoding="utf-8", newline="")
-        temporary.replace(record)
+        replace_retrying(temporary, record)
         changed += 1
     return changed

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from packaging.requirements import Requirement
 
 from lambdalayer.build.distinfo import InstalledDist
+from lambdalayer.fileio import walk_error
 from lambdalayer.targets.target import Target
 
 # Lambda's limits (DESIGN.md §2): function + layers unzipped, and direct upload.
@@ -52,7 +53,7 @@ def measure(layer_root: Path, site_dirs: dict[Path, list[InstalledDist]],
     `reductions` (what the size options removed before) is carried into the report.
     """
     sizes: dict[str, int] = {}
-    for dirpath, _dirs, filenames in os.walk(layer_root):
+    for dirpath, _dirs, filenames in os.walk(layer_root, onerror=walk_error):
         for filename in filenames:
             path = Path(dirpath, filename)
             sizes[path.relative_to(layer_root).as_posix()] = path.stat().st_size
