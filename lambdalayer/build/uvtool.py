@@ -73,8 +73,10 @@ def start_uv(args: list[str]) -> StartedUv:
     # Plain, parseable messages; no spinner in captured output.
     env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
     env.setdefault("UV_PYTHON", sys.executable)
+    # uv writes UTF-8 on every host; the locale's code page (Windows) would garble or crash.
     process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env)
+                               stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                               errors="replace", env=env)
     return StartedUv(args=tuple(args), process=process)
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import format_size, human_console, print_json
+from lambdalayer.cli.output import format_size, human_console, marks, print_json
 from lambdalayer.errors import EXIT_AUDIT
 
 if TYPE_CHECKING:  # the audit is imported when the command runs, not for --help
@@ -112,10 +112,11 @@ def _render(source: str, report: AuditReport) -> None:
     warnings = len(report.warnings)
     size = f"{report.files:,} files, {format_size(report.unzipped_size)} unzipped"
     targets = ", ".join(report.targets)
+    passed, failed = marks()
     if errors:
-        console.print(f"[bold red]✗ {errors} error{'s' * (errors != 1)}[/], {warnings} "
+        console.print(f"[bold red]{failed} {errors} error{'s' * (errors != 1)}[/], {warnings} "
                       f"warning{'s' * (warnings != 1)} for {escape(targets)} ({size}): this "
                       "layer would fail on Lambda.")
     else:
-        console.print(f"[green]✓ no errors[/], {warnings} warning{'s' * (warnings != 1)} for "
-                      f"{escape(targets)} ({size}).")
+        console.print(f"[green]{passed} no errors[/], {warnings} "
+                      f"warning{'s' * (warnings != 1)} for {escape(targets)} ({size}).")

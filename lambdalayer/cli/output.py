@@ -21,21 +21,48 @@ if TYPE_CHECKING:
 JSON_SCHEMA = 1
 
 
+def _tolerant_streams() -> None:
+    """A console that cannot encode a character (a Windows code page) shows '?' rather than
+    crashing the command with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+def can_print(text: str, stream: object = None) -> bool:
+    """Whether `stream` (default: where human output goes) can encode `text`."""
+    stream = stream or (sys.stdout if sys.stdout.isatty() else sys.stderr)
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def marks() -> tuple[str, str]:
+    """(pass, fail) marks: ✓ and ✗, or ASCII where the console cannot print those."""
+    return ("✓", "✗") if can_print("✓✗") else ("OK", "X")
+
+
 def human_console() -> Console:
     """The console for people: stdout on a TTY, stderr otherwise (and always with --json)."""
     from rich.console import Console
 
+    _tolerant_streams()
     return Console(stderr=not sys.stdout.isatty(), highlight=False, soft_wrap=True)
 
 
 def error_console() -> Console:
     from rich.console import Console
 
+    _tolerant_streams()
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def say(message: str) -> None:
     """One plain line for people, without loading rich (stdout on a TTY, else stderr)."""
+    _tolerant_streams()
     click.echo(message, err=not sys.stdout.isatty())
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import human_console, print_json
+from lambdalayer.cli.output import human_console, marks, print_json
 from lambdalayer.errors import EXIT_OK, EXIT_TEST_FAILED, EXIT_TEST_NOT_RUN, UsageError
 
 if TYPE_CHECKING:
@@ -216,7 +216,8 @@ def render_smoke(report: SmokeReport) -> None:
         if run.status == "not-run":
             console.print(f"[yellow]- {run.target} not run:[/] {escape(run.reason or '')}")
             continue
-        mark = "[green]✓[/]" if run.status == "passed" else "[bold red]✗[/]"
+        passed, failed = marks()
+        mark = f"[green]{passed}[/]" if run.status == "passed" else f"[bold red]{failed}[/]"
         if run.covered_by:
             console.print(f"{mark} {run.target}: {run.status} (pure Python, the same files as "
                           f"{run.covered_by})")

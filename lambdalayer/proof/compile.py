@@ -135,7 +135,8 @@ def _compile_one(runtime: str, interpreter: Interpreter, jobs: list[tuple[str, s
         completed = subprocess.run(
             [interpreter.path, "-s", "-S", "-B", "-c", _COMPILER, str(jobs_file),
              str(results_file)],
-            cwd=scratch, env=env, capture_output=True, text=True, check=False, timeout=3600)
+            cwd=scratch, env=env, capture_output=True, text=True, encoding="utf-8",
+            errors="replace", check=False, timeout=3600)
         if completed.returncode != 0 or not results_file.exists():
             raise LambdaLayerError(
                 f"Compiling bytecode with {interpreter.path} failed (exit status "

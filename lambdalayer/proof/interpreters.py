@@ -58,6 +58,34 @@ def _pyenv_candidates(version: str) -> list[str]:
     return [exe for _, exe in sorted(found, reverse=True)]
 
 
+def _windows_candidates(version: str, *, system: str | None = None) -> list[str]:
+    """Windows: the `py -X.Y` launcher (python.org installs), then pyenv-win's versions
+    (`%PYENV_ROOT%` or ~/.pyenv/pyenv-win, each version's python.exe at its root)."""
+    if (system or os.name) != "nt":
+        return []
+    found = []
+    launcher = shutil.which("py")
+    if launcher:
+        try:
+            completed = subprocess.run(
+                [launcher, f"-{version}", "-c", "import sys; print(sys.executable)"],
+                capture_output=True, text=True, encoding="utf-8", errors="replace",
+                timeout=60, check=False)
+            if completed.returncode == 0 and completed.stdout.strip():
+                found.append(completed.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    root = os.environ.get("PYENV_ROOT") or os.path.join(os.path.expanduser("~"), ".pyenv",
+                                                         "pyenv-win")
+    versions = os.path.join(root, "versions")
+    patches = []
+    for name in os.listdir(versions) if os.path.isdir(versions) else []:
+        exe = os.path.join(versions, name, "python.exe")
+        if re.fullmatch(rf"{re.escape(version)}\.\d+", name) and os.path.exists(exe):
+            patches.append((int(name.rsplit(".", 1)[1]), exe))
+    return found + [exe for _, exe in sorted(patches, reverse=True)]
+
+
 def _uv_candidate(version: str) -> list[str]:
     from lambdalayer.build.uvtool import run_uv
 
@@ -73,7 +101,8 @@ def probe(path: str) -> Interpreter | None:
     """What `path` is, by running it; None when it does not run or is not CPython."""
     try:
         completed = subprocess.run([path, "-I", "-S", "-c", _PROBE], capture_output=True,
-                                   text=True, timeout=60, check=False)
+                                   text=True, encoding="utf-8", errors="replace", timeout=60,
+                                   check=False)
         data = json.loads(completed.stdout) if completed.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
@@ -90,7 +119,7 @@ def find_interpreter(version: str) -> Interpreter | None:
     """A CPython whose major.minor is `version` ("3.11"), or None when the host has none."""
     seen: set[str] = set()
     sources: tuple[Callable[[str], list[str]], ...] = (_path_candidate, _pyenv_candidates,
-                                                       _uv_candidate)
+                                                       _windows_candidates, _uv_candidate)
     for source in sources:
         for candidate in source(version):
             if candidate in seen:

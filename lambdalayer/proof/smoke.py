@@ -138,6 +138,16 @@ def _is_zip(path: Path) -> bool:
         return handle.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
 
 
+def _link_or_copy(link: Path, directory: Path) -> None:
+    """A symlink to `directory`, or a copy where symlinks need a privilege (Windows)."""
+    try:
+        link.symlink_to(directory, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        import shutil
+
+        shutil.copytree(directory, link, symlinks=True)
+
+
 @contextmanager
 def _staged(source: Path, code: Path | None) -> Iterator[_Staged]:
     """A temporary /opt (and /var/task) holding the layer (and the function's code)."""
@@ -149,10 +159,10 @@ def _staged(source: Path, code: Path | None) -> Iterator[_Staged]:
         staged.task.parent.mkdir(parents=True)
         if source.is_dir():
             if (source / "python").is_dir():
-                staged.opt.symlink_to(source.resolve(), target_is_directory=True)
+                _link_or_copy(staged.opt, source.resolve())
             elif source.name == "python":
                 staged.opt.mkdir()
-                (staged.opt / "python").symlink_to(source.resolve(), target_is_directory=True)
+                _link_or_copy(staged.opt / "python", source.resolve())
             else:
                 raise UsageError(
                     f"{source} has no python/ directory, so Lambda would put nothing of it "
@@ -168,7 +178,7 @@ def _staged(source: Path, code: Path | None) -> Iterator[_Staged]:
         if code is None:
             staged.task.mkdir()
         elif code.is_dir():
-            staged.task.symlink_to(code.resolve(), target_is_directory=True)
+            _link_or_copy(staged.task, code.resolve())
         elif code.is_file() and _is_zip(code):
             staged.task.mkdir()
             extracted = safe_extract(code, staged.task)
@@ -311,7 +321,8 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     crash: str | None = None
     try:
         completed = subprocess.run(command, cwd=staged.task, env=_environment(staged),
-                                   capture_output=True, text=True, timeout=timeout, check=False)
+                                   capture_output=True, text=True, encoding="utf-8",
+                                   errors="replace", timeout=timeout, check=False)
         if completed.returncode != 0:
             tail = "\n".join(completed.stderr.strip().splitlines()[-20:])
             how = (f"killed by signal {-completed.returncode}" if completed.returncode < 0
@@ -370,6 +381,12 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
 
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
              function: FunctionCode | None, timeout: float) -> TargetRun:
+    if platform.system() != "Linux":
+        # Said before looking for interpreters: none of them could stand in for Lambda.
+        return TargetRun(target=target, status="not-run", reason=(
+            f"this host runs {platform.system()}, not Linux, and {target.runtime.name} runs on "
+            f"{target.runtime.os.name}: imports are only meaningful on Linux (run "
+            "`lambdalayer test` in CI on a Linux runner)"))
     interpreter = find_interpreter(target.runtime.python_version)
     reason = cannot_run_reason(target, interpreter, native)
     if reason is not None or interpreter is None:
