@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambdalayer import interrupt
 from lambdalayer.aws.arns import check_layer_name, layer_identity, parse_layer_arn
 from lambdalayer.aws.client import aws_errors, error_code, region_of
 from lambdalayer.build.manifest import find_manifests, read_manifest
@@ -282,7 +283,9 @@ def _update_with_backoff(client: Any, arguments: dict[str, Any],
     delay = 1.0
     for attempt in range(_CONFLICT_ATTEMPTS):
         try:
-            client.update_function_configuration(**arguments)
+            # A signal waits for the answer, so we know whether the function changed.
+            with interrupt.deferred():
+                client.update_function_configuration(**arguments)
             return
         except Exception as exc:
             if error_code(exc) != "ResourceConflictException" or attempt + 1 == _CONFLICT_ATTEMPTS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -334,9 +334,21 @@ def publish(
     jobs = [(layer, region) for layer in layers for region in regions]
     if not jobs:
         return ()
-    with ThreadPoolExecutor(max_workers=min(_MAX_WORKERS, len(jobs))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(_MAX_WORKERS, len(jobs)))
+    futures = []
+    try:
         futures = [pool.submit(publish_to_region, layer, clients=clients, region=region,
                                options=options, progress=progress) for layer, region in jobs]
+        wait(futures)
+    except BaseException:
+        # SIGTERM/Ctrl-C: start nothing more, and record what is already published. An
+        # upload still running is not waited for: the next publish finds its version by
+        # CodeSha256 and records it then.
+        pool.shutdown(wait=False, cancel_futures=True)
+        record_published(layers, [f.result() for f in futures
+                                  if f.done() and not f.cancelled() and f.exception() is None])
+        raise
+    pool.shutdown()
     results: list[PublishedLayer] = []
     failures: list[tuple[str, str, LambdaLayerError]] = []
     for (layer, region), future in zip(jobs, futures, strict=True):

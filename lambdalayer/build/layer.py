@@ -48,10 +48,13 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             warnings=plan.warnings,
         )
     # Imported here, past the up-to-date check, which needs none of it.
+    import dataclasses
     import shutil
-    import tempfile
 
-    work = Path(tempfile.mkdtemp(prefix="lambdalayer-"))
+    from lambdalayer.build.workdirs import make_workdir, swept_notice
+
+    notice = swept_notice()  # work directories of killed runs, before adding ours
+    work = make_workdir()
     started = None
     try:
         from lambdalayer.build.local import with_local_wheels
@@ -61,8 +64,11 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
         # The pipeline's imports (packaging, the audit, ...) overlap uv's work.
         from lambdalayer.build.pipeline import run_pipeline
 
-        return run_pipeline(request, plan, record, inputs_hash, work=work, started=started,
-                            progress=progress)
+        result = run_pipeline(request, plan, record, inputs_hash, work=work, started=started,
+                              progress=progress)
+        if notice:
+            result = dataclasses.replace(result, warnings=(notice, *result.warnings))
+        return result
     finally:
         if started is not None:
             started.stop()

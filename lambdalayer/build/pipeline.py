@@ -13,6 +13,7 @@ size check and the audit.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
-from lambdalayer import __version__
+from lambdalayer import __version__, interrupt
 from lambdalayer.build.archive import iter_tree, write_zip
 from lambdalayer.build.cache import member_cache
 from lambdalayer.build.distinfo import InstalledDist
@@ -244,14 +245,34 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         staged.append((layer, root, sizes, findings, site_dirs))
 
     artifacts = []
+    partials: list[Path] = []
+    try:
+        artifacts = _write_artifacts(request, staged, compiled, warnings, partials,
+                                     inputs_hash, record, progress)
+    finally:
+        for partial in partials:  # left only by a failure or a signal
+            partial.unlink(missing_ok=True)
+    return BuildResult(artifacts=tuple(artifacts), warnings=tuple(warnings))
+
+
+def _write_artifacts(request: BuildRequest, staged: list[Any],
+                     compiled: dict[str, CompileReport], warnings: list[str],
+                     partials: list[Path], inputs_hash: str, record: dict[str, Any],
+                     progress: Progress | None) -> list[Artifact]:
+    """Zip each staged layer and write its manifest; `partials` collects temporary zips."""
+    artifacts = []
     for layer, root, sizes, findings, site_dirs in staged:
         if progress:
             progress(f"writing {layer.name}.zip")
         zip_path = request.out_dir / f"{layer.name}.zip"
-        stats = write_zip(iter_tree(root), zip_path, level=request.compression_level,
+        # Written beside the zip under another name, then swapped in together with
+        # its manifest (below), so dist/ never pairs a new zip with an old manifest.
+        partial = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.partial")
+        partials.append(partial)
+        stats = write_zip(iter_tree(root), partial, level=request.compression_level,
                           cache=member_cache())
         sizes = with_compressed(sizes, stats.members, stats.size)
-        sha256, code_sha256 = file_digests(zip_path)
+        sha256, code_sha256 = file_digests(partial)
         if stats.size > DIRECT_UPLOAD_LIMIT:
             warnings.append(
                 f"{zip_path.name} is {stats.size / 1e6:.1f} MB zipped, over the 50 MB direct "
@@ -266,12 +287,14 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         if previous is not None and old_sha == sha256:
             # Same bytes: the versions published from the old zip are this zip's too.
             manifest.published = list(previous.published)
-        write_manifest(manifest_path, manifest)
+        with interrupt.deferred():
+            os.replace(partial, zip_path)
+            write_manifest(manifest_path, manifest)
         artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
                                   manifest_path=manifest_path, manifest=manifest,
                                   sizes=sizes, up_to_date=old_sha == sha256,
                                   compiled=compiled.get(layer.name)))
-    return BuildResult(artifacts=tuple(artifacts), warnings=tuple(warnings))
+    return artifacts
 
 
 def _previous_manifest(manifest_path: Path) -> Manifest | None:

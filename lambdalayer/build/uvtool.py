@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambdalayer import interrupt
 from lambdalayer.errors import LambdaLayerError
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class StartedUv:
         if self.process.poll() is None:
             self.process.kill()
             self.process.communicate()
+        interrupt.untrack(self.process)
 
 
 def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_version: str,
@@ -73,19 +75,22 @@ def start_uv(args: list[str]) -> StartedUv:
     # Plain, parseable messages; no spinner in captured output.
     env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
     env.setdefault("UV_PYTHON", sys.executable)
+    interrupt.check()  # cancelled: start nothing new
     # uv writes UTF-8 on every host; the locale's code page (Windows) would garble or crash.
     process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, encoding="utf-8",
                                errors="replace", env=env)
+    interrupt.track(process)
     return StartedUv(args=tuple(args), process=process)
 
 
 def wait_uv(started: StartedUv, *, timeout: float = 1800) -> UvResult:
     try:
         stdout, stderr = started.process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException:  # a timeout, Ctrl-C or SIGTERM: never leave uv running
         started.stop()
         raise
+    interrupt.untrack(started.process)
     return UvResult(returncode=started.process.returncode, stdout=stdout, stderr=stderr)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import NoReturn
 
 import click
 
@@ -85,18 +86,27 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run `cli` and map failures to exit codes."""
+    from lambdalayer import interrupt
+
     args = sys.argv[1:] if argv is None else argv
     want_json = "--json" in args
+    interrupt.install()
     try:
         # Without standalone mode click returns (rather than raises) the code of
         # a `ctx.exit(code)` / click.exceptions.Exit raised inside a command.
         code = cli.main(args=args, prog_name="lambdalayer", standalone_mode=False)
+    except interrupt.Terminated as stop:
+        _terminated(stop.signum)
     except LambdaLayerError as err:
+        if interrupt.received() is not None:  # a failure caused by ending our children
+            _terminated(interrupt.received() or 0)
         from lambdalayer.cli.output import emit_error
 
         emit_error(err, want_json=want_json)
         sys.exit(err.exit_code)
     except click.exceptions.Abort:
+        if interrupt.received() is not None:  # click turns KeyboardInterrupt into Abort
+            _terminated(interrupt.received() or 0)
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.exceptions.Exit as done:
@@ -109,4 +119,22 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_INTERNAL)
+    if interrupt.received() is not None:  # the signal came at the very end
+        _terminated(interrupt.received() or 0)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _terminated(signum: int) -> NoReturn:
+    """Exit 128 + signum after SIGTERM/SIGHUP; cleanup has run (the exception unwound).
+
+    os._exit: a worker thread still blocked on the network must not keep a
+    cancelled CI job alive.
+    """
+    import os
+    import signal
+
+    name = signal.Signals(signum).name if signum else "signal"
+    click.echo(f"Terminated ({name}): stopped, temporary files removed.", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + signum)
