@@ -3,24 +3,65 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 from pathlib import Path
 
+from lambdalayer.errors import UsageError
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory and a rename."""
+# Write failures that are the machine's state, not a bug: reported as exit 2.
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def is_write_fault(exc: BaseException) -> bool:
+    """True for a full disk, a quota or a permission problem (see cannot_write)."""
+    return isinstance(exc, OSError) and exc.errno in _FULL | _DENIED
+
+
+def cannot_write(path: Path, exc: OSError) -> UsageError:
+    """The one-paragraph error for a write that failed with a full disk or no permission.
+
+    The caller has already removed its temporary file; the previous `path` is intact.
+    """
+    reason = exc.strerror or str(exc)
+    where = path.parent
+    if exc.errno in _FULL:
+        hint = (f"The filesystem holding {where} is full. Free space there (`lambdalayer "
+                "cache clean` frees the build cache; old zips in the output directory can "
+                "go), or write elsewhere with --out. The previous file, if any, is intact.")
+    else:
+        hint = (f"This user may not write in {where}. Fix its permissions or write "
+                "elsewhere with --out. The previous file, if any, is intact.")
+    return UsageError(f"Could not write {path}: {reason}.", hint=hint)
+
+
+def write_atomic(path: Path, data: bytes, *, shown_as: Path | None = None) -> None:
+    """Write `data` to `path` through a temporary file in the same directory and a rename.
+
+    A full disk or missing permission is a UsageError naming `shown_as` (default
+    `path`); the temporary file is removed and the previous `path` is intact.
+    """
     import tempfile  # not needed by the read-only up-to-date path
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        if is_write_fault(exc):
+            raise cannot_write(shown_as or path, exc) from exc
+        raise
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(name, 0o644)
         replace_retrying(name, path)
-    except BaseException:
+    except BaseException as exc:
         Path(name).unlink(missing_ok=True)
+        if is_write_fault(exc):
+            assert isinstance(exc, OSError)
+            raise cannot_write(shown_as or path, exc) from exc
         raise
 
 

@@ -190,6 +190,26 @@ def member_cache() -> DeflateCache | None:
     return DeflateCache(cache_root(), cap) if cap > 0 else None
 
 
+def open_member_cache() -> tuple[DeflateCache | None, str | None]:
+    """member_cache(), or (None, warning) when its directory cannot be written.
+
+    An unwritable or full cache directory costs speed, never the build.
+    """
+    found = member_cache()
+    if found is None:
+        return None, None
+    try:
+        found.directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=found.directory, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        return None, (f"The build cache {found.directory} cannot be written "
+                      f"({exc.strerror or exc}); building without it. Fix its permissions, "
+                      "or point LAMBDALAYER_CACHE_DIR elsewhere (LAMBDALAYER_CACHE_MAX=0 "
+                      "turns the cache off).")
+    return found, None
+
+
 def uv_cache_dir() -> Path | None:
     """Where uv keeps wheels and unpacked trees (`UV_CACHE_DIR` or uv's default)."""
     from lambdalayer.build.uvtool import run_uv

@@ -25,7 +25,7 @@ from packaging.requirements import Requirement
 
 from lambdalayer import __version__, interrupt
 from lambdalayer.build.archive import iter_tree, write_zip
-from lambdalayer.build.cache import member_cache
+from lambdalayer.build.cache import open_member_cache
 from lambdalayer.build.distinfo import InstalledDist
 from lambdalayer.build.install import lay_out
 from lambdalayer.build.manifest import (
@@ -34,7 +34,6 @@ from lambdalayer.build.manifest import (
     PackageRecord,
     manifest_path_for,
     read_manifest,
-    write_manifest,
 )
 from lambdalayer.build.plan import TargetPlan
 from lambdalayer.build.record import rewrite_records
@@ -54,7 +53,7 @@ from lambdalayer.build.sizing import (
 from lambdalayer.build.sources import place_includes, place_sources
 from lambdalayer.build.uvtool import StartedUv
 from lambdalayer.errors import AuditError, UsageError
-from lambdalayer.fileio import file_digests
+from lambdalayer.fileio import cannot_write, file_digests, is_write_fault, write_atomic
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
 from lambdalayer.shrink.apply import shrink_layer
 from lambdalayer.targets.runtimes import load_runtime_table
@@ -261,6 +260,9 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
                      progress: Progress | None) -> list[Artifact]:
     """Zip each staged layer and write its manifest; `partials` collects temporary zips."""
     artifacts = []
+    cache, cache_warning = open_member_cache()
+    if cache_warning:
+        warnings.append(cache_warning)
     for layer, root, sizes, findings, site_dirs in staged:
         if progress:
             progress(f"writing {layer.name}.zip")
@@ -269,8 +271,13 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
         # its manifest (below), so dist/ never pairs a new zip with an old manifest.
         partial = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.partial")
         partials.append(partial)
-        stats = write_zip(iter_tree(root), partial, level=request.compression_level,
-                          cache=member_cache())
+        try:
+            stats = write_zip(iter_tree(root), partial, level=request.compression_level,
+                              cache=cache)
+        except OSError as exc:
+            if is_write_fault(exc):  # write_zip removed its temporary file
+                raise cannot_write(zip_path, exc) from exc
+            raise
         sizes = with_compressed(sizes, stats.members, stats.size)
         sha256, code_sha256 = file_digests(partial)
         if stats.size > DIRECT_UPLOAD_LIMIT:
@@ -287,9 +294,14 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
         if previous is not None and old_sha == sha256:
             # Same bytes: the versions published from the old zip are this zip's too.
             manifest.published = list(previous.published)
+        # Both files are complete on disk before either is swapped in: a full disk
+        # fails here and leaves the previous pair as it was.
+        staged_manifest = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.partial")
+        partials.append(staged_manifest)
+        write_atomic(staged_manifest, manifest.to_json().encode("utf-8"), shown_as=manifest_path)
         with interrupt.deferred():
             os.replace(partial, zip_path)
-            write_manifest(manifest_path, manifest)
+            os.replace(staged_manifest, manifest_path)
         artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
                                   manifest_path=manifest_path, manifest=manifest,
                                   sizes=sizes, up_to_date=old_sha == sha256,
