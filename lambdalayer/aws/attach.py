@@ -11,6 +11,7 @@ backoff.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import shlex
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from lambdalayer import interrupt
 from lambdalayer.aws.arns import check_layer_name, layer_identity, parse_layer_arn
 from lambdalayer.aws.client import aws_errors, error_code, region_of
+from lambdalayer.aws.sizes import LIMIT, FunctionSize, function_size
 from lambdalayer.build.manifest import find_manifests, read_manifest
 from lambdalayer.errors import AuditError, AwsError, UsageError
 
@@ -68,6 +70,7 @@ class AttachResult:
     changed: bool
     dry_run: bool = False
     forced: tuple[str, ...] = ()  # the compatibility problems --force overrode
+    unzipped: FunctionSize | None = None  # code + layers after the change (aws/sizes.py)
 
     @property
     def rollback_command(self) -> str:
@@ -222,16 +225,19 @@ def attach(
     force: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     waiter_config: dict[str, int] | None = None,
+    dist: Path | None = None,
 ) -> tuple[AttachResult, ...]:
     """Attach `layer` to every function, in order.
 
-    Every function is checked (compatibility, 5-layer limit) before any is
-    changed. `dry_run` reads and plans only. `sleep` and `waiter_config` are
+    Every function is checked (compatibility, 5-layer limit, 250 MB unzipped
+    with the sizes `dist`'s manifests know) before any is changed. `dry_run`
+    reads, plans and measures only. `sleep` and `waiter_config` are
     for tests.
     """
     states = [read_function(client, name) for name in functions]
     forced = {state.name: tuple(check_attachable(state, layer, force=force))
               for state in states}
+    sizes = check_sizes(client, states, layer, dist=dist)
     results = []
     for state in states:
         if dry_run:
@@ -239,11 +245,40 @@ def attach(
             results.append(AttachResult(name=state.name, region=region_of(client),
                                         before=state.layers, after=after,
                                         changed=after != state.layers, dry_run=True,
-                                        forced=forced[state.name]))
+                                        forced=forced[state.name],
+                                        unzipped=sizes.get(state.name)))
             continue
-        results.append(_attach_one(client, state.name, layer, force=force, sleep=sleep,
-                                   waiter_config=waiter_config or {}))
+        result = _attach_one(client, state.name, layer, force=force, sleep=sleep,
+                             waiter_config=waiter_config or {})
+        results.append(dataclasses.replace(result, unzipped=sizes.get(state.name)))
     return tuple(results)
+
+
+def check_sizes(client: Any, states: Sequence[FunctionState], layer: LayerChoice, *,
+                dist: Path | None) -> dict[str, FunctionSize]:
+    """Measure each function that would change; AuditError when one would exceed Lambda's
+    262,144,000 unzipped bytes (code + layers), before anything is changed."""
+    sizes = {}
+    for state in states:
+        after = plan_layers(state.layers, layer.arn)
+        if after != state.layers:
+            sizes[state.name] = function_size(client, state.name, after, dist=dist)
+    over = [size for size in sizes.values() if size.over]
+    if over:
+        details = "\n".join(
+            f"Function {size.function!r} would hold {size.known:,} bytes unzipped "
+            f"(code and {_layers(len(size.parts) - 1)}):\n{size.breakdown()}" for size in over)
+        raise AuditError(
+            f"Refusing to attach {layer.arn}: Lambda allows {LIMIT:,} bytes unzipped for a "
+            f"function's code and all its layers together, and nothing was changed.\n"
+            f"{details}",
+            hint="Make a layer smaller (`lambdalayer build --slim --strip`, --exclude), "
+                 "detach a layer the function no longer needs, or split the function.")
+    return sizes
+
+
+def _layers(count: int) -> str:
+    return f"{count} layer" + ("" if count == 1 else "s")
 
 
 def _attach_one(client: Any, name: str, layer: LayerChoice, *, force: bool,

@@ -202,18 +202,24 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
         client = _lambda_client(regions[0] if regions else None, profile, endpoint_url)
         layer = resolve_layer(client, layer_spec, dist=out)
         layer_arn = layer.arn
-        results = list(attach(client, functions, layer, dry_run=dry_run, force=force))
+        results = list(attach(client, functions, layer, dry_run=dry_run, force=force,
+                              dist=out))
     if as_json:
         print_json({"layer": layer_arn, "dry_run": dry_run, "functions": [
             {"name": r.name, "region": r.region, "before": list(r.before),
              "after": list(r.after), "changed": r.changed, "forced": list(r.forced),
-             "rollback": r.rollback_command if r.changed else None}
+             "rollback": r.rollback_command if r.changed else None,
+             "unzipped": _size_json(r.unzipped)}
             for r in results]})
         return
     console = human_console()
     for r in results:
         for problem in r.forced:
             console.print(f"[yellow]warning:[/] {escape(problem)} (attached because of --force)")
+        for part in r.unzipped.unknown if r.unzipped else ():
+            console.print(f"[yellow]warning:[/] {escape(r.name)}: could not measure the "
+                          f"unzipped size of {escape(part.label)} ({escape(part.source)}); "
+                          "the 250 MB check counted only the rest.")
         if not r.changed:
             console.print(f"[dim]{escape(r.name)}: already has that layer version; "
                           "unchanged[/]")
@@ -222,8 +228,30 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
         console.print(f"[bold]{escape(r.name)}[/] ({r.region}) {head}:")
         console.print("  before: " + (escape(" ".join(r.before)) or "(no layers)"))
         console.print("  after:  " + escape(" ".join(r.after)))
+        if r.unzipped is not None:
+            console.print(f"  unzipped: {_size_line(r.unzipped)}")
+            if r.dry_run:
+                console.print(escape(r.unzipped.breakdown()), highlight=False)
         if not r.dry_run:
             console.print(f"  [dim]undo: {escape(r.rollback_command)}[/]")
+
+
+def _size_json(size: Any) -> dict[str, Any] | None:
+    if size is None:
+        return None
+    from lambdalayer.aws.sizes import LIMIT
+
+    return {"known": size.known, "limit": LIMIT, "complete": not size.unknown,
+            "parts": [{"name": p.label, "size": p.size, "source": p.source}
+                      for p in size.parts]}
+
+
+def _size_line(size: Any) -> str:
+    from lambdalayer.aws.sizes import LIMIT
+
+    unknown = f", {len(size.unknown)} part(s) unknown" if size.unknown else ""
+    return (f"{size.known:,} of {LIMIT:,} bytes ({size.known / LIMIT:.0%} of Lambda's "
+            f"limit for code + layers){unknown}")
 
 
 def _attach_configured(config: Any, names: tuple[str, ...], region: str | None,

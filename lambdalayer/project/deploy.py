@@ -59,5 +59,6 @@ def attach_configured(client: Any, outputs: LayerBuildOutputs, *, dry_run: bool,
         state = read_function(client, function)
         arn = pick_published(outputs.manifests, region, state.architecture)
         choice = resolve_layer(client, arn, dist=outputs.manifests[0].parent)
-        results.extend(attach(client, [function], choice, dry_run=dry_run, force=force))
+        results.extend(attach(client, [function], choice, dry_run=dry_run, force=force,
+                              dist=outputs.manifests[0].parent))
     return results

@@ -79,7 +79,7 @@ def test_signal_mid_build_cleans_up(built: Path, tmp_path: Path, signum: int, st
         pytest.fail(f"never reached {stage!r}: {''.join(seen)}")
     time.sleep(delay)
     process.send_signal(signum)
-    stdout, rest = process.communicate(timeout=60)
+    _stdout, rest = process.communicate(timeout=60)
     stderr = "".join(seen) + rest
     assert process.returncode == 128 + signum, stderr
     assert f"Terminated ({signal.Signals(signum).name})" in stderr
