@@ -4,12 +4,14 @@ Exit codes are part of the user-facing contract (README, "Exit codes"):
 
     0  success
     1  internal error (a bug: please report it; the traceback is shown)
-    2  usage or configuration error (bad option, unknown recipe/runtime, unreadable file)
+    2  usage or configuration error (bad option, unknown recipe/runtime, unreadable file,
+       an output that cannot be written: disk full, no permission)
     3  requirements cannot be resolved for the target
     4  audit failure: the layer would not load on its target, or breaks a Lambda limit
     5  AWS error (credentials, permissions, missing function or layer, API failure)
     6  smoke test failed on a real interpreter
     7  smoke test could not run here (no matching interpreter or foreign architecture)
+  128+N  ended by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129): see lambdalayer.interrupt
 """
 
 from __future__ import annotations

@@ -80,7 +80,8 @@ def cli() -> None:
 
     \b
     Exit codes: 0 ok, 2 usage/config error, 3 requirements cannot be resolved,
-    4 audit failure, 5 AWS error, 6 smoke test failed, 7 smoke test could not run.
+    4 audit failure, 5 AWS error, 6 smoke test failed, 7 smoke test could not run,
+    128+N ended by signal N (143 SIGTERM, 130 Ctrl-C).
     """
 
 
