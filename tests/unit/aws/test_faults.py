@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from lambdalayer.aws.attach import LayerChoice, attach
+from lambdalayer.aws.sizes import FunctionSize
 from lambdalayer.errors import AwsError
 
 PREFIX = "arn:aws:lambda:us-east-1:123456789012:layer:"
@@ -20,7 +21,12 @@ OURS = LayerChoice(arn=f"{PREFIX}ours:2", name="ours", version=2, runtimes=("pyt
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[Any, Stubber]]:
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
+    # The size check's calls (tests/integration/aws/test_attach_sizes.py) are not part of
+    # the sequences stubbed here.
+    monkeypatch.setattr("lambdalayer.aws.attach.function_size",
+                        lambda _client, name, _layers, dist=None: FunctionSize(function=name,
+                                                                               parts=()))
     client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x",
                           aws_secret_access_key="y")
     with Stubber(client) as stubber:
