@@ -11,8 +11,8 @@ from pathlib import Path
 from lambdalayer.errors import UsageError
 
 # Write failures that are the machine's state, not a bug: reported as exit 2.
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
+_FULL = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name)}
+_DENIED = {getattr(errno, name) for name in ("EACCES", "EPERM", "EROFS") if hasattr(errno, name)}
 
 
 def is_write_fault(exc: BaseException) -> bool:

@@ -53,7 +53,13 @@ from lambdalayer.build.sizing import (
 from lambdalayer.build.sources import place_includes, place_sources
 from lambdalayer.build.uvtool import StartedUv
 from lambdalayer.errors import AuditError, UsageError
-from lambdalayer.fileio import cannot_write, file_digests, is_write_fault, write_atomic
+from lambdalayer.fileio import (
+    cannot_write,
+    file_digests,
+    is_write_fault,
+    replace_retrying,
+    write_atomic,
+)
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
 from lambdalayer.shrink.apply import shrink_layer
 from lambdalayer.targets.runtimes import load_runtime_table
@@ -300,8 +306,8 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
         partials.append(staged_manifest)
         write_atomic(staged_manifest, manifest.to_json().encode("utf-8"), shown_as=manifest_path)
         with interrupt.deferred():
-            os.replace(partial, zip_path)
-            os.replace(staged_manifest, manifest_path)
+            replace_retrying(partial, zip_path)
+            replace_retrying(staged_manifest, manifest_path)
         artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
                                   manifest_path=manifest_path, manifest=manifest,
                                   sizes=sizes, up_to_date=old_sha == sha256,
