@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from packaging import tags as packaging_tags
+
 from lambdalayer.audit.elf import Classified, ElfInfo, Kind
 from lambdalayer.audit.findings import Finding
 from lambdalayer.audit.syslibs import BaseImageLibs
@@ -380,6 +382,19 @@ def _describe_tag(tag: str) -> str:
     return f"another interpreter ({tag})"
 
 
+def _stale_linux_tag(target: Target, tag: str) -> bool:
+    """`cp312-cp312-linux_x86_64` that would fit if its platform were manylinux."""
+    try:
+        parsed = packaging_tags.parse_tag(tag)
+    except ValueError:
+        return False
+    return any(
+        t.platform == f"linux_{target.machine}"
+        and packaging_tags.Tag(t.interpreter, t.abi, f"manylinux_2_17_{target.machine}")
+        in target.supported_tags
+        for t in parsed)
+
+
 def wheel_tags(ctx: Context, dir_name: str, wheel: LayerFile) -> Finding | None:
     """*.dist-info/WHEEL `Tag:` lines of which none fits the target."""
     try:
@@ -398,6 +413,15 @@ def wheel_tags(ctx: Context, dir_name: str, wheel: LayerFile) -> Finding | None:
             continue  # malformed tag: it cannot fit
     version = dist_version(dir_name)
     package = ctx.tree.package_of(wheel.rel, ctx.target) or dir_name.split("-", 1)[0]
+    if any(_stale_linux_tag(ctx.target, tag) for tag in tags):
+        # A vendor renamed auditwheel's output without rewriting WHEEL: the file
+        # name (which the installer chose by) fitted; the ELF checks decide.
+        return ctx.finding(
+            wheel, "wheel-tag-stale", "warning",
+            f"{package} {version or ''}: its WHEEL file says {', '.join(tags)}, a tag no "
+            "installer picks for Lambda; the wheel was most likely renamed to a manylinux "
+            "name without rewriting WHEEL. The ELF audit of its files decides whether it "
+            "loads on Lambda.")
     glibc = ctx.target.runtime.os.glibc
     return ctx.finding(
         wheel, "wheel-tag-mismatch", "error",

@@ -211,6 +211,8 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
                      daemon=True).start()
     plans = _resolve_all(request, targets, work, progress, started)
+    # One note per distinct text: a shared tree or several targets repeat them.
+    warnings.extend(dict.fromkeys(n for p in plans for r in p.resolutions for n in r.notes))
     record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
     staged = []
     for index, layer in enumerate(plans):

@@ -45,6 +45,7 @@ class Resolution:
     tree: Path
     dists: tuple[InstalledDist, ...]
     built_from_sdist: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # for the build's warnings (stale WHEEL tags, older releases)
 
 
 @cache
@@ -151,9 +152,9 @@ def resolve_for_target(
             if no_deps and not _closed(dists, inputs, target):
                 no_deps = False
                 continue
-            _check_fit(dists, target, no_binary)
+            notes = _check_fit(dists, target, no_binary)
             return Resolution(target=target, tree=dest, dists=dists,
-                              built_from_sdist=tuple(sorted(no_binary)))
+                              built_from_sdist=tuple(sorted(no_binary)), notes=notes)
         cause = _uv_cause(result.stderr)
         missing = _NOT_FOUND.search(result.stderr)
         if missing:
@@ -196,8 +197,17 @@ def _closed(dists: tuple[InstalledDist, ...], inputs: RequirementInputs, target:
     return True
 
 
-def _check_fit(dists: tuple[InstalledDist, ...], target: Target, from_sdist: set[str]) -> None:
-    """Every installed wheel must fit the target: the last line of defence against uv."""
+def _check_fit(dists: tuple[InstalledDist, ...], target: Target,
+               from_sdist: set[str]) -> tuple[str, ...]:
+    """Every installed wheel must fit the target: the last line of defence against uv.
+
+    uv chose each binary wheel by its *file name* for this target (`--only-binary`,
+    `--python-platform`), so a WHEEL file whose tags disagree is a stale file
+    (a renamed auditwheel output), noted here; the ELF audit decides whether its
+    code loads. Only a wheel built here from an sdist is refused unless pure.
+    Returns the notes.
+    """
+    notes = []
     for dist in dists:
         if dist.is_pure or any(target.accepts_wheel_tag(t) for t in dist.tags):
             continue
@@ -209,7 +219,8 @@ def _check_fit(dists: tuple[InstalledDist, ...], target: Target, from_sdist: set
                 f"{target}.",
                 hint="Ask its maintainers for manylinux wheels, or choose another package.",
             )
-        raise ResolutionError(
-            f"{dist.display_name} {dist.version} was installed with tags {tags}, which do "
-            f"not fit {target}."
-        )
+        notes.append(
+            f"{dist.display_name} {dist.version}: uv selected its wheel for {target} by the "
+            f"file name, but the wheel's WHEEL file says {tags} (not rewritten when the "
+            "wheel was renamed); the ELF audit decides whether it loads.")
+    return tuple(notes)
