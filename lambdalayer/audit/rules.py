@@ -322,11 +322,13 @@ def missing_libraries(ctx: Context, layer_file: LayerFile, info: ElfInfo,
                 "Use a manylinux wheel, which bundles its libraries "
                 f"({ctx.build_hint(package)}), or put {library} in the layer's lib/ "
                 "directory (/opt/lib is on Lambda's LD_LIBRARY_PATH).")
+        evidence = (f" (seen absent: {ctx.syslibs.sources[library]})"
+                    if library in ctx.syslibs.absent else "")
         yield ctx.finding(
             layer_file, "missing-library", "error",
             f"Needs {library}, which is neither in the layer nor on {ctx.target.runtime.os.name}"
-            f": {who} fails with ImportError: {library}: cannot open shared object file. "
-            f"{advice}")
+            f"{evidence}: {who} fails with ImportError: {library}: cannot open shared object "
+            f"file. {advice}")
 
 
 def extension_name(ctx: Context, layer_file: LayerFile) -> Finding | None:

@@ -8,14 +8,19 @@ from importlib import resources
 
 from lambdalayer import _toml
 
+_LISTS = ("present", "absent", "unverified")
+
 
 @dataclass(frozen=True, kw_only=True)
 class BaseImageLibs:
-    """Sonames on one OS: `present` (relied on safely) and `unverified` (expected, not
-    checked against a real image); `hints` says what to do when a library is missing."""
+    """Sonames on one OS: `present` (relied on silently), `absent` (seen missing:
+    an error), `unverified` (evidence too weak: a warning); `sources` cites the
+    research note's evidence for each; `hints` says what to do when one is missing."""
 
     present: frozenset[str]
+    absent: frozenset[str]
     unverified: frozenset[str]
+    sources: dict[str, str]
     hints: dict[str, str]
 
 
@@ -27,19 +32,26 @@ def parse_base_image_libs(text: str) -> dict[str, BaseImageLibs]:
         raise ValueError("hints: expected soname = \"text\" pairs")
     result: dict[str, BaseImageLibs] = {}
     for key, raw in data.get("os", {}).items():
-        lists: dict[str, frozenset[str]] = {}
-        for name in ("present", "unverified"):
-            values = raw.get(name)
-            if not isinstance(values, list) or not all(
-                isinstance(v, str) and ".so" in v for v in values
+        lists: dict[str, dict[str, str]] = {}
+        for name in _LISTS:
+            table = raw.get(name)
+            if not isinstance(table, dict) or not all(
+                isinstance(k, str) and ".so" in k and isinstance(v, str) and v.strip()
+                for k, v in table.items()
             ):
-                raise ValueError(f"os.{key}.{name}: expected a list of sonames")
-            lists[name] = frozenset(values)
-        both = lists["present"] & lists["unverified"]
-        if both:
-            raise ValueError(f"os.{key}: {sorted(both)} listed as both present and unverified")
-        result[key] = BaseImageLibs(present=lists["present"], unverified=lists["unverified"],
-                                    hints=dict(hints))
+                raise ValueError(f"os.{key}.{name}: expected soname = \"source ids\" entries")
+            lists[name] = table
+        for i, first in enumerate(_LISTS):
+            for second in _LISTS[i + 1:]:
+                both = set(lists[first]) & set(lists[second])
+                if both:
+                    raise ValueError(f"os.{key}: {sorted(both)} listed as both {first} "
+                                     f"and {second}")
+        result[key] = BaseImageLibs(
+            present=frozenset(lists["present"]), absent=frozenset(lists["absent"]),
+            unverified=frozenset(lists["unverified"]),
+            sources={k: v for table in lists.values() for k, v in table.items()},
+            hints=dict(hints))
     return result
 
 

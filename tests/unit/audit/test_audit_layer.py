@@ -100,6 +100,8 @@ def test_needed_library_resolution(tmp_path: Path) -> None:
     libfoo = stub_library(cc, "libfoo.so.1")
     libpq = stub_library(cc, "libpq.so.5")
     libz = stub_library(cc, "libz.so.1")
+    libicu = stub_library(cc, "libicuuc.so.50")
+    libexpat = stub_library(cc, "libexpat.so.1")
     layer = tmp_path / "layer"
     # RUNPATH $ORIGIN/../fast.libs, as auditwheel writes it: found.
     place(layer, "python/fast.libs/libfoo.so.1", libfoo)
@@ -110,14 +112,19 @@ def test_needed_library_resolution(tmp_path: Path) -> None:
     place(layer, "python/fast/b.abi3.so", compile_so(cc, "b.so", args=(str(libfoo),)))
     # libpq nowhere: missing, with the psycopg2 hint.
     place(layer, "python/pg/c.abi3.so", compile_so(cc, "c.so", args=(str(libpq),)))
-    # zlib: expected on the base image but unverified.
+    # zlib: seen on the base image, silent; ICU: only its package was listed, unverified.
     place(layer, "python/zz/d.abi3.so", compile_so(cc, "d.so", args=(str(libz),)))
+    place(layer, "python/icu/e.abi3.so", compile_so(cc, "e.so", args=(str(libicu),)))
+    # expat: seen absent from Lambda although manylinux allows relying on it.
+    place(layer, "python/xml/f.abi3.so", compile_so(cc, "f.so", args=(str(libexpat),)))
     report = audit_layer(layer, [PY311])
-    missing = only(report, "missing-library")
-    assert missing.path == "python/pg/c.abi3.so"
-    assert "libpq.so.5" in missing.message and "psycopg2-binary" in missing.message
-    assert "cannot open shared object file" in missing.message
-    assert only(report, "unverified-system-library").path == "python/zz/d.abi3.so"
+    missing = {f.path: f for f in report.findings if f.code == "missing-library"}
+    assert set(missing) == {"python/pg/c.abi3.so", "python/xml/f.abi3.so"}
+    pq = missing["python/pg/c.abi3.so"].message
+    assert "libpq.so.5" in pq and "psycopg2-binary" in pq
+    assert "cannot open shared object file" in pq
+    assert "seen absent: S1" in missing["python/xml/f.abi3.so"].message
+    assert only(report, "unverified-system-library").path == "python/icu/e.abi3.so"
     assert codes(report, "error") == {"missing-library"}
     assert not report.ok
     assert audit_layer(layer, [PY311], allow=frozenset({"missing-library"})).ok
