@@ -19,6 +19,7 @@ from lambdalayer import __version__
 from lambdalayer.build.manifest import Manifest, artifact_manifest_paths, read_manifest
 from lambdalayer.errors import UsageError
 from lambdalayer.fileio import file_digests
+from lambdalayer.redact import redact_text
 from lambdalayer.targets.runtimes import load_runtime_table
 
 if TYPE_CHECKING:
@@ -128,7 +129,9 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         "tool_version": __version__,
         "uv_version": _uv_version(),
         "name": request.name,
-        "requirements": list(request.inputs.specs),
+        # A direct URL may carry a token: the record is kept beside the zip (CI artifacts).
+        "requirements": [redact_text(spec) for spec in request.inputs.specs],
+        "index": request.inputs.index.record() if request.inputs.index else None,
         "requirement_files": [_portable_path(f.path) for f in request.inputs.files],
         "requirements_sha256": request.inputs.fingerprint(),
         "recipe": recipe.name if recipe else None,

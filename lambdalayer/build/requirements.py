@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambdalayer.build.indexes import IndexSettings
 from lambdalayer.errors import UsageError
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class RequirementInputs:
     specs: tuple[str, ...] = ()
     files: tuple[RequirementFile, ...] = ()
     local_projects: tuple[LocalRef, ...] = ()  # paths given as -p / config `packages`
+    index: IndexSettings = field(default_factory=IndexSettings)  # --index-url & co
 
     @property
     def all_local_projects(self) -> tuple[LocalRef, ...]:
@@ -111,6 +113,11 @@ class RequirementInputs:
             # Comments do not change what is installed (a lock's header names its target).
             content = "\n".join(line for _, line in _logical_lines(req_file.text))
             digest.update(b"file\0" + content.encode() + b"\0")
+        if self.index:
+            # Where packages come from changes what is installed; a rotated token does not.
+            import json
+
+            digest.update(b"index\0" + json.dumps(self.index.record(), sort_keys=True).encode())
         return digest.hexdigest()
 
 

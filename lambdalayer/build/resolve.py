@@ -24,9 +24,10 @@ from lambdalayer import _toml
 from lambdalayer.build.distinfo import InstalledDist, read_installed
 from lambdalayer.build.requirements import RequirementInputs
 from lambdalayer.errors import ResolutionError
+from lambdalayer.redact import redact_text
 
 if TYPE_CHECKING:
-    from lambdalayer.build.index import IndexOffer
+    from lambdalayer.build.index import IndexAnswer
 from lambdalayer.build.uvtool import StartedUv, pip_install_args, run_uv, wait_uv
 from lambdalayer.targets.target import Target
 
@@ -68,21 +69,26 @@ def _uv_cause(stderr: str) -> str:
              if ln.strip() and not ln.startswith("Using ") and not ln.startswith("hint:")]
     text = " ".join(ln.strip() for ln in lines).replace("error: ", "")
     # uv's headline adds nothing to the cause that follows it.
-    text = text.replace("No solution found when resolving dependencies: ", "")
+    text = redact_text(text.replace("No solution found when resolving dependencies: ", ""))
     return text.replace("No solution found when resolving dependencies ", "").replace(
         "cause: ", "")
 
 
-def newest_offer(name: str) -> IndexOffer | None:
+def newest_offer(name: str, inputs: RequirementInputs) -> IndexAnswer:
+    """What the indexes this build uses offer for `name` (never the public index when the
+    build does not use it)."""
     # Imported here: urllib is only needed when explaining a failure.
-    from lambdalayer.build.index import newest_offer as ask_index
+    from lambdalayer.build.index import ask_indexes
+    from lambdalayer.build.indexes import query_plan
 
-    return ask_index(name)
+    plan = query_plan(inputs.index, [f.text for f in inputs.files])
+    return ask_indexes(name, plan)
 
 
-def _describe_offer(offer: IndexOffer | None) -> str:
+def _describe_offer(answer: IndexAnswer) -> str:
+    offer = answer.offer
     if offer is None:
-        return "The index could not be asked what it offers."
+        return answer.note or "The index could not be asked what it offers."
     parts = [p for p in offer.wheel_platforms]
     shown = ", ".join(parts[:8]) + (f" and {len(parts) - 8} more" if len(parts) > 8 else "")
     wheels = f"wheels for {shown}" if parts else "no wheels at all"
@@ -90,7 +96,7 @@ def _describe_offer(offer: IndexOffer | None) -> str:
     return f"The index offers {offer.name} {offer.version} as {wheels}{sdist}."
 
 
-def _no_wheel_error(name: str, target: Target, offer: IndexOffer | None,
+def _no_wheel_error(name: str, target: Target, answer: IndexAnswer,
                     cause: str) -> ResolutionError:
     runtime = target.runtime
     glibc = ".".join(map(str, runtime.os.glibc))
@@ -98,7 +104,7 @@ def _no_wheel_error(name: str, target: Target, offer: IndexOffer | None,
         f"{name} has no wheel that loads on {runtime.name} {target.arch} "
         f"({runtime.os.name}, glibc {glibc}, needs a cp{runtime.python[0]}{runtime.python[1]}/"
         f"abi3 manylinux <= {glibc} {target.machine} or pure-Python wheel). "
-        f"{_describe_offer(offer)}"
+        f"{_describe_offer(answer)}"
     )
     alternative = alternatives().get(canonicalize_name(name))
     hint_parts = []
@@ -167,13 +173,14 @@ def resolve_for_target(
             raise ResolutionError(f"Cannot resolve the requirements for {target}: {cause}")
         name = canonicalize_name(needs.group(1))
         if name in alternatives():
-            raise _no_wheel_error(name, target, newest_offer(name), cause)
-        offer = newest_offer(name)
+            raise _no_wheel_error(name, target, newest_offer(name, inputs), cause)
+        answer = newest_offer(name, inputs)
+        offer = answer.offer
         # Only a project that ships no wheels at all may be built from its sdist:
         # one that ships wheels, none for this target, is native and would be
         # compiled for the host.
         if name in no_binary or offer is None or offer.wheel_platforms or not offer.has_sdist:
-            raise _no_wheel_error(name, target, offer, cause)
+            raise _no_wheel_error(name, target, answer, cause)
         no_binary.add(name)
     raise ResolutionError(f"Too many source-only packages for {target}: {sorted(no_binary)}.")
 

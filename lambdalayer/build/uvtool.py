@@ -64,6 +64,7 @@ def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_vers
         args.append("--require-hashes")
     if no_deps:
         args.append("--no-deps")
+    args += inputs.index.uv_args()
     for req_file in inputs.files:
         args += ["-r", str(req_file.path)]
     return [*args, *inputs.specs]

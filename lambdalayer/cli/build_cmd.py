@@ -11,7 +11,7 @@ import click
 from lambdalayer.build.layer import build_layer
 from lambdalayer.build.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.cli import cli
-from lambdalayer.cli.options import aws_options
+from lambdalayer.cli.options import aws_options, index_options
 from lambdalayer.cli.output import format_size, human_console, print_json, say
 from lambdalayer.errors import UsageError
 
@@ -208,6 +208,7 @@ def _render_rich(console: Console, result: BuildResult) -> None:
                    "s3transfer, jmespath, python-dateutil, six, urllib3).")
 @click.option("--compression-level", "compression_level", type=click.IntRange(0, 9),
               metavar="0-9", help="Deflate level for the zip (default 6; 9 is smallest).")
+@index_options
 @aws_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def build_command(name: str | None, requirement_files: tuple[Path, ...],
@@ -219,6 +220,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
                   allow: tuple[str, ...], for_function: str | None, region: str | None,
                   compile_: bool, smoke: bool, slim: bool, strip: bool,
                   excludes: tuple[str, ...], compression_level: int | None,
+                  index_url: str | None, extra_index_urls: tuple[str, ...],
+                  find_links: tuple[str, ...],
                   profile: str | None, endpoint_url: str | None, as_json: bool) -> None:
     """Build a layer zip (and its manifest) for Lambda targets.
 
@@ -239,6 +242,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
       lambdalayer build shared --source src --include ./jq:bin/
       lambdalayer build deps --project . --runtime python3.12   # uv.lock's versions
     """
+    from lambdalayer.build.indexes import IndexSettings
     from lambdalayer.project.config import load_config
     from lambdalayer.project.precedence import BuildFlags, apply_locks, plan_builds
 
@@ -256,6 +260,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         runtimes=runtimes, architectures=architectures, out_dir=out_dir,
         recipes_dir=recipes_dir, force=force, allow=allow, locked=locked,
         sources=sources, includes=includes, project=project, with_self=with_self,
+        index=IndexSettings(index_url=index_url, extra_index_urls=extra_index_urls,
+                            find_links=find_links),
         options={"compile": compile_, "smoke": smoke, "slim": slim, "strip": strip,
                  "excludes": excludes, "compression_level": compression_level},
     )

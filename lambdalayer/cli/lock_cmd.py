@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.options import json_option
+from lambdalayer.cli.options import index_options, json_option
 from lambdalayer.cli.output import print_json, say
 
 
@@ -16,14 +16,18 @@ from lambdalayer.cli.output import print_json, say
               help="Lock only this configured layer. Repeatable. Default: all.")
 @click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
               help="A directory of your own recipes (overrides the config's `recipes`).")
+@index_options
 @json_option
-def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, as_json: bool) -> None:
+def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, index_url: str | None,
+                 extra_index_urls: tuple[str, ...], find_links: tuple[str, ...],
+                 as_json: bool) -> None:
     """Write a lock file per configured layer and target, to commit.
 
     Each lock (locks/LAYER/RUNTIME-ARCH.txt) is in requirements format with
     --hash lines, readable by pip and uv. `lambdalayer build` uses fresh locks;
     `lambdalayer build --locked` fails when a lock is missing or stale.
     """
+    from lambdalayer.build.indexes import IndexSettings
     from lambdalayer.build.plan import plan_targets
     from lambdalayer.project.config import load_config
     from lambdalayer.project.lock import lock_path, lockable, write_lock
@@ -31,7 +35,10 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, as_json: boo
     from lambdalayer.targets.target import Target
 
     config = load_config()
-    planned = plan_builds(BuildFlags(layers=layers, recipes_dir=recipes_dir), config)
+    planned = plan_builds(BuildFlags(
+        layers=layers, recipes_dir=recipes_dir,
+        index=IndexSettings(index_url=index_url, extra_index_urls=extra_index_urls,
+                            find_links=find_links)), config)
     written = []
     for item in planned:
         request = item.request

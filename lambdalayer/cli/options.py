@@ -23,3 +23,17 @@ def aws_options(func: F) -> F:
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True,
                         help="Print one JSON document on stdout.")(func)
+
+
+def index_options(func: F) -> F:
+    """--index-url, --extra-index-url, --find-links: passed to uv (which ignores pip.conf)."""
+    func = click.option("--find-links", "find_links", multiple=True, metavar="URL|DIR",
+                        help="Also look for wheels here (a folder or an HTML page of "
+                             "links). Repeatable.")(func)
+    func = click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL",
+                        help="Another index, asked before --index-url (uv's order). "
+                             "Repeatable.")(func)
+    func = click.option("--index-url", "index_url", metavar="URL",
+                        help="The package index (default PyPI, or UV_INDEX_URL). Credentials "
+                             "in it (https://USER:TOKEN@host/...) are never printed.")(func)
+    return func

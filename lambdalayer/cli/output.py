@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdalayer.errors import LambdaLayerError
+from lambdalayer.redact import redact_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -63,12 +64,14 @@ def error_console() -> Console:
 def say(message: str) -> None:
     """One plain line for people, without loading rich (stdout on a TTY, else stderr)."""
     _tolerant_streams()
-    click.echo(message, err=not sys.stdout.isatty())
+    click.echo(redact_text(message), err=not sys.stdout.isatty())
 
 
 def print_json(document: dict[str, Any]) -> None:
     """Print one JSON document with `"schema": 1` on stdout."""
-    sys.stdout.write(json.dumps({"schema": JSON_SCHEMA, **document}, indent=2) + "\n")
+    # Userinfo in any URL (an index token, a direct reference) never reaches stdout.
+    text = json.dumps({"schema": JSON_SCHEMA, **document}, indent=2)
+    sys.stdout.write(redact_text(text) + "\n")
     sys.stdout.flush()
 
 
@@ -78,8 +81,8 @@ def emit_error(err: LambdaLayerError, *, want_json: bool) -> None:
 
     if want_json:
         print_json({"error": {"exit_code": err.exit_code, "type": type(err).__name__,
-                              "message": str(err)}})
-    error_console().print(f"[bold red]error:[/] {escape(str(err))}")
+                              "message": redact_text(str(err))}})
+    error_console().print(f"[bold red]error:[/] {escape(redact_text(str(err)))}")
 
 
 def format_size(size: int) -> str:

@@ -74,13 +74,18 @@ def _event(raw: str | None) -> Any:
 @click.option("--handler", metavar="MODULE.FUNCTION",
               help="Import the function's handler from --code (e.g. handler.lambda_handler).")
 @click.option("--event", metavar="JSON|@FILE",
-              help="Invoke the handler once with this event (env vars pass through).")
+              help="Invoke the handler once with this event.")
+@click.option("--pass-env", "pass_env", multiple=True, metavar="NAME",
+              help="Give the layer's code this host environment variable (repeatable). By "
+                   "default it sees a Lambda-like environment: no AWS credentials, no CI "
+                   "tokens.")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds each target's interpreter may run.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...],
                  imports: tuple[str, ...], code: Path | None, handler: str | None,
-                 event: str | None, timeout: float, as_json: bool) -> None:
+                 event: str | None, timeout: float, pass_env: tuple[str, ...],
+                 as_json: bool) -> None:
     """Import a layer on a local CPython of each target runtime, as Lambda would.
 
     The layer goes to a temporary /opt; the interpreter runs isolated (-I -S)
@@ -119,7 +124,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     if not wanted and manifest is not None and manifest.smoke_imports:
         wanted, imports_from = list(manifest.smoke_imports), "manifest"
     report = run_smoke(source, targets, imports=wanted, imports_from=imports_from,
-                       function=function, timeout=timeout)
+                       function=function, timeout=timeout, pass_env=pass_env)
     if as_json:
         print_json(smoke_json(report))
     else:

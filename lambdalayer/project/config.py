@@ -20,15 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from lambdalayer import _toml
+from lambdalayer.build.indexes import IndexSettings
 from lambdalayer.errors import ConfigError, UsageError
 from lambdalayer.targets.runtimes import load_runtime_table
 
+_INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
-             "layers"}
-_LAYER_KEYS = {"recipe", "requirements", "packages", "runtimes", "architectures", "functions",
-               "regions", "permissions", "description", "license", "allow", "slim", "strip",
-               "exclude", "slim_patterns", "compile", "compression_level", "smoke_imports",
-               "sources", "include", "project", "with_self"}
+             "layers", *_INDEX_KEYS}
+_LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
+               "architectures", "functions", "regions", "permissions", "description",
+               "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
+               "compression_level", "smoke_imports", "sources", "include", "project",
+               "with_self"}
 _PERMISSION_KEYS = {"public", "principals", "org"}
 # Build options passed to BuildRequest under the same name when it has that field.
 # config key -> BuildRequest field, for the build options a layer table may set.
@@ -70,6 +73,7 @@ class LayerConfig:
     project: str | None = None
     with_self: bool = False
     base: Path = Path(".")  # the config file's directory
+    index: IndexSettings = field(default_factory=IndexSettings)  # over the project's
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +98,12 @@ class ProjectConfig:
     locks: Path = Path("locks")
     layers: Mapping[str, LayerConfig] = field(default_factory=dict)
     env: EnvOverrides = EnvOverrides()
+    index: IndexSettings = field(default_factory=IndexSettings)
+
+    def index_for(self, flags: IndexSettings, layer: LayerConfig | None = None
+                  ) -> IndexSettings:
+        """Index options by precedence: flags, the layer's, the project's."""
+        return flags.over(layer.index.over(self.index) if layer else self.index)
 
     def out_dir(self, flag: Path | None) -> Path:
         return flag or self.env.out or self.out
@@ -164,6 +174,20 @@ def _string(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string.")
     return value
+
+
+def _index(raw: Mapping[str, Any], base: Path, where: str) -> IndexSettings:
+    """index_url / extra_index_url / find_links; a relative find_links is a folder beside
+    the file."""
+    def link(value: str) -> str:
+        return value if "://" in value or Path(value).is_absolute() else str(base / value)
+    return IndexSettings(
+        index_url=_string(raw["index_url"], f"{where}.index_url") if "index_url" in raw
+        else None,
+        extra_index_urls=_strings(raw.get("extra_index_url", []), f"{where}.extra_index_url"),
+        find_links=tuple(link(v) for v in _strings(raw.get("find_links", []),
+                                                   f"{where}.find_links")),
+    )
 
 
 def _validated_targets(runtimes: tuple[str, ...], archs: tuple[str, ...],
@@ -237,6 +261,7 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
         project=_string(raw["project"], f"{where}.project") if "project" in raw else None,
         with_self=bool(raw.get("with_self", False)),
         base=base,
+        index=_index(raw, base, where),
     )
 
 
@@ -267,6 +292,7 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
         else None,
         locks=base / _string(data.get("locks", "locks"), f"{where}.locks"),
         layers=layers,
+        index=_index(data, base, where),
     )
 
 

@@ -14,10 +14,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambdalayer.build.indexes import IndexSettings
 from lambdalayer.build.requirements import RequirementInputs, read_requirement_file
 from lambdalayer.build.uvtool import run_uv
 from lambdalayer.errors import ResolutionError, UsageError
 from lambdalayer.fileio import write_atomic
+from lambdalayer.redact import redact_text
 from lambdalayer.targets.target import Target
 
 LOCK_FORMAT = 1
@@ -58,9 +60,11 @@ def lock_state(path: Path, inputs: RequirementInputs, target: Target) -> LockSta
     return LockState(path=path, target=str(target), status="fresh" if fresh else "stale")
 
 
-def locked_inputs(path: Path) -> RequirementInputs:
-    """The lock as build inputs: every requirement pinned and hash-checked."""
-    return RequirementInputs(files=(read_requirement_file(path),))
+def locked_inputs(path: Path, index: IndexSettings | None = None) -> RequirementInputs:
+    """The lock as build inputs: every requirement pinned and hash-checked, from the
+    layer's indexes (`index`)."""
+    return RequirementInputs(files=(read_requirement_file(path),),
+                             index=index or IndexSettings())
 
 
 def lockable(inputs: RequirementInputs) -> bool:
@@ -87,11 +91,12 @@ def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path
             "--python-platform", target.uv_platform,
             "--python-version", target.runtime.python_version,
             "--only-binary", ":all:", "--generate-hashes", "--no-header", "--no-annotate",
+            *inputs.index.uv_args(),
         ])
     if result.returncode != 0:
         cause = " ".join(ln.strip() for ln in result.stderr.splitlines()
                          if ln.strip() and not ln.startswith("Using "))
-        raise ResolutionError(f"Cannot lock {layer} for {target}: {cause}")
+        raise ResolutionError(f"Cannot lock {layer} for {target}: {redact_text(cause)}")
     body = result.stdout
     header = (
         f"# lambdalayer lock: layer {layer}, target {target}\n"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdalayer.build.indexes import IndexSettings
 from lambdalayer.build.request import BuildRequest
 from lambdalayer.build.requirements import (
     LocalRef,
@@ -47,6 +48,8 @@ class BuildFlags:
     includes: tuple[str, ...] = ()
     project: Path | None = None
     with_self: bool = False
+    # --index-url, --extra-index-url, --find-links
+    index: IndexSettings = field(default_factory=IndexSettings)
     # Further BuildRequest fields set on the command line (e.g. slim, compile).
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -132,7 +135,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         options.setdefault("slim_patterns", recipe.slim_patterns)
     return BuildRequest(
         name=name,
-        inputs=inputs,
+        inputs=dataclasses.replace(inputs, index=config.index_for(flags.index, layer)),
         out_dir=config.out_dir(flags.out_dir),
         runtimes=runtimes,
         architectures=archs,
@@ -236,7 +239,7 @@ def apply_locks(planned: list[PlannedBuild], config: ProjectConfig, *,
             require_fresh(states)
         if all(s.status == "fresh" for s in states):
             request = dataclasses.replace(request, target_inputs={
-                s.target: locked_inputs(s.path) for s in states})
+                s.target: locked_inputs(s.path, request.inputs.index) for s in states})
         elif any(s.status == "stale" for s in states):
             warnings.append(f"The lock files of {request.name} are stale; building from the "
                             "configuration. Run `lambdalayer lock` to update them.")

@@ -189,9 +189,28 @@ def _staged(source: Path, code: Path | None) -> Iterator[_Staged]:
         yield staged
 
 
+def _walk_once(root: Path) -> Iterator[list[str]]:
+    """The file names of each directory under `root`, following symlinks (the staged /opt
+    is made of them) but entering each directory once: a link loop in a zip
+    (`python/a -> .`) ends instead of walking forever."""
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            info = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            dirnames[:] = []
+            continue
+        seen.add(key)
+        yield filenames
+
+
 def has_native_code(root: Path) -> bool:
     """True when the tree holds a shared library or extension module of any platform."""
-    for _dirpath, _dirs, filenames in os.walk(root, followlinks=True):
+    for filenames in _walk_once(root):
         for name in filenames:
             if name.endswith(_NATIVE_SUFFIXES) or ".so." in name:
                 return True
@@ -290,19 +309,47 @@ def _lambda_path(text: str | None, staged: _Staged) -> str | None:
     return text
 
 
-def _environment(staged: _Staged) -> dict[str, str]:
-    env = dict(os.environ)
+# Host variables the interpreter may keep: locale, time zone, temp dir, PATH (for
+# subprocesses a package may start), and the region (not a secret; boto3 needs one).
+_HOST_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "AWS_REGION",
+                   "AWS_DEFAULT_REGION")
+
+
+def runtime_environment(pass_env: Sequence[str] = (), *, home: Path | None = None
+                        ) -> dict[str, str]:
+    """The environment the layer's code runs with: Lambda-like, nothing secret.
+
+    The layer's import-time code (and a handler) is third-party code: it gets no
+    AWS credentials, no CI tokens, nothing of the host's environment beyond
+    _HOST_VARIABLES, unless `pass_env` names a variable (`--pass-env NAME`).
+    HOME points at the scratch directory, so ~/.aws and ~/.netrc are not found.
+    """
+    env = {name: os.environ[name] for name in _HOST_VARIABLES if name in os.environ}
+    env.setdefault("LANG", "en_US.UTF-8")  # as on Lambda
+    env.update({"AWS_LAMBDA_FUNCTION_NAME": "lambdalayer-test",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"})
+    if home is not None:
+        env["HOME"] = str(home)
+    for name in pass_env:
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def _environment(staged: _Staged, pass_env: Sequence[str] = ()) -> dict[str, str]:
+    env = runtime_environment(pass_env, home=staged.opt.parent)
     # Lambda's loader path puts the function's and the layers' lib dirs first.
     extra = [str(staged.task), str(staged.task / "lib"), str(staged.opt / "lib")]
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(extra + [p for p in [env.get("LD_LIBRARY_PATH")]
-                                                      if p])
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        extra + [p for p in [os.environ.get("LD_LIBRARY_PATH")] if p])
     env["LAMBDA_TASK_ROOT"] = str(staged.task)
     return env
 
 
 def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
                 imports: Sequence[str], function: FunctionCode | None,
-                timeout: float) -> TargetRun:
+                timeout: float, pass_env: Sequence[str] = ()) -> TargetRun:
     version = target.runtime.python_version
     results_file = staged.opt.parent / f"results-{target.runtime.name}-{target.arch}.jsonl"
     results_file.write_text("")
@@ -320,7 +367,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     started = time.perf_counter()
     crash: str | None = None
     try:
-        completed = subprocess.run(command, cwd=staged.task, env=_environment(staged),
+        completed = subprocess.run(command, cwd=staged.task, env=_environment(staged, pass_env),
                                    capture_output=True, text=True, encoding="utf-8",
                                    errors="replace", timeout=timeout, check=False)
         if completed.returncode != 0:
@@ -380,7 +427,8 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
 
 
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
-             function: FunctionCode | None, timeout: float) -> TargetRun:
+             function: FunctionCode | None, timeout: float,
+             pass_env: Sequence[str] = ()) -> TargetRun:
     if platform.system() != "Linux":
         # Said before looking for interpreters: none of them could stand in for Lambda.
         return TargetRun(target=target, status="not-run", reason=(
@@ -400,17 +448,19 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
                     "layer (Lambda looks in python/ and "
                     f"python/lib/python{target.runtime.python_version}/site-packages/; were "
                     "the files zipped without the python/ prefix?)"))
-    return _run_target(target, interpreter, staged, wanted, function, timeout)
+    return _run_target(target, interpreter, staged, wanted, function, timeout, pass_env)
 
 
 def run_smoke(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
               imports_from: str = "option", function: FunctionCode | None = None,
-              timeout: float = DEFAULT_TIMEOUT, fallback_check: bool = True) -> SmokeReport:
+              timeout: float = DEFAULT_TIMEOUT, fallback_check: bool = True,
+              pass_env: Sequence[str] = ()) -> SmokeReport:
     """Smoke-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
     Targets the host cannot run are "not-run" with a reason; with
-    `fallback_check`, the audit of those targets is attached as `check`.
+    `fallback_check`, the audit of those targets is attached as `check`. The
+    interpreter gets `runtime_environment(pass_env)`, not the host's environment.
     Raises UsageError for a source that is not a layer.
     """
     if not targets:
@@ -424,7 +474,8 @@ def run_smoke(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
             if key in done:
                 runs.append(replace(done[key], target=target, covered_by=str(done[key].target)))
                 continue
-            runs.append(_run_one(target, staged, native, imports, function, timeout))
+            runs.append(_run_one(target, staged, native, imports, function, timeout,
+                                 pass_env))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
     check = None

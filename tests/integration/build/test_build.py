@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from lambdalayer.build.index import newest_offer
+from lambdalayer.targets.runtimes import load_runtime_table
 from tests.helpers import assert_clean_failure, run_cli
 
 pytestmark = pytest.mark.network
 
-CURRENT_RUNTIMES = ["python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
+# From the runtime table, not a literal: a deprecation date passing must not break the suite.
+CURRENT_RUNTIMES = [r.name for r in load_runtime_table().current()]
 
 
 def sha256(path: Path) -> str:
