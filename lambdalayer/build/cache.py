@@ -15,6 +15,14 @@ content digest, level and zlib version, so an unchanged file is zipped by
 reading its stream back (archive.MemberCache).
 
 A cache must never fail a build: every I/O error here means "miss".
+
+Trust: anyone who can write the cache (a shared directory, a CI cache restored
+from another branch) could otherwise put other bytes into a zip after the
+audit passed the tree. So an entry is used only if it inflates to content
+whose SHA-256 is the digest in its key (inflating is cheaper than deflating);
+anything else is deleted and reported. The cache is created private (0700
+directories, 0600 files) with a marker file, and `cache clean` deletes only
+entries inside a directory that carries the marker.
 """
 
 from __future__ import annotations
@@ -35,6 +43,12 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
 _HEADER = struct.Struct("<8sQI")  # magic, payload length, CRC-32 of the payload
 _MAGIC = b"LLDEFL01"
 MEMBERS_DIR = "zip-members"
+MARKER = ".lambdalayer-cache"  # in the root: this directory was made by lambdalayer
+_MARKER_TEXT = b"lambdalayer zip member cache; `lambdalayer cache clean` empties it.\n"
+# Backup tools skip directories tagged like this (https://bford.info/cachedir/).
+_CACHEDIR_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
+                 b"# lambdalayer's cache: safe to delete.\n")
+_INFLATE_BLOCK = 1 << 20
 
 
 def cache_root() -> Path:
@@ -94,18 +108,49 @@ def usage(root: Path | None = None) -> CacheUsage:
                       cap=max_size())
 
 
+def is_lambdalayer_cache(root: Path) -> bool:
+    """True when `root` holds lambdalayer's marker file (it made the directory)."""
+    return (root / MARKER).is_file() and not (root / MARKER).is_symlink()
+
+
+def ensure_root(root: Path) -> None:
+    """Create the cache directory private (0700) with its marker; OSError when it cannot."""
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not is_lambdalayer_cache(root):
+        if any(root.iterdir()):
+            # Someone else's directory (LAMBDALAYER_CACHE_DIR=~/.cache): never ours to fill.
+            raise OSError(f"{root} is not empty and was not created by lambdalayer")
+        (root / MARKER).write_bytes(_MARKER_TEXT)
+        (root / "CACHEDIR.TAG").write_bytes(_CACHEDIR_TAG)
+
+
 def clean(root: Path | None = None) -> int:
-    """Delete everything in the cache; returns the bytes freed. Safe to run during a build
-    (the build then simply misses)."""
+    """Delete the cache's entries; returns the bytes freed. Safe to run during a build
+    (the build then simply misses).
+
+    Only in a directory lambdalayer created (its marker file): pointed at ~/.cache
+    or a project, it refuses rather than delete what is not its own.
+    """
     root = root or cache_root()
+    if not root.exists():
+        return 0
+    if not is_lambdalayer_cache(root):
+        raise UsageError(
+            f"{root} was not created by lambdalayer (it has no {MARKER} file), so "
+            "`cache clean` deletes nothing there. Check LAMBDALAYER_CACHE_DIR; delete the "
+            "directory yourself if it really is a lambdalayer cache.")
+    members = root / MEMBERS_DIR
+    if members.is_symlink():
+        members.unlink()  # never follow a link out of the cache
+        return 0
     freed = 0
-    for path, size, _mtime in _entries(root):
+    for path, size, _mtime in _entries(members):
         try:
             path.unlink()
             freed += size
         except OSError:
             continue
-    for dirpath, _dirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
+    for dirpath, _dirs, _files in sorted(os.walk(members), key=lambda w: -len(w[0])):
         try:
             Path(dirpath).rmdir()
         except OSError:
@@ -134,9 +179,11 @@ class DeflateCache:
     """archive.MemberCache on disk: one file per member, verified on every read."""
 
     def __init__(self, root: Path, cap: int) -> None:
+        self.root = root
         self.directory = root / MEMBERS_DIR
         self.cap = cap
         self._size: int | None = None  # bytes on disk, counted on the first put
+        self.discarded: list[str] = []  # keys of entries that failed verification
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / key
@@ -155,6 +202,11 @@ class DeflateCache:
         if magic != _MAGIC or length != len(payload) or zlib.crc32(payload) != crc:
             path.unlink(missing_ok=True)  # damaged: compress afresh
             return None
+        if not _inflates_to(payload, key):
+            # Well-formed but not the content its key names: planted or poisoned.
+            path.unlink(missing_ok=True)
+            self.discarded.append(key)
+            return None
         return payload
 
     def put(self, key: str, data: bytes) -> None:
@@ -164,7 +216,9 @@ class DeflateCache:
         blob = _HEADER.pack(_MAGIC, len(data), zlib.crc32(data)) + data
         temporary: Path | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_root(self.root)
+            self.directory.mkdir(mode=0o700, exist_ok=True)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
             descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             temporary = Path(name)
             with os.fdopen(descriptor, "wb") as handle:
@@ -184,6 +238,23 @@ class DeflateCache:
             self._size = None
 
 
+def _inflates_to(payload: bytes, key: str) -> bool:
+    """True when the raw deflate stream `payload` inflates to content whose SHA-256 is the
+    digest that starts `key` (archive._cache_key: "<sha256 hex>-v1-...")."""
+    import hashlib
+
+    expected = key.split("-", 1)[0]
+    digest = hashlib.sha256()
+    inflater = zlib.decompressobj(-15)
+    try:
+        for start in range(0, len(payload), _INFLATE_BLOCK):
+            digest.update(inflater.decompress(payload[start:start + _INFLATE_BLOCK]))
+        digest.update(inflater.flush())
+    except zlib.error:
+        return False
+    return inflater.eof and not inflater.unused_data and digest.hexdigest() == expected
+
+
 def member_cache() -> DeflateCache | None:
     """The zip member cache, or None when the cap is 0 (`LAMBDALAYER_CACHE_MAX=0`)."""
     cap = max_size()
@@ -199,7 +270,8 @@ def open_member_cache() -> tuple[DeflateCache | None, str | None]:
     if found is None:
         return None, None
     try:
-        found.directory.mkdir(parents=True, exist_ok=True)
+        ensure_root(found.root)  # private, marked; refuses someone else's directory
+        found.directory.mkdir(mode=0o700, exist_ok=True)
         with tempfile.TemporaryFile(dir=found.directory, prefix=".probe-"):
             pass
     except OSError as exc:

@@ -286,6 +286,13 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
             if is_write_fault(exc):  # write_zip removed its temporary file
                 raise cannot_write(zip_path, exc) from exc
             raise
+        if cache is not None and cache.discarded:
+            warnings.append(
+                f"{len(cache.discarded)} cache entr{'y' if len(cache.discarded) == 1 else 'ies'}"
+                f" in {cache.directory} did not match the content it is stored for and "
+                "was deleted (compressed afresh). Someone or something wrote to the cache: "
+                "check who can write there.")
+            cache.discarded.clear()
         sizes = with_compressed(sizes, stats.members, stats.size)
         sha256, code_sha256 = file_digests(partial)
         if stats.size > DIRECT_UPLOAD_LIMIT:
