@@ -163,6 +163,11 @@ _E_MACHINE = {62: "x86_64", 183: "aarch64", 3: "i686", 40: "armv7l", 21: "ppc64l
 _E_TYPE = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 _MAX_SECTIONS = 1 << 16
 _MAX_TABLE = 64 << 20  # .dynamic / .dynstr / verneed far beyond any real library
+# Hostile input bounds (a crafted 16 KB zip must not cost gigabytes): a library
+# name or path list is never longer than PATH_MAX, and no real library needs
+# more than a few hundred libraries or versions.
+_MAX_STRING = 4096
+_MAX_ENTRIES = 1024
 
 
 def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
@@ -176,7 +181,11 @@ def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
 
 
 def _string(table: bytes, offset: int) -> str:
-    end = table.index(b"\0", offset)
+    """The NUL-terminated string at `offset`, at most _MAX_STRING bytes (ValueError past)."""
+    end = table.find(b"\0", offset, offset + _MAX_STRING + 1)
+    if end < 0:
+        raise ValueError(f"string at offset {offset} is not terminated within "
+                         f"{_MAX_STRING} bytes")
     return table[offset:end].decode("utf-8", "surrogateescape")
 
 
@@ -227,10 +236,16 @@ def _read_fast(handle: BinaryIO) -> ElfInfo | None:
     entry = struct.Struct(order + ("qQ" if bits == 64 else "iI"))
     data = _read_at(handle, offset, size)
     dynstr = string_table(link)
+    seen: set[tuple[int, int]] = set()  # (tag, offset): a repeated entry adds nothing
     for position in range(0, len(data) - entry.size + 1, entry.size):
         tag, value = entry.unpack_from(data, position)
         if tag == _DT_NULL:
             break
+        if (tag, value) in seen:
+            continue
+        seen.add((tag, value))
+        if len(seen) > _MAX_ENTRIES:
+            raise ValueError(f"more than {_MAX_ENTRIES} dynamic entries")
         if tag == _DT_NEEDED:
             needed.append(_string(dynstr, value))
         elif tag == _DT_RPATH:
@@ -246,12 +261,12 @@ def _read_fast(handle: BinaryIO) -> ElfInfo | None:
         data = _read_at(handle, offset, size)
         names = string_table(link)
         position = 0
-        for _ in range(min(count, 4096)):
+        for _ in range(min(count, _MAX_ENTRIES)):
             _version, aux_count, file_name, aux, following = struct.unpack_from(
                 order + "HHIII", data, position)
             wanted = []
             aux_position = position + aux
-            for _ in range(min(aux_count, 4096)):
+            for _ in range(min(aux_count, _MAX_ENTRIES)):
                 _hash, _flags, _other, name, aux_next = struct.unpack_from(
                     order + "IHHII", data, aux_position)
                 wanted.append(_string(names, name))

@@ -55,7 +55,10 @@ def _invoke(zip_path: Path, server: Server, driver: str, *imports: str,
             "--code", str(code), "--handler", "handler.handler", "--event", "{}", "--json"]
     for module in imports:
         args += ["--import", module]
-    run = run_cli(*args, env={**server.env(), "DB_DRIVER": driver})
+    env = {**server.env(), "DB_DRIVER": driver}
+    for name in sorted(env):  # the handler sees only what is passed on purpose
+        args += ["--pass-env", name]
+    run = run_cli(*args, env=env)
     assert run.returncode == 0, (run.stdout, run.stderr)
     document = run.json()
     assert document["status"] == "passed"
@@ -126,10 +129,11 @@ def test_handler_error_is_the_drivers_own(server: Server, tmp_path: Path) -> Non
     """A wrong password fails the test (exit 6) with pg8000's own error text."""
     build = run_cli("build", "pg8000", "--runtime", "python3.11", "--out", str(tmp_path))
     assert build.returncode == 0, build.stderr
+    env = {**server.env(), "DB_PASSWORD": "wrong", "DB_DRIVER": "pg8000"}
+    passed = [arg for name in sorted(env) for arg in ("--pass-env", name)]
     run = run_cli("test", str(tmp_path / "pg8000.zip"), "--runtime", "python3.11", "--arch",
                   HOST_ARCH or "x86_64", "--code", str(EXAMPLE), "--handler", "handler.handler",
-                  "--event", "{}", "--json",
-                  env={**server.env(), "DB_PASSWORD": "wrong", "DB_DRIVER": "pg8000"})
+                  "--event", "{}", "--json", *passed, env=env)
     assert run.returncode == 6, run.stderr
     handler = json.loads(run.stdout)["targets"][0]["handler"]
     assert not handler["ok"] and handler["invoked"]

@@ -1,0 +1,36 @@
+"""Crafted hostile inputs, built byte by byte (small on disk, expensive if parsed naively)."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from pathlib import Path
+
+
+def elf_with_huge_strings(*, strtab_size: int = 16 << 20, needed: int = 40) -> bytes:
+    """A 64-bit x86_64 ELF shared object whose .dynstr is one `strtab_size`-byte string and
+    whose .dynamic has `needed` DT_NEEDED entries all pointing at offset 0 of it."""
+    header_size, shentsize = 64, 64
+    dynstr = b"A" * (strtab_size - 1) + b"\0"
+    dynamic = b"".join(struct.pack("<qQ", 1, 0) for _ in range(needed)) + struct.pack(
+        "<qQ", 0, 0)
+    dynstr_offset = header_size
+    dynamic_offset = dynstr_offset + len(dynstr)
+    shoff = dynamic_offset + len(dynamic)
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    header = ident + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 0, shoff, 0, header_size, 0, 0,
+                                 shentsize, 3, 0)
+
+    def section(sh_type: int, offset: int, size: int, link: int, entsize: int) -> bytes:
+        return struct.pack("<IIQQQQIIQQ", 0, sh_type, 0, 0, offset, size, link, 0, 1, entsize)
+
+    sections = (bytes(shentsize) + section(3, dynstr_offset, len(dynstr), 0, 0)
+                + section(6, dynamic_offset, len(dynamic), 1, 16))
+    return header + dynstr + dynamic + sections
+
+
+def zip_of(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path

@@ -1,0 +1,56 @@
+"""`check` of a crafted zip stays within a stated memory bound (256 MB) and prints a
+bounded report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.hostile import elf_with_huge_strings, zip_of
+
+MEMORY_BOUND = 256 * 1024 * 1024
+OUTPUT_BOUND = 64 * 1024
+
+_MEASURE = """
+import resource, subprocess, sys
+run = subprocess.run([sys.executable, "-m", "lambdalayer", *sys.argv[1:]],
+                     capture_output=True, timeout=120)
+sys.stdout.buffer.write(b"%d %d\\n" % (run.returncode,
+                        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.stdout.buffer.write(run.stdout)
+"""
+
+
+def _peak(*args: str) -> tuple[int, int, bytes]:
+    """(exit status, peak RSS in bytes, stdout) of `lambdalayer ARGS` in its own process."""
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True,
+                          timeout=180, check=True)
+    first, _, stdout = done.stdout.partition(b"\n")
+    status, kilobytes = (int(x) for x in first.split())
+    return status, kilobytes * 1024, stdout
+
+
+def test_huge_string_table_with_repeated_needed_entries(tmp_path: Path) -> None:
+    """16.5 KB zipped: a 16 MiB .dynstr string and 40 DT_NEEDED at the same offset (2.7 GB
+    and 50 MB of JSON before the caps)."""
+    archive = zip_of(tmp_path / "evil.zip", {"python/evil.so": elf_with_huge_strings()})
+    assert archive.stat().st_size < 64 * 1024
+    status, peak, stdout = _peak("check", str(archive), "--runtime", "python3.12", "--arch",
+                                 "x86_64", "--json")
+    assert status == 4
+    assert peak < MEMORY_BOUND, f"peak RSS {peak / 1e6:.0f} MB"
+    assert len(stdout) < OUTPUT_BOUND
+    codes = {f["code"] for f in json.loads(stdout)["findings"]}
+    assert "corrupt-elf" in codes
+
+
+def test_long_but_legal_names_are_read_once(tmp_path: Path) -> None:
+    """Strings just under the cap, repeated: deduplicated, so the report stays small."""
+    elf = elf_with_huge_strings(strtab_size=4000, needed=5000)
+    archive = zip_of(tmp_path / "long.zip", {"python/long.so": elf})
+    status, peak, stdout = _peak("check", str(archive), "--runtime", "python3.12", "--arch",
+                                 "x86_64", "--json")
+    assert status == 4 and peak < MEMORY_BOUND
+    assert len(stdout) < OUTPUT_BOUND
