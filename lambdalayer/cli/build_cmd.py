@@ -136,7 +136,8 @@ def _render_rich(console: Console, result: BuildResult) -> None:
         total = artifact.sizes.total or 1
         zipped = artifact.sizes.compressed_total or 1
         for package in artifact.sizes.packages:
-            table.add_row(package.name, package.version, format_size(package.size),
+            table.add_row(escape(package.name), escape(package.version),
+                          format_size(package.size),
                           f"{100 * package.size / total:.0f}%",
                           format_size(package.compressed or 0),
                           f"{100 * (package.compressed or 0) / zipped:.0f}%")
@@ -145,7 +146,8 @@ def _render_rich(console: Console, result: BuildResult) -> None:
             console.print(escape(line))
         for finding in artifact.manifest.findings:
             colour = "red" if finding.severity == "error" else "yellow"
-            console.print(f"  [{colour}]{finding.severity}[/] {finding.code} {finding.path}: "
+            console.print(f"  [{colour}]{finding.severity}[/] {escape(finding.code)} "
+                          f"{escape(finding.path)}: "
                           f"{escape(finding.message)}")
 
 

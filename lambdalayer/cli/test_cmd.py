@@ -237,10 +237,10 @@ def render_smoke(report: SmokeReport) -> None:
         for result in run.imports:
             if result.ok:
                 origin = escape(result.origin or "")
-                console.print(f"    [green]ok[/]   {result.module:<{width}} "
+                console.print(f"    [green]ok[/]   {escape(f'{result.module:<{width}}')} "
                               f"{result.seconds * 1000:7.1f} ms  [dim]{origin}[/]")
             else:
-                console.print(f"    [red]FAIL[/] {result.module:<{width}} "
+                console.print(f"    [red]FAIL[/] {escape(f'{result.module:<{width}}')} "
                               f"[red]{escape(result.error or '')}[/]")
                 _print_traceback(result.traceback)
         handler = run.handler
