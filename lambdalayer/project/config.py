@@ -2,7 +2,10 @@
 
 Found by walking up from the working directory; the first directory with a
 `lambdalayer.toml`, or a `pyproject.toml` that has a `[tool.lambdalayer]`
-table, wins. Paths in it are relative to the file.
+table, wins. Paths in it are relative to the file. The walk stops at the
+repository root (a directory with `.git`) or the home directory, and only
+files owned by the user (or root) count: a config planted in a shared /tmp
+must not choose `attach` targets or public permissions.
 
 Precedence, lowest first: built-in defaults < this file < `LAMBDALAYER_*`
 environment variables < command-line flags. The environment variables are
@@ -325,14 +328,36 @@ def find_config(start: Path | None = None) -> Path | None:
             raise ConfigError(f"LAMBDALAYER_CONFIG={explicit}: no such file.")
         return path
     here = (start or Path.cwd()).resolve()
+    home = _home()
     for directory in (here, *here.parents):
         dedicated = directory / "lambdalayer.toml"
-        if dedicated.is_file():
+        if dedicated.is_file() and _trusted(dedicated):
             return dedicated
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and "lambdalayer" in _read(pyproject).get("tool", {}):
+        if pyproject.is_file() and _trusted(pyproject) \
+                and "lambdalayer" in _read(pyproject).get("tool", {}):
             return pyproject
+        if directory == home or (directory / ".git").exists():
+            break  # the repository's root or the home directory: nothing above is ours
     return None
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, OSError):
+        return None
+
+
+def _trusted(path: Path) -> bool:
+    """Owned by the user running lambdalayer, or by root (a system-wide install)."""
+    if not hasattr(os, "getuid"):
+        return True  # Windows: no POSIX owner to compare
+    try:
+        owner = path.stat().st_uid
+    except OSError:
+        return False
+    return owner in (os.getuid(), 0)
 
 
 def _env_list(name: str) -> tuple[str, ...] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from lambdalayer.errors import ConfigError, UsageError
 from lambdalayer.project.config import find_config, load_config
 from lambdalayer.project.precedence import BuildFlags, plan_builds
 from lambdalayer.project.recipes import get_recipe, load_recipes
+from tests.conftest import require
 
 PYPROJECT = """
 [project]
@@ -163,3 +165,33 @@ def test_invalid_recipe_names_the_file_and_field(tmp_path: Path, text: str,
     with pytest.raises(ConfigError, match=message) as caught:
         load_recipes((tmp_path,))
     assert "bad.toml" in str(caught.value)
+
+
+def test_discovery_stops_at_the_repository_root(tmp_path: Path) -> None:
+    (tmp_path / "lambdalayer.toml").write_text('[layers.planted]\npackages = ["evil"]\n')
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "sub").mkdir()
+    assert find_config(repo / "sub") is None
+    (repo / "lambdalayer.toml").write_text('[layers.ours]\npackages = ["six"]\n')
+    assert find_config(repo / "sub") == repo / "lambdalayer.toml"
+
+
+def test_discovery_stops_at_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "lambdalayer.toml").write_text('[layers.planted]\npackages = ["evil"]\n')
+    home = tmp_path / "home"
+    (home / "work").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    assert find_config(home / "work") is None
+
+
+def test_a_config_owned_by_someone_else_is_ignored(tmp_path: Path) -> None:
+    """A lambdalayer.toml planted in a shared /tmp does not drive attach or permissions."""
+    planted = tmp_path / "lambdalayer.toml"
+    planted.write_text('[layers.planted]\npackages = ["evil"]\nfunctions = ["prod-fn"]\n')
+    try:
+        os.chown(planted, 54321, 54321)
+    except PermissionError:
+        require(False, "needs root to give a file another owner")
+    (tmp_path / "project").mkdir()
+    assert find_config(tmp_path / "project") is None
