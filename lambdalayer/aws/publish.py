@@ -284,7 +284,7 @@ def _content(layer: LayerToPublish, *, clients: ClientFactory, region: str,
              report: Callable[[str, int, int], None]) -> tuple[dict[str, Any], bool]:
     """The Content argument: the bytes inline, or an S3 object uploaded here first."""
     if layer.size <= options.direct_upload_limit:
-        return {"ZipFile": layer.zip_path.read_bytes()}, False
+        return {"ZipFile": _hashed_bytes(layer)}, False
     if not options.s3_bucket:  # publish() refuses this before any upload
         raise UsageError(_too_big_message(layer, options))
     bucket = options.s3_bucket.replace("{region}", region)
@@ -304,6 +304,19 @@ def _content(layer: LayerToPublish, *, clients: ClientFactory, region: str,
     with aws_errors(region=region, resource=f"S3 bucket {bucket!r}"):
         s3.upload_file(str(layer.zip_path), bucket, key, Callback=on_bytes)
     return {"S3Bucket": bucket, "S3Key": key}, True
+
+
+def _hashed_bytes(layer: LayerToPublish) -> bytes:
+    """The zip's bytes, read once and checked against the digest the manifest and the
+    skip decision used: a zip replaced in between is refused, never uploaded."""
+    import hashlib
+
+    data = layer.zip_path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != layer.sha256:
+        raise UsageError(f"{layer.zip_path} changed while it was being published (its SHA-256 "
+                         "is no longer the one checked against the manifest).",
+                         hint="Rebuild it with `lambdalayer build` and publish again.")
+    return data
 
 
 def _too_big_message(layer: LayerToPublish, options: PublishOptions) -> str:

@@ -172,3 +172,20 @@ def test_a_zip_that_no_longer_matches_its_manifest_is_refused(
     assert result.code == 2
     assert "does not match its manifest" in result.stderr
     assert aws.version_numbers("pg8000") == []
+
+
+def test_a_zip_replaced_after_it_was_hashed_is_not_uploaded(
+        aws: Aws, build_layer: BuildLayer) -> None:
+    """publish uploads the bytes it hashed: a swap between the check and the upload (a
+    concurrent build, an attacker) is refused, not published under the old digest."""
+    import pytest
+
+    from lambdalayer.errors import UsageError
+
+    zip_path = build_layer()
+    layer = prepare_layer(manifest_path_for(zip_path))
+    zip_path.write_bytes(zip_path.read_bytes() + b"swapped")
+    with pytest.raises(UsageError, match="changed while it was being published"):
+        publish([layer], clients=AwsSettings().factory(),
+                options=PublishOptions(regions=("us-east-1",)), progress=lambda event: None)
+    assert aws.version_numbers("pg8000") == []
