@@ -56,7 +56,7 @@ def test_a_warm_cache_gives_the_same_bytes_and_a_damaged_entry_is_ignored(
     write_zip(iter_tree(tree), plain, workers=2)
     cold = tmp_path / "cold.zip"
     write_zip(iter_tree(tree), cold, workers=2, cache=DeflateCache(cache_root, 10**9))
-    entries = [p for p in cache_root.rglob("*") if p.is_file()]
+    entries = [p for p in (cache_root / "zip-members").rglob("*") if p.is_file()]
     assert len(entries) == sum(1 for s in SIZES if s >= 256 * 1024)
     warm = tmp_path / "warm.zip"
     write_zip(iter_tree(tree), warm, workers=1, cache=DeflateCache(cache_root, 10**9))
@@ -83,6 +83,6 @@ def test_cache_cap_drops_least_recently_used_entries(tmp_path: Path) -> None:
     for index in range(5):
         cache.put(f"{index:02d}key", os.urandom(1000))
         os.utime(cache._path(f"{index:02d}key"), (index, index))
-    kept = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file())
-    assert sum(p.stat().st_size for p in (tmp_path / "cache").rglob("*") if p.is_file()) <= 3000
+    kept = sorted(p.name for p in (tmp_path / "cache" / "zip-members").rglob("*") if p.is_file())
+    assert sum(p.stat().st_size for p in (tmp_path / "cache" / "zip-members").rglob("*") if p.is_file()) <= 3000
     assert kept[-1] == "04key" and "00key" not in kept
