@@ -39,3 +39,13 @@ def assert_clean_failure(run: CliRun, exit_code: int) -> None:
     assert run.returncode == exit_code, (run.returncode, run.stdout, run.stderr)
     assert "Traceback" not in run.stderr and "Traceback" not in run.stdout
     assert "error:" in run.stderr
+
+
+def without_interpreters(scratch: Path) -> dict[str, str]:
+    """Environment in which lambdalayer finds no local CPython for any runtime (empty PATH,
+    pyenv root and uv install dir): tests of the "cannot run here" paths run on every host
+    instead of skipping where the interpreter happens to exist."""
+    empty = scratch / "no-interpreters"
+    empty.mkdir(parents=True, exist_ok=True)
+    return {"PATH": str(empty), "PYENV_ROOT": str(empty), "UV_PYTHON_INSTALL_DIR": str(empty),
+            "UV_PYTHON_PREFERENCE": "only-managed"}

@@ -23,6 +23,7 @@ from lambdalayer.targets.target import Target
 
 # A layer zip is at most ~250 MB unzipped, so zipped it is smaller still.
 MAX_DOWNLOAD = 512 << 20
+DOWNLOAD_DEADLINE = 600.0  # seconds for the whole download (a layer is at most 50 MB zipped)
 
 
 def audit_layer(root: Path, targets: list[Target], *,
@@ -233,11 +234,16 @@ def _layer_location(arn: str, *, region: str, profile: str | None, endpoint_url:
 
 def _download(url: str, destination: Path, *, arn: str) -> None:
     """Stream the presigned URL to `destination`, capped at MAX_DOWNLOAD bytes."""
+    import http.client
+    import time
     import urllib.error
     import urllib.request
 
     if not url.startswith(("https://", "http://")):
         raise AwsError(f"AWS returned an unexpected download location for {arn}.")
+    # A total deadline, not only a per-read timeout: a server trickling a byte a
+    # minute must not hold `check` for hours.
+    deadline = time.monotonic() + DOWNLOAD_DEADLINE
     try:
         with urllib.request.urlopen(url, timeout=60) as response, destination.open("wb") as out:
             copied = 0
@@ -249,8 +255,16 @@ def _download(url: str, destination: Path, *, arn: str) -> None:
                 if copied > MAX_DOWNLOAD:
                     raise UsageError(f"The layer {arn} is larger than {MAX_DOWNLOAD:,} bytes; "
                                      "no Lambda layer can be that big.")
+                if time.monotonic() > deadline:
+                    raise AwsError(f"Downloading the layer {arn} took longer than "
+                                   f"{DOWNLOAD_DEADLINE:.0f} s; stopped.",
+                                   hint="Try again on a faster connection.")
                 out.write(chunk)
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            expected = response.headers.get("Content-Length", "")
+            if expected.isdigit() and copied < int(expected):
+                raise http.client.IncompleteRead(b"", int(expected) - copied)
+    except (urllib.error.URLError, TimeoutError, ConnectionError,
+            http.client.HTTPException) as exc:  # IncompleteRead, RemoteDisconnected...
         raise AwsError(f"Could not download the layer {arn}: {exc}",
                        hint="The download link is valid for 10 minutes; try again.") from exc
     except OSError as exc:

@@ -202,14 +202,21 @@ def test_cli_subprocess_hostile_zip(tmp_path: Path) -> None:
         info = zipfile.ZipInfo("../../outside.py")
         info.external_attr = 0o644 << 16
         zf.writestr(info, "boom")
+    # Extraction happens under TMPDIR: put it deep inside tmp_path, so wherever
+    # `../../outside.py` could land, the assertion below looks there.
+    temp = tmp_path / "t" / "a" / "b"
+    temp.mkdir(parents=True)
+    import os
+
     result = subprocess.run([sys.executable, "-m", "lambdalayer", "check", str(archive),
                              "--runtime", "python3.12", "--json"],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "TMPDIR": str(temp)})
     assert result.returncode == 4, result.stderr
     assert "Traceback" not in result.stderr
     codes_ = {f["code"] for f in json.loads(result.stdout)["findings"]}
     assert "unsafe-path" in codes_
-    assert not (tmp_path.parent / "outside.py").exists()
+    assert not list(tmp_path.rglob("outside.py"))
 
 
 # --------------------------------------------------------------------------- layer ARNs
@@ -292,3 +299,49 @@ def test_missing_layer_version_on_a_real_api(aws_env: dict[str, str],
     assert code == 5
     assert json.loads(out)["error"]["type"] == "AwsError"
     assert "Traceback" not in err
+
+
+def test_layer_arn_download_is_capped(monkeypatch: pytest.MonkeyPatch,
+                                      served_zip: tuple[str, Path]) -> None:
+    """No layer is bigger than 512 MB: a location serving more is cut off, not saved."""
+    from lambdalayer.errors import UsageError
+
+    url, archive = served_zip
+    monkeypatch.setattr("lambdalayer.audit.check.MAX_DOWNLOAD", archive.stat().st_size - 1)
+    stubbed_client(monkeypatch, {"Content": {"Location": url, "CodeSize": 1}})
+    with pytest.raises(UsageError, match="larger than"):
+        check_layer_arn(ARN, [PY311])
+
+
+def test_layer_arn_download_has_a_total_deadline(monkeypatch: pytest.MonkeyPatch,
+                                                 served_zip: tuple[str, Path]) -> None:
+    url, _ = served_zip
+    monkeypatch.setattr("lambdalayer.audit.check.DOWNLOAD_DEADLINE", -1.0)
+    stubbed_client(monkeypatch, {"Content": {"Location": url, "CodeSize": 1}})
+    with pytest.raises(AwsError, match="took longer than"):
+        check_layer_arn(ARN, [PY311])
+
+
+class _HangsUp(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(10 << 20))
+        self.end_headers()
+        self.wfile.write(b"PK\x03\x04")  # then the connection closes: IncompleteRead
+
+
+def test_layer_arn_download_cut_short_is_an_aws_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HangsUp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/layer.zip"
+        stubbed_client(monkeypatch, {"Content": {"Location": url, "CodeSize": 1}})
+        with pytest.raises(AwsError, match="Could not download"):
+            check_layer_arn(ARN, [PY311])
+    finally:
+        server.shutdown()
+        server.server_close()

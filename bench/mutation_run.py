@@ -1,0 +1,162 @@
+"""Mutation run: do the tests notice when core code is broken on purpose?
+
+Each mutation replaces one snippet of a core module with a plausible bug (the
+breaks listed in issue 17, and the guards that issue added), runs the tests
+that cover that module in a scratch copy of the repository (PYTHONPATH puts
+the copy first; the CLI subprocesses inherit it), and counts the mutation as
+killed when the tests fail. Prints one line per mutation and the kill rate.
+
+    python bench/mutation_run.py            # every mutation
+    python bench/mutation_run.py --only cache,redact
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = (
+    Mutation("zip-unsorted", "lambdalayer/build/archive.py",
+             "    entries = sorted(files)\n", "    entries = list(files)\n",
+             ("tests/unit/build/test_archive.py", "tests/unit/build/test_archive_parallel.py")),
+    Mutation("zip-current-time", "lambdalayer/build/archive.py",
+             "    time, date = _dos_time(fixed_timestamp())",
+             "    time, date = _dos_time(__import__('time').localtime()[:6])",
+             ("tests/unit/build/test_archive.py",)),
+    Mutation("wheel-fit-backstop", "lambdalayer/build/resolve.py",
+             "        if dist.is_pure or any(target.accepts_wheel_tag(t) for t in dist.tags):",
+             "        if True:",
+             ("tests/unit/build",)),
+    Mutation("cache-verify", "lambdalayer/build/cache.py",
+             "        if not _inflates_to(payload, key):", "        if False:",
+             ("tests/unit/build/test_member_cache.py",)),
+    Mutation("cache-clean-marker", "lambdalayer/build/cache.py",
+             "    if not is_lambdalayer_cache(root):\n        raise",
+             "    if False:\n        raise",
+             ("tests/unit/build/test_member_cache.py", "tests/unit/cli/test_cache_cmd.py")),
+    Mutation("redact", "lambdalayer/redact.py",
+             '    return _USERINFO.sub(lambda m: f"{m.group(\'scheme\')}{REDACTED}@", text)',
+             "    return text",
+             ("tests/unit/build/test_index_query.py",
+              "tests/integration/build/test_private_index.py")),
+    Mutation("index-auth-header", "lambdalayer/build/index.py",
+             '        headers["Authorization"] = auth', "        pass",
+             ("tests/integration/build/test_private_index.py",)),
+    Mutation("index-plan-ignores-file", "lambdalayer/build/indexes.py",
+             '               or next(iter(files["index"]), None)\n', "",
+             ("tests/unit/build/test_index_query.py",)),
+    Mutation("test-env-leaks", "lambdalayer/proof/smoke.py",
+             "    env = {name: os.environ[name] for name in _HOST_VARIABLES if name in os.environ}",
+             "    env = dict(os.environ)",
+             ("tests/integration/proof/test_test_isolation.py",)),
+    Mutation("config-owner", "lambdalayer/project/config.py",
+             "    return owner in (os.getuid(), 0)", "    return True",
+             ("tests/unit/project/test_config.py",)),
+    Mutation("config-boundary", "lambdalayer/project/config.py",
+             "            break  # the repository", "            pass  # the repository",
+             ("tests/unit/project/test_config.py",)),
+    Mutation("publish-one-read", "lambdalayer/aws/publish.py",
+             "    if hashlib.sha256(data).hexdigest() != layer.sha256:", "    if False:",
+             ("tests/integration/aws/test_publish.py",)),
+    Mutation("elf-dedup", "lambdalayer/audit/elf.py",
+             "        if (tag, value) in seen:", "        if False:",
+             ("tests/unit/audit", "tests/integration/audit/test_hostile_zips.py")),
+    Mutation("markup-escape", "lambdalayer/cli/build_cmd.py",
+             '                          f"{escape(finding.path)}: "',
+             '                          f"{finding.path}: "',
+             ("tests/unit/cli/test_markup.py",)),
+    Mutation("publish-oldest", "lambdalayer/aws/publish.py",
+             'if newest is None or item["Version"] > newest["Version"]:',
+             'if newest is None or item["Version"] < newest["Version"]:',
+             ("tests/integration/aws/test_publish.py",)),
+    Mutation("attach-limit-in-place", "lambdalayer/aws/attach.py",
+             "    if len(after) > MAX_LAYERS:", "    if len(function.layers) >= MAX_LAYERS:",
+             ("tests/integration/aws/test_attach.py",)),
+    Mutation("arn-download-cap", "lambdalayer/audit/check.py",
+             "                if copied > MAX_DOWNLOAD:", "                if False:",
+             ("tests/unit/audit", "tests/integration/audit")),
+    Mutation("exclude-inside-guard", "lambdalayer/shrink/exclude.py",
+             "        path.relative_to(root)\n    except ValueError:\n        return False",
+             "        pass\n    except ValueError:\n        return False",
+             ("tests/unit/shrink",)),
+    Mutation("tampered-zip-up-to-date", "lambdalayer/build/plan.py",
+             "file_digests(zip_path)[0] != manifest.sha256",
+             "file_digests(zip_path)[0] is None",
+             ("tests/unit/build", "tests/integration/build/test_build.py")),
+)
+
+
+def _copy(destination: Path) -> None:
+    shutil.copytree(ROOT / "lambdalayer", destination / "lambdalayer")
+    shutil.copytree(ROOT / "tests", destination / "tests")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, destination / name)
+    for extra in ("examples", "recipes"):
+        if (ROOT / extra).exists():
+            shutil.copytree(ROOT / extra, destination / extra)
+
+
+def _run(copy: Path, mutation: Mutation, timeout: float) -> tuple[str, float]:
+    target = copy / mutation.path
+    original = target.read_text("utf-8")
+    if original.count(mutation.old) != 1:
+        return "stale", 0.0  # the code moved on: update the mutation
+    target.write_text(original.replace(mutation.old, mutation.new), "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    started = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
+                               "no:cacheprovider", *mutation.tests], cwd=copy, env=env,
+                              capture_output=True, timeout=timeout, check=False)
+        outcome = "killed" if done.returncode != 0 else "SURVIVED"
+    except subprocess.TimeoutExpired:
+        outcome = "killed (timeout)"
+    finally:
+        target.write_text(original, "utf-8")
+    return outcome, time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="comma-separated mutation names")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    chosen = [m for m in MUTATIONS
+              if not args.only or any(part in m.name for part in args.only.split(","))]
+    with tempfile.TemporaryDirectory(prefix="lambdalayer-mutants-") as scratch:
+        copy = Path(scratch)
+        _copy(copy)
+        results = []
+        for mutation in chosen:
+            outcome, seconds = _run(copy, mutation, args.timeout)
+            results.append(outcome)
+            print(f"{mutation.name:<28} {outcome:<18} {seconds:6.1f} s", flush=True)
+    counted = [r for r in results if r != "stale"]
+    killed = sum(r.startswith("killed") for r in counted)
+    rate = 100 * killed / len(counted) if counted else 0.0
+    print(f"kill rate: {killed}/{len(counted)} = {rate:.0f}% "
+          f"({results.count('stale')} stale)")
+    return 0 if killed == len(counted) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
