@@ -17,8 +17,8 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, json_option
-from lambdalayer.cli.output import format_size, human_console, print_json
-from lambdalayer.errors import UsageError
+from lambdalayer.cli.output import format_size, human_console, print_json, say
+from lambdalayer.errors import LambdaLayerError, UsageError
 
 
 def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
@@ -263,16 +263,32 @@ def _attach_configured(config: Any, names: tuple[str, ...], region: str | None,
     if not config.layers:
         raise UsageError("Name the functions with --function, or configure layers with "
                          "`functions = [...]` in pyproject.toml ([tool.lambdalayer]).")
-    results: list[Any] = []
+    work: list[tuple[Any, Any]] = []
     for layer in config.selected(names):
         if not layer.functions:
             continue
         regions = config.regions_for((region,) if region else (), layer)
         client = _lambda_client(regions[0] if regions else None, profile, endpoint_url)
-        results.extend(attach_configured(client, built_manifests(layer, out),
-                                         dry_run=dry_run, force=force))
-    if not results:
+        work.append((client, built_manifests(layer, out)))
+    # Every function of every layer is checked (a dry run) before any is changed:
+    # a refusal for the last one must not leave the first one half-deployed.
+    planned: list[Any] = []
+    for client, outputs in work:
+        planned.extend(attach_configured(client, outputs, dry_run=True, force=force))
+    if not planned:
         raise UsageError("No configured layer names any `functions`; pass --function.")
+    if dry_run:
+        return planned
+    results: list[Any] = []
+    try:
+        for client, outputs in work:
+            results.extend(attach_configured(client, outputs, dry_run=False, force=force))
+    except LambdaLayerError:
+        # Say how to undo what did change before the error is shown.
+        for done in results:
+            if done.changed:
+                say(f"changed {done.name} before the error; undo: {done.rollback_command}")
+        raise
     return results
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.integration.aws.conftest import ACCOUNT, Aws, BuildLayer, Run
 
@@ -164,3 +165,34 @@ def test_a_full_layer_arn_is_accepted(aws: Aws, run: RunCli) -> None:
 
     assert result.code == 0, result.stderr
     assert aws.layers_of("makenaide-scanner") == [arn]
+
+
+def test_at_the_five_layer_limit_a_new_version_replaces_the_old_in_place(
+        aws: Aws, run: RunCli) -> None:
+    old = aws.publish_raw("makenaide-pg8000", b"1")
+    others = [aws.publish_raw(f"layer{i}") for i in range(4)]
+    aws.create_function("makenaide-scanner", layers=[others[0], old, *others[1:]])
+    new = aws.publish_raw("makenaide-pg8000", b"2")
+
+    result = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000")
+
+    assert result.code == 0, result.stderr
+    assert aws.layers_of("makenaide-scanner") == [others[0], new, *others[1:]]
+
+
+def test_config_driven_attach_checks_every_function_before_changing_any(
+        aws: Aws, build_layer: BuildLayer, run: RunCli, tmp_path: Path) -> None:
+    build_layer("pg8000")
+    assert run("publish", "--json").code == 0
+    five = [aws.publish_raw(f"layer{i}") for i in range(5)]
+    aws.create_function("first-ok")
+    aws.create_function("second-full", layers=five)
+    (tmp_path / "lambdalayer.toml").write_text(
+        '[layers.pg8000]\nrecipe = "pg8000"\nfunctions = ["first-ok", "second-full"]\n')
+
+    result = run("attach")
+
+    assert result.code == 4, result.stderr
+    assert "at most 5" in result.stderr
+    assert aws.layers_of("first-ok") == []  # not changed: the second was refused first
+    assert aws.layers_of("second-full") == five
