@@ -99,9 +99,8 @@ MUTATIONS = (
              "        pass\n    except ValueError:\n        return False",
              ("tests/unit/shrink",)),
     Mutation("config-attach-check-first", "lambdalayer/cli/aws_cmd.py",
-             "        planned.extend(attach_configured(client, outputs, dry_run=True, force=force))",
-             "        planned.extend(attach_configured(client, outputs, dry_run=dry_run, "
-             "force=force))",
+             "outputs, dry_run=True, force=force))",
+             "outputs, dry_run=dry_run, force=force))",
              ("tests/integration/aws/test_attach.py",)),
     Mutation("arn-download-deadline", "lambdalayer/audit/check.py",
              "                if time.monotonic() > deadline:", "                if False:",

@@ -90,3 +90,20 @@ def test_modes_come_from_content_not_the_host_x_bit(tmp_path: Path) -> None:
     with zipfile.ZipFile(zip_path) as archive:
         modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in archive.infolist()}
     assert modes == {"lib.so": 0o755, "tool": 0o755, "mod.py": 0o644, "data.bin": 0o644}
+
+
+def test_entries_are_sorted_and_carry_one_fixed_timestamp(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caught here, not only by the network tests: the writer must not use the clock or the
+    order it was given."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    root = make_tree(tmp_path / "t", {f"python/{c}.py": c.encode() for c in "zyxabc"})
+    for path in root.rglob("*.py"):
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    files = sorted(iter_tree(root), reverse=True)
+    write_zip(files, tmp_path / "a.zip")
+    with zipfile.ZipFile(tmp_path / "a.zip") as archive:
+        infos = archive.infolist()
+    names = [i.filename for i in infos]
+    assert names == sorted(names)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}

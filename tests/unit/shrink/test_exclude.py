@@ -115,3 +115,16 @@ def test_remove_dists_deletes_files_metadata_and_emptied_dirs_only(tmp_path: Pat
     assert not any(p.startswith("botocore") for p in left)
     assert "certifi/cacert.pem" in left
     assert freed > 0
+
+
+def test_a_record_path_out_of_the_site_dir_is_never_deleted(tmp_path: Path) -> None:
+    """RECORD is the package's word: `../` entries (console scripts, hostile wheels) must not
+    make --exclude delete files outside the layer."""
+    site = tmp_path / "layer" / "python"
+    install(site, {"six": ([], ["six.py", "../../outside.txt", "../sibling.txt"])})
+    (tmp_path / "outside.txt").write_text("keep")
+    (tmp_path / "layer" / "sibling.txt").write_text("keep")
+    remove_dists(site, read_installed(site), ["six"])
+    assert not (site / "six.py").exists()
+    assert (tmp_path / "outside.txt").read_text() == "keep"
+    assert (tmp_path / "layer" / "sibling.txt").read_text() == "keep"
