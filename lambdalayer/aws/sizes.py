@@ -205,9 +205,11 @@ def cached_size(code_sha256: str) -> int | None:
 
 def remember_size(code_sha256: str, size: int) -> None:
     """Cache a measured figure; a cache that cannot be written is skipped silently."""
+    from lambdalayer.build.cache import ensure_root
     from lambdalayer.fileio import write_atomic
 
     try:
+        ensure_root(cache_root())  # private and marked, like the member cache
         write_atomic(_cache_file(code_sha256),
                      json.dumps({"unzipped_size": size}).encode("utf-8"))
     except (OSError, UsageError, ValueError):

@@ -139,22 +139,24 @@ def clean(root: Path | None = None) -> int:
             f"{root} was not created by lambdalayer (it has no {MARKER} file), so "
             "`cache clean` deletes nothing there. Check LAMBDALAYER_CACHE_DIR; delete the "
             "directory yourself if it really is a lambdalayer cache.")
-    members = root / MEMBERS_DIR
-    if members.is_symlink():
-        members.unlink()  # never follow a link out of the cache
-        return 0
     freed = 0
-    for path, size, _mtime in _entries(members):
-        try:
-            path.unlink()
-            freed += size
-        except OSError:
+    for child in sorted(root.iterdir()):  # zip-members/, sizes/, logs/: all ours
+        if child.is_symlink():
+            child.unlink()  # never follow a link out of the cache
             continue
-    for dirpath, _dirs, _files in sorted(os.walk(members), key=lambda w: -len(w[0])):
-        try:
-            Path(dirpath).rmdir()
-        except OSError:
-            continue
+        if not child.is_dir():
+            continue  # the marker and CACHEDIR.TAG stay
+        for path, size, _mtime in _entries(child):
+            try:
+                path.unlink()
+                freed += size
+            except OSError:
+                continue
+        for dirpath, _dirs, _files in sorted(os.walk(child), key=lambda w: -len(w[0])):
+            try:
+                Path(dirpath).rmdir()
+            except OSError:
+                continue
     return freed
 
 

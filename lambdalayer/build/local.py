@@ -9,6 +9,7 @@ machine code into a layer meant for another machine.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +44,10 @@ def build_wheel(ref: LocalRef, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     result = run_uv(["build", "--wheel", "--out-dir", str(out_dir), str(ref.path)])
     log = _log_path(ref)
+    with contextlib.suppress(OSError):
+        from lambdalayer.build.cache import cache_root, ensure_root
+
+        ensure_root(cache_root())  # private and marked (the logs name your paths)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"$ uv build --wheel {ref.path}\n{result.stdout}\n{result.stderr}", "utf-8")
     wheels = sorted(out_dir.glob("*.whl"))
