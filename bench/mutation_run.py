@@ -45,7 +45,7 @@ MUTATIONS = (
     Mutation("wheel-fit-backstop", "lambdalayer/build/resolve.py",
              "        if dist.is_pure or any(target.accepts_wheel_tag(t) for t in dist.tags):",
              "        if True:",
-             ("tests/unit/build",)),
+             ("tests/unit/build/test_wheel_fit.py",)),
     Mutation("cache-verify", "lambdalayer/build/cache.py",
              "        if not _inflates_to(payload, key):", "        if False:",
              ("tests/unit/build/test_member_cache.py",)),

@@ -189,3 +189,16 @@ def test_a_zip_replaced_after_it_was_hashed_is_not_uploaded(
         publish([layer], clients=AwsSettings().factory(),
                 options=PublishOptions(regions=("us-east-1",)), progress=lambda event: None)
     assert aws.version_numbers("pg8000") == []
+
+
+def test_skip_compares_with_the_newest_version_not_an_older_one(
+        aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
+    build_layer()
+    assert run("publish").code == 0  # version 1: these bytes
+    aws.publish_raw("pg8000", b"someone else's bytes")  # version 2: other bytes
+
+    again = run("publish", "--json")
+
+    assert again.code == 0, again.stderr
+    assert [(layer["version"], layer["skipped"]) for layer in again.json()["layers"]] == [
+        (3, False)]
