@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from lambdalayer.build.sizing import (
 )
 from lambdalayer.build.sources import place_includes, place_sources
 from lambdalayer.build.uvtool import StartedUv
-from lambdalayer.errors import AuditError, UsageError
+from lambdalayer.errors import AuditError, SmokeTestFailed, UsageError
 from lambdalayer.fileio import (
     cannot_write,
     file_digests,
@@ -61,6 +61,7 @@ from lambdalayer.fileio import (
     write_atomic,
 )
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
+from lambdalayer.proof.layer_proof import ImportTest, dist_modules, prove_layer, skipped
 from lambdalayer.shrink.apply import shrink_layer
 from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
@@ -203,6 +204,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
     warnings = list(plan.warnings)
     compiled: dict[str, CompileReport] = {}
+    proofs: dict[str, ImportTest] = {}
     if request.compile:
         # A missing interpreter is known now: say so before resolving, not after.
         require_interpreters(list(dict.fromkeys(t.runtime for t in targets)))
@@ -249,6 +251,9 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         if request.compile:
             compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                                  sizes.total, progress=progress)
+        proof = _prove(request, layer, root, site_dirs, progress)
+        warnings.extend(proof.warnings)
+        proofs[layer.name] = proof
         staged.append((layer, root, sizes, findings, site_dirs))
 
     artifacts = []
@@ -259,7 +264,8 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     finally:
         for partial in partials:  # left only by a failure or a signal
             partial.unlink(missing_ok=True)
-    return BuildResult(artifacts=tuple(artifacts), warnings=tuple(warnings))
+    return BuildResult(artifacts=tuple(replace(a, import_test=proofs.get(a.name))
+                                       for a in artifacts), warnings=tuple(warnings))
 
 
 def _write_artifacts(request: BuildRequest, staged: list[Any],
@@ -322,6 +328,48 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
                                   sizes=sizes, up_to_date=old_sha == sha256,
                                   compiled=compiled.get(layer.name)))
     return artifacts
+
+
+def _requested_modules(request: BuildRequest,
+                       site_dirs: dict[Path, list[InstalledDist]]) -> dict[str, list[str]]:
+    """Each requested distribution's public top-level modules (all dists if none matched)."""
+    from packaging.utils import canonicalize_name
+
+    requested = {canonicalize_name(r.name) for r in request.inputs.all_requirements}
+    modules: dict[str, set[str]] = {}
+    every: dict[str, set[str]] = {}
+    for site, dists in site_dirs.items():
+        for dist in dists:
+            found = dist_modules(site, dist.dist_info, dist.files)
+            every.setdefault(dist.display_name, set()).update(found)
+            if dist.name in requested:
+                modules.setdefault(dist.display_name, set()).update(found)
+    chosen = modules or every
+    return {name: sorted(mods) for name, mods in chosen.items() if mods}
+
+
+def _prove(request: BuildRequest, layer: _Plan, root: Path,
+           site_dirs: dict[Path, list[InstalledDist]], progress: Progress | None) -> ImportTest:
+    """Import the layer on each target's CPython; SmokeTestFailed when an import fails."""
+    if request.no_proof:
+        return skipped("--no-smoke (or smoke = false in the config)")
+    listed = request.smoke_imports or (request.recipe.smoke_imports if request.recipe
+                                       else ())
+    if listed:
+        modules = {name: [name] for name in listed}
+    else:
+        modules = _requested_modules(request, site_dirs)
+    if progress:
+        progress(f"import-testing {layer.name}")
+    proof = prove_layer(root, layer.targets, modules)
+    if proof.status == "failed":
+        listed = "\n".join(f"  {failure}" for failure in proof.failures[:10])
+        raise SmokeTestFailed(
+            f"The layer {layer.name} does not import on its target (the interpreter's own "
+            f"error below); no zip was written.\n{listed}",
+            hint="Fix the requirements (the fix line says what is likely missing), or build "
+                 "with --no-smoke to skip the import test (the audit still runs).")
+    return proof
 
 
 def _previous_manifest(manifest_path: Path) -> Manifest | None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lambdalayer.build.sources import IncludedPath, SourceFolder
     from lambdalayer.project.recipes import Recipe
     from lambdalayer.proof.compile import CompileReport
+    from lambdalayer.proof.layer_proof import ImportTest
 
 Progress = Callable[[str], None]
 
@@ -48,6 +49,7 @@ class BuildRequest:
     compression_level: int = 6  # archive.DEFAULT_LEVEL
     compile: bool = False  # ship unchecked-hash .pyc per runtime (compile.py)
     smoke: bool = False  # the CLI smoke-tests each artifact after the build (proof/smoke.py)
+    no_proof: bool = False  # --no-smoke / smoke = false: skip the default import proof
     # Per-target inputs from lock files ("python3.12/x86_64" -> the lock), when used.
     target_inputs: Mapping[str, RequirementInputs] = field(default_factory=dict)
     # Your own files (build/sources.py) and the project the inputs came from (project_lock.py).
@@ -75,6 +77,7 @@ class Artifact:
     sizes: SizeReport | None  # None when the build was skipped as up to date
     up_to_date: bool
     compiled: CompileReport | None = None  # with --compile, what the .pyc files cost
+    import_test: ImportTest | None = None  # the default import proof (proof/layer_proof.py)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lambdalayer.build.sizing import SizeReport
+    from lambdalayer.proof.layer_proof import ImportTest
     from lambdalayer.proof.smoke import SmokeReport
 
 
@@ -37,10 +38,39 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
         "packages": [{"name": p.name, "version": p.version, "size": p.size} for p in m.packages],
         "findings": [asdict(f) for f in m.findings],
         "up_to_date": artifact.up_to_date,
+        "import_test": import_test_json(artifact.import_test),
         "compiled": None if artifact.compiled is None else {
             "size": artifact.compiled.size, "files": artifact.compiled.files,
             "runtimes": [asdict(r) for r in artifact.compiled.runtimes]},
     }
+
+
+def import_test_json(proof: ImportTest | None) -> dict[str, Any]:
+    """DESIGN.md §3: {"status", "reason", "interpreter"} plus how each target was proven."""
+    if proof is None:
+        return {"status": "skipped", "reason": "the zip was up to date; not rebuilt",
+                "interpreter": None, "targets": []}
+    return {"status": proof.status, "reason": proof.reason, "interpreter": proof.interpreter,
+            "targets": [asdict(t) for t in proof.targets]}
+
+
+def _proof_lines(artifact: Artifact) -> list[str]:
+    proof = artifact.import_test
+    if proof is None:
+        return []
+    if not proof.targets:
+        return [f"  not import-tested: {proof.reason}"]
+    covered: dict[str, list[str]] = {}
+    for target in proof.targets:
+        if target.covered_by:
+            covered.setdefault(target.covered_by, []).append(target.target.split("/")[1])
+    lines = []
+    for target in proof.targets:
+        if not target.covered_by:
+            also = covered.get(target.target)
+            suffix = f"; stands for {', '.join(also)} too (pure Python)" if also else ""
+            lines.append(f"  {target.line()}{suffix}")
+    return lines
 
 
 def _summary_lines(artifact: Artifact) -> list[str]:
@@ -55,6 +85,7 @@ def _summary_lines(artifact: Artifact) -> list[str]:
         f"  runtimes: {', '.join(m.runtimes)}; architectures: {', '.join(m.architectures)}",
         f"  CodeSha256: {m.code_sha256}",
         *_compiled_lines(artifact),
+        *_proof_lines(artifact),
     ]
 
 
@@ -195,9 +226,12 @@ def _render_rich(console: Console, result: BuildResult) -> None:
 @click.option("--compile", "compile_", is_flag=True,
               help="Ship .pyc compiled by each runtime's own interpreter (faster cold starts "
                    "from read-only /opt); needs a local CPython per runtime.")
-@click.option("--smoke", is_flag=True,
-              help="After building, import each zip on a local interpreter as Lambda would "
-                   "(`lambdalayer test`); exit 6 if an import fails, 7 if it cannot run here.")
+@click.option("--smoke/--no-smoke", "smoke", default=None,
+              help="Every build imports the layer after the audit on a CPython of each "
+                   "target (native, or emulated: `lambdalayer interpreters`) and writes no "
+                   "zip if an import fails (exit 6). --no-smoke (config: smoke = false) "
+                   "skips that; --smoke also runs `lambdalayer test` on each zip and exits 7 "
+                   "when a target cannot be tried here.")
 @click.option("--slim", is_flag=True,
               help="Leave out what no import needs: tests/ and test/ dirs, C/C++ sources and "
                    "headers, .pyx/.pxd/.pyi, docs and examples inside packages.")
@@ -220,7 +254,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
                   architectures: tuple[str, ...], out_dir: Path | None, layers: tuple[str, ...],
                   recipes_dir: Path | None, locked: bool, force: bool,
                   allow: tuple[str, ...], for_function: str | None, region: str | None,
-                  compile_: bool, smoke: bool, slim: bool, strip: bool,
+                  compile_: bool, smoke: bool | None, slim: bool, strip: bool,
                   excludes: tuple[str, ...], compression_level: int | None,
                   index_url: str | None, extra_index_urls: tuple[str, ...],
                   find_links: tuple[str, ...],
@@ -264,7 +298,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         sources=sources, includes=includes, project=project, with_self=with_self,
         index=IndexSettings(index_url=index_url, extra_index_urls=extra_index_urls,
                             find_links=find_links),
-        options={"compile": compile_, "smoke": smoke, "slim": slim, "strip": strip,
+        options={"compile": compile_, "smoke": bool(smoke), "no_proof": smoke is False,
+                 "slim": slim, "strip": strip,
                  "excludes": excludes, "compression_level": compression_level},
     )
     config = load_config()

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from lambdalayer.proof.launch import Launch, elf_machine, find_loader, find_qemu, qemu_hint
 
 _PROBE = (
     "import json, platform, sys; print(json.dumps({"
@@ -35,6 +38,9 @@ class Interpreter:
     machine: str  # platform.machine(): x86_64, aarch64, arm64
     system: str  # platform.system(): Linux, Darwin, Windows
     libc: str  # "glibc" on glibc Linux, "" elsewhere (musl reports nothing)
+    # How it is started: natively, under qemu-user, or through a root filesystem's loader.
+    launch: Launch = field(default_factory=Launch)
+    source: str = "host"  # host (PATH/pyenv/uv), uv, rootfs, env (an explicit path)
 
     @property
     def minor(self) -> str:
@@ -136,3 +142,130 @@ def where_we_looked(version: str) -> str:
     return (f"looked for python{version} on PATH, in pyenv's versions and with "
             f"`uv python find {version}`; install one with `uv python install {version}` "
             f"or `pyenv install {version}`")
+
+
+# --- Interpreters for any runtime x architecture (issue 15) ---------------------------------
+
+ENV_DIRS = "LAMBDALAYER_INTERPRETERS"  # os.pathsep-separated root filesystems or their parents
+
+
+def host_machine() -> str:
+    """This host's machine in Linux's spelling (x86_64, aarch64)."""
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def env_variable(version: str, machine: str) -> str:
+    """The variable naming an explicit interpreter, e.g. LAMBDALAYER_PYTHON_3_12_ARM64."""
+    arch = "ARM64" if machine == "aarch64" else "X86_64"
+    return f"LAMBDALAYER_PYTHON_{version.replace('.', '_')}_{arch}"
+
+
+def interpreter_dirs() -> list[Path]:
+    """Where root filesystems are looked for: $LAMBDALAYER_INTERPRETERS, then the cache."""
+    from lambdalayer.build.cache import cache_root
+
+    listed = [Path(p).expanduser() for p in os.environ.get(ENV_DIRS, "").split(os.pathsep) if p]
+    return [*listed, cache_root() / "interpreters"]
+
+
+def root_filesystems() -> list[Path]:
+    """Every root filesystem (a directory with usr/bin/python3.*) in interpreter_dirs()."""
+    roots: list[Path] = []
+    for directory in interpreter_dirs():
+        if (directory / "usr" / "bin").is_dir():
+            roots.append(directory)
+        elif directory.is_dir():
+            roots.extend(sorted(d for d in directory.iterdir()
+                                if d.is_dir() and (d / "usr" / "bin").is_dir()))
+    return roots
+
+
+def _foreign(path: Path, version: str, machine: str, root: Path | None,
+             source: str) -> Interpreter | None:
+    """An interpreter at `path` started through qemu or a root filesystem's loader."""
+    host = host_machine()
+    if machine == host:
+        if root is None:
+            return probe(str(path))
+        loader = find_loader(root, machine)
+        if loader is None:
+            return None
+        launch = Launch(kind="rootfs-loader", program=str(loader), root=str(root),
+                        machine=machine)
+    else:
+        qemu = find_qemu(machine)
+        if qemu is None:
+            return None
+        # Without a root filesystem, a cross glibc (Debian's libc6-arm64-cross) serves.
+        prefix = root or Path(f"/usr/{machine}-linux-gnu")
+        launch = Launch(kind="qemu", program=qemu, root=str(prefix), machine=machine)
+    return Interpreter(path=str(path), version=version, machine=machine, system="Linux",
+                       libc="glibc", launch=launch, source=source)
+
+
+def _rootfs_candidates(version: str, machine: str) -> list[Interpreter | None]:
+    found = []
+    for root in root_filesystems():
+        exe = root / "usr" / "bin" / f"python{version}"
+        if exe.is_file() and elf_machine(exe) == machine:
+            found.append(_foreign(exe, version, machine, root, "rootfs"))
+    return found
+
+
+def _uv_foreign(version: str, machine: str) -> list[Interpreter | None]:
+    """uv-managed CPythons of another architecture (`uv python install cpython-X.Y-linux-…`)."""
+    from lambdalayer.build.uvtool import run_uv
+
+    try:
+        result = run_uv(["python", "list", "--only-installed", "--all-arches",
+                         "--output-format", "json", version], timeout=60)
+        entries = json.loads(result.stdout) if result.returncode == 0 else []
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if (path and entry.get("implementation") == "cpython" and entry.get("arch") == machine
+                and entry.get("os") == "linux" and entry.get("libc") == "gnu"
+                and entry.get("variant", "default") == "default"):
+            found.append(_foreign(Path(path), version, machine, None, "uv"))
+    return found
+
+
+@cache
+def find_for(version: str, machine: str) -> Interpreter | None:
+    """A CPython X.Y that runs code built for `machine`, native first, then emulated.
+
+    Order: an explicit path ($LAMBDALAYER_PYTHON_X_Y_ARCH), a native CPython
+    (find_interpreter) when `machine` is the host's, root filesystems
+    (interpreter_dirs()), then uv-managed CPythons of other architectures.
+    """
+    explicit = os.environ.get(env_variable(version, machine))
+    if explicit:
+        path = Path(explicit).expanduser()
+        exe_machine = elf_machine(path.resolve()) or machine
+        root = path.parent.parent.parent if path.parent.parent.name == "usr" else None
+        return _foreign(path, version, exe_machine, root, "env")
+    if machine == host_machine():
+        native = find_interpreter(version)
+        if native is not None and native.machine in (machine, "arm64" if machine == "aarch64"
+                                                     else machine):
+            return native
+    for found in (*_rootfs_candidates(version, machine), *(
+            _uv_foreign(version, machine) if machine != host_machine() else [])):
+        if found is not None:
+            return found
+    return None
+
+
+def missing_reason(version: str, machine: str) -> str:
+    """One line on why find_for found nothing, and what would help."""
+    host = host_machine()
+    if machine != host and find_qemu(machine) is None:
+        return qemu_hint(machine, host)
+    if machine != host:
+        return (f"no {machine} CPython {version} on this host: provision one with "
+                f"`lambdalayer interpreters add --runtime python{version} --arch "
+                f"{'arm64' if machine == 'aarch64' else 'x86_64'}`")
+    return f"no CPython {version} on this host ({where_we_looked(version)})"

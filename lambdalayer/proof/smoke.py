@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lambdalayer.errors import UsageError
-from lambdalayer.proof.interpreters import Interpreter, find_interpreter, where_we_looked
+from lambdalayer.proof.interpreters import (
+    Interpreter,
+    find_for,
+    host_machine,
+    missing_reason,
+)
 from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
@@ -87,6 +92,19 @@ class TargetRun:
     # A pure-Python layer is the same files on both architectures: the run of the
     # first architecture stands for the others, and this names it.
     covered_by: str | None = None
+    how: str | None = None  # "native", "qemu-aarch64", "the loader of ROOT" (launch.py)
+    glibc: str | None = None  # the proving interpreter's glibc, e.g. "2.36"
+
+    @property
+    def glibc_newer(self) -> bool:
+        """True when the proving interpreter's glibc is newer than the target's."""
+        if not self.glibc:
+            return False
+        try:
+            have = tuple(int(p) for p in self.glibc.split(".")[:2])
+        except ValueError:
+            return False
+        return have > self.target.runtime.os.glibc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,7 +301,7 @@ def cannot_run_reason(target: Target, interpreter: Interpreter | None,
     """Why this host cannot stand in for `target`, or None when it can."""
     version = target.runtime.python_version
     if interpreter is None:
-        return f"no CPython {version} on this host ({where_we_looked(version)})"
+        return missing_reason(version, target.machine if native else host_machine())
     if interpreter.system != "Linux":
         return (f"this host runs {interpreter.system}, and {target.runtime.name} runs on "
                 f"{target.runtime.os.name}: imports are only meaningful on Linux (run "
@@ -291,11 +309,22 @@ def cannot_run_reason(target: Target, interpreter: Interpreter | None,
     if interpreter.libc != "glibc":
         return ("this host's C library is not glibc (musl?); Lambda's is glibc, so native "
                 "code built for it cannot be tried here")
-    if native and interpreter.machine != target.machine:
+    if native and interpreter.machine not in (target.machine, target.arch):
         return (f"the layer holds native code for {target.arch} ({target.machine}) and this "
                 f"host is {interpreter.machine}: run `lambdalayer test` on Linux "
                 f"{target.machine} (for arm64: a Graviton or other arm64 CI runner)")
     return None
+
+
+def pick_interpreter(target: Target, native: bool) -> Interpreter | None:
+    """The interpreter that proves `target`: its machine's for native code, else any."""
+    version = target.runtime.python_version
+    if native:
+        return find_for(version, target.machine)
+    # Pure Python runs the same anywhere: the host's own machine first (no emulation).
+    host = host_machine()
+    other = "aarch64" if host == "x86_64" else "x86_64"
+    return find_for(version, host) or find_for(version, other)
 
 
 def _lambda_path(text: str | None, staged: _Staged) -> str | None:
@@ -362,12 +391,18 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         "invoke": bool(function and function.invoke),
         "timeout": timeout,
     }
-    command = [interpreter.path, "-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"),
-               json.dumps(config)]
+    env = _environment(staged, pass_env)
+    library_path = env["LD_LIBRARY_PATH"].split(os.pathsep)
+    if interpreter.launch.kind != "native":
+        # The guest's loader gets it from the launcher (qemu -E / --library-path).
+        env.pop("LD_LIBRARY_PATH")
+    command = interpreter.launch.argv(
+        interpreter.path, ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"), json.dumps(config)],
+        library_path)
     started = time.perf_counter()
     crash: str | None = None
     try:
-        completed = subprocess.run(command, cwd=staged.task, env=_environment(staged, pass_env),
+        completed = subprocess.run(command, cwd=staged.task, env=env,
                                    capture_output=True, text=True, encoding="utf-8",
                                    errors="replace", timeout=timeout, check=False)
         if completed.returncode != 0:
@@ -388,9 +423,13 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
     imports: list[ImportResult] = []
     handler: HandlerResult | None = None
     pending: dict[str, Any] | None = None
+    version, glibc = interpreter.version, None
     for record in records:
         kind = record.get("kind")
-        if kind == "begin":
+        if kind == "start":
+            version = str(record.get("version") or version)
+            glibc = record.get("glibc") or None
+        elif kind == "begin":
             pending = record
         elif kind == "import":
             pending = None
@@ -422,8 +461,9 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
     failed = (reason is not None or any(not i.ok for i in imports)
               or (handler is not None and not handler.ok))
     return TargetRun(target=target, status="failed" if failed else "passed", reason=reason,
-                     interpreter=interpreter.path, python_version=interpreter.version,
-                     imports=tuple(imports), handler=handler, seconds=elapsed)
+                     interpreter=interpreter.path, python_version=version,
+                     imports=tuple(imports), handler=handler, seconds=elapsed,
+                     how=interpreter.launch.describe(), glibc=glibc)
 
 
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
@@ -435,7 +475,7 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
             f"this host runs {platform.system()}, not Linux, and {target.runtime.name} runs on "
             f"{target.runtime.os.name}: imports are only meaningful on Linux (run "
             "`lambdalayer test` in CI on a Linux runner)"))
-    interpreter = find_interpreter(target.runtime.python_version)
+    interpreter = pick_interpreter(target, native)
     reason = cannot_run_reason(target, interpreter, native)
     if reason is not None or interpreter is None:
         return TargetRun(target=target, status="not-run", reason=reason)

@@ -63,6 +63,17 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def _glibc() -> str | None:
+    # The C library the proof runs on (a root filesystem's may be newer than Lambda's).
+    try:
+        import os
+
+        name, _, version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return version if name == "glibc" else None
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     # Lambda's order (DESIGN.md section 2): /var/task, the runtime's
@@ -70,7 +81,8 @@ def main() -> None:
     # -I -S already removed the script dir, user and host site-packages.
     sys.path[0:0] = config["paths"]
     with open(config["results"], "a", encoding="utf-8") as out:
-        _emit(out, {"kind": "start", "version": sys.version.split()[0]})
+        _emit(out, {"kind": "start", "version": sys.version.split()[0],
+                    "glibc": _glibc()})
         for name in config["imports"]:
             _emit(out, {"kind": "begin", "module": name})
             started = time.perf_counter()

@@ -1,0 +1,171 @@
+"""The import proof `build` runs on every layer after the audit, before the zip is written.
+
+Each requested distribution's top-level modules are imported on a CPython of
+each target (native, or emulated: see interpreters.find_for), in Lambda's
+layout and sys.path order, with `-I -S -B` (smoke.run_smoke does the run).
+Private modules (`_x`) are not imported on their own. A distribution passes
+when its main module imports; a failing secondary module of a distribution
+whose main module imported is a warning (typically it needs an optional extra
+the user did not ask for). Targets this host cannot run are "skipped" with the
+reason; the audit has already gated them. Nothing here prints or raises for a
+failed import: the caller decides (pipeline.py raises SmokeTestFailed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from packaging.utils import canonicalize_name
+
+from lambdalayer.proof.smoke import ImportResult, TargetRun, run_smoke
+from lambdalayer.targets.target import Target
+
+ProofStatus = Literal["passed", "failed", "skipped"]
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no leading underscore: not private
+_MISSING = re.compile(r"No module named '([^']+)'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetProof:
+    """How one target was proven, or why not."""
+
+    target: str  # "python3.11/arm64"
+    status: ProofStatus
+    how: str | None = None  # "native", "qemu-aarch64", "the loader of ROOT"
+    interpreter: str | None = None
+    python_version: str | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+    glibc: str | None = None
+    glibc_newer: bool = False  # the proving interpreter's glibc is newer than Lambda's
+    covered_by: str | None = None
+
+    def line(self) -> str:
+        """One line for the summary, e.g. "python3.11/arm64: imported under qemu-aarch64 …"."""
+        if self.status == "skipped":
+            return f"{self.target}: not import-tested: {self.reason}"
+        if self.covered_by:
+            return f"{self.target}: same files as {self.covered_by} (pure Python), {self.status}"
+        under = "natively" if self.how == "native" else f"under {self.how}"
+        verb = "imported" if self.status == "passed" else "import FAILED"
+        text = f"{self.target}: {verb} {under}, CPython {self.python_version}"
+        if self.glibc_newer:
+            text += f" (its glibc {self.glibc} is newer than Lambda's; the audit guards that)"
+        return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportTest:
+    """The proof of one artifact: `status` over all its targets."""
+
+    status: ProofStatus
+    reason: str | None = None
+    interpreter: str | None = None
+    targets: tuple[TargetProof, ...] = ()
+    warnings: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()  # each: the target, the module, the interpreter's error, a fix
+
+
+def skipped(reason: str) -> ImportTest:
+    """The proof was not run at all (e.g. --no-smoke)."""
+    return ImportTest(status="skipped", reason=reason)
+
+
+def dist_modules(site: Path, dist_info: str, files: Sequence[str]) -> list[str]:
+    """The public top-level modules a distribution installs in `site`, sorted."""
+    top_level = site / dist_info / "top_level.txt"
+    names: set[str] = set()
+    if top_level.is_file():
+        names.update(top_level.read_text("utf-8", "replace").split())
+    else:
+        for path in files:
+            first, _, rest = path.partition("/")
+            if rest and not first.endswith((".dist-info", ".data")):
+                if (site / first / "__init__.py").exists() or (site / first).is_dir():
+                    names.add(first)
+            elif not rest and first.endswith((".py", ".so")):
+                names.add(first.split(".", 1)[0])
+    present = {n for n in names if _IDENTIFIER.match(n) and (
+        (site / n).is_dir() or (site / f"{n}.py").is_file() or any(site.glob(f"{n}.*.so")))}
+    # A namespace directory without __init__.py shared by several dists still imports.
+    return sorted(present)
+
+
+def _main_module(dist: str, modules: Sequence[str]) -> str | None:
+    wanted = canonicalize_name(dist).replace("-", "_")
+    for module in modules:
+        if module.lower() == wanted:
+            return module
+    return modules[0] if len(modules) == 1 else None
+
+
+def _fix(dist: str, error: str | None, runtime: str) -> str:
+    missing = _MISSING.search(error or "")
+    if missing:
+        top = missing.group(1).split(".")[0]
+        return (f"{dist} imports {top}, which is not in the layer: add it: -p {top} "
+                "(or the distribution that provides it)")
+    if error and ("ELF" in error or "wrong ELF class" in error or "cannot open shared" in error):
+        return (f"a native library of {dist} does not load on {runtime}: see the audit "
+                "findings, and build for the right --arch/--runtime")
+    return f"{dist} does not import on {runtime}: see the error above"
+
+
+def _proof_of(run: TargetRun) -> TargetProof:
+    status: ProofStatus = "skipped" if run.status == "not-run" else run.status
+    return TargetProof(target=str(run.target), status=status, how=run.how,
+                       interpreter=run.interpreter, python_version=run.python_version,
+                       reason=run.reason, seconds=run.seconds, glibc=run.glibc,
+                       glibc_newer=run.glibc_newer, covered_by=run.covered_by)
+
+
+def prove_layer(root: Path, targets: Sequence[Target],
+                modules: Mapping[str, Sequence[str]]) -> ImportTest:
+    """Import `modules` (distribution -> its top-level modules) from the layer tree `root`.
+
+    A distribution fails when its main module fails (or, with no main module,
+    when none of its modules imports); other failures are warnings.
+    """
+    wanted = sorted({m for mods in modules.values() for m in mods}, key=str.lower)
+    if not wanted:
+        return skipped("nothing to import (no public top-level module in the requested "
+                       "distributions)")
+    report = run_smoke(root, list(targets), imports=wanted, fallback_check=False)
+    proofs = tuple(_proof_of(run) for run in report.runs)
+    warnings: list[str] = []
+    failures: list[str] = []
+    for run in report.runs:
+        if run.status == "not-run" or run.covered_by:
+            continue
+        if run.reason:  # the interpreter itself failed
+            failures.append(f"{run.target}: {run.reason}")
+            continue
+        by_module: dict[str, ImportResult] = {i.module: i for i in run.imports}
+        for dist, mods in modules.items():
+            results = [by_module[m] for m in mods if m in by_module]
+            bad = [r for r in results if not r.ok]
+            if not bad:
+                continue
+            main = _main_module(dist, list(mods))
+            main_ok = (by_module[main].ok if main in by_module
+                       else main is None and len(bad) < len(results))
+            for result in bad:
+                text = f"{run.target}: import {result.module} ({dist}): {result.error}"
+                if main_ok and result.module != main:
+                    warnings.append(f"{text} — {dist}'s main module imports; this one "
+                                    "probably needs an optional extra")
+                else:
+                    failures.append(f"{text}\n    fix: "
+                                    f"{_fix(dist, result.error, run.target.runtime.name)}")
+    ran = [p for p in proofs if p.status != "skipped"]
+    status: ProofStatus = "failed" if failures else ("passed" if ran else "skipped")
+    not_run = [p for p in proofs if p.status == "skipped"]
+    reason = "; ".join(f"{p.target}: {p.reason}" for p in not_run) or None
+    interpreter = ", ".join(dict.fromkeys(
+        f"{p.interpreter} ({p.how})" for p in ran if p.interpreter and not p.covered_by)) or None
+    return ImportTest(status=status, reason=reason, interpreter=interpreter, targets=proofs,
+                      warnings=tuple(warnings), failures=tuple(failures))
