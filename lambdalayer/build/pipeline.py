@@ -363,10 +363,10 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         progress(f"import-testing {layer.name}")
     proof = prove_layer(root, layer.targets, modules)
     if proof.status == "failed":
-        listed = "\n".join(f"  {failure}" for failure in proof.failures[:10])
+        failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         raise SmokeTestFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
-            f"error below); no zip was written.\n{listed}",
+            f"error below); no zip was written.\n{failures}",
             hint="Fix the requirements (the fix line says what is likely missing), or build "
                  "with --no-smoke to skip the import test (the audit still runs).")
     return proof

@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recipes": ("recipes_cmd", "List built-in and user recipes."),
     "runtimes": ("runtimes_cmd", "List the Lambda Python runtimes and their OS and glibc."),
     "cache": ("cache_cmd", "Show or clean lambdalayer's download and build caches."),
+    "interpreters": ("interpreters_cmd",
+                     "List or add the CPythons that prove each runtime x architecture."),
 }
 
 

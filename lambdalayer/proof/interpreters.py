@@ -181,7 +181,7 @@ def root_filesystems() -> list[Path]:
     return roots
 
 
-def _foreign(path: Path, version: str, machine: str, root: Path | None,
+def foreign_interpreter(path: Path, version: str, machine: str, root: Path | None,
              source: str) -> Interpreter | None:
     """An interpreter at `path` started through qemu or a root filesystem's loader."""
     host = host_machine()
@@ -209,7 +209,7 @@ def _rootfs_candidates(version: str, machine: str) -> list[Interpreter | None]:
     for root in root_filesystems():
         exe = root / "usr" / "bin" / f"python{version}"
         if exe.is_file() and elf_machine(exe) == machine:
-            found.append(_foreign(exe, version, machine, root, "rootfs"))
+            found.append(foreign_interpreter(exe, version, machine, root, "rootfs"))
     return found
 
 
@@ -229,7 +229,7 @@ def _uv_foreign(version: str, machine: str) -> list[Interpreter | None]:
         if (path and entry.get("implementation") == "cpython" and entry.get("arch") == machine
                 and entry.get("os") == "linux" and entry.get("libc") == "gnu"
                 and entry.get("variant", "default") == "default"):
-            found.append(_foreign(Path(path), version, machine, None, "uv"))
+            found.append(foreign_interpreter(Path(path), version, machine, None, "uv"))
     return found
 
 
@@ -246,7 +246,7 @@ def find_for(version: str, machine: str) -> Interpreter | None:
         path = Path(explicit).expanduser()
         exe_machine = elf_machine(path.resolve()) or machine
         root = path.parent.parent.parent if path.parent.parent.name == "usr" else None
-        return _foreign(path, version, exe_machine, root, "env")
+        return foreign_interpreter(path, version, exe_machine, root, "env")
     if machine == host_machine():
         native = find_interpreter(version)
         if native is not None and native.machine in (machine, "arm64" if machine == "aarch64"

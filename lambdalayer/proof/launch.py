@@ -54,11 +54,11 @@ class Launch:
         return [executable, *args]
 
     def describe(self) -> str:
-        """How the run happens, for reports: "native", "qemu-aarch64", "ROOT's loader"."""
+        """How the run happens, for reports: "native", "qemu-aarch64", "ROOT's ld.so"."""
         if self.kind == "qemu":
             return Path(self.program or "qemu").name
         if self.kind == "rootfs-loader":
-            return f"the loader of {self.root}"
+            return f"{Path(self.root or '').name}'s ld.so"
         return "native"
 
 

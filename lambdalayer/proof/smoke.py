@@ -92,7 +92,7 @@ class TargetRun:
     # A pure-Python layer is the same files on both architectures: the run of the
     # first architecture stands for the others, and this names it.
     covered_by: str | None = None
-    how: str | None = None  # "native", "qemu-aarch64", "the loader of ROOT" (launch.py)
+    how: str | None = None  # "native", "qemu-aarch64", "ROOT's ld.so" (launch.py)
     glibc: str | None = None  # the proving interpreter's glibc, e.g. "2.36"
 
     @property

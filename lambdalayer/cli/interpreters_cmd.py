@@ -1,0 +1,81 @@
+"""`lambdalayer interpreters`: which CPython proves each runtime x architecture, and adding one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from lambdalayer.cli import cli
+from lambdalayer.cli.output import print_json, say
+from lambdalayer.targets.target import Target
+
+
+def _targets(runtimes: tuple[str, ...], archs: tuple[str, ...]) -> list[Target]:
+    from lambdalayer.targets.runtimes import load_runtime_table
+
+    table = load_runtime_table()
+    return [Target.parse(r, a) for r in (runtimes or tuple(table.runtimes))
+            for a in (archs or tuple(table.architectures))]
+
+
+@cli.group("interpreters", invoke_without_command=True)
+@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
+              help="Only this runtime (e.g. python3.12). Repeatable. Default: all.")
+@click.option("--arch", "archs", multiple=True, metavar="ARCH",
+              help="Only this architecture (x86_64 or arm64). Repeatable. Default: both.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_context
+def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: tuple[str, ...],
+                         as_json: bool) -> None:
+    """List the CPython that proves each runtime x architecture, and how it runs.
+
+    \b
+    native         a CPython of the host's machine (PATH, pyenv, uv)
+    qemu-aarch64   another architecture's CPython under qemu-user (-L its root filesystem)
+    ROOT's ld.so   a root filesystem's CPython run through its own loader (a newer glibc)
+
+    Looked for: $LAMBDALAYER_PYTHON_3_12_ARM64-style paths, native CPythons, root
+    filesystems in $LAMBDALAYER_INTERPRETERS (os.pathsep-separated) and lambdalayer's
+    cache (interpreters/), then uv-managed CPythons of other architectures.
+    `lambdalayer interpreters add` provisions one.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from lambdalayer.proof.provision import available
+
+    rows = available(_targets(runtimes, archs))
+    if as_json:
+        print_json({"interpreters": [asdict(row) for row in rows]})
+        return
+    for row in rows:
+        target = f"{row.runtime}/{row.arch}"
+        if row.found:
+g<1>20} CPython {row.version}  {row.interpreter}")
+        else:
+            say(f"{target:<18} {'-':<20} {row.reason}")
+
+
+@interpreters_command.command("add")
+@click.option("--runtime", required=True, metavar="RUNTIME", help="e.g. python3.13")
+@click.option("--arch", required=True, metavar="ARCH", help="x86_64 or arm64")
+@click.option("--from-debian", "suite", metavar="SUITE",
+              help="Make a Debian root filesystem holding CPython with mmdebstrap "
+                   "(bookworm: 3.11, trixie: 3.13, unstable: 3.14). Default: uv downloads "
+                   "a CPython build.")
+@click.option("--into", "dest", type=click.Path(path_type=Path, file_okay=False),
+              help="Where the root filesystem goes (default: lambdalayer's cache, "
+                   "interpreters/; other places are found through $LAMBDALAYER_INTERPRETERS).")
+def add_command(runtime: str, arch: str, suite: str | None, dest: Path | None) -> None:
+    """Provision a CPython for RUNTIME on ARCH that the import proof can run.
+
+    \b
+      lambdalayer interpreters add --runtime python3.13 --arch arm64 --from-debian trixie
+      lambdalayer interpreters add --runtime python3.12 --arch arm64      # with uv
+    """
+    from lambdalayer.proof.provision import provision
+
+    target = Target.parse(runtime, arch)
+    done = provision(target, suite=suite, dest=dest, progress=lambda m: say(f"… {m}"))
+    say(f"{target}: {done.interpreter} ({done.how})")
