@@ -52,7 +52,7 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
     for row in rows:
         target = f"{row.runtime}/{row.arch}"
         if row.found:
-g<1>20} CPython {row.version}  {row.interpreter}")
+            say(f"{target:<18} {row.how:<20} CPython {row.version}  {row.interpreter}")
         else:
             say(f"{target:<18} {'-':<20} {row.reason}")
 

@@ -1,0 +1,119 @@
+"""The import proof on foreign interpreters: arm64 under qemu-user, 3.14 from a root filesystem.
+
+The root filesystems come from `lambdalayer interpreters add` (.ci/run provisions
+them into $LAMBDALAYER_TEST_INTERPRETERS); each test points the CLI at them
+with LAMBDALAYER_INTERPRETERS. Without them the tests skip here and fail in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+from tests.helpers import run_cli
+
+pytestmark = pytest.mark.network
+
+ROOTS = os.environ.get("LAMBDALAYER_TEST_INTERPRETERS", "")
+
+
+def _has(version: str, machine: str) -> bool:
+    from lambdalayer.proof.launch import elf_machine
+
+    for directory in [Path(p) for p in ROOTS.split(os.pathsep) if p]:
+        for root in [directory, *(directory.iterdir() if directory.is_dir() else [])]:
+            exe = root / "usr" / "bin" / f"python{version}"
+            if exe.is_file() and elf_machine(exe) == machine:
+                return True
+    return False
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {"LAMBDALAYER_INTERPRETERS": ROOTS, **extra}
+
+
+@pytest.fixture
+def arm64_roots() -> None:
+    require(platform.machine() == "x86_64", "emulating arm64 is tested from an x86_64 host")
+    require(shutil.which("qemu-aarch64") is not None, "qemu-user (qemu-aarch64) not installed")
+    require(_has("3.11", "aarch64") and _has("3.13", "aarch64"),
+            "arm64 CPython 3.11 and 3.13 root filesystems in $LAMBDALAYER_TEST_INTERPRETERS "
+            "(`lambdalayer interpreters add --from-debian`)")
+
+
+def test_arm64_native_layer_imports_under_qemu(arm64_roots: None, tmp_path: Path) -> None:
+    run = run_cli("build", "arm", "-p", "orjson", "-p", "psycopg2-binary",
+                  "--runtime", "python3.11", "--runtime", "python3.13", "--arch", "arm64",
+                  "--out", str(tmp_path), "--json", env=_env())
+    assert run.returncode == 0, run.stderr
+    proof = run.json()["artifacts"][0]["import_test"]
+    assert proof["status"] == "passed", proof
+    versions = {t["target"]: t["python_version"] for t in proof["targets"]}
+    assert versions["python3.11/arm64"].startswith("3.11.")
+    assert versions["python3.13/arm64"].startswith("3.13.")
+    assert {t["how"] for t in proof["targets"]} == {"qemu-aarch64"}
+    assert "python3.11/arm64: imported under qemu-aarch64, CPython 3.11." in run.stderr
+
+
+def test_x86_64_code_in_an_arm64_layer_fails_the_proof_and_the_audit(
+        arm64_roots: None, tmp_path: Path) -> None:
+    # bcrypt's wheel is abi3: an arm64 CPython does try to load the x86_64 .so.
+    built = run_cli("build", "bc", "-p", "bcrypt", "--runtime", "python3.11", "--arch",
+                    "x86_64", "--no-smoke", "--out", str(tmp_path / "dist"), env=_env())
+    assert built.returncode == 0, built.stderr
+    layer = tmp_path / "layer"
+    with zipfile.ZipFile(tmp_path / "dist" / "bc.zip") as archive:
+        archive.extractall(layer)
+    run = run_cli("test", str(layer), "--runtime", "python3.11", "--arch", "arm64", "--json",
+                  env=_env())
+    assert run.returncode == 6, run.stderr
+    [target] = run.json()["targets"]
+    errors = " ".join(i["error"] or "" for i in target["imports"])
+    # The aarch64 loader's own words about an x86_64 shared object.
+    assert "_bcrypt.abi3.so" in errors and "ImportError" in errors, errors
+    check = run_cli("check", str(layer), "--runtime", "python3.11", "--arch", "arm64")
+    assert check.returncode == 4, check.stderr
+
+
+def test_build_pg8000_proves_all_five_default_runtimes(tmp_path: Path) -> None:
+    require(_has("3.14", platform.machine()),
+            "a CPython 3.14 root filesystem for this machine in $LAMBDALAYER_TEST_INTERPRETERS")
+    run = run_cli("build", "pg8000", "--out", str(tmp_path), "--json", env=_env())
+    assert run.returncode == 0, run.stderr
+    proof = run.json()["artifacts"][0]["import_test"]
+    assert proof["status"] == "passed"
+    proven = {t["target"].split("/")[0] for t in proof["targets"]
+              if t["status"] == "passed" and not t["covered_by"]}
+    assert proven == {"python3.10", "python3.11", "python3.12", "python3.13", "python3.14"}
+
+
+def test_without_qemu_the_arm64_proof_is_skipped_not_failed(arm64_roots: None,
+                                                            tmp_path: Path) -> None:
+    bare = tmp_path / "bin"  # PATH without qemu-user (the pyenv CPythons need no PATH)
+    bare.mkdir()
+    listing = run_cli("interpreters", "--runtime", "python3.11", "--arch", "arm64",
+                      env=_env(PATH=str(bare)))
+    assert listing.returncode == 0, listing.stderr
+    assert "install qemu-user" in listing.stdout + listing.stderr
+    run = run_cli("build", "oj", "-p", "orjson", "--runtime", "python3.11", "--arch", "arm64",
+                  "--out", str(tmp_path / "dist"), "--json", env=_env(PATH=str(bare)))
+    assert run.returncode == 0, run.stderr
+    proof = run.json()["artifacts"][0]["import_test"]
+    assert proof["status"] == "skipped"
+    assert "install qemu-user" in proof["reason"]
+    assert "not import-tested" in run.stderr
+    assert (tmp_path / "dist" / "oj.zip").exists()  # the audit gated it
+
+
+def test_interpreters_lists_how_each_target_runs(arm64_roots: None) -> None:
+    run = run_cli("interpreters", "--runtime", "python3.11", "--json", env=_env())
+    assert run.returncode == 0, run.stderr
+    rows = {r["arch"]: r for r in run.json()["interpreters"]}
+    assert rows["arm64"]["kind"] == "qemu" and rows["arm64"]["how"] == "qemu-aarch64"
+    assert rows["x86_64"]["kind"] == "native"
