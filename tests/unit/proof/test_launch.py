@@ -1,0 +1,65 @@
+"""How foreign interpreters are started, and how they are found (no emulation run here)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambdalayer.proof import interpreters
+from lambdalayer.proof.launch import Launch, elf_machine, find_loader
+
+
+def test_qemu_passes_the_layer_library_path_to_the_guest_only() -> None:
+    launch = Launch(kind="qemu", program="/usr/bin/qemu-aarch64", root="/roots/trixie",
+                    machine="aarch64")
+    argv = launch.argv("/roots/trixie/usr/bin/python3.13", ["-I", "-c", "pass"],
+                       ["/tmp/x/opt/lib"])
+    assert argv == ["/usr/bin/qemu-aarch64", "-L", "/roots/trixie",
+                    "-E", "LD_LIBRARY_PATH=/tmp/x/opt/lib",
+                    "/roots/trixie/usr/bin/python3.13", "-I", "-c", "pass"]
+    assert launch.describe() == "qemu-aarch64"
+
+
+def test_rootfs_loader_puts_the_layer_libraries_before_the_root_filesystem(
+        tmp_path: Path) -> None:
+    (tmp_path / "usr" / "lib" / "x86_64-linux-gnu").mkdir(parents=True)
+    (tmp_path / "usr" / "lib64").mkdir()
+    (tmp_path / "usr" / "lib64" / "ld-linux-x86-64.so.2").write_bytes(b"")
+    loader = find_loader(tmp_path, "x86_64")
+    assert loader == tmp_path / "usr" / "lib64" / "ld-linux-x86-64.so.2"
+    launch = Launch(kind="rootfs-loader", program=str(loader), root=str(tmp_path),
+                    machine="x86_64")
+    argv = launch.argv("py", [], ["/layer/lib"])
+    assert argv[:3] == [str(loader), "--inhibit-cache", "--library-path"]
+    assert argv[3].split(":") == ["/layer/lib", str(tmp_path / "usr/lib/x86_64-linux-gnu"),
+                                  str(tmp_path / "usr/lib")]
+
+
+def test_elf_machine_reads_the_header(tmp_path: Path) -> None:
+    assert elf_machine(Path(sys.executable).resolve()) in {"x86_64", "aarch64"}
+    (tmp_path / "script").write_text("#!/bin/sh\n")
+    assert elf_machine(tmp_path / "script") is None
+
+
+def test_root_filesystems_are_found_by_their_machine(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    host = interpreters.host_machine()
+    other = "aarch64" if host == "x86_64" else "x86_64"
+    root = tmp_path / "roots" / "fake"
+    (root / "usr" / "bin").mkdir(parents=True)
+    # A copy of the host's own CPython stands for an interpreter of the host's machine.
+    shutil.copy(Path(sys.executable).resolve(), root / "usr" / "bin" / "python3.99")
+    monkeypatch.setenv("LAMBDALAYER_INTERPRETERS", str(tmp_path / "roots"))
+    assert interpreters.root_filesystems() == [root]
+    interpreters.find_for.cache_clear()
+    try:
+        # No loader in the fake root: it cannot be started, so it is not offered.
+        assert interpreters.find_for("3.99", host) is None
+        assert interpreters.find_for("3.99", other) is None
+        monkeypatch.setenv("PATH", str(tmp_path))  # no qemu-user
+        assert "install qemu-user" in interpreters.missing_reason("3.99", other)
+    finally:
+        interpreters.find_for.cache_clear()
