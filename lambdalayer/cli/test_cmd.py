@@ -171,6 +171,8 @@ def _run_json(run: TargetRun) -> dict[str, Any]:
         "reason": run.reason,
         "interpreter": run.interpreter,
         "python_version": run.python_version,
+        "how": run.how,  # native, qemu-aarch64, ROOT's ld.so
+        "glibc": run.glibc,
         "seconds": round(run.seconds, 4),
         "covered_by": run.covered_by,
         "imports": [
@@ -228,7 +230,8 @@ def render_smoke(report: SmokeReport) -> None:
                           f"{run.covered_by})")
             continue
         count = len(run.imports)
-        console.print(f"{mark} {run.target} on CPython {run.python_version} "
+        how = "" if run.how in (None, "native") else f" under {escape(run.how or '')}"
+        console.print(f"{mark} {run.target} on CPython {run.python_version}{how} "
                       f"({escape(run.interpreter or '')}): {count} import"
                       f"{'s' * (count != 1)} in {run.seconds:.2f} s")
         if run.reason:
