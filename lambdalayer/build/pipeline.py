@@ -61,7 +61,13 @@ from lambdalayer.fileio import (
     write_atomic,
 )
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
-from lambdalayer.proof.layer_proof import ImportTest, dist_modules, prove_layer, skipped
+from lambdalayer.proof.layer_proof import (
+    ImportTest,
+    dist_modules,
+    prove_layer,
+    provided_modules,
+    skipped,
+)
 from lambdalayer.shrink.apply import shrink_layer
 from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
@@ -251,7 +257,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         if request.compile:
             compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                                  sizes.total, progress=progress)
-        proof = _prove(request, layer, root, site_dirs, progress)
+        proof = _prove(request, layer, root, site_dirs, site_targets, progress)
         warnings.extend(proof.warnings)
         proofs[layer.name] = proof
         staged.append((layer, root, sizes, findings, site_dirs))
@@ -330,38 +336,51 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
     return artifacts
 
 
-def _requested_modules(request: BuildRequest,
-                       site_dirs: dict[Path, list[InstalledDist]]) -> dict[str, list[str]]:
-    """Each requested distribution's public top-level modules (all dists if none matched)."""
+def _requested_modules(request: BuildRequest, layer: _Plan,
+                       site_dirs: dict[Path, list[InstalledDist]],
+                       site_targets: dict[Path, Target]) -> dict[str, dict[str, list[str]]]:
+    """Per runtime, each requested distribution's public top-level modules (every
+    distribution when none matched, e.g. a local project or a uv.lock)."""
     from packaging.utils import canonicalize_name
 
     requested = {canonicalize_name(r.name) for r in request.inputs.all_requirements}
-    modules: dict[str, set[str]] = {}
-    every: dict[str, set[str]] = {}
+    modules: dict[str, dict[str, set[str]]] = {}
+    every: dict[str, dict[str, set[str]]] = {}
     for site, dists in site_dirs.items():
+        # A shared tree (python/) serves every target; a per-runtime tree only its own.
+        runtimes = (sorted({t.runtime.name for t in layer.targets})
+                    if layer.shared or site not in site_targets
+                    else [site_targets[site].runtime.name])
         for dist in dists:
             found = dist_modules(site, dist.dist_info, dist.files)
-            every.setdefault(dist.display_name, set()).update(found)
-            if dist.name in requested:
-                modules.setdefault(dist.display_name, set()).update(found)
+            for runtime in runtimes:
+                every.setdefault(runtime, {}).setdefault(dist.display_name, set()).update(found)
+                if dist.name in requested:
+                    modules.setdefault(runtime, {}).setdefault(dist.display_name,
+                                                               set()).update(found)
     chosen = modules or every
-    return {name: sorted(mods) for name, mods in chosen.items() if mods}
+    return {runtime: {name: sorted(mods) for name, mods in dists.items() if mods}
+            for runtime, dists in chosen.items()}
 
 
 def _prove(request: BuildRequest, layer: _Plan, root: Path,
-           site_dirs: dict[Path, list[InstalledDist]], progress: Progress | None) -> ImportTest:
+           site_dirs: dict[Path, list[InstalledDist]], site_targets: dict[Path, Target],
+           progress: Progress | None) -> ImportTest:
     """Import the layer on each target's CPython; SmokeTestFailed when an import fails."""
     if request.no_proof:
         return skipped("--no-smoke (or smoke = false in the config)")
     listed = request.smoke_imports or (request.recipe.smoke_imports if request.recipe
                                        else ())
     if listed:
-        modules = {name: [name] for name in listed}
+        modules = {t.runtime.name: {name: [name] for name in listed} for t in layer.targets}
     else:
-        modules = _requested_modules(request, site_dirs)
+        modules = _requested_modules(request, layer, site_dirs, site_targets)
     if progress:
         progress(f"import-testing {layer.name}")
-    proof = prove_layer(root, layer.targets, modules)
+    from lambdalayer.shrink.exclude import expand_excludes
+
+    provided = provided_modules(expand_excludes(request.excludes))
+    proof = prove_layer(root, layer.targets, modules, provided)
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         raise SmokeTestFailed(

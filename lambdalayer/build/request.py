@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lambdalayer.build.sources import IncludedPath, SourceFolder
     from lambdalayer.project.recipes import Recipe
     from lambdalayer.proof.compile import CompileReport
-    from lambdalayer.proof.layer_proof import ImportTest
+    from lambdalayer.proof.import_test import ImportTest
 
 Progress = Callable[[str], None]
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lambdalayer.build.sizing import SizeReport
-    from lambdalayer.proof.layer_proof import ImportTest
+    from lambdalayer.proof.import_test import ImportTest
     from lambdalayer.proof.smoke import SmokeReport
 
 

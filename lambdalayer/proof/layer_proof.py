@@ -14,65 +14,20 @@ failed import: the caller decides (pipeline.py raises SmokeTestFailed).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 from packaging.utils import canonicalize_name
 
+from lambdalayer.proof.import_test import ImportTest, ProofStatus, TargetProof, skipped
 from lambdalayer.proof.smoke import ImportResult, TargetRun, run_smoke
 from lambdalayer.targets.target import Target
 
-ProofStatus = Literal["passed", "failed", "skipped"]
+__all__ = ["ImportTest", "TargetProof", "dist_modules", "prove_layer", "skipped"]
+# Import names of distributions whose top-level module differs from the name.
+_IMPORT_NAMES = {"python-dateutil": "dateutil", "pyyaml": "yaml"}
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no leading underscore: not private
 _MISSING = re.compile(r"No module named '([^']+)'")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TargetProof:
-    """How one target was proven, or why not."""
-
-    target: str  # "python3.11/arm64"
-    status: ProofStatus
-    how: str | None = None  # "native", "qemu-aarch64", "the loader of ROOT"
-    interpreter: str | None = None
-    python_version: str | None = None
-    reason: str | None = None
-    seconds: float = 0.0
-    glibc: str | None = None
-    glibc_newer: bool = False  # the proving interpreter's glibc is newer than Lambda's
-    covered_by: str | None = None
-
-    def line(self) -> str:
-        """One line for the summary, e.g. "python3.11/arm64: imported under qemu-aarch64 …"."""
-        if self.status == "skipped":
-            return f"{self.target}: not import-tested: {self.reason}"
-        if self.covered_by:
-            return f"{self.target}: same files as {self.covered_by} (pure Python), {self.status}"
-        under = "natively" if self.how == "native" else f"under {self.how}"
-        verb = "imported" if self.status == "passed" else "import FAILED"
-        text = f"{self.target}: {verb} {under}, CPython {self.python_version}"
-        if self.glibc_newer:
-            text += f" (its glibc {self.glibc} is newer than Lambda's; the audit guards that)"
-        return text
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImportTest:
-    """The proof of one artifact: `status` over all its targets."""
-
-    status: ProofStatus
-    reason: str | None = None
-    interpreter: str | None = None
-    targets: tuple[TargetProof, ...] = ()
-    warnings: tuple[str, ...] = ()
-    failures: tuple[str, ...] = ()  # each: the target, the module, the interpreter's error, a fix
-
-
-def skipped(reason: str) -> ImportTest:
-    """The proof was not run at all (e.g. --no-smoke)."""
-    return ImportTest(status="skipped", reason=reason)
 
 
 def dist_modules(site: Path, dist_info: str, files: Sequence[str]) -> list[str]:
@@ -123,29 +78,51 @@ def _proof_of(run: TargetRun) -> TargetProof:
                        glibc_newer=run.glibc_newer, covered_by=run.covered_by)
 
 
+def _runs(root: Path, targets: Sequence[Target],
+          modules: Mapping[str, Mapping[str, Sequence[str]]]) -> list[TargetRun]:
+    """One smoke run per runtime, each importing what that runtime's tree holds."""
+    runs: list[TargetRun] = []
+    by_runtime: dict[str, list[Target]] = {}
+    for target in targets:
+        by_runtime.setdefault(target.runtime.name, []).append(target)
+    for runtime, group in by_runtime.items():
+        wanted = sorted({m for mods in modules.get(runtime, {}).values() for m in mods},
+                        key=str.lower)
+        if wanted:
+            runs.extend(run_smoke(root, group, imports=wanted, fallback_check=False).runs)
+    return runs
+
+
+def provided_modules(excluded: Iterable[str]) -> frozenset[str]:
+    """Import names of the distributions left out for the runtime to provide (--exclude)."""
+    return frozenset(_IMPORT_NAMES.get(name, name.replace("-", "_")) for name in excluded)
+
+
 def prove_layer(root: Path, targets: Sequence[Target],
-                modules: Mapping[str, Sequence[str]]) -> ImportTest:
-    """Import `modules` (distribution -> its top-level modules) from the layer tree `root`.
+                modules: Mapping[str, Mapping[str, Sequence[str]]],
+                provided: frozenset[str] = frozenset()) -> ImportTest:
+    """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
-    when none of its modules imports); other failures are warnings.
+    when none of its modules imports); other failures are warnings. A missing
+    module in `provided` (left out with --exclude: the runtime ships it) is a
+    warning too, since this interpreter does not have the runtime's copy.
     """
-    wanted = sorted({m for mods in modules.values() for m in mods}, key=str.lower)
-    if not wanted:
+    if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no public top-level module in the requested "
                        "distributions)")
-    report = run_smoke(root, list(targets), imports=wanted, fallback_check=False)
-    proofs = tuple(_proof_of(run) for run in report.runs)
+    all_runs = _runs(root, targets, modules)
+    proofs = tuple(_proof_of(run) for run in all_runs)
     warnings: list[str] = []
     failures: list[str] = []
-    for run in report.runs:
+    for run in all_runs:
         if run.status == "not-run" or run.covered_by:
             continue
         if run.reason:  # the interpreter itself failed
             failures.append(f"{run.target}: {run.reason}")
             continue
         by_module: dict[str, ImportResult] = {i.module: i for i in run.imports}
-        for dist, mods in modules.items():
+        for dist, mods in modules.get(run.target.runtime.name, {}).items():
             results = [by_module[m] for m in mods if m in by_module]
             bad = [r for r in results if not r.ok]
             if not bad:
@@ -155,7 +132,11 @@ def prove_layer(root: Path, targets: Sequence[Target],
                        else main is None and len(bad) < len(results))
             for result in bad:
                 text = f"{run.target}: import {result.module} ({dist}): {result.error}"
-                if main_ok and result.module != main:
+                missing = _MISSING.search(result.error or "")
+                if missing and missing.group(1).split(".")[0] in provided:
+                    warnings.append(f"{text} — left out with --exclude for the runtime to "
+                                    "provide; not tried here")
+                elif main_ok and result.module != main:
                     warnings.append(f"{text} — {dist}'s main module imports; this one "
                                     "probably needs an optional extra")
                 else:

@@ -23,10 +23,10 @@ def _layer(tmp_path: Path) -> Path:
 
 def test_not_linux_is_said_before_any_interpreter_is_looked_for(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def searched(version: str) -> None:
+    def searched(*args: object) -> None:
         raise AssertionError("looked for an interpreter on a host that cannot run Lambda's")
 
-    monkeypatch.setattr(smoke, "find_interpreter", searched)
+    monkeypatch.setattr(smoke, "pick_interpreter", searched)
     monkeypatch.setattr(platform, "system", lambda: "Darwin")
     report = smoke.run_smoke(_layer(tmp_path), [Target.parse("python3.12", "arm64")],
                              fallback_check=False)
