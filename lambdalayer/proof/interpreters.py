@@ -49,6 +49,10 @@ class Interpreter:
 
 def _path_candidate(version: str) -> list[str]:
     found = shutil.which(f"python{version}")
+    # A pyenv shim is a shell script that fails for an unselected version, slowly; pyenv's
+    # versions are looked at directly next.
+    if found and Path(found).parent.name == "shims":
+        return []
     return [found] if found else []
 
 
@@ -123,9 +127,21 @@ def probe(path: str) -> Interpreter | None:
 @cache
 def find_interpreter(version: str) -> Interpreter | None:
     """A CPython whose major.minor is `version` ("3.11"), or None when the host has none."""
+    return _local_interpreter(version) or _uv_interpreter(version)
+
+
+@cache
+def _local_interpreter(version: str) -> Interpreter | None:
+    return _search(version, (_path_candidate, _pyenv_candidates, _windows_candidates))
+
+
+@cache
+def _uv_interpreter(version: str) -> Interpreter | None:
+    return _search(version, (_uv_candidate,))
+
+
+def _search(version: str, sources: tuple[Callable[[str], list[str]], ...]) -> Interpreter | None:
     seen: set[str] = set()
-    sources: tuple[Callable[[str], list[str]], ...] = (_path_candidate, _pyenv_candidates,
-                                                       _windows_candidates, _uv_candidate)
     for source in sources:
         for candidate in source(version):
             if candidate in seen:
@@ -247,16 +263,19 @@ def find_for(version: str, machine: str) -> Interpreter | None:
         exe_machine = elf_machine(path.resolve()) or machine
         root = path.parent.parent.parent if path.parent.parent.name == "usr" else None
         return foreign_interpreter(path, version, exe_machine, root, "env")
-    if machine == host_machine():
-        native = find_interpreter(version)
-        if native is not None and native.machine in (machine, "arm64" if machine == "aarch64"
-                                                     else machine):
-            return native
-    for found in (*_rootfs_candidates(version, machine), *(
-            _uv_foreign(version, machine) if machine != host_machine() else [])):
-        if found is not None:
-            return found
-    return None
+    host = machine == host_machine()
+
+    def native(found: Interpreter | None) -> Interpreter | None:
+        return found if found is not None and found.machine in (machine, "arm64") else None
+
+    # Cheapest first: PATH and pyenv, then root filesystems, then asking uv (slow).
+    found = native(_local_interpreter(version)) if host else None
+    for candidate in (found, *_rootfs_candidates(version, machine)):
+        if candidate is not None:
+            return candidate
+    if host:
+        return native(_uv_interpreter(version))
+    return next((f for f in _uv_foreign(version, machine) if f is not None), None)
 
 
 def missing_reason(version: str, machine: str) -> str:
