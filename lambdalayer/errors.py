@@ -31,10 +31,14 @@ class LambdaLayerError(Exception):
 
     exit_code: int = EXIT_INTERNAL
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None,
+                 details: tuple[dict[str, str | None], ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # Per-item detail the one paragraph leaves out (e.g. every audit finding):
+        # shown with --json and --verbose.
+        self.details = details
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n{self.hint}"

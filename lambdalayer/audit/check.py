@@ -103,6 +103,7 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
             tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
             if tag_finding is not None:
                 findings.append(tag_finding)
+            findings.extend(rules.import_time_libraries(ctx, dir_name, wheel, basenames))
     findings.extend(_name_collisions(tree))
     for link, raw in sorted(tree.escaping_links.items()):
         findings.append(Finding(

@@ -19,6 +19,8 @@ class Finding:
     severity: str
     message: str
     package: str | None = None
+    # What the finding is about, for grouping: a missing soname or a symbol version.
+    subject: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -69,3 +71,31 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     unique = set(findings)
     return sorted(unique, key=lambda f: (_RANK[f.severity], f.package or "", f.path, f.code,
                                          f.message))
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingGroup:
+    """Findings sharing (code, subject): one line of a refusal instead of one per file."""
+
+    severity: str
+    code: str
+    subject: str | None
+    paths: tuple[str, ...]
+    packages: tuple[str, ...]
+    example: Finding
+
+
+def group_findings(findings: Iterable[Finding]) -> list[FindingGroup]:
+    """Group by (severity, code, subject); a finding without a subject groups by package."""
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
+    for finding in merge_findings(findings):
+        key = finding.subject if finding.subject is not None else f"pkg:{finding.package}"
+        groups.setdefault((finding.severity, finding.code, key), []).append(finding)
+    return [
+        FindingGroup(severity=members[0].severity, code=members[0].code,
+                     subject=members[0].subject,
+                     paths=tuple(dict.fromkeys(f.path for f in members)),
+                     packages=tuple(sorted({f.package for f in members if f.package})),
+                     example=members[0])
+        for members in groups.values()
+    ]

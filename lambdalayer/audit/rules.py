@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from packaging import tags as packaging_tags
+from packaging.utils import canonicalize_name
 
+from lambdalayer.advice import alternative, import_libraries
 from lambdalayer.audit.elf import Classified, ElfInfo, Kind
 from lambdalayer.audit.findings import Finding
 from lambdalayer.audit.syslibs import BaseImageLibs
@@ -56,10 +58,11 @@ class Context:
                 f"--arch {self.target.arch}")
 
     def finding(self, layer_file: LayerFile | str, code: str, severity: str, message: str,
-                ) -> Finding:
+                *, subject: str | None = None) -> Finding:
         rel = layer_file if isinstance(layer_file, str) else layer_file.rel
         return Finding(severity=severity, code=code, path=rel, message=message,
-                       package=self.tree.package_of(rel, self.target) if rel else None)
+                       package=self.tree.package_of(rel, self.target) if rel else None,
+                       subject=subject)
 
 
 def import_failure(ctx: Context, layer_file: LayerFile, *, loadable_name: bool) -> str:
@@ -189,7 +192,7 @@ def symbol_versions(ctx: Context, layer_file: LayerFile, info: ElfInfo,
             layer_file, code, "error",
             f"Needs {best[1]} from {best[2]}, but {ctx.target.runtime.name} runs on "
             f"{os_.name} with {what} {have}: {who} fails with ImportError: "
-            f"version `{best[1]}' not found. {advice}",
+            f"version `{best[1]}' not found. {advice}", subject=best[1],
         )
 
 
@@ -301,7 +304,8 @@ def missing_libraries(ctx: Context, layer_file: LayerFile, info: ElfInfo,
                 layer_file, "unverified-system-library", "warning",
                 f"Needs {library}, which is not in the layer; {ctx.target.runtime.os.name} "
                 "is expected to provide it but lambdalayer has not verified that. If "
-                f"{who} fails on Lambda, bundle the library in the layer's lib/ directory.")
+                f"{who} fails on Lambda, bundle the library in the layer's lib/ directory.",
+                subject=library)
             continue
         elsewhere = basenames.get(library, [])
         if elsewhere:
@@ -311,24 +315,31 @@ def missing_libraries(ctx: Context, layer_file: LayerFile, info: ElfInfo,
                 "loader looks for this file (its RPATH/RUNPATH, its loaders' RPATH, "
                 f"/opt/lib). It loads only if another module loaded {library} first; "
                 f"otherwise {who} fails with "
-                f"ImportError: {library}: cannot open shared object file.")
+                f"ImportError: {library}: cannot open shared object file.", subject=library)
             continue
         if library.startswith("libc.musl-") or library.startswith("ld-musl-"):
             advice = ("It was built for musl libc (Alpine Linux); Lambda uses glibc. Install "
                       f"the package's manylinux wheel: {ctx.build_hint(package)}.")
+        elif package and alternative(package):
+            advice = f"Use {alternative(package)} instead."
+        elif library in ctx.syslibs.hints:
+            advice = ctx.syslibs.hints[library]
+        elif layer_file.rel in ctx.tree.recorded_paths():
+            # Installed from a wheel already: "use a wheel" would repeat what the user did.
+            advice = (f"The wheel does not bundle {library}: put it in the layer's lib/ "
+                      "directory (/opt/lib is on Lambda's LD_LIBRARY_PATH), or choose a "
+                      "package that bundles it.")
         else:
-            advice = ctx.syslibs.hints.get(
-                library,
-                "Use a manylinux wheel, which bundles its libraries "
-                f"({ctx.build_hint(package)}), or put {library} in the layer's lib/ "
-                "directory (/opt/lib is on Lambda's LD_LIBRARY_PATH).")
+            advice = ("Use a manylinux wheel, which bundles its libraries "
+                      f"({ctx.build_hint(package)}), or put {library} in the layer's lib/ "
+                      "directory (/opt/lib is on Lambda's LD_LIBRARY_PATH).")
         evidence = (f" (seen absent: {ctx.syslibs.sources[library]})"
                     if library in ctx.syslibs.absent else "")
         yield ctx.finding(
             layer_file, "missing-library", "error",
             f"Needs {library}, which is neither in the layer nor on {ctx.target.runtime.os.name}"
             f"{evidence}: {who} fails with ImportError: {library}: cannot open shared object "
-            f"file. {advice}")
+            f"file. {advice}", subject=library)
 
 
 def extension_name(ctx: Context, layer_file: LayerFile) -> Finding | None:
@@ -456,3 +467,23 @@ def python_dir(ctx: Context, files: list[LayerFile]) -> Finding | None:
         "extracts layers to /opt and Python looks only in /opt/python and "
         "/opt/python/lib/pythonX.Y/site-packages, so nothing in it can be imported. Put "
         "the packages under python/ (lambdalayer build does).")
+
+
+def import_time_libraries(ctx: Context, dir_name: str, wheel: LayerFile,
+                          basenames: dict[str, list[str]]) -> Iterator[Finding]:
+    """Sonames a pure package loads with ctypes/cffi at import (alternatives.toml data),
+    which neither the layer nor the target OS has."""
+    name = canonicalize_name(dir_name.split("-", 1)[0])
+    for library in import_libraries().get(name, ()):
+        if library in ctx.syslibs.present or basenames.get(library):
+            continue
+        package = ctx.tree.package_of(wheel.rel, ctx.target) or name
+        better = alternative(name)
+        advice = f"Use {better} instead." if better else (
+            f"Put {library} in the layer's lib/ directory (/opt/lib).")
+        yield ctx.finding(
+            wheel, "needs-system-library", "error",
+            f"{package} loads {library} (ctypes/cffi) when imported; "
+            f"{ctx.target.runtime.os.name} does not have it and the layer does not bundle "
+            f"it, so its import fails on Lambda (OSError: cannot load library). {advice}",
+            subject=library)

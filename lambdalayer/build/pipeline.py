@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 
@@ -73,6 +73,9 @@ from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
 
 Progress = Callable[[str], None]
+
+if TYPE_CHECKING:
+    from lambdalayer.audit.findings import Finding
 
 
 @dataclass(kw_only=True)
@@ -171,6 +174,28 @@ def _resolve_all(request: BuildRequest, targets: list[Target], work: Path,
     return plans
 
 
+_MAX_GROUPS = 5
+
+
+def _grouped(errors: list[Finding]) -> str:
+    """A refusal that fits a screen: one line per (code, library/symbol) with counts,
+    then one example message (its advice) per group."""
+    from lambdalayer.audit.findings import group_findings
+
+    groups = group_findings(errors)
+    lines = []
+    for group in groups[:_MAX_GROUPS]:
+        files = len(group.paths)
+        what = f"{group.code} {group.subject}" if group.subject else group.code
+        packages = ", ".join(group.packages) or "the layer"
+        lines.append(f"  {what}: {files} file{'s' * (files != 1)} in {packages}, "
+                     f"e.g. {group.example.path or '(layer)'}:")
+        lines.append(f"    {group.example.message}")
+    if len(groups) > _MAX_GROUPS:
+        lines.append(f"  ... and {len(groups) - _MAX_GROUPS} more kinds of error.")
+    return "\n".join(lines)
+
+
 def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[FindingRecord]:
     """Run the native-extension audit; AuditError on errors."""
     from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
@@ -179,12 +204,12 @@ def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[Fin
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
                              package=f.package) for f in report.findings]
     if report.errors:
-        listed = "\n".join(f"  {f.code}: {f.path}: {f.message}" for f in report.errors[:10])
         raise AuditError(
             f"The layer would not load on its target ({len(report.errors)} error(s)); "
-            f"no zip was written.\n{listed}",
+            f"no zip was written.\n{_grouped(report.errors)}",
             hint="Fix the requirements, or pass --allow CODE to accept a finding you have "
-                 "checked yourself.",
+                 "checked yourself. Every file: --verbose or --json.",
+            details=tuple(f.as_dict() for f in report.errors),
         )
     return records
 

@@ -13,14 +13,12 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from lambdalayer import _toml
+from lambdalayer.advice import alternatives
 from lambdalayer.build.distinfo import InstalledDist, read_installed
 from lambdalayer.build.requirements import RequirementInputs
 from lambdalayer.errors import ResolutionError
@@ -47,13 +45,6 @@ class Resolution:
     dists: tuple[InstalledDist, ...]
     built_from_sdist: tuple[str, ...]
     notes: tuple[str, ...] = ()  # for the build's warnings (stale WHEEL tags, older releases)
-
-
-@cache
-def alternatives() -> dict[str, str]:
-    text = resources.files("lambdalayer.build").joinpath("alternatives.toml").read_text("utf-8")
-    table = _toml.loads(text).get("alternatives", {})
-    return {canonicalize_name(k): str(v) for k, v in table.items()}
 
 
 def _uv_args(inputs: RequirementInputs, target: Target, dest: Path,

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             _terminated(interrupt.received() or 0)
         from lambdalayer.cli.output import emit_error
 
-        emit_error(err, want_json=want_json)
+        emit_error(err, want_json=want_json, verbose="--verbose" in args)
         sys.exit(err.exit_code)
     except click.exceptions.Abort:
         if interrupt.received() is not None:  # click turns KeyboardInterrupt into Abort

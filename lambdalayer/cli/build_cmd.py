@@ -218,6 +218,9 @@ def _render_rich(console: Console, result: BuildResult) -> None:
               help="Build configured layers from their lock files; fail if one is missing "
                    "or stale (CI).")
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
+@click.option("--verbose", is_flag=True,
+              help="On an audit refusal, list every finding (file by file), not one line per "
+                   "kind of problem.")
 @click.option("--allow", "allow", multiple=True, metavar="CODE",
               help="Accept an audit finding by code (recorded in the manifest). Repeatable.")
 @click.option("--for-function", "for_function", metavar="FUNCTION",
@@ -253,7 +256,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
                   runtimes: tuple[str, ...],
                   architectures: tuple[str, ...], out_dir: Path | None, layers: tuple[str, ...],
                   recipes_dir: Path | None, locked: bool, force: bool,
-                  allow: tuple[str, ...], for_function: str | None, region: str | None,
+                  allow: tuple[str, ...], verbose: bool, for_function: str | None,
+                  region: str | None,
                   compile_: bool, smoke: bool | None, slim: bool, strip: bool,
                   excludes: tuple[str, ...], compression_level: int | None,
                   index_url: str | None, extra_index_urls: tuple[str, ...],

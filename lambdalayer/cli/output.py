@@ -75,14 +75,23 @@ def print_json(document: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def emit_error(err: LambdaLayerError, *, want_json: bool) -> None:
-    """Show a user-facing failure: one paragraph, never a traceback."""
+def emit_error(err: LambdaLayerError, *, want_json: bool, verbose: bool = False) -> None:
+    """Show a user-facing failure: one paragraph, never a traceback; its per-item
+    details (every audit finding) in the JSON document and with --verbose."""
     from rich.markup import escape
 
     if want_json:
-        print_json({"error": {"exit_code": err.exit_code, "type": type(err).__name__,
-                              "message": redact_text(str(err))}})
-    error_console().print(f"[bold red]error:[/] {escape(redact_text(str(err)))}")
+        document: dict[str, Any] = {"exit_code": err.exit_code, "type": type(err).__name__,
+                                    "message": redact_text(str(err))}
+        if err.details:
+            document["findings"] = list(err.details)
+        print_json({"error": document})
+    console = error_console()
+    console.print(f"[bold red]error:[/] {escape(redact_text(str(err)))}")
+    if verbose:
+        for item in err.details:
+            console.print(escape(f"  {item.get('severity')} {item.get('code')} "
+                                 f"{item.get('path')}: {item.get('message')}"))
 
 
 def format_size(size: int) -> str:
