@@ -39,6 +39,8 @@ class IndexOffer:
     version: str
     wheel_platforms: tuple[str, ...]  # distinct platform tags of its wheels
     has_sdist: bool
+    wheel_tags: tuple[str, ...] = ()  # each wheel's tag triple, from its file name
+    requires_python: str | None = None  # the release's Requires-Python, when the index says
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +139,7 @@ def newest_offer(project: str, *, timeout: float = 20.0) -> IndexOffer | None:
 
 def _newest(name: str, data: dict[str, Any]) -> IndexOffer | None:
     by_version: dict[Version, list[str]] = {}
+    requires_python: dict[Version, str] = {}
     files = data.get("files")
     for entry in files if isinstance(files, list) else []:
         if not isinstance(entry, dict):
@@ -152,17 +155,22 @@ def _newest(name: str, data: dict[str, Any]) -> IndexOffer | None:
         except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
             continue
         by_version.setdefault(version, []).append(filename)
+        if isinstance(entry.get("requires-python"), str) and entry["requires-python"]:
+            requires_python[version] = entry["requires-python"]
     if not by_version:
         return None
     newest = max(v for v in by_version if not v.is_prerelease) if any(
         not v.is_prerelease for v in by_version) else max(by_version)
     platforms: set[str] = set()
+    wheel_tags: set[str] = set()
     has_sdist = False
     for filename in by_version[newest]:
         if filename.endswith(".whl"):
             for tag in parse_wheel_filename(filename)[3]:
                 platforms.add(tag.platform)
+                wheel_tags.add(str(tag))
         else:
             has_sdist = True
     return IndexOffer(name=name, version=str(newest), wheel_platforms=tuple(sorted(platforms)),
-                      has_sdist=has_sdist)
+                      has_sdist=has_sdist, wheel_tags=tuple(sorted(wheel_tags)),
+                      requires_python=requires_python.get(newest))

@@ -9,18 +9,24 @@ publishes only an sdist may still be built, but the result must be a pure
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from lambdalayer.advice import alternatives
 from lambdalayer.build.distinfo import InstalledDist, read_installed
 from lambdalayer.build.requirements import RequirementInputs
+from lambdalayer.build.sdist_failure import one_line_reason, write_build_log
 from lambdalayer.errors import ResolutionError
 from lambdalayer.redact import redact_text
 
@@ -33,6 +39,7 @@ Progress = Callable[[str], None]
 
 _NEEDS_WHEEL = re.compile(r"Wheels are required for `([^`]+)`")
 _NOT_FOUND = re.compile(r"Because ([A-Za-z0-9._-]+) was not found in the package registry")
+_FAILED_BUILD = re.compile(r"Failed to build `([A-Za-z0-9._-]+)==([^`]+)`")
 _MAX_SDIST_RETRIES = 5
 
 
@@ -120,13 +127,27 @@ def resolve_for_target(
     `dest` (build.py starts it before importing the pipeline); its result is
     used as the first attempt.
 
+    Newest compatible release first: a requested package that uv installed older
+    than the index's newest release is rebuilt from that release's sdist when the
+    release publishes no wheels at all and the sdist builds pure Python; every
+    requested package left older is explained in `notes`. Exact pins (a lock)
+    are installed exactly.
+
     Raises ResolutionError naming the package, the target, what the index offers
     and a known alternative when there is no installable set of wheels.
     """
     if inputs.empty:  # a layer of your own files only: nothing to install
         dest.mkdir(parents=True, exist_ok=True)
         return Resolution(target=target, tree=dest, dists=(), built_from_sdist=())
-    no_binary: set[str] = set()
+    first = _install(inputs, target, dest, set(), progress=progress, started=started)
+    if inputs.exact_pins() is not None:
+        return first
+    return _prefer_newest(inputs, target, dest, first, progress)
+
+
+def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: set[str], *,
+             progress: Progress | None, started: StartedUv | None = None) -> Resolution:
+    """One binary-first uv install; projects that publish only sdists are built (pure only)."""
     # Exact pins (a lock file, a recipe) usually name the whole closure: then
     # uv need not fetch metadata to resolve, as with `uv pip sync`. Whether
     # they really do is checked after installing; if not, resolve normally.
@@ -142,7 +163,7 @@ def resolve_for_target(
                 started.stop()
             if dest.exists():
                 shutil.rmtree(dest)
-            result = run_uv(args)
+            result = run_uv(args, python=_build_python(target) if no_binary else None)
         started = None
         if result.returncode == 0:
             dists = tuple(read_installed(dest))
@@ -159,6 +180,10 @@ def resolve_for_target(
                 f"{missing.group(1)} was not found on the package index.",
                 hint="Check the spelling (`pip index versions NAME`) or the index URL.",
             )
+        failed = _FAILED_BUILD.search(result.stderr)
+        if failed:
+            raise _build_error(canonicalize_name(failed.group(1)), failed.group(2), target,
+                               result.stderr)
         needs = _NEEDS_WHEEL.search(result.stderr)
         if not needs:
             raise ResolutionError(f"Cannot resolve the requirements for {target}: {cause}")
@@ -174,6 +199,107 @@ def resolve_for_target(
             raise _no_wheel_error(name, target, answer, cause)
         no_binary.add(name)
     raise ResolutionError(f"Too many source-only packages for {target}: {sorted(no_binary)}.")
+
+
+def _build_python(target: Target) -> str | None:
+    """A CPython of the target's version to build sdists with (their tags, their
+    Requires-Python), when this host has one."""
+    from lambdalayer.proof.interpreters import find_interpreter
+
+    found = find_interpreter(target.runtime.python_version)
+    return found.path if found else None
+
+
+def _build_error(name: str, version: str, target: Target, log: str) -> ResolutionError:
+    reason = one_line_reason(log)
+    path = write_build_log(name, log)
+    better = alternatives().get(name)
+    advice = f" Use {better} instead." if better else (
+        " Choose a package with manylinux wheels, or pin a release that has one.")
+    return ResolutionError(
+        f"{name} {version} publishes no wheel for {target} and its sdist did not build: "
+        f"{reason}. A Docker-free build cannot compile native code for Lambda (it would "
+        f"be code for this host).{advice}",
+        hint=f"The full build log: {path}")
+
+
+def _held_back(requirement: Requirement | None, offer: IndexOffer, target: Target,
+               newest: Version) -> str | None:
+    """Why the newest release was not installed; None when its sdist is worth building."""
+    if requirement is not None and not requirement.specifier.contains(newest,
+                                                                      prereleases=True):
+        return f"your requirement `{requirement}` excludes it"
+    if offer.requires_python:
+        try:
+            allowed = SpecifierSet(offer.requires_python)
+        except InvalidSpecifier:
+            allowed = None
+        if allowed is not None and not allowed.contains(f"{target.runtime.python_version}.0",
+                                                         prereleases=True):
+            return f"it requires Python {offer.requires_python}"
+    if any(target.accepts_wheel_tag(t) for t in offer.wheel_tags):
+        return "another requirement holds it back"
+    if offer.wheel_platforms:
+        return (f"it has no wheel for {target}, and its sdist would be compiled for this "
+                "host")
+    if offer.has_sdist:
+        return None
+    return f"it has no files for {target}"
+
+
+def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
+                   first: Resolution, progress: Progress | None) -> Resolution:
+    requested: dict[str, Requirement] = {}
+    for req in inputs.all_requirements:
+        requested.setdefault(canonicalize_name(req.name), req)
+    installed = {d.name: d for d in first.dists}
+    names = [n for n in requested if n in installed]
+    if not names:
+        return first
+    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        offers = dict(zip(names, pool.map(newest_offer, names), strict=True))
+    notes: list[str] = []
+    to_build: dict[str, tuple[Version, Version]] = {}
+    for name in names:
+        offer, dist = offers[name], installed[name]
+        if offer is None:
+            continue
+        try:
+            newest, have = Version(offer.version), Version(dist.version)
+        except InvalidVersion:
+            continue
+        if have >= newest:
+            continue
+        reason = _held_back(requested[name], offer, target, newest)
+        if reason is None:
+            to_build[name] = (have, newest)
+        else:
+            notes.append(f"{dist.display_name} {have} is not the newest release "
+                         f"({newest}): {reason}.")
+    if not to_build:
+        return dataclasses.replace(first, notes=(*first.notes, *notes))
+    if progress:
+        progress(f"building the newest {', '.join(sorted(to_build))} from sdist for {target}")
+    trial = dest.with_name(dest.name + "-sdist")
+    try:
+        built = _install(inputs, target, trial, {*to_build, *first.built_from_sdist},
+                         progress=None)
+    except ResolutionError as err:
+        shutil.rmtree(trial, ignore_errors=True)
+        for name, (have, newest) in sorted(to_build.items()):
+            notes.append(f"{installed[name].display_name} {have} is not the newest release "
+                         f"({newest}): {newest} publishes only an sdist, and it was refused "
+                         f"({err.message.split('. ')[0]}); {have} is the newest release "
+                         f"with a wheel for {target}.")
+        return dataclasses.replace(first, notes=(*first.notes, *notes))
+    shutil.rmtree(dest)
+    trial.rename(dest)
+    dists = tuple(read_installed(dest))
+    for name, (have, newest) in sorted(to_build.items()):
+        notes.append(f"{installed[name].display_name} {newest}: built from its sdist "
+                     f"(pure Python) because that release publishes no wheel; the newest "
+                     f"release with a wheel is {have}.")
+    return dataclasses.replace(built, tree=dest, dists=dists, notes=(*built.notes, *notes))
 
 
 def _closed(dists: tuple[InstalledDist, ...], inputs: RequirementInputs, target: Target) -> bool:

@@ -70,11 +70,14 @@ def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_vers
     return [*args, *inputs.specs]
 
 
-def start_uv(args: list[str]) -> StartedUv:
-    """Start `uv ARGS` with the running interpreter as uv's Python; output is captured."""
+def start_uv(args: list[str], *, python: str | None = None) -> StartedUv:
+    """Start `uv ARGS` with `python` (default: the running interpreter) as uv's Python,
+    which builds any sdist; output is captured."""
     env = dict(os.environ)
     # Plain, parseable messages; no spinner in captured output.
     env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
+    if python:
+        env["UV_PYTHON"] = python
     env.setdefault("UV_PYTHON", sys.executable)
     interrupt.check()  # cancelled: start nothing new
     # uv writes UTF-8 on every host; the locale's code page (Windows) would garble or crash.
@@ -95,6 +98,6 @@ def wait_uv(started: StartedUv, *, timeout: float = 1800) -> UvResult:
     return UvResult(returncode=started.process.returncode, stdout=stdout, stderr=stderr)
 
 
-def run_uv(args: list[str], *, timeout: float = 1800) -> UvResult:
+def run_uv(args: list[str], *, timeout: float = 1800, python: str | None = None) -> UvResult:
     """Run `uv ARGS` to completion (see start_uv)."""
-    return wait_uv(start_uv(args), timeout=timeout)
+    return wait_uv(start_uv(args, python=python), timeout=timeout)

@@ -50,8 +50,10 @@ def make_wheel(out: Path, name: str, version: str, *, file_tag: str, wheel_tag: 
     return path
 
 
-def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool = False) -> Path:
-    """A setuptools sdist of one module; `native` adds a C extension (`<module>._speed`)."""
+def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool = False,
+               c_header: str = "Python.h") -> Path:
+    """A setuptools sdist of one module; `native` adds a C extension (`<module>._speed`)
+    that includes `c_header`."""
     dist = name.replace("-", "_")
     root = f"{dist}-{version}"
     setup = "from setuptools import setup\n"
@@ -72,8 +74,9 @@ def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool 
     }
     if native:
         files["speed.c"] = (
-            "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "
-            "\"_speed\", NULL, -1, NULL};\nPyMODINIT_FUNC PyInit__speed(void) "
+            f"#include <Python.h>\n#include <{c_header}>\n"
+            "static struct PyModuleDef m = {PyModuleDef_HEAD_INIT, \"_speed\", NULL, -1, NULL};\n"
+            "PyMODINIT_FUNC PyInit__speed(void) "
             "{ return PyModule_Create(&m); }\n")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{root}.tar.gz"
