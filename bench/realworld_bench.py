@@ -1,0 +1,172 @@
+"""Real packages: lambdalayer against SAM's builder (aws-lambda-builders), in one run.
+
+    python bench/realworld_bench.py [--workers 2] [--work DIR] [--only NAME ...]
+
+The list is tests/realworld/packages.py (python3.12/x86_64). For each package:
+- lambdalayer: `build -p PKG` then `test ZIP --import MOD` (import proof included
+  in its time);
+- SAM's builder: the python_pip workflow of aws-lambda-builders (installed from
+  the index into its own venv, made by this script with a CPython 3.12, not
+  timed), building a layer directory; its output is then import-tested with
+  `lambdalayer test` (not counted in its time).
+A correct outcome is "built and imports" for a package that can work on Lambda and
+"refused" (for lambdalayer: with the expected advice) for one that cannot. Both
+tools start with empty private caches (UV_CACHE_DIR, PIP_CACHE_DIR); a worker runs
+one package with both tools back to back, so machine load hits both alike.
+Goal (issue 11): more correct outcomes than SAM's builder and <= 0.6x its time
+(sum of per-package wall times). Prints a table, the totals and the ratio; exits
+1 when the goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lambdalayer.proof.interpreters import find_interpreter
+from tests.realworld.packages import CASES, Case
+
+GOAL_RATIO = 0.6
+
+SAM_DRIVER = textwrap.dedent('''
+    import os, sys, tempfile
+    from aws_lambda_builders.builder import LambdaBuilder
+    from aws_lambda_builders.exceptions import LambdaBuilderError
+    spec, out = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "src"); os.makedirs(src)
+        manifest = os.path.join(src, "requirements.txt")
+        open(manifest, "w").write(spec + "\\n")
+        artifacts = os.path.join(out, "python")
+        os.makedirs(artifacts, exist_ok=True)
+        try:
+            LambdaBuilder(language="python", dependency_manager="pip",
+                          application_framework=None).build(
+                src, artifacts, os.path.join(tmp, "scratch"), manifest,
+                runtime="python3.12", architecture="x86_64",
+                executable_search_paths=[os.path.dirname(sys.executable)],
+                is_building_layer=True)
+        except LambdaBuilderError as exc:
+            print(f"SAM_ERROR {exc}", file=sys.stderr)
+            sys.exit(1)
+''')
+
+
+@dataclass
+class Outcome:
+    correct: bool
+    seconds: float
+    what: str
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env={**os.environ, **env}, capture_output=True, text=True,
+                          check=False, timeout=1800)
+
+
+def import_test(layer: Path, case: Case, env: dict[str, str]) -> bool:
+    args = [sys.executable, "-m", "lambdalayer", "test", str(layer), "--runtime",
+            "python3.12", "--arch", "x86_64"]
+    for module in case.imports:
+        args += ["--import", module]
+    return run(args, env).returncode == 0
+
+
+def lambdalayer_case(case: Case, work: Path, env: dict[str, str]) -> Outcome:
+    out = work / "ll" / case.name
+    start = time.perf_counter()
+    built = run([sys.executable, "-m", "lambdalayer", "build", case.name, "-p", case.spec,
+                 "--runtime", "python3.12", "--arch", "x86_64", "--out", str(out)], env)
+    if case.refuse is not None:
+        seconds = time.perf_counter() - start
+        code, advice = case.refuse
+        ok = built.returncode == code and advice in built.stderr
+        return Outcome(ok, seconds, f"refused ({built.returncode})" if built.returncode else
+                       "built")
+    imported = built.returncode == 0 and import_test(out / f"{case.name}.zip", case, env)
+    seconds = time.perf_counter() - start
+    what = ("built+imports" if imported else
+            "imports FAIL" if built.returncode == 0 else f"refused ({built.returncode})")
+    return Outcome(imported, seconds, what)
+
+
+def sam_case(case: Case, work: Path, python: str, driver: Path, env: dict[str, str],
+             ll_env: dict[str, str]) -> Outcome:
+    out = work / "sam" / case.name
+    start = time.perf_counter()
+    built = run([python, str(driver), case.spec, str(out)], env)
+    seconds = time.perf_counter() - start
+    if built.returncode != 0:
+        return Outcome(case.refuse is not None, seconds, "refused")
+    if case.refuse is not None:
+        return Outcome(False, seconds, "built (should refuse)")
+    imported = import_test(out, case, ll_env)
+    return Outcome(imported, seconds, "built+imports" if imported else "imports FAIL")
+
+
+def make_sam_venv(work: Path) -> str:
+    interpreter = find_interpreter("3.12")
+    if interpreter is None:
+        sys.exit("needs a CPython 3.12 for SAM's builder (python3.12 runtime)")
+    venv = work / "samvenv"
+    subprocess.run([interpreter.path, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "aws-lambda-builders"],
+                   check=True)
+    return str(venv / "bin" / "python")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=Path)
+    parser.add_argument("--only", nargs="*")
+    opts = parser.parse_args()
+    work = opts.work or Path(tempfile.mkdtemp(prefix="realworld-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    cases = [c for c in CASES if not opts.only or c.name in opts.only]
+    python = make_sam_venv(work)
+    driver = work / "sam_driver.py"
+    driver.write_text(SAM_DRIVER)
+    ll_env = {"UV_CACHE_DIR": str(work / "uvcache"),
+              "LAMBDALAYER_CACHE_DIR": str(work / "llcache")}
+    sam_env = {"PIP_CACHE_DIR": str(work / "pipcache")}
+
+    def both(case: Case) -> tuple[Outcome, Outcome]:
+        return (lambdalayer_case(case, work, ll_env),
+                sam_case(case, work, python, driver, sam_env, ll_env))
+
+    with ThreadPoolExecutor(max_workers=opts.workers) as pool:
+        results = list(pool.map(both, cases))
+    print(f"{'package':24} {'expected':10} {'lambdalayer':22} {'s':>6}  {'SAM builder':22} "
+          f"{'s':>6}")
+    for case, (ll, sam) in zip(cases, results, strict=True):
+        expected = "refuse" if case.refuse else "imports"
+        mark = lambda o: ("ok " if o.correct else "WRONG ") + o.what  # noqa: E731
+        print(f"{case.name:24} {expected:10} {mark(ll):22} {ll.seconds:6.1f}  "
+              f"{mark(sam):22} {sam.seconds:6.1f}")
+    ll_ok = sum(ll.correct for ll, _ in results)
+    sam_ok = sum(sam.correct for _, sam in results)
+    ll_time = sum(ll.seconds for ll, _ in results)
+    sam_time = sum(sam.seconds for _, sam in results)
+    ratio = ll_time / sam_time if sam_time else float("inf")
+    print(f"\ncorrect outcomes: lambdalayer {ll_ok}/{len(cases)}, SAM builder "
+          f"{sam_ok}/{len(cases)}")
+    print(f"wall time (sum over packages): lambdalayer {ll_time:.0f} s (import proof "
+          f"included), SAM builder {sam_time:.0f} s; ratio {ratio:.2f} (goal <= {GOAL_RATIO})")
+    met = ll_ok > sam_ok and ratio <= GOAL_RATIO
+    print("goal met" if met else "goal MISSED")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
