@@ -188,8 +188,9 @@ def _grouped(errors: list[Finding]) -> str:
         files = len(group.paths)
         what = f"{group.code} {group.subject}" if group.subject else group.code
         packages = ", ".join(group.packages) or "the layer"
-        lines.append(f"  {what}: {files} file{'s' * (files != 1)} in {packages}, "
-                     f"e.g. {group.example.path or '(layer)'}:")
+        shown = (", ".join(p or "(layer)" for p in group.paths) if files <= 3
+                 else f"e.g. {group.example.path}")
+        lines.append(f"  {what}: {files} file{'s' * (files != 1)} in {packages} ({shown}):")
         lines.append(f"    {group.example.message}")
     if len(groups) > _MAX_GROUPS:
         lines.append(f"  ... and {len(groups) - _MAX_GROUPS} more kinds of error.")
