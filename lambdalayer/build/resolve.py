@@ -31,7 +31,7 @@ from lambdalayer.errors import ResolutionError
 from lambdalayer.redact import redact_text
 
 if TYPE_CHECKING:
-    from lambdalayer.build.index import IndexAnswer
+    from lambdalayer.build.index import IndexAnswer, IndexOffer
 from lambdalayer.build.uvtool import StartedUv, pip_install_args, run_uv, wait_uv
 from lambdalayer.targets.target import Target
 
@@ -212,7 +212,7 @@ def _build_python(target: Target) -> str | None:
 
 def _build_error(name: str, version: str, target: Target, log: str) -> ResolutionError:
     reason = one_line_reason(log)
-    path = write_build_log(name, log)
+    path = write_build_log(name, redact_text(log))  # an index token never lands on disk
     better = alternatives().get(name)
     advice = f" Use {better} instead." if better else (
         " Choose a package with manylinux wheels, or pin a release that has one.")
@@ -257,7 +257,8 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
     if not names:
         return first
     with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-        offers = dict(zip(names, pool.map(newest_offer, names), strict=True))
+        offers = dict(zip(names, pool.map(lambda n: newest_offer(n, inputs).offer, names),
+                          strict=True))
     notes: list[str] = []
     to_build: dict[str, tuple[Version, Version]] = {}
     for name in names:
