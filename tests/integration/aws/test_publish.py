@@ -189,3 +189,21 @@ def test_a_zip_replaced_after_it_was_hashed_is_not_uploaded(
         publish([layer], clients=AwsSettings().factory(),
                 options=PublishOptions(regions=("us-east-1",)), progress=lambda event: None)
     assert aws.version_numbers("pg8000") == []
+
+
+def test_a_new_version_says_what_it_supersedes(
+        aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
+    build_layer(content="v1")
+    first = run("publish", "--json")
+    assert "supersedes" not in first.json()["layers"][0]
+    build_layer(content="v2")
+
+    result = run("publish", "--json")
+
+    [layer] = result.json()["layers"]
+    assert layer["supersedes"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:pg8000:1"
+    # moto hands out s3:// locations, which cannot be downloaded: said, not fatal.
+    assert layer["changes"] is None
+    assert "previous version not readable" in layer["changes_unavailable"]
+    human = run("publish", "--force")
+    assert human.code == 0 and "no diff: previous version not readable" in human.stderr
