@@ -3,7 +3,7 @@
 Either side is a zip, a manifest (dist/NAME.json), a layer directory, a layer
 version ARN or NAME:VERSION (downloaded through GetLayerVersion and unpacked
 with the safe reader). Packages and their unzipped sizes come from the tree's
-*.dist-info RECORDs (`build.sizing.measure`), also for a manifest (its zip is
+*.dist-info RECORDs (`layersize.measure_layer`), also for a manifest (its zip is
 read), so both sides are measured the same way. Findings come from a manifest
 when there is one (also a zip's own manifest beside it), else from auditing the
 tree for the targets the other side or the caller names. Nothing here prints.
@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from lambdalayer.audit.check import audit_layer, download_layer, looks_like_layer_arn
+from lambdalayer.audit.layersize import measure_layer
 from lambdalayer.audit.zipread import safe_extract
-from lambdalayer.build.distinfo import read_installed
 from lambdalayer.build.manifest import Manifest, manifest_path_for, read_manifest
-from lambdalayer.build.sizing import measure
 from lambdalayer.errors import AwsError, UsageError
 from lambdalayer.fileio import file_digests
 from lambdalayer.targets.target import Target, expand_targets
 
 _NAME_VERSION = re.compile(r"^(?P<name>[A-Za-z0-9_-]{1,140}):(?P<version>\d+)$")
-_SITE_GLOB = "python/lib/python*/site-packages"
 
 FindingKey = tuple[str, str, str, str]  # severity, code, path, package ("" for none)
 
@@ -261,13 +259,8 @@ def _shared_targets(sides: list[_Side]) -> list[Target]:
 
 
 def _snapshot(side: _Side, targets: list[Target]) -> LayerSnapshot:
-    root = side.root
-    if root.name == "python" and not (root / "python").is_dir():
-        root = root.parent  # the user passed ./python: measure from the layer root
-    site_dirs = {site: read_installed(site)
-                 for site in [root / "python", *sorted(root.glob(_SITE_GLOB))]
-                 if site.is_dir()}
-    sizes = measure(root, site_dirs)
+    measured = measure_layer(side.root)
+    root, sizes = measured.root, measured.sizes
     packages: dict[str, tuple[str, int]] = {}
     for package in sizes.packages:
         if package.name == "(other)":

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prune": ("aws_cmd", "Delete old layer versions no function uses."),
     "lock": ("lock_cmd", "Write pinned, hashed lock files for configured layers."),
     "recipes": ("recipes_cmd", "List built-in and user recipes."),
+    "report": ("report_cmd", "Write an HTML picture of a layer's size, findings and savings."),
     "runtimes": ("runtimes_cmd", "List the Lambda Python runtimes and their OS and glibc."),
     "cache": ("cache_cmd", "Show or clean lambdalayer's download and build caches."),
 }

@@ -217,6 +217,10 @@ def _render_rich(console: Console, result: BuildResult) -> None:
               help="Also write the layer tree (exactly the zip's contents: python/...) to "
                    "DIR, replacing what is there; DIR/NAME per zip when there are several. "
                    "For SAM's BuildMethod makefile: --unpacked $(ARTIFACTS_DIR).")
+@click.option("--report", "report_file", metavar="FILE.html",
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write an HTML picture of the layer (`lambdalayer report`); "
+                   "FILE-NAME.html per zip when there are several.")
 @aws_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def build_command(name: str | None, requirement_files: tuple[Path, ...],
@@ -230,7 +234,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
                   excludes: tuple[str, ...], compression_level: int | None,
                   index_url: str | None, extra_index_urls: tuple[str, ...],
                   find_links: tuple[str, ...],
-                  unpacked_dir: Path | None, profile: str | None,
+                  unpacked_dir: Path | None, report_file: Path | None, profile: str | None,
                   endpoint_url: str | None, as_json: bool) -> None:
     """Build a layer zip (and its manifest) for Lambda targets.
 
@@ -282,6 +286,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         warnings=tuple(lock_warnings) + tuple(w for r in results for w in r.warnings),
     )
     unpacked = _unpack(result, unpacked_dir)
+    reports = _reports(result, report_file)
     smoke_reports = None
     if smoke:
         from lambdalayer.cli.test_cmd import smoke_artifacts
@@ -291,6 +296,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         document = ({"artifacts": [artifact_json(a) for a in result.artifacts],
                      "warnings": list(result.warnings)}
                     if smoke_reports is None else _with_smoke(result, smoke_reports))
+        if report_file is not None:
+            document["reports"] = [str(path) for path in reports]
         if unpacked_dir is not None:
             document["unpacked"] = [{"name": u.name, "directory": str(u.directory),
                                      "files": u.files} for u in unpacked]
@@ -301,6 +308,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         _render_plain(result)
     for done in unpacked:
         say(f"unpacked {done.name} into {done.directory} ({done.files} entries)")
+    for path in reports:
+        say(f"wrote {path}")
     if smoke_reports is not None:
         _finish_smoke(smoke_reports, as_json)
 
@@ -311,6 +320,20 @@ def _unpack(result: BuildResult, directory: Path | None) -> list[Unpacked]:
     from lambdalayer.build.unpack import unpack_layers
 
     return unpack_layers([(a.name, a.zip_path) for a in result.artifacts], directory)
+
+
+def _reports(result: BuildResult, report_file: Path | None) -> list[Path]:
+    if report_file is None:
+        return []
+    from lambdalayer.audit.html_report import make_report, write_report
+
+    written = []
+    for artifact in result.artifacts:
+        path = report_file if len(result.artifacts) == 1 else report_file.with_name(
+            f"{report_file.stem}-{artifact.name}{report_file.suffix}")
+        write_report(make_report(artifact.zip_path), path)
+        written.append(path)
+    return written
 
 
 def _with_smoke(result: BuildResult, reports: list[SmokeReport]) -> dict[str, Any]:
