@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +85,74 @@ def test_sam_build_with_makefile_runs_lambdalayer(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=120, check=False)
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.split() == ["1.31.2", '{"ok":1}']
+
+
+# --------------------------------------------------------------------------- CDK
+
+CDK_ENV = {"CDK_DISABLE_VERSION_CHECK": "1", "CDK_DISABLE_CLI_TELEMETRY": "1",
+           "CDK_VALIDATION": "false", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+
+def cdk_fingerprint(path: Path) -> str:
+    """CDK's FileSystem.fingerprint of one binary file (aws-cdk-lib 2.x, follow=external,
+    no extra hash): what names the asset, and decides whether it is uploaded again."""
+    import hashlib
+
+    def field(digest: Any, key: str, value: str) -> None:
+        digest.update(b"\x01" + key.encode() + b"\x02" + value.encode() + b"\x03")
+
+    data = path.read_bytes()
+    digest = hashlib.sha256()
+    field(digest, "options.extra", "")
+    field(digest, "options.follow", "external")
+    field(digest, "file:", f"{len(data)}:{hashlib.sha256(data).hexdigest()}")
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def cdk_builds(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The CDK example built in two different directories, with different umasks."""
+    projects = []
+    for number, umask in ((1, 0o022), (2, 0o077)):
+        project = tmp_path_factory.mktemp(f"checkout{number}") / "cdk"
+        shutil.copytree(EXAMPLES / "cdk", project)
+        run = run_cli("build", "deps", "-r", "requirements.txt", "--runtime", "python3.12",
+                      "--arch", "x86_64", cwd=project, umask=umask)
+        assert run.returncode == 0, run.stderr
+        projects.append(project)
+    return projects
+
+
+def test_cdk_asset_hash_is_the_same_for_builds_in_different_directories(
+        cdk_builds: list[Path]) -> None:
+    first, second = (p / "dist" / "deps.zip" for p in cdk_builds)
+    assert first.read_bytes() == second.read_bytes()
+    assert cdk_fingerprint(first) == cdk_fingerprint(second)
+
+
+def test_cdk_synth_gives_the_same_asset_hash(cdk_builds: list[Path]) -> None:
+    cdk = _tool("LAMBDALAYER_TEST_CDK", "cdk")
+    cdk_python = os.environ.get("LAMBDALAYER_TEST_CDK_PYTHON", sys.executable)
+    has_lib = subprocess.run([cdk_python, "-c", "import aws_cdk"], capture_output=True,
+                             check=False).returncode == 0
+    require(cdk is not None and has_lib,
+            "the CDK toolchain (npm aws-cdk, pip aws-cdk-lib) is not installed; "
+            ".ci/run installs it")
+    assert cdk is not None
+    hashes = []
+    # Two synths at once: the first jsii start-up takes most of a minute.
+    runs = [subprocess.Popen([cdk, "synth", "--app", f"{cdk_python} app.py", "--quiet"],
+                             cwd=project, env={**os.environ, **CDK_ENV},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for project in cdk_builds]
+    for project, run in zip(cdk_builds, runs, strict=True):
+        out, err = run.communicate(timeout=900)
+        assert run.returncode == 0, out + err
+        assets = json.loads((project / "cdk.out" / "LayerStack.assets.json").read_text())
+        layer = [h for h, a in assets["files"].items()
+                 if a["displayName"] == "DepsLayer/Code"]
+        assert len(layer) == 1
+        template = (project / "cdk.out" / "LayerStack.template.json").read_text()
+        assert f"asset.{layer[0]}.zip" in template
+        hashes.append(layer[0])
+    assert hashes[0] == hashes[1] == cdk_fingerprint(cdk_builds[0] / "dist" / "deps.zip")
