@@ -272,9 +272,15 @@ def _download(url: str, destination: Path, *, arn: str) -> None:
         raise UsageError(f"Could not save the layer {arn} to {destination}: {exc}") from exc
 
 
+def download_layer(url: str, destination: Path, *, arn: str) -> None:
+    """Save a layer version's Content.Location (http/https) to `destination`, capped."""
+    _download(url, destination, arn=arn)
+
+
 def looks_like_layer_arn(text: str) -> bool:
     """True for anything shaped like a Lambda layer ARN (the CLI's dispatch)."""
     return text.startswith("arn:") and ":lambda:" in text and ":layer:" in text
 
 
-__all__ = ["audit_layer", "audit_tree", "check_layer_arn", "check_path", "looks_like_layer_arn"]
+__all__ = ["audit_layer", "audit_tree", "check_layer_arn", "check_path", "download_layer",
+           "looks_like_layer_arn"]

@@ -24,6 +24,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build_cmd", "Build a layer zip and manifest for Lambda targets."),
     "check": ("check_cmd", "Audit a layer (dir, zip or ARN): will it load on the target?"),
+    "diff": ("diff_cmd", "What changed between two layers: packages, sizes, findings."),
     "test": ("test_cmd", "Import a layer on a real interpreter, as Lambda would."),
     "publish": ("aws_cmd", "Publish built layers as new layer versions (skips unchanged)."),
     "attach": ("aws_cmd", "Attach a published layer to functions, keeping their others."),
@@ -31,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prune": ("aws_cmd", "Delete old layer versions no function uses."),
     "lock": ("lock_cmd", "Write pinned, hashed lock files for configured layers."),
     "recipes": ("recipes_cmd", "List built-in and user recipes."),
+    "report": ("report_cmd", "Write an HTML picture of a layer's size, findings and savings."),
     "runtimes": ("runtimes_cmd", "List the Lambda Python runtimes and their OS and glibc."),
     "cache": ("cache_cmd", "Show or clean lambdalayer's download and build caches."),
     "interpreters": ("interpreters_cmd",

@@ -123,17 +123,51 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
     github_output = os.environ.get("GITHUB_OUTPUT")
     if github_output:
         append_github_output(Path(github_output), results)
+    changes = _superseded_diffs(results, profile=profile, endpoint_url=endpoint_url)
     if as_json:
         print_json({"layers": [
             {"name": r.name, "region": r.region, "arn": r.arn, "version": r.version,
              "skipped": r.skipped, "zip": str(r.zip_path), "via_s3": r.via_s3,
-             "grants": list(r.grants)}
-            for r in results]})
+             "grants": list(r.grants), **_superseded_json(changes.get(i))}
+            for i, r in enumerate(results)]})
         return
-    for r in results:
+    for i, r in enumerate(results):
         verb = "[dim]unchanged[/]" if r.skipped else "[green]published[/]"
         console.print(f"{verb} {escape(r.arn)}"
                       + (f"  [dim](granted: {', '.join(r.grants)})[/]" if r.grants else ""))
+        for line in _superseded_lines(changes.get(i)):
+            console.print(f"  {escape(line)}")
+
+
+def _superseded_diffs(results: list[Any], *, profile: str | None,
+                      endpoint_url: str | None) -> dict[int, Any]:
+    """For each newly published version: what changed against the version before it."""
+    from lambdalayer.audit.diff import AwsAccess, diff_superseded
+
+    return {i: diff_superseded(r.zip_path, r.arn,
+                               aws=AwsAccess(region=r.region, profile=profile,
+                                             endpoint_url=endpoint_url))
+            for i, r in enumerate(results) if not r.skipped}
+
+
+def _superseded_json(change: Any) -> dict[str, Any]:
+    if change is None or change.previous_arn is None:
+        return {}
+    from lambdalayer.cli.diff_cmd import diff_json
+
+    return {"supersedes": change.previous_arn,
+            "changes": None if change.diff is None else diff_json(change.diff),
+            "changes_unavailable": change.reason}
+
+
+def _superseded_lines(change: Any) -> list[str]:
+    if change is None or change.previous_arn is None:
+        return []
+    if change.diff is None:
+        return [f"no diff: {change.reason}"]
+    from lambdalayer.cli.diff_cmd import diff_short
+
+    return diff_short(change.diff)
 
 
 def _publish_progress(console: Any) -> Callable[[Any], None]:

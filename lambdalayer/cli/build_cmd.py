@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lambdalayer.build.sizing import SizeReport
+    from lambdalayer.build.unpack import Unpacked
     from lambdalayer.proof.import_test import ImportTest
     from lambdalayer.proof.smoke import SmokeReport
 
@@ -248,6 +249,15 @@ def _render_rich(console: Console, result: BuildResult) -> None:
 @click.option("--compression-level", "compression_level", type=click.IntRange(0, 9),
               metavar="0-9", help="Deflate level for the zip (default 6; 9 is smallest).")
 @index_options
+@click.option("--unpacked", "unpacked_dir", metavar="DIR",
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Also write the layer tree (exactly the zip's contents: python/...) to "
+                   "DIR, replacing what is there; DIR/NAME per zip when there are several. "
+                   "For SAM's BuildMethod makefile: --unpacked $(ARTIFACTS_DIR).")
+@click.option("--report", "report_file", metavar="FILE.html",
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write an HTML picture of the layer (`lambdalayer report`); "
+                   "FILE-NAME.html per zip when there are several.")
 @aws_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def build_command(name: str | None, requirement_files: tuple[Path, ...],
@@ -262,7 +272,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
                   excludes: tuple[str, ...], compression_level: int | None,
                   index_url: str | None, extra_index_urls: tuple[str, ...],
                   find_links: tuple[str, ...],
-                  profile: str | None, endpoint_url: str | None, as_json: bool) -> None:
+                  unpacked_dir: Path | None, report_file: Path | None, profile: str | None,
+                  endpoint_url: str | None, as_json: bool) -> None:
     """Build a layer zip (and its manifest) for Lambda targets.
 
     NAME alone is a configured layer or a recipe (`lambdalayer build pg8000`);
@@ -313,21 +324,55 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         artifacts=tuple(a for r in results for a in r.artifacts),
         warnings=tuple(lock_warnings) + tuple(w for r in results for w in r.warnings),
     )
+    unpacked = _unpack(result, unpacked_dir)
+    reports = _reports(result, report_file)
     smoke_reports = None
     if smoke:
         from lambdalayer.cli.test_cmd import smoke_artifacts
 
         smoke_reports = smoke_artifacts(result.artifacts)
     if as_json:
-        print_json({"artifacts": [artifact_json(a) for a in result.artifacts],
-                    "warnings": list(result.warnings)}
-                   if smoke_reports is None else _with_smoke(result, smoke_reports))
+        document = ({"artifacts": [artifact_json(a) for a in result.artifacts],
+                     "warnings": list(result.warnings)}
+                    if smoke_reports is None else _with_smoke(result, smoke_reports))
+        if report_file is not None:
+            document["reports"] = [str(path) for path in reports]
+        if unpacked_dir is not None:
+            document["unpacked"] = [{"name": u.name, "directory": str(u.directory),
+                                     "files": u.files} for u in unpacked]
+        print_json(document)
     if _interactive():
         _render_rich(human_console(), result)
     else:
         _render_plain(result)
+    for done in unpacked:
+        say(f"unpacked {done.name} into {done.directory} ({done.files} entries)")
+    for path in reports:
+        say(f"wrote {path}")
     if smoke_reports is not None:
         _finish_smoke(smoke_reports, as_json)
+
+
+def _unpack(result: BuildResult, directory: Path | None) -> list[Unpacked]:
+    if directory is None:
+        return []
+    from lambdalayer.build.unpack import unpack_layers
+
+    return unpack_layers([(a.name, a.zip_path) for a in result.artifacts], directory)
+
+
+def _reports(result: BuildResult, report_file: Path | None) -> list[Path]:
+    if report_file is None:
+        return []
+    from lambdalayer.audit.html_report import make_report, write_report
+
+    written = []
+    for artifact in result.artifacts:
+        path = report_file if len(result.artifacts) == 1 else report_file.with_name(
+            f"{report_file.stem}-{artifact.name}{report_file.suffix}")
+        write_report(make_report(artifact.zip_path), path)
+        written.append(path)
+    return written
 
 
 def _with_smoke(result: BuildResult, reports: list[SmokeReport]) -> dict[str, Any]:

@@ -202,3 +202,21 @@ def test_skip_compares_with_the_newest_version_not_an_older_one(
     assert again.code == 0, again.stderr
     assert [(layer["version"], layer["skipped"]) for layer in again.json()["layers"]] == [
         (3, False)]
+
+
+def test_a_new_version_says_what_it_supersedes(
+        aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
+    build_layer(content="v1")
+    first = run("publish", "--json")
+    assert "supersedes" not in first.json()["layers"][0]
+    build_layer(content="v2")
+
+    result = run("publish", "--json")
+
+    [layer] = result.json()["layers"]
+    assert layer["supersedes"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:pg8000:1"
+    # moto hands out s3:// locations, which cannot be downloaded: said, not fatal.
+    assert layer["changes"] is None
+    assert "previous version not readable" in layer["changes_unavailable"]
+    human = run("publish", "--force")
+    assert human.code == 0 and "no diff: previous version not readable" in human.stderr

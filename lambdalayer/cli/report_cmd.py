@@ -1,0 +1,45 @@
+"""`lambdalayer report ZIP|DIR -o FILE.html`: a self-contained HTML picture of a layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lambdalayer.cli import cli
+from lambdalayer.cli.output import format_size, print_json, say
+
+
+@cli.command("report")
+@click.argument("source", metavar="ZIP|DIR", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, metavar="FILE.html",
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the page (one file: inline CSS, SVG and JS).")
+@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
+              help="Audit for this runtime (default: the zip's manifest's). Repeatable.")
+@click.option("--arch", "archs", multiple=True, metavar="ARCH",
+              help="x86_64 or arm64, with --runtime. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def report_command(source: Path, output: Path, runtimes: tuple[str, ...],
+                   archs: tuple[str, ...], as_json: bool) -> None:
+    """Write one HTML page about a layer: a treemap of the unzipped size by package,
+    directory and file (zipped sizes on hover), the targets, the audit findings and
+    what --slim/--strip/--exclude would save. Opens offline; makes no request.
+
+    \b
+      lambdalayer report dist/pg8000.zip -o pg8000.html
+      lambdalayer report ./layer --runtime python3.12 --arch arm64 -o layer.html
+    """
+    from lambdalayer.audit.html_report import make_report, write_report
+    from lambdalayer.targets.target import expand_targets
+
+    targets = expand_targets(list(runtimes), list(archs or ("x86_64",))) if runtimes else None
+    report = make_report(source, targets)
+    write_report(report, output)
+    if as_json:
+        print_json({"report": str(output), "source": str(source), "unzipped_size": report.total,
+                    "zipped_size": report.zipped_total, "packages": len(report.packages),
+                    "findings": len(report.findings)})
+    else:
+        say(f"wrote {output}: {format_size(report.total)} unzipped in "
+            f"{len(report.packages)} package(s), {len(report.findings)} finding(s)")
