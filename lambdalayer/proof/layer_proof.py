@@ -13,8 +13,10 @@ failed import: the caller decides (pipeline.py raises SmokeTestFailed).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -81,16 +83,21 @@ def _proof_of(run: TargetRun) -> TargetProof:
 def _runs(root: Path, targets: Sequence[Target],
           modules: Mapping[str, Mapping[str, Sequence[str]]]) -> list[TargetRun]:
     """One smoke run per runtime, each importing what that runtime's tree holds."""
-    runs: list[TargetRun] = []
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
         by_runtime.setdefault(target.runtime.name, []).append(target)
+    jobs = []
     for runtime, group in by_runtime.items():
         wanted = sorted({m for mods in modules.get(runtime, {}).values() for m in mods},
                         key=str.lower)
         if wanted:
-            runs.extend(run_smoke(root, group, imports=wanted, fallback_check=False).runs)
-    return runs
+            jobs.append((group, wanted))
+    # Each run waits on its own interpreter process: running them side by side turns
+    # the proof of a five-runtime layer from the sum of its runs into about the longest.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        reports = list(pool.map(
+            lambda job: run_smoke(root, job[0], imports=job[1], fallback_check=False), jobs))
+    return [run for report in reports for run in report.runs]
 
 
 def provided_modules(excluded: Iterable[str]) -> frozenset[str]:
