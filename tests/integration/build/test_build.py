@@ -108,6 +108,23 @@ def test_unchanged_rebuild_does_nothing_and_says_so(tmp_path: Path) -> None:
     assert zip_path.stat().st_mtime_ns != mtime
 
 
+def test_a_tampered_zip_is_not_up_to_date(tmp_path: Path) -> None:
+    # The manifest's digest, not the file's presence, decides "up to date": a zip edited
+    # after the build (same name, same size) is rebuilt to the bytes the inputs make.
+    first = run_cli("build", "pg8000", "--out", str(tmp_path), "--json", "--no-smoke")
+    assert first.returncode == 0, first.stderr
+    zip_path = tmp_path / "pg8000.zip"
+    good = zip_path.read_bytes()
+    tampered = bytearray(good)
+    tampered[len(tampered) // 2] ^= 0xFF
+    zip_path.write_bytes(bytes(tampered))
+
+    again = run_cli("build", "pg8000", "--out", str(tmp_path), "--json", "--no-smoke")
+
+    assert again.returncode == 0, again.stderr
+    assert zip_path.read_bytes() == good  # rebuilt, not trusted
+
+
 def test_markers_are_evaluated_for_the_target_runtime(tmp_path: Path) -> None:
     # anyio needs exceptiongroup below Python 3.11 only. This host is 3.11+,
     # so a resolver that evaluated markers for the host would leave it out.
