@@ -122,8 +122,10 @@ def zip_server() -> Iterator[ZipServer]:
                 self.send_response(200)
             self.send_header("Content-Length", str(len(part)))
             self.end_headers()
-            self.wfile.write(part)
+            # Counted before the write: the client can have read it all and the test
+            # asserted before this thread runs again (a race seen under load).
             state.sent += len(part)
+            self.wfile.write(part)
 
         def log_message(self, *args: Any) -> None:
             pass
