@@ -106,3 +106,15 @@ def file_digests(path: Path) -> tuple[str, str]:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest(), base64.b64encode(digest.digest()).decode("ascii")
+
+
+def tree_size(path: os.PathLike[str] | str) -> int:
+    """Bytes of every file below `path` (links not followed; vanished files skipped)."""
+    total = 0
+    for dirpath, _dirs, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+    return total

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambdalayer.fileio import tree_size
+
 PREFIX = "lambdalayer-"
 STALE_AFTER = 3600.0
 _OWNED = re.compile(r"^lambdalayer-(\d+)-")
@@ -51,15 +53,6 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _tree_size(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                continue
-    return total
 
 
 def sweep(directory: Path | None = None, *, now: float | None = None,
@@ -91,7 +84,7 @@ def sweep(directory: Path | None = None, *, now: float | None = None,
                 or int(match.group(1)) == os.getpid() or pid_alive(int(match.group(1)))):
             continue
         path = Path(entry.path)
-        size = _tree_size(path)
+        size = tree_size(path)
         shutil.rmtree(path, ignore_errors=True)
         if not path.exists():
             removed += 1

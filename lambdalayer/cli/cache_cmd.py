@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import format_size, print_json, say
-
-
-def _tree_size(path: os.PathLike[str] | str) -> int:
-    total = 0
-    for dirpath, _dirs, filenames in os.walk(path):
-        for name in filenames:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                continue
-    return total
+from lambdalayer.fileio import tree_size
 
 
 @cli.group("cache", invoke_without_command=True)
@@ -40,7 +28,7 @@ def cache_group(ctx: click.Context, as_json: bool) -> None:
 
     ours = usage()
     uv_dir = uv_cache_dir()
-    uv_size = _tree_size(uv_dir) if uv_dir and uv_dir.exists() else 0
+    uv_size = tree_size(uv_dir) if uv_dir and uv_dir.exists() else 0
     if as_json:
         print_json({"cache": {"path": str(ours.path), "size": ours.size, "files": ours.files,
                               "cap": ours.cap},
