@@ -154,14 +154,6 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
     }
 
 
-def _shown(path: Path) -> str:
-    """`path` relative to the working directory when it is below it (else absolute)."""
-    try:
-        return path.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def local_inputs_record(request: BuildRequest) -> list[dict[str, str]]:
     """Your own files among the inputs: kind, path as given, sha256 of the contents.
 
@@ -180,7 +172,8 @@ def local_inputs_record(request: BuildRequest) -> list[dict[str, str]]:
     for ref in refs.values():
         files = ([(ref.path.name, ref.path)] if ref.path.is_file()
                  else folder_files(ref.path, leftovers=PROJECT_LEFTOVERS))
-        found.append({"kind": "project", "path": _shown(ref.path), "sha256": tree_digest(files)})
+        found.append({"kind": "project", "path": _portable_path(ref.path),
+                      "sha256": tree_digest(files)})
     for source in request.sources:
         found.append({"kind": "source", "path": source.label,
                       "sha256": tree_digest(folder_files(source.path))})
