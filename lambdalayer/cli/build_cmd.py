@@ -294,6 +294,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
       lambdalayer build deps --project . --runtime python3.12   # uv.lock's versions
     """
     from lambdalayer.build.indexes import IndexSettings
+    from lambdalayer.cli.interpreters_cmd import use_config_interpreters
     from lambdalayer.project.config import load_config
     from lambdalayer.project.precedence import BuildFlags, apply_locks, plan_builds
 
@@ -318,6 +319,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
                  "excludes": excludes, "compression_level": compression_level},
     )
     config = load_config()
+    use_config_interpreters(config)
     requests, lock_warnings = apply_locks(plan_builds(flags, config), config, locked=locked)
     results = [_build_with_progress(request) for request in requests]
     result = BuildResult(

@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import print_json, say
 from lambdalayer.targets.target import Target
+
+if TYPE_CHECKING:
+    from lambdalayer.project.config import ProjectConfig
+
+
+def use_config_interpreters(config: ProjectConfig | None = None) -> None:
+    """Hand the config's [interpreters] table to the finder (LAMBDALAYER_PYTHON_* win)."""
+    from lambdalayer.proof.interpreters import use_configured
+
+    if config is None:
+        from lambdalayer.project.config import load_config
+
+        config = load_config()
+    chosen = {}
+    for key, path in config.interpreters.items():
+        runtime, _, arch = key.partition("-")
+        target = Target.parse(runtime, arch)
+        chosen[(target.runtime.python_version, target.machine)] = (
+            path, f'"{key}" in {config.path}')
+    use_configured(chosen)
 
 
 def _targets(runtimes: tuple[str, ...], archs: tuple[str, ...]) -> list[Target]:
@@ -36,14 +57,22 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
     qemu-aarch64   another architecture's CPython under qemu-user (-L its root filesystem)
     ROOT's ld.so   a root filesystem's CPython run through its own loader (a newer glibc)
 
-    Looked for: $LAMBDALAYER_PYTHON_3_12_ARM64-style paths, native CPythons, root
-    filesystems in $LAMBDALAYER_INTERPRETERS (os.pathsep-separated) and lambdalayer's
-    cache (interpreters/), then uv-managed CPythons of other architectures.
+    Looked for: a path named by $LAMBDALAYER_PYTHON_3_12_ARM64-style variables or the
+    project config's interpreters table, then native CPythons, root filesystems in
+    $LAMBDALAYER_INTERPRETERS (os.pathsep-separated) and lambdalayer's cache
+    (interpreters/), then uv-managed CPythons of other architectures.
     `lambdalayer interpreters add` provisions one.
+
+    \b
+      [tool.lambdalayer.interpreters]          # pyproject.toml (or lambdalayer.toml)
+      "python3.12-arm64" = "/opt/roots/noble-arm64/usr/bin/python3.12"
+      "python3.14-x86_64" = "~/.local/bin/python3.14"
     """
     if ctx.invoked_subcommand is not None:
         return
     from lambdalayer.proof.provision import available
+
+    use_config_interpreters()
 
     rows = available(_targets(runtimes, archs))
     if as_json:
@@ -52,7 +81,9 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
     for row in rows:
         target = f"{row.runtime}/{row.arch}"
         if row.found:
-            say(f"{target:<18} {row.how:<20} CPython {row.version}  {row.interpreter}")
+            named = f"  (named by {row.source})" if row.source in ("env", "config") else ""
+            say(f"{target:<18} {row.how:<20} CPython {row.version}  {row.interpreter}"
+                f"{named}")
         else:
             say(f"{target:<18} {'-':<20} {row.reason}")
 

@@ -100,6 +100,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer test dist/pg8000.zip --runtime python3.11 --code src \\
           --handler handler.lambda_handler --event '{}'
     """
+    from lambdalayer.cli.interpreters_cmd import use_config_interpreters
     from lambdalayer.proof.smoke import FunctionCode, run_smoke
     from lambdalayer.targets.target import expand_targets
 
@@ -123,6 +124,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     wanted, imports_from = list(imports), "option"
     if not wanted and manifest is not None and manifest.smoke_imports:
         wanted, imports_from = list(manifest.smoke_imports), "manifest"
+    use_config_interpreters()
     report = run_smoke(source, targets, imports=wanted, imports_from=imports_from,
                        function=function, timeout=timeout, pass_env=pass_env)
     if as_json:

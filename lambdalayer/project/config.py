@@ -29,7 +29,7 @@ from lambdalayer.targets.runtimes import load_runtime_table
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
-             "layers", *_INDEX_KEYS}
+             "layers", "interpreters", *_INDEX_KEYS}
 _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
                "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
@@ -102,6 +102,8 @@ class ProjectConfig:
     layers: Mapping[str, LayerConfig] = field(default_factory=dict)
     env: EnvOverrides = EnvOverrides()
     index: IndexSettings = field(default_factory=IndexSettings)
+    # [interpreters]: "python3.12-arm64" -> the CPython that proves that target (absolute).
+    interpreters: Mapping[str, Path] = field(default_factory=dict)
 
     def index_for(self, flags: IndexSettings, layer: LayerConfig | None = None
                   ) -> IndexSettings:
@@ -203,6 +205,27 @@ def _validated_targets(runtimes: tuple[str, ...], archs: tuple[str, ...],
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _interpreters(raw: Any, base: Path, where: str) -> dict[str, Path]:
+    """`"python3.12-arm64" = "path"` entries, keyed as written canonically; paths relative
+    to the file (or starting with ~) are made absolute."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{where}: expected a table like {{ "python3.12-arm64" = '
+                          '"/path/to/python3.12" }.')
+    table = load_runtime_table()
+    chosen: dict[str, Path] = {}
+    for key, value in raw.items():
+        runtime, separator, arch = str(key).replace("/", "-").partition("-")
+        try:
+            if not separator:
+                raise UsageError("expected RUNTIME-ARCH, e.g. python3.12-arm64")
+            name = f"{table.runtime(runtime).name}-{table.architecture(arch)}"
+        except UsageError as exc:
+            raise ConfigError(f"{where}: key {key!r}: {exc}") from None
+        path = Path(_string(value, f"{where}.{key}")).expanduser()
+        chosen[name] = path if path.is_absolute() else base / path
+    return chosen
+
+
 def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table.")
@@ -302,6 +325,8 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
         locks=base / _string(data.get("locks", "locks"), f"{where}.locks"),
         layers=layers,
         index=_index(data, base, where),
+        interpreters=_interpreters(data.get("interpreters", {}), base,
+                                   f"{where}.interpreters"),
     )
 
 

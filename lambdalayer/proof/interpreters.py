@@ -14,8 +14,8 @@ import platform
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -40,7 +40,8 @@ class Interpreter:
     libc: str  # "glibc" on glibc Linux, "" elsewhere (musl reports nothing)
     # How it is started: natively, under qemu-user, or through a root filesystem's loader.
     launch: Launch = field(default_factory=Launch)
-    source: str = "host"  # host (PATH/pyenv/uv), uv, rootfs, env (an explicit path)
+    # host (PATH/pyenv/uv), uv, rootfs, env or config (a path named in either)
+    source: str = "host"
 
     @property
     def minor(self) -> str:
@@ -249,20 +250,66 @@ def _uv_foreign(version: str, machine: str) -> list[Interpreter | None]:
     return found
 
 
+# Explicit interpreters from the project config ([tool.lambdalayer.interpreters]):
+# (X.Y, machine) -> (path, where it was named). Set once by the CLI (use_configured);
+# the LAMBDALAYER_PYTHON_X_Y_ARCH variables sit above it, as the environment does elsewhere.
+_CONFIGURED: dict[tuple[str, str], tuple[Path, str]] = {}
+
+
+def use_configured(chosen: Mapping[tuple[str, str], tuple[Path, str]]) -> None:
+    """Make find_for use these interpreters ((X.Y, machine) -> (path, where it was named))."""
+    _CONFIGURED.clear()
+    _CONFIGURED.update(chosen)
+    find_for.cache_clear()
+
+
+def explicit_choice(version: str, machine: str) -> tuple[Path, str, str] | None:
+    """The interpreter named for X.Y on `machine`: (path, where named, source) or None."""
+    variable = env_variable(version, machine)
+    if os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser(), f"${variable}", "env"
+    if (version, machine) in _CONFIGURED:
+        path, origin = _CONFIGURED[(version, machine)]
+        return path, origin, "config"
+    return None
+
+
+def _explicit_problem(path: Path, version: str, machine: str) -> str | None:
+    """Why a named interpreter cannot stand for X.Y on `machine`, before running it."""
+    if not path.is_file():
+        return "does not exist"
+    exe_machine = elf_machine(path.resolve())
+    if exe_machine is not None and exe_machine != machine:
+        return f"is an {exe_machine} executable, not {machine}"
+    return None
+
+
+def _explicit_interpreter(path: Path, version: str, machine: str,
+                          source: str) -> Interpreter | None:
+    if _explicit_problem(path, version, machine):
+        return None
+    # A Debian-style root filesystem's usr/bin/pythonX.Y: run with that root's libraries.
+    root = path.parent.parent.parent if path.parent.parent.name == "usr" else None
+    if machine == host_machine() and root is None:
+        found = probe(str(path))
+        if found is None or found.minor != version:
+            return None
+        return replace(found, source=source, path=str(path))  # the path the user named
+    return foreign_interpreter(path, version, machine, root, source)
+
+
 @cache
 def find_for(version: str, machine: str) -> Interpreter | None:
     """A CPython X.Y that runs code built for `machine`, native first, then emulated.
 
-    Order: an explicit path ($LAMBDALAYER_PYTHON_X_Y_ARCH), a native CPython
-    (find_interpreter) when `machine` is the host's, root filesystems
+    Order: an explicit path ($LAMBDALAYER_PYTHON_X_Y_ARCH, then the config's
+    [interpreters] table; nothing else is tried when one is named), a native
+    CPython (find_interpreter) when `machine` is the host's, root filesystems
     (interpreter_dirs()), then uv-managed CPythons of other architectures.
     """
-    explicit = os.environ.get(env_variable(version, machine))
-    if explicit:
-        path = Path(explicit).expanduser()
-        exe_machine = elf_machine(path.resolve()) or machine
-        root = path.parent.parent.parent if path.parent.parent.name == "usr" else None
-        return foreign_interpreter(path, version, exe_machine, root, "env")
+    chosen = explicit_choice(version, machine)
+    if chosen is not None:
+        return _explicit_interpreter(chosen[0], version, machine, chosen[2])
     host = machine == host_machine()
 
     def native(found: Interpreter | None) -> Interpreter | None:
@@ -281,6 +328,14 @@ def find_for(version: str, machine: str) -> Interpreter | None:
 def missing_reason(version: str, machine: str) -> str:
     """One line on why find_for found nothing, and what would help."""
     host = host_machine()
+    chosen = explicit_choice(version, machine)
+    if chosen is not None:
+        path, origin, _ = chosen
+        problem = _explicit_problem(path, version, machine)
+        if problem is None and machine != host and find_qemu(machine) is None:
+            problem = f"needs qemu-user: {qemu_hint(machine, host)}"
+        return (f"{origin} names {path}, which {problem or f'does not run as CPython {version}'}"
+                f"; fix or remove it to let lambdalayer look for one")
     if machine != host and find_qemu(machine) is None:
         return qemu_hint(machine, host)
     if machine != host:

@@ -39,7 +39,7 @@ class Available:
     kind: str | None = None  # native, qemu, rootfs-loader
     interpreter: str | None = None
     version: str | None = None
-    source: str | None = None  # host, rootfs, uv, env
+    source: str | None = None  # host, rootfs, uv, env, config
     reason: str | None = None
 
 

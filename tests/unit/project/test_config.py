@@ -195,3 +195,30 @@ def test_a_config_owned_by_someone_else_is_ignored(tmp_path: Path) -> None:
         require(False, "needs root to give a file another owner")
     (tmp_path / "project").mkdir()
     assert find_config(tmp_path / "project") is None
+
+
+def test_interpreters_table_names_one_cpython_per_target(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.lambdalayer.interpreters]\n'
+        '"python3.12-arm64" = "roots/noble/usr/bin/python3.12"\n'  # relative to the file
+        '"python3.14/aarch64" = "/opt/py/bin/python3.14"\n'  # either separator, any alias
+        '"PYTHON3.13-amd64" = "~/py313"\n')
+    config = load_config(tmp_path)
+    assert config.interpreters == {
+        "python3.12-arm64": tmp_path / "roots/noble/usr/bin/python3.12",
+        "python3.14-arm64": Path("/opt/py/bin/python3.14"),
+        "python3.13-x86_64": Path("~/py313").expanduser(),
+    }
+
+
+@pytest.mark.parametrize(("key", "said"), [
+    ("python3.8-arm64", "Unknown runtime 'python3.8'"),
+    ("python3.12", "expected RUNTIME-ARCH"),
+    ("python3.12-sparc", "Unknown architecture 'sparc'"),
+])
+def test_interpreters_table_refuses_a_key_that_is_not_a_target(
+        tmp_path: Path, key: str, said: str) -> None:
+    (tmp_path / "lambdalayer.toml").write_text(f'[interpreters]\n"{key}" = "/usr/bin/python3"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert f"interpreters: key {key!r}" in str(caught.value) and said in str(caught.value)
