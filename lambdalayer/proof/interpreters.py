@@ -19,7 +19,15 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-from lambdalayer.proof.launch import Launch, elf_machine, find_loader, find_qemu, qemu_hint
+from lambdalayer.proof.launch import (
+    Launch,
+    binfmt_entry,
+    can_emulate,
+    elf_machine,
+    find_loader,
+    find_qemu,
+    qemu_hint,
+)
 
 _PROBE = (
     "import json, platform, sys; print(json.dumps({"
@@ -211,12 +219,17 @@ def foreign_interpreter(path: Path, version: str, machine: str, root: Path | Non
         launch = Launch(kind="rootfs-loader", program=str(loader), root=str(root),
                         machine=machine)
     else:
-        qemu = find_qemu(machine)
-        if qemu is None:
-            return None
         # Without a root filesystem, a cross glibc (Debian's libc6-arm64-cross) serves.
-        prefix = root or Path(f"/usr/{machine}-linux-gnu")
-        launch = Launch(kind="qemu", program=qemu, root=str(prefix), machine=machine)
+        prefix = str(root or Path(f"/usr/{machine}-linux-gnu"))
+        qemu = find_qemu(machine)
+        if qemu is not None:
+            launch = Launch(kind="qemu", program=qemu, root=prefix, machine=machine)
+        else:
+            entry = binfmt_entry(path)
+            if entry is None:
+                return None
+            launch = Launch(kind="binfmt", program=entry.interpreter, root=prefix,
+                            machine=machine)
     return Interpreter(path=str(path), version=version, machine=machine, system="Linux",
                        libc="glibc", launch=launch, source=source)
 
@@ -332,11 +345,11 @@ def missing_reason(version: str, machine: str) -> str:
     if chosen is not None:
         path, origin, _ = chosen
         problem = _explicit_problem(path, version, machine)
-        if problem is None and machine != host and find_qemu(machine) is None:
+        if problem is None and machine != host and not can_emulate(machine):
             problem = f"needs qemu-user: {qemu_hint(machine, host)}"
         return (f"{origin} names {path}, which {problem or f'does not run as CPython {version}'}"
                 f"; fix or remove it to let lambdalayer look for one")
-    if machine != host and find_qemu(machine) is None:
+    if machine != host and not can_emulate(machine):
         return qemu_hint(machine, host)
     if machine != host:
         return (f"no {machine} CPython {version} on this host: provision one with "

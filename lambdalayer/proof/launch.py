@@ -11,6 +11,11 @@ interpreter's path:
   the guest's LD_LIBRARY_PATH is passed with `-E`, so the host's qemu never
   sees the layer's foreign libraries; an aarch64 guest gets
   `-cpu max,pauth-impdef=on` (see QEMU_CPU_OPTIONS);
+- binfmt: no qemu-user on PATH, but the kernel has an enabled binfmt_misc
+  entry for the executable's machine (qemu-user-binfmt, or a CI runner's
+  `docker/setup-qemu-action`): the interpreter is run directly and qemu reads
+  the prefix from QEMU_LD_PREFIX and the guest's LD_LIBRARY_PATH from
+  QEMU_SET_ENV;
 - rootfs-loader: ROOT's own `ld-linux` run with `--inhibit-cache
   --library-path ROOT's lib dirs` (a same-architecture root filesystem whose
   glibc may be newer than the host's); the layer's lib dirs go first in that
@@ -28,12 +33,13 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-Kind = Literal["native", "qemu", "rootfs-loader"]
+Kind = Literal["native", "qemu", "binfmt", "rootfs-loader"]
 
 # Machine (platform.machine() spelling) -> qemu-user program and the loader's name.
 QEMU_PROGRAMS = {"aarch64": "qemu-aarch64", "x86_64": "qemu-x86_64"}
 LOADERS = {"aarch64": "ld-linux-aarch64.so.1", "x86_64": "ld-linux-x86-64.so.2"}
 _MULTIARCH = {"aarch64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu"}
+_ELF_MACHINES = {"x86_64": 62, "aarch64": 183}  # e_machine
 # Debian trixie and later build arm64 code with pointer authentication; qemu's default
 # (architected, QARMA5) emulation of it made CPython 3.13/3.14 start 4-6x slower (4.6 s vs
 # 0.8 s for `import json, decimal, ssl, ctypes`). The implementation-defined algorithm
@@ -42,6 +48,8 @@ _MULTIARCH = {"aarch64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu"}
 # no pauth-impdef property and gets nothing.
 QEMU_CPU_OPTIONS = {"aarch64": "max,pauth-impdef=on"}
 _PAUTH_IMPDEF_SINCE = (6, 0)
+# Where the kernel's binfmt_misc entries are read; tests point it at a folder of their own.
+BINFMT_DIR_VARIABLE = "LAMBDALAYER_BINFMT_MISC"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,16 +69,34 @@ class Launch:
             return [self.program, *qemu_cpu_args(self.program, self.machine), "-L",
                     self.root or "/",
                     *guest_env, executable, *args]
+        if self.kind == "binfmt":
+            return [executable, *args]  # the kernel hands it to qemu (see environment())
         if self.kind == "rootfs-loader" and self.program and self.root:
             dirs = [*library_path, *root_library_dirs(Path(self.root), self.machine or "")]
             return [self.program, "--inhibit-cache", "--library-path", os.pathsep.join(dirs),
                     executable, *args]
         return [executable, *args]
 
+    def environment(self, library_path: list[str]) -> dict[str, str]:
+        """Variables the run needs besides argv(): qemu's settings when binfmt starts it."""
+        if self.kind != "binfmt":
+            return {}
+        env = {"QEMU_LD_PREFIX": self.root or "/"}
+        if library_path:  # for the guest only, like -E (comma-separated assignments)
+            env["QEMU_SET_ENV"] = "LD_LIBRARY_PATH=" + os.pathsep.join(library_path)
+        cpu = qemu_cpu_args(self.program or "", self.machine) \
+            if self.program and Path(self.program).is_file() else []
+        if cpu:
+            env["QEMU_CPU"] = cpu[1]
+        return env
+
     def describe(self) -> str:
-        """How the run happens, for reports: "native", "qemu-aarch64", "ROOT's ld.so"."""
+        """How the run happens, for reports: "native", "qemu-aarch64", "binfmt qemu-aarch64",
+        "ROOT's ld.so"."""
         if self.kind == "qemu":
             return Path(self.program or "qemu").name
+        if self.kind == "binfmt":
+            return f"binfmt {Path(self.program or 'qemu').name}"
         if self.kind == "rootfs-loader":
             return f"{Path(self.root or '').name}'s ld.so"
         return "native"
@@ -130,7 +156,83 @@ def find_qemu(machine: str) -> str | None:
 def qemu_hint(machine: str, host: str) -> str:
     """What to install so that `machine` code runs on a `host` machine."""
     return (f"{machine} on an {host} host: install qemu-user (Debian/Ubuntu: "
-            f"`apt-get install qemu-user`) so {QEMU_PROGRAMS.get(machine, 'qemu')} is on PATH")
+            f"`apt-get install qemu-user`) so {QEMU_PROGRAMS.get(machine, 'qemu')} is on PATH, "
+            "or register qemu with binfmt_misc (qemu-user-binfmt)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BinfmtEntry:
+    """An enabled binfmt_misc entry (/proc/sys/fs/binfmt_misc/NAME)."""
+
+    name: str
+    interpreter: str  # the program the kernel starts (it may live in a container: F flag)
+    flags: str
+
+
+def binfmt_entry(executable: Path) -> BinfmtEntry | None:
+    """The enabled binfmt_misc entry the kernel would use to run `executable`, if any."""
+    try:
+        with executable.open("rb") as handle:
+            return _binfmt_entry_for(handle.read(128))
+    except OSError:
+        return None
+
+
+def can_emulate(machine: str) -> bool:
+    """qemu-user for `machine` is on PATH, or binfmt_misc runs its executables."""
+    code = _ELF_MACHINES.get(machine)
+    if find_qemu(machine) is not None:
+        return True
+    if code is None:
+        return False
+    # The first bytes of a little-endian 64-bit position-independent executable.
+    header = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x03\x00" + code.to_bytes(2, "little")
+    return _binfmt_entry_for(header) is not None
+
+
+def _binfmt_entry_for(head: bytes) -> BinfmtEntry | None:
+    """Magic entries only (qemu's are): `magic` compared under `mask` at `offset` with the
+    file's first bytes, as the kernel does."""
+    directory = Path(os.environ.get(BINFMT_DIR_VARIABLE) or "/proc/sys/fs/binfmt_misc")
+    try:
+        if (directory / "status").read_text("ascii").strip() != "enabled":
+            return None
+        entries = sorted(e for e in directory.iterdir() if e.name not in ("register", "status"))
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            fields = _binfmt_fields(entry.read_text("ascii", "replace"))
+        except OSError:
+            continue
+        if fields.get("enabled") and _magic_matches(head, fields):
+            return BinfmtEntry(name=entry.name, interpreter=fields.get("interpreter", ""),
+                               flags=fields.get("flags", ""))
+    return None
+
+
+def _binfmt_fields(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip() == "enabled":
+            fields["enabled"] = "1"
+        key, _, value = line.partition(" ")
+        fields.setdefault(key.rstrip(":"), value.strip())
+    return fields
+
+
+def _magic_matches(head: bytes, fields: dict[str, str]) -> bool:
+    try:
+        magic = bytes.fromhex(fields["magic"])
+        mask = bytes.fromhex(fields["mask"]) if fields.get("mask") else b"\xff" * len(magic)
+        offset = int(fields.get("offset") or 0)
+    except (KeyError, ValueError):
+        return False  # an extension entry, or one we cannot read
+    window = head[offset:offset + len(magic)]
+    if len(window) != len(magic) or len(mask) != len(magic):
+        return False
+    return all((have & bits) == (want & bits)
+               for have, want, bits in zip(window, magic, mask, strict=True))
 
 
 def elf_machine(path: Path) -> str | None:
@@ -143,4 +245,4 @@ def elf_machine(path: Path) -> str | None:
     if len(header) < 20 or header[:4] != b"\x7fELF":
         return None
     code = int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
-    return {62: "x86_64", 183: "aarch64"}.get(code)
+    return {number: name for name, number in _ELF_MACHINES.items()}.get(code)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lambdalayer.errors import UsageError
 from lambdalayer.proof.interpreters import find_for, host_machine, interpreter_dirs, missing_reason
-from lambdalayer.proof.launch import QEMU_PROGRAMS, find_qemu, qemu_hint
+from lambdalayer.proof.launch import QEMU_PROGRAMS, can_emulate, qemu_hint
 from lambdalayer.targets.target import Target
 
 # The Debian suite carrying each CPython minor version (Debian ships one per release).
@@ -76,7 +76,7 @@ def provision(target: Target, *, suite: str | None, dest: Path | None,
               progress: Callable[[str], None] | None = None) -> Provisioned:
     """Make a CPython for `target` available to the proof; UsageError saying what is missing."""
     machine = target.machine
-    if machine != host_machine() and find_qemu(machine) is None:
+    if machine != host_machine() and not can_emulate(machine):
         raise UsageError(f"{target.arch} code cannot run here: "
                          f"{qemu_hint(machine, host_machine())}.",
                          hint=f"Then run this again; {QEMU_PROGRAMS[machine]} runs the "
@@ -184,4 +184,5 @@ def _precompile(root: Path, target: Target) -> None:
     command = interpreter.launch.argv(str(exe), ["-I", "-m", "compileall", "-q", "-j", "0",
                                                  "-x", r"/(test|idlelib|tkinter)/",
                                                  str(stdlib)], [])
-    subprocess.run(command, capture_output=True, check=False, timeout=1800)
+    subprocess.run(command, capture_output=True, check=False, timeout=1800,
+                   env={**os.environ, **interpreter.launch.environment([])})

@@ -394,8 +394,10 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     env = _environment(staged, pass_env)
     library_path = env["LD_LIBRARY_PATH"].split(os.pathsep)
     if interpreter.launch.kind != "native":
-        # The guest's loader gets it from the launcher (qemu -E / --library-path).
+        # The guest's loader gets it from the launcher (qemu -E / --library-path, or
+        # QEMU_SET_ENV under binfmt), so the host-side qemu never loads the layer's libraries.
         env.pop("LD_LIBRARY_PATH")
+        env.update(interpreter.launch.environment(library_path))
     command = interpreter.launch.argv(
         interpreter.path, ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"), json.dumps(config)],
         library_path)

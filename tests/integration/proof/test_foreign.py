@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,12 +99,14 @@ def test_without_qemu_the_arm64_proof_is_skipped_not_failed(arm64_roots: None,
                                                             tmp_path: Path) -> None:
     bare = tmp_path / "bin"  # PATH without qemu-user (the pyenv CPythons need no PATH)
     bare.mkdir()
+    # ... and no binfmt_misc registration (a host with qemu-user-binfmt has one).
+    no_binfmt = {"PATH": str(bare), "LAMBDALAYER_BINFMT_MISC": str(bare)}
     listing = run_cli("interpreters", "--runtime", "python3.11", "--arch", "arm64",
-                      env=_env(PATH=str(bare)))
+                      env=_env(**no_binfmt))
     assert listing.returncode == 0, listing.stderr
     assert "install qemu-user" in listing.stdout + listing.stderr
     run = run_cli("build", "oj", "-p", "orjson", "--runtime", "python3.11", "--arch", "arm64",
-                  "--out", str(tmp_path / "dist"), "--json", env=_env(PATH=str(bare)))
+                  "--out", str(tmp_path / "dist"), "--json", env=_env(**no_binfmt))
     assert run.returncode == 0, run.stderr
     proof = run.json()["artifacts"][0]["import_test"]
     assert proof["status"] == "skipped"
@@ -117,3 +121,46 @@ def test_interpreters_lists_how_each_target_runs(arm64_roots: None) -> None:
     rows = {r["arch"]: r for r in run.json()["interpreters"]}
     assert rows["arm64"]["kind"] == "qemu" and rows["arm64"]["how"] == "qemu-aarch64"
     assert rows["x86_64"]["kind"] == "native"
+
+
+_BINFMT = Path("/proc/sys/fs/binfmt_misc")
+# Debian qemu-user-binfmt's aarch64 magic and mask, in binfmt_misc's register syntax.
+_AARCH64_MAGIC = r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00"
+_AARCH64_MASK = r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+
+
+@pytest.fixture
+def binfmt_aarch64(arm64_roots: None) -> Iterator[Path]:
+    """qemu-aarch64 registered with the kernel's binfmt_misc for the test, then removed."""
+    require(os.geteuid() == 0, "registering a binfmt_misc handler needs root")
+    if not (_BINFMT / "register").exists():
+        subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(_BINFMT)],
+                       capture_output=True, check=False)
+    require((_BINFMT / "register").exists(), "binfmt_misc cannot be mounted here")
+    name = f"lambdalayer-test-{os.getpid()}"
+    qemu = shutil.which("qemu-aarch64")
+    assert qemu is not None
+    (_BINFMT / "register").write_text(f":{name}:M::{_AARCH64_MAGIC}:{_AARCH64_MASK}:{qemu}:")
+    try:
+        yield Path(qemu)
+    finally:
+        (_BINFMT / name).write_text("-1")
+
+
+def test_without_qemu_on_path_binfmt_runs_the_arm64_proof(binfmt_aarch64: Path,
+                                                          tmp_path: Path) -> None:
+    bare = tmp_path / "bin"  # qemu-aarch64 is not on PATH: only the kernel knows it
+    bare.mkdir()
+    env = _env(PATH=str(bare))
+    listing = run_cli("interpreters", "--runtime", "python3.13", "--arch", "arm64", "--json",
+                      env=env)
+    assert listing.returncode == 0, listing.stderr
+    [row] = listing.json()["interpreters"]
+    assert (row["kind"], row["how"]) == ("binfmt", "binfmt qemu-aarch64")
+    run = run_cli("build", "arm", "-p", "orjson", "--runtime", "python3.13", "--arch", "arm64",
+                  "--out", str(tmp_path / "dist"), "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    [target] = run.json()["artifacts"][0]["import_test"]["targets"]
+    assert (target["status"], target["how"]) == ("passed", "binfmt qemu-aarch64")
+    assert target["python_version"].startswith("3.13.")
+    assert "python3.13/arm64: imported under binfmt qemu-aarch64, CPython 3.13." in run.stderr

@@ -89,3 +89,62 @@ def test_root_filesystems_are_found_by_their_machine(tmp_path: Path,
         assert "install qemu-user" in interpreters.missing_reason("3.99", other)
     finally:
         interpreters.find_for.cache_clear()
+
+
+# An entry as the kernel shows it for Debian's qemu-user-binfmt (aarch64).
+_AARCH64_ENTRY = """enabled
+interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P
+flags: POCF
+offset 0
+magic 7f454c460201010000000000000000000200b700
+mask ffffffffffffff00fffffffffffffffffeffffff
+"""
+
+
+def _elf(path: Path, machine: int, elf_type: int = 3) -> Path:
+    path.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + bytes([elf_type, 0, machine, 0])
+                     + bytes(100))
+    return path
+
+
+def test_binfmt_entry_matches_like_the_kernel(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdalayer.proof.launch import binfmt_entry, can_emulate
+
+    table = tmp_path / "binfmt_misc"
+    table.mkdir()
+    (table / "status").write_text("enabled\n")
+    (table / "register").write_text("")
+    (table / "qemu-aarch64").write_text(_AARCH64_ENTRY)
+    (table / "qemu-riscv64").write_text(_AARCH64_ENTRY.replace("enabled", "disabled")
+                                        .replace("b700", "f300"))
+    monkeypatch.setenv("LAMBDALAYER_BINFMT_MISC", str(table))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no qemu-user on PATH
+    arm_pie, arm_exec = _elf(tmp_path / "a", 183), _elf(tmp_path / "b", 183, elf_type=2)
+    found = binfmt_entry(arm_pie)
+    assert found is not None and found.interpreter.endswith("aarch64-binfmt-P")
+    assert binfmt_entry(arm_exec) is not None  # the mask lets ET_EXEC through as well
+    assert binfmt_entry(_elf(tmp_path / "c", 62)) is None  # x86_64: no entry
+    assert binfmt_entry(_elf(tmp_path / "d", 243)) is None  # riscv64: entry disabled
+    assert can_emulate("aarch64") and not can_emulate("x86_64")
+    (table / "status").write_text("disabled\n")
+    assert binfmt_entry(arm_pie) is None and not can_emulate("aarch64")
+
+
+def test_binfmt_launch_runs_the_interpreter_itself_and_tells_qemu_by_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QEMU_CPU", raising=False)
+    launch = Launch(kind="binfmt", program=_fake_qemu(tmp_path, "8.2.2"), root="/roots/t",
+                    machine="aarch64")
+    assert launch.argv("/roots/t/usr/bin/python3.13", ["-I"], ["/l"]) == [
+        "/roots/t/usr/bin/python3.13", "-I"]
+    assert launch.environment(["/l", "/m"]) == {
+        "QEMU_LD_PREFIX": "/roots/t", "QEMU_SET_ENV": "LD_LIBRARY_PATH=/l:/m",
+        "QEMU_CPU": "max,pauth-impdef=on"}
+    assert launch.describe() == "binfmt qemu-aarch64"
+    # A registration whose qemu lives elsewhere (a container's, the F flag): no version to
+    # check, so no -cpu choice.
+    elsewhere = Launch(kind="binfmt", program="/gone/qemu-aarch64-static", root="/r",
+                       machine="aarch64")
+    assert "QEMU_CPU" not in elsewhere.environment([])
+    assert Launch(kind="qemu", program="q", root="/r").environment(["/l"]) == {}
