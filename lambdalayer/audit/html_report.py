@@ -27,6 +27,7 @@ from lambdalayer.build.sizing import PackageSize, SavingsEstimate, estimate_savi
 from lambdalayer.errors import UsageError
 from lambdalayer.fileio import file_digests, write_atomic
 from lambdalayer.targets.target import Target, expand_targets
+from lambdalayer.units import format_size
 
 WIDTH, HEIGHT = 1200, 640
 # The page may load nothing: no network, whatever a viewer's browser would allow.
@@ -150,14 +151,7 @@ def _savings(root: Path, site_dirs: dict[Path, list[InstalledDist]], targets: li
 
 
 def _size(size: int | None) -> str:
-    if size is None:
-        return "–"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
+    return "–" if size is None else format_size(size)
 
 
 _HUES = (210, 28, 140, 350, 260, 95, 185, 45, 300, 5, 120, 230)

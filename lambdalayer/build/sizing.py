@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 from lambdalayer.build.distinfo import InstalledDist
 from lambdalayer.fileio import walk_error
 from lambdalayer.targets.target import Target
+from lambdalayer.units import megabytes
 
 # Lambda's limits (DESIGN.md §2): function + layers unzipped, and direct upload.
 UNZIPPED_LIMIT = 262_144_000
@@ -120,10 +121,6 @@ def _files_below(root: Path, paths: Iterable[Path]) -> dict[str, int]:
     return found
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
-
-
 def estimate_savings(
     layer_root: Path,
     site_dirs: dict[Path, list[InstalledDist]],
@@ -175,7 +172,7 @@ def estimate_savings(
             strip_rest += saved
     options = []
     if slim.size:
-        parts = ", ".join(f"{reason} {_mb(size)}"
+        parts = ", ".join(f"{reason} {megabytes(size)}"
                           for reason, size in sorted(slim.by_reason.items(), key=lambda i: -i[1]))
         options.append(Saving(option="--slim", saves=slim.size, detail=parts))
     if strip_all:
@@ -205,24 +202,25 @@ def short_path(path: str) -> str:
 def refusal_breakdown(sizes: SizeReport, savings: SavingsEstimate, limit: int = UNZIPPED_LIMIT,
                       rows: int = 8) -> str:
     """The lines a too-large layer's error shows: per package, largest files, what would help."""
-    lines = [f"  {p.name} {p.version}: {_mb(p.size)} ({100 * p.size / (sizes.total or 1):.0f}%)"
-             for p in sizes.packages[:rows]]
+    lines = [f"  {p.name} {p.version}: {megabytes(p.size)} "
+             f"({100 * p.size / (sizes.total or 1):.0f}%)" for p in sizes.packages[:rows]]
     if len(sizes.packages) > rows:
         rest = sizes.packages[rows:]
-        lines.append(f"  {len(rest)} more: {_mb(sum(p.size for p in rest))}")
+        lines.append(f"  {len(rest)} more: {megabytes(sum(p.size for p in rest))}")
     if sizes.largest_files:
         lines.append("Largest files: " + ", ".join(
-            f"{short_path(path)} {_mb(size)}" for path, size in sizes.largest_files))
+            f"{short_path(path)} {megabytes(size)}" for path, size in sizes.largest_files))
     if not savings.options:
         lines.append("--slim, --strip and --exclude :runtime: would remove nothing more here.")
         return "\n".join(lines)
     lines.append("What would help (computed on this tree):")
     width = max(len(s.option) for s in savings.options)
-    lines += [f"  {s.option:<{width}}  saves {_mb(s.saves)}: {s.detail}" for s in savings.options]
+    lines += [f"  {s.option:<{width}}  saves {megabytes(s.saves)}: {s.detail}"
+              for s in savings.options]
     after = sizes.total - savings.combined
     together = "all of them" if len(savings.options) > 1 else "with it"
     verdict = ("under the limit" if after <= limit
-               else f"still {_mb(after - limit)} over: also leave out a large package "
+               else f"still {megabytes(after - limit)} over: also leave out a large package "
                     "(--exclude PKG)")
-    lines.append(f"  {together}: {_mb(sizes.total)} -> {_mb(after)}, {verdict}")
+    lines.append(f"  {together}: {megabytes(sizes.total)} -> {megabytes(after)}, {verdict}")
     return "\n".join(lines)

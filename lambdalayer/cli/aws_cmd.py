@@ -17,8 +17,9 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, json_option
-from lambdalayer.cli.output import format_size, human_console, print_json, say
+from lambdalayer.cli.output import human_console, print_json, say
 from lambdalayer.errors import LambdaLayerError, UsageError
+from lambdalayer.units import format_size
 
 
 def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:

@@ -12,8 +12,9 @@ from lambdalayer.build.layer import build_layer
 from lambdalayer.build.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, index_options
-from lambdalayer.cli.output import format_size, human_console, print_json, say
+from lambdalayer.cli.output import human_console, print_json, say
 from lambdalayer.errors import UsageError
+from lambdalayer.units import format_size
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import format_size, print_json, say
+from lambdalayer.cli.output import print_json, say
 from lambdalayer.fileio import tree_size
+from lambdalayer.units import format_size
 
 
 @cli.group("cache", invoke_without_command=True)

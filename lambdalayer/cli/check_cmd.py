@@ -11,8 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import format_size, human_console, marks, print_json
+from lambdalayer.cli.output import human_console, marks, print_json
 from lambdalayer.errors import EXIT_AUDIT
+from lambdalayer.units import format_size
 
 if TYPE_CHECKING:  # the audit is imported when the command runs, not for --help
     from lambdalayer.audit import AuditReport

@@ -8,7 +8,8 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options
-from lambdalayer.cli.output import format_size, human_console, print_json
+from lambdalayer.cli.output import human_console, print_json
+from lambdalayer.units import format_size
 
 if TYPE_CHECKING:
     from lambdalayer.audit.diff import LayerDiff, PackageChange

@@ -94,10 +94,3 @@ def emit_error(err: LambdaLayerError, *, want_json: bool, verbose: bool = False)
                                  f"{item.get('path')}: {item.get('message')}"))
 
 
-def format_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"

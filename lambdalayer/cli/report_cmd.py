@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import format_size, print_json, say
+from lambdalayer.cli.output import print_json, say
+from lambdalayer.units import format_size
 
 
 @cli.command("report")

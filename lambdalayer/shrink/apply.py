@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from lambdalayer.build.distinfo import InstalledDist
 from lambdalayer.targets.target import Target
+from lambdalayer.units import megabytes
 
 if TYPE_CHECKING:
     from lambdalayer.build.request import BuildRequest
@@ -25,10 +26,6 @@ class ShrinkResult:
     site_dirs: dict[Path, list[InstalledDist]]  # what remains installed, per site dir
     reductions: tuple[tuple[str, int], ...]  # (what was done, bytes saved), for the report
     warnings: tuple[str, ...]
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
 
 
 def shrink_layer(request: BuildRequest, root: Path,
@@ -99,4 +96,4 @@ def shrink_layer(request: BuildRequest, root: Path,
 
 def describe_reductions(reductions: tuple[tuple[str, int], ...]) -> str:
     """One line: what the size options removed."""
-    return "; ".join(f"{what}: {_mb(size)}" for what, size in reductions)
+    return "; ".join(f"{what}: {megabytes(size)}" for what, size in reductions)
