@@ -316,6 +316,13 @@ def read_elf_stream(handle: BinaryIO) -> ElfInfo:
     return read_elf_pyelftools(handle)
 
 
+def _capped(text: str) -> str:
+    """The fast reader's string limit, so both readers refuse the same hostile files."""
+    if len(text.encode("utf-8", "surrogateescape")) > _MAX_STRING:
+        raise ValueError(f"a dynamic string is longer than {_MAX_STRING} bytes")
+    return text
+
+
 def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
     """The reference reader: everything through pyelftools (slower, handles more)."""
     # Imported here so that classifying a tree with no ELF file never pays for it.
@@ -337,7 +344,10 @@ def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
                 dynamic = section
             elif isinstance(section, GNUVerNeedSection):
                 for verneed, auxiliaries in section.iter_versions():
-                    versions.append((str(verneed.name), tuple(str(a.name) for a in auxiliaries)))
+                    names = tuple(_capped(str(a.name)) for a in auxiliaries)
+                    versions.append((_capped(str(verneed.name)), names))
+                    if len(versions) > _MAX_ENTRIES or len(names) > _MAX_ENTRIES:
+                        raise ValueError(f"more than {_MAX_ENTRIES} version needs")
         if dynamic is None:
             # Stripped of section headers (sstrip): the loader only needs PT_DYNAMIC.
             for segment in elf.iter_segments():
@@ -345,7 +355,9 @@ def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
                     dynamic = segment
                     break
         if dynamic is not None:
-            for tag in dynamic.iter_tags():
+            for count, tag in enumerate(dynamic.iter_tags()):
+                if count > _MAX_ENTRIES:
+                    raise ValueError(f"more than {_MAX_ENTRIES} dynamic entries")
                 name = tag.entry.d_tag
                 if name == "DT_NULL":
                     break
@@ -353,7 +365,7 @@ def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
                 if attribute is None:
                     continue
                 # pyelftools resolves these tags' dynstr offsets into attributes.
-                value = str(getattr(tag, attribute))
+                value = _capped(str(getattr(tag, attribute)))
                 if name == "DT_NEEDED":
                     needed.append(value)
                 elif name == "DT_RPATH":

@@ -115,3 +115,15 @@ def _small_so(factory) -> bytes:  # type: ignore[no-untyped-def]
     if "so" not in _CACHE:
         _CACHE["so"] = compile_so(factory.mktemp("elf"), "m.so", NEEDS_GLIBC_2_27).read_bytes()
     return _CACHE["so"]
+
+
+def test_both_readers_refuse_an_overlong_dynamic_string(tmp_path: Path) -> None:
+    # A 5000-byte soname: past the cap on every string a reader keeps (4096 bytes), which
+    # bounds what a hostile file can make the audit hold and print.
+    so = compile_so(tmp_path, "long.so", soname="lib" + "x" * 5000 + ".so")
+    with contextlib.suppress(ElfError):
+        read_elf(so)
+        raise AssertionError("the fast reader kept a 5000-byte string")
+    with so.open("rb") as handle, contextlib.suppress(ElfError):
+        read_elf_pyelftools(handle)
+        raise AssertionError("pyelftools' reader kept a 5000-byte string")
