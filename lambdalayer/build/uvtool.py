@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -70,20 +71,22 @@ def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_vers
     return [*args, *inputs.specs]
 
 
-def start_uv(args: list[str], *, python: str | None = None) -> StartedUv:
+def start_uv(args: list[str], *, python: str | None = None,
+             env: Mapping[str, str] | None = None) -> StartedUv:
     """Start `uv ARGS` with `python` (default: the running interpreter) as uv's Python,
-    which builds any sdist; output is captured."""
-    env = dict(os.environ)
+    which builds any sdist; output is captured. `env` is set last (over our defaults)."""
+    full_env = dict(os.environ)
     # Plain, parseable messages; no spinner in captured output.
-    env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
+    full_env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
     if python:
-        env["UV_PYTHON"] = python
-    env.setdefault("UV_PYTHON", sys.executable)
+        full_env["UV_PYTHON"] = python
+    full_env.setdefault("UV_PYTHON", sys.executable)
+    full_env.update(env or {})
     interrupt.check()  # cancelled: start nothing new
     # uv writes UTF-8 on every host; the locale's code page (Windows) would garble or crash.
     process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                               errors="replace", env=env)
+                               errors="replace", env=full_env)
     interrupt.track(process)
     return StartedUv(args=tuple(args), process=process)
 
@@ -98,6 +101,7 @@ def wait_uv(started: StartedUv, *, timeout: float = 1800) -> UvResult:
     return UvResult(returncode=started.process.returncode, stdout=stdout, stderr=stderr)
 
 
-def run_uv(args: list[str], *, timeout: float = 1800, python: str | None = None) -> UvResult:
+def run_uv(args: list[str], *, timeout: float = 1800, python: str | None = None,
+           env: Mapping[str, str] | None = None) -> UvResult:
     """Run `uv ARGS` to completion (see start_uv)."""
-    return wait_uv(start_uv(args, python=python), timeout=timeout)
+    return wait_uv(start_uv(args, python=python, env=env), timeout=timeout)

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 
 from lambdalayer.proof.launch import (
+    LOADERS,
     Launch,
     binfmt_entry,
     can_emulate,
@@ -206,6 +207,28 @@ def root_filesystems() -> list[Path]:
     return roots
 
 
+# Debian/Ubuntu's glibc for another architecture, installed under /usr/<triplet>: the qemu
+# prefix for a CPython that brings no root filesystem (python-build-standalone, from uv).
+CROSS_GLIBC_PACKAGES = {"aarch64": "libc6-arm64-cross", "x86_64": "libc6-amd64-cross"}
+
+
+def cross_glibc_prefix(machine: str) -> Path:
+    """Where `machine`'s glibc is for qemu -L: $QEMU_LD_PREFIX (qemu's own variable), else
+    /usr/<machine>-linux-gnu (CROSS_GLIBC_PACKAGES)."""
+    return Path(os.environ.get("QEMU_LD_PREFIX") or f"/usr/{machine}-linux-gnu")
+
+
+def _cross_glibc_missing(machine: str) -> str | None:
+    """What to install when cross_glibc_prefix(machine) has no glibc, or None when it has."""
+    prefix = cross_glibc_prefix(machine)
+    if find_loader(prefix, machine) is not None:
+        return None
+    package = CROSS_GLIBC_PACKAGES.get(machine, f"{machine}'s glibc")
+    return (f"needs {machine}'s glibc for qemu, and {prefix} has none: install {package} "
+            f"(Debian/Ubuntu: `apt-get install {package}`) or set QEMU_LD_PREFIX to a "
+            f"directory holding lib/{LOADERS.get(machine, 'ld.so')}")
+
+
 def foreign_interpreter(path: Path, version: str, machine: str, root: Path | None,
              source: str) -> Interpreter | None:
     """An interpreter at `path` started through qemu or a root filesystem's loader."""
@@ -219,8 +242,10 @@ def foreign_interpreter(path: Path, version: str, machine: str, root: Path | Non
         launch = Launch(kind="rootfs-loader", program=str(loader), root=str(root),
                         machine=machine)
     else:
-        # Without a root filesystem, a cross glibc (Debian's libc6-arm64-cross) serves.
-        prefix = str(root or Path(f"/usr/{machine}-linux-gnu"))
+        # Without a root filesystem (a uv download), the prefix holds glibc alone.
+        if root is None and find_loader(cross_glibc_prefix(machine), machine) is None:
+            return None  # missing_reason names the package that provides it
+        prefix = str(root or cross_glibc_prefix(machine))
         qemu = find_qemu(machine)
         if qemu is not None:
             launch = Launch(kind="qemu", program=qemu, root=prefix, machine=machine)
@@ -243,24 +268,39 @@ def _rootfs_candidates(version: str, machine: str) -> list[Interpreter | None]:
     return found
 
 
-def _uv_foreign(version: str, machine: str) -> list[Interpreter | None]:
-    """uv-managed CPythons of another architecture (`uv python install cpython-X.Y-linux-…`)."""
+def _uv_foreign_executables(version: str, machine: str) -> list[tuple[str, Path]]:
+    """uv-managed CPythons X.Y of another machine: (full version, executable), newest first.
+
+    Read from uv's install directory (`uv python dir`), whose entries are named by uv's
+    key (cpython-3.12.7-linux-aarch64-gnu): uv 0.13 leaves installs of other platforms out
+    of `uv python list/find`, --all-arches too ("not supported by current platform").
+    The name has the patch version: the minor-version link (cpython-3.12-linux-…) is left
+    out, and so are free-threaded (+freethreaded), debug builds and prereleases, which
+    Lambda does not run.
+    """
     from lambdalayer.build.uvtool import run_uv
 
     try:
-        result = run_uv(["python", "list", "--only-installed", "--all-arches",
-                         "--output-format", "json", version], timeout=60)
-        entries = json.loads(result.stdout) if result.returncode == 0 else []
-    except (OSError, subprocess.SubprocessError, ValueError):
+        result = run_uv(["python", "dir"], timeout=60)
+        directory = Path(result.stdout.strip()) if result.returncode == 0 else None
+        entries = list(directory.iterdir()) if directory and directory.is_dir() else []
+    except (OSError, subprocess.SubprocessError):
         return []
+    name = re.compile(rf"cpython-{re.escape(version)}\.(\d+)-linux-{re.escape(machine)}-gnu")
     found = []
-    for entry in entries if isinstance(entries, list) else []:
-        path = entry.get("path") if isinstance(entry, dict) else None
-        if (path and entry.get("implementation") == "cpython" and entry.get("arch") == machine
-                and entry.get("os") == "linux" and entry.get("libc") == "gnu"
-                and entry.get("variant", "default") == "default"):
-            found.append(foreign_interpreter(Path(path), version, machine, None, "uv"))
-    return found
+    for entry in entries:
+        matched = name.fullmatch(entry.name)
+        exe = entry / "bin" / f"python{version}"
+        if matched and elf_machine(exe) == machine:
+            found.append((int(matched.group(1)), exe))
+    return [(f"{version}.{patch}", exe) for patch, exe in sorted(found, reverse=True)]
+
+
+def _uv_foreign(version: str, machine: str) -> list[Interpreter | None]:
+    """uv-managed CPythons of another architecture (`uv python install cpython-X.Y-linux-…`),
+    run under qemu with the cross glibc (cross_glibc_prefix) as the library prefix."""
+    return [foreign_interpreter(exe, full, machine, None, "uv")
+            for full, exe in _uv_foreign_executables(version, machine)]
 
 
 # Explicit interpreters from the project config ([tool.lambdalayer.interpreters]):
@@ -347,11 +387,18 @@ def missing_reason(version: str, machine: str) -> str:
         problem = _explicit_problem(path, version, machine)
         if problem is None and machine != host and not can_emulate(machine):
             problem = f"needs qemu-user: {qemu_hint(machine, host)}"
+        if problem is None and machine != host and path.parent.parent.name != "usr":
+            problem = _cross_glibc_missing(machine)  # not in a root filesystem
         return (f"{origin} names {path}, which {problem or f'does not run as CPython {version}'}"
                 f"; fix or remove it to let lambdalayer look for one")
     if machine != host and not can_emulate(machine):
         return qemu_hint(machine, host)
     if machine != host:
+        installed = _uv_foreign_executables(version, machine)
+        missing = _cross_glibc_missing(machine) if installed else None
+        if missing:
+            full, exe = installed[0]
+            return f"uv's CPython {full} for {machine} ({exe}) {missing}"
         return (f"no {machine} CPython {version} on this host: provision one with "
                 f"`lambdalayer interpreters add --runtime python{version} --arch "
                 f"{'arm64' if machine == 'aarch64' else 'x86_64'}`")

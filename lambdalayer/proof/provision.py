@@ -11,6 +11,7 @@ uv (`uv python install cpython-X.Y-linux-ARCH-gnu`). Nothing here prints.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -82,6 +83,10 @@ def provision(target: Target, *, suite: str | None, dest: Path | None,
                          hint=f"Then run this again; {QEMU_PROGRAMS[machine]} runs the "
                               "provisioned interpreter.")
     if suite is None:
+        if dest is not None:
+            raise UsageError("--into is where --from-debian puts a root filesystem; uv installs "
+                             "into its own directory (`uv python dir`).",
+                             hint="Drop --into, or set UV_PYTHON_INSTALL_DIR to choose uv's.")
         return _with_uv(target)
     return _from_debian(target, suite, dest or _default_dest(), progress)
 
@@ -91,12 +96,20 @@ def _with_uv(target: Target) -> Provisioned:
 
     version = target.runtime.python_version
     request = f"cpython-{version}-linux-{target.machine}-gnu"
-    result = run_uv(["python", "install", request], timeout=600)
+    # An explicit install: allowed unless the user forbids downloads (lambdalayer's own uv
+    # runs never download CPython); no `python3.X` link on PATH, which for another
+    # architecture would shadow the host's own CPython in every shell.
+    result = run_uv(["python", "install", request], timeout=600, env={
+        "UV_PYTHON_DOWNLOADS": os.environ.get("UV_PYTHON_DOWNLOADS", "manual"),
+        "UV_PYTHON_INSTALL_BIN": os.environ.get("UV_PYTHON_INSTALL_BIN", "0")})
     suite = DEBIAN_SUITES.get(version)
     if result.returncode != 0:
-        tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        # uv's first line says what failed, its last cause why (a DNS error, a 404…).
+        lines = [re.sub(r"^(error|cause|Caused by):\s*", "", line.strip())
+                 for line in result.stderr.splitlines() if line.strip()] or ["(no output)"]
+        why = lines[0] if len(lines) == 1 else f"{lines[0]} (… {lines[-1]})"
         raise UsageError(
-            f"uv could not install {request}: {tail}",
+            f"uv could not install {request}: {why}",
             hint=(f"Without downloads from GitHub, use Debian: `lambdalayer interpreters add "
                   f"--runtime {target.runtime.name} --arch {target.arch} --from-debian "
                   f"{suite}` (needs mmdebstrap)." if suite else
@@ -109,10 +122,10 @@ def _with_uv(target: Target) -> Provisioned:
         raise UsageError(
             f"uv installed {request}, but it does not run here: "
             + missing_reason(version, target.machine),
-            hint="A foreign uv CPython needs the target's glibc for qemu -L: on Debian/Ubuntu "
-                 "`apt-get install libc6-arm64-cross` (arm64) or libc6-amd64-cross (x86_64).")
+            hint="Then `lambdalayer interpreters --runtime "
+                 f"{target.runtime.name} --arch {target.arch}` shows how it runs.")
     return Provisioned(root=Path(found.path).parent.parent, interpreter=Path(found.path),
-                       how="uv")
+                       how=f"uv, CPython {found.version}, runs {found.launch.describe()}")
 
 
 def _from_debian(target: Target, suite: str, dest: Path,
