@@ -42,8 +42,9 @@ _MULTIARCH = {"aarch64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu"}
 _ELF_MACHINES = {"x86_64": 62, "aarch64": 183}  # e_machine
 # Debian trixie and later build arm64 code with pointer authentication; qemu's default
 # (architected, QARMA5) emulation of it made CPython 3.13/3.14 2.3-2.5x slower (medians:
-# 2.26 s vs 0.97 s for `import json, decimal, ssl, ctypes`; bench/emulation_bench.py). The implementation-defined algorithm
-# keeps the feature, so the same instructions run and fail the same way, only cheaper.
+# 2.26 s vs 0.97 s for `import json, decimal, ssl, ctypes`; bench/emulation_bench.py).
+# The implementation-defined algorithm keeps the feature, so the same instructions run
+# and fail the same way, only cheaper.
 # A QEMU_CPU the user set wins (qemu reads it when no -cpu is given); qemu before 6.0 has
 # no pauth-impdef property and gets nothing.
 QEMU_CPU_OPTIONS = {"aarch64": "max,pauth-impdef=on"}
