@@ -135,6 +135,27 @@ def iter_tree(root: Path) -> Iterator[tuple[str, Path]]:
             yield unicodedata.normalize("NFC", path.relative_to(root).as_posix()), path
 
 
+def zips_as_is(root: Path) -> bool:
+    """True when the zip of `root` (iter_tree) holds the tree as it is: no symlink or
+    special file (left out), no name that is not NFC (renamed), no empty directory (a
+    zip has no directory entries). Then what imports from `root` imports from the zip."""
+    pending = [root]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            empty = True
+            for entry in entries:
+                empty = False
+                if entry.is_symlink() or unicodedata.normalize("NFC", entry.name) != entry.name:
+                    return False
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif not entry.is_file(follow_symlinks=False):
+                    return False
+            if empty:
+                return False
+    return True
+
+
 # Files larger than two chunks are deflated in 1 MiB pieces, each primed with
 # the 32 KiB before it and ended by a sync flush (pigz's scheme): one big .so
 # (libarrow is 39 MB) then spreads over every core instead of finishing last.

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import Requirement
 
 from lambdalayer import __version__, interrupt
-from lambdalayer.build.archive import iter_tree, write_zip
+from lambdalayer.build.archive import iter_tree, write_zip, zips_as_is
 from lambdalayer.build.cache import open_member_cache
 from lambdalayer.build.distinfo import InstalledDist
 from lambdalayer.build.install import lay_out
@@ -406,7 +406,11 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     from lambdalayer.shrink.exclude import expand_excludes
 
     provided = provided_modules(expand_excludes(request.excludes))
-    proof = prove_layer(root, layer.targets, modules, provided)
+    # With --smoke, the proof imports what `lambdalayer test` of the zip would, and the
+    # CLI reports those runs instead of importing again: one interpreter run per target.
+    # Only when the zip will hold this tree as it is; else --smoke tests the zip.
+    test_imports = tuple(listed) if request.smoke and zips_as_is(root) else None
+    proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports)
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         raise SmokeTestFailed(

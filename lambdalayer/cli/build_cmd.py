@@ -235,8 +235,9 @@ def _render_rich(console: Console, result: BuildResult) -> None:
               help="Every build imports the layer after the audit on a CPython of each "
                    "target (native, or emulated: `lambdalayer interpreters`) and writes no "
                    "zip if an import fails (exit 6). --no-smoke (config: smoke = false) "
-                   "skips that; --smoke also runs `lambdalayer test` on each zip and exits 7 "
-                   "when a target cannot be tried here.")
+                   "skips that; --smoke also reports what `lambdalayer test` finds in each "
+                   "zip (from the same interpreter run: the proof then imports what `test` "
+                   "would) and exits 7 when a target cannot be tried here.")
 @click.option("--slim", is_flag=True,
               help="Leave out what no import needs: tests/ and test/ dirs, C/C++ sources and "
                    "headers, .pyx/.pxd/.pyi, docs and examples inside packages.")

@@ -22,7 +22,8 @@ from lambdalayer.errors import EXIT_OK, EXIT_TEST_FAILED, EXIT_TEST_NOT_RUN, Usa
 if TYPE_CHECKING:
     from lambdalayer.build.manifest import Manifest
     from lambdalayer.build.request import Artifact
-    from lambdalayer.proof.smoke import FunctionCode, SmokeReport, TargetRun
+    from lambdalayer.proof.smoke import FunctionCode, SmokeReport
+    from lambdalayer.proof.target_run import TargetRun
 
 _TRACEBACK_LINES = 12
 
@@ -139,7 +140,12 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
 
 def smoke_artifacts(artifacts: Sequence[Artifact], *,
                     timeout: float = 120.0) -> list[SmokeReport]:
-    """`build --smoke`: test each built zip for its manifest's runtimes and architectures."""
+    """`build --smoke`: test each built zip for its manifest's runtimes and architectures.
+
+    A zip this build just proved is not imported again: its proof ran exactly these
+    imports on the tree the zip holds (pipeline._prove), and those runs are the report.
+    """
+    from lambdalayer.proof.layer_proof import smoke_report_of
     from lambdalayer.proof.smoke import run_smoke
     from lambdalayer.targets.target import expand_targets
 
@@ -147,9 +153,12 @@ def smoke_artifacts(artifacts: Sequence[Artifact], *,
     for artifact in artifacts:
         m = artifact.manifest
         targets = expand_targets(list(m.runtimes), list(m.architectures))
-        reports.append(run_smoke(artifact.zip_path, targets, imports=list(m.smoke_imports),
-                                 imports_from="manifest", timeout=timeout,
-                                 fallback_check=False))  # build has just audited it
+        proof = artifact.import_test
+        reused = None if proof is None else smoke_report_of(
+            proof, artifact.zip_path, targets, "manifest" if m.smoke_imports else "layer")
+        reports.append(reused or run_smoke(
+            artifact.zip_path, targets, imports=list(m.smoke_imports), imports_from="manifest",
+            timeout=timeout, fallback_check=False))  # build has just audited it
     return reports
 
 

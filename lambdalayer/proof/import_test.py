@@ -4,7 +4,10 @@ request types import nothing of the pipeline: build/request.py holds an ImportTe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from lambdalayer.proof.target_run import TargetRun
 
 ProofStatus = Literal["passed", "failed", "skipped"]
 
@@ -48,6 +51,11 @@ class ImportTest:
     targets: tuple[TargetProof, ...] = ()
     warnings: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()  # each: the target, the module, the interpreter's error, a fix
+    # With `build --smoke`: the interpreter runs behind `targets`, each importing exactly
+    # what `lambdalayer test` of the zip would (layer_proof.prove_layer's test_imports), so
+    # the smoke report is made from them instead of importing the layer again. Empty when
+    # they cannot stand for that test (plain build, or a tree the zip does not hold as is).
+    test_runs: tuple[TargetRun, ...] = ()
 
 
 def skipped(reason: str) -> ImportTest:

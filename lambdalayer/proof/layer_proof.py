@@ -8,7 +8,9 @@ when its main module imports; a failing secondary module of a distribution
 whose main module imported is a warning (typically it needs an optional extra
 the user did not ask for). Targets this host cannot run are "skipped" with the
 reason; the audit has already gated them. Nothing here prints or raises for a
-failed import: the caller decides (pipeline.py raises SmokeTestFailed).
+failed import: the caller decides (pipeline.py raises SmokeTestFailed). With
+`build --smoke` the runs also import what `lambdalayer test` would, and serve
+as its report, so the layer is imported once per target.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from lambdalayer.proof.import_test import ImportTest, ProofStatus, TargetProof, skipped
-from lambdalayer.proof.smoke import ImportResult, TargetRun, run_smoke
+from lambdalayer.proof.smoke import SmokeReport, layer_modules, run_smoke
+from lambdalayer.proof.target_run import ImportResult, TargetRun
 from lambdalayer.targets.target import Target
 
-__all__ = ["ImportTest", "TargetProof", "dist_modules", "prove_layer", "skipped"]
+__all__ = ["ImportTest", "TargetProof", "dist_modules", "prove_layer", "skipped",
+           "smoke_report_of"]
 # Import names of distributions whose top-level module differs from the name.
 _IMPORT_NAMES = {"python-dateutil": "dateutil", "pyyaml": "yaml"}
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no leading underscore: not private
@@ -72,24 +76,45 @@ def _fix(dist: str, error: str | None, runtime: str) -> str:
     return f"{dist} does not import on {runtime}: see the error above"
 
 
-def _proof_of(run: TargetRun) -> TargetProof:
-    status: ProofStatus = "skipped" if run.status == "not-run" else run.status
+def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]]) -> TargetProof:
+    # Judged on the requested modules only: with test_imports the run imports more
+    # (every top-level package), and those are the smoke report's to judge.
+    requested = {m for mods in modules.values() for m in mods}
+    status: ProofStatus = "skipped" if run.status == "not-run" else (
+        "failed" if run.reason or any(not i.ok for i in run.imports if i.module in requested)
+        else "passed")
     return TargetProof(target=str(run.target), status=status, how=run.how,
                        interpreter=run.interpreter, python_version=run.python_version,
                        reason=run.reason, seconds=run.seconds, glibc=run.glibc,
                        glibc_newer=run.glibc_newer, covered_by=run.covered_by)
 
 
+def _wanted(root: Path, version: str, requested: Sequence[str],
+            test_imports: Sequence[str] | None) -> list[str]:
+    """What one runtime's run imports: the requested modules (sorted), or with
+    `test_imports` what `lambdalayer test` of the zip would import for it."""
+    if test_imports is None or not requested:
+        return list(requested)
+    if test_imports:
+        return list(test_imports)  # the smoke imports, in their order, as `test` runs them
+    # Every top-level package, in `test`'s order, so its report is the same. (An extra
+    # module that crashes the interpreter before a requested one is reached leaves that
+    # one untried by the proof; the smoke report fails then, exit 6, as `test` would.)
+    return sorted({*layer_modules(root, version), *requested}, key=str.lower)
+
+
 def _runs(root: Path, targets: Sequence[Target],
-          modules: Mapping[str, Mapping[str, Sequence[str]]]) -> list[TargetRun]:
+          modules: Mapping[str, Mapping[str, Sequence[str]]],
+          test_imports: Sequence[str] | None) -> list[TargetRun]:
     """One smoke run per runtime, each importing what that runtime's tree holds."""
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
         by_runtime.setdefault(target.runtime.name, []).append(target)
     jobs = []
     for runtime, group in by_runtime.items():
-        wanted = sorted({m for mods in modules.get(runtime, {}).values() for m in mods},
-                        key=str.lower)
+        requested = sorted({m for mods in modules.get(runtime, {}).values() for m in mods},
+                           key=str.lower)
+        wanted = _wanted(root, group[0].runtime.python_version, requested, test_imports)
         if wanted:
             jobs.append((group, wanted))
     # Each run waits on its own interpreter process: running them side by side turns
@@ -107,19 +132,25 @@ def provided_modules(excluded: Iterable[str]) -> frozenset[str]:
 
 def prove_layer(root: Path, targets: Sequence[Target],
                 modules: Mapping[str, Mapping[str, Sequence[str]]],
-                provided: frozenset[str] = frozenset()) -> ImportTest:
+                provided: frozenset[str] = frozenset(), *,
+                test_imports: Sequence[str] | None = None) -> ImportTest:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
     when none of its modules imports); other failures are warnings. A missing
     module in `provided` (left out with --exclude: the runtime ships it) is a
     warning too, since this interpreter does not have the runtime's copy.
+
+    `test_imports` (for `build --smoke`) makes each run import what `lambdalayer
+    test` of the zip would: these modules when given (the smoke imports, which
+    `modules` must hold), else every top-level package of the layer, in `test`'s
+    order. The verdict above still judges only `modules`; the runs are kept as
+    `test_runs`, the smoke report (smoke_report_of).
     """
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no public top-level module in the requested "
                        "distributions)")
-    all_runs = _runs(root, targets, modules)
-    proofs = tuple(_proof_of(run) for run in all_runs)
+    all_runs = _runs(root, targets, modules, test_imports)
     warnings: list[str] = []
     failures: list[str] = []
     for run in all_runs:
@@ -149,6 +180,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
                 else:
                     failures.append(f"{text}\n    fix: "
                                     f"{_fix(dist, result.error, run.target.runtime.name)}")
+    proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
+                   for run in all_runs)
     ran = [p for p in proofs if p.status != "skipped"]
     status: ProofStatus = "failed" if failures else ("passed" if ran else "skipped")
     not_run = [p for p in proofs if p.status == "skipped"]
@@ -156,4 +189,17 @@ def prove_layer(root: Path, targets: Sequence[Target],
     interpreter = ", ".join(dict.fromkeys(
         f"{p.interpreter} ({p.how})" for p in ran if p.interpreter and not p.covered_by)) or None
     return ImportTest(status=status, reason=reason, interpreter=interpreter, targets=proofs,
-                      warnings=tuple(warnings), failures=tuple(failures))
+                      warnings=tuple(warnings), failures=tuple(failures),
+                      test_runs=() if test_imports is None else tuple(all_runs))
+
+
+def smoke_report_of(proof: ImportTest, source: Path, targets: Sequence[Target],
+                    imports_from: str) -> SmokeReport | None:
+    """`lambdalayer test`'s report of `source` (the zip of the proven tree) for `targets`,
+    made from the proof's test_runs; None when those do not stand for exactly these
+    targets (no test_runs, or a runtime the proof had nothing to import for): then the
+    zip must be tested itself."""
+    runs = proof.test_runs
+    if [str(run.target) for run in runs] != [str(target) for target in targets]:
+        return None
+    return SmokeReport(source=str(source), runs=runs, imports_from=imports_from)

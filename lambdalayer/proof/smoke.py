@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from lambdalayer.errors import UsageError
 from lambdalayer.proof.interpreters import (
@@ -37,74 +37,17 @@ from lambdalayer.proof.interpreters import (
     host_machine,
     missing_reason,
 )
+from lambdalayer.proof.target_run import HandlerResult, ImportResult, Status, TargetRun
 from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
     from lambdalayer.audit import AuditReport
-
-Status = Literal["passed", "failed", "not-run"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 _RUNNER = Path(__file__).with_name("smoke_runner.py")
 _SKIPPED_TOP = frozenset({"__pycache__", "bin", "lib", "include", "share"})
 DEFAULT_TIMEOUT = 120.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImportResult:
-    """One import: how long it took, where the module came from, or the interpreter's error."""
-
-    module: str
-    ok: bool
-    seconds: float
-    origin: str | None = None  # the module's file, as a Lambda path (/opt/python/...)
-    error: str | None = None  # e.g. "ModuleNotFoundError: No module named 'psycopg2._psycopg'"
-    traceback: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class HandlerResult:
-    """The handler was imported (and, with an event, invoked once)."""
-
-    handler: str
-    ok: bool
-    seconds: float
-    invoked: bool
-    result: Any = None  # what the handler returned (JSON-compatible)
-    origin: str | None = None
-    error: str | None = None
-    traceback: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class TargetRun:
-    """The smoke test of one target; `reason` says why it failed as a whole or did not run."""
-
-    target: Target
-    status: Status
-    reason: str | None = None
-    interpreter: str | None = None
-    python_version: str | None = None
-    imports: tuple[ImportResult, ...] = ()
-    handler: HandlerResult | None = None
-    seconds: float = 0.0  # wall time of the whole interpreter run, start-up included
-    # A pure-Python layer is the same files on both architectures: the run of the
-    # first architecture stands for the others, and this names it.
-    covered_by: str | None = None
-    how: str | None = None  # "native", "qemu-aarch64", "ROOT's ld.so" (launch.py)
-    glibc: str | None = None  # the proving interpreter's glibc, e.g. "2.36"
-
-    @property
-    def glibc_newer(self) -> bool:
-        """True when the proving interpreter's glibc is newer than the target's."""
-        if not self.glibc:
-            return False
-        try:
-            have = tuple(int(p) for p in self.glibc.split(".")[:2])
-        except ValueError:
-            return False
-        return have > self.target.runtime.os.glibc
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambdalayer.build.archive import iter_tree, write_zip
+from lambdalayer.build.archive import iter_tree, write_zip, zips_as_is
 
 
 def make_tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -107,3 +107,25 @@ def test_entries_are_sorted_and_carry_one_fixed_timestamp(tmp_path: Path,
     names = [i.filename for i in infos]
     assert names == sorted(names)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_zips_as_is_says_when_the_zip_would_differ_from_the_tree(tmp_path: Path) -> None:
+    """`build --smoke` reports the proof of the tree as the zip's test only when they agree."""
+    def tree(name: str) -> Path:
+        root = tmp_path / name
+        (root / "python" / "pkg").mkdir(parents=True)
+        (root / "python" / "pkg" / "__init__.py").write_text("")
+        return root
+
+    plain = tree("plain")
+    assert zips_as_is(plain)
+    with_link = tree("link")
+    (with_link / "python" / "alias.py").symlink_to(with_link / "python" / "pkg" / "__init__.py")
+    empty_dir = tree("empty")
+    (empty_dir / "python" / "namespace").mkdir()  # imports from the tree, gone from the zip
+    nfd = tree("nfd")
+    (nfd / "python" / "cafe\u0301.py").write_text("")
+    fifo = tree("fifo")
+    os.mkfifo(fifo / "python" / "pipe")
+    for root in (with_link, empty_dir, nfd, fifo):
+        assert not zips_as_is(root), root.name
