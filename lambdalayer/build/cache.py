@@ -51,14 +51,24 @@ _CACHEDIR_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
 _INFLATE_BLOCK = 1 << 20
 
 
+# What lambdalayer keeps in the cache root (zip members, logs of local builds, Lambda's
+# unzipped-size answers, provisioned interpreters).
+INTERPRETERS_DIR = "interpreters"
+OWN_ENTRIES = frozenset({MEMBERS_DIR, "logs", "unzipped-sizes", INTERPRETERS_DIR, "CACHEDIR.TAG"})
+
+
+def _default_root() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "lambdalayer"
+
+
 def cache_root() -> Path:
     """The cache directory (which may not exist yet)."""
     explicit = os.environ.get("LAMBDALAYER_CACHE_DIR")
     if explicit:
         return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "lambdalayer"
+    return _default_root()
 
 
 def parse_size(text: str) -> int:
@@ -117,16 +127,26 @@ def ensure_root(root: Path) -> None:
     """Create the cache directory private (0700) with its marker; OSError when it cannot."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not is_lambdalayer_cache(root):
-        if any(root.iterdir()):
+        if any(root.iterdir()) and not _unmarked_but_ours(root):
             # Someone else's directory (LAMBDALAYER_CACHE_DIR=~/.cache): never ours to fill.
             raise OSError(f"{root} is not empty and was not created by lambdalayer")
         (root / MARKER).write_bytes(_MARKER_TEXT)
         (root / "CACHEDIR.TAG").write_bytes(_CACHEDIR_TAG)
 
 
+def _unmarked_but_ours(root: Path) -> bool:
+    """True for lambdalayer's default cache directory holding only what lambdalayer puts
+    there: left without a marker by a version before markers. An explicit
+    LAMBDALAYER_CACHE_DIR is never adopted (its `logs/` could be anyone's)."""
+    if os.environ.get("LAMBDALAYER_CACHE_DIR") or root != _default_root():
+        return False
+    return all(entry.name in OWN_ENTRIES and not entry.is_symlink() for entry in root.iterdir())
+
+
 def clean(root: Path | None = None) -> int:
     """Delete the cache's entries; returns the bytes freed. Safe to run during a build
-    (the build then simply misses).
+    (the build then simply misses). Interpreters from `interpreters add` stay: a build after
+    a clean is slower, never less proven.
 
     Only in a directory lambdalayer created (its marker file): pointed at ~/.cache
     or a project, it refuses rather than delete what is not its own.
@@ -146,6 +166,8 @@ def clean(root: Path | None = None) -> int:
             continue
         if not child.is_dir():
             continue  # the marker and CACHEDIR.TAG stay
+        if child.name == INTERPRETERS_DIR:
+            continue  # asked for by `interpreters add`: without them the proof would skip
         for path, size, _mtime in _entries(child):
             try:
                 path.unlink()

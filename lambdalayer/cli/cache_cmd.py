@@ -48,7 +48,8 @@ def cache_group(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def clean_command(also_uv: bool, as_json: bool) -> None:
     """Delete lambdalayer's cache (and, with --uv, uv's). The next build is slower, not
-    different: cached and fresh zips are byte-identical."""
+    different: cached and fresh zips are byte-identical. Interpreters from `interpreters
+    add` stay (delete their folder under interpreters/ yourself)."""
     from lambdalayer.build.cache import cache_root, clean, clean_uv
 
     freed = clean()

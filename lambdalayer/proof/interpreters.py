@@ -189,10 +189,10 @@ def env_variable(version: str, machine: str) -> str:
 
 def interpreter_dirs() -> list[Path]:
     """Where root filesystems are looked for: $LAMBDALAYER_INTERPRETERS, then the cache."""
-    from lambdalayer.build.cache import cache_root
+    from lambdalayer.build.cache import INTERPRETERS_DIR, cache_root
 
     listed = [Path(p).expanduser() for p in os.environ.get(ENV_DIRS, "").split(os.pathsep) if p]
-    return [*listed, cache_root() / "interpreters"]
+    return [*listed, cache_root() / INTERPRETERS_DIR]
 
 
 def root_filesystems() -> list[Path]:

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from lambdalayer.build.archive import CACHE_MIN, iter_tree, write_zip
-from lambdalayer.build.cache import _HEADER, _MAGIC, MARKER, DeflateCache, clean
+from lambdalayer.build.cache import (
+    _HEADER,
+    _MAGIC,
+    MARKER,
+    DeflateCache,
+    clean,
+    open_member_cache,
+)
 from lambdalayer.errors import UsageError
 from tests.helpers import run_cli
 
@@ -102,3 +109,78 @@ def test_clean_keeps_the_marked_root_and_does_not_follow_links(tmp_path: Path) -
     (cache_dir / "zip-members").symlink_to(outside)
     clean(cache_dir)
     assert (outside / "keep").exists()
+
+
+def _default_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """lambdalayer's default cache directory, under a scratch XDG_CACHE_HOME."""
+    monkeypatch.delenv("LAMBDALAYER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "lambdalayer"
+
+
+def test_an_unmarked_default_cache_of_lambdalayers_own_is_adopted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache left by a version before markers (or by `interpreters add`) is used again,
+    not refused on every build with a warning."""
+    default = _default_location(tmp_path, monkeypatch)
+    (default / "zip-members" / "ab").mkdir(parents=True)
+    (default / "interpreters").mkdir()
+    found, warning = open_member_cache()
+    assert warning is None and found is not None
+    assert (default / MARKER).is_file()
+
+
+def test_the_default_cache_with_anything_else_in_it_is_still_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    default = _default_location(tmp_path, monkeypatch)
+    (default / "zip-members").mkdir(parents=True)
+    (default / "notes.txt").write_text("mine")
+    found, warning = open_member_cache()
+    assert found is None and warning is not None and "not created by lambdalayer" in warning
+    assert not (default / MARKER).exists()
+
+
+def test_an_explicit_cache_dir_is_never_adopted(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """LAMBDALAYER_CACHE_DIR=./build holding a `logs/` of the user's own: not ours to clean."""
+    explicit = tmp_path / "build"
+    (explicit / "logs").mkdir(parents=True)
+    monkeypatch.setenv("LAMBDALAYER_CACHE_DIR", str(explicit))
+    found, warning = open_member_cache()
+    assert found is None and warning is not None
+    assert sorted(p.name for p in explicit.iterdir()) == ["logs"]
+
+
+def test_interpreters_add_marks_the_cache_it_puts_interpreters_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`interpreters add --from-debian` without --into writes into the cache: after it, even
+    when mmdebstrap fails, the next build still uses the cache (no warning). An explicit
+    LAMBDALAYER_CACHE_DIR, which is never adopted unmarked."""
+    cache_dir = tmp_path / "ci-cache"
+    monkeypatch.setenv("LAMBDALAYER_CACHE_DIR", str(cache_dir))
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "mmdebstrap"
+    fake.write_text("#!/bin/sh\necho 'E: cannot reach the mirror' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    path = f"{tools}{os.pathsep}{os.environ['PATH']}"
+    add = run_cli("interpreters", "add", "--runtime", "python3.11", "--arch", "x86_64",
+                  "--from-debian", "bookworm", env={"PATH": path})
+    assert add.returncode == 2 and "cannot reach the mirror" in add.stderr, add.stderr
+    assert (cache_dir / "interpreters").is_dir()
+    found, warning = open_member_cache()
+    assert warning is None and found is not None
+
+
+def test_clean_keeps_provisioned_interpreters(tmp_path: Path) -> None:
+    """`cache clean` then `build`: slower, but every target proven as before."""
+    root = _layer(tmp_path, os.urandom(CACHE_MIN + 1))
+    cache_dir = tmp_path / "cache"
+    write_zip(iter_tree(root), tmp_path / "a.zip", level=6,
+              cache=DeflateCache(cache_dir, 10**9))
+    python = cache_dir / "interpreters" / "bookworm-arm64-python3.11" / "usr" / "bin" / "python3.11"
+    python.parent.mkdir(parents=True)
+    python.write_bytes(b"\x7fELF")
+    assert clean(cache_dir) > CACHE_MIN
+    assert python.read_bytes() == b"\x7fELF"
+    assert not any(p.is_file() for p in (cache_dir / "zip-members").rglob("*"))
