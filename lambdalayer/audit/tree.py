@@ -94,6 +94,8 @@ class LayerTree:
         for root in import_roots(target):
             if rel.startswith(root):
                 top = rel[len(root):].split("/", 1)[0]
+                if top.endswith((".dist-info", ".data")):
+                    return top.split("-", 1)[0] or None  # six-1.17.0.dist-info -> six
                 name = top.split(".", 1)[0]
                 return name or None
         return None

@@ -48,6 +48,20 @@ class StartedUv:
         interrupt.untrack(self.process)
 
 
+# How uv may put files into the layer tree: never `symlink` (into uv's cache), which a
+# user's UV_LINK_MODE or uv.toml may ask for; a zip holds no symlinks, so those files would
+# be missing on Lambda. Hard links and clones are safe: nothing edits the tree in place.
+_LAYER_LINK_MODES = ("copy", "clone", "hardlink")
+
+
+def layer_link_mode() -> str:
+    """UV_LINK_MODE when it puts real files in the tree, else uv's default for this host."""
+    chosen = os.environ.get("UV_LINK_MODE", "").strip().lower()
+    if chosen in _LAYER_LINK_MODES:
+        return chosen
+    return "clone" if sys.platform == "darwin" else "hardlink"
+
+
 def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_version: str,
                      dest: Path, no_binary: frozenset[str] = frozenset(),
                      no_deps: bool = False) -> list[str]:
@@ -58,6 +72,7 @@ def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_vers
         "--python-version", python_version,
         "--only-binary", ":all:",
         "--no-installer-metadata",
+        "--link-mode", layer_link_mode(),
     ]
     for name in sorted(no_binary):
         args += ["--no-binary", name]

@@ -8,7 +8,10 @@ finder's one probe of the interpreter).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import platform
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -198,18 +201,56 @@ def test_build_smoke_with_the_proof_off_tests_the_zip(
     assert _imports(log) == 1  # the zip's test: the proof did not run
 
 
+def _wheel_with_an_empty_directory(folder: Path) -> Path:
+    """emptyd 1.0: a pure wheel whose `emptyd/data/` is a directory entry with nothing in
+    it (uv makes the directory; a zip of the tree has no entry for it)."""
+    files = {
+        "emptyd/__init__.py": b"VALUE = 1\n",
+        "emptyd-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: emptyd\nVersion: 1.0\n\n",
+        "emptyd-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\n"
+                                      b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    wheel = folder / "emptyd-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{name},sha256={digest.decode()},{len(data)}")
+        archive.writestr(zipfile.ZipInfo("emptyd/data/"), b"")
+        record.append("emptyd-1.0.dist-info/RECORD,,")
+        archive.writestr("emptyd-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
 def test_a_tree_the_zip_does_not_hold_as_is_is_tested_as_zipped(
         counted: tuple[dict[str, str], Path], tmp_path: Path) -> None:
     env, log = counted
-    # uv told to install by symlink: the tree imports (the proof passes), but a zip holds
-    # no symlinks, so the zip has no six.py; --smoke must say so from the zip itself.
+    # An empty directory in the tree: the zip cannot hold it, so the proof's run on the
+    # tree does not stand for the zip, which --smoke then imports itself.
+    wheel = _wheel_with_an_empty_directory(tmp_path)
     out = tmp_path / "dist"
-    run = run_cli("build", "linked", "-p", "six", "--runtime", "python3.12", "--arch",
-                  "x86_64", "--allow", "unsafe-path", "--out", str(out), "--smoke", "--json",
-                  env={**env, "UV_LINK_MODE": "symlink"})
-    assert run.returncode == 6, run.stderr
+    run = run_cli("build", "emptyd", "-p", str(wheel), "--runtime", "python3.12", "--arch",
+                  "x86_64", "--out", str(out), "--smoke", "--json", env=env)
+    assert run.returncode == 0, run.stderr
     [artifact] = run.json()["artifacts"]
     assert artifact["import_test"]["status"] == "passed"
-    [target] = artifact["smoke"]["targets"]
-    assert target["status"] == "failed" and "nothing to import" in target["reason"]
-    assert _imports(log) == 1  # the proof's; the zip's test had nothing to import
+    assert artifact["smoke"]["status"] == "passed"
+    assert _imports(log) == 2  # the proof's on the tree, then the zip's own
+
+
+def test_uv_told_to_install_by_symlink_still_gives_real_files(
+        counted: tuple[dict[str, str], Path], tmp_path: Path) -> None:
+    """UV_LINK_MODE=symlink (a user's speed setting) would fill the tree with links into
+    uv's cache, which a zip leaves out; lambdalayer installs real files regardless."""
+    env, log = counted
+    out = tmp_path / "dist"
+    run = run_cli("build", "linked", "-p", "six", "--runtime", "python3.12", "--arch",
+                  "x86_64", "--out", str(out), "--smoke", "--json",
+                  env={**env, "UV_LINK_MODE": "symlink"})
+    assert run.returncode == 0, run.stderr
+    [artifact] = run.json()["artifacts"]
+    assert artifact["smoke"]["status"] == "passed"
+    with zipfile.ZipFile(out / "linked.zip") as layer:
+        assert "python/six.py" in layer.namelist()
+    assert _imports(log) == 1  # the tree is the zip: imported once

@@ -266,3 +266,13 @@ def test_no_targets_is_a_usage_error(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError):
         audit_layer(tmp_path, [])
+
+
+def test_a_file_outside_any_record_is_named_after_its_dist_info_package() -> None:
+    """A dist-info file no RECORD lists (it is a symlink, say) belongs to "six", not "six-1"."""
+    from lambdalayer.audit.tree import LayerTree
+
+    assert LayerTree().package_of("python/six-1.17.0.dist-info/LICENSE") == "six"
+    assert LayerTree().package_of("python/yaml/__init__.py") == "yaml"
+    assert LayerTree().package_of("python/_cffi_backend.cpython-312-x86_64-linux-gnu.so") == (
+        "_cffi_backend")
