@@ -78,14 +78,15 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
     if as_json:
         print_json({"interpreters": [asdict(row) for row in rows]})
         return
+    how_width = max([len(row.how) for row in rows if row.found] + [len("native")])
     for row in rows:
         target = f"{row.runtime}/{row.arch}"
         if row.found:
             named = f"  (named by {row.source})" if row.source in ("env", "config") else ""
-            say(f"{target:<18} {row.how:<20} CPython {row.version}  {row.interpreter}"
-                f"{named}")
+            say(f"{target:<18} {row.how:<{how_width}}  CPython {row.version}  "
+                f"{row.interpreter}{named}")
         else:
-            say(f"{target:<18} {'-':<20} {row.reason}")
+            say(f"{target:<18} {'-':<{how_width}}  {row.reason}")
 
 
 @interpreters_command.command("add")
