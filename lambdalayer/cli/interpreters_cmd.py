@@ -78,7 +78,7 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
     if as_json:
         print_json({"interpreters": [asdict(row) for row in rows]})
         return
-    how_width = max([len(row.how) for row in rows if row.found] + [len("native")])
+    how_width = max([len(row.how or "") for row in rows] + [len("native")])
     for row in rows:
         target = f"{row.runtime}/{row.arch}"
         if row.found:
