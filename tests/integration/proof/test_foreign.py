@@ -50,12 +50,20 @@ def arm64_roots() -> None:
 
 
 def test_arm64_native_layer_imports_under_qemu(arm64_roots: None, tmp_path: Path) -> None:
-    run = run_cli("build", "arm", "-p", "orjson", "-p", "psycopg2-binary",
+    # The layer: Rust (orjson, pydantic-core, cryptography), C with bundled
+    # libraries (psycopg2-binary's libpq, numpy's OpenBLAS).
+    run = run_cli("build", "arm", "-p", "orjson", "-p", "psycopg2-binary", "-p", "pydantic",
+                  "-p", "cryptography", "-p", "numpy",
                   "--runtime", "python3.11", "--runtime", "python3.13", "--arch", "arm64",
-                  "--out", str(tmp_path), "--json", env=_env())
+                  "--out", str(tmp_path), "--smoke", "--json", env=_env())
     assert run.returncode == 0, run.stderr
     proof = run.json()["artifacts"][0]["import_test"]
     assert proof["status"] == "passed", proof
+    smoke = run.json()["artifacts"][0]["smoke"]  # the proof's own imports, module by module
+    assert [t["target"] for t in smoke["targets"]] == ["python3.11/arm64", "python3.13/arm64"]
+    for target in smoke["targets"]:
+        imported = {i["module"] for i in target["imports"] if i["ok"]}
+        assert {"orjson", "psycopg2", "pydantic", "cryptography", "numpy"} <= imported, target
     versions = {t["target"]: t["python_version"] for t in proof["targets"]}
     assert versions["python3.11/arm64"].startswith("3.11.")
     assert versions["python3.13/arm64"].startswith("3.13.")
