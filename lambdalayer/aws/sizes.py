@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 
 from lambdalayer.aws.arns import parse_layer_arn
 from lambdalayer.aws.client import error_code
-from lambdalayer.build.cache import cache_root
+from lambdalayer.build.cache import SIZES_DIR, cache_root
 from lambdalayer.build.manifest import find_manifests, read_manifest
 from lambdalayer.errors import UsageError
 
@@ -47,7 +47,6 @@ _MAX_DIRECTORY = 64 << 20
 _MAX_DOWNLOAD = LIMIT + (16 << 20)
 _MAX_ENTRIES = 200_000
 _TIMEOUT = 20
-SIZES_DIR = "unzipped-sizes"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,10 +51,12 @@ _CACHEDIR_TAG = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
 _INFLATE_BLOCK = 1 << 20
 
 
-# What lambdalayer keeps in the cache root (zip members, logs of local builds, Lambda's
-# unzipped-size answers, provisioned interpreters).
+# What lambdalayer keeps in the cache root besides zip members: logs of local builds,
+# Lambda's unzipped-size answers, provisioned interpreters.
+LOGS_DIR = "logs"
+SIZES_DIR = "unzipped-sizes"
 INTERPRETERS_DIR = "interpreters"
-OWN_ENTRIES = frozenset({MEMBERS_DIR, "logs", "unzipped-sizes", INTERPRETERS_DIR, "CACHEDIR.TAG"})
+OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR, "CACHEDIR.TAG"})
 
 
 def _default_root() -> Path:

@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 
 def _log_path(ref: LocalRef) -> Path:
     """Where a local build's output is kept: it outlives the scratch directory."""
-    from lambdalayer.build.cache import cache_root
+    from lambdalayer.build.cache import LOGS_DIR, cache_root
 
     digest = hashlib.sha256(str(ref.path).encode()).hexdigest()[:12]
-    return cache_root() / "logs" / f"build-{ref.path.name}-{digest}.log"
+    return cache_root() / LOGS_DIR / f"build-{ref.path.name}-{digest}.log"
 
 
 def build_wheel(ref: LocalRef, out_dir: Path) -> Path:

@@ -70,7 +70,18 @@ class Provisioned:
 
 
 def _default_dest() -> Path:
-    return interpreter_dirs()[-1]  # lambdalayer's cache: interpreters/
+    """lambdalayer's cache, interpreters/: the cache made (marked as its own) first, since
+    an unmarked cache directory is someone else's and the build would not use it."""
+    from lambdalayer.build.cache import cache_root, ensure_root
+
+    try:
+        ensure_root(cache_root())
+    except OSError as exc:
+        raise UsageError(f"lambdalayer's cache {cache_root()} cannot take interpreters: "
+                         f"{exc.strerror or exc}.",
+                         hint="Point --into at a directory of yours, and LAMBDALAYER_INTERPRETERS "
+                              "at it so the proof finds it.") from exc
+    return interpreter_dirs()[-1]
 
 
 def provision(target: Target, *, suite: str | None, dest: Path | None,
@@ -88,23 +99,7 @@ def provision(target: Target, *, suite: str | None, dest: Path | None,
                              "into its own directory (`uv python dir`).",
                              hint="Drop --into, or set UV_PYTHON_INSTALL_DIR to choose uv's.")
         return _with_uv(target)
-    if dest is None:
-        _mark_cache()
     return _from_debian(target, suite, dest or _default_dest(), progress)
-
-
-def _mark_cache() -> None:
-    """Make lambdalayer's cache (marked as its own) before putting interpreters/ in it: an
-    unmarked cache directory is someone else's, and the build would not use it."""
-    from lambdalayer.build.cache import cache_root, ensure_root
-
-    try:
-        ensure_root(cache_root())
-    except OSError as exc:
-        raise UsageError(f"lambdalayer's cache {cache_root()} cannot take interpreters: "
-                         f"{exc.strerror or exc}.",
-                         hint="Point --into at a directory of yours, and LAMBDALAYER_INTERPRETERS "
-                              "at it so the proof finds it.") from exc
 
 
 def _with_uv(target: Target) -> Provisioned:
