@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from lambdalayer.audit import audit_layer
-from lambdalayer.build.uvtool import uv_binary
+from lambdalayer.common.uvtool import uv_binary
 from lambdalayer.targets.target import Target
 
 GOAL = 1.5

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import lambdalayer as lambdalayer_package
-from lambdalayer.build.uvtool import uv_binary
+from lambdalayer.common.uvtool import uv_binary
 from lambdalayer.project.recipes import get_recipe
 
 TARGET_PLATFORM = "x86_64-manylinux_2_17"

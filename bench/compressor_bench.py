@@ -15,7 +15,7 @@ ratios against today's writer:
    the total compressed size are what a libdeflate writer could at best reach.
    libdeflate has no streaming API (no preset dictionary, no sync flush), so a big
    file cannot be split into pieces the way write_zip does.
-It also prints each compressor's known-answer digest (lambdalayer/build/compressor.py):
+It also prints each compressor's known-answer digest (lambdalayer/archive/compressor.py):
 the same digest on two hosts means the same bytes.
 """
 
@@ -35,9 +35,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lambdalayer.build.archive import iter_tree, write_zip
-from lambdalayer.build.compressor import _sample, implementation, output_digest
-from lambdalayer.build.uvtool import uv_binary
+from lambdalayer.archive.compressor import _sample, implementation, output_digest
+from lambdalayer.archive.zipwriter import iter_tree, write_zip
+from lambdalayer.common.uvtool import uv_binary
 
 
 def install(dest: Path, packages: list[str]) -> None:

@@ -19,8 +19,8 @@ import statistics
 import subprocess
 import time
 
-from lambdalayer.proof.interpreters import root_filesystems
-from lambdalayer.proof.launch import elf_machine, find_qemu, qemu_cpu_args
+from lambdalayer.interpreters.find import root_filesystems
+from lambdalayer.interpreters.launch import elf_machine, find_qemu, qemu_cpu_args
 
 _IMPORTS = "import json, decimal, ssl, ctypes"
 

@@ -28,7 +28,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from lambdalayer.proof.interpreters import find_interpreter
+from lambdalayer.interpreters.find import find_interpreter
 
 GOAL = 0.35
 PROGRAM = ("import sys, time; sys.path[0:0] = {paths!r}; t = time.perf_counter(); "

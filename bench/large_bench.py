@@ -29,9 +29,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdalayer.build.archive import iter_tree, write_zip
-from lambdalayer.build.install import lay_out
-from lambdalayer.build.uvtool import uv_binary
+from lambdalayer.archive.zipwriter import iter_tree, write_zip
+from lambdalayer.common.uvtool import uv_binary
+from lambdalayer.resolve.install import lay_out
 from lambdalayer.shrink.slim import slim_tree
 from lambdalayer.shrink.strip import strip_tree
 

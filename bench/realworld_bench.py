@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lambdalayer.proof.interpreters import find_interpreter
+from lambdalayer.interpreters.find import find_interpreter
 from tests.realworld.packages import CASES, Case
 
 GOAL_RATIO = 0.6

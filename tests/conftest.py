@@ -35,7 +35,7 @@ def require(condition: bool, reason: str) -> None:
 
 def find_python(version: str) -> str | None:
     """A working local CPython X.Y (verified by running it: pyenv shims may not be)."""
-    from lambdalayer.proof.interpreters import find_interpreter
+    from lambdalayer.interpreters.find import find_interpreter
 
     found = find_interpreter(version)
     return str(found.path) if found is not None else None

@@ -1,13 +1,13 @@
 """Stage 4, audit: can this layer load on its target?
 
-Takes a layer tree, a zip (read by `zipread`, the safe extractor) or a layer
-ARN and the targets; gives an `AuditReport` of findings.
+Takes a layer tree or a zip (read by `zipread`, the safe extractor) and the
+targets; gives an `AuditReport` of findings (a published layer is downloaded
+by aws/download.py first).
 
     report = audit_layer(Path("build/pg8000"), [Target.parse("python3.12", "x86_64")])
     if not report.ok: ...   # report.errors: error findings not waived by `allow`
 
-`audit_layer` takes a layer tree; `check_path` a directory or zip;
-`check_layer_arn` a published layer version. Readers live in `elf.py` (no
+`audit_layer` takes a layer tree; `check_path` a directory or zip. Readers live in `elf.py` (no
 policy), rules in `rules.py`; nothing here prints.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 from lambdalayer.audit.check import (
     audit_layer,
     audit_tree,
-    check_layer_arn,
     check_path,
     looks_like_layer_arn,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "Finding",
     "audit_layer",
     "audit_tree",
-    "check_layer_arn",
     "check_path",
     "looks_like_layer_arn",
     "merge_findings",

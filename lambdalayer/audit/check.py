@@ -18,12 +18,11 @@ from lambdalayer.audit.names import collisions
 from lambdalayer.audit.syslibs import load_base_image_libs
 from lambdalayer.audit.tree import LayerFile, LayerTree, scan_layer
 from lambdalayer.audit.zipread import ExtractedZip, safe_extract
-from lambdalayer.errors import AwsError, UsageError
+from lambdalayer.common.errors import UsageError
+from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
 from lambdalayer.targets.target import Target
 
 # A layer zip is at most ~250 MB unzipped, so zipped it is smaller still.
-MAX_DOWNLOAD = 512 << 20
-DOWNLOAD_DEADLINE = 600.0  # seconds for the whole download (a layer is at most 50 MB zipped)
 
 
 def audit_layer(root: Path, targets: list[Target], *,
@@ -111,11 +110,11 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
             message=f"A symlink to {raw!r}, outside the layer: on Lambda it points at the "
                     "runtime's own files or at nothing. Replace it with the file it names."))
     unzipped = tree.unzipped_size
-    if unzipped > rules.MAX_UNZIPPED:
+    if unzipped > UNZIPPED_LIMIT:
         findings.append(Finding(
             severity="error", code="unzipped-too-large", path="",
             message=f"The layer unzips to {unzipped:,} bytes; Lambda allows "
-                    f"{rules.MAX_UNZIPPED:,} for a function and all its layers together, so "
+                    f"{UNZIPPED_LIMIT:,} for a function and all its layers together, so "
                     "it cannot be attached. Drop packages you do not import, strip the .so "
                     "files and remove tests/ directories (lambdalayer build can slim), or "
                     "split it into several layers for different functions."))
@@ -169,112 +168,19 @@ def _zip_findings(extracted: ExtractedZip, tree: LayerTree) -> list[Finding]:
                 package=tree.package_of(p.name))
         for p in extracted.problems
     ]
-    if extracted.zipped_size > rules.MAX_DIRECT_ZIP:
+    if extracted.zipped_size > DIRECT_UPLOAD_LIMIT:
         findings.append(Finding(
             severity="warning", code="zipped-too-large", path="",
             message=f"The zip is {extracted.zipped_size:,} bytes, over the "
-                    f"{rules.MAX_DIRECT_ZIP:,} Lambda accepts in a direct upload: publishing "
+                    f"{DIRECT_UPLOAD_LIMIT:,} Lambda accepts in a direct upload: publishing "
                     "it needs an S3 bucket (lambdalayer publish uploads through S3 for you)."))
-    if extracted.unzipped_size > rules.MAX_UNZIPPED and tree.unzipped_size <= rules.MAX_UNZIPPED:
+    if extracted.unzipped_size > UNZIPPED_LIMIT and tree.unzipped_size <= UNZIPPED_LIMIT:
         # Entries that were not extracted still count for Lambda.
         findings.append(Finding(
             severity="error", code="unzipped-too-large", path="",
             message=f"The zip's entries add up to {extracted.unzipped_size:,} bytes unzipped; "
-                    f"Lambda allows {rules.MAX_UNZIPPED:,} for a function and its layers."))
+                    f"Lambda allows {UNZIPPED_LIMIT:,} for a function and its layers."))
     return findings
-
-
-def check_layer_arn(arn: str, targets: list[Target], *, allow: frozenset[str] = frozenset(),
-                    region: str | None = None, profile: str | None = None,
-                    endpoint_url: str | None = None) -> AuditReport:
-    """Download a published layer version (get_layer_version_by_arn's Content.Location)
-    and audit it. AwsError when this account may not read it."""
-    from lambdalayer.aws.arns import parse_layer_arn
-
-    parsed = parse_layer_arn(arn)
-    if parsed is None or parsed.version is None:
-        raise UsageError(f"{arn!r} is not a layer version ARN.",
-                         hint="Expected arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION.")
-    location = _layer_location(str(parsed), region=region or parsed.region, profile=profile,
-                               endpoint_url=endpoint_url, owner=parsed.account,
-                               name=parsed.name, version=parsed.version)
-    with tempfile.TemporaryDirectory(prefix="lambdalayer-layer-") as temporary:
-        archive = Path(temporary) / f"{parsed.name}-{parsed.version}.zip"
-        _download(location, archive, arn=str(parsed))
-        return check_path(archive, targets, allow=allow)
-
-
-def _layer_location(arn: str, *, region: str, profile: str | None, endpoint_url: str | None,
-                    owner: str, name: str, version: int) -> str:
-    # boto3 costs ~250 ms to import and set up (DESIGN.md §2): only this path pays.
-    import botocore.exceptions
-
-    from lambdalayer.aws.client import error_code, make_client, translate_aws_error
-
-    client = make_client("lambda", region=region, profile=profile, endpoint_url=endpoint_url)
-    try:
-        response = client.get_layer_version_by_arn(Arn=arn)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        if error_code(exc) in {"AccessDeniedException", "AccessDenied"}:
-            raise AwsError(
-                f"This account cannot read the layer {arn}: AWS denied "
-                "lambda:GetLayerVersion.",
-                hint=f"A layer is private to its owner (account {owner}) until the owner "
-                     "grants access: aws lambda add-layer-version-permission --layer-name "
-                     f"{name} --version-number {version} --statement-id allow-reader "
-                     "--action lambda:GetLayerVersion --principal YOUR_ACCOUNT_ID "
-                     f"--region {region}. Or ask the owner for the zip and check that.",
-            ) from exc
-        raise translate_aws_error(exc, region=region,
-                                  resource=f"layer version {arn}") from exc
-    location = response.get("Content", {}).get("Location")
-    if not isinstance(location, str) or not location:
-        raise AwsError(f"AWS returned no download location for {arn}.")
-    return location
-
-
-def _download(url: str, destination: Path, *, arn: str) -> None:
-    """Stream the presigned URL to `destination`, capped at MAX_DOWNLOAD bytes."""
-    import http.client
-    import time
-    import urllib.error
-    import urllib.request
-
-    if not url.startswith(("https://", "http://")):
-        raise AwsError(f"AWS returned an unexpected download location for {arn}.")
-    # A total deadline, not only a per-read timeout: a server trickling a byte a
-    # minute must not hold `check` for hours.
-    deadline = time.monotonic() + DOWNLOAD_DEADLINE
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, destination.open("wb") as out:
-            copied = 0
-            while True:
-                chunk = response.read(1 << 20)
-                if not chunk:
-                    break
-                copied += len(chunk)
-                if copied > MAX_DOWNLOAD:
-                    raise UsageError(f"The layer {arn} is larger than {MAX_DOWNLOAD:,} bytes; "
-                                     "no Lambda layer can be that big.")
-                if time.monotonic() > deadline:
-                    raise AwsError(f"Downloading the layer {arn} took longer than "
-                                   f"{DOWNLOAD_DEADLINE:.0f} s; stopped.",
-                                   hint="Try again on a faster connection.")
-                out.write(chunk)
-            expected = response.headers.get("Content-Length", "")
-            if expected.isdigit() and copied < int(expected):
-                raise http.client.IncompleteRead(b"", int(expected) - copied)
-    except (urllib.error.URLError, TimeoutError, ConnectionError,
-            http.client.HTTPException) as exc:  # IncompleteRead, RemoteDisconnected...
-        raise AwsError(f"Could not download the layer {arn}: {exc}",
-                       hint="The download link is valid for 10 minutes; try again.") from exc
-    except OSError as exc:
-        raise UsageError(f"Could not save the layer {arn} to {destination}: {exc}") from exc
-
-
-def download_layer(url: str, destination: Path, *, arn: str) -> None:
-    """Save a layer version's Content.Location (http/https) to `destination`, capped."""
-    _download(url, destination, arn=arn)
 
 
 def looks_like_layer_arn(text: str) -> bool:
@@ -282,5 +188,4 @@ def looks_like_layer_arn(text: str) -> bool:
     return text.startswith("arn:") and ":lambda:" in text and ":layer:" in text
 
 
-__all__ = ["audit_layer", "audit_tree", "check_layer_arn", "check_path", "download_layer",
-           "looks_like_layer_arn"]
+__all__ = ["audit_layer", "audit_tree", "check_path", "looks_like_layer_arn"]

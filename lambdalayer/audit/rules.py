@@ -15,17 +15,15 @@ from dataclasses import dataclass
 from packaging import tags as packaging_tags
 from packaging.utils import canonicalize_name
 
-from lambdalayer.advice import alternative, import_libraries
 from lambdalayer.audit.elf import Classified, ElfInfo, Kind
 from lambdalayer.audit.findings import Finding
 from lambdalayer.audit.syslibs import BaseImageLibs
 from lambdalayer.audit.tree import LayerFile, LayerTree, dist_version, import_roots, module_name
+from lambdalayer.common.advice import alternative, import_libraries
 from lambdalayer.targets.target import Target
 
 # Lambda limits (DESIGN.md §2): function + layers unzipped <= 250 MB; a zip
 # uploaded directly (ZipFile) <= 50 MB, larger ones go through S3.
-MAX_UNZIPPED = 262_144_000
-MAX_DIRECT_ZIP = 52_428_800
 
 # Lambda's LD_LIBRARY_PATH (AWS docs, "Defined runtime environment variables"):
 # /var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from lambdalayer import _toml
+from lambdalayer.common import _toml
 
 _LISTS = ("present", "absent", "unverified")
 

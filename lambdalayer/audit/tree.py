@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdalayer.fileio import unreadable, walk_error
+from lambdalayer.common.fileio import unreadable, walk_error
 from lambdalayer.targets.target import Target
 
 _RUNTIME_DIR = re.compile(r"^python/lib/python(\d+)\.(\d+)/")
@@ -151,7 +151,7 @@ def scan_layer(root: Path) -> LayerTree:
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
         for name in [*filenames, *dirnames]:
             path = base / name
-            # NFC, as the zip stores names (build/archive.py): HFS+ lists them as NFD.
+            # NFC, as the zip stores names (archive/zipwriter.py): HFS+ lists them as NFD.
             raw = prefix + rel_dir + name
             rel = unicodedata.normalize("NFC", raw)
             if rel in spellings:

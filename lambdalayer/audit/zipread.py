@@ -4,7 +4,7 @@ Nothing is written outside `destination`. Hostile or broken entries are not
 extracted; each becomes a `ZipProblem` (the audit turns them into findings):
 `..` or absolute names, links leaving the tree, duplicates, corrupt or encrypted
 data. What cannot be audited at all (not a zip, truncated directory, a zip bomb
-past the caps) is a UsageError. The writer is `build/archive.py`.
+past the caps) is a UsageError. The writer is `archive/zipwriter.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdalayer.errors import UsageError
+from lambdalayer.common.errors import UsageError
 
 # Lambda unzips at most 250 MB per function; 4x that is far past anything real.
 MAX_TOTAL = 1 << 30

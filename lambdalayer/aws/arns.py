@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lambdalayer.errors import UsageError
+from lambdalayer.common.errors import UsageError
 
 # botocore's lambda model: LayerName is 1-140 chars of [a-zA-Z0-9-_] (or a layer ARN);
 # the ARN of a version is `arn:<partition>:lambda:<region>:<account>:layer:<name>:<n>`.

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdalayer import interrupt
+from lambdalayer.archive.manifest import find_manifests, read_manifest
 from lambdalayer.aws.arns import check_layer_name, layer_identity, parse_layer_arn
 from lambdalayer.aws.client import aws_errors, error_code, region_of
-from lambdalayer.aws.sizes import LIMIT, FunctionSize, function_size
-from lambdalayer.build.manifest import find_manifests, read_manifest
-from lambdalayer.errors import AuditError, AwsError, UsageError
+from lambdalayer.aws.sizes import FunctionSize, function_size
+from lambdalayer.common import interrupt
+from lambdalayer.common.errors import AuditError, AwsError, UsageError
+from lambdalayer.common.limits import UNZIPPED_LIMIT
 
 # Lambda quota: at most 5 layers per function.
 MAX_LAYERS = 5
@@ -269,8 +270,8 @@ def check_sizes(client: Any, states: Sequence[FunctionState], layer: LayerChoice
             f"Function {size.function!r} would hold {size.known:,} bytes unzipped "
             f"(code and {_layers(len(size.parts) - 1)}):\n{size.breakdown()}" for size in over)
         raise AuditError(
-            f"Refusing to attach {layer.arn}: Lambda allows {LIMIT:,} bytes unzipped for a "
-            f"function's code and all its layers together, and nothing was changed.\n"
+            f"Refusing to attach {layer.arn}: Lambda allows {UNZIPPED_LIMIT:,} bytes unzipped "
+            f"for a function's code and all its layers together, and nothing was changed.\n"
             f"{details}",
             hint="Make a layer smaller (`lambdalayer build --slim --strip`, --exclude), "
                  "detach a layer the function no longer needs, or split the function.")

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from lambdalayer import __version__
-from lambdalayer.errors import AwsError, LambdaLayerError
+from lambdalayer.common.errors import AwsError, LambdaLayerError
 
 # Hosts of AWS's own endpoints; any other host means an override (moto,
 # LocalStack, a VPC endpoint) where an unlisted region name is legitimate.

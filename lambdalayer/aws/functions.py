@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lambdalayer.aws.attach import read_function
 from lambdalayer.aws.client import make_client
-from lambdalayer.errors import UsageError
+from lambdalayer.common.errors import UsageError
 from lambdalayer.targets.runtimes import load_runtime_table
 
 

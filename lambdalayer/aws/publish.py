@@ -16,18 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdalayer.archive.manifest import Manifest, PublishedVersion, read_manifest, write_manifest
 from lambdalayer.aws.arns import check_layer_name
 from lambdalayer.aws.client import ClientFactory, aws_errors, error_code, region_of
-from lambdalayer.build.manifest import Manifest, PublishedVersion, read_manifest, write_manifest
-from lambdalayer.errors import AwsError, LambdaLayerError, UsageError
-from lambdalayer.fileio import file_digests
+from lambdalayer.common.errors import AwsError, LambdaLayerError, UsageError
+from lambdalayer.common.fileio import file_digests
+from lambdalayer.common.limits import DESCRIPTION_LIMIT, DIRECT_UPLOAD_LIMIT, LICENSE_LIMIT
 
 # Lambda quotas: 50 MB zipped for a direct upload; larger archives must come from S3.
-DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 # botocore's lambda model: Description <= 256, LicenseInfo <= 512, CompatibleRuntimes <= 15,
 # CompatibleArchitectures within {x86_64, arm64}.
-DESCRIPTION_LIMIT = 256
-LICENSE_LIMIT = 512
 MAX_COMPATIBLE_RUNTIMES = 15
 LAMBDA_ARCHITECTURES = ("x86_64", "arm64")
 _MAX_WORKERS = 8

@@ -31,20 +31,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from lambdalayer.archive.manifest import find_manifests, read_manifest
 from lambdalayer.aws.arns import parse_layer_arn
 from lambdalayer.aws.client import error_code
-from lambdalayer.build.cache import SIZES_DIR, cache_root
-from lambdalayer.build.manifest import find_manifests, read_manifest
-from lambdalayer.errors import UsageError
+from lambdalayer.common.cache import SIZES_DIR, cache_root
+from lambdalayer.common.errors import UsageError
+from lambdalayer.common.limits import UNZIPPED_LIMIT
 
-LIMIT = 262_144_000
 # The end of a zip: the end-of-central-directory record and the longest comment.
 _TAIL = 22 + 65_535 + 20 + 56
 # A zip's central directory is ~100 bytes per entry; 64 MB is far past any layer.
 _MAX_DIRECTORY = 64 << 20
 # Without range support the whole zip comes down: a function or layer zip is
 # below the unzipped limit, so this bounds the download.
-_MAX_DOWNLOAD = LIMIT + (16 << 20)
+_MAX_DOWNLOAD = UNZIPPED_LIMIT + (16 << 20)
 _MAX_ENTRIES = 200_000
 _TIMEOUT = 20
 
@@ -75,7 +75,7 @@ class FunctionSize:
 
     @property
     def over(self) -> bool:
-        return self.known > LIMIT
+        return self.known > UNZIPPED_LIMIT
 
     def breakdown(self) -> str:
         """One line per part, largest first: `  123,456,789  LABEL`."""
@@ -204,8 +204,8 @@ def cached_size(code_sha256: str) -> int | None:
 
 def remember_size(code_sha256: str, size: int) -> None:
     """Cache a measured figure; a cache that cannot be written is skipped silently."""
-    from lambdalayer.build.cache import ensure_root
-    from lambdalayer.fileio import write_atomic
+    from lambdalayer.common.cache import ensure_root
+    from lambdalayer.common.fileio import write_atomic
 
     try:
         ensure_root(cache_root())  # private and marked, like the member cache

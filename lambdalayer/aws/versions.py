@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdalayer.aws.client import aws_errors, region_of
-from lambdalayer.errors import AwsError, UsageError
+from lambdalayer.common.errors import AwsError, UsageError
 
 _DETAIL_WORKERS = 4  # boto3 clients are thread-safe; a few calls in flight, not a burst
 

@@ -16,7 +16,7 @@ from typing import NoReturn
 import click
 
 from lambdalayer import __version__
-from lambdalayer.errors import EXIT_INTERNAL, EXIT_USAGE, LambdaLayerError
+from lambdalayer.common.errors import EXIT_INTERNAL, EXIT_USAGE, LambdaLayerError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -91,7 +91,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run `cli` and map failures to exit codes."""
-    from lambdalayer import interrupt
+    from lambdalayer.common import interrupt
 
     args = sys.argv[1:] if argv is None else argv
     want_json = "--json" in args

@@ -18,8 +18,8 @@ from rich.table import Table
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, json_option
 from lambdalayer.cli.output import human_console, print_json, say
-from lambdalayer.errors import LambdaLayerError, UsageError
-from lambdalayer.units import format_size
+from lambdalayer.common.errors import LambdaLayerError, UsageError
+from lambdalayer.common.units import format_size
 
 
 def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
@@ -68,6 +68,7 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
     GitHub Actions, `layer_arn` (and `layer_arn_<name>_<region>` for each
     layer and region) are written to $GITHUB_OUTPUT.
     """
+    from lambdalayer.archive.manifest import find_manifests, manifest_path_for
     from lambdalayer.aws.client import AwsSettings
     from lambdalayer.aws.publish import (
         Grants,
@@ -76,7 +77,6 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
         prepare_layer,
         publish,
     )
-    from lambdalayer.build.manifest import find_manifests, manifest_path_for
 
     for account in principals:
         if not (account.isdigit() and len(account) == 12):
@@ -143,7 +143,7 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
 def _superseded_diffs(results: list[Any], *, profile: str | None,
                       endpoint_url: str | None) -> dict[int, Any]:
     """For each newly published version: what changed against the version before it."""
-    from lambdalayer.audit.diff import AwsAccess, diff_superseded
+    from lambdalayer.reports.diff import AwsAccess, diff_superseded
 
     return {i: diff_superseded(r.zip_path, r.arn,
                                aws=AwsAccess(region=r.region, profile=profile,
@@ -274,18 +274,19 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
 def _size_json(size: Any) -> dict[str, Any] | None:
     if size is None:
         return None
-    from lambdalayer.aws.sizes import LIMIT
+    from lambdalayer.common.limits import UNZIPPED_LIMIT
 
-    return {"known": size.known, "limit": LIMIT, "complete": not size.unknown,
+    return {"known": size.known, "limit": UNZIPPED_LIMIT, "complete": not size.unknown,
             "parts": [{"name": p.label, "size": p.size, "source": p.source}
                       for p in size.parts]}
 
 
 def _size_line(size: Any) -> str:
-    from lambdalayer.aws.sizes import LIMIT
+    from lambdalayer.common.limits import UNZIPPED_LIMIT
 
     unknown = f", {len(size.unknown)} part(s) unknown" if size.unknown else ""
-    return (f"{size.known:,} of {LIMIT:,} bytes ({size.known / LIMIT:.0%} of Lambda's "
+    share = size.known / UNZIPPED_LIMIT
+    return (f"{size.known:,} of {UNZIPPED_LIMIT:,} bytes ({share:.0%} of Lambda's "
             f"limit for code + layers){unknown}")
 
 

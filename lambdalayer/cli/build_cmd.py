@@ -8,21 +8,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lambdalayer.build.layer import build_layer
-from lambdalayer.build.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, index_options
 from lambdalayer.cli.output import human_console, print_json, say
-from lambdalayer.errors import UsageError
-from lambdalayer.units import format_size
+from lambdalayer.common.errors import UsageError
+from lambdalayer.common.units import format_size
+from lambdalayer.pipeline.layer import build_layer
+from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from lambdalayer.build.sizing import SizeReport
-    from lambdalayer.build.unpack import Unpacked
-    from lambdalayer.proof.import_test import ImportTest
-    from lambdalayer.proof.smoke import SmokeReport
+    from lambdalayer.archive.unpack import Unpacked
+    from lambdalayer.proof.runner import SmokeReport
+    from lambdalayer.proof.verdict import ImportTest
+    from lambdalayer.reports.sizing import SizeReport
 
 
 def artifact_json(artifact: Artifact) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def _compiled_lines(artifact: Artifact) -> list[str]:
 
 def _size_notes(sizes: SizeReport) -> list[str]:
     """The largest files and what the size options removed, under the package table."""
-    from lambdalayer.build.sizing import short_path
+    from lambdalayer.reports.sizing import short_path
 
     lines = []
     if sizes.largest_files:
@@ -295,10 +295,10 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
       lambdalayer build shared --source src --include ./jq:bin/
       lambdalayer build deps --project . --runtime python3.12   # uv.lock's versions
     """
-    from lambdalayer.build.indexes import IndexSettings
     from lambdalayer.cli.interpreters_cmd import use_config_interpreters
     from lambdalayer.project.config import load_config
     from lambdalayer.project.precedence import BuildFlags, apply_locks, plan_builds
+    from lambdalayer.resolve.index_settings import IndexSettings
 
     if for_function:
         if runtimes or architectures:
@@ -332,7 +332,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
     reports = _reports(result, report_file)
     smoke_reports = None
     if smoke:
-        from lambdalayer.cli.test_cmd import smoke_artifacts
+        from lambdalayer.cli.layer_test_cmd import smoke_artifacts
 
         smoke_reports = smoke_artifacts(result.artifacts)
     if as_json:
@@ -360,7 +360,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
 def _unpack(result: BuildResult, directory: Path | None) -> list[Unpacked]:
     if directory is None:
         return []
-    from lambdalayer.build.unpack import unpack_layers
+    from lambdalayer.archive.unpack import unpack_layers
 
     return unpack_layers([(a.name, a.zip_path) for a in result.artifacts], directory)
 
@@ -368,7 +368,7 @@ def _unpack(result: BuildResult, directory: Path | None) -> list[Unpacked]:
 def _reports(result: BuildResult, report_file: Path | None) -> list[Path]:
     if report_file is None:
         return []
-    from lambdalayer.audit.html_report import make_report, write_report
+    from lambdalayer.reports.html_report import make_report, write_report
 
     written = []
     for artifact in result.artifacts:
@@ -380,7 +380,7 @@ def _reports(result: BuildResult, report_file: Path | None) -> list[Path]:
 
 
 def _with_smoke(result: BuildResult, reports: list[SmokeReport]) -> dict[str, Any]:
-    from lambdalayer.cli.test_cmd import smoke_json
+    from lambdalayer.cli.layer_test_cmd import smoke_json
 
     return {"artifacts": [{**artifact_json(a), "smoke": smoke_json(r)}
                           for a, r in zip(result.artifacts, reports, strict=True)],
@@ -389,7 +389,7 @@ def _with_smoke(result: BuildResult, reports: list[SmokeReport]) -> dict[str, An
 
 def _finish_smoke(reports: list[SmokeReport], as_json: bool) -> None:
     """Show the smoke tests and exit 6/7 when they did not all pass (the zips stay)."""
-    from lambdalayer.cli.test_cmd import render_smoke, smoke_exit_code
+    from lambdalayer.cli.layer_test_cmd import render_smoke, smoke_exit_code
 
     if not as_json:
         for report in reports:

@@ -6,8 +6,8 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import print_json, say
-from lambdalayer.fileio import tree_size
-from lambdalayer.units import format_size
+from lambdalayer.common.fileio import tree_size
+from lambdalayer.common.units import format_size
 
 
 @cli.group("cache", invoke_without_command=True)
@@ -25,7 +25,7 @@ def cache_group(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from lambdalayer.build.cache import usage, uv_cache_dir
+    from lambdalayer.common.cache import usage, uv_cache_dir
 
     ours = usage()
     uv_dir = uv_cache_dir()
@@ -50,7 +50,7 @@ def clean_command(also_uv: bool, as_json: bool) -> None:
     """Delete lambdalayer's cache (and, with --uv, uv's). The next build is slower, not
     different: cached and fresh zips are byte-identical. Interpreters from `interpreters
     add` stay (delete their folder under interpreters/ yourself)."""
-    from lambdalayer.build.cache import cache_root, clean, clean_uv
+    from lambdalayer.common.cache import cache_root, clean, clean_uv
 
     freed = clean()
     uv_cleaned = clean_uv() if also_uv else None

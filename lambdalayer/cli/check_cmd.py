@@ -12,8 +12,8 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import human_console, marks, print_json
-from lambdalayer.errors import EXIT_AUDIT
-from lambdalayer.units import format_size
+from lambdalayer.common.errors import EXIT_AUDIT
+from lambdalayer.common.units import format_size
 
 if TYPE_CHECKING:  # the audit is imported when the command runs, not for --help
     from lambdalayer.audit import AuditReport
@@ -53,7 +53,8 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer check ./python --runtime python3.11 --arch arm64
       lambdalayer check arn:aws:lambda:us-east-1:123456789012:layer:x:3 --runtime python3.11
     """
-    from lambdalayer.audit import check_layer_arn, check_path, looks_like_layer_arn
+    from lambdalayer.audit import check_path, looks_like_layer_arn
+    from lambdalayer.aws.download import check_layer_arn
     from lambdalayer.targets.target import expand_targets
 
     targets = expand_targets(list(runtimes), list(archs))

@@ -9,10 +9,10 @@ import click
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options
 from lambdalayer.cli.output import human_console, print_json
-from lambdalayer.units import format_size
+from lambdalayer.common.units import format_size
 
 if TYPE_CHECKING:
-    from lambdalayer.audit.diff import LayerDiff, PackageChange
+    from lambdalayer.reports.diff import LayerDiff, PackageChange
 
 
 def _signed(size: int) -> str:
@@ -166,8 +166,8 @@ def diff_command(old: str, new: str, runtimes: tuple[str, ...], archs: tuple[str
       lambdalayer diff pg8000:3 dist/pg8000.json --markdown >> "$GITHUB_STEP_SUMMARY"
       lambdalayer diff arn:aws:lambda:us-east-1:123456789012:layer:pg8000:3 dist/pg8000.zip
     """
-    from lambdalayer.audit.diff import AwsAccess, diff_layers
-    from lambdalayer.errors import UsageError
+    from lambdalayer.common.errors import UsageError
+    from lambdalayer.reports.diff import AwsAccess, diff_layers
     from lambdalayer.targets.target import expand_targets
 
     if as_json and as_markdown:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def use_config_interpreters(config: ProjectConfig | None = None) -> None:
     """Hand the config's [interpreters] table to the finder (LAMBDALAYER_PYTHON_* win)."""
-    from lambdalayer.proof.interpreters import use_configured
+    from lambdalayer.interpreters.find import use_configured
 
     if config is None:
         from lambdalayer.project.config import load_config
@@ -70,7 +70,7 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
     """
     if ctx.invoked_subcommand is not None:
         return
-    from lambdalayer.proof.provision import available
+    from lambdalayer.interpreters.provision import available
 
     use_config_interpreters()
 
@@ -106,7 +106,7 @@ def add_command(runtime: str, arch: str, suite: str | None, dest: Path | None) -
       lambdalayer interpreters add --runtime python3.13 --arch arm64 --from-debian trixie
       lambdalayer interpreters add --runtime python3.12 --arch arm64      # with uv
     """
-    from lambdalayer.proof.provision import provision
+    from lambdalayer.interpreters.provision import provision
 
     target = Target.parse(runtime, arch)
     done = provision(target, suite=suite, dest=dest, progress=lambda m: say(f"… {m}"))

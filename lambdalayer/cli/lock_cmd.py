@@ -27,11 +27,11 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, index_url: s
     --hash lines, readable by pip and uv. `lambdalayer build` uses fresh locks;
     `lambdalayer build --locked` fails when a lock is missing or stale.
     """
-    from lambdalayer.build.indexes import IndexSettings
-    from lambdalayer.build.plan import plan_targets
+    from lambdalayer.pipeline.plan import plan_targets
     from lambdalayer.project.config import load_config
-    from lambdalayer.project.lock import lock_path, lockable, write_lock
+    from lambdalayer.project.lockfiles import lock_path, lockable, write_lock
     from lambdalayer.project.precedence import BuildFlags, plan_builds
+    from lambdalayer.resolve.index_settings import IndexSettings
     from lambdalayer.targets.target import Target
 
     config = load_config()

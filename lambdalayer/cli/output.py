@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lambdalayer.errors import LambdaLayerError
-from lambdalayer.redact import redact_text
+from lambdalayer.common.errors import LambdaLayerError
+from lambdalayer.common.redact import redact_text
 
 if TYPE_CHECKING:
     from rich.console import Console

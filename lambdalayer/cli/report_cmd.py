@@ -8,7 +8,7 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import print_json, say
-from lambdalayer.units import format_size
+from lambdalayer.common.units import format_size
 
 
 @cli.command("report")
@@ -31,7 +31,7 @@ def report_command(source: Path, output: Path, runtimes: tuple[str, ...],
       lambdalayer report dist/pg8000.zip -o pg8000.html
       lambdalayer report ./layer --runtime python3.12 --arch arm64 -o layer.html
     """
-    from lambdalayer.audit.html_report import make_report, write_report
+    from lambdalayer.reports.html_report import make_report, write_report
     from lambdalayer.targets.target import expand_targets
 
     targets = expand_targets(list(runtimes), list(archs or ("x86_64",))) if runtimes else None

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lambdalayer import _toml
-from lambdalayer.build.indexes import IndexSettings
-from lambdalayer.errors import ConfigError, UsageError
+from lambdalayer.common import _toml
+from lambdalayer.common.errors import ConfigError, UsageError
+from lambdalayer.resolve.index_settings import IndexSettings
 from lambdalayer.targets.runtimes import load_runtime_table
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdalayer.build.manifest import Manifest, artifact_manifest_paths, read_manifest
-from lambdalayer.errors import UsageError
+from lambdalayer.archive.manifest import Manifest, artifact_manifest_paths, read_manifest
+from lambdalayer.common.errors import UsageError
 from lambdalayer.project.config import LayerConfig
 
 

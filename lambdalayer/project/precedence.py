@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdalayer.build.indexes import IndexSettings
-from lambdalayer.build.request import BuildRequest
-from lambdalayer.build.requirements import (
+from lambdalayer.common.errors import ConfigError, UsageError
+from lambdalayer.pipeline.request import BuildRequest
+from lambdalayer.project.config import LayerConfig, ProjectConfig
+from lambdalayer.project.recipes import Recipe, get_recipe, load_recipes
+from lambdalayer.resolve.index_settings import IndexSettings
+from lambdalayer.resolve.requirements import (
     LocalRef,
     RequirementInputs,
     local_path,
@@ -23,9 +26,6 @@ from lambdalayer.build.requirements import (
     parse_spec,
     read_requirement_file,
 )
-from lambdalayer.errors import ConfigError, UsageError
-from lambdalayer.project.config import LayerConfig, ProjectConfig
-from lambdalayer.project.recipes import Recipe, get_recipe, load_recipes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +97,7 @@ def _own_code(layer: LayerConfig | None, flags: BuildFlags
               ) -> tuple[dict[str, Any], RequirementInputs]:
     """BuildRequest fields for --source/--include/--project (flags over the config),
     and the project's dependencies as inputs."""
-    from lambdalayer.build.sources import parse_include, source_folder
+    from lambdalayer.resolve.sources import parse_include, source_folder
 
     cwd = Path.cwd()
     base = layer.base if layer else cwd
@@ -116,7 +116,7 @@ def _own_code(layer: LayerConfig | None, flags: BuildFlags
         if flags.with_self:
             raise UsageError("--with-self adds the project itself: use it with --project DIR.")
         return fields, RequirementInputs()
-    from lambdalayer.build.project_lock import project_inputs
+    from lambdalayer.resolve.uv_project import project_inputs
 
     inputs, info = project_inputs(project[0], project[1], with_self=flags.with_self or bool(
         layer and layer.with_self))
@@ -209,8 +209,8 @@ def apply_locks(planned: list[PlannedBuild], config: ProjectConfig, *,
     """
     if not locked and all(item.layer is None for item in planned):
         return [item.request for item in planned], []  # no locks to look at: stay fast
-    from lambdalayer.build.plan import plan_targets
-    from lambdalayer.project.lock import (
+    from lambdalayer.pipeline.plan import plan_targets
+    from lambdalayer.project.lockfiles import (
         lock_path,
         lock_state,
         lockable,

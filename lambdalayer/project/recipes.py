@@ -7,14 +7,17 @@ install finds them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lambdalayer import _toml
-from lambdalayer.build.requirements import parse_spec
-from lambdalayer.errors import ConfigError, UsageError
+from lambdalayer.common import _toml
+from lambdalayer.common.errors import ConfigError, UsageError
+from lambdalayer.pipeline.request import Recipe
+from lambdalayer.resolve.requirements import parse_spec
 from lambdalayer.targets.runtimes import load_runtime_table
+
+__all__ = ["Recipe", "builtin_recipe_dir", "get_recipe", "load_recipes"]
 
 _FIELDS: dict[str, type] = {
     "name": str, "description": str, "requirements": list, "runtimes": list,
@@ -22,24 +25,6 @@ _FIELDS: dict[str, type] = {
     "alternatives": list, "slim_patterns": list,
 }
 _REQUIRED = ("name", "requirements")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Recipe:
-    name: str
-    requirements: tuple[str, ...]
-    description: str = ""
-    runtimes: tuple[str, ...] = ()
-    architectures: tuple[str, ...] = ()
-    license: str | None = None
-    smoke_imports: tuple[str, ...] = ()
-    notes: str = ""
-    alternatives: tuple[str, ...] = ()
-    slim_patterns: tuple[str, ...] = ()  # extra globs `--slim` drops for this recipe
-    source: str = ""  # the file it came from
-    text: str = field(default="", repr=False)
-    builtin: bool = True
-    shadows: str | None = None  # the built-in recipe file this user recipe replaces
 
 
 def builtin_recipe_dir() -> Path:

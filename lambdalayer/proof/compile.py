@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdalayer.build.sizing import UNZIPPED_LIMIT
-from lambdalayer.errors import AuditError, LambdaLayerError, UsageError
-from lambdalayer.proof.interpreters import Interpreter, find_interpreter, where_we_looked
+from lambdalayer.common.errors import AuditError, LambdaLayerError, UsageError
+from lambdalayer.common.limits import UNZIPPED_LIMIT
+from lambdalayer.interpreters.find import Interpreter, find_interpreter, where_we_looked
 from lambdalayer.targets.runtimes import Runtime
 from lambdalayer.targets.target import Target
 

@@ -1,24 +1,33 @@
 """Apply the size options to a laid-out layer: `--exclude`, then `--slim`, then `--strip`.
 
 In that order so that nothing is stripped only to be deleted. The audit and the
-size check run after this (build/pipeline.py), on what is actually shipped.
+size check run after this (pipeline/stages.py), on what is actually shipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from lambdalayer.build.distinfo import InstalledDist
+from packaging.requirements import Requirement
+
+from lambdalayer.common.distinfo import InstalledDist
+from lambdalayer.common.progress import Progress
+from lambdalayer.common.units import megabytes
 from lambdalayer.targets.target import Target
-from lambdalayer.units import megabytes
 
-if TYPE_CHECKING:
-    from lambdalayer.build.request import BuildRequest
 
-Progress = Callable[[str], None]
+@dataclass(frozen=True, kw_only=True)
+class ShrinkOptions:
+    """The size options of a build: `--exclude` values as given (`:runtime:` included),
+    `--slim` with its extra globs, `--strip`; `requirements` are what the user asked for
+    (an excluded package they named is reported, not silently dropped)."""
+
+    excludes: tuple[str, ...] = ()
+    slim: bool = False
+    slim_patterns: tuple[str, ...] = ()
+    strip: bool = False
+    requirements: tuple[Requirement, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,7 +37,7 @@ class ShrinkResult:
     warnings: tuple[str, ...]
 
 
-def shrink_layer(request: BuildRequest, root: Path,
+def shrink_layer(request: ShrinkOptions, root: Path,
                  site_dirs: dict[Path, list[InstalledDist]], site_targets: dict[Path, Target],
                  *, progress: Progress | None = None) -> ShrinkResult:
     """Exclude, slim and strip below `root` as `request` asks; a no-op without those options.
@@ -57,7 +66,7 @@ def shrink_layer(request: BuildRequest, root: Path,
         freed = 0
         absent = set(named_canonical)
         for site, dists in site_dirs.items():
-            plan = plan_exclusion(dists, excludes, request.inputs.all_requirements,
+            plan = plan_exclusion(dists, excludes, request.requirements,
                                   site_targets[site])
             absent &= set(plan.absent)
             freed += remove_dists(site, dists, plan.removed)

@@ -24,8 +24,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from lambdalayer.build.distinfo import InstalledDist
-from lambdalayer.errors import UsageError
+from lambdalayer.common.distinfo import InstalledDist
+from lambdalayer.common.errors import UsageError
 from lambdalayer.targets.target import Target
 
 RUNTIME_SHORTCUT = ":runtime:"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from lambdalayer import _toml
-from lambdalayer.errors import UsageError
+from lambdalayer.common import _toml
+from lambdalayer.common.errors import UsageError
 
 _RUNTIME_NAME = re.compile(r"^python3\.(\d+)$")
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")

@@ -1,6 +1,6 @@
 """Popular Lambda packages and what a correct build does with each (python3.12/x86_64).
 
-Shared by tests/integration/build/test_realworld.py and bench/realworld_bench.py.
+Shared by tests/integration/pipeline/test_realworld.py and bench/realworld_bench.py.
 `imports`: modules that must import from the layer alone; `refuse`: (exit code, a
 phrase the refusal's advice must contain) for packages that cannot work on Lambda.
 """

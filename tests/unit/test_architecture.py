@@ -1,8 +1,8 @@
-"""The package's shape: stages import each other in one direction, only cli/ prints.
+"""The package's shape: folders import one way, in the pipeline's order; only cli/ prints.
 
 Read with `ast`, so it sees every import, including the lazy ones inside
 functions and those under TYPE_CHECKING: a cycle there is still a cycle for a
-reader, and it is what made `build` -> `pipeline` -> `build` hard to follow.
+reader. docs/architecture.md explains the layout this table enforces.
 """
 
 from __future__ import annotations
@@ -13,9 +13,33 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "lambdalayer"
-STAGES = ("targets", "build", "shrink", "audit", "proof", "project", "aws", "cli")
 # Scripts run *inside* the target interpreter: printing is their protocol.
-SCRIPTS = {"lambdalayer.proof.smoke_runner"}
+SCRIPTS = {"lambdalayer.proof.in_target"}
+
+# Which folders each folder may import, top of the house first (docs/architecture.md).
+# The CLI on top; then the project (config, recipes, locks, deploy plans) and the
+# orchestration; then the stages in the pipeline's order, each importing only
+# earlier ones; at the bottom the plumbing. `lambdalayer` itself (its version) is
+# open to all.
+_PLUMBING = {"common"}
+_STAGES = ("targets", "interpreters", "resolve", "shrink", "audit", "proof", "archive", "aws",
+           "reports")
+ALLOWED: dict[str, set[str]] = {
+    "common": set(),
+    "targets": _PLUMBING,
+    "interpreters": _PLUMBING | {"targets"},
+    "resolve": _PLUMBING | {"targets", "interpreters"},
+    "shrink": _PLUMBING | {"targets"},
+    "audit": _PLUMBING | {"targets"},
+    "proof": _PLUMBING | {"targets", "interpreters", "audit"},
+    "archive": _PLUMBING | {"targets", "audit"},
+    "aws": _PLUMBING | {"targets", "audit", "archive"},
+    "reports": _PLUMBING | {"targets", "shrink", "audit", "archive", "aws"},
+    "pipeline": _PLUMBING | set(_STAGES),
+    "project": _PLUMBING | set(_STAGES) | {"pipeline"},
+    "cli": _PLUMBING | set(_STAGES) | {"pipeline", "project"},
+}
+FOLDERS = tuple(ALLOWED)
 
 
 def _module_name(path: Path) -> str:
@@ -103,17 +127,71 @@ def test_no_two_modules_import_each_other() -> None:
 def test_request_types_import_nothing_of_the_pipeline() -> None:
     graph = _graph()
     reachable: set[str] = set()
-    todo = ["lambdalayer.build.request"]
+    todo = ["lambdalayer.pipeline.request"]
     while todo:
         for nxt in graph[todo.pop()] - reachable:
             reachable.add(nxt)
             todo.append(nxt)
-    pipeline = {"lambdalayer.build.pipeline", "lambdalayer.build.layer",
-                "lambdalayer.build.resolve", "lambdalayer.shrink.apply", "lambdalayer.audit"}
+    pipeline = {"lambdalayer.pipeline.stages", "lambdalayer.pipeline.layer",
+                "lambdalayer.resolve.resolver", "lambdalayer.shrink.apply", "lambdalayer.audit"}
     assert not reachable & pipeline
 
 
-@pytest.mark.parametrize("stage", STAGES)
+def _folder(module: str) -> str | None:
+    """The package folder a module lives in; None for `lambdalayer` and its top modules."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) \
+        else None
+
+
+def _wrong_directions(graph: dict[str, set[str]]) -> list[str]:
+    wrong = []
+    for module, imported in sorted(graph.items()):
+        source = _folder(module)
+        for target in sorted(imported):
+            dest = _folder(target)
+            if dest is None or dest == source:
+                continue
+            if module == "lambdalayer.__main__":  # `python -m lambdalayer` runs the CLI
+                continue
+            if source is None or dest not in ALLOWED.get(source, set()):
+                allowed = ", ".join(sorted(ALLOWED.get(source or "", ()))) or "nothing"
+                rule = (f"{source}/ may import only {allowed}" if source in ALLOWED
+                        else "top-level modules import no folder")
+                wrong.append(f"{module} imports {target} ({rule})")
+    return wrong
+
+
+def test_every_folder_is_in_the_table() -> None:
+    folders = {p.name for p in PACKAGE.iterdir()
+               if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders == set(ALLOWED), "add the new folder to ALLOWED and docs/architecture.md"
+
+
+def test_no_top_level_module_but_the_package_face() -> None:
+    # Plumbing lives in common/; a loose module at the top has no place in the table.
+    loose = {p.name for p in PACKAGE.glob("*.py")} - {"__init__.py", "__main__.py"}
+    assert not loose
+
+
+def test_the_direction_finder_finds_a_wrong_import() -> None:
+    graph = {"lambdalayer.audit.check": {"lambdalayer.aws.client"},
+             "lambdalayer.aws.client": {"lambdalayer.common.errors"}}
+    assert _wrong_directions(graph) == [
+        "lambdalayer.audit.check imports lambdalayer.aws.client "
+        "(audit/ may import only common, targets)"]
+
+
+def test_folders_import_in_the_pipelines_order() -> None:
+    wrong = _wrong_directions(_graph())
+    assert not wrong, "imports against the house's direction:\n" + "\n".join(wrong)
+
+
+def test_the_table_has_no_cycle() -> None:
+    assert _cycles({folder: set(allowed) for folder, allowed in ALLOWED.items()}) == []
+
+
+@pytest.mark.parametrize("stage", FOLDERS)
 def test_each_stage_says_what_it_takes_and_gives(stage: str) -> None:
     init = PACKAGE / stage / "__init__.py"
     doc = ast.get_docstring(ast.parse(init.read_text("utf-8")))

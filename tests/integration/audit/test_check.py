@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from lambdalayer.audit import AuditReport, check_layer_arn, check_path
+from lambdalayer.audit import AuditReport, check_path
 from lambdalayer.audit.elf import Kind, classify, read_elf, read_elf_pyelftools
+from lambdalayer.aws.download import check_layer_arn
 from lambdalayer.cli import main
-from lambdalayer.errors import AwsError
+from lambdalayer.common.errors import AwsError
 from lambdalayer.targets.target import Target
 from tests.conftest import require
 from tests.unit.audit.fixtures import install_wheel, zip_dir
@@ -304,10 +305,10 @@ def test_missing_layer_version_on_a_real_api(aws_env: dict[str, str],
 def test_layer_arn_download_is_capped(monkeypatch: pytest.MonkeyPatch,
                                       served_zip: tuple[str, Path]) -> None:
     """No layer is bigger than 512 MB: a location serving more is cut off, not saved."""
-    from lambdalayer.errors import UsageError
+    from lambdalayer.common.errors import UsageError
 
     url, archive = served_zip
-    monkeypatch.setattr("lambdalayer.audit.check.MAX_DOWNLOAD", archive.stat().st_size - 1)
+    monkeypatch.setattr("lambdalayer.aws.download.MAX_DOWNLOAD", archive.stat().st_size - 1)
     stubbed_client(monkeypatch, {"Content": {"Location": url, "CodeSize": 1}})
     with pytest.raises(UsageError, match="larger than"):
         check_layer_arn(ARN, [PY311])
@@ -316,7 +317,7 @@ def test_layer_arn_download_is_capped(monkeypatch: pytest.MonkeyPatch,
 def test_layer_arn_download_has_a_total_deadline(monkeypatch: pytest.MonkeyPatch,
                                                  served_zip: tuple[str, Path]) -> None:
     url, _ = served_zip
-    monkeypatch.setattr("lambdalayer.audit.check.DOWNLOAD_DEADLINE", -1.0)
+    monkeypatch.setattr("lambdalayer.aws.download.DOWNLOAD_DEADLINE", -1.0)
     stubbed_client(monkeypatch, {"Content": {"Location": url, "CodeSize": 1}})
     with pytest.raises(AwsError, match="took longer than"):
         check_layer_arn(ARN, [PY311])

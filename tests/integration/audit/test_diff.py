@@ -174,8 +174,8 @@ def test_missing_published_version_exits_five(aws_env: dict[str, str],
 
 def test_publish_diff_against_the_superseded_version(builds: tuple[Path, Path], served: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from lambdalayer.audit.diff import AwsAccess, diff_superseded
     from lambdalayer.cli.diff_cmd import diff_short
+    from lambdalayer.reports.diff import AwsAccess, diff_superseded
 
     _old, new = builds
     calls = _stub(monkeypatch, served, listed=[3, 4, 5])

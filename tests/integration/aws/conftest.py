@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from lambdalayer.build.archive import iter_tree, write_zip
-from lambdalayer.build.manifest import Manifest, PackageRecord, manifest_path_for, write_manifest
-from lambdalayer.fileio import file_digests
+from lambdalayer.archive.manifest import Manifest, PackageRecord, manifest_path_for, write_manifest
+from lambdalayer.archive.zipwriter import iter_tree, write_zip
+from lambdalayer.common.fileio import file_digests
 from tests.aws_fixtures import ACCOUNT, REGION, ROLE_ARN, Aws
 
 __all__ = ["ACCOUNT", "REGION", "ROLE_ARN", "Aws"]

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
+from lambdalayer.archive.manifest import read_manifest, write_manifest
 from lambdalayer.aws.attach import attach, resolve_layer
-from lambdalayer.aws.sizes import LIMIT, cached_size, function_size
-from lambdalayer.build.manifest import read_manifest, write_manifest
-from lambdalayer.errors import AuditError
+from lambdalayer.aws.sizes import cached_size, function_size
+from lambdalayer.common.errors import AuditError
+from lambdalayer.common.limits import UNZIPPED_LIMIT
 from tests.integration.aws.conftest import ACCOUNT, Aws, BuildLayer, Run
 
 RunCli = Callable[..., Run]
@@ -230,5 +231,5 @@ def test_over_the_limit_with_a_downloaded_size_is_refused_before_any_change(
     with pytest.raises(AuditError) as refused:
         attach(client, ["scanner"], choice, dist=tmp_path)
 
-    assert "270,000,000" in str(refused.value) and f"{LIMIT:,}" in str(refused.value)
+    assert "270,000,000" in str(refused.value) and f"{UNZIPPED_LIMIT:,}" in str(refused.value)
     assert aws.layers_of("scanner") == [foreign]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from lambdalayer.aws.functions import function_target
-from lambdalayer.errors import UsageError
+from lambdalayer.common.errors import UsageError
 from tests.integration.aws.conftest import Aws, BuildLayer, Run
 
 RunCli = Callable[..., Run]

@@ -6,9 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from lambdalayer.archive.manifest import manifest_path_for, read_manifest
 from lambdalayer.aws.client import AwsSettings
 from lambdalayer.aws.publish import PublishOptions, prepare_layer, publish
-from lambdalayer.build.manifest import manifest_path_for, read_manifest
 from tests.integration.aws.conftest import ACCOUNT, Aws, BuildLayer, Run
 
 RunCli = Callable[..., Run]
@@ -180,7 +180,7 @@ def test_a_zip_replaced_after_it_was_hashed_is_not_uploaded(
     concurrent build, an attacker) is refused, not published under the old digest."""
     import pytest
 
-    from lambdalayer.errors import UsageError
+    from lambdalayer.common.errors import UsageError
 
     zip_path = build_layer()
     layer = prepare_layer(manifest_path_for(zip_path))

@@ -8,10 +8,10 @@ from types import FrameType
 
 import pytest
 
+from lambdalayer.archive.manifest import read_manifest
 from lambdalayer.aws.client import AwsSettings
 from lambdalayer.aws.publish import PublishOptions, PublishProgress, prepare_layer, publish
-from lambdalayer.build.manifest import read_manifest
-from lambdalayer.interrupt import Terminated
+from lambdalayer.common.interrupt import Terminated
 from tests.integration.aws.conftest import Aws, BuildLayer
 
 
@@ -23,7 +23,7 @@ def test_sigterm_mid_publish_records_the_finished_region(
     assert main is not None
 
     def raise_terminated(signum: int, _frame: FrameType | None) -> None:
-        raise Terminated(signum)  # what lambdalayer.interrupt's handler raises
+        raise Terminated(signum)  # what lambdalayer.common.interrupt's handler raises
 
     previous = signal.signal(signal.SIGTERM, raise_terminated)
     try:

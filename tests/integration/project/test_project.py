@@ -109,7 +109,7 @@ def test_a_tampered_lock_hash_fails_the_build(tmp_path: Path) -> None:
 
 
 def test_installed_wheel_lists_and_uses_its_builtin_recipes(tmp_path: Path) -> None:
-    from lambdalayer.build.uvtool import uv_binary
+    from lambdalayer.common.uvtool import uv_binary
 
     repo = Path(__file__).resolve().parents[3]
     wheels = tmp_path / "wheels"

@@ -27,7 +27,7 @@ def _project(root: Path, files: dict[str, str]) -> Path:
 
 @pytest.fixture(autouse=True)
 def _host_python() -> None:
-    from lambdalayer.proof.interpreters import find_interpreter
+    from lambdalayer.interpreters.find import find_interpreter
 
     require(find_interpreter("3.12") is not None, "CPython 3.12 (pyenv)")
 

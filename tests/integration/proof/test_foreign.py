@@ -26,7 +26,7 @@ ROOTS = os.environ.get("LAMBDALAYER_TEST_INTERPRETERS", "")
 
 
 def _has(version: str, machine: str) -> bool:
-    from lambdalayer.proof.launch import elf_machine
+    from lambdalayer.interpreters.launch import elf_machine
 
     for directory in [Path(p) for p in ROOTS.split(os.pathsep) if p]:
         for root in [directory, *(directory.iterdir() if directory.is_dir() else [])]:

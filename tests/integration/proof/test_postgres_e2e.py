@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdalayer.proof.interpreters import find_interpreter
+from lambdalayer.interpreters.find import find_interpreter
 from tests.conftest import require
 from tests.helpers import run_cli
 from tests.integration.proof.postgres import Server, pg_tool, running_server

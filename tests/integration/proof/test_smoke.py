@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdalayer.proof.interpreters import find_interpreter
+from lambdalayer.interpreters.find import find_interpreter
 from tests.conftest import require
 from tests.helpers import assert_clean_failure, run_cli, without_interpreters
 

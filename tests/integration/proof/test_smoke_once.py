@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 @pytest.fixture
 def counted(tmp_path: Path) -> tuple[dict[str, str], Path]:
     """(environment, log): python3.12/x86_64 proven by a CPython 3.12 that logs each start."""
-    from lambdalayer.proof.interpreters import find_interpreter
+    from lambdalayer.interpreters.find import find_interpreter
 
     require(platform.system() == "Linux" and platform.machine() == "x86_64",
             "a Linux x86_64 host (the layer is built for python3.12/x86_64)")

@@ -28,7 +28,7 @@ _CROSS_GLIBC = Path("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1")
 
 
 def _bookworm_arm64_root() -> Path | None:
-    from lambdalayer.proof.launch import elf_machine
+    from lambdalayer.interpreters.launch import elf_machine
 
     listed = os.environ.get("LAMBDALAYER_TEST_INTERPRETERS", "")
     for directory in [Path(p) for p in listed.split(os.pathsep) if p]:
@@ -71,7 +71,7 @@ def _env(install_dir: Path, standalone: Standalone, uv_cache: str,
 def installed(standalone: Standalone, uv_cache: str,
               tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A uv install dir holding the arm64 CPython, installed by uv itself."""
-    from lambdalayer.build.uvtool import uv_binary
+    from lambdalayer.common.uvtool import uv_binary
 
     install_dir = tmp_path_factory.mktemp("uv-pythons")
     subprocess.run([uv_binary(), "python", "install", "--no-bin", standalone.key],

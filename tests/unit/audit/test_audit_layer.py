@@ -262,7 +262,7 @@ def test_size_limit_and_modes_for_directories(tmp_path: Path) -> None:
 
 
 def test_no_targets_is_a_usage_error(tmp_path: Path) -> None:
-    from lambdalayer.errors import UsageError
+    from lambdalayer.common.errors import UsageError
 
     with pytest.raises(UsageError):
         audit_layer(tmp_path, [])

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from lambdalayer.audit import check_path
 from lambdalayer.audit.zipread import safe_extract
-from lambdalayer.errors import UsageError
+from lambdalayer.common.errors import UsageError
 from lambdalayer.targets.target import Target
 
 PY311 = Target.parse("python3.11", "x86_64")

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from lambdalayer.aws.client import make_client, translate_aws_error
-from lambdalayer.errors import EXIT_AWS
+from lambdalayer.common.errors import EXIT_AWS
 
 
 @pytest.fixture

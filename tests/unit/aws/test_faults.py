@@ -13,7 +13,7 @@ from botocore.stub import ANY, Stubber
 
 from lambdalayer.aws.attach import LayerChoice, attach
 from lambdalayer.aws.sizes import FunctionSize
-from lambdalayer.errors import AwsError
+from lambdalayer.common.errors import AwsError
 
 PREFIX = "arn:aws:lambda:us-east-1:123456789012:layer:"
 OURS = LayerChoice(arn=f"{PREFIX}ours:2", name="ours", version=2, runtimes=("python3.12",),

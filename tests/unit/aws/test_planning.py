@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lambdalayer.archive.manifest import Manifest, PackageRecord
 from lambdalayer.aws.arns import check_layer_name, layer_identity, parse_layer_arn
 from lambdalayer.aws.attach import (
     AttachResult,
@@ -18,8 +19,7 @@ from lambdalayer.aws.attach import (
 )
 from lambdalayer.aws.publish import PublishedLayer, github_output_lines, layer_description
 from lambdalayer.aws.versions import VersionInfo, plan_prune
-from lambdalayer.build.manifest import Manifest, PackageRecord
-from lambdalayer.errors import UsageError
+from lambdalayer.common.errors import UsageError
 
 PREFIX = "arn:aws:lambda:us-east-1:123456789012:layer:"
 

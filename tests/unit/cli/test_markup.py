@@ -7,10 +7,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lambdalayer.build.manifest import FindingRecord, Manifest, PackageRecord
-from lambdalayer.build.request import Artifact, BuildResult
-from lambdalayer.build.sizing import PackageSize, SizeReport
+from lambdalayer.archive.manifest import FindingRecord, Manifest, PackageRecord
 from lambdalayer.cli.build_cmd import _render_rich
+from lambdalayer.pipeline.request import Artifact, BuildResult
+from lambdalayer.reports.sizing import PackageSize, SizeReport
 
 HOSTILE = "python/[/]evil[bold].so"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdalayer.errors import ConfigError, UsageError
+from lambdalayer.common.errors import ConfigError, UsageError
 from lambdalayer.project.config import find_config, load_config
 from lambdalayer.project.precedence import BuildFlags, plan_builds
 from lambdalayer.project.recipes import get_recipe, load_recipes

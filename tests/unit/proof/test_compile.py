@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lambdalayer.errors import UsageError
+from lambdalayer.common.errors import UsageError
+from lambdalayer.interpreters.find import find_interpreter
 from lambdalayer.proof.compile import compile_tree
-from lambdalayer.proof.interpreters import find_interpreter
 from lambdalayer.targets.runtimes import Runtime, load_runtime_table
 from tests.conftest import require
 

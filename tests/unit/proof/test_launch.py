@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lambdalayer.proof import interpreters
-from lambdalayer.proof.launch import Launch, elf_machine, find_loader
+from lambdalayer.interpreters import find as interpreters
+from lambdalayer.interpreters.launch import Launch, elf_machine, find_loader
 
 
 def _fake_qemu(directory: Path, version: str) -> str:
@@ -109,7 +109,7 @@ def _elf(path: Path, machine: int, elf_type: int = 3) -> Path:
 
 def test_binfmt_entry_matches_like_the_kernel(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from lambdalayer.proof.launch import binfmt_entry, can_emulate
+    from lambdalayer.interpreters.launch import binfmt_entry, can_emulate
 
     table = tmp_path / "binfmt_misc"
     table.mkdir()

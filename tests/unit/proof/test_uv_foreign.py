@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdalayer.proof import interpreters
+from lambdalayer.interpreters import find as interpreters
 
 # The first bytes of a 64-bit little-endian ELF executable for aarch64 / x86_64 (e_machine).
 _ELF = {"aarch64": b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\xb7\x00",

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from lambdalayer.build.distinfo import InstalledDist, read_installed
-from lambdalayer.errors import UsageError
+from lambdalayer.common.distinfo import InstalledDist, read_installed
+from lambdalayer.common.errors import UsageError
 from lambdalayer.shrink.exclude import expand_excludes, plan_exclusion, remove_dists
 from lambdalayer.targets.target import Target
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from packaging.markers import Marker
 
-from lambdalayer.errors import UsageError
+from lambdalayer.common.errors import UsageError
 from lambdalayer.targets.runtimes import load_runtime_table, parse_runtime_table
 from lambdalayer.targets.target import Target, expand_targets
 

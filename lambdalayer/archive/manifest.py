@@ -1,0 +1,134 @@
+"""The JSON manifest written beside each layer zip; `publish` and `attach` read it.
+
+`dist/NAME.zip` has `dist/NAME.json`. The manifest says what the zip holds and
+how it was made (so `build` can tell it is up to date), and `publish` records
+the ARN per region in it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdalayer.common.errors import UsageError
+from lambdalayer.common.fileio import write_atomic
+
+MANIFEST_SCHEMA = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageRecord:
+    name: str
+    version: str
+    tags: list[str]
+    size: int = 0  # unzipped bytes this package adds to the layer
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingRecord:
+    severity: str  # "error" | "warning" | "info"
+    code: str
+    path: str
+    message: str
+    package: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishedVersion:
+    region: str
+    arn: str
+    version: int
+
+
+@dataclass(kw_only=True)
+class Manifest:
+    name: str
+    zip: str  # file name of the zip, relative to the manifest's directory
+    sha256: str
+    code_sha256: str
+    size: int
+    unzipped_size: int
+    runtimes: list[str]
+    architectures: list[str]
+    packages: list[PackageRecord]
+    tool_version: str
+    inputs_hash: str
+    inputs: dict[str, Any]
+    recipe: str | None = None
+    description: str | None = None
+    license: str | None = None
+    smoke_imports: list[str] = field(default_factory=list)
+    findings: list[FindingRecord] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)
+    published: list[PublishedVersion] = field(default_factory=list)
+    schema: int = MANIFEST_SCHEMA
+
+    def zip_path(self, manifest_path: Path) -> Path:
+        return manifest_path.parent / self.zip
+
+    def record_published(self, entry: PublishedVersion) -> None:
+        """Remember `entry` as the layer's current version in its region (one per region)."""
+        self.published = [p for p in self.published if p.region != entry.region] + [entry]
+        self.published.sort(key=lambda p: p.region)
+
+    def published_in(self, region: str) -> PublishedVersion | None:
+        """What `publish` last recorded for `region`, if anything."""
+        return next((p for p in self.published if p.region == region), None)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        data = dict(data)
+        if data.get("schema") != MANIFEST_SCHEMA:
+            raise ValueError(f"unsupported manifest schema {data.get('schema')!r}")
+        data["packages"] = [PackageRecord(**p) for p in data.get("packages", [])]
+        data["findings"] = [FindingRecord(**f) for f in data.get("findings", [])]
+        data["published"] = [PublishedVersion(**p) for p in data.get("published", [])]
+        return cls(**data)
+
+
+def manifest_path_for(zip_path: Path) -> Path:
+    return zip_path.with_suffix(".json")
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Load a manifest; UsageError with the path and what is wrong when it cannot be used."""
+    try:
+        return Manifest.from_dict(json.loads(path.read_text("utf-8")))
+    except FileNotFoundError as exc:
+        raise UsageError(
+            f"No manifest at {path}. Build the layer with `lambdalayer build` first."
+        ) from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(
+            f"The manifest {path} cannot be read ({exc}). Rebuild the layer with "
+            "`lambdalayer build --force`."
+        ) from exc
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    write_atomic(path, manifest.to_json().encode("utf-8"))
+
+
+def artifact_manifest_paths(out_dir: Path, name: str) -> list[Path]:
+    """Where `build` puts the manifests of layer `name`: NAME.json, or NAME-ARCH.json per
+    architecture for native layers (pipeline.py names the zips the same way)."""
+    return [out_dir / f"{name}.json", out_dir / f"{name}-x86_64.json",
+            out_dir / f"{name}-arm64.json"]
+
+
+def find_manifests(directory: Path) -> list[Path]:
+    """Manifests in a build output directory, by name."""
+    found = []
+    for candidate in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(candidate.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("schema") == MANIFEST_SCHEMA and "zip" in data:
+            found.append(candidate)
+    return found

@@ -1,0 +1,75 @@
+"""Make every `*.dist-info/RECORD` in a layer describe what the layer ships.
+
+An installer lists in RECORD everything it wrote, with hashes: console scripts
+in `bin/` (whose shebang names the installing interpreter, so their hashes
+differ from host to host), bytecode, and files a later step rewrote
+(`--strip`). The layer drops or changes some of those, and a RECORD that still
+names them makes the zip depend on the build host. So after the tree is final,
+each RECORD keeps only the rows of files that are really there, with their
+current hash and size (PEP 376 / the wheel spec's RECORD format), in the
+installer's order; its own row stays hash-less.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+from pathlib import Path
+
+from lambdalayer.common.fileio import replace_retrying
+
+
+def _hash_row(path: Path) -> tuple[str, str]:
+    digest = hashlib.sha256(path.read_bytes()).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), \
+        str(path.stat().st_size)
+
+
+def _rewritten(record: Path, site: Path) -> str:
+    """RECORD's new text: rows of files present below `site`, hashes refreshed when the
+    size changed (a stripped .so) or the row had none."""
+    text = record.read_text("utf-8")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    own = record.relative_to(site).as_posix()
+    site_resolved = site.resolve()
+    for row in csv.reader(io.StringIO(text)):
+        if not row or not row[0]:
+            continue
+        name = row[0]
+        if name == own:
+            writer.writerow([own, "", ""])
+            continue
+        path = site / name
+        try:
+            inside = path.resolve().is_relative_to(site_resolved)
+        except (OSError, ValueError):
+            inside = False
+        if not inside or path.is_symlink() or not path.is_file():
+            continue  # dropped by the layout or the size options: not shipped
+        recorded_size = row[2] if len(row) > 2 else ""
+        if len(row) < 3 or not row[1] or recorded_size != str(path.stat().st_size):
+            writer.writerow([name, *_hash_row(path)])
+        else:
+            writer.writerow(row[:3])
+    return out.getvalue()
+
+
+def rewrite_records(site: Path) -> int:
+    """Rewrite the RECORD of every dist-info directly below `site`; how many changed.
+
+    Each is written to a new file renamed over the old one: the tree may share
+    files with uv's cache through hard links (install.py).
+    """
+    changed = 0
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        new = _rewritten(record, site)
+        if new.encode("utf-8") == record.read_bytes():
+            continue
+        temporary = record.with_name(".RECORD.tmp")
+        temporary.write_text(new, encoding="utf-8", newline="")
+        replace_retrying(temporary, record)
+        changed += 1
+    return changed

@@ -1,0 +1,84 @@
+"""One exception hierarchy; the CLI maps `exit_code` to the process status in one place.
+
+Exit codes are part of the user-facing contract (README, "Exit codes"):
+
+    0  success
+    1  internal error (a bug: please report it; the traceback is shown)
+    2  usage or configuration error (bad option, unknown recipe/runtime, unreadable file,
+       an output that cannot be written: disk full, no permission)
+    3  requirements cannot be resolved for the target
+    4  audit failure: the layer would not load on its target, or breaks a Lambda limit
+    5  AWS error (credentials, permissions, missing function or layer, API failure)
+    6  smoke test failed on a real interpreter
+    7  smoke test could not run here (no matching interpreter or foreign architecture)
+  128+N  ended by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129): see lambdalayer.common.interrupt
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_RESOLUTION = 3
+EXIT_AUDIT = 4
+EXIT_AWS = 5
+EXIT_TEST_FAILED = 6
+EXIT_TEST_NOT_RUN = 7
+
+
+class LambdaLayerError(Exception):
+    """A failure the user can act on. `str(err)` is the one-paragraph message shown."""
+
+    exit_code: int = EXIT_INTERNAL
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 details: tuple[dict[str, str | None], ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        # Per-item detail the one paragraph leaves out (e.g. every audit finding):
+        # shown with --json and --verbose.
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class UsageError(LambdaLayerError):
+    """Bad command line, unknown name, unreadable or invalid input file."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """Invalid recipe or project configuration."""
+
+
+class ResolutionError(LambdaLayerError):
+    """The requirements have no installable solution for the target."""
+
+    exit_code = EXIT_RESOLUTION
+
+
+class AuditError(LambdaLayerError):
+    """The layer would fail on its target or breaks a Lambda limit."""
+
+    exit_code = EXIT_AUDIT
+
+
+class AwsError(LambdaLayerError):
+    """An AWS call failed in a way the user must fix (credentials, access, not found)."""
+
+    exit_code = EXIT_AWS
+
+
+class SmokeTestFailed(LambdaLayerError):
+    """An import failed on a real interpreter."""
+
+    exit_code = EXIT_TEST_FAILED
+
+
+class SmokeTestNotRun(LambdaLayerError):
+    """The smoke test could not run on this host."""
+
+    exit_code = EXIT_TEST_NOT_RUN

@@ -1,0 +1,103 @@
+"""Work directories that name their owner, and the sweep of ones a killed run left.
+
+A build works in `$TMPDIR/lambdalayer-<pid>-XXXX`. A run ended by SIGKILL (or
+a machine that lost power) cannot remove it, and a large layer's tree is
+~200 MB. `sweep()` removes such directories when all of these hold: the name
+carries a pid, no process with that pid runs, the directory belongs to the
+current user, and it has not changed for an hour. A live or foreign run's
+directory is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdalayer.common.fileio import tree_size
+
+PREFIX = "lambdalayer-"
+STALE_AFTER = 3600.0
+_OWNED = re.compile(r"^lambdalayer-(\d+)-")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Swept:
+    """What `sweep` removed: how many directories and their bytes."""
+
+    directories: int
+    freed: int
+
+
+def make_workdir(kind: str = "") -> Path:
+    """A new private directory `lambdalayer-<pid>-[KIND-]XXXX` in the temp directory."""
+    label = f"{kind}-" if kind else ""
+    return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-{label}"))
+
+
+def pid_alive(pid: int) -> bool:
+    """True unless no process has this pid (another user's process counts as alive)."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. EPERM: it exists, it is someone else's
+    return True
+
+
+
+
+def sweep(directory: Path | None = None, *, now: float | None = None,
+          stale_after: float = STALE_AFTER) -> Swept:
+    """Remove leftover work directories of ended runs from `directory` (the temp dir).
+
+    Never raises: a directory that cannot be read or removed is left alone.
+    """
+    if os.name == "nt":  # os.kill(pid, 0) is not an existence check there
+        return Swept(directories=0, freed=0)
+    root = Path(directory or tempfile.gettempdir())
+    now = time.time() if now is None else now
+    uid = os.getuid()
+    removed = freed = 0
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return Swept(directories=0, freed=0)
+    for entry in entries:
+        match = _OWNED.match(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (not stat.S_ISDIR(info.st_mode) or info.st_uid != uid
+                or now - info.st_mtime < stale_after
+                or int(match.group(1)) == os.getpid() or pid_alive(int(match.group(1)))):
+            continue
+        path = Path(entry.path)
+        size = tree_size(path)
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed += 1
+            freed += size
+    return Swept(directories=removed, freed=freed)
+
+
+def swept_notice(directory: Path | None = None) -> str | None:
+    """Sweep, and the line that tells the user what was freed (None when nothing was)."""
+    swept = sweep(directory)
+    if not swept.directories:
+        return None
+    where = directory or Path(tempfile.gettempdir())
+    plural = "y" if swept.directories == 1 else "ies"
+    return (f"Removed {swept.directories} work director{plural} left in {where} by "
+            f"lambdalayer runs that were killed ({swept.freed / 1e6:.1f} MB freed).")

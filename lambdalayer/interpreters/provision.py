@@ -1,0 +1,212 @@
+"""What interpreters the proof can use, and provisioning more (`lambdalayer interpreters`).
+
+`available` lists, per runtime x architecture, the interpreter find_for picks
+and how it runs. `provision` adds one to a directory interpreters.find_for
+searches (by default lambdalayer's cache, `interpreters/`): from Debian with
+mmdebstrap (a root filesystem holding only CPython and its libraries,
+`--variant=extract`, so nothing foreign is executed while it is made), or with
+uv (`uv python install cpython-X.Y-linux-ARCH-gnu`). Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdalayer.common.errors import UsageError
+from lambdalayer.interpreters.find import find_for, host_machine, interpreter_dirs, missing_reason
+from lambdalayer.interpreters.launch import QEMU_PROGRAMS, can_emulate, qemu_hint
+from lambdalayer.targets.target import Target
+
+# The Debian suite carrying each CPython minor version (Debian ships one per release).
+DEBIAN_SUITES = {"3.11": "bookworm", "3.13": "trixie", "3.14": "unstable"}
+_DEBIAN_ARCH = {"aarch64": "arm64", "x86_64": "amd64"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Available:
+    """One runtime x architecture: the interpreter the proof would use, or why none."""
+
+    runtime: str
+    arch: str
+    found: bool
+    how: str | None = None  # native, qemu-aarch64, the loader of ROOT
+    kind: str | None = None  # native, qemu, rootfs-loader
+    interpreter: str | None = None
+    version: str | None = None
+    source: str | None = None  # host, rootfs, uv, env, config
+    reason: str | None = None
+
+
+def available(targets: list[Target]) -> list[Available]:
+    """What find_for gives for each target (native code: the target's own machine)."""
+    rows = []
+    for target in targets:
+        version = target.runtime.python_version
+        found = find_for(version, target.machine)
+        if found is None:
+            rows.append(Available(runtime=target.runtime.name, arch=target.arch, found=False,
+                                  reason=missing_reason(version, target.machine)))
+        else:
+            rows.append(Available(runtime=target.runtime.name, arch=target.arch, found=True,
+                                  how=found.launch.describe(), kind=found.launch.kind,
+                                  interpreter=found.path, version=found.version,
+                                  source=found.source))
+    return rows
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provisioned:
+    root: Path
+    interpreter: Path
+    how: str  # "debian bookworm (mmdebstrap)" / "uv"
+    log: Path | None = None
+
+
+def _default_dest() -> Path:
+    """lambdalayer's cache, interpreters/: the cache made (marked as its own) first, since
+    an unmarked cache directory is someone else's and the build would not use it."""
+    from lambdalayer.common.cache import cache_root, ensure_root
+
+    try:
+        ensure_root(cache_root())
+    except OSError as exc:
+        raise UsageError(f"lambdalayer's cache {cache_root()} cannot take interpreters: "
+                         f"{exc.strerror or exc}.",
+                         hint="Point --into at a directory of yours, and LAMBDALAYER_INTERPRETERS "
+                              "at it so the proof finds it.") from exc
+    return interpreter_dirs()[-1]
+
+
+def provision(target: Target, *, suite: str | None, dest: Path | None,
+              progress: Callable[[str], None] | None = None) -> Provisioned:
+    """Make a CPython for `target` available to the proof; UsageError saying what is missing."""
+    machine = target.machine
+    if machine != host_machine() and not can_emulate(machine):
+        raise UsageError(f"{target.arch} code cannot run here: "
+                         f"{qemu_hint(machine, host_machine())}.",
+                         hint=f"Then run this again; {QEMU_PROGRAMS[machine]} runs the "
+                              "provisioned interpreter.")
+    if suite is None:
+        if dest is not None:
+            raise UsageError("--into is where --from-debian puts a root filesystem; uv installs "
+                             "into its own directory (`uv python dir`).",
+                             hint="Drop --into, or set UV_PYTHON_INSTALL_DIR to choose uv's.")
+        return _with_uv(target)
+    return _from_debian(target, suite, dest or _default_dest(), progress)
+
+
+def _with_uv(target: Target) -> Provisioned:
+    from lambdalayer.common.uvtool import run_uv
+
+    version = target.runtime.python_version
+    request = f"cpython-{version}-linux-{target.machine}-gnu"
+    # An explicit install: allowed unless the user forbids downloads (lambdalayer's own uv
+    # runs never download CPython); no `python3.X` link on PATH, which for another
+    # architecture would shadow the host's own CPython in every shell.
+    result = run_uv(["python", "install", request], timeout=600, env={
+        "UV_PYTHON_DOWNLOADS": os.environ.get("UV_PYTHON_DOWNLOADS", "manual"),
+        "UV_PYTHON_INSTALL_BIN": os.environ.get("UV_PYTHON_INSTALL_BIN", "0")})
+    suite = DEBIAN_SUITES.get(version)
+    if result.returncode != 0:
+        # uv's first line says what failed, its last cause why (a DNS error, a 404…).
+        lines = [re.sub(r"^(error|cause|Caused by):\s*", "", line.strip())
+                 for line in result.stderr.splitlines() if line.strip()] or ["(no output)"]
+        why = lines[0] if len(lines) == 1 else f"{lines[0]} (… {lines[-1]})"
+        raise UsageError(
+            f"uv could not install {request}: {why}",
+            hint=(f"Without downloads from GitHub, use Debian: `lambdalayer interpreters add "
+                  f"--runtime {target.runtime.name} --arch {target.arch} --from-debian "
+                  f"{suite}` (needs mmdebstrap)." if suite else
+                  f"Debian has no CPython {version}; give one explicitly with "
+                  f"LAMBDALAYER_PYTHON_{version.replace('.', '_')}_"
+                  f"{'ARM64' if target.arch == 'arm64' else 'X86_64'}=/path/to/python."))
+    find_for.cache_clear()
+    found = find_for(version, target.machine)
+    if found is None:
+        raise UsageError(
+            f"uv installed {request}, but it does not run here: "
+            + missing_reason(version, target.machine),
+            hint="Then `lambdalayer interpreters --runtime "
+                 f"{target.runtime.name} --arch {target.arch}` shows how it runs.")
+    return Provisioned(root=Path(found.path).parent.parent, interpreter=Path(found.path),
+                       how=f"uv, CPython {found.version}, runs {found.launch.describe()}")
+
+
+def _from_debian(target: Target, suite: str, dest: Path,
+                 progress: Callable[[str], None] | None) -> Provisioned:
+    version = target.runtime.python_version
+    mmdebstrap = shutil.which("mmdebstrap")
+    if mmdebstrap is None:
+        raise UsageError("mmdebstrap not found: it makes the Debian root filesystem.",
+                         hint="Install it (Debian/Ubuntu: `apt-get install mmdebstrap`).")
+    arch = _DEBIAN_ARCH[target.machine]
+    name = f"{suite}-{arch}-python{version}"
+    final = dest / name
+    if (final / "usr" / "bin" / f"python{version}").exists():
+        return Provisioned(root=final, interpreter=final / "usr" / "bin" / f"python{version}",
+                           how=f"debian {suite} (already there)")
+    dest.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest))
+    log = dest / f"{name}.log"
+    root = scratch / "root"
+    command = [mmdebstrap, "--variant=extract", f"--arch={arch}",
+               f"--include=python{version},libstdc++6",
+               "--aptopt=Acquire::Check-Valid-Until \"false\"", suite, str(root)]
+    if progress:
+        progress(f"mmdebstrap {suite} {arch} python{version} (log: {log})")
+    try:
+        with log.open("w") as out:
+            completed = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
+                                       check=False, timeout=1800)
+        if completed.returncode != 0 or not (root / "usr" / "bin" / f"python{version}").exists():
+            tail = "\n".join(log.read_text("utf-8", "replace").strip().splitlines()[-5:])
+            raise UsageError(f"mmdebstrap could not make a {suite} {arch} root filesystem "
+                             f"with python{version}:\n{tail}",
+                             hint=f"The whole log is in {log}. Is {suite} a Debian suite "
+                                  f"that ships python{version} ({_suites()})?")
+        _merge_usr(root)
+        if progress:
+            progress(f"precompiling python{version}'s standard library")
+        _precompile(root, target)
+        os.replace(root, final)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    find_for.cache_clear()
+    return Provisioned(root=final, interpreter=final / "usr" / "bin" / f"python{version}",
+                       how=f"debian {suite} (mmdebstrap)", log=log)
+
+
+def _suites() -> str:
+    return ", ".join(f"{suite} has {version}" for version, suite in DEBIAN_SUITES.items())
+
+
+def _merge_usr(root: Path) -> None:
+    """Add the merged-/usr links (lib -> usr/lib) --variant=extract leaves out."""
+    for name in ("lib", "lib64", "bin", "sbin"):
+        link, target = root / name, root / "usr" / name
+        if not link.exists() and not link.is_symlink() and target.is_dir():
+            link.symlink_to(f"usr/{name}")
+
+
+def _precompile(root: Path, target: Target) -> None:
+    """Compile the standard library once: under qemu, compiling it on every run is slow."""
+    from lambdalayer.interpreters.find import foreign_interpreter
+
+    version = target.runtime.python_version
+    exe = root / "usr" / "bin" / f"python{version}"
+    interpreter = foreign_interpreter(exe, version, target.machine, root, "rootfs")
+    if interpreter is None:
+        return
+    stdlib = root / "usr" / "lib" / f"python{version}"
+    command = interpreter.launch.argv(str(exe), ["-I", "-m", "compileall", "-q", "-j", "0",
+                                                 "-x", r"/(test|idlelib|tkinter)/",
+                                                 str(stdlib)], [])
+    subprocess.run(command, capture_output=True, check=False, timeout=1800,
+                   env={**os.environ, **interpreter.launch.environment([])})

@@ -1,0 +1,96 @@
+"""`build`: one named layer, from requirements to zip(s) and manifest(s).
+
+The flow is target -> resolve -> install -> shrink -> audit -> archive (pipeline.py).
+Before any of it, plan.py answers whether the output is already up to
+date; that path imports neither the resolver nor rich.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalayer.common.progress import Progress
+from lambdalayer.pipeline.plan import (
+    TargetPlan,
+    hash_inputs,
+    inputs_record,
+    plan_targets,
+    up_to_date,
+)
+from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
+from lambdalayer.targets.runtimes import load_runtime_table
+
+if TYPE_CHECKING:
+    from lambdalayer.common.uvtool import StartedUv
+
+def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> BuildResult:
+    """Build the layer `request` describes, or report the existing zips when up to date.
+
+    Outputs (see pipeline.py): one zip for a pure-Python layer, one per
+    architecture for native code, each with a manifest beside it. Raises
+    UsageError, ResolutionError or AuditError; on error nothing is written.
+    """
+    plan = plan_targets(request)
+    if request.project is not None:
+        from lambdalayer.targets.target import Target
+
+        request.project.check_covers([Target.parse(r, a) for r, a in plan.pairs])
+    record = inputs_record(request, plan)
+    inputs_hash = hash_inputs(record)
+    previous = up_to_date(request, inputs_hash)
+    if previous is not None:
+        return BuildResult(
+            artifacts=tuple(
+                Artifact(name=m.name, zip_path=m.zip_path(path), manifest_path=path, manifest=m,
+                         sizes=None, up_to_date=True)
+                for path, m in previous
+            ),
+            warnings=plan.warnings,
+        )
+    # Imported here, past the up-to-date check, which needs none of it.
+    import dataclasses
+    import shutil
+
+    from lambdalayer.common.workdirs import make_workdir, swept_notice
+
+    notice = swept_notice()  # work directories of killed runs, before adding ours
+    work = make_workdir()
+    started = None
+    try:
+        from lambdalayer.resolve.local_projects import with_local_wheels
+
+        inputs, target_inputs = with_local_wheels(request.inputs, request.target_inputs, work,
+                                                  progress)
+        request = dataclasses.replace(request, inputs=inputs, target_inputs=target_inputs)
+        started = _start_first_resolution(request, plan, work)
+        # The pipeline's imports (packaging, the audit, ...) overlap uv's work.
+        from lambdalayer.pipeline.stages import run_pipeline
+
+        result = run_pipeline(request, plan, record, inputs_hash, work=work, started=started,
+                              progress=progress)
+        if notice:
+            result = dataclasses.replace(result, warnings=(notice, *result.warnings))
+        return result
+    finally:
+        if started is not None:
+            started.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _start_first_resolution(request: BuildRequest, plan: TargetPlan,
+                            work: Path) -> StartedUv | None:
+    """Start uv for the first target now; resolve_for_target picks it up if the args agree."""
+    from lambdalayer.common.uvtool import start_uv
+    from lambdalayer.resolve.requirements import pip_install_args
+
+    if not plan.pairs or request.inputs_for("/".join(plan.pairs[0])).empty:
+        return None
+    runtime_name, arch = plan.pairs[0]
+    table = load_runtime_table()
+    runtime = table.runtime(runtime_name)
+    inputs = request.inputs_for(f"{runtime_name}/{arch}")
+    args = pip_install_args(inputs, uv_platform=table.uv_platform(runtime, arch),
+                            python_version=runtime.python_version, dest=work / "resolve-0",
+                            no_deps=inputs.exact_pins() is not None)
+    return start_uv(args)

@@ -1,0 +1,224 @@
+"""Is a layer already built from exactly these inputs?
+
+Answered from the manifests in the output directory, without resolving and
+without importing the resolver: an unchanged rebuild is meant to cost less
+than half of a warm `uv pip install` (bench/build_bench.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lambdalayer import __version__
+from lambdalayer.archive.manifest import Manifest, artifact_manifest_paths, read_manifest
+from lambdalayer.common.errors import UsageError
+from lambdalayer.common.fileio import file_digests
+from lambdalayer.common.redact import redact_text
+from lambdalayer.targets.runtimes import load_runtime_table
+
+if TYPE_CHECKING:
+    from lambdalayer.pipeline.request import BuildRequest
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetPlan:
+    """The (runtime, arch) pairs to build, in table order, and warnings about them."""
+
+    pairs: tuple[tuple[str, str], ...]
+    explicit_runtimes: bool
+    warnings: tuple[str, ...]
+
+
+def plan_targets(request: BuildRequest) -> TargetPlan:
+    """Targets from the command line, else the recipe, else every current runtime x both."""
+    table = load_runtime_table()
+    recipe = request.recipe
+    runtimes = list(request.runtimes or (recipe.runtimes if recipe else ()))
+    archs = list(request.architectures or (recipe.architectures if recipe else ()))
+    warnings = []
+    for name in runtimes:
+        runtime = table.runtime(name)
+        if runtime.is_deprecated():
+            warnings.append(
+                f"{runtime.name} was deprecated by Lambda on {runtime.deprecated}: new functions "
+                "cannot use it. Building anyway; plan a move to a newer runtime."
+            )
+    explicit = bool(runtimes)
+    chosen = sorted({table.runtime(r).name for r in runtimes} if runtimes
+                    else {r.name for r in table.current()},
+                    key=lambda n: table.runtimes[n].python)
+    arch_order = list(table.architectures)
+    chosen_archs = sorted({table.architecture(a) for a in archs} if archs else set(arch_order),
+                          key=arch_order.index)
+    warnings.extend(_host_warnings(request))
+    return TargetPlan(pairs=tuple((r, a) for r in chosen for a in chosen_archs),
+                      explicit_runtimes=explicit, warnings=tuple(warnings))
+
+
+def _host_warnings(request: BuildRequest) -> list[str]:
+    """This host would write other bytes than the reference: say so (issue 16)."""
+    warnings = []
+    if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
+        from lambdalayer.archive.zipwriter import timestamp_warning
+
+        clamped = timestamp_warning()
+        if clamped:
+            warnings.append(clamped)
+    if request.compression_level != 0:
+        from lambdalayer.archive.compressor import differs_from_reference, implementation
+
+        if differs_from_reference():
+            warnings.append(
+                f"This Python's deflate ({implementation()}) writes other bytes than mainline "
+                "zlib, so this layer's CodeSha256 will not match a build of the same inputs on "
+                "a host with mainline zlib. Use --compression-level 0 (stored, host-independent) "
+                "or build where Python links mainline zlib.")
+    return warnings
+
+
+def _portable_path(path: Path) -> str:
+    """`path` relative to the working directory, in POSIX form, so that moving a checkout
+    does not change the build inputs (the content is hashed separately)."""
+    try:
+        return Path(os.path.relpath(path, Path.cwd())).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.name
+
+
+def _byte_makers(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
+    """Host tools whose versions change the zip's bytes: the compressor, and with --strip
+    and --compile the strip tools and the compiling interpreters (full versions)."""
+    from lambdalayer.archive.compressor import compressor_record
+
+    makers: dict[str, Any] = {"compressor": compressor_record(request.compression_level)}
+    if request.strip:
+        from lambdalayer.shrink.strip import tool_versions
+
+        makers["strip_tools"] = tool_versions(sorted({a for _, a in plan.pairs}))
+    if request.compile:
+        from lambdalayer.interpreters.find import find_interpreter
+
+        table = load_runtime_table()
+        found = {r: find_interpreter(table.runtime(r).python_version)
+                 for r in dict.fromkeys(r for r, _ in plan.pairs)}
+        makers["compile_interpreters"] = {r: i.version if i else None
+                                          for r, i in found.items()}
+    return makers
+
+
+def _uv_version() -> str:
+    """uv's version from its dist-info name (importlib.metadata costs ~10 ms to import)."""
+    spec = importlib.util.find_spec("uv")
+    if spec is None or spec.origin is None:
+        return "unknown"
+    site = Path(spec.origin).parent.parent
+    found = sorted(site.glob("uv-*.dist-info"))
+    return found[-1].name[len("uv-"):-len(".dist-info")] if found else "unknown"
+
+
+def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
+    """Every build input that decides the output; hashed into the manifest."""
+    recipe = request.recipe
+    return {
+        "tool_version": __version__,
+        "uv_version": _uv_version(),
+        "name": request.name,
+        # A direct URL may carry a token: the record is kept beside the zip (CI artifacts).
+        "requirements": [redact_text(spec) for spec in request.inputs.specs],
+        "index": request.inputs.index.record() if request.inputs.index else None,
+        "requirement_files": [_portable_path(f.path) for f in request.inputs.files],
+        "requirements_sha256": request.inputs.fingerprint(),
+        "recipe": recipe.name if recipe else None,
+        "recipe_sha256": hashlib.sha256(recipe.text.encode()).hexdigest() if recipe else None,
+        "targets": [f"{r}/{a}" for r, a in plan.pairs],
+        "locks": {t: i.fingerprint() for t, i in sorted(request.target_inputs.items())},
+        "explicit_runtimes": plan.explicit_runtimes,
+        "allow": sorted(request.allow),
+        "description": request.description,
+        "license": request.license,
+        "compile": request.compile,  # .pyc per runtime changes the zip
+        # Size options (shrink/apply.py) and the deflate level change the zip too.
+        "slim": request.slim,
+        "slim_patterns": list(request.slim_patterns),
+        "strip": request.strip,
+        "excludes": sorted({e.strip().lower() for e in request.excludes}),
+        "compression_level": request.compression_level,
+        "local_inputs": local_inputs_record(request),
+        **_byte_makers(request, plan),
+    }
+
+
+def local_inputs_record(request: BuildRequest) -> list[dict[str, str]]:
+    """Your own files among the inputs: kind, path as given, sha256 of the contents.
+
+    Contents, not mtimes: a changed file makes the build stale, a touched one does not.
+    """
+    if not (request.sources or request.includes or request.project
+            or any(i.all_local_projects for i in (request.inputs,
+                                                  *request.target_inputs.values()))):
+        return []
+    from lambdalayer.resolve.folder import PROJECT_LEFTOVERS, folder_files, tree_digest
+    from lambdalayer.resolve.sources import included_files
+
+    found = []
+    refs = {r.path: r for i in (request.inputs, *request.target_inputs.values())
+            for r in i.all_local_projects}
+    for ref in refs.values():
+        files = ([(ref.path.name, ref.path)] if ref.path.is_file()
+                 else folder_files(ref.path, leftovers=PROJECT_LEFTOVERS))
+        found.append({"kind": "project", "path": _portable_path(ref.path),
+                      "sha256": tree_digest(files)})
+    for source in request.sources:
+        found.append({"kind": "source", "path": source.label,
+                      "sha256": tree_digest(folder_files(source.path))})
+    for include in request.includes:
+        found.append({"kind": "include", "path": include.label,
+                      "sha256": tree_digest(included_files(include))})
+    if request.project is not None and request.project.lock_sha256:
+        found.append({"kind": "uv.lock", "path": request.project.label,
+                      "sha256": request.project.lock_sha256})
+    return found
+
+
+def hash_inputs(record: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def up_to_date(request: BuildRequest, inputs_hash: str) -> list[tuple[Path, Manifest]] | None:
+    """The previous (manifest path, manifest) pairs when nothing can have changed, else None.
+
+    Only for inputs that pin every resolved package exactly: then resolving again
+    could not change anything, so no index round trip is needed. Every zip the
+    previous build wrote must still be there with the digest its manifest records.
+    """
+    pins = request.exact_pins()
+    if request.force or pins is None:
+        return None
+    previous: list[tuple[Path, Manifest]] = []
+    for path in artifact_manifest_paths(request.out_dir, request.name):
+        if not path.exists():
+            continue
+        try:
+            manifest = read_manifest(path)
+        except UsageError:
+            return None
+        if manifest.inputs_hash == inputs_hash:
+            previous.append((path, manifest))
+    if not previous:
+        return None
+    expected = set(previous[0][1].inputs.get("artifacts", []))
+    if {m.zip for _, m in previous} != expected:
+        return None
+    for path, manifest in previous:
+        zip_path = manifest.zip_path(path)
+        if not zip_path.exists() or file_digests(zip_path)[0] != manifest.sha256:
+            return None
+        if {p.name: p.version for p in manifest.packages} != pins:
+            return None
+    return previous

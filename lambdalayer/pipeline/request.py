@@ -1,0 +1,104 @@
+"""The build's request and result types: what the CLI asks for and what it gets back.
+
+Imported by every stage; imports nothing of the pipeline, so no stage ever
+imports another in a circle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalayer.archive.manifest import Manifest
+from lambdalayer.resolve.requirements import RequirementInputs
+
+if TYPE_CHECKING:
+    from lambdalayer.proof.compile import CompileReport
+    from lambdalayer.proof.verdict import ImportTest
+    from lambdalayer.reports.sizing import SizeReport
+    from lambdalayer.resolve.sources import IncludedPath, SourceFolder
+    from lambdalayer.resolve.uv_project import ProjectLock
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """A named, reviewed requirement set (a recipe file under recipes/, or a user's)."""
+
+    name: str
+    requirements: tuple[str, ...]
+    description: str = ""
+    runtimes: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ()
+    license: str | None = None
+    smoke_imports: tuple[str, ...] = ()
+    notes: str = ""
+    alternatives: tuple[str, ...] = ()
+    slim_patterns: tuple[str, ...] = ()  # extra globs `--slim` drops for this recipe
+    source: str = ""  # the file it came from
+    text: str = field(default="", repr=False)
+    builtin: bool = True
+    shadows: str | None = None  # the built-in recipe file this user recipe replaces
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildRequest:
+    """Everything `build` needs for one layer; the CLI fills it from options."""
+
+    name: str
+    inputs: RequirementInputs
+    out_dir: Path
+    runtimes: tuple[str, ...] = ()  # empty: the recipe's, else every current runtime
+    architectures: tuple[str, ...] = ()  # empty: the recipe's, else both
+    recipe: Recipe | None = None
+    force: bool = False
+    allow: frozenset[str] = frozenset()
+    description: str | None = None
+    license: str | None = None
+    smoke_imports: tuple[str, ...] = ()
+    # Size options (shrink/apply.py): drop what no import needs, strip ELF symbols, leave
+    # packages out ("--exclude" values as given, ":runtime:" included), zip level.
+    slim: bool = False
+    slim_patterns: tuple[str, ...] = ()  # extra globs from recipes/config (slim.py)
+    strip: bool = False
+    excludes: tuple[str, ...] = ()
+    compression_level: int = 6  # archive.DEFAULT_LEVEL
+    compile: bool = False  # ship unchecked-hash .pyc per runtime (compile.py)
+    smoke: bool = False  # the CLI smoke-tests each artifact after the build (proof/runner.py)
+    no_proof: bool = False  # --no-smoke / smoke = false: skip the default import proof
+    # Per-target inputs from lock files ("python3.12/x86_64" -> the lock), when used.
+    target_inputs: Mapping[str, RequirementInputs] = field(default_factory=dict)
+    # Your own files (resolve/sources.py) and the project the inputs came from (project_lock.py).
+    sources: tuple[SourceFolder, ...] = ()
+    includes: tuple[IncludedPath, ...] = ()
+    project: ProjectLock | None = None
+
+    def inputs_for(self, target: object) -> RequirementInputs:
+        """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""
+        return self.target_inputs.get(str(target), self.inputs)
+
+    def exact_pins(self) -> dict[str, str] | None:
+        """The exact pins every target installs, when they are the same for all, else None."""
+        sources = list(self.target_inputs.values()) or [self.inputs]
+        pins = [s.exact_pins() for s in sources]
+        return pins[0] if pins[0] is not None and all(p == pins[0] for p in pins) else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    name: str
+    zip_path: Path
+    manifest_path: Path
+    manifest: Manifest
+    sizes: SizeReport | None  # None when the build was skipped as up to date
+    up_to_date: bool
+    compiled: CompileReport | None = None  # with --compile, what the .pyc files cost
+    import_test: ImportTest | None = None  # the default import proof (proof/prove.py)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildResult:
+    artifacts: tuple[Artifact, ...]
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,474 @@
+"""The build pipeline proper: resolve -> install -> size -> audit -> archive.
+
+Outputs:
+- pure Python and the same for every target: one `NAME.zip` with `python/`;
+- pure Python but different per runtime (environment markers): one zip with a
+  `python/lib/pythonX.Y/site-packages/` tree per runtime;
+- native code: one zip per architecture (`NAME-ARCH.zip` when there are
+  several), each with a site-packages tree per runtime.
+Nothing is written to the output directory until every artifact has passed the
+size check and the audit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import Requirement
+
+from lambdalayer import __version__
+from lambdalayer.archive.manifest import (
+    FindingRecord,
+    Manifest,
+    PackageRecord,
+    manifest_path_for,
+    read_manifest,
+)
+from lambdalayer.archive.record import rewrite_records
+from lambdalayer.archive.zipwriter import iter_tree, write_zip, zips_as_is
+from lambdalayer.common import interrupt
+from lambdalayer.common.cache import open_member_cache
+from lambdalayer.common.distinfo import InstalledDist
+from lambdalayer.common.errors import AuditError, SmokeTestFailed, UsageError
+from lambdalayer.common.fileio import (
+    cannot_write,
+    file_digests,
+    is_write_fault,
+    replace_retrying,
+    write_atomic,
+)
+from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
+from lambdalayer.common.progress import Progress
+from lambdalayer.common.uvtool import StartedUv
+from lambdalayer.pipeline.plan import TargetPlan
+from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
+from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
+from lambdalayer.proof.prove import (
+    ImportTest,
+    dist_modules,
+    prove_layer,
+    provided_modules,
+    skipped,
+)
+from lambdalayer.reports.sizing import (
+    SavingsEstimate,
+    SizeReport,
+    estimate_savings,
+    measure,
+    refusal_breakdown,
+    with_compressed,
+)
+from lambdalayer.resolve.install import lay_out
+from lambdalayer.resolve.requirements import RequirementInputs
+from lambdalayer.resolve.resolver import Resolution, resolve_for_target
+from lambdalayer.resolve.sources import place_includes, place_sources
+from lambdalayer.shrink.apply import ShrinkOptions, shrink_layer
+from lambdalayer.targets.runtimes import load_runtime_table
+from lambdalayer.targets.target import Target
+
+if TYPE_CHECKING:
+    from lambdalayer.audit.findings import Finding
+
+
+@dataclass(kw_only=True)
+class _Plan:
+    """One artifact to produce: its targets and the resolutions that fill it."""
+
+    name: str
+    targets: list[Target]
+    shared: bool  # one python/ tree valid for all targets
+    resolutions: list[Resolution] = field(default_factory=list)
+
+
+def _markers_agree(requirements: list[Requirement], extras: tuple[str, ...],
+                   targets: list[Target]) -> bool:
+    for req in requirements:
+        if req.marker is None:
+            continue
+        for extra in ("", *extras):
+            if len({t.evaluate(req.marker, extra) for t in targets}) > 1:
+                return False
+    return True
+
+
+def _shareable(resolution: Resolution, inputs: RequirementInputs, targets: list[Target]) -> bool:
+    """True when one pure-Python tree is exactly right for every target.
+
+    That needs every wheel to be pure, every Requires-Python to admit every
+    target, and every environment marker involved to evaluate the same on all.
+    """
+    if not _markers_agree(inputs.all_requirements, (), targets):
+        return False
+    for dist in resolution.dists:
+        if not dist.is_pure:
+            return False
+        if dist.requires_python is not None and not all(
+            dist.requires_python.contains(f"{t.runtime.python_version}.99") for t in targets
+        ):
+            return False
+        if not _markers_agree(list(dist.requires), dist.extras, targets):
+            return False
+    return True
+
+
+def _resolve_many(request: BuildRequest, targets: list[Target], work: Path,
+                  progress: Progress | None, start: int) -> list[Resolution]:
+    """Resolve for several targets at once (uv is I/O bound: threads suffice)."""
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(targets)))) as pool:
+        return list(pool.map(
+            lambda item: resolve_for_target(request.inputs_for(item[1]), item[1],
+                                            work / f"resolve-{item[0]}", progress=progress),
+            enumerate(targets, start=start),
+        ))
+
+
+def _resolve_all(request: BuildRequest, targets: list[Target], work: Path,
+                 progress: Progress | None, started: StartedUv | None = None) -> list[_Plan]:
+    """Resolve as few times as the result allows.
+
+    One resolution serves every target when it is shareable; a pure result that
+    differs per runtime needs one per runtime; native code needs one per target.
+    """
+    probe = resolve_for_target(request.inputs_for(targets[0]), targets[0], work / "resolve-0",
+                               progress=progress, started=started)
+    # With lock files, one tree serves all targets only if every lock says the same.
+    same_locks = len({request.inputs_for(t).fingerprint() for t in targets}) == 1
+    if same_locks and _shareable(probe, request.inputs_for(targets[0]), targets):
+        return [_Plan(name=request.name, targets=targets, shared=True, resolutions=[probe])]
+    by_runtime: dict[str, list[Target]] = {}
+    for target in targets:
+        by_runtime.setdefault(target.runtime.name, []).append(target)
+    if probe.dists and all(d.is_pure for d in probe.dists):
+        firsts = [group[0] for group in by_runtime.values()]
+        per_runtime = [probe, *_resolve_many(request, firsts[1:], work, progress, 1)]
+        if all(_shareable(res, request.inputs_for(res.target),
+                          by_runtime[res.target.runtime.name]) for res in per_runtime) and all(
+                len({request.inputs_for(t).fingerprint() for t in group}) == 1
+                for group in by_runtime.values()):
+            return [_Plan(name=request.name, targets=targets, shared=False,
+                          resolutions=per_runtime)]
+    native = sorted({d.display_name for d in probe.dists if not d.is_pure})
+    # A recipe is reviewed: its native layers may default to every current runtime.
+    if native and not (request.runtimes or request.recipe):
+        raise UsageError(
+            f"The layer contains native code ({', '.join(native)}), so it must be built for "
+            "specific runtimes. Name them with --runtime (e.g. --runtime python3.12), "
+            "and --arch when you need only one architecture."
+        )
+    resolutions = [probe, *_resolve_many(request, targets[1:], work, progress, len(targets))]
+    archs = sorted({t.arch for t in targets}, key=list(load_runtime_table().architectures).index)
+    plans = []
+    for arch in archs:
+        name = request.name if len(archs) == 1 else f"{request.name}-{arch}"
+        chosen = [r for r in resolutions if r.target.arch == arch]
+        plans.append(_Plan(name=name, targets=[r.target for r in chosen], shared=False,
+                           resolutions=chosen))
+    return plans
+
+
+_MAX_GROUPS = 5
+
+
+def _grouped(errors: list[Finding]) -> str:
+    """A refusal that fits a screen: one line per (code, library/symbol) with counts,
+    then one example message (its advice) per group."""
+    from lambdalayer.audit.findings import group_findings
+
+    groups = group_findings(errors)
+    lines = []
+    for group in groups[:_MAX_GROUPS]:
+        files = len(group.paths)
+        what = f"{group.code} {group.subject}" if group.subject else group.code
+        packages = ", ".join(group.packages) or "the layer"
+        shown = (", ".join(p or "(layer)" for p in group.paths) if files <= 3
+                 else f"e.g. {group.example.path}")
+        lines.append(f"  {what}: {files} file{'s' * (files != 1)} in {packages} ({shown}):")
+        lines.append(f"    {group.example.message}")
+    if len(groups) > _MAX_GROUPS:
+        lines.append(f"  ... and {len(groups) - _MAX_GROUPS} more kinds of error.")
+    return "\n".join(lines)
+
+
+def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[FindingRecord]:
+    """Run the native-extension audit; AuditError on errors."""
+    from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
+
+    report = audit_layer(root, targets, allow=allow)
+    records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
+                             package=f.package) for f in report.findings]
+    if report.errors:
+        raise AuditError(
+            f"The layer would not load on its target ({len(report.errors)} error(s)); "
+            f"no zip was written.\n{_grouped(report.errors)}",
+            hint="Fix the requirements, or pass --allow CODE to accept a finding you have "
+                 "checked yourself. Every file: --verbose or --json.",
+            details=tuple(f.as_dict() for f in report.errors),
+        )
+    return records
+
+
+def _size_error(name: str, sizes: SizeReport, savings: SavingsEstimate) -> AuditError:
+    return AuditError(
+        f"{name} is {sizes.total / 1e6:.1f} MB unzipped, over Lambda's 262,144,000-byte "
+        f"(250 MiB) limit for a function and its layers; no zip was written.\n"
+        f"{refusal_breakdown(sizes, savings)}",
+        hint="The limit counts the function and all its layers together: splitting the layer "
+             "helps only functions that need just one part.",
+    )
+
+
+def _shrink_options(request: BuildRequest) -> ShrinkOptions:
+    """The request's size options; the requirements are parsed only when --exclude needs them."""
+    requirements = tuple(request.inputs.all_requirements) if request.excludes else ()
+    return ShrinkOptions(excludes=request.excludes, slim=request.slim,
+                         slim_patterns=request.slim_patterns, strip=request.strip,
+                         requirements=requirements)
+
+
+def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
+                 inputs_hash: str, *, work: Path, started: StartedUv | None = None,
+                 progress: Progress | None = None) -> BuildResult:
+    """Resolve, lay out, check and archive every artifact of `request`.
+
+    `work` is an empty scratch directory the caller removes; `started` is uv
+    already running for the first target (see build._start_first_resolution).
+    """
+    targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
+    warnings = list(plan.warnings)
+    compiled: dict[str, CompileReport] = {}
+    proofs: dict[str, ImportTest] = {}
+    if request.compile:
+        # A missing interpreter is known now: say so before resolving, not after.
+        require_interpreters(list(dict.fromkeys(t.runtime for t in targets)))
+    # Import the audit (pyelftools and its rules) while uv resolves: the main
+    # thread only waits on a subprocess then, so the import costs no wall time.
+    threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
+                     daemon=True).start()
+    plans = _resolve_all(request, targets, work, progress, started)
+    # One note per distinct text: a shared tree or several targets repeat them.
+    warnings.extend(dict.fromkeys(n for p in plans for r in p.resolutions for n in r.notes))
+    record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
+    staged = []
+    for index, layer in enumerate(plans):
+        root = work / f"layer-{index}"
+        site_dirs: dict[Path, list[InstalledDist]] = {}
+        site_targets: dict[Path, Target] = {}
+        for resolution in layer.resolutions:
+            prefix = "python" if layer.shared else resolution.target.site_packages
+            site = lay_out(resolution.tree, root, prefix)
+            site_dirs[site] = list(resolution.dists)
+            site_targets[site] = resolution.target
+        # --exclude, --slim, --strip (shrink/apply.py); the size check and audit see the result.
+        shrunk = shrink_layer(_shrink_options(request), root, site_dirs, site_targets,
+                              progress=progress)
+        site_dirs = shrunk.site_dirs
+        warnings.extend(shrunk.warnings)
+        # Your own files come after the size options: those are about installed packages.
+        place_sources(request.sources, site_dirs)
+        place_includes(request.includes, root)
+        for site in site_dirs:
+            rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
+        sizes = measure(root, site_dirs, reductions=shrunk.reductions)
+        if sizes.total > UNZIPPED_LIMIT:
+            raise _size_error(layer.name, sizes, estimate_savings(
+                root, site_dirs, site_targets, request.inputs.all_requirements,
+                slim_patterns=request.slim_patterns))
+        if progress:
+            progress(f"auditing {layer.name}")
+        allow = request.allow
+        if request.includes and not request.sources and all(
+                not r.dists for r in layer.resolutions):
+            # Only --include files (a binary or library layer): no python/ is intended.
+            allow = allow | {"missing-python-dir"}
+        findings = _audit(root, layer.targets, allow)
+        if request.compile:
+            compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
+                                                 sizes.total, progress=progress)
+        proof = _prove(request, layer, root, site_dirs, site_targets, progress)
+        warnings.extend(proof.warnings)
+        proofs[layer.name] = proof
+        staged.append((layer, root, sizes, findings, site_dirs))
+
+    artifacts = []
+    partials: list[Path] = []
+    try:
+        artifacts = _write_artifacts(request, staged, compiled, warnings, partials,
+                                     inputs_hash, record, progress)
+    finally:
+        for partial in partials:  # left only by a failure or a signal
+            partial.unlink(missing_ok=True)
+    return BuildResult(artifacts=tuple(replace(a, import_test=proofs.get(a.name))
+                                       for a in artifacts), warnings=tuple(warnings))
+
+
+def _write_artifacts(request: BuildRequest, staged: list[Any],
+                     compiled: dict[str, CompileReport], warnings: list[str],
+                     partials: list[Path], inputs_hash: str, record: dict[str, Any],
+                     progress: Progress | None) -> list[Artifact]:
+    """Zip each staged layer and write its manifest; `partials` collects temporary zips."""
+    artifacts = []
+    cache, cache_warning = open_member_cache()
+    if cache_warning:
+        warnings.append(cache_warning)
+    for layer, root, sizes, findings, site_dirs in staged:
+        if progress:
+            progress(f"writing {layer.name}.zip")
+        zip_path = request.out_dir / f"{layer.name}.zip"
+        # Written beside the zip under another name, then swapped in together with
+        # its manifest (below), so dist/ never pairs a new zip with an old manifest.
+        partial = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.partial")
+        partials.append(partial)
+        try:
+            stats = write_zip(iter_tree(root), partial, level=request.compression_level,
+                              cache=cache)
+        except OSError as exc:
+            if is_write_fault(exc):  # write_zip removed its temporary file
+                raise cannot_write(zip_path, exc) from exc
+            raise
+        if cache is not None and cache.discarded:
+            warnings.append(
+                f"{len(cache.discarded)} cache entr{'y' if len(cache.discarded) == 1 else 'ies'}"
+                f" in {cache.directory} did not match the content it is stored for and "
+                "was deleted (compressed afresh). Someone or something wrote to the cache: "
+                "check who can write there.")
+            cache.discarded.clear()
+        sizes = with_compressed(sizes, stats.members, stats.size)
+        sha256, code_sha256 = file_digests(partial)
+        if stats.size > DIRECT_UPLOAD_LIMIT:
+            warnings.append(
+                f"{zip_path.name} is {stats.size / 1e6:.1f} MB zipped, over the 50 MB direct "
+                "upload limit: publish it through S3 (`lambdalayer publish --s3-bucket B`)."
+            )
+        manifest = _manifest(request, layer, zip_path, sha256, code_sha256, stats.size,
+                             stats.unzipped_size, sizes, findings, site_dirs,
+                             inputs_hash, record)
+        manifest_path = manifest_path_for(zip_path)
+        previous = _previous_manifest(manifest_path)
+        old_sha = previous.sha256 if previous else None
+        if previous is not None and old_sha == sha256:
+            # Same bytes: the versions published from the old zip are this zip's too.
+            manifest.published = list(previous.published)
+        # Both files are complete on disk before either is swapped in: a full disk
+        # fails here and leaves the previous pair as it was.
+        staged_manifest = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.partial")
+        partials.append(staged_manifest)
+        write_atomic(staged_manifest, manifest.to_json().encode("utf-8"), shown_as=manifest_path)
+        with interrupt.deferred():
+            replace_retrying(partial, zip_path)
+            replace_retrying(staged_manifest, manifest_path)
+        artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
+                                  manifest_path=manifest_path, manifest=manifest,
+                                  sizes=sizes, up_to_date=old_sha == sha256,
+                                  compiled=compiled.get(layer.name)))
+    return artifacts
+
+
+def _requested_modules(request: BuildRequest, layer: _Plan,
+                       site_dirs: dict[Path, list[InstalledDist]],
+                       site_targets: dict[Path, Target]) -> dict[str, dict[str, list[str]]]:
+    """Per runtime, each requested distribution's public top-level modules (every
+    distribution when none matched, e.g. a local project or a uv.lock)."""
+    from packaging.utils import canonicalize_name
+
+    requested = {canonicalize_name(r.name) for r in request.inputs.all_requirements}
+    modules: dict[str, dict[str, set[str]]] = {}
+    every: dict[str, dict[str, set[str]]] = {}
+    for site, dists in site_dirs.items():
+        # A shared tree (python/) serves every target; a per-runtime tree only its own.
+        runtimes = (sorted({t.runtime.name for t in layer.targets})
+                    if layer.shared or site not in site_targets
+                    else [site_targets[site].runtime.name])
+        for dist in dists:
+            found = dist_modules(site, dist.dist_info, dist.files)
+            for runtime in runtimes:
+                every.setdefault(runtime, {}).setdefault(dist.display_name, set()).update(found)
+                if dist.name in requested:
+                    modules.setdefault(runtime, {}).setdefault(dist.display_name,
+                                                               set()).update(found)
+    chosen = modules or every
+    return {runtime: {name: sorted(mods) for name, mods in dists.items() if mods}
+            for runtime, dists in chosen.items()}
+
+
+def _prove(request: BuildRequest, layer: _Plan, root: Path,
+           site_dirs: dict[Path, list[InstalledDist]], site_targets: dict[Path, Target],
+           progress: Progress | None) -> ImportTest:
+    """Import the layer on each target's CPython; SmokeTestFailed when an import fails."""
+    if request.no_proof:
+        return skipped("--no-smoke (or smoke = false in the config)")
+    listed = request.smoke_imports or (request.recipe.smoke_imports if request.recipe
+                                       else ())
+    if listed:
+        modules = {t.runtime.name: {name: [name] for name in listed} for t in layer.targets}
+    else:
+        modules = _requested_modules(request, layer, site_dirs, site_targets)
+    if progress:
+        progress(f"import-testing {layer.name}")
+    from lambdalayer.shrink.exclude import expand_excludes
+
+    provided = provided_modules(expand_excludes(request.excludes))
+    # With --smoke, the proof imports what `lambdalayer test` of the zip would, and the
+    # CLI reports those runs instead of importing again: one interpreter run per target.
+    # Only when the zip will hold this tree as it is; else --smoke tests the zip.
+    test_imports = tuple(listed) if request.smoke and zips_as_is(root) else None
+    proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports)
+    if proof.status == "failed":
+        failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
+        raise SmokeTestFailed(
+            f"The layer {layer.name} does not import on its target (the interpreter's own "
+            f"error below); no zip was written.\n{failures}",
+            hint="Fix the requirements (the fix line says what is likely missing), or build "
+                 "with --no-smoke to skip the import test (the audit still runs).")
+    return proof
+
+
+def _previous_manifest(manifest_path: Path) -> Manifest | None:
+    try:
+        return read_manifest(manifest_path) if manifest_path.exists() else None
+    except UsageError:
+        return None
+
+
+def _manifest(request: BuildRequest, plan: _Plan, zip_path: Path, sha256: str,
+              code_sha256: str, size: int, unzipped: int, sizes: SizeReport,
+              findings: list[FindingRecord], site_dirs: dict[Path, list[InstalledDist]],
+              inputs_hash: str, record: dict[str, Any]) -> Manifest:
+    by_size = {(p.name, p.version): p.size for p in sizes.packages}
+    packages: dict[tuple[str, str], PackageRecord] = {}
+    for dists in site_dirs.values():
+        for dist in dists:
+            key = (dist.name, dist.version)
+            if key not in packages:
+                packages[key] = PackageRecord(
+                    name=dist.name, version=dist.version, tags=list(dist.tags),
+                    size=by_size.get((dist.display_name, dist.version), 0),
+                )
+    runtimes = list(dict.fromkeys(t.runtime.name for t in plan.targets))
+    archs = list(dict.fromkeys(t.arch for t in plan.targets))
+    recipe = request.recipe
+    return Manifest(
+        name=plan.name,
+        zip=zip_path.name,
+        sha256=sha256,
+        code_sha256=code_sha256,
+        size=size,
+        unzipped_size=unzipped,
+        runtimes=runtimes,
+        architectures=archs,
+        packages=sorted(packages.values(), key=lambda p: p.name),
+        tool_version=__version__,
+        inputs_hash=inputs_hash,
+        inputs=record,
+        recipe=recipe.name if recipe else None,
+        description=request.description or (recipe.description if recipe else None),
+        license=request.license or (recipe.license if recipe else None),
+        smoke_imports=list(request.smoke_imports or (recipe.smoke_imports if recipe else ())),
+        findings=findings,
+        allowed=sorted(request.allow),
+    )

@@ -1,0 +1,121 @@
+"""Lock files: the exact, hashed wheel set of one layer for one target.
+
+`locks/LAYER/RUNTIME-ARCH.txt` is in requirements format with `--hash` lines,
+readable by pip and uv, and meant to be committed. Its header records a hash of
+the inputs it was made from, so `build --locked` can refuse a lock that no
+longer matches the configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdalayer.common.errors import ResolutionError, UsageError
+from lambdalayer.common.fileio import write_atomic
+from lambdalayer.common.redact import redact_text
+from lambdalayer.common.uvtool import run_uv
+from lambdalayer.resolve.index_settings import IndexSettings
+from lambdalayer.resolve.requirements import RequirementInputs, read_requirement_file
+from lambdalayer.targets.target import Target
+
+LOCK_FORMAT = 1
+_INPUTS_LINE = re.compile(r"^# inputs: ([0-9a-f]{64})$", re.M)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockState:
+    path: Path
+    target: str
+    status: str  # "fresh" | "stale" | "missing"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WrittenLock:
+    path: Path
+    target: str
+    packages: int
+    changed: bool
+
+
+def lock_path(locks_dir: Path, layer: str, target: Target) -> Path:
+    return locks_dir / layer / f"{target.runtime.name}-{target.arch}.txt"
+
+
+def inputs_hash(inputs: RequirementInputs, target: Target) -> str:
+    """What a lock depends on: the requirements and the target, nothing about the host."""
+    digest = hashlib.sha256(f"lock-format-{LOCK_FORMAT}\0{target}\0".encode())
+    digest.update(inputs.fingerprint().encode())
+    return digest.hexdigest()
+
+
+def lock_state(path: Path, inputs: RequirementInputs, target: Target) -> LockState:
+    if not path.exists():
+        return LockState(path=path, target=str(target), status="missing")
+    match = _INPUTS_LINE.search(path.read_text("utf-8"))
+    fresh = match is not None and match.group(1) == inputs_hash(inputs, target)
+    return LockState(path=path, target=str(target), status="fresh" if fresh else "stale")
+
+
+def locked_inputs(path: Path, index: IndexSettings | None = None) -> RequirementInputs:
+    """The lock as build inputs: every requirement pinned and hash-checked, from the
+    layer's indexes (`index`)."""
+    return RequirementInputs(files=(read_requirement_file(path),),
+                             index=index or IndexSettings())
+
+
+def lockable(inputs: RequirementInputs) -> bool:
+    """Whether `lambdalayer lock` can lock `inputs`: index requirements only. A project's
+    uv.lock is a lock already, local projects are built by each build, and a layer of
+    source folders or included files has nothing to resolve."""
+    return not (inputs.empty or inputs.all_local_projects
+                or any(f.virtual for f in inputs.files))
+
+
+def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path) -> WrittenLock:
+    """Resolve `inputs` for `target` with uv and write the hashed lock to `path` atomically."""
+    if not lockable(inputs):
+        raise UsageError(
+            f"{layer}: only requirements from an index can be locked here. A layer from a "
+            "project's uv.lock is locked already (`uv lock`); local projects are built "
+            "afresh by every build, and source folders need no lock.")
+    with tempfile.TemporaryDirectory(prefix="lambdalayer-lock-") as scratch:
+        source = Path(scratch) / "requirements.in"
+        lines = list(inputs.specs) + [f"-r {f.path}" for f in inputs.files]
+        source.write_text("\n".join(lines) + "\n", "utf-8")
+        result = run_uv([
+            "pip", "compile", str(source), "--quiet",
+            "--python-platform", target.uv_platform,
+            "--python-version", target.runtime.python_version,
+            "--only-binary", ":all:", "--generate-hashes", "--no-header", "--no-annotate",
+            *inputs.index.uv_args(),
+        ])
+    if result.returncode != 0:
+        cause = " ".join(ln.strip() for ln in result.stderr.splitlines()
+                         if ln.strip() and not ln.startswith("Using "))
+        raise ResolutionError(f"Cannot lock {layer} for {target}: {redact_text(cause)}")
+    body = result.stdout
+    header = (
+        f"# lambdalayer lock: layer {layer}, target {target}\n"
+        f"# inputs: {inputs_hash(inputs, target)}\n"
+        "# Regenerate with `lambdalayer lock`; `lambdalayer build --locked` refuses a stale lock.\n"
+    )
+    text = header + body
+    changed = not path.exists() or path.read_text("utf-8") != text
+    if changed:
+        write_atomic(path, text.encode("utf-8"))
+    packages = sum(1 for line in body.splitlines() if line and not line[0].isspace()
+                   and not line.startswith("#"))
+    return WrittenLock(path=path, target=str(target), packages=packages, changed=changed)
+
+
+def require_fresh(states: list[LockState]) -> None:
+    """UsageError listing every lock that is missing or stale (for `build --locked`)."""
+    bad = [s for s in states if s.status != "fresh"]
+    if bad:
+        listed = "; ".join(f"{s.path} is {s.status}" for s in bad)
+        raise UsageError(f"--locked: {listed}.",
+                         hint="Run `lambdalayer lock` and commit the lock files.")

@@ -1,0 +1,205 @@
+"""The import proof `build` runs on every layer after the audit, before the zip is written.
+
+Each requested distribution's top-level modules are imported on a CPython of
+each target (native, or emulated: see interpreters.find_for), in Lambda's
+layout and sys.path order, with `-I -S -B` (smoke.run_smoke does the run).
+Private modules (`_x`) are not imported on their own. A distribution passes
+when its main module imports; a failing secondary module of a distribution
+whose main module imported is a warning (typically it needs an optional extra
+the user did not ask for). Targets this host cannot run are "skipped" with the
+reason; the audit has already gated them. Nothing here prints or raises for a
+failed import: the caller decides (pipeline.py raises SmokeTestFailed). With
+`build --smoke` the runs also import what `lambdalayer test` would, and serve
+as its report, so the layer is imported once per target.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from lambdalayer.proof.runner import SmokeReport, layer_modules, run_smoke
+from lambdalayer.proof.target_run import ImportResult, TargetRun
+from lambdalayer.proof.verdict import ImportTest, ProofStatus, TargetProof, skipped
+from lambdalayer.targets.target import Target
+
+__all__ = ["ImportTest", "TargetProof", "dist_modules", "prove_layer", "skipped",
+           "smoke_report_of"]
+# Import names of distributions whose top-level module differs from the name.
+_IMPORT_NAMES = {"python-dateutil": "dateutil", "pyyaml": "yaml"}
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no leading underscore: not private
+_MISSING = re.compile(r"No module named '([^']+)'")
+
+
+def dist_modules(site: Path, dist_info: str, files: Sequence[str]) -> list[str]:
+    """The public top-level modules a distribution installs in `site`, sorted."""
+    top_level = site / dist_info / "top_level.txt"
+    names: set[str] = set()
+    if top_level.is_file():
+        names.update(top_level.read_text("utf-8", "replace").split())
+    else:
+        for path in files:
+            first, _, rest = path.partition("/")
+            if rest and not first.endswith((".dist-info", ".data")):
+                if (site / first / "__init__.py").exists() or (site / first).is_dir():
+                    names.add(first)
+            elif not rest and first.endswith((".py", ".so")):
+                names.add(first.split(".", 1)[0])
+    present = {n for n in names if _IDENTIFIER.match(n) and (
+        (site / n).is_dir() or (site / f"{n}.py").is_file() or any(site.glob(f"{n}.*.so")))}
+    # A namespace directory without __init__.py shared by several dists still imports.
+    return sorted(present)
+
+
+def _main_module(dist: str, modules: Sequence[str]) -> str | None:
+    wanted = canonicalize_name(dist).replace("-", "_")
+    for module in modules:
+        if module.lower() == wanted:
+            return module
+    return modules[0] if len(modules) == 1 else None
+
+
+def _fix(dist: str, error: str | None, runtime: str) -> str:
+    missing = _MISSING.search(error or "")
+    if missing:
+        top = missing.group(1).split(".")[0]
+        return (f"{dist} imports {top}, which is not in the layer: add it: -p {top} "
+                "(or the distribution that provides it)")
+    if error and ("ELF" in error or "wrong ELF class" in error or "cannot open shared" in error):
+        return (f"a native library of {dist} does not load on {runtime}: see the audit "
+                "findings, and build for the right --arch/--runtime")
+    return f"{dist} does not import on {runtime}: see the error above"
+
+
+def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]]) -> TargetProof:
+    # Judged on the requested modules only: with test_imports the run imports more
+    # (every top-level package), and those are the smoke report's to judge.
+    requested = {m for mods in modules.values() for m in mods}
+    status: ProofStatus = "skipped" if run.status == "not-run" else (
+        "failed" if run.reason or any(not i.ok for i in run.imports if i.module in requested)
+        else "passed")
+    return TargetProof(target=str(run.target), status=status, how=run.how,
+                       interpreter=run.interpreter, python_version=run.python_version,
+                       reason=run.reason, seconds=run.seconds, glibc=run.glibc,
+                       glibc_newer=run.glibc_newer, covered_by=run.covered_by)
+
+
+def _wanted(root: Path, version: str, requested: Sequence[str],
+            test_imports: Sequence[str] | None) -> list[str]:
+    """What one runtime's run imports: the requested modules (sorted), or with
+    `test_imports` what `lambdalayer test` of the zip would import for it."""
+    if test_imports is None or not requested:
+        return list(requested)
+    if test_imports:
+        return list(test_imports)  # the smoke imports, in their order, as `test` runs them
+    # Every top-level package, in `test`'s order, so its report is the same. (An extra
+    # module that crashes the interpreter before a requested one is reached leaves that
+    # one untried by the proof; the smoke report fails then, exit 6, as `test` would.)
+    return sorted({*layer_modules(root, version), *requested}, key=str.lower)
+
+
+def _runs(root: Path, targets: Sequence[Target],
+          modules: Mapping[str, Mapping[str, Sequence[str]]],
+          test_imports: Sequence[str] | None) -> list[TargetRun]:
+    """One smoke run per runtime, each importing what that runtime's tree holds."""
+    by_runtime: dict[str, list[Target]] = {}
+    for target in targets:
+        by_runtime.setdefault(target.runtime.name, []).append(target)
+    jobs = []
+    for runtime, group in by_runtime.items():
+        requested = sorted({m for mods in modules.get(runtime, {}).values() for m in mods},
+                           key=str.lower)
+        wanted = _wanted(root, group[0].runtime.python_version, requested, test_imports)
+        if wanted:
+            jobs.append((group, wanted))
+    # Each run waits on its own interpreter process: running them side by side turns
+    # the proof of a five-runtime layer from the sum of its runs into about the longest.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        reports = list(pool.map(
+            lambda job: run_smoke(root, job[0], imports=job[1], fallback_check=False), jobs))
+    return [run for report in reports for run in report.runs]
+
+
+def provided_modules(excluded: Iterable[str]) -> frozenset[str]:
+    """Import names of the distributions left out for the runtime to provide (--exclude)."""
+    return frozenset(_IMPORT_NAMES.get(name, name.replace("-", "_")) for name in excluded)
+
+
+def prove_layer(root: Path, targets: Sequence[Target],
+                modules: Mapping[str, Mapping[str, Sequence[str]]],
+                provided: frozenset[str] = frozenset(), *,
+                test_imports: Sequence[str] | None = None) -> ImportTest:
+    """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
+
+    A distribution fails when its main module fails (or, with no main module,
+    when none of its modules imports); other failures are warnings. A missing
+    module in `provided` (left out with --exclude: the runtime ships it) is a
+    warning too, since this interpreter does not have the runtime's copy.
+
+    `test_imports` (for `build --smoke`) makes each run import what `lambdalayer
+    test` of the zip would: these modules when given (the smoke imports, which
+    `modules` must hold), else every top-level package of the layer, in `test`'s
+    order. The verdict above still judges only `modules`; the runs are kept as
+    `test_runs`, the smoke report (smoke_report_of).
+    """
+    if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
+        return skipped("nothing to import (no public top-level module in the requested "
+                       "distributions)")
+    all_runs = _runs(root, targets, modules, test_imports)
+    warnings: list[str] = []
+    failures: list[str] = []
+    for run in all_runs:
+        if run.status == "not-run" or run.covered_by:
+            continue
+        if run.reason:  # the interpreter itself failed
+            failures.append(f"{run.target}: {run.reason}")
+            continue
+        by_module: dict[str, ImportResult] = {i.module: i for i in run.imports}
+        for dist, mods in modules.get(run.target.runtime.name, {}).items():
+            results = [by_module[m] for m in mods if m in by_module]
+            bad = [r for r in results if not r.ok]
+            if not bad:
+                continue
+            main = _main_module(dist, list(mods))
+            main_ok = (by_module[main].ok if main in by_module
+                       else main is None and len(bad) < len(results))
+            for result in bad:
+                text = f"{run.target}: import {result.module} ({dist}): {result.error}"
+                missing = _MISSING.search(result.error or "")
+                if missing and missing.group(1).split(".")[0] in provided:
+                    warnings.append(f"{text} — left out with --exclude for the runtime to "
+                                    "provide; not tried here")
+                elif main_ok and result.module != main:
+                    warnings.append(f"{text} — {dist}'s main module imports; this one "
+                                    "probably needs an optional extra")
+                else:
+                    failures.append(f"{text}\n    fix: "
+                                    f"{_fix(dist, result.error, run.target.runtime.name)}")
+    proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
+                   for run in all_runs)
+    ran = [p for p in proofs if p.status != "skipped"]
+    status: ProofStatus = "failed" if failures else ("passed" if ran else "skipped")
+    not_run = [p for p in proofs if p.status == "skipped"]
+    reason = "; ".join(f"{p.target}: {p.reason}" for p in not_run) or None
+    interpreter = ", ".join(dict.fromkeys(
+        f"{p.interpreter} ({p.how})" for p in ran if p.interpreter and not p.covered_by)) or None
+    return ImportTest(status=status, reason=reason, interpreter=interpreter, targets=proofs,
+                      warnings=tuple(warnings), failures=tuple(failures),
+                      test_runs=() if test_imports is None else tuple(all_runs))
+
+
+def smoke_report_of(proof: ImportTest, source: Path, targets: Sequence[Target],
+                    imports_from: str) -> SmokeReport | None:
+    """`lambdalayer test`'s report of `source` (the zip of the proven tree) for `targets`,
+    made from the proof's test_runs; None when those do not stand for exactly these
+    targets (no test_runs, or a runtime the proof had nothing to import for): then the
+    zip must be tested itself."""
+    runs = proof.test_runs
+    if [str(run.target) for run in runs] != [str(target) for target in targets]:
+        return None
+    return SmokeReport(source=str(source), runs=runs, imports_from=imports_from)

@@ -1,0 +1,63 @@
+"""What the build's import proof found, per artifact (kept apart from the runner so the
+request types import nothing of the pipeline: pipeline/request.py holds an ImportTest)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from lambdalayer.proof.target_run import TargetRun
+
+ProofStatus = Literal["passed", "failed", "skipped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetProof:
+    """How one target was proven, or why not."""
+
+    target: str  # "python3.11/arm64"
+    status: ProofStatus
+    how: str | None = None  # "native", "qemu-aarch64", "the loader of ROOT"
+    interpreter: str | None = None
+    python_version: str | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+    glibc: str | None = None
+    glibc_newer: bool = False  # the proving interpreter's glibc is newer than Lambda's
+    covered_by: str | None = None
+
+    def line(self) -> str:
+        """One line for the summary, e.g. "python3.11/arm64: imported under qemu-aarch64 …"."""
+        if self.status == "skipped":
+            return f"{self.target}: not import-tested: {self.reason}"
+        if self.covered_by:
+            return f"{self.target}: same files as {self.covered_by} (pure Python), {self.status}"
+        under = "natively" if self.how == "native" else f"under {self.how}"
+        verb = "imported" if self.status == "passed" else "import FAILED"
+        text = f"{self.target}: {verb} {under}, CPython {self.python_version}"
+        if self.glibc_newer:
+            text += f" (its glibc {self.glibc} is newer than Lambda's; the audit guards that)"
+        return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportTest:
+    """The proof of one artifact: `status` over all its targets."""
+
+    status: ProofStatus
+    reason: str | None = None
+    interpreter: str | None = None
+    targets: tuple[TargetProof, ...] = ()
+    warnings: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()  # each: the target, the module, the interpreter's error, a fix
+    # With `build --smoke`: the interpreter runs behind `targets`, each importing exactly
+    # what `lambdalayer test` of the zip would (layer_proof.prove_layer's test_imports), so
+    # the smoke report is made from them instead of importing the layer again. Empty when
+    # they cannot stand for that test (plain build, or a tree the zip does not hold as is).
+    test_runs: tuple[TargetRun, ...] = ()
+
+
+def skipped(reason: str) -> ImportTest:
+    """The proof was not run at all (e.g. --no-smoke)."""
+    return ImportTest(status="skipped", reason=reason)

@@ -1,0 +1,176 @@
+"""Ask the package index what it offers for a project (for error messages only)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from lambdalayer.common.redact import redact_text, redact_url, split_credentials
+from lambdalayer.resolve.index_settings import IndexSettings, QueryPlan, query_plan
+
+_MAX_RESPONSE = 32 * 1024 * 1024  # a project page larger than this is not read
+# Where systems keep their CA bundle, for a Python built without one (python.org's
+# macOS installer until "Install Certificates.command" is run).
+_SYSTEM_CA_FILES = ("/etc/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt",
+                    "/etc/pki/tls/certs/ca-bundle.crt")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexOffer:
+    """The files of a project's newest release."""
+
+    name: str
+    version: str
+    wheel_platforms: tuple[str, ...]  # distinct platform tags of its wheels
+    has_sdist: bool
+    wheel_tags: tuple[str, ...] = ()  # each wheel's tag triple, from its file name
+    requires_python: str | None = None  # the release's Requires-Python, when the index says
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexAnswer:
+    """What the indexes said about a project: an offer, or why there is none."""
+
+    offer: IndexOffer | None
+    note: str | None = None  # why the index could not be asked (shown in the message)
+
+
+def _ssl_contexts() -> list[ssl.SSLContext]:
+    contexts = [ssl.create_default_context()]
+    contexts += [ssl.create_default_context(cafile=path) for path in _SYSTEM_CA_FILES
+                 if os.path.isfile(path)]
+    return contexts
+
+
+def _fetch(url: str, *, deadline: float) -> bytes | None:
+    """The JSON project page at `url` (credentials sent as a header), None on 404.
+
+    Raises _Unavailable with a redacted reason for every other failure.
+    """
+    bare, auth = split_credentials(url)
+    headers = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    if auth:
+        headers["Authorization"] = auth
+    failure = "no answer"
+    for context in _ssl_contexts():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Unavailable("the index did not answer in time")
+        try:
+            request = urllib.request.Request(bare, headers=headers)
+            with urllib.request.urlopen(request, timeout=remaining, context=context) as response:
+                body = bytearray()
+                while chunk := response.read(65536):
+                    body += chunk
+                    if len(body) > _MAX_RESPONSE or time.monotonic() > deadline:
+                        raise _Unavailable("the index's answer was too large or too slow")
+                length = response.headers.get("Content-Length", "")
+                if length.isdigit() and len(body) < int(length):
+                    raise http.client.IncompleteRead(bytes(body), int(length) - len(body))
+                return bytes(body)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise _Unavailable(f"the index answered HTTP {exc.code}") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ssl.SSLCertVerificationError):
+                failure = ("this Python cannot verify the index's certificate (no CA "
+                           "certificates: on macOS run Python's 'Install Certificates.command')")
+                continue  # try the system's CA bundle
+            raise _Unavailable(f"the index could not be reached ({exc.reason})") from None
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # InvalidURL, IncompleteRead, RemoteDisconnected, timeouts, resets...
+            raise _Unavailable(f"the index could not be read ({type(exc).__name__})") from None
+    raise _Unavailable(failure)
+
+
+class _Unavailable(Exception):
+    pass
+
+
+def ask_indexes(project: str, plan: QueryPlan, *, timeout: float = 20.0) -> IndexAnswer:
+    """What the first index (in uv's order) that knows `project` offers.
+
+    Never raises: an index that cannot be asked becomes a note, redacted.
+    """
+    if plan.skipped:
+        return IndexAnswer(offer=None, note=f"The index was not asked: {plan.skipped}.")
+    name = canonicalize_name(project)
+    deadline = time.monotonic() + timeout
+    for url in plan.urls:
+        try:
+            body = _fetch(f"{url}/{name}/", deadline=deadline)
+        except _Unavailable as exc:
+            return IndexAnswer(offer=None, note=redact_text(
+                f"The index {redact_url(url)} could not be asked: {exc}."))
+        if body is None:
+            continue
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return IndexAnswer(offer=None, note=f"The index {redact_url(url)} did not answer "
+                                                "in JSON (PEP 691).")
+        offer = _newest(name, data) if isinstance(data, dict) else None
+        return IndexAnswer(offer=offer, note=None if offer else
+                           f"The index {redact_url(url)} lists no usable files for {name}.")
+    return IndexAnswer(offer=None, note=f"No index lists {name}.")
+
+
+def newest_offer(project: str, *, timeout: float = 20.0) -> IndexOffer | None:
+    """What the newest release on the default index configuration offers, or None."""
+    return ask_indexes(project, query_plan(IndexSettings()), timeout=timeout).offer
+
+
+def _newest(name: str, data: dict[str, Any]) -> IndexOffer | None:
+    by_version: dict[Version, list[str]] = {}
+    requires_python: dict[Version, str] = {}
+    files = data.get("files")
+    for entry in files if isinstance(files, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        filename = str(entry.get("filename", ""))
+        if entry.get("yanked"):
+            continue
+        try:
+            if filename.endswith(".whl"):
+                version = parse_wheel_filename(filename)[1]
+            else:
+                version = parse_sdist_filename(filename)[1]
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        by_version.setdefault(version, []).append(filename)
+        if isinstance(entry.get("requires-python"), str) and entry["requires-python"]:
+            requires_python[version] = entry["requires-python"]
+    if not by_version:
+        return None
+    newest = max(v for v in by_version if not v.is_prerelease) if any(
+        not v.is_prerelease for v in by_version) else max(by_version)
+    platforms: set[str] = set()
+    wheel_tags: set[str] = set()
+    has_sdist = False
+    for filename in by_version[newest]:
+        if filename.endswith(".whl"):
+            for tag in parse_wheel_filename(filename)[3]:
+                platforms.add(tag.platform)
+                wheel_tags.add(str(tag))
+        else:
+            has_sdist = True
+    return IndexOffer(name=name, version=str(newest), wheel_platforms=tuple(sorted(platforms)),
+                      has_sdist=has_sdist, wheel_tags=tuple(sorted(wheel_tags)),
+                      requires_python=requires_python.get(newest))

@@ -1,0 +1,165 @@
+"""Which package indexes a build uses: the `--index-url`/`--extra-index-url`/`--find-links`
+options (flags or config), passed to uv, and the same list for the index queries
+that explain a failure.
+
+uv does not read pip's configuration (pip.conf, PIP_INDEX_URL), so a team whose
+pip points at a private index must say so here or in uv's own settings
+(UV_INDEX_URL, uv.toml). The query behind an error message asks only the
+indexes uv itself would ask, in uv's order (extra indexes before the default
+one: uv's `first-index` strategy), so a private package name never goes to
+the public index when the build does not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdalayer.common.redact import redact_url
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+# Requirement-file options that choose indexes (pip's syntax, which uv reads too).
+_FILE_OPTION = re.compile(
+    r"^(?P<opt>-i|--index-url|--extra-index-url|-f|--find-links|--no-index)(?:[=\s]+(?P<val>\S+))?")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexSettings:
+    """Index options given to lambdalayer (flags, else the layer's config, else the project's)."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.index_url or self.extra_index_urls or self.find_links)
+
+    def uv_args(self) -> list[str]:
+        """The uv options (credentials included: uv needs them and never prints them)."""
+        args: list[str] = []
+        if self.index_url:
+            args += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            args += ["--extra-index-url", url]
+        for link in self.find_links:
+            args += ["--find-links", link]
+        return args
+
+    def record(self) -> dict[str, Any]:
+        """For manifests, fingerprints and JSON: the URLs with credentials redacted."""
+        return {"index_url": redact_url(self.index_url) if self.index_url else None,
+                "extra_index_urls": [redact_url(u) for u in self.extra_index_urls],
+                "find_links": [redact_url(u) for u in self.find_links]}
+
+    def over(self, lower: IndexSettings) -> IndexSettings:
+        """These settings where given, `lower`'s elsewhere (flags over config)."""
+        return IndexSettings(index_url=self.index_url or lower.index_url,
+                             extra_index_urls=self.extra_index_urls or lower.extra_index_urls,
+                             find_links=self.find_links or lower.find_links)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueryPlan:
+    """The indexes to ask about a project, in uv's order, or why none may be asked."""
+
+    urls: tuple[str, ...]
+    skipped: str | None = None
+
+
+def _env_urls(*names: str) -> list[str]:
+    return [u for n in names for u in os.environ.get(n, "").split() if u]
+
+
+def _file_options(texts: Iterable[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {"index": [], "extra": [], "no-index": []}
+    for text in texts:
+        for raw in text.splitlines():
+            match = _FILE_OPTION.match(raw.strip())
+            if not match:
+                continue
+            opt, value = match.group("opt"), match.group("val") or ""
+            if opt in ("-i", "--index-url"):
+                found["index"].append(value)
+            elif opt == "--extra-index-url":
+                found["extra"].append(value)
+            elif opt == "--no-index":
+                found["no-index"].append(opt)
+    return found
+
+
+def _uv_config_files(start: Path) -> list[Path]:
+    """uv's own settings files that apply here (project, user, system), when any."""
+    if os.environ.get("UV_NO_CONFIG"):
+        return []
+    if os.environ.get("UV_CONFIG_FILE"):
+        return [Path(os.environ["UV_CONFIG_FILE"])]
+    found: list[Path] = []
+    for directory in (start, *start.parents):
+        if (directory / "uv.toml").is_file():
+            found.append(directory / "uv.toml")
+            break
+        if (directory / "pyproject.toml").is_file():
+            found.append(directory / "pyproject.toml")
+            break
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    user = (Path(xdg) if xdg else Path.home() / ".config") / "uv" / "uv.toml"
+    return [*found, user, Path("/etc/uv/uv.toml")]
+
+
+def _uv_config_indexes(start: Path) -> tuple[list[str], list[str]] | None:
+    """(default index, extra indexes) from uv.toml / [tool.uv]; None when one cannot be read."""
+    from lambdalayer.common import _toml
+
+    primary: list[str] = []
+    extra: list[str] = []
+    for path in _uv_config_files(start):
+        try:
+            data = _toml.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError, _toml.TOMLDecodeError):
+            return None
+        if path.name == "pyproject.toml":
+            data = data.get("tool", {}).get("uv", {})
+        for table in (data, data.get("pip", {})):
+            if not isinstance(table, dict):
+                continue
+            if isinstance(table.get("index-url"), str):
+                primary.append(table["index-url"])
+            extras = table.get("extra-index-url", [])
+            extra.extend(e for e in (extras if isinstance(extras, list) else [extras])
+                         if isinstance(e, str))
+            for index in table.get("index", []) if isinstance(table.get("index"), list) else []:
+                if isinstance(index, dict) and isinstance(index.get("url"), str):
+                    (primary if index.get("default") else extra).append(index["url"])
+    return primary, extra
+
+
+def query_plan(settings: IndexSettings, requirement_texts: Iterable[str] = (),
+               start: Path | None = None) -> QueryPlan:
+    """The indexes uv would consult, most preferred first.
+
+    Precedence as uv's: command-line options (here: flags/config) and UV_*
+    variables over requirement-file options over uv.toml over PyPI. Extra
+    indexes come before the default one.
+    """
+    files = _file_options(requirement_texts)
+    if files["no-index"] or os.environ.get("UV_NO_INDEX"):
+        return QueryPlan(urls=(), skipped="the build uses no index (--no-index)")
+    configured = _uv_config_indexes((start or Path.cwd()).resolve())
+    if configured is None:
+        return QueryPlan(urls=(), skipped="uv's settings file could not be read")
+    config_primary, config_extra = configured
+    primary = (settings.index_url
+               or next(iter(_env_urls("UV_DEFAULT_INDEX", "UV_INDEX_URL")), None)
+               or next(iter(files["index"]), None)
+               or next(iter(config_primary), None)
+               or DEFAULT_INDEX)
+    extras = [*settings.extra_index_urls, *_env_urls("UV_INDEX", "UV_EXTRA_INDEX_URL"),
+              *files["extra"], *config_extra]
+    ordered = [u.rstrip("/") for u in [*extras, primary]]
+    return QueryPlan(urls=tuple(dict.fromkeys(ordered)))

@@ -1,0 +1,281 @@
+"""What the user asked for: requirement specs and requirement files, validated up front."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalayer.common.errors import UsageError
+from lambdalayer.common.uvtool import layer_link_mode
+from lambdalayer.resolve.index_settings import IndexSettings
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+# packaging is imported inside the functions that parse: an up-to-date build
+# only needs `exact_pins` on plain `name==version` lines, which the regex
+# below answers without it (start-up time is a product goal).
+_HASH_OPTION = re.compile(r"\s--hash[=\s]\S+")
+_EXACT_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([A-Za-z0-9.!+_-]+)\s*$")
+
+
+def _canonical(name: str) -> str:
+    """PEP 503 normalisation, as packaging.utils.canonicalize_name does it."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalRef:
+    """A path given where a requirement is accepted: a project directory or a wheel file."""
+
+    path: Path  # absolute
+    label: str  # as the user wrote it (relative to the config file, -r file or cwd)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequirementFile:
+    path: Path
+    text: str
+    requirements: tuple[Requirement, ...]
+    hashed: bool  # every requirement line carries --hash (a pip-compile / uv lock file)
+    # Lines naming local projects (built into wheels by local_projects.py before uv sees them).
+    local_projects: tuple[LocalRef, ...] = ()
+    base: Path | None = None  # what relative paths in it are relative to (default: its dir)
+    # The text is not at `path` (e.g. `uv export` output): it is written out before use.
+    virtual: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequirementInputs:
+    """Requirement specs (`-p`, recipes) and files (`-r`), each already validated."""
+
+    specs: tuple[str, ...] = ()
+    files: tuple[RequirementFile, ...] = ()
+    local_projects: tuple[LocalRef, ...] = ()  # paths given as -p / config `packages`
+    index: IndexSettings = field(default_factory=IndexSettings)  # --index-url & co
+
+    @property
+    def all_local_projects(self) -> tuple[LocalRef, ...]:
+        found = [*self.local_projects, *(r for f in self.files for r in f.local_projects)]
+        return tuple(dict.fromkeys(found))
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to install (a layer of source folders or included files only)."""
+        return not (self.specs or self.files or self.local_projects)
+
+    @property
+    def all_requirements(self) -> list[Requirement]:
+        from packaging.requirements import Requirement
+
+        found = [Requirement(spec) for spec in self.specs]
+        for req_file in self.files:
+            found.extend(req_file.requirements)
+        return found
+
+    @property
+    def require_hashes(self) -> bool:
+        """Hash-checking mode: only when every input is a hashed lock file."""
+        return bool(self.files) and not self.specs and all(f.hashed for f in self.files)
+
+    def exact_pins(self) -> dict[str, str] | None:
+        """name -> version when every requirement is `name==version` for all targets, else None.
+
+        When the pins also cover every resolved package, the resolution cannot change,
+        which lets `build` skip re-resolving an unchanged layer.
+        """
+        if self.all_local_projects:
+            return None  # a local project's version is known only once it is built
+        pins: dict[str, str] = {}
+        lines = list(self.specs) + [str(r) for f in self.files for r in f.requirements]
+        fast = [_EXACT_PIN.match(line) for line in lines]
+        if all(fast):
+            return {_canonical(m.group(1)): m.group(2) for m in fast if m}
+        for req in self.all_requirements:
+            specifiers = list(req.specifier)
+            if req.marker is not None or req.url or len(specifiers) != 1:
+                return None
+            spec = specifiers[0]
+            if spec.operator not in ("==", "===") or "*" in spec.version:
+                return None
+            pins[_canonical(req.name)] = spec.version
+        return pins
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for spec in self.specs:
+            digest.update(b"spec\0" + spec.encode() + b"\0")
+        for ref in self.local_projects:
+            digest.update(b"local\0" + str(ref.path).encode() + b"\0")
+        for req_file in self.files:
+            # Comments do not change what is installed (a lock's header names its target).
+            content = "\n".join(line for _, line in _logical_lines(req_file.text))
+            digest.update(b"file\0" + content.encode() + b"\0")
+        if self.index:
+            # Where packages come from changes what is installed; a rotated token does not.
+            import json
+
+            digest.update(b"index\0" + json.dumps(self.index.record(), sort_keys=True).encode())
+        return digest.hexdigest()
+
+
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def local_path(spec: str, base: Path) -> Path | None:
+    """The path `spec` names when it is a local project rather than a requirement, else None.
+
+    As pip reads them: `./dir`, `../dir`, `/abs/dir`, `~/dir`, anything with a path
+    separator, `file://` URLs, `name @ file://...`, and `-e PATH` (built non-editable:
+    a layer holds copies, not links to a checkout).
+    """
+    text = spec.strip()
+    for flag in ("-e ", "--editable ", "--editable="):
+        if text.startswith(flag):
+            text = text[len(flag):].strip()
+    if text.startswith("-"):
+        return None  # another option (-r, -c, --index-url ...): passed to uv as it is
+    if " @ " in text or "@file:" in text:
+        text = text.split("@", 1)[1].strip()
+    if text.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(text).path))
+    if _URL_SCHEME.match(text) or text.startswith("git+"):
+        return None
+    if text.startswith((".", "/", "~")) or "/" in text or "\\" in text:
+        return (base / Path(text).expanduser()).resolve()
+    return None
+
+
+def local_ref(path: Path, label: str) -> LocalRef:
+    """Check that `path` is a project directory or a wheel; UsageError naming `label` if not."""
+    if not path.exists():
+        raise UsageError(f"{label}: {path} does not exist. Give the path of a project "
+                         "directory (with pyproject.toml or setup.py) or of a wheel.")
+    if path.is_dir():
+        if not ((path / "pyproject.toml").is_file() or (path / "setup.py").is_file()):
+            raise UsageError(
+                f"{label}: {path} has no pyproject.toml or setup.py, so it is not a project "
+                "that can be built into a wheel. For a plain folder of modules use "
+                "--source DIR (config `sources`).")
+    elif not path.name.endswith(".whl"):
+        raise UsageError(f"{label}: {path} is neither a project directory nor a wheel (.whl).")
+    return LocalRef(path=path.resolve(), label=label)
+
+
+def parse_spec(spec: str, *, origin: str = "-p") -> str:
+    """Validate one PEP 508 requirement; UsageError naming where it came from otherwise."""
+    if _EXACT_PIN.match(spec):
+        return spec.strip()  # `name==version` is valid by construction
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        Requirement(spec)
+    except InvalidRequirement as exc:
+        raise UsageError(
+            f"{origin}: {spec!r} is not a valid requirement ({exc}). "
+            "Write it as pip would, e.g. 'orjson>=3.10' or 'psycopg[binary]==3.2.3'."
+        ) from None
+    return spec.strip()
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join backslash continuations and drop comments; keep the first line number."""
+    lines: list[tuple[int, str]] = []
+    pending = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        pending += line
+        if pending.strip():
+            lines.append((start, pending.strip()))
+        pending = ""
+    if pending.strip():
+        lines.append((start, pending.strip()))
+    return lines
+
+
+def read_requirement_file(path: Path) -> RequirementFile:
+    """Read and validate a requirements file (pip / pip-compile / uv format)."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"-r {path}: no such file.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"-r {path}: cannot read it ({exc}).") from None
+    return parse_requirement_text(text, path)
+
+
+def split_local_line(line: str, base: Path) -> tuple[str, Path | None]:
+    """(the line without --hash options, the local path it names or None)."""
+    body = _HASH_OPTION.sub("", " " + line).strip()
+    return body, local_path(body, base)
+
+
+def parse_requirement_text(text: str, path: Path, *, base: Path | None = None,
+                           virtual: bool = False) -> RequirementFile:
+    """Validate requirements text; local paths in it are relative to `base` (default: its dir)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    requirements: list[Requirement] = []
+    locals_: list[LocalRef] = []
+    hashed: list[bool] = []
+    for number, line in _logical_lines(text):
+        body, local = split_local_line(line, base or path.parent)
+        if local is not None:
+            locals_.append(local_ref(local, f"{path}:{number}"))
+            continue
+        if line.startswith("-"):
+            # Options (-i, --index-url, -c, --hash continuation...) are passed to uv as-is.
+            continue
+        try:
+            requirements.append(Requirement(body))
+        except InvalidRequirement as exc:
+            raise UsageError(f"{path}:{number}: {body!r} is not a valid requirement ({exc}).") \
+                from None
+        hashed.append("--hash" in line)
+    if not requirements and not locals_ and not virtual:
+        raise UsageError(f"-r {path}: the file names no requirements.")
+    return RequirementFile(
+        path=path if virtual else path.resolve(), text=text, requirements=tuple(requirements),
+        hashed=bool(hashed) and all(hashed), local_projects=tuple(locals_), base=base,
+        virtual=virtual,
+    )
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """The file's requirement lines, continuations joined and comments dropped."""
+    return _logical_lines(text)
+
+
+def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_version: str,
+                     dest: Path, no_binary: frozenset[str] = frozenset(),
+                     no_deps: bool = False) -> list[str]:
+    """`uv pip install --target` for one target: binary wheels only, markers for the target."""
+    args = [
+        "pip", "install", "--target", str(dest),
+        "--python-platform", uv_platform,
+        "--python-version", python_version,
+        "--only-binary", ":all:",
+        "--no-installer-metadata",
+        "--link-mode", layer_link_mode(),
+    ]
+    for name in sorted(no_binary):
+        args += ["--no-binary", name]
+    if inputs.require_hashes:
+        args.append("--require-hashes")
+    if no_deps:
+        args.append("--no-deps")
+    args += inputs.index.uv_args()
+    for req_file in inputs.files:
+        args += ["-r", str(req_file.path)]
+    return [*args, *inputs.specs]

@@ -1,0 +1,350 @@
+"""Requirements -> an installed, target-correct set of wheels (uv does the resolving).
+
+uv evaluates environment markers for the *target* (pip evaluates them for the
+host: DESIGN.md §2), and `--only-binary :all:` keeps it from picking a version
+with no wheel for the target and building it for the host. A project that
+publishes only an sdist may still be built, but the result must be a pure
+`py3-none-any` wheel: anything else would carry host machine code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from lambdalayer.common.advice import alternatives
+from lambdalayer.common.distinfo import InstalledDist, read_installed
+from lambdalayer.common.errors import ResolutionError
+from lambdalayer.common.progress import Progress
+from lambdalayer.common.redact import redact_text
+from lambdalayer.resolve.requirements import RequirementInputs
+from lambdalayer.resolve.sdist_failure import one_line_reason, write_build_log
+
+if TYPE_CHECKING:
+    from lambdalayer.resolve.index_query import IndexAnswer, IndexOffer
+from lambdalayer.common.uvtool import StartedUv, run_uv, wait_uv
+from lambdalayer.resolve.requirements import pip_install_args
+from lambdalayer.targets.target import Target
+
+_NEEDS_WHEEL = re.compile(r"Wheels are required for `([^`]+)`")
+_NOT_FOUND = re.compile(r"Because ([A-Za-z0-9._-]+) was not found in the package registry")
+_FAILED_BUILD = re.compile(r"Failed to build `([A-Za-z0-9._-]+)==([^`]+)`")
+_MAX_SDIST_RETRIES = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resolution:
+    """What uv installed for one target, in `tree` (a flat site-packages-like directory)."""
+
+    target: Target
+    tree: Path
+    dists: tuple[InstalledDist, ...]
+    built_from_sdist: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # for the build's warnings (stale WHEEL tags, older releases)
+
+
+def _uv_args(inputs: RequirementInputs, target: Target, dest: Path,
+             no_binary: set[str], *, no_deps: bool) -> list[str]:
+    return pip_install_args(inputs, uv_platform=target.uv_platform,
+                            python_version=target.runtime.python_version, dest=dest,
+                            no_binary=frozenset(no_binary), no_deps=no_deps)
+
+
+def _uv_cause(stderr: str) -> str:
+    """uv's explanation without its interpreter banner."""
+    lines = [ln for ln in stderr.strip().splitlines()
+             if ln.strip() and not ln.startswith("Using ") and not ln.startswith("hint:")]
+    text = " ".join(ln.strip() for ln in lines).replace("error: ", "")
+    # uv's headline adds nothing to the cause that follows it.
+    text = redact_text(text.replace("No solution found when resolving dependencies: ", ""))
+    return text.replace("No solution found when resolving dependencies ", "").replace(
+        "cause: ", "")
+
+
+def newest_offer(name: str, inputs: RequirementInputs) -> IndexAnswer:
+    """What the indexes this build uses offer for `name` (never the public index when the
+    build does not use it)."""
+    # Imported here: urllib is only needed when explaining a failure.
+    from lambdalayer.resolve.index_query import ask_indexes
+    from lambdalayer.resolve.index_settings import query_plan
+
+    plan = query_plan(inputs.index, [f.text for f in inputs.files])
+    return ask_indexes(name, plan)
+
+
+def _describe_offer(answer: IndexAnswer) -> str:
+    offer = answer.offer
+    if offer is None:
+        return answer.note or "The index could not be asked what it offers."
+    parts = [p for p in offer.wheel_platforms]
+    shown = ", ".join(parts[:8]) + (f" and {len(parts) - 8} more" if len(parts) > 8 else "")
+    wheels = f"wheels for {shown}" if parts else "no wheels at all"
+    sdist = " and an sdist" if offer.has_sdist else ""
+    return f"The index offers {offer.name} {offer.version} as {wheels}{sdist}."
+
+
+def _no_wheel_error(name: str, target: Target, answer: IndexAnswer,
+                    cause: str) -> ResolutionError:
+    runtime = target.runtime
+    glibc = ".".join(map(str, runtime.os.glibc))
+    message = (
+        f"{name} has no wheel that loads on {runtime.name} {target.arch} "
+        f"({runtime.os.name}, glibc {glibc}, needs a cp{runtime.python[0]}{runtime.python[1]}/"
+        f"abi3 manylinux <= {glibc} {target.machine} or pure-Python wheel). "
+        f"{_describe_offer(answer)}"
+    )
+    alternative = alternatives().get(canonicalize_name(name))
+    hint_parts = []
+    if alternative:
+        hint_parts.append(f"Use {alternative} instead.")
+    else:
+        hint_parts.append(
+            "Pin an older version that ships a wheel for this target, or choose a runtime "
+            "whose glibc is new enough (`lambdalayer runtimes`)."
+        )
+    hint_parts.append(f"(uv: {cause})")
+    return ResolutionError(message, hint=" ".join(hint_parts))
+
+
+def resolve_for_target(
+    inputs: RequirementInputs, target: Target, dest: Path, *, progress: Progress | None = None,
+    started: StartedUv | None = None,
+) -> Resolution:
+    """Install `inputs` for `target` into the empty directory `dest`.
+
+    `started`: uv already running with `first_attempt_args` for this target and
+    `dest` (build.py starts it before importing the pipeline); its result is
+    used as the first attempt.
+
+    Newest compatible release first: a requested package that uv installed older
+    than the index's newest release is rebuilt from that release's sdist when the
+    release publishes no wheels at all and the sdist builds pure Python; every
+    requested package left older is explained in `notes`. Exact pins (a lock)
+    are installed exactly.
+
+    Raises ResolutionError naming the package, the target, what the index offers
+    and a known alternative when there is no installable set of wheels.
+    """
+    if inputs.empty:  # a layer of your own files only: nothing to install
+        dest.mkdir(parents=True, exist_ok=True)
+        return Resolution(target=target, tree=dest, dists=(), built_from_sdist=())
+    first = _install(inputs, target, dest, set(), progress=progress, started=started)
+    if inputs.exact_pins() is not None:
+        return first
+    return _prefer_newest(inputs, target, dest, first, progress)
+
+
+def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: set[str], *,
+             progress: Progress | None, started: StartedUv | None = None) -> Resolution:
+    """One binary-first uv install; projects that publish only sdists are built (pure only)."""
+    # Exact pins (a lock file, a recipe) usually name the whole closure: then
+    # uv need not fetch metadata to resolve, as with `uv pip sync`. Whether
+    # they really do is checked after installing; if not, resolve normally.
+    no_deps = inputs.exact_pins() is not None
+    for _attempt in range(_MAX_SDIST_RETRIES + 1):
+        args = _uv_args(inputs, target, dest, no_binary, no_deps=no_deps)
+        if progress:
+            progress(f"resolving for {target}")
+        if started is not None and started.args == tuple(args):
+            result = wait_uv(started)
+        else:
+            if started is not None:
+                started.stop()
+            if dest.exists():
+                shutil.rmtree(dest)
+            result = run_uv(args, python=_build_python(target) if no_binary else None)
+        started = None
+        if result.returncode == 0:
+            dists = tuple(read_installed(dest))
+            if no_deps and not _closed(dists, inputs, target):
+                no_deps = False
+                continue
+            notes = _check_fit(dists, target, no_binary)
+            return Resolution(target=target, tree=dest, dists=dists,
+                              built_from_sdist=tuple(sorted(no_binary)), notes=notes)
+        cause = _uv_cause(result.stderr)
+        missing = _NOT_FOUND.search(result.stderr)
+        if missing:
+            raise ResolutionError(
+                f"{missing.group(1)} was not found on the package index.",
+                hint="Check the spelling (`pip index versions NAME`) or the index URL.",
+            )
+        failed = _FAILED_BUILD.search(result.stderr)
+        if failed:
+            raise _build_error(canonicalize_name(failed.group(1)), failed.group(2), target,
+                               result.stderr)
+        needs = _NEEDS_WHEEL.search(result.stderr)
+        if not needs:
+            raise ResolutionError(f"Cannot resolve the requirements for {target}: {cause}")
+        name = canonicalize_name(needs.group(1))
+        if name in alternatives():
+            raise _no_wheel_error(name, target, newest_offer(name, inputs), cause)
+        answer = newest_offer(name, inputs)
+        offer = answer.offer
+        # Only a project that ships no wheels at all may be built from its sdist:
+        # one that ships wheels, none for this target, is native and would be
+        # compiled for the host.
+        if name in no_binary or offer is None or offer.wheel_platforms or not offer.has_sdist:
+            raise _no_wheel_error(name, target, answer, cause)
+        no_binary.add(name)
+    raise ResolutionError(f"Too many source-only packages for {target}: {sorted(no_binary)}.")
+
+
+def _build_python(target: Target) -> str | None:
+    """A CPython of the target's version to build sdists with (their tags, their
+    Requires-Python), when this host has one."""
+    from lambdalayer.interpreters.find import find_interpreter
+
+    found = find_interpreter(target.runtime.python_version)
+    return found.path if found else None
+
+
+def _build_error(name: str, version: str, target: Target, log: str) -> ResolutionError:
+    reason = one_line_reason(log)
+    path = write_build_log(name, redact_text(log))  # an index token never lands on disk
+    better = alternatives().get(name)
+    advice = f" Use {better} instead." if better else (
+        " Choose a package with manylinux wheels, or pin a release that has one.")
+    return ResolutionError(
+        f"{name} {version} publishes no wheel for {target} and its sdist did not build: "
+        f"{reason}. A Docker-free build cannot compile native code for Lambda (it would "
+        f"be code for this host).{advice}",
+        hint=f"The full build log: {path}")
+
+
+def _held_back(requirement: Requirement | None, offer: IndexOffer, target: Target,
+               newest: Version) -> str | None:
+    """Why the newest release was not installed; None when its sdist is worth building."""
+    if requirement is not None and not requirement.specifier.contains(newest,
+                                                                      prereleases=True):
+        return f"your requirement `{requirement}` excludes it"
+    if offer.requires_python:
+        try:
+            allowed = SpecifierSet(offer.requires_python)
+        except InvalidSpecifier:
+            allowed = None
+        if allowed is not None and not allowed.contains(f"{target.runtime.python_version}.0",
+                                                         prereleases=True):
+            return f"it requires Python {offer.requires_python}"
+    if any(target.accepts_wheel_tag(t) for t in offer.wheel_tags):
+        return "another requirement holds it back"
+    if offer.wheel_platforms:
+        return (f"it has no wheel for {target}, and its sdist would be compiled for this "
+                "host")
+    if offer.has_sdist:
+        return None
+    return f"it has no files for {target}"
+
+
+def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
+                   first: Resolution, progress: Progress | None) -> Resolution:
+    requested: dict[str, Requirement] = {}
+    for req in inputs.all_requirements:
+        requested.setdefault(canonicalize_name(req.name), req)
+    installed = {d.name: d for d in first.dists}
+    names = [n for n in requested if n in installed]
+    if not names:
+        return first
+    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        offers = dict(zip(names, pool.map(lambda n: newest_offer(n, inputs).offer, names),
+                          strict=True))
+    notes: list[str] = []
+    to_build: dict[str, tuple[Version, Version]] = {}
+    for name in names:
+        offer, dist = offers[name], installed[name]
+        if offer is None:
+            continue
+        try:
+            newest, have = Version(offer.version), Version(dist.version)
+        except InvalidVersion:
+            continue
+        if have >= newest:
+            continue
+        reason = _held_back(requested[name], offer, target, newest)
+        if reason is None:
+            to_build[name] = (have, newest)
+        else:
+            notes.append(f"{dist.display_name} {have} is not the newest release "
+                         f"({newest}): {reason}.")
+    if not to_build:
+        return dataclasses.replace(first, notes=(*first.notes, *notes))
+    if progress:
+        progress(f"building the newest {', '.join(sorted(to_build))} from sdist for {target}")
+    trial = dest.with_name(dest.name + "-sdist")
+    try:
+        built = _install(inputs, target, trial, {*to_build, *first.built_from_sdist},
+                         progress=None)
+    except ResolutionError as err:
+        shutil.rmtree(trial, ignore_errors=True)
+        for name, (have, newest) in sorted(to_build.items()):
+            notes.append(f"{installed[name].display_name} {have} is not the newest release "
+                         f"({newest}): {newest} publishes only an sdist, and it was refused "
+                         f"({err.message.split('. ')[0]}); {have} is the newest release "
+                         f"with a wheel for {target}.")
+        return dataclasses.replace(first, notes=(*first.notes, *notes))
+    shutil.rmtree(dest)
+    trial.rename(dest)
+    dists = tuple(read_installed(dest))
+    for name, (have, newest) in sorted(to_build.items()):
+        notes.append(f"{installed[name].display_name} {newest}: built from its sdist "
+                     f"(pure Python) because that release publishes no wheel; the newest "
+                     f"release with a wheel is {have}.")
+    return dataclasses.replace(built, tree=dest, dists=dists, notes=(*built.notes, *notes))
+
+
+def _closed(dists: tuple[InstalledDist, ...], inputs: RequirementInputs, target: Target) -> bool:
+    """True when every dependency of every installed dist, on `target`, is installed."""
+    installed = {d.name: d.version for d in dists}
+    extras: dict[str, set[str]] = {}
+    # Extras asked for anywhere (conservatively, whatever the marker): checking
+    # more dependencies than needed only costs a normal resolution.
+    for req in [*inputs.all_requirements, *(r for d in dists for r in d.requires)]:
+        extras.setdefault(canonicalize_name(req.name), set()).update(req.extras)
+    for dist in dists:
+        for req in dist.requires:
+            wanted = ["", *sorted(extras.get(dist.name, ()))]
+            if req.marker is not None and not any(target.evaluate(req.marker, e) for e in wanted):
+                continue
+            version = installed.get(canonicalize_name(req.name))
+            if version is None or not req.specifier.contains(version, prereleases=True):
+                return False
+    return True
+
+
+def _check_fit(dists: tuple[InstalledDist, ...], target: Target,
+               from_sdist: set[str]) -> tuple[str, ...]:
+    """Every installed wheel must fit the target: the last line of defence against uv.
+
+    uv chose each binary wheel by its *file name* for this target (`--only-binary`,
+    `--python-platform`), so a WHEEL file whose tags disagree is a stale file
+    (a renamed auditwheel output), noted here; the ELF audit decides whether its
+    code loads. Only a wheel built here from an sdist is refused unless pure.
+    Returns the notes.
+    """
+    notes = []
+    for dist in dists:
+        if dist.is_pure or any(target.accepts_wheel_tag(t) for t in dist.tags):
+            continue
+        tags = ", ".join(dist.tags) or "no tags"
+        if dist.name in from_sdist:
+            raise ResolutionError(
+                f"{dist.display_name} {dist.version} is published only as an sdist and built "
+                f"into a native wheel ({tags}) for this host, which would not load on "
+                f"{target}.",
+                hint="Ask its maintainers for manylinux wheels, or choose another package.",
+            )
+        notes.append(
+            f"{dist.display_name} {dist.version}: uv selected its wheel for {target} by the "
+            f"file name, but the wheel's WHEEL file says {tags} (not rewritten when the "
+            "wheel was renamed); the ELF audit decides whether it loads.")
+    return tuple(notes)

@@ -1,0 +1,47 @@
+"""A failed sdist build, told in one line: the reason from known patterns in the
+build backend's output, and the whole output kept in a log file."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from lambdalayer.common.cache import cache_root
+from lambdalayer.common.fileio import write_atomic
+
+# (pattern in the build log, what the package needs): first match wins.
+_KNOWN: tuple[tuple[str, str], ...] = (
+    (r"gdal-config", "needs the GDAL C library and headers (gdal-config)"),
+    (r"pg_config", "needs PostgreSQL's libpq and headers (pg_config)"),
+    (r"mysql_config|mysqlclient.*pkg-config|pkg-config.*mysqlclient",
+     "needs the MySQL client library and headers (mysql_config)"),
+    (r"lber\.h|ldap\.h|sasl/sasl\.h", "needs the OpenLDAP/SASL headers (ldap.h)"),
+    (r"libmemcached", "needs libmemcached and its headers"),
+    (r"sql\.h|sqlext\.h", "needs unixODBC headers (sql.h)"),
+    (r"zlib\.h", "needs the zlib headers (zlib.h)"),
+    (r"Python\.h", "needs the Python headers (Python.h) to compile its C extension"),
+    (r"fatal error: ([\w./+-]+\.h): No such file",
+     "needs the C header {0}, which this host does not have"),
+    (r"unable to execute '?[\w-]*(gcc|cc|clang)'?|command '[\w/-]*(gcc|cc)' failed",
+     "compiling its C extension failed"),
+    (r"Rust|cargo", "needs a Rust toolchain to compile its extension"),
+)
+
+
+def one_line_reason(log: str) -> str:
+    """Why an sdist build failed, in one line, from known patterns in its output."""
+    for pattern, reason in _KNOWN:
+        match = re.search(pattern, log)
+        if match:
+            return reason.format(*(g or "" for g in match.groups()))
+    return "its build failed (see the log)"
+
+
+def write_build_log(name: str, log: str) -> Path:
+    """Keep the whole build output where the user can read it; returns the path."""
+    directory = cache_root() / "build-logs"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    write_atomic(path, log.encode("utf-8", errors="replace"))
+    return path

@@ -1,0 +1,48 @@
+"""Refusals fit a screen and give advice from data (issue 11, class 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import assert_clean_failure
+from tests.integration.pipeline.localindex import make_wheel, serve_index
+from tests.integration.pipeline.test_resolution_policy import build
+from tests.unit.audit.fixtures import compile_so, stub_library
+
+pytestmark = pytest.mark.network
+
+
+def test_opencv_like_refusal_is_grouped_with_headless_advice(tmp_path: Path) -> None:
+    libgl = stub_library(tmp_path / "cc", "libGL.so.1")
+    files = {"cv2/__init__.py": b""}
+    for i in range(12):
+        so = compile_so(tmp_path / "cc", f"m{i}.so", args=(str(libgl),))
+        files[f"cv2/m{i}.cpython-312-x86_64-linux-gnu.so"] = so.read_bytes()
+    index_dir = tmp_path / "index"
+    make_wheel(index_dir, "opencv-python", "4.10.0.84",
+               file_tag="cp312-cp312-manylinux_2_17_x86_64",
+               wheel_tag="cp312-cp312-manylinux_2_17_x86_64", files=files)
+    with serve_index(index_dir) as index:
+        run = build(index, tmp_path, "cv", "-p", "opencv-python")
+    assert_clean_failure(run, 4)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) <= 20, run.stderr
+    assert "missing-library libGL.so.1: 12 files in opencv-python" in run.stderr
+    assert "opencv-python-headless" in run.stderr
+    assert "manylinux wheel" not in run.stderr  # it is one already
+    doc = run.json()
+    assert len(doc["error"]["findings"]) == 12
+    assert {f["code"] for f in doc["error"]["findings"]} == {"missing-library"}
+
+
+def test_pure_package_that_loads_a_system_library_at_import(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    make_wheel(index_dir, "weasyprint", "63.0", file_tag="py3-none-any",
+               wheel_tag="py3-none-any", files={"weasyprint/__init__.py": b""})
+    with serve_index(index_dir) as index:
+        run = build(index, tmp_path, "pdf", "-p", "weasyprint")
+    assert_clean_failure(run, 4)
+    assert "needs-system-library libpango-1.0.so.0" in run.stderr
+    assert "container-image function" in run.stderr

@@ -1,0 +1,89 @@
+"""Leftover work directories: a killed run's are removed later, a live or young one is kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lambdalayer.common.workdirs import make_workdir, pid_alive, sweep, swept_notice
+from tests.conftest import require
+
+HOUR = 3600
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    assert not pid_alive(process.pid)
+    return process.pid
+
+
+def leftover(root: Path, pid: int, *, age: float, size: int = 10_000) -> Path:
+    path = root / f"lambdalayer-{pid}-abc123"
+    (path / "resolve-0" / "numpy").mkdir(parents=True)
+    (path / "resolve-0" / "numpy" / "core.so").write_bytes(b"\0" * size)
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+def test_dead_owner_and_old_is_removed_and_counted(tmp_path: Path) -> None:
+    stale = leftover(tmp_path, dead_pid(), age=2 * HOUR, size=123_456)
+    swept = sweep(tmp_path)
+    assert not stale.exists()
+    assert (swept.directories, swept.freed) == (1, 123_456)
+
+
+def test_live_owner_is_kept_even_when_old(tmp_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as live:
+        try:
+            kept = leftover(tmp_path, live.pid, age=5 * HOUR)
+            assert sweep(tmp_path).directories == 0
+            assert kept.exists()
+        finally:
+            live.kill()
+
+
+def test_young_directory_of_a_dead_owner_is_kept(tmp_path: Path) -> None:
+    kept = leftover(tmp_path, dead_pid(), age=60)
+    assert sweep(tmp_path).directories == 0
+    assert kept.exists()
+
+
+def test_other_users_directory_and_unrelated_names_are_kept(tmp_path: Path) -> None:
+    require(os.getuid() == 0, "chown to another user needs root")
+    foreign = leftover(tmp_path, dead_pid(), age=2 * HOUR)
+    os.chown(foreign, 4242, 4242)
+    then = time.time() - 2 * HOUR
+    os.utime(foreign, (then, then))
+    unrelated = tmp_path / "lambdalayer-check-xyz"  # no pid: not ours to judge
+    unrelated.mkdir()
+    os.utime(unrelated, (then, then))
+    assert sweep(tmp_path).directories == 0
+    assert foreign.exists() and unrelated.exists()
+
+
+def test_workdir_names_its_owner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    work = make_workdir()
+    assert work.parent == tmp_path
+    assert work.name.startswith(f"lambdalayer-{os.getpid()}-")
+    # Our own directory is never swept, whatever its age.
+    os.utime(work, (0, 0))
+    assert sweep(tmp_path).directories == 0
+
+
+def test_notice_says_what_was_freed(tmp_path: Path) -> None:
+    leftover(tmp_path, dead_pid(), age=2 * HOUR, size=2_500_000)
+    notice = swept_notice(tmp_path)
+    assert notice is not None
+    assert "Removed 1 work directory" in notice and "2.5 MB freed" in notice
+    assert swept_notice(tmp_path) is None
