@@ -16,7 +16,7 @@ from typing import NoReturn
 import click
 
 from lambdalayer import __version__
-from lambdalayer.common.errors import EXIT_INTERNAL, EXIT_USAGE, LambdaLayerError
+from lambdalayer.common.errors import EXIT_INTERNAL, EXIT_USAGE, LambdaLayerError, Reported
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -84,7 +84,7 @@ def cli() -> None:
 
     \b
     Exit codes: 0 ok, 2 usage/config error, 3 requirements cannot be resolved,
-    4 audit failure, 5 AWS error, 6 smoke test failed, 7 smoke test could not run,
+    4 audit failure, 5 AWS error, 6 import proof failed, 7 import proof could not run,
     128+N ended by signal N (143 SIGTERM, 130 Ctrl-C).
     """
 
@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=args, prog_name="lambdalayer", standalone_mode=False)
     except interrupt.Terminated as stop:
         _terminated(stop.signum)
+    except Reported as done:
+        sys.exit(done.exit_code)
     except LambdaLayerError as err:
         if interrupt.received() is not None:  # a failure caused by ending our children
             _terminated(interrupt.received() or 0)

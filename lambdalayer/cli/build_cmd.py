@@ -11,7 +11,7 @@ import click
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, index_options
 from lambdalayer.cli.output import human_console, print_json, say
-from lambdalayer.common.errors import UsageError
+from lambdalayer.common.errors import Reported, UsageError
 from lambdalayer.common.units import format_size
 from lambdalayer.pipeline.layer import build_layer
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lambdalayer.archive.unpack import Unpacked
-    from lambdalayer.proof.runner import SmokeReport
-    from lambdalayer.proof.verdict import ImportTest
+    from lambdalayer.proof.runner import ProofReport
+    from lambdalayer.proof.verdict import ArtifactProof
     from lambdalayer.reports.sizing import SizeReport
 
 
@@ -40,14 +40,14 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
         "packages": [{"name": p.name, "version": p.version, "size": p.size} for p in m.packages],
         "findings": [asdict(f) for f in m.findings],
         "up_to_date": artifact.up_to_date,
-        "import_test": import_test_json(artifact.import_test),
+        "import_test": artifact_proof_json(artifact.proof),
         "compiled": None if artifact.compiled is None else {
             "size": artifact.compiled.size, "files": artifact.compiled.files,
             "runtimes": [asdict(r) for r in artifact.compiled.runtimes]},
     }
 
 
-def import_test_json(proof: ImportTest | None) -> dict[str, Any]:
+def artifact_proof_json(proof: ArtifactProof | None) -> dict[str, Any]:
     """DESIGN.md §3: {"status", "reason", "interpreter"} plus how each target was proven."""
     if proof is None:
         return {"status": "skipped", "reason": "the zip was up to date; not rebuilt",
@@ -57,7 +57,7 @@ def import_test_json(proof: ImportTest | None) -> dict[str, Any]:
 
 
 def _proof_lines(artifact: Artifact) -> list[str]:
-    proof = artifact.import_test
+    proof = artifact.proof
     if proof is None:
         return []
     if not proof.targets:
@@ -316,7 +316,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         sources=sources, includes=includes, project=project, with_self=with_self,
         index=IndexSettings(index_url=index_url, extra_index_urls=extra_index_urls,
                             find_links=find_links),
-        options={"compile": compile_, "smoke": bool(smoke), "no_proof": smoke is False,
+        options={"compile": compile_, "test_report": bool(smoke), "no_proof": smoke is False,
                  "slim": slim, "strip": strip,
                  "excludes": excludes, "compression_level": compression_level},
     )
@@ -330,15 +330,15 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
     )
     unpacked = _unpack(result, unpacked_dir)
     reports = _reports(result, report_file)
-    smoke_reports = None
+    test_reports = None
     if smoke:
-        from lambdalayer.cli.layer_test_cmd import smoke_artifacts
+        from lambdalayer.cli.layer_test_cmd import prove_artifacts
 
-        smoke_reports = smoke_artifacts(result.artifacts)
+        test_reports = prove_artifacts(result.artifacts)
     if as_json:
         document = ({"artifacts": [artifact_json(a) for a in result.artifacts],
                      "warnings": list(result.warnings)}
-                    if smoke_reports is None else _with_smoke(result, smoke_reports))
+                    if test_reports is None else _with_test_reports(result, test_reports))
         if report_file is not None:
             document["reports"] = [str(path) for path in reports]
         if unpacked_dir is not None:
@@ -353,8 +353,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         say(f"unpacked {done.name} into {done.directory} ({done.files} entries)")
     for path in reports:
         say(f"wrote {path}")
-    if smoke_reports is not None:
-        _finish_smoke(smoke_reports, as_json)
+    if test_reports is not None:
+        _finish_test_reports(test_reports, as_json)
 
 
 def _unpack(result: BuildResult, directory: Path | None) -> list[Unpacked]:
@@ -379,24 +379,24 @@ def _reports(result: BuildResult, report_file: Path | None) -> list[Path]:
     return written
 
 
-def _with_smoke(result: BuildResult, reports: list[SmokeReport]) -> dict[str, Any]:
-    from lambdalayer.cli.layer_test_cmd import smoke_json
+def _with_test_reports(result: BuildResult, reports: list[ProofReport]) -> dict[str, Any]:
+    from lambdalayer.cli.layer_test_cmd import proof_json
 
-    return {"artifacts": [{**artifact_json(a), "smoke": smoke_json(r)}
+    return {"artifacts": [{**artifact_json(a), "smoke": proof_json(r)}
                           for a, r in zip(result.artifacts, reports, strict=True)],
             "warnings": list(result.warnings)}
 
 
-def _finish_smoke(reports: list[SmokeReport], as_json: bool) -> None:
-    """Show the smoke tests and exit 6/7 when they did not all pass (the zips stay)."""
-    from lambdalayer.cli.layer_test_cmd import render_smoke, smoke_exit_code
+def _finish_test_reports(reports: list[ProofReport], as_json: bool) -> None:
+    """Show what `lambdalayer test` found in each zip; exit 6/7 unless all passed (zips stay)."""
+    from lambdalayer.cli.layer_test_cmd import proof_exit_code, render_proof
 
     if not as_json:
         for report in reports:
-            render_smoke(report)
-    status = smoke_exit_code(reports)
+            render_proof(report)
+    status = proof_exit_code(reports)
     if status:
-        raise SystemExit(status)
+        raise Reported(status)
 
 
 def _interactive() -> bool:

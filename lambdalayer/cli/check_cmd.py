@@ -12,7 +12,7 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import human_console, marks, print_json
-from lambdalayer.common.errors import EXIT_AUDIT
+from lambdalayer.common.errors import EXIT_AUDIT, Reported
 from lambdalayer.common.units import format_size
 
 if TYPE_CHECKING:  # the audit is imported when the command runs, not for --help
@@ -77,9 +77,8 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
     else:
         _render(source, report)
     if not report.ok:
-        # Not an AuditError: the findings are the message, already rendered above
-        # (and its error document would be a second JSON document on stdout).
-        raise click.exceptions.Exit(EXIT_AUDIT)
+        # Not an AuditError: the findings are the message, already rendered above.
+        raise Reported(EXIT_AUDIT)
 
 
 def _render(source: str, report: AuditReport) -> None:

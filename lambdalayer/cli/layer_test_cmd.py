@@ -2,8 +2,8 @@
 
 Exit status: 0 every target passed; 6 an import (or the handler) failed; 7 a
 target could not run on this host (the audit runs for it instead). `build
---smoke` reuses `smoke_artifacts`, `smoke_json`, `render_smoke` and
-`smoke_exit_code` from here.
+--smoke` reuses `prove_artifacts`, `proof_json`, `render_proof` and
+`proof_exit_code` from here.
 """
 
 from __future__ import annotations
@@ -17,12 +17,18 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import human_console, marks, print_json
-from lambdalayer.common.errors import EXIT_OK, EXIT_TEST_FAILED, EXIT_TEST_NOT_RUN, UsageError
+from lambdalayer.common.errors import (
+    EXIT_OK,
+    EXIT_TEST_FAILED,
+    EXIT_TEST_NOT_RUN,
+    Reported,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from lambdalayer.archive.manifest import Manifest
     from lambdalayer.pipeline.request import Artifact
-    from lambdalayer.proof.runner import FunctionCode, SmokeReport
+    from lambdalayer.proof.runner import FunctionCode, ProofReport
     from lambdalayer.proof.target_run import TargetRun
 
 _TRACEBACK_LINES = 12
@@ -102,7 +108,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
           --handler handler.lambda_handler --event '{}'
     """
     from lambdalayer.cli.interpreters_cmd import use_config_interpreters
-    from lambdalayer.proof.runner import FunctionCode, run_smoke
+    from lambdalayer.proof.runner import FunctionCode, run_proof
     from lambdalayer.targets.target import expand_targets
 
     if (code is None) != (handler is None):
@@ -126,43 +132,42 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     if not wanted and manifest is not None and manifest.smoke_imports:
         wanted, imports_from = list(manifest.smoke_imports), "manifest"
     use_config_interpreters()
-    report = run_smoke(source, targets, imports=wanted, imports_from=imports_from,
+    report = run_proof(source, targets, imports=wanted, imports_from=imports_from,
                        function=function, timeout=timeout, pass_env=pass_env)
     if as_json:
-        print_json(smoke_json(report))
+        print_json(proof_json(report))
     else:
-        render_smoke(report)
-    status = smoke_exit_code([report])
+        render_proof(report)
+    status = proof_exit_code([report])
     if status != EXIT_OK:
-        # SystemExit, as in `check`: an error would print a second JSON document.
-        raise SystemExit(status)
+        raise Reported(status)
 
 
-def smoke_artifacts(artifacts: Sequence[Artifact], *,
-                    timeout: float = 120.0) -> list[SmokeReport]:
+def prove_artifacts(artifacts: Sequence[Artifact], *,
+                    timeout: float = 120.0) -> list[ProofReport]:
     """`build --smoke`: test each built zip for its manifest's runtimes and architectures.
 
     A zip this build just proved is not imported again: its proof ran exactly these
     imports on the tree the zip holds (pipeline._prove), and those runs are the report.
     """
-    from lambdalayer.proof.prove import smoke_report_of
-    from lambdalayer.proof.runner import run_smoke
+    from lambdalayer.proof.prove import proof_report_of
+    from lambdalayer.proof.runner import run_proof
     from lambdalayer.targets.target import expand_targets
 
     reports = []
     for artifact in artifacts:
         m = artifact.manifest
         targets = expand_targets(list(m.runtimes), list(m.architectures))
-        proof = artifact.import_test
-        reused = None if proof is None else smoke_report_of(
+        proof = artifact.proof
+        reused = None if proof is None else proof_report_of(
             proof, artifact.zip_path, targets, "manifest" if m.smoke_imports else "layer")
-        reports.append(reused or run_smoke(
+        reports.append(reused or run_proof(
             artifact.zip_path, targets, imports=list(m.smoke_imports), imports_from="manifest",
             timeout=timeout, fallback_check=False))  # build has just audited it
     return reports
 
 
-def smoke_exit_code(reports: Sequence[SmokeReport]) -> int:
+def proof_exit_code(reports: Sequence[ProofReport]) -> int:
     """6 if anything failed, else 7 if anything could not run, else 0."""
     states = {report.status for report in reports}
     if "failed" in states:
@@ -199,7 +204,7 @@ def _run_json(run: TargetRun) -> dict[str, Any]:
     }
 
 
-def smoke_json(report: SmokeReport) -> dict[str, Any]:
+def proof_json(report: ProofReport) -> dict[str, Any]:
     """The `test --json` document body (also `build --smoke --json`'s "smoke" per artifact)."""
     from lambdalayer.proof.runner import host_description
 
@@ -219,7 +224,7 @@ def smoke_json(report: SmokeReport) -> dict[str, Any]:
     }
 
 
-def render_smoke(report: SmokeReport) -> None:
+def render_proof(report: ProofReport) -> None:
     """People's output for one report (stderr unless stdout is a terminal)."""
     from rich.markup import escape
 
@@ -287,7 +292,7 @@ def _print_traceback(text: str | None) -> None:
                           + "[/]")
 
 
-def _render_check(report: SmokeReport) -> None:
+def _render_check(report: ProofReport) -> None:
     from rich.markup import escape
 
     check = report.check
@@ -307,7 +312,7 @@ def _render_check(report: SmokeReport) -> None:
         console.print("  no findings")
 
 
-def _summary(report: SmokeReport) -> str:
+def _summary(report: ProofReport) -> str:
     from rich.markup import escape
 
     passed = [str(r.target) for r in report.runs if r.status == "passed"]
@@ -323,4 +328,4 @@ def _summary(report: SmokeReport) -> str:
                      f"{first.runtime.name} --arch {first.arch}` looks for why")
     if skipped:
         parts.append(f"[yellow]not run[/] {', '.join(skipped)}")
-    return "; ".join(parts) + f" (exit {smoke_exit_code([report])})"
+    return "; ".join(parts) + f" (exit {proof_exit_code([report])})"

@@ -9,8 +9,8 @@ Exit codes are part of the user-facing contract (README, "Exit codes"):
     3  requirements cannot be resolved for the target
     4  audit failure: the layer would not load on its target, or breaks a Lambda limit
     5  AWS error (credentials, permissions, missing function or layer, API failure)
-    6  smoke test failed on a real interpreter
-    7  smoke test could not run here (no matching interpreter or foreign architecture)
+    6  the import proof failed on a real interpreter
+    7  the import proof could not run here (no interpreter for the target on this host)
   128+N  ended by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129): see lambdalayer.common.interrupt
 """
 
@@ -72,13 +72,16 @@ class AwsError(LambdaLayerError):
     exit_code = EXIT_AWS
 
 
-class SmokeTestFailed(LambdaLayerError):
+class ProofFailed(LambdaLayerError):
     """An import failed on a real interpreter."""
 
     exit_code = EXIT_TEST_FAILED
 
 
-class SmokeTestNotRun(LambdaLayerError):
-    """The smoke test could not run on this host."""
+class Reported(LambdaLayerError):
+    """The outcome is already on the screen (findings, proof results): exit with `exit_code`
+    and print nothing more, so `--json` stays one document."""
 
-    exit_code = EXIT_TEST_NOT_RUN
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(f"exit {exit_code} (already reported)")
+        self.exit_code = exit_code

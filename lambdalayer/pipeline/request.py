@@ -16,7 +16,7 @@ from lambdalayer.resolve.requirements import RequirementInputs
 
 if TYPE_CHECKING:
     from lambdalayer.proof.compile import CompileReport
-    from lambdalayer.proof.verdict import ImportTest
+    from lambdalayer.proof.verdict import ArtifactProof
     from lambdalayer.reports.sizing import SizeReport
     from lambdalayer.resolve.sources import IncludedPath, SourceFolder
     from lambdalayer.resolve.uv_project import ProjectLock
@@ -66,7 +66,8 @@ class BuildRequest:
     excludes: tuple[str, ...] = ()
     compression_level: int = 6  # archive.DEFAULT_LEVEL
     compile: bool = False  # ship unchecked-hash .pyc per runtime (compile.py)
-    smoke: bool = False  # the CLI smoke-tests each artifact after the build (proof/runner.py)
+    # --smoke: after the build, the CLI shows what `lambdalayer test` finds in each zip.
+    test_report: bool = False
     no_proof: bool = False  # --no-smoke / smoke = false: skip the default import proof
     # Per-target inputs from lock files ("python3.12/x86_64" -> the lock), when used.
     target_inputs: Mapping[str, RequirementInputs] = field(default_factory=dict)
@@ -95,7 +96,7 @@ class Artifact:
     sizes: SizeReport | None  # None when the build was skipped as up to date
     up_to_date: bool
     compiled: CompileReport | None = None  # with --compile, what the .pyc files cost
-    import_test: ImportTest | None = None  # the default import proof (proof/prove.py)
+    proof: ArtifactProof | None = None  # the default import proof (proof/prove.py)
 
 
 @dataclass(frozen=True, kw_only=True)

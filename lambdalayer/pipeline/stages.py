@@ -35,7 +35,7 @@ from lambdalayer.archive.zipwriter import iter_tree, write_zip, zips_as_is
 from lambdalayer.common import interrupt
 from lambdalayer.common.cache import open_member_cache
 from lambdalayer.common.distinfo import InstalledDist
-from lambdalayer.common.errors import AuditError, SmokeTestFailed, UsageError
+from lambdalayer.common.errors import AuditError, ProofFailed, UsageError
 from lambdalayer.common.fileio import (
     cannot_write,
     file_digests,
@@ -50,7 +50,7 @@ from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
 from lambdalayer.proof.prove import (
-    ImportTest,
+    ArtifactProof,
     dist_modules,
     prove_layer,
     provided_modules,
@@ -242,7 +242,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
     warnings = list(plan.warnings)
     compiled: dict[str, CompileReport] = {}
-    proofs: dict[str, ImportTest] = {}
+    proofs: dict[str, ArtifactProof] = {}
     if request.compile:
         # A missing interpreter is known now: say so before resolving, not after.
         require_interpreters(list(dict.fromkeys(t.runtime for t in targets)))
@@ -303,7 +303,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     finally:
         for partial in partials:  # left only by a failure or a signal
             partial.unlink(missing_ok=True)
-    return BuildResult(artifacts=tuple(replace(a, import_test=proofs.get(a.name))
+    return BuildResult(artifacts=tuple(replace(a, proof=proofs.get(a.name))
                                        for a in artifacts), warnings=tuple(warnings))
 
 
@@ -398,8 +398,8 @@ def _requested_modules(request: BuildRequest, layer: _Plan,
 
 def _prove(request: BuildRequest, layer: _Plan, root: Path,
            site_dirs: dict[Path, list[InstalledDist]], site_targets: dict[Path, Target],
-           progress: Progress | None) -> ImportTest:
-    """Import the layer on each target's CPython; SmokeTestFailed when an import fails."""
+           progress: Progress | None) -> ArtifactProof:
+    """Import the layer on each target's CPython; ProofFailed when an import fails."""
     if request.no_proof:
         return skipped("--no-smoke (or smoke = false in the config)")
     listed = request.smoke_imports or (request.recipe.smoke_imports if request.recipe
@@ -416,11 +416,11 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     # With --smoke, the proof imports what `lambdalayer test` of the zip would, and the
     # CLI reports those runs instead of importing again: one interpreter run per target.
     # Only when the zip will hold this tree as it is; else --smoke tests the zip.
-    test_imports = tuple(listed) if request.smoke and zips_as_is(root) else None
+    test_imports = tuple(listed) if request.test_report and zips_as_is(root) else None
     proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports)
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
-        raise SmokeTestFailed(
+        raise ProofFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
             f"error below); no zip was written.\n{failures}",
             hint="Fix the requirements (the fix line says what is likely missing), or build "

@@ -2,13 +2,13 @@
 
 Each requested distribution's top-level modules are imported on a CPython of
 each target (native, or emulated: see interpreters.find_for), in Lambda's
-layout and sys.path order, with `-I -S -B` (smoke.run_smoke does the run).
+layout and sys.path order, with `-I -S -B` (smoke.run_proof does the run).
 Private modules (`_x`) are not imported on their own. A distribution passes
 when its main module imports; a failing secondary module of a distribution
 whose main module imported is a warning (typically it needs an optional extra
 the user did not ask for). Targets this host cannot run are "skipped" with the
 reason; the audit has already gated them. Nothing here prints or raises for a
-failed import: the caller decides (pipeline.py raises SmokeTestFailed). With
+failed import: the caller decides (pipeline.py raises ProofFailed). With
 `build --smoke` the runs also import what `lambdalayer test` would, and serve
 as its report, so the layer is imported once per target.
 """
@@ -23,13 +23,19 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from lambdalayer.proof.runner import SmokeReport, layer_modules, run_smoke
+from lambdalayer.proof.runner import ProofReport, layer_modules, run_proof
 from lambdalayer.proof.target_run import ImportResult, TargetRun
-from lambdalayer.proof.verdict import ImportTest, ProofStatus, TargetProof, skipped
+from lambdalayer.proof.verdict import ArtifactProof, ProofStatus, TargetProof, skipped
 from lambdalayer.targets.target import Target
 
-__all__ = ["ImportTest", "TargetProof", "dist_modules", "prove_layer", "skipped",
-           "smoke_report_of"]
+__all__ = [
+    "ArtifactProof",
+    "TargetProof",
+    "dist_modules",
+    "proof_report_of",
+    "prove_layer",
+    "skipped",
+]
 # Import names of distributions whose top-level module differs from the name.
 _IMPORT_NAMES = {"python-dateutil": "dateutil", "pyyaml": "yaml"}
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no leading underscore: not private
@@ -121,7 +127,7 @@ def _runs(root: Path, targets: Sequence[Target],
     # the proof of a five-runtime layer from the sum of its runs into about the longest.
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         reports = list(pool.map(
-            lambda job: run_smoke(root, job[0], imports=job[1], fallback_check=False), jobs))
+            lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False), jobs))
     return [run for report in reports for run in report.runs]
 
 
@@ -133,7 +139,7 @@ def provided_modules(excluded: Iterable[str]) -> frozenset[str]:
 def prove_layer(root: Path, targets: Sequence[Target],
                 modules: Mapping[str, Mapping[str, Sequence[str]]],
                 provided: frozenset[str] = frozenset(), *,
-                test_imports: Sequence[str] | None = None) -> ImportTest:
+                test_imports: Sequence[str] | None = None) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -145,7 +151,7 @@ def prove_layer(root: Path, targets: Sequence[Target],
     test` of the zip would: these modules when given (the smoke imports, which
     `modules` must hold), else every top-level package of the layer, in `test`'s
     order. The verdict above still judges only `modules`; the runs are kept as
-    `test_runs`, the smoke report (smoke_report_of).
+    `test_runs`, the smoke report (proof_report_of).
     """
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no public top-level module in the requested "
@@ -188,13 +194,13 @@ def prove_layer(root: Path, targets: Sequence[Target],
     reason = "; ".join(f"{p.target}: {p.reason}" for p in not_run) or None
     interpreter = ", ".join(dict.fromkeys(
         f"{p.interpreter} ({p.how})" for p in ran if p.interpreter and not p.covered_by)) or None
-    return ImportTest(status=status, reason=reason, interpreter=interpreter, targets=proofs,
+    return ArtifactProof(status=status, reason=reason, interpreter=interpreter, targets=proofs,
                       warnings=tuple(warnings), failures=tuple(failures),
                       test_runs=() if test_imports is None else tuple(all_runs))
 
 
-def smoke_report_of(proof: ImportTest, source: Path, targets: Sequence[Target],
-                    imports_from: str) -> SmokeReport | None:
+def proof_report_of(proof: ArtifactProof, source: Path, targets: Sequence[Target],
+                    imports_from: str) -> ProofReport | None:
     """`lambdalayer test`'s report of `source` (the zip of the proven tree) for `targets`,
     made from the proof's test_runs; None when those do not stand for exactly these
     targets (no test_runs, or a runtime the proof had nothing to import for): then the
@@ -202,4 +208,4 @@ def smoke_report_of(proof: ImportTest, source: Path, targets: Sequence[Target],
     runs = proof.test_runs
     if [str(run.target) for run in runs] != [str(target) for target in targets]:
         return None
-    return SmokeReport(source=str(source), runs=runs, imports_from=imports_from)
+    return ProofReport(source=str(source), runs=runs, imports_from=imports_from)

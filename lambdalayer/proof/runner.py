@@ -51,7 +51,7 @@ DEFAULT_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class SmokeReport:
+class ProofReport:
     """Every target's run; `check` holds the audit of the targets that could not run."""
 
     source: str
@@ -436,10 +436,10 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
     return _run_target(target, interpreter, staged, wanted, function, timeout, pass_env)
 
 
-def run_smoke(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
+def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
               imports_from: str = "option", function: FunctionCode | None = None,
               timeout: float = DEFAULT_TIMEOUT, fallback_check: bool = True,
-              pass_env: Sequence[str] = ()) -> SmokeReport:
+              pass_env: Sequence[str] = ()) -> ProofReport:
     """Smoke-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -469,7 +469,7 @@ def run_smoke(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
         from lambdalayer.audit import check_path
 
         check = check_path(source, skipped)
-    return SmokeReport(source=str(source), runs=tuple(runs),
+    return ProofReport(source=str(source), runs=tuple(runs),
                        imports_from=imports_from if imports else "layer", problems=problems,
                        check=check)
 

@@ -1,7 +1,7 @@
 """What one interpreter run of the import test found, per target (smoke.py makes these).
 
 Plain records, kept apart from the runner so that the build's result types
-(import_test.ImportTest, held by pipeline/request.py) can carry them without
+(import_test.ArtifactProof, held by pipeline/request.py) can carry them without
 reaching the runner, the audit or anything else of the pipeline.
 """
 

@@ -1,5 +1,5 @@
 """What the build's import proof found, per artifact (kept apart from the runner so the
-request types import nothing of the pipeline: pipeline/request.py holds an ImportTest)."""
+request types import nothing of the pipeline: pipeline/request.py holds an ArtifactProof)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class TargetProof:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ImportTest:
+class ArtifactProof:
     """The proof of one artifact: `status` over all its targets."""
 
     status: ProofStatus
@@ -58,6 +58,6 @@ class ImportTest:
     test_runs: tuple[TargetRun, ...] = ()
 
 
-def skipped(reason: str) -> ImportTest:
+def skipped(reason: str) -> ArtifactProof:
     """The proof was not run at all (e.g. --no-smoke)."""
-    return ImportTest(status="skipped", reason=reason)
+    return ArtifactProof(status="skipped", reason=reason)

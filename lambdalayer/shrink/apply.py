@@ -13,7 +13,6 @@ from packaging.requirements import Requirement
 
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.common.progress import Progress
-from lambdalayer.common.units import megabytes
 from lambdalayer.targets.target import Target
 
 
@@ -102,7 +101,3 @@ def shrink_layer(request: ShrinkOptions, root: Path,
     return ShrinkResult(site_dirs=remaining, reductions=tuple(reductions),
                         warnings=tuple(dict.fromkeys(warnings)))
 
-
-def describe_reductions(reductions: tuple[tuple[str, int], ...]) -> str:
-    """One line: what the size options removed."""
-    return "; ".join(f"{what}: {megabytes(size)}" for what, size in reductions)

@@ -29,7 +29,7 @@ def test_not_linux_is_said_before_any_interpreter_is_looked_for(
 
     monkeypatch.setattr(runner, "pick_interpreter", searched)
     monkeypatch.setattr(platform, "system", lambda: "Darwin")
-    report = runner.run_smoke(_layer(tmp_path), [Target.parse("python3.12", "arm64")],
+    report = runner.run_proof(_layer(tmp_path), [Target.parse("python3.12", "arm64")],
                              fallback_check=False)
     [run] = report.runs
     assert run.status == "not-run"
@@ -45,7 +45,7 @@ def test_a_directory_is_copied_where_symlinks_need_a_privilege(
         raise OSError(1314, "A required privilege is not held by the client")
 
     monkeypatch.setattr(Path, "symlink_to", no_symlinks)
-    report = runner.run_smoke(_layer(tmp_path), [Target.parse("python3.12", "x86_64")],
+    report = runner.run_proof(_layer(tmp_path), [Target.parse("python3.12", "x86_64")],
                              fallback_check=False)
     [run] = report.runs
     assert run.status == "passed", run.reason
