@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliRun, assert_clean_failure, run_cli
-from tests.index_server import PrivateIndex, make_wheel, private_index
+from tests.package_index import PrivateIndex, make_wheel, private_index
 
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateIndex]:
     files = tmp_path_factory.mktemp("index-files")
-    pure = make_wheel(files, "llprivate-pure", "1.0")
-    mac = make_wheel(files, "llprivate-native", "2.0", tag="cp312-cp312-macosx_11_0_arm64")
-    sdist = files / "llprivate-native-2.0.tar.gz"
-    sdist.write_bytes(b"not built: --only-binary")
-    with private_index([pure, mac, sdist]) as served:
+    make_wheel(files, "llprivate-pure", "1.0")
+    make_wheel(files, "llprivate-native", "2.0", file_tag="cp312-cp312-macosx_11_0_arm64")
+    (files / "llprivate-native-2.0.tar.gz").write_bytes(b"not built: --only-binary")
+    with private_index(files) as served:
         yield served
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import assert_clean_failure
-from tests.integration.pipeline.localindex import make_wheel, serve_index
 from tests.integration.pipeline.test_resolution_policy import build
+from tests.package_index import make_wheel, serve_index
 from tests.unit.audit.fixtures import compile_so, stub_library
 
 pytestmark = pytest.mark.network

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliRun, assert_clean_failure, run_cli
-from tests.integration.pipeline.localindex import make_sdist, make_wheel, serve_index
+from tests.package_index import make_sdist, make_wheel, serve_index
 from tests.unit.audit.fixtures import compile_so
 
 pytestmark = pytest.mark.network  # isolated sdist builds fetch setuptools from PyPI

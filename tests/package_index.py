@@ -2,6 +2,9 @@
 
 A real HTTP index (not `--find-links`) so that both uv and lambdalayer's own index
 queries (resolve/index_query.py) see the same releases, as they would on PyPI.
+`serve_index` is public (projects it lacks redirect to PyPI, for build backends);
+`private_index` requires HTTP Basic credentials on every request and records each
+request (path, whether it was authorised) so a test can tell what was asked.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from packaging.utils import canonicalize_name
 
@@ -26,10 +31,15 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def make_wheel(out: Path, name: str, version: str, *, file_tag: str, wheel_tag: str,
-               files: dict[str, bytes], requires_python: str | None = None) -> Path:
-    """A wheel named with `file_tag` whose WHEEL file says `wheel_tag`."""
+def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-any",
+               wheel_tag: str | None = None, files: dict[str, bytes] | None = None,
+               requires_python: str | None = None) -> Path:
+    """A wheel named with `file_tag` whose WHEEL file says `wheel_tag` (default: the same);
+    `files` default to one module named like the project."""
+    wheel_tag = wheel_tag or file_tag
     dist = name.replace("-", "_")
+    if files is None:
+        files = {f"{dist}/__init__.py": b"VALUE = 1\n"}
     info = f"{dist}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     if requires_python:
@@ -89,8 +99,18 @@ def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool 
     return path
 
 
+def _project(path: Path) -> str:
+    """The project a distribution file belongs to: NAME-VER-TAGS.whl, NAME-VER.tar.gz."""
+    base = path.name.split("-")[0] if path.suffix == ".whl" else path.name.rsplit("-", 1)[0]
+    return str(canonicalize_name(base))
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     files_dir: Path
+    expected_auth: str | None  # "Basic ...": every request must carry it
+    to_pypi: bool  # redirect projects the index lacks to PyPI
+    head_allowed: bool
+    seen: list[tuple[str, bool]]
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet test output
@@ -98,35 +118,48 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     head = False
 
     def do_HEAD(self) -> None:
+        if not self.head_allowed:
+            self.send_response(405)  # uv then GETs the whole file
+            self.end_headers()
+            return
         self.head = True
         self.do_GET()
 
     def do_GET(self) -> None:
+        authorised = self.expected_auth is None or \
+            self.headers.get("Authorization") == self.expected_auth
+        self.seen.append((self.path, authorised))
+        if not authorised:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="private"')
+            self.end_headers()
+            return None
         parts = [p for p in self.path.split("?")[0].split("/") if p]
         if len(parts) == 2 and parts[0] == "files":
             path = self.files_dir / parts[1]
             if path.is_file():
                 return self._send(path.read_bytes(), "application/octet-stream")
         if len(parts) == 2 and parts[0] == "simple":
-            project = canonicalize_name(parts[1])
-            entries = []
-            for path in sorted(self.files_dir.iterdir()):
-                base = path.name.split("-")[0]
-                if canonicalize_name(base) != project:
-                    continue
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                entries.append({"filename": path.name, "url": f"/files/{path.name}",
-                                "hashes": {"sha256": digest}})
-            if entries:
-                body = json.dumps({"meta": {"api-version": "1.0"}, "name": project,
-                                   "files": entries}).encode()
-                return self._send(body, "application/vnd.pypi.simple.v1+json")
-            # Anything else (setuptools for isolated sdist builds) comes from PyPI.
-            self.send_response(302)
-            self.send_header("Location", f"https://pypi.org/simple/{project}/")
-            self.end_headers()
-            return None
+            return self._project_page(str(canonicalize_name(parts[1])))
         self.send_error(404)
+        return None
+
+    def _project_page(self, project: str) -> None:
+        entries = [{"filename": path.name, "url": f"/files/{path.name}",
+                    "hashes": {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}
+                   for path in sorted(self.files_dir.iterdir()) if _project(path) == project]
+        if entries:
+            body = json.dumps({"meta": {"api-version": "1.0"}, "name": project,
+                               "files": entries}).encode()
+            return self._send(body, "application/vnd.pypi.simple.v1+json")
+        if not self.to_pypi:
+            self.send_error(404)
+            return None
+        # Anything else (setuptools for isolated sdist builds) comes from PyPI.
+        self.send_response(302)
+        self.send_header("Location", f"https://pypi.org/simple/{project}/")
+        self.end_headers()
+        return None
 
     def _send(self, body: bytes, content_type: str) -> None:
         self.send_response(200)
@@ -137,15 +170,48 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+@dataclass
+class PrivateIndex:
+    url: str  # with credentials: http://user:password@127.0.0.1:PORT/simple
+    bare_url: str
+    password: str
+    requests: list[tuple[str, bool]] = field(default_factory=list)  # (path, authorised)
+
+
 @contextmanager
-def serve_index(files_dir: Path) -> Iterator[str]:
-    """Serve `files_dir` as a simple index; yields its URL (`http://127.0.0.1:PORT/simple`)."""
-    handler = type("Handler", (_Handler,), {"files_dir": files_dir})
+def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_allowed: bool,
+           seen: list[tuple[str, bool]]) -> Iterator[int]:
+    """Serve `files_dir` on a free loopback port (yielded) until the block ends."""
+    handler = type("Handler", (_Handler,), {
+        "files_dir": files_dir, "expected_auth": expected_auth, "to_pypi": to_pypi,
+        "head_allowed": head_allowed, "seen": seen})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serve_index(files_dir: Path) -> Iterator[str]:
+    """Serve `files_dir` as a simple index; yields its URL (`http://127.0.0.1:PORT/simple`)."""
+    with _serve(files_dir, expected_auth=None, to_pypi=True, head_allowed=True,
+                seen=[]) as port:
+        yield f"http://127.0.0.1:{port}/simple"
+
+
+@contextmanager
+def private_index(files_dir: Path, *, user: str = "aws",
+                  password: str = "s3cr3t-T0KEN:with/odd@chars") -> Iterator[PrivateIndex]:
+    """Serve `files_dir` behind HTTP Basic auth (`user:password`) until the block ends."""
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    seen: list[tuple[str, bool]] = []
+    with _serve(files_dir, expected_auth=expected, to_pypi=False, head_allowed=False,
+                seen=seen) as port:
+        credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+        yield PrivateIndex(url=f"http://{credentials}@127.0.0.1:{port}/simple",
+                           bare_url=f"http://127.0.0.1:{port}/simple", password=password,
+                           requests=seen)
