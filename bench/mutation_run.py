@@ -108,7 +108,7 @@ MUTATIONS = (
     Mutation("tampered-zip-up-to-date", "lambdalayer/pipeline/plan.py",
              "file_digests(zip_path)[0] != manifest.sha256",
              "file_digests(zip_path)[0] is None",
-             ("tests/unit/build", "tests/integration/pipeline/test_build.py")),
+             ("tests/unit/pipeline", "tests/integration/pipeline/test_build.py")),
 )
 
 
