@@ -76,7 +76,7 @@ def _glibc() -> str | None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    # Lambda's order (DESIGN.md section 2): /var/task, the runtime's
+    # Lambda's order (docs/lambda-facts.md): /var/task, the runtime's
     # site-packages in the layer, /opt/python, then the interpreter's own paths.
     # -I -S already removed the script dir, user and host site-packages.
     sys.path[0:0] = config["paths"]
