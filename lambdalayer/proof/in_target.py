@@ -1,6 +1,6 @@
 """The script `lambdalayer test` runs inside the *target* interpreter (CPython 3.9+).
 
-It is read as text by smoke.py and passed to `python -I -S -B -c`, so it must
+It is read as text by runner.py and passed to `python -I -S -B -c`, so it must
 use the standard library only and stay valid on the oldest runtime we test.
 Nothing here is imported by lambdalayer itself.
 

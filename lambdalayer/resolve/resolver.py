@@ -123,7 +123,7 @@ def resolve_for_target(
     """Install `inputs` for `target` into the empty directory `dest`.
 
     `started`: uv already running with `first_attempt_args` for this target and
-    `dest` (build.py starts it before importing the pipeline); its result is
+    `dest` (pipeline/layer.py starts it before importing the pipeline); its result is
     used as the first attempt.
 
     Newest compatible release first: a requested package that uv installed older
