@@ -8,7 +8,7 @@ that both see the same page cache:
 - reading every file in the tree once (os.walk + read), the floor for any
   tool that looks at the layer's bytes;
 - `audit_layer(tree, [python3.12/x86_64])`.
-Goal (issue 3): audit <= 1.5x the read. Prints medians and the ratio; exits 1
+Goal: audit <= 1.5x the read. Prints medians and the ratio; exits 1
 when the goal is missed.
 """
 

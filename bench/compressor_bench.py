@@ -1,4 +1,4 @@
-"""Which deflate should write layer zips? Measured in one run (issue 16, item 3).
+"""Which deflate should write layer zips? Measured in one run.
 
     python bench/compressor_bench.py [--repeat 3] [--packages numpy pandas]
 

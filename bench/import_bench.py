@@ -5,7 +5,7 @@
 Builds pandas + pyarrow for python3.12 x86_64 twice with the real CLI (plain,
 and --compile), extracts each zip into a directory laid out like /opt, makes
 it read-only, then imports `pandas, pyarrow` N times from each with CPython
-3.12 as `-I -S -B` and Lambda's sys.path (DESIGN.md §2), alternating the two
+3.12 as `-I -S -B` and Lambda's sys.path (docs/lambda-facts.md), alternating the two
 so drift hits both. -B matters: root ignores the read-only bits, and on Lambda
 nothing can be cached, so every run must start from what the zip ships.
 

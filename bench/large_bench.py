@@ -1,4 +1,4 @@
-"""Large-layer speed against the baselines named in issue 7, measured in one run.
+"""Large-layer speed against Info-ZIP and a naive uv + zip pipeline, measured in one run.
 
     python bench/large_bench.py [--repeat 3]
 

@@ -1,7 +1,7 @@
 """Mutation run: do the tests notice when core code is broken on purpose?
 
-Each mutation replaces one snippet of a core module with a plausible bug (the
-breaks listed in issue 17, and the guards that issue added), runs the tests
+Each mutation replaces one snippet of a core module with a plausible bug (a
+broken guard: an unsorted zip, no cache verification, no redaction, ...), runs the tests
 that cover that module in a scratch copy of the repository (PYTHONPATH puts
 the copy first; the CLI subprocesses inherit it), and counts the mutation as
 killed when the tests fail. Prints one line per mutation and the kill rate.

@@ -13,7 +13,7 @@ A correct outcome is "built and imports" for a package that can work on Lambda a
 "refused" (for lambdalayer: with the expected advice) for one that cannot. Both
 tools start with empty private caches (UV_CACHE_DIR, PIP_CACHE_DIR); a worker runs
 one package with both tools back to back, so machine load hits both alike.
-Goal (issue 11): more correct outcomes than SAM's builder and <= 0.6x its time
+Goal: more correct outcomes than SAM's builder and <= 0.6x its time
 (sum of per-package wall times). Prints a table, the totals and the ratio; exits
 1 when the goal is missed.
 """

@@ -3,7 +3,7 @@
 Deflate output is fixed by the compressor's implementation, not by the format:
 mainline zlib (1.2.x and 1.3.x alike) writes one thing, zlib-ng (CPython 3.14 on
 Windows, recent Fedora) and Chromium's or Intel's zlib write another. So a
-short known-answer test (a fixed sample compressed as archive.py compresses:
+short known-answer test (a fixed sample compressed as zipwriter.py compresses:
 whole, and primed with a dictionary and sync-flushed) names the output, and its
 digest is a build input: a different compressor means different zip bytes.
 """

@@ -109,7 +109,7 @@ _EXECUTABLE_MAGIC = (b"\x7fELF", b"#!")
 def normalised_mode(path: Path) -> int:
     """0755 for an ELF file or a `#!` script, 0644 for everything else: from the content,
     never the host's x bit (Windows sets that only for .exe/.bat, umasks differ), so
-    every host writes the same modes. Always world-readable (DESIGN.md §2)."""
+    every host writes the same modes. Always world-readable (docs/lambda-facts.md)."""
     with path.open("rb") as handle:
         head = handle.read(4)
     return 0o755 if head.startswith(_EXECUTABLE_MAGIC) else 0o644

@@ -1,7 +1,8 @@
-"""The audit's entry points: a layer tree, a path (directory or zip), or a layer ARN.
+"""The audit's entry points: a layer tree, or a path (directory or zip).
 
-`audit_layer` is what `build` calls before zipping; `check_path` and
-`check_layer_arn` are what `lambdalayer check` calls. None of them print.
+`audit_layer` is what `build` calls before zipping; `check_path` is what
+`lambdalayer check` calls (a layer ARN is downloaded first by
+aws/download.check_layer_arn). None of them print.
 """
 
 from __future__ import annotations

@@ -301,7 +301,7 @@ def read_elf_stream(handle: BinaryIO) -> ElfInfo:
     The common case (section headers present) is read with `struct` straight from
     the section table, .dynamic, .gnu.version_r and .dynstr: pyelftools builds
     Python objects per field and cost 5x more than reading the files at all, and
-    the audit must stay within 1.5x of one read of the layer (issue 3). Anything
+    the audit must stay within 1.5x of one read of the layer (bench/audit_bench.py). Anything
     unusual (no section headers, extended numbering) goes to pyelftools, which the
     tests also use as the reference for the fast path.
     """

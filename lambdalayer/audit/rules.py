@@ -22,8 +22,7 @@ from lambdalayer.audit.tree import LayerFile, LayerTree, dist_version, import_ro
 from lambdalayer.common.advice import alternative, import_libraries
 from lambdalayer.targets.target import Target
 
-# Lambda limits (DESIGN.md §2): function + layers unzipped <= 250 MB; a zip
-# uploaded directly (ZipFile) <= 50 MB, larger ones go through S3.
+# Lambda's size limits are common/limits.py (docs/lambda-facts.md).
 
 # Lambda's LD_LIBRARY_PATH (AWS docs, "Defined runtime environment variables"):
 # /var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:

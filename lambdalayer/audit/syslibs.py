@@ -15,7 +15,8 @@ _LISTS = ("present", "absent", "unverified")
 class BaseImageLibs:
     """Sonames on one OS: `present` (relied on silently), `absent` (seen missing:
     an error), `unverified` (evidence too weak: a warning); `sources` cites the
-    research note's evidence for each; `hints` says what to do when one is missing."""
+    evidence for each (ids listed in docs/base-image-libs.md); `hints` says what to
+    do when one is missing."""
 
     present: frozenset[str]
     absent: frozenset[str]

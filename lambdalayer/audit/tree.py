@@ -1,7 +1,7 @@
 """A layer as Lambda sees it: files by their path under /opt, and who installed them.
 
 Lambda extracts a layer to /opt. Python finds packages in
-/opt/python/lib/pythonX.Y/site-packages and /opt/python (DESIGN.md §2), and the
+/opt/python/lib/pythonX.Y/site-packages and /opt/python (docs/lambda-facts.md), and the
 dynamic loader searches /opt/lib (Lambda's LD_LIBRARY_PATH). Paths here are
 layer paths: "python/psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so".
 """

@@ -1,7 +1,7 @@
 """Attach a layer version to functions without losing the layers they already have.
 
-`update_function_configuration(Layers=…)` replaces the whole list (DESIGN.md
-§2), so we read the current list, plan the new one with `plan_layers` (pure),
+`update_function_configuration(Layers=…)` replaces the whole list
+(docs/lambda-facts.md), so we read the current list, plan the new one with `plan_layers` (pure),
 and write it with the RevisionId we read: a concurrent change makes Lambda
 answer PreconditionFailedException, and we re-read and re-plan, so two attaches
 of different layers both survive. An update in progress answers

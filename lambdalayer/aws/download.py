@@ -45,7 +45,7 @@ def check_layer_arn(arn: str, targets: list[Target], *, allow: frozenset[str] = 
 
 def _layer_location(arn: str, *, region: str, profile: str | None, endpoint_url: str | None,
                     owner: str, name: str, version: int) -> str:
-    # boto3 costs ~250 ms to import and set up (DESIGN.md §2): only this path pays.
+    # boto3 costs ~250 ms to import and set up (docs/lambda-facts.md): only this path pays.
     import botocore.exceptions
 
     from lambdalayer.aws.client import error_code, make_client, translate_aws_error

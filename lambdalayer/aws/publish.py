@@ -1,7 +1,7 @@
 """Publish built layers (zip + manifest) as Lambda layer versions, idempotently.
 
 Lambda makes a new version on every `publish_layer_version`, even for identical
-bytes (DESIGN.md §2). Our zips are deterministic, so we compare the zip's
+bytes (docs/lambda-facts.md). Our zips are deterministic, so we compare the zip's
 CodeSha256 (base64 of the raw SHA-256) with the newest version's and skip when
 they are equal. Regions are published in parallel; the ARN per region is
 recorded in the manifest afterwards, from the calling thread.

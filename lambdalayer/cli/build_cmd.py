@@ -48,7 +48,7 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
 
 
 def artifact_proof_json(proof: ArtifactProof | None) -> dict[str, Any]:
-    """DESIGN.md §3: {"status", "reason", "interpreter"} plus how each target was proven."""
+    """{"status", "reason", "interpreter"} plus how each target was proven (docs/json.md)."""
     if proof is None:
         return {"status": "skipped", "reason": "the zip was up to date; not rebuilt",
                 "interpreter": None, "targets": []}

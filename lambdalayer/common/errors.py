@@ -1,6 +1,6 @@
 """One exception hierarchy; the CLI maps `exit_code` to the process status in one place.
 
-Exit codes are part of the user-facing contract (README, "Exit codes"):
+Exit codes are part of the user-facing contract (docs/exit-codes.md):
 
     0  success
     1  internal error (a bug: please report it; the traceback is shown)

@@ -170,7 +170,7 @@ def where_we_looked(version: str) -> str:
             f"or `pyenv install {version}`")
 
 
-# --- Interpreters for any runtime x architecture (issue 15) ---------------------------------
+# --- Interpreters for any runtime x architecture ------------------------------------------
 
 ENV_DIRS = "LAMBDALAYER_INTERPRETERS"  # os.pathsep-separated root filesystems or their parents
 

@@ -1,7 +1,7 @@
 """What interpreters the proof can use, and provisioning more (`lambdalayer interpreters`).
 
-`available` lists, per runtime x architecture, the interpreter find_for picks
-and how it runs. `provision` adds one to a directory interpreters.find_for
+`available` lists, per runtime x architecture, the interpreter find.find_for
+picks and how it runs. `provision` adds one to a directory find.find_for
 searches (by default lambdalayer's cache, `interpreters/`): from Debian with
 mmdebstrap (a root filesystem holding only CPython and its libraries,
 `--variant=extract`, so nothing foreign is executed while it is made), or with

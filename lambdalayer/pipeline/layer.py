@@ -1,6 +1,7 @@
 """`build`: one named layer, from requirements to zip(s) and manifest(s).
 
-The flow is target -> resolve -> install -> shrink -> audit -> archive (pipeline.py).
+The flow is target -> resolve -> install -> shrink -> audit -> proof -> archive
+(stages.py).
 Before any of it, plan.py answers whether the output is already up to
 date; that path imports neither the resolver nor rich.
 """
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> BuildResult:
     """Build the layer `request` describes, or report the existing zips when up to date.
 
-    Outputs (see pipeline.py): one zip for a pure-Python layer, one per
+    Outputs (see stages.py): one zip for a pure-Python layer, one per
     architecture for native code, each with a manifest beside it. Raises
     UsageError, ResolutionError or AuditError; on error nothing is written.
     """

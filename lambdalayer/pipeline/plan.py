@@ -62,7 +62,7 @@ def plan_targets(request: BuildRequest) -> TargetPlan:
 
 
 def _host_warnings(request: BuildRequest) -> list[str]:
-    """This host would write other bytes than the reference: say so (issue 16)."""
+    """This host would write other bytes than the reference: say so (docs/zip-format.md)."""
     warnings = []
     if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
         from lambdalayer.archive.zipwriter import timestamp_warning

@@ -65,13 +65,14 @@ class BuildRequest:
     strip: bool = False
     excludes: tuple[str, ...] = ()
     compression_level: int = 6  # archive.DEFAULT_LEVEL
-    compile: bool = False  # ship unchecked-hash .pyc per runtime (compile.py)
+    compile: bool = False  # ship unchecked-hash .pyc per runtime (proof/compile.py)
     # --smoke: after the build, the CLI shows what `lambdalayer test` finds in each zip.
     test_report: bool = False
     no_proof: bool = False  # --no-smoke / smoke = false: skip the default import proof
     # Per-target inputs from lock files ("python3.12/x86_64" -> the lock), when used.
     target_inputs: Mapping[str, RequirementInputs] = field(default_factory=dict)
-    # Your own files (resolve/sources.py) and the project the inputs came from (project_lock.py).
+    # Your own files (resolve/sources.py) and the project the inputs came from
+    # (resolve/uv_project.py).
     sources: tuple[SourceFolder, ...] = ()
     includes: tuple[IncludedPath, ...] = ()
     project: ProjectLock | None = None

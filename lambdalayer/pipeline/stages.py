@@ -1,4 +1,4 @@
-"""The build pipeline proper: resolve -> install -> size -> audit -> archive.
+"""The build pipeline proper: resolve -> install -> shrink -> size -> audit -> proof -> archive.
 
 Outputs:
 - pure Python and the same for every target: one `NAME.zip` with `python/`;
@@ -237,7 +237,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     """Resolve, lay out, check and archive every artifact of `request`.
 
     `work` is an empty scratch directory the caller removes; `started` is uv
-    already running for the first target (see build._start_first_resolution).
+    already running for the first target (see layer._start_first_resolution).
     """
     targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
     warnings = list(plan.warnings)

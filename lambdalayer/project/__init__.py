@@ -2,7 +2,7 @@
 
 Takes the working directory, flags and environment; gives `BuildRequest`s and
 deploy plans. `config` finds and validates `[tool.lambdalayer]`/
-`lambdalayer.toml`, `recipes` the built-in and user recipes, `lock` the
-per-target lock files, `precedence` merges defaults < config < environment <
+`lambdalayer.toml`, `recipes` the built-in and user recipes, `lockfiles`
+the per-target lock files, `precedence` merges defaults < config < environment <
 flags, and `deploy` pairs published versions with configured functions.
 """

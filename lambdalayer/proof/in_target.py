@@ -1,6 +1,6 @@
 """The script `lambdalayer test` runs inside the *target* interpreter (CPython 3.9+).
 
-It is read as text by smoke.py and passed to `python -I -S -B -c`, so it must
+It is read as text by runner.py and passed to `python -I -S -B -c`, so it must
 use the standard library only and stay valid on the oldest runtime we test.
 Nothing here is imported by lambdalayer itself.
 
@@ -76,7 +76,7 @@ def _glibc() -> str | None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    # Lambda's order (DESIGN.md section 2): /var/task, the runtime's
+    # Lambda's order (docs/lambda-facts.md): /var/task, the runtime's
     # site-packages in the layer, /opt/python, then the interpreter's own paths.
     # -I -S already removed the script dir, user and host site-packages.
     sys.path[0:0] = config["paths"]

@@ -1,14 +1,14 @@
 """The import proof `build` runs on every layer after the audit, before the zip is written.
 
 Each requested distribution's top-level modules are imported on a CPython of
-each target (native, or emulated: see interpreters.find_for), in Lambda's
-layout and sys.path order, with `-I -S -B` (smoke.run_proof does the run).
+each target (native, or emulated: see interpreters/find.find_for), in Lambda's
+layout and sys.path order, with `-I -S -B` (runner.run_proof does the run).
 Private modules (`_x`) are not imported on their own. A distribution passes
 when its main module imports; a failing secondary module of a distribution
 whose main module imported is a warning (typically it needs an optional extra
 the user did not ask for). Targets this host cannot run are "skipped" with the
 reason; the audit has already gated them. Nothing here prints or raises for a
-failed import: the caller decides (pipeline.py raises ProofFailed). With
+failed import: the caller decides (pipeline/stages.py raises ProofFailed). With
 `build --smoke` the runs also import what `lambdalayer test` would, and serve
 as its report, so the layer is imported once per target.
 """

@@ -4,7 +4,7 @@ The layer is extracted into a temporary directory laid out like Lambda's `/opt`
 (and the function's code, if any, like `/var/task`). For each target, a local
 CPython of the runtime's minor version runs the imports as `python -I -S -B`:
 no host site-packages, no PYTHON* variables, no bytecode written (Lambda's
-/opt is read-only), and sys.path in Lambda's order (DESIGN.md §2):
+/opt is read-only), and sys.path in Lambda's order (docs/lambda-facts.md):
 `/var/task`, `/opt/python/lib/pythonX.Y/site-packages`, `/opt/python`, then
 the interpreter's standard library. LD_LIBRARY_PATH gets /var/task, /var/task/lib
 and /opt/lib in front, as on Lambda.

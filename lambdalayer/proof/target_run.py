@@ -1,7 +1,7 @@
-"""What one interpreter run of the import test found, per target (smoke.py makes these).
+"""What one interpreter run of the import test found, per target (runner.py makes these).
 
 Plain records, kept apart from the runner so that the build's result types
-(import_test.ArtifactProof, held by pipeline/request.py) can carry them without
+(verdict.ArtifactProof, held by pipeline/request.py) can carry them without
 reaching the runner, the audit or anything else of the pipeline.
 """
 
@@ -56,7 +56,7 @@ class TargetRun:
     # A pure-Python layer is the same files on both architectures: the run of the
     # first architecture stands for the others, and this names it.
     covered_by: str | None = None
-    how: str | None = None  # "native", "qemu-aarch64", "ROOT's ld.so" (launch.py)
+    how: str | None = None  # "native", "qemu-aarch64", "ROOT's ld.so" (interpreters/launch.py)
     glibc: str | None = None  # the proving interpreter's glibc, e.g. "2.36"
 
     @property

@@ -52,7 +52,7 @@ class ArtifactProof:
     warnings: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()  # each: the target, the module, the interpreter's error, a fix
     # With `build --smoke`: the interpreter runs behind `targets`, each importing exactly
-    # what `lambdalayer test` of the zip would (layer_proof.prove_layer's test_imports), so
+    # what `lambdalayer test` of the zip would (prove.prove_layer's test_imports), so
     # the smoke report is made from them instead of importing the layer again. Empty when
     # they cannot stand for that test (plain build, or a tree the zip does not hold as is).
     test_runs: tuple[TargetRun, ...] = ()

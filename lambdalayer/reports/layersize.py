@@ -2,7 +2,7 @@
 
 The one place `diff` and `report` measure a tree: it finds the layer's import
 roots (python/ and python/lib/pythonX.Y/site-packages), reads the installed
-distributions there and hands them to `build.sizing.measure`, the same
+distributions there and hands them to `sizing.measure`, the same
 attribution `build` prints.
 """
 

@@ -23,7 +23,8 @@ from lambdalayer.common.limits import UNZIPPED_LIMIT
 from lambdalayer.common.units import megabytes
 from lambdalayer.targets.target import Target
 
-# Lambda's limits (DESIGN.md §2): function + layers unzipped, and direct upload.
+# Lambda's limits (function + layers unzipped, direct upload) are common/limits.py
+# (docs/lambda-facts.md).
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,7 +5,7 @@ tree may be shared with the cache: never modify one in place; write a new
 file and rename it over the old one.
 
 Lambda puts `/opt/python` and `/opt/python/lib/pythonX.Y/site-packages` on
-sys.path (DESIGN.md §2). A tree valid for every runtime goes to `python/`;
+sys.path (docs/lambda-facts.md). A tree valid for every runtime goes to `python/`;
 trees that differ per runtime go to each runtime's own site-packages.
 """
 

@@ -1,7 +1,7 @@
 """Requirements -> an installed, target-correct set of wheels (uv does the resolving).
 
 uv evaluates environment markers for the *target* (pip evaluates them for the
-host: DESIGN.md §2), and `--only-binary :all:` keeps it from picking a version
+host: docs/lambda-facts.md), and `--only-binary :all:` keeps it from picking a version
 with no wheel for the target and building it for the host. A project that
 publishes only an sdist may still be built, but the result must be a pure
 `py3-none-any` wheel: anything else would carry host machine code.
@@ -123,7 +123,7 @@ def resolve_for_target(
     """Install `inputs` for `target` into the empty directory `dest`.
 
     `started`: uv already running with `first_attempt_args` for this target and
-    `dest` (build.py starts it before importing the pipeline); its result is
+    `dest` (pipeline/layer.py starts it before importing the pipeline); its result is
     used as the first attempt.
 
     Newest compatible release first: a requested package that uv installed older

@@ -1,4 +1,4 @@
-"""Rules for code that must behave the same on Windows and macOS (issue 16), checked in the
+"""Rules for code that must behave the same on Windows and macOS, checked in the
 source: every low-level open is binary, every text subprocess decodes UTF-8."""
 
 from __future__ import annotations

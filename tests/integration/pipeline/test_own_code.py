@@ -1,5 +1,5 @@
 """Your own code in a layer, built for real: local projects, source folders, included
-files and uv projects with their lock (issue 12)."""
+files and uv projects with their lock."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def test_included_binary_and_library_are_placed_and_audited(tmp_path: Path) -> N
                   cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     modes = _modes(tmp_path / "dist" / "extras.zip")
-    # Modes come from content (issue 16): ELF files are 0755 whatever the host's x bit.
+    # Modes come from content (docs/zip-format.md): ELF files are 0755 whatever the host's x bit.
     assert modes["bin/tool"] == 0o755 and modes["lib/libanswer.so"] == 0o755
     # The audit reads them: this host's machine code in a layer for the other one is refused.
     wrong = run_cli("build", "extras", *args, "--arch", other, "--out", "arm", cwd=tmp_path)

@@ -1,4 +1,4 @@
-"""Popular Lambda packages, one layer each for python3.12/x86_64 (issue 11).
+"""Popular Lambda packages, one layer each for python3.12/x86_64.
 
 Each is built and imports on CPython 3.12 with only the layer (`lambdalayer test`),
 or is refused with the right advice. Builds run two at a time, sharing one

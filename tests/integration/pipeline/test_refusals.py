@@ -1,4 +1,4 @@
-"""Refusals fit a screen and give advice from data (issue 11, class 4)."""
+"""Refusals fit a screen and give advice from data (common/alternatives.toml)."""
 
 from __future__ import annotations
 

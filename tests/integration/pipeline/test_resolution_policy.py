@@ -1,4 +1,5 @@
-"""Which release `build` installs, from an index made by the test (issue 11, classes 1-2)."""
+"""Which release `build` installs, from an index made by the test: the newest that fits
+the target, or an older one with a note saying why."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def arm64_roots() -> None:
 
 
 def test_arm64_native_layer_imports_under_qemu(arm64_roots: None, tmp_path: Path) -> None:
-    # The layer: Rust (orjson, pydantic-core, cryptography), C with bundled
+    # Popular native packages: Rust (orjson, pydantic-core, cryptography), C with bundled
     # libraries (psycopg2-binary's libpq, numpy's OpenBLAS).
     run = run_cli("build", "arm", "-p", "orjson", "-p", "psycopg2-binary", "-p", "pydantic",
                   "-p", "cryptography", "-p", "numpy",

@@ -1,4 +1,5 @@
-"""Names in the zip and unreadable paths, as other hosts would present them (issue 16)."""
+"""Names in the zip and unreadable paths, as other hosts (macOS, Windows)
+would present them."""
 
 from __future__ import annotations
 

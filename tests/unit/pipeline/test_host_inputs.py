@@ -1,4 +1,5 @@
-"""What changes a layer's bytes on this host is a build input (pipeline/plan.py, issue 16)."""
+"""What changes a layer's bytes on this host is a build input (pipeline/plan.py;
+docs/zip-format.md)."""
 
 from __future__ import annotations
 

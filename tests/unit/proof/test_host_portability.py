@@ -1,4 +1,4 @@
-"""`test`/`--compile` on hosts other than this Linux: emulated (issue 16)."""
+"""`test`/`--compile` on hosts other than this Linux (macOS, Windows): emulated."""
 
 from __future__ import annotations
 
