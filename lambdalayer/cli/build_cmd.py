@@ -295,8 +295,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
       lambdalayer build shared --source src --include ./jq:bin/
       lambdalayer build deps --project . --runtime python3.12   # uv.lock's versions
     """
-    from lambdalayer.cli.interpreters_cmd import use_config_interpreters
-    from lambdalayer.project.config import load_config
+    from lambdalayer.project.config import configured_interpreters, load_config
     from lambdalayer.project.precedence import BuildFlags, apply_locks, plan_builds
     from lambdalayer.resolve.index_settings import IndexSettings
 
@@ -321,7 +320,6 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
                  "excludes": excludes, "compression_level": compression_level},
     )
     config = load_config()
-    use_config_interpreters(config)
     requests, lock_warnings = apply_locks(plan_builds(flags, config), config, locked=locked)
     results = [_build_with_progress(request) for request in requests]
     result = BuildResult(
@@ -334,7 +332,8 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
     if smoke:
         from lambdalayer.cli.layer_test_cmd import prove_artifacts
 
-        test_reports = prove_artifacts(result.artifacts)
+        test_reports = prove_artifacts(result.artifacts,
+                                       configured=configured_interpreters(config))
     if as_json:
         document = ({"artifacts": [artifact_json(a) for a in result.artifacts],
                      "warnings": list(result.warnings)}

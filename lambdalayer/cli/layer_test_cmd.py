@@ -27,6 +27,7 @@ from lambdalayer.common.errors import (
 
 if TYPE_CHECKING:
     from lambdalayer.archive.manifest import Manifest
+    from lambdalayer.interpreters.find import ConfiguredInterpreters
     from lambdalayer.pipeline.request import Artifact
     from lambdalayer.proof.runner import FunctionCode, ProofReport
     from lambdalayer.proof.target_run import TargetRun
@@ -107,7 +108,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer test dist/pg8000.zip --runtime python3.11 --code src \\
           --handler handler.lambda_handler --event '{}'
     """
-    from lambdalayer.cli.interpreters_cmd import use_config_interpreters
+    from lambdalayer.project.config import configured_interpreters, load_config
     from lambdalayer.proof.runner import FunctionCode, run_proof
     from lambdalayer.targets.target import expand_targets
 
@@ -131,9 +132,10 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     wanted, imports_from = list(imports), "option"
     if not wanted and manifest is not None and manifest.smoke_imports:
         wanted, imports_from = list(manifest.smoke_imports), "manifest"
-    use_config_interpreters()
+    configured = configured_interpreters(load_config())
     report = run_proof(source, targets, imports=wanted, imports_from=imports_from,
-                       function=function, timeout=timeout, pass_env=pass_env)
+                       function=function, timeout=timeout, pass_env=pass_env,
+                       configured=configured)
     if as_json:
         print_json(proof_json(report))
     else:
@@ -143,7 +145,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
         raise Reported(status)
 
 
-def prove_artifacts(artifacts: Sequence[Artifact], *,
+def prove_artifacts(artifacts: Sequence[Artifact], *, configured: ConfiguredInterpreters,
                     timeout: float = 120.0) -> list[ProofReport]:
     """`build --smoke`: test each built zip for its manifest's runtimes and architectures.
 
@@ -163,7 +165,8 @@ def prove_artifacts(artifacts: Sequence[Artifact], *,
             proof, artifact.zip_path, targets, "manifest" if m.smoke_imports else "layer")
         reports.append(reused or run_proof(
             artifact.zip_path, targets, imports=list(m.smoke_imports), imports_from="manifest",
-            timeout=timeout, fallback_check=False))  # build has just audited it
+            timeout=timeout, fallback_check=False,  # build has just audited it
+            configured=configured))
     return reports
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from lambdalayer.common.errors import ConfigError, UsageError
 from lambdalayer.pipeline.request import BuildRequest
-from lambdalayer.project.config import LayerConfig, ProjectConfig
+from lambdalayer.project.config import LayerConfig, ProjectConfig, configured_interpreters
 from lambdalayer.project.recipes import Recipe, get_recipe, load_recipes
 from lambdalayer.resolve.index_settings import IndexSettings
 from lambdalayer.resolve.requirements import (
@@ -145,6 +145,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         description=layer.description if layer else None,
         license=layer.license if layer else None,
         smoke_imports=layer.smoke_imports if layer else (),
+        interpreters=configured_interpreters(config),
         **own,
         **options,
     )
