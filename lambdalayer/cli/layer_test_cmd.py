@@ -2,8 +2,8 @@
 
 Exit status: 0 every target passed; 6 an import (or the handler) failed; 7 a
 target could not run on this host (the audit runs for it instead). `build
---smoke` reuses `prove_artifacts`, `proof_json`, `render_proof` and
-`proof_exit_code` from here.
+--smoke` reuses `proof_json`, `render_proof` and `proof_exit_code` from here
+(its reports come from pipeline.smoke.prove_artifacts).
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from lambdalayer.common.errors import (
 
 if TYPE_CHECKING:
     from lambdalayer.archive.manifest import Manifest
-    from lambdalayer.interpreters.find import ConfiguredInterpreters
-    from lambdalayer.pipeline.request import Artifact
     from lambdalayer.proof.runner import FunctionCode, ProofReport
     from lambdalayer.proof.target_run import TargetRun
 
@@ -143,31 +141,6 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     status = proof_exit_code([report])
     if status != EXIT_OK:
         raise Reported(status)
-
-
-def prove_artifacts(artifacts: Sequence[Artifact], *, configured: ConfiguredInterpreters,
-                    timeout: float = 120.0) -> list[ProofReport]:
-    """`build --smoke`: test each built zip for its manifest's runtimes and architectures.
-
-    A zip this build just proved is not imported again: its proof ran exactly these
-    imports on the tree the zip holds (pipeline._prove), and those runs are the report.
-    """
-    from lambdalayer.proof.prove import proof_report_of
-    from lambdalayer.proof.runner import run_proof
-    from lambdalayer.targets.target import expand_targets
-
-    reports = []
-    for artifact in artifacts:
-        m = artifact.manifest
-        targets = expand_targets(list(m.runtimes), list(m.architectures))
-        proof = artifact.proof
-        reused = None if proof is None else proof_report_of(
-            proof, artifact.zip_path, targets, "manifest" if m.smoke_imports else "layer")
-        reports.append(reused or run_proof(
-            artifact.zip_path, targets, imports=list(m.smoke_imports), imports_from="manifest",
-            timeout=timeout, fallback_check=False,  # build has just audited it
-            configured=configured))
-    return reports
 
 
 def proof_exit_code(reports: Sequence[ProofReport]) -> int:
