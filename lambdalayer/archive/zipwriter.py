@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from lambdalayer.archive.compressor import compressor_record
 from lambdalayer.common.errors import UsageError
@@ -297,6 +297,69 @@ def _compressed_members(
         yield member, data, crc, raw_size
 
 
+def _checked_entries(files: Iterable[tuple[str, Path]], level: int) -> list[tuple[str, Path]]:
+    """`files` sorted by name; ValueError for a duplicate name, UsageError for what a zip
+    without ZIP64 cannot hold or a level zlib does not have."""
+    entries = sorted(files)
+    names = [name for name, _ in entries]
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate archive names")
+    if len(entries) > _MAX_ENTRIES:
+        raise UsageError(f"{len(entries)} files is more than a zip without ZIP64 can hold.")
+    if not 0 <= level <= 9:
+        raise UsageError(f"Compression level {level} is not between 0 and 9.")
+    return entries
+
+
+def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoolExecutor,
+                    cache: MemberCache | None) -> list[_Member]:
+    members = [_Member(name=name, path=source, size=source.stat().st_size)
+               for name, source in entries]
+    # Probe what needs a whole-file CRC up front (big files, cache lookups):
+    # chunks are then deflated independently, in any order.
+    probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK
+             or (cache is not None and m.size >= CACHE_MIN)]
+    for i, probed in zip(probe, pool.map(lambda i: _probe(members[i], level, cache),
+                                         probe), strict=True):
+        members[i] = probed
+    return members
+
+
+def _write_member(handle: IO[bytes], member: _Member, data: bytes, crc: int, raw_size: int, *,
+                  offset: int, method: int, time: int, date: int) -> tuple[bytes, int]:
+    """Write one local header and its data at `offset`; (central record, bytes written)."""
+    name, source = member.name, member.path
+    encoded = name.encode("utf-8")
+    flags = 0 if encoded.isascii() else _UTF8_FLAG
+    if offset > _MAX_ZIP32 or len(data) > _MAX_ZIP32 or raw_size > _MAX_ZIP32:
+        raise UsageError("The layer is larger than 4 GiB; Lambda could not take it.")
+    local = struct.pack(
+        "<IHHHHHIIIHH", 0x04034B50, _VERSION_NEEDED, flags, method,
+        time, date, crc, len(data), raw_size, len(encoded), 0,
+    )
+    handle.write(local + encoded)
+    handle.write(data)
+    external = (stat.S_IFREG | normalised_mode(source)) << 16
+    central = struct.pack(
+        "<IHHHHHHIIIHHHHHII", 0x02014B50, _MADE_BY_UNIX, _VERSION_NEEDED, flags,
+        method, time, date, crc, len(data), raw_size, len(encoded),
+        0, 0, 0, 0, external, offset,
+    ) + encoded
+    return central, len(local) + len(encoded) + len(data)
+
+
+def _write_directory(handle: IO[bytes], central: list[bytes], offset: int) -> None:
+    """The central directory (at `offset`) and its end record, flushed to the disk."""
+    directory = b"".join(central)
+    handle.write(directory)
+    handle.write(struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central),
+        len(directory), offset, 0,
+    ))
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
 def write_zip(
     files: Iterable[tuple[str, Path]],
     destination: Path,
@@ -312,14 +375,7 @@ def write_zip(
     The bytes depend on the files, `level` and zlib alone: not on `workers`, and
     not on whether `cache` (compressed members from earlier builds) was warm.
     """
-    entries = sorted(files)
-    names = [name for name, _ in entries]
-    if len(set(names)) != len(names):
-        raise ValueError("duplicate archive names")
-    if len(entries) > _MAX_ENTRIES:
-        raise UsageError(f"{len(entries)} files is more than a zip without ZIP64 can hold.")
-    if not 0 <= level <= 9:
-        raise UsageError(f"Compression level {level} is not between 0 and 9.")
+    entries = _checked_entries(files, level)
     workers = max(1, workers or os.cpu_count() or 1)
     method = _STORED if level == 0 else zlib.DEFLATED
     time, date = _dos_time(fixed_timestamp())
@@ -335,45 +391,17 @@ def write_zip(
             offset = 0
             unzipped = 0
             sizes: list[tuple[str, int, int]] = []
-            members = [_Member(name=name, path=source, size=source.stat().st_size)
-                       for name, source in entries]
-            # Probe what needs a whole-file CRC up front (big files, cache lookups):
-            # chunks are then deflated independently, in any order.
-            probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK
-                     or (cache is not None and m.size >= CACHE_MIN)]
-            for i, probed in zip(probe, pool.map(lambda i: _probe(members[i], level, cache),
-                                                 probe), strict=True):
-                members[i] = probed
+            members = _probed_members(entries, level, pool, cache)
             for member, data, crc, raw_size in _compressed_members(members, level, pool,
                                                                    workers, cache):
-                name, source = member.name, member.path
-                encoded = name.encode("utf-8")
-                flags = 0 if encoded.isascii() else _UTF8_FLAG
-                if offset > _MAX_ZIP32 or len(data) > _MAX_ZIP32 or raw_size > _MAX_ZIP32:
-                    raise UsageError("The layer is larger than 4 GiB; Lambda could not take it.")
-                local = struct.pack(
-                    "<IHHHHHIIIHH", 0x04034B50, _VERSION_NEEDED, flags, method,
-                    time, date, crc, len(data), raw_size, len(encoded), 0,
-                )
-                handle.write(local + encoded)
-                handle.write(data)
-                external = (stat.S_IFREG | normalised_mode(source)) << 16
-                central.append(struct.pack(
-                    "<IHHHHHHIIIHHHHHII", 0x02014B50, _MADE_BY_UNIX, _VERSION_NEEDED, flags,
-                    method, time, date, crc, len(data), raw_size, len(encoded),
-                    0, 0, 0, 0, external, offset,
-                ) + encoded)
-                offset += len(local) + len(encoded) + len(data)
+                record, written = _write_member(handle, member, data, crc, raw_size,
+                                                offset=offset, method=method, time=time,
+                                                date=date)
+                central.append(record)
+                offset += written
                 unzipped += raw_size
-                sizes.append((name, len(data), raw_size))
-            directory = b"".join(central)
-            handle.write(directory)
-            handle.write(struct.pack(
-                "<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central),
-                len(directory), offset, 0,
-            ))
-            handle.flush()
-            os.fsync(handle.fileno())
+                sizes.append((member.name, len(data), raw_size))
+            _write_directory(handle, central, offset)
         os.chmod(temporary, 0o644)
         replace_retrying(temporary, destination)
     except BaseException:

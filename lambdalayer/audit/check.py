@@ -47,64 +47,90 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
     syslibs = load_base_image_libs()
     for target in targets:
         ctx = rules.Context(target=target, tree=tree, syslibs=syslibs[target.runtime.os.key])
-        files = tree.for_target(target)
-        missing = rules.python_dir(ctx, files)
-        if missing is not None:
-            findings.append(missing)
-        elves: list[tuple[LayerFile, ElfInfo]] = []
-        for layer_file in files:
-            kind = classified.get(layer_file.rel)
-            if kind is None:
-                try:
-                    kind = classify(layer_file.path)
-                except OSError as exc:
-                    kind = exc
-                classified[layer_file.rel] = kind
-            if isinstance(kind, OSError):
-                findings.append(ctx.finding(
-                    layer_file, "unreadable-file", "error",
-                    f"Cannot read this file here ({kind.strerror}); Lambda may not either. "
-                    "Make it readable (chmod o+r) and check again."))
-                continue
-            if kind.kind in (Kind.MACHO, Kind.PE):
-                findings.append(rules.foreign_binary(ctx, layer_file, kind))
-                continue
-            if kind.kind is Kind.ELF:
-                info = parsed.get(layer_file.rel)
-                if info is None:
-                    try:
-                        info = read_elf(layer_file.path)
-                    except ElfError as exc:
-                        info = exc
-                    except OSError as exc:
-                        info = ElfError(str(exc))
-                    parsed[layer_file.rel] = info
-                if isinstance(info, ElfError):
-                    findings.append(ctx.finding(
-                        layer_file, "corrupt-elf", "error",
-                        f"Starts like a Linux binary but cannot be parsed ({info}); the loader "
-                        "will reject it too. Reinstall the package that ships it."))
-                    continue
-                wrong = rules.wrong_machine(ctx, layer_file, info)
-                if wrong is not None:
-                    findings.append(wrong)
-                    continue
-                elves.append((layer_file, info))
-            name_finding = rules.extension_name(ctx, layer_file)
-            if name_finding is not None:
-                findings.append(name_finding)
-        # Library resolution needs every ELF file of the target (who loads whom).
-        resolved = rules.resolve_needed(ctx, elves)
-        for layer_file, info in elves:
-            findings.extend(rules.symbol_versions(ctx, layer_file, info, resolved[layer_file.rel]))
-            findings.extend(rules.missing_libraries(ctx, layer_file, info,
-                                                    resolved[layer_file.rel], basenames))
-        for dir_name, wheel in tree.wheel_files(files):
-            tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
-            if tag_finding is not None:
-                findings.append(tag_finding)
-            findings.extend(rules.import_time_libraries(ctx, dir_name, wheel, basenames))
+        findings.extend(_target_findings(ctx, tree, classified, parsed, basenames))
     findings.extend(_name_collisions(tree))
+    findings.extend(_layer_findings(tree))
+    return AuditReport(findings=merge_findings(findings), allow=allow, files=len(tree.files),
+                       unzipped_size=tree.unzipped_size, zipped_size=zipped_size,
+                       targets=tuple(str(t) for t in targets))
+
+
+def _target_findings(ctx: rules.Context, tree: LayerTree,
+                     classified: dict[str, Classified | OSError],
+                     parsed: dict[str, ElfInfo | ElfError],
+                     basenames: dict[str, list[str]]) -> list[Finding]:
+    """Every finding for one target (`classified` and `parsed` are shared by the targets)."""
+    findings: list[Finding] = []
+    files = tree.for_target(ctx.target)
+    missing = rules.python_dir(ctx, files)
+    if missing is not None:
+        findings.append(missing)
+    elves: list[tuple[LayerFile, ElfInfo]] = []
+    for layer_file in files:
+        found, info = _file_findings(ctx, layer_file, classified, parsed)
+        findings.extend(found)
+        if info is not None:
+            elves.append((layer_file, info))
+    # Library resolution needs every ELF file of the target (who loads whom).
+    resolved = rules.resolve_needed(ctx, elves)
+    for layer_file, info in elves:
+        findings.extend(rules.symbol_versions(ctx, layer_file, info, resolved[layer_file.rel]))
+        findings.extend(rules.missing_libraries(ctx, layer_file, info,
+                                                resolved[layer_file.rel], basenames))
+    for dir_name, wheel in tree.wheel_files(files):
+        tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
+        if tag_finding is not None:
+            findings.append(tag_finding)
+        findings.extend(rules.import_time_libraries(ctx, dir_name, wheel, basenames))
+    return findings
+
+
+def _file_findings(ctx: rules.Context, layer_file: LayerFile,
+                   classified: dict[str, Classified | OSError],
+                   parsed: dict[str, ElfInfo | ElfError]
+                   ) -> tuple[list[Finding], ElfInfo | None]:
+    """One file's findings, and its ELF information when the target can load it."""
+    kind = classified.get(layer_file.rel)
+    if kind is None:
+        try:
+            kind = classify(layer_file.path)
+        except OSError as exc:
+            kind = exc
+        classified[layer_file.rel] = kind
+    if isinstance(kind, OSError):
+        return [ctx.finding(
+            layer_file, "unreadable-file", "error",
+            f"Cannot read this file here ({kind.strerror}); Lambda may not either. "
+            "Make it readable (chmod o+r) and check again.")], None
+    if kind.kind in (Kind.MACHO, Kind.PE):
+        return [rules.foreign_binary(ctx, layer_file, kind)], None
+    elf: ElfInfo | None = None
+    if kind.kind is Kind.ELF:
+        info = parsed.get(layer_file.rel)
+        if info is None:
+            try:
+                info = read_elf(layer_file.path)
+            except ElfError as exc:
+                info = exc
+            except OSError as exc:
+                info = ElfError(str(exc))
+            parsed[layer_file.rel] = info
+        if isinstance(info, ElfError):
+            return [ctx.finding(
+                layer_file, "corrupt-elf", "error",
+                f"Starts like a Linux binary but cannot be parsed ({info}); the loader "
+                "will reject it too. Reinstall the package that ships it.")], None
+        wrong = rules.wrong_machine(ctx, layer_file, info)
+        if wrong is not None:
+            return [wrong], None
+        elf = info
+    name_finding = rules.extension_name(ctx, layer_file)
+    return ([] if name_finding is None else [name_finding]), elf
+
+
+def _layer_findings(tree: LayerTree) -> list[Finding]:
+    """What is wrong with the layer whatever the target: symlinks out, too large unzipped."""
+    findings = []
     for link, raw in sorted(tree.escaping_links.items()):
         findings.append(Finding(
             severity="error", code="unsafe-path", path=link, package=tree.package_of(link),
@@ -119,9 +145,7 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
                     "it cannot be attached. Drop packages you do not import, strip the .so "
                     "files and remove tests/ directories (lambdalayer build can slim), or "
                     "split it into several layers for different functions."))
-    return AuditReport(findings=merge_findings(findings), allow=allow, files=len(tree.files),
-                       unzipped_size=unzipped, zipped_size=zipped_size,
-                       targets=tuple(str(t) for t in targets))
+    return findings
 
 
 def _name_collisions(tree: LayerTree) -> list[Finding]:

@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -20,6 +20,9 @@ from lambdalayer.cli.options import aws_options, json_option
 from lambdalayer.cli.output import human_console, print_json, say
 from lambdalayer.common.errors import LambdaLayerError, UsageError
 from lambdalayer.common.units import format_size
+
+if TYPE_CHECKING:
+    from lambdalayer.project.deploy import PublishPlan
 
 
 def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | None) -> Any:
@@ -68,61 +71,18 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
     GitHub Actions, `layer_arn` (and `layer_arn_<name>_<region>` for each
     layer and region) are written to $GITHUB_OUTPUT.
     """
-    from lambdalayer.archive.manifest import find_manifests, manifest_path_for
-    from lambdalayer.aws.client import AwsSettings
-    from lambdalayer.aws.publish import (
-        Grants,
-        PublishOptions,
-        append_github_output,
-        prepare_layer,
-        publish,
-    )
+    from lambdalayer.project.deploy import PublishFlags, plan_publish
 
-    for account in principals:
-        if not (account.isdigit() and len(account) == 12):
-            raise UsageError(f"--principal {account!r}: expected a 12-digit AWS account id.")
-    from lambdalayer.project.config import load_config
-    from lambdalayer.project.deploy import built_manifests
-
-    config = load_config()
-    out = config.out_dir(out_dir)
-    # (manifests, regions, grants) per group published with the same options.
-    groups: list[tuple[list[Path], tuple[str, ...], Grants]] = []
-    flag_grants = Grants(public=public, principals=principals, org_id=org_id)
-    if zips:
-        groups.append(([manifest_path_for(z) for z in zips], config.regions_for(regions),
-                       flag_grants))
-    elif config.layers:
-        for layer in config.selected(layers):
-            perms = layer.permissions
-            grants = Grants(public=public or perms.public,
-                            principals=tuple(dict.fromkeys((*principals, *perms.principals))),
-                            org_id=org_id or perms.org)
-            groups.append((list(built_manifests(layer, out).manifests),
-                           config.regions_for(regions, layer), grants))
-    else:
-        if layers:
-            raise UsageError("--layer picks configured layers, and no project config was "
-                             "found (pyproject.toml [tool.lambdalayer] or lambdalayer.toml).")
-        found = find_manifests(out)
-        if not found:
-            raise UsageError(f"No built layers in {out}.",
-                             hint="Build one with `lambdalayer build`, or name a ZIP.")
-        groups.append((found, config.regions_for(regions), flag_grants))
-    if layer_name and (len(groups) > 1 or len(groups[0][0]) > 1):
-        raise UsageError("--layer-name names one layer; give exactly one ZIP with it.")
+    plan = plan_publish(PublishFlags(
+        zips=zips, layer_name=layer_name, regions=regions, s3_bucket=s3_bucket, force=force,
+        public=public, principals=principals, org_id=org_id, out_dir=out_dir, layers=layers))
     console = human_console()
-    clients = AwsSettings(profile=profile, endpoint_url=endpoint_url).factory()
-    results: list[Any] = []
-    for manifests, group_regions, grants in groups:
-        options = PublishOptions(regions=group_regions or (None,), s3_bucket=s3_bucket,
-                                 force=force, grants=grants)
-        results.extend(publish([prepare_layer(path, layer_name=layer_name)
-                                for path in manifests],
-                               clients=clients, options=options,
-                               progress=_publish_progress(console)))
+    results = _publish_plan(plan, profile=profile, endpoint_url=endpoint_url,
+                            console=console)
     github_output = os.environ.get("GITHUB_OUTPUT")
     if github_output:
+        from lambdalayer.aws.publish import append_github_output
+
         append_github_output(Path(github_output), results)
     changes = _superseded_diffs(results, profile=profile, endpoint_url=endpoint_url)
     if as_json:
@@ -138,6 +98,22 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
                       + (f"  [dim](granted: {', '.join(r.grants)})[/]" if r.grants else ""))
         for line in _superseded_lines(changes.get(i)):
             console.print(f"  {escape(line)}")
+
+
+def _publish_plan(plan: PublishPlan, *, profile: str | None, endpoint_url: str | None,
+                  console: Any) -> list[Any]:
+    """Publish each group of the plan with its regions and grants, showing progress."""
+    from lambdalayer.aws.client import AwsSettings
+    from lambdalayer.aws.publish import prepare_layer, publish
+
+    clients = AwsSettings(profile=profile, endpoint_url=endpoint_url).factory()
+    results: list[Any] = []
+    for group in plan.groups:
+        results.extend(publish([prepare_layer(path, layer_name=plan.layer_name)
+                                for path in group.manifests],
+                               clients=clients, options=plan.options(group),
+                               progress=_publish_progress(console)))
+    return results
 
 
 def _superseded_diffs(results: list[Any], *, profile: str | None,

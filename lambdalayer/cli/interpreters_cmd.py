@@ -4,33 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import print_json, say
 from lambdalayer.targets.target import Target
-
-if TYPE_CHECKING:
-    from lambdalayer.project.config import ProjectConfig
-
-
-def use_config_interpreters(config: ProjectConfig | None = None) -> None:
-    """Hand the config's [interpreters] table to the finder (LAMBDALAYER_PYTHON_* win)."""
-    from lambdalayer.interpreters.find import use_configured
-
-    if config is None:
-        from lambdalayer.project.config import load_config
-
-        config = load_config()
-    chosen = {}
-    for key, path in config.interpreters.items():
-        runtime, _, arch = key.partition("-")
-        target = Target.parse(runtime, arch)
-        chosen[(target.runtime.python_version, target.machine)] = (
-            path, f'"{key}" in {config.path}')
-    use_configured(chosen)
 
 
 def _targets(runtimes: tuple[str, ...], archs: tuple[str, ...]) -> list[Target]:
@@ -71,10 +50,11 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
     if ctx.invoked_subcommand is not None:
         return
     from lambdalayer.interpreters.provision import available
+    from lambdalayer.project.config import configured_interpreters, load_config
 
-    use_config_interpreters()
+    configured = configured_interpreters(load_config())
 
-    rows = available(_targets(runtimes, archs))
+    rows = available(_targets(runtimes, archs), configured)
     if as_json:
         print_json({"interpreters": [asdict(row) for row in rows]})
         return

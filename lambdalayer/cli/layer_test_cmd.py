@@ -2,8 +2,8 @@
 
 Exit status: 0 every target passed; 6 an import (or the handler) failed; 7 a
 target could not run on this host (the audit runs for it instead). `build
---smoke` reuses `prove_artifacts`, `proof_json`, `render_proof` and
-`proof_exit_code` from here.
+--smoke` reuses `proof_json`, `render_proof` and `proof_exit_code` from here
+(its reports come from pipeline.artifact_proofs.prove_artifacts).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from lambdalayer.common.errors import (
 
 if TYPE_CHECKING:
     from lambdalayer.archive.manifest import Manifest
-    from lambdalayer.pipeline.request import Artifact
     from lambdalayer.proof.runner import FunctionCode, ProofReport
     from lambdalayer.proof.target_run import TargetRun
 
@@ -107,7 +106,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer test dist/pg8000.zip --runtime python3.11 --code src \\
           --handler handler.lambda_handler --event '{}'
     """
-    from lambdalayer.cli.interpreters_cmd import use_config_interpreters
+    from lambdalayer.project.config import configured_interpreters, load_config
     from lambdalayer.proof.runner import FunctionCode, run_proof
     from lambdalayer.targets.target import expand_targets
 
@@ -131,9 +130,10 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     wanted, imports_from = list(imports), "option"
     if not wanted and manifest is not None and manifest.smoke_imports:
         wanted, imports_from = list(manifest.smoke_imports), "manifest"
-    use_config_interpreters()
+    configured = configured_interpreters(load_config())
     report = run_proof(source, targets, imports=wanted, imports_from=imports_from,
-                       function=function, timeout=timeout, pass_env=pass_env)
+                       function=function, timeout=timeout, pass_env=pass_env,
+                       configured=configured)
     if as_json:
         print_json(proof_json(report))
     else:
@@ -141,30 +141,6 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     status = proof_exit_code([report])
     if status != EXIT_OK:
         raise Reported(status)
-
-
-def prove_artifacts(artifacts: Sequence[Artifact], *,
-                    timeout: float = 120.0) -> list[ProofReport]:
-    """`build --smoke`: test each built zip for its manifest's runtimes and architectures.
-
-    A zip this build just proved is not imported again: its proof ran exactly these
-    imports on the tree the zip holds (pipeline._prove), and those runs are the report.
-    """
-    from lambdalayer.proof.prove import proof_report_of
-    from lambdalayer.proof.runner import run_proof
-    from lambdalayer.targets.target import expand_targets
-
-    reports = []
-    for artifact in artifacts:
-        m = artifact.manifest
-        targets = expand_targets(list(m.runtimes), list(m.architectures))
-        proof = artifact.proof
-        reused = None if proof is None else proof_report_of(
-            proof, artifact.zip_path, targets, "manifest" if m.smoke_imports else "layer")
-        reports.append(reused or run_proof(
-            artifact.zip_path, targets, imports=list(m.smoke_imports), imports_from="manifest",
-            timeout=timeout, fallback_check=False))  # build has just audited it
-    return reports
 
 
 def proof_exit_code(reports: Sequence[ProofReport]) -> int:

@@ -303,26 +303,37 @@ def _uv_foreign(version: str, machine: str) -> list[Interpreter | None]:
             for full, exe in _uv_foreign_executables(version, machine)]
 
 
-# Explicit interpreters from the project config ([tool.lambdalayer.interpreters]):
-# (X.Y, machine) -> (path, where it was named). Set once by the CLI (use_configured);
-# the LAMBDALAYER_PYTHON_X_Y_ARCH variables sit above it, as the environment does elsewhere.
-_CONFIGURED: dict[tuple[str, str], tuple[Path, str]] = {}
+@dataclass(frozen=True)
+class ConfiguredInterpreters:
+    """Explicit interpreters from the project config ([tool.lambdalayer.interpreters]):
+    (X.Y, machine) -> (path, where it was named). Frozen and hashable, so find_for's
+    cache keys on it; the LAMBDALAYER_PYTHON_X_Y_ARCH variables sit above it, as the
+    environment does elsewhere."""
+
+    choices: tuple[tuple[tuple[str, str], tuple[Path, str]], ...] = ()
+
+    @classmethod
+    def of(cls, chosen: Mapping[tuple[str, str], tuple[Path, str]]) -> ConfiguredInterpreters:
+        """From (X.Y, machine) -> (path, where it was named)."""
+        return cls(choices=tuple(sorted(chosen.items(), key=lambda item: item[0])))
+
+    def get(self, version: str, machine: str) -> tuple[Path, str] | None:
+        return dict(self.choices).get((version, machine))
 
 
-def use_configured(chosen: Mapping[tuple[str, str], tuple[Path, str]]) -> None:
-    """Make find_for use these interpreters ((X.Y, machine) -> (path, where it was named))."""
-    _CONFIGURED.clear()
-    _CONFIGURED.update(chosen)
-    find_for.cache_clear()
+NOTHING_CONFIGURED = ConfiguredInterpreters()
 
 
-def explicit_choice(version: str, machine: str) -> tuple[Path, str, str] | None:
+def explicit_choice(version: str, machine: str,
+                    configured: ConfiguredInterpreters = NOTHING_CONFIGURED
+                    ) -> tuple[Path, str, str] | None:
     """The interpreter named for X.Y on `machine`: (path, where named, source) or None."""
     variable = env_variable(version, machine)
     if os.environ.get(variable):
         return Path(os.environ[variable]).expanduser(), f"${variable}", "env"
-    if (version, machine) in _CONFIGURED:
-        path, origin = _CONFIGURED[(version, machine)]
+    named = configured.get(version, machine)
+    if named is not None:
+        path, origin = named
         return path, origin, "config"
     return None
 
@@ -352,7 +363,8 @@ def _explicit_interpreter(path: Path, version: str, machine: str,
 
 
 @cache
-def find_for(version: str, machine: str) -> Interpreter | None:
+def find_for(version: str, machine: str,
+             configured: ConfiguredInterpreters = NOTHING_CONFIGURED) -> Interpreter | None:
     """A CPython X.Y that runs code built for `machine`, native first, then emulated.
 
     Order: an explicit path ($LAMBDALAYER_PYTHON_X_Y_ARCH, then the config's
@@ -360,7 +372,7 @@ def find_for(version: str, machine: str) -> Interpreter | None:
     CPython (find_interpreter) when `machine` is the host's, root filesystems
     (interpreter_dirs()), then uv-managed CPythons of other architectures.
     """
-    chosen = explicit_choice(version, machine)
+    chosen = explicit_choice(version, machine, configured)
     if chosen is not None:
         return _explicit_interpreter(chosen[0], version, machine, chosen[2])
     host = machine == host_machine()
@@ -378,10 +390,11 @@ def find_for(version: str, machine: str) -> Interpreter | None:
     return next((f for f in _uv_foreign(version, machine) if f is not None), None)
 
 
-def missing_reason(version: str, machine: str) -> str:
+def missing_reason(version: str, machine: str,
+                   configured: ConfiguredInterpreters = NOTHING_CONFIGURED) -> str:
     """One line on why find_for found nothing, and what would help."""
     host = host_machine()
-    chosen = explicit_choice(version, machine)
+    chosen = explicit_choice(version, machine, configured)
     if chosen is not None:
         path, origin, _ = chosen
         problem = _explicit_problem(path, version, machine)

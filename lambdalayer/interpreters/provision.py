@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdalayer.common.errors import UsageError
-from lambdalayer.interpreters.find import find_for, host_machine, interpreter_dirs, missing_reason
+from lambdalayer.interpreters.find import (
+    NOTHING_CONFIGURED,
+    ConfiguredInterpreters,
+    find_for,
+    host_machine,
+    interpreter_dirs,
+    missing_reason,
+)
 from lambdalayer.interpreters.launch import QEMU_PROGRAMS, can_emulate, qemu_hint
 from lambdalayer.targets.target import Target
 
@@ -44,15 +51,16 @@ class Available:
     reason: str | None = None
 
 
-def available(targets: list[Target]) -> list[Available]:
+def available(targets: list[Target],
+              configured: ConfiguredInterpreters = NOTHING_CONFIGURED) -> list[Available]:
     """What find_for gives for each target (native code: the target's own machine)."""
     rows = []
     for target in targets:
         version = target.runtime.python_version
-        found = find_for(version, target.machine)
+        found = find_for(version, target.machine, configured)
         if found is None:
             rows.append(Available(runtime=target.runtime.name, arch=target.arch, found=False,
-                                  reason=missing_reason(version, target.machine)))
+                                  reason=missing_reason(version, target.machine, configured)))
         else:
             rows.append(Available(runtime=target.runtime.name, arch=target.arch, found=True,
                                   how=found.launch.describe(), kind=found.launch.kind,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdalayer.archive.manifest import Manifest
+from lambdalayer.interpreters.find import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.resolve.requirements import RequirementInputs
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class BuildRequest:
     sources: tuple[SourceFolder, ...] = ()
     includes: tuple[IncludedPath, ...] = ()
     project: ProjectLock | None = None
+    # The interpreters the project config names for the proof (after LAMBDALAYER_PYTHON_*).
+    interpreters: ConfiguredInterpreters = NOTHING_CONFIGURED
 
     def inputs_for(self, target: object) -> RequirementInputs:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""

@@ -417,7 +417,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     # CLI reports those runs instead of importing again: one interpreter run per target.
     # Only when the zip will hold this tree as it is; else --smoke tests the zip.
     test_imports = tuple(listed) if request.test_report and zips_as_is(root) else None
-    proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports)
+    proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports,
+                        configured=request.interpreters)
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         raise ProofFailed(

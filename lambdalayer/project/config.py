@@ -20,12 +20,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdalayer.common import _toml
 from lambdalayer.common.errors import ConfigError, UsageError
 from lambdalayer.resolve.index_settings import IndexSettings
 from lambdalayer.targets.runtimes import load_runtime_table
+
+if TYPE_CHECKING:
+    from lambdalayer.interpreters.find import ConfiguredInterpreters
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
@@ -414,3 +417,17 @@ def load_config(start: Path | None = None) -> ProjectConfig:
         architectures=checked[1] if archs is not None else None,
     )
     return replace(config, env=env)
+
+
+def configured_interpreters(config: ProjectConfig) -> ConfiguredInterpreters:
+    """The config's [interpreters] table as the finder takes it (LAMBDALAYER_PYTHON_* win)."""
+    from lambdalayer.interpreters.find import ConfiguredInterpreters
+    from lambdalayer.targets.target import Target
+
+    chosen = {}
+    for key, path in config.interpreters.items():
+        runtime, _, arch = key.partition("-")
+        target = Target.parse(runtime, arch)
+        chosen[(target.runtime.python_version, target.machine)] = (
+            path, f'"{key}" in {config.path}')
+    return ConfiguredInterpreters.of(chosen)

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdalayer.archive.manifest import Manifest, artifact_manifest_paths, read_manifest
 from lambdalayer.common.errors import UsageError
 from lambdalayer.project.config import LayerConfig
+
+if TYPE_CHECKING:
+    from lambdalayer.aws.publish import Grants, PublishOptions
+    from lambdalayer.project.config import ProjectConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +34,107 @@ def built_manifests(layer: LayerConfig, out_dir: Path) -> LayerBuildOutputs:
         raise UsageError(f"Layer {layer.name!r} has not been built into {out_dir}.",
                          hint="Run `lambdalayer build` first.")
     return LayerBuildOutputs(layer=layer, manifests=found)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishGroup:
+    """Manifests published with the same regions and grants."""
+
+    manifests: tuple[Path, ...]
+    regions: tuple[str, ...]  # empty: the profile's default region
+    grants: Grants
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishPlan:
+    """What one `publish` invocation publishes, group by group."""
+
+    groups: tuple[PublishGroup, ...]
+    layer_name: str | None = None
+    s3_bucket: str | None = None
+    force: bool = False
+
+    def options(self, group: PublishGroup) -> PublishOptions:
+        from lambdalayer.aws.publish import PublishOptions
+
+        return PublishOptions(regions=group.regions or (None,), s3_bucket=self.s3_bucket,
+                              force=self.force, grants=group.grants)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishFlags:
+    """What the user typed on the `publish` command line (empty means "not given")."""
+
+    zips: tuple[Path, ...] = ()
+    layer_name: str | None = None
+    regions: tuple[str, ...] = ()
+    s3_bucket: str | None = None
+    force: bool = False
+    public: bool = False
+    principals: tuple[str, ...] = ()
+    org_id: str | None = None
+    out_dir: Path | None = None
+    layers: tuple[str, ...] = ()
+
+
+def plan_publish(flags: PublishFlags) -> PublishPlan:
+    """The manifests, regions and grants to publish: the ZIPs given, else every configured
+    layer (its regions and permissions added to the flags'), else every layer built into
+    the output directory. UsageError for flags that do not fit."""
+    from lambdalayer.aws.publish import Grants
+    from lambdalayer.project.config import load_config
+
+    for account in flags.principals:
+        if not (account.isdigit() and len(account) == 12):
+            raise UsageError(f"--principal {account!r}: expected a 12-digit AWS account id.")
+    config = load_config()
+    flag_grants = Grants(public=flags.public, principals=flags.principals, org_id=flags.org_id)
+    if flags.zips:
+        from lambdalayer.archive.manifest import manifest_path_for
+
+        groups = [PublishGroup(manifests=tuple(manifest_path_for(z) for z in flags.zips),
+                               regions=config.regions_for(flags.regions), grants=flag_grants)]
+    elif config.layers:
+        groups = _configured_groups(config, flags)
+    else:
+        groups = [_built_group(config, flags, flag_grants)]
+    if flags.layer_name and (len(groups) > 1 or len(groups[0].manifests) > 1):
+        raise UsageError("--layer-name names one layer; give exactly one ZIP with it.")
+    return PublishPlan(groups=tuple(groups), layer_name=flags.layer_name,
+                       s3_bucket=flags.s3_bucket, force=flags.force)
+
+
+def _configured_groups(config: ProjectConfig, flags: PublishFlags) -> list[PublishGroup]:
+    """One group per configured layer (or those --layer picks), with its own permissions."""
+    from lambdalayer.aws.publish import Grants
+
+    out = config.out_dir(flags.out_dir)
+    groups = []
+    for layer in config.selected(flags.layers):
+        perms = layer.permissions
+        grants = Grants(public=flags.public or perms.public,
+                        principals=tuple(dict.fromkeys((*flags.principals, *perms.principals))),
+                        org_id=flags.org_id or perms.org)
+        groups.append(PublishGroup(manifests=built_manifests(layer, out).manifests,
+                                   regions=config.regions_for(flags.regions, layer),
+                                   grants=grants))
+    return groups
+
+
+def _built_group(config: ProjectConfig, flags: PublishFlags, grants: Grants) -> PublishGroup:
+    """Without a config: every layer built into the output directory."""
+    from lambdalayer.archive.manifest import find_manifests
+
+    if flags.layers:
+        raise UsageError("--layer picks configured layers, and no project config was "
+                         "found (pyproject.toml [tool.lambdalayer] or lambdalayer.toml).")
+    out = config.out_dir(flags.out_dir)
+    found = find_manifests(out)
+    if not found:
+        raise UsageError(f"No built layers in {out}.",
+                         hint="Build one with `lambdalayer build`, or name a ZIP.")
+    return PublishGroup(manifests=tuple(found), regions=config.regions_for(flags.regions),
+                        grants=grants)
 
 
 def pick_published(manifests: tuple[Path, ...], region: str, architecture: str) -> str:

@@ -8,14 +8,13 @@ environment variables < command-line flags.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lambdalayer.common.errors import ConfigError, UsageError
 from lambdalayer.pipeline.request import BuildRequest
-from lambdalayer.project.config import LayerConfig, ProjectConfig
+from lambdalayer.project.config import LayerConfig, ProjectConfig, configured_interpreters
 from lambdalayer.project.recipes import Recipe, get_recipe, load_recipes
 from lambdalayer.resolve.index_settings import IndexSettings
 from lambdalayer.resolve.requirements import (
@@ -26,6 +25,19 @@ from lambdalayer.resolve.requirements import (
     parse_spec,
     read_requirement_file,
 )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildOptions:
+    """BuildRequest fields set on the command line: None, False and () mean "not given"."""
+
+    compile: bool = False
+    test_report: bool = False  # --smoke
+    no_proof: bool = False  # --no-smoke
+    slim: bool = False
+    strip: bool = False
+    excludes: tuple[str, ...] = ()
+    compression_level: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +63,7 @@ class BuildFlags:
     # --index-url, --extra-index-url, --find-links
     index: IndexSettings = field(default_factory=IndexSettings)
     # Further BuildRequest fields set on the command line (e.g. slim, compile).
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: BuildOptions = field(default_factory=BuildOptions)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +77,7 @@ def _options(layer: LayerConfig | None, flags: BuildFlags) -> dict[str, Any]:
     known = {f.name for f in dataclasses.fields(BuildRequest)}
     # "Not given" is None, False or (): compare by identity, since 0 == False and
     # `--compression-level 0` is a real choice.
-    given = {k: v for k, v in flags.options.items()
+    given = {k: v for k, v in dataclasses.asdict(flags.options).items()
              if not (v is None or v is False or (isinstance(v, tuple) and not v))}
     merged = {**(layer.build_options if layer else {}), **given}
     for key in merged:
@@ -145,6 +157,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         description=layer.description if layer else None,
         license=layer.license if layer else None,
         smoke_imports=layer.smoke_imports if layer else (),
+        interpreters=configured_interpreters(config),
         **own,
         **options,
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from lambdalayer.interpreters.find import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.proof.runner import ProofReport, layer_modules, run_proof
 from lambdalayer.proof.target_run import ImportResult, TargetRun
 from lambdalayer.proof.verdict import ArtifactProof, ProofStatus, TargetProof, skipped
@@ -111,7 +112,8 @@ def _wanted(root: Path, version: str, requested: Sequence[str],
 
 def _runs(root: Path, targets: Sequence[Target],
           modules: Mapping[str, Mapping[str, Sequence[str]]],
-          test_imports: Sequence[str] | None) -> list[TargetRun]:
+          test_imports: Sequence[str] | None,
+          configured: ConfiguredInterpreters) -> list[TargetRun]:
     """One smoke run per runtime, each importing what that runtime's tree holds."""
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
@@ -127,7 +129,8 @@ def _runs(root: Path, targets: Sequence[Target],
     # the proof of a five-runtime layer from the sum of its runs into about the longest.
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         reports = list(pool.map(
-            lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False), jobs))
+            lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False,
+                                  configured=configured), jobs))
     return [run for report in reports for run in report.runs]
 
 
@@ -139,7 +142,8 @@ def provided_modules(excluded: Iterable[str]) -> frozenset[str]:
 def prove_layer(root: Path, targets: Sequence[Target],
                 modules: Mapping[str, Mapping[str, Sequence[str]]],
                 provided: frozenset[str] = frozenset(), *,
-                test_imports: Sequence[str] | None = None) -> ArtifactProof:
+                test_imports: Sequence[str] | None = None,
+                configured: ConfiguredInterpreters = NOTHING_CONFIGURED) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -156,7 +160,7 @@ def prove_layer(root: Path, targets: Sequence[Target],
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no public top-level module in the requested "
                        "distributions)")
-    all_runs = _runs(root, targets, modules, test_imports)
+    all_runs = _runs(root, targets, modules, test_imports, configured)
     warnings: list[str] = []
     failures: list[str] = []
     for run in all_runs:

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalayer.common.errors import UsageError
 from lambdalayer.interpreters.find import (
+    NOTHING_CONFIGURED,
+    ConfiguredInterpreters,
     Interpreter,
     find_for,
     host_machine,
@@ -240,11 +242,12 @@ def layer_modules(opt: Path, python_version: str) -> list[str]:
 
 
 def cannot_run_reason(target: Target, interpreter: Interpreter | None,
-                      native: bool) -> str | None:
+                      native: bool, configured: ConfiguredInterpreters) -> str | None:
     """Why this host cannot stand in for `target`, or None when it can."""
     version = target.runtime.python_version
     if interpreter is None:
-        return missing_reason(version, target.machine if native else host_machine())
+        return missing_reason(version, target.machine if native else host_machine(),
+                              configured)
     if interpreter.system != "Linux":
         return (f"this host runs {interpreter.system}, and {target.runtime.name} runs on "
                 f"{target.runtime.os.name}: imports are only meaningful on Linux (run "
@@ -259,15 +262,16 @@ def cannot_run_reason(target: Target, interpreter: Interpreter | None,
     return None
 
 
-def pick_interpreter(target: Target, native: bool) -> Interpreter | None:
+def pick_interpreter(target: Target, native: bool,
+                     configured: ConfiguredInterpreters) -> Interpreter | None:
     """The interpreter that proves `target`: its machine's for native code, else any."""
     version = target.runtime.python_version
     if native:
-        return find_for(version, target.machine)
+        return find_for(version, target.machine, configured)
     # Pure Python runs the same anywhere: the host's own machine first (no emulation).
     host = host_machine()
     other = "aarch64" if host == "x86_64" else "x86_64"
-    return find_for(version, host) or find_for(version, other)
+    return find_for(version, host, configured) or find_for(version, other, configured)
 
 
 def _lambda_path(text: str | None, staged: _Staged) -> str | None:
@@ -413,15 +417,15 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
 
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
              function: FunctionCode | None, timeout: float,
-             pass_env: Sequence[str] = ()) -> TargetRun:
+             pass_env: Sequence[str], configured: ConfiguredInterpreters) -> TargetRun:
     if platform.system() != "Linux":
         # Said before looking for interpreters: none of them could stand in for Lambda.
         return TargetRun(target=target, status="not-run", reason=(
             f"this host runs {platform.system()}, not Linux, and {target.runtime.name} runs on "
             f"{target.runtime.os.name}: imports are only meaningful on Linux (run "
             "`lambdalayer test` in CI on a Linux runner)"))
-    interpreter = pick_interpreter(target, native)
-    reason = cannot_run_reason(target, interpreter, native)
+    interpreter = pick_interpreter(target, native, configured)
+    reason = cannot_run_reason(target, interpreter, native, configured)
     if reason is not None or interpreter is None:
         return TargetRun(target=target, status="not-run", reason=reason)
     wanted = list(imports) or layer_modules(staged.opt, target.runtime.python_version)
@@ -439,7 +443,8 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
 def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
               imports_from: str = "option", function: FunctionCode | None = None,
               timeout: float = DEFAULT_TIMEOUT, fallback_check: bool = True,
-              pass_env: Sequence[str] = ()) -> ProofReport:
+              pass_env: Sequence[str] = (),
+              configured: ConfiguredInterpreters = NOTHING_CONFIGURED) -> ProofReport:
     """Smoke-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -460,7 +465,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
                 runs.append(replace(done[key], target=target, covered_by=str(done[key].target)))
                 continue
             runs.append(_run_one(target, staged, native, imports, function, timeout,
-                                 pass_env))
+                                 pass_env, configured))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
     check = None

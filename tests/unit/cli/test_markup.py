@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from lambdalayer.archive.manifest import FindingRecord, Manifest, PackageRecord
-from lambdalayer.cli.build_cmd import _render_rich
+from lambdalayer.cli.build_render import _render_rich
 from lambdalayer.pipeline.request import Artifact, BuildResult
 from lambdalayer.reports.sizing import PackageSize, SizeReport
 

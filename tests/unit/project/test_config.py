@@ -9,7 +9,7 @@ import pytest
 
 from lambdalayer.common.errors import ConfigError, UsageError
 from lambdalayer.project.config import find_config, load_config
-from lambdalayer.project.precedence import BuildFlags, plan_builds
+from lambdalayer.project.precedence import BuildFlags, BuildOptions, plan_builds
 from lambdalayer.project.recipes import get_recipe, load_recipes
 from tests.conftest import require
 
@@ -109,8 +109,8 @@ def test_build_options_from_the_config_reach_the_request(tmp_path: Path) -> None
 
 
 def test_compression_level_zero_from_the_command_line_is_kept(tmp_path: Path) -> None:
-    flags = BuildFlags(name="six", packages=("six",), options={"compression_level": 0,
-                                                               "slim": False, "excludes": ()})
+    flags = BuildFlags(name="six", packages=("six",), options=BuildOptions(
+        compression_level=0, slim=False, excludes=()))
     [planned] = plan_builds(flags, load_config(tmp_path))
     assert planned.request.compression_level == 0
     assert planned.request.slim is False
