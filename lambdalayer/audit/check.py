@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import posixpath
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from lambdalayer.audit import rules
 from lambdalayer.audit.elf import Classified, ElfError, ElfInfo, Kind, classify, read_elf
@@ -22,6 +23,8 @@ from lambdalayer.audit.zipread import ExtractedZip, safe_extract
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
 from lambdalayer.targets.target import Target
+
+_T = TypeVar("_T")
 
 # A layer zip is at most ~250 MB unzipped, so zipped it is smaller still.
 
@@ -85,18 +88,35 @@ def _target_findings(ctx: rules.Context, tree: LayerTree,
     return findings
 
 
+def _once(memo: dict[str, _T], key: str, compute: Callable[[], _T]) -> _T:
+    """`compute()` once per key: every target of a layer shares one read of each file."""
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _classify(path: Path) -> Classified | OSError:
+    try:
+        return classify(path)
+    except OSError as exc:
+        return exc
+
+
+def _read(path: Path) -> ElfInfo | ElfError:
+    try:
+        return read_elf(path)
+    except ElfError as exc:
+        return exc
+    except OSError as exc:
+        return ElfError(str(exc))
+
+
 def _file_findings(ctx: rules.Context, layer_file: LayerFile,
                    classified: dict[str, Classified | OSError],
                    parsed: dict[str, ElfInfo | ElfError]
                    ) -> tuple[list[Finding], ElfInfo | None]:
     """One file's findings, and its ELF information when the target can load it."""
-    kind = classified.get(layer_file.rel)
-    if kind is None:
-        try:
-            kind = classify(layer_file.path)
-        except OSError as exc:
-            kind = exc
-        classified[layer_file.rel] = kind
+    kind = _once(classified, layer_file.rel, lambda: _classify(layer_file.path))
     if isinstance(kind, OSError):
         return [ctx.finding(
             layer_file, "unreadable-file", "error",
@@ -106,15 +126,7 @@ def _file_findings(ctx: rules.Context, layer_file: LayerFile,
         return [rules.foreign_binary(ctx, layer_file, kind)], None
     elf: ElfInfo | None = None
     if kind.kind is Kind.ELF:
-        info = parsed.get(layer_file.rel)
-        if info is None:
-            try:
-                info = read_elf(layer_file.path)
-            except ElfError as exc:
-                info = exc
-            except OSError as exc:
-                info = ElfError(str(exc))
-            parsed[layer_file.rel] = info
+        info = _once(parsed, layer_file.rel, lambda: _read(layer_file.path))
         if isinstance(info, ElfError):
             return [ctx.finding(
                 layer_file, "corrupt-elf", "error",
