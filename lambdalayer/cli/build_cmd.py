@@ -205,6 +205,10 @@ def _render_rich(console: Console, result: BuildResult) -> None:
                    "versions and hashes when it has one, no dev groups.")
 @click.option("--with-self", "with_self", is_flag=True,
               help="With --project: the project itself too, built into a pure wheel.")
+@click.option("--follow-links", "follow_links", is_flag=True,
+              help="Store the bytes of files that links in --source/--include folders and "
+                   "local projects lead to outside them (refused by default; /proc, /sys, "
+                   "FIFOs and devices always are). See docs/trust.md.")
 @click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
               help="Target runtime, e.g. python3.12. Repeatable. Default: every current "
                    "runtime (see `lambdalayer runtimes`).")
@@ -265,6 +269,7 @@ def _render_rich(console: Console, result: BuildResult) -> None:
 def build_command(name: str | None, requirement_files: tuple[Path, ...],
                   packages: tuple[str, ...], sources: tuple[Path, ...],
                   includes: tuple[str, ...], project: Path | None, with_self: bool,
+                  follow_links: bool,
                   runtimes: tuple[str, ...],
                   architectures: tuple[str, ...], out_dir: Path | None, layers: tuple[str, ...],
                   recipes_dir: Path | None, locked: bool, force: bool,
@@ -314,6 +319,7 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
         runtimes=runtimes, architectures=architectures, out_dir=out_dir,
         recipes_dir=recipes_dir, force=force, allow=allow, locked=locked,
         sources=sources, includes=includes, project=project, with_self=with_self,
+        follow_links=follow_links,
         index=IndexSettings(index_url=index_url, extra_index_urls=extra_index_urls,
                             find_links=find_links),
         options={"compile": compile_, "test_report": bool(smoke), "no_proof": smoke is False,

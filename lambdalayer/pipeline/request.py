@@ -75,6 +75,7 @@ class BuildRequest:
     sources: tuple[SourceFolder, ...] = ()
     includes: tuple[IncludedPath, ...] = ()
     project: ProjectLock | None = None
+    follow_links: bool = False  # links leading outside a folder are taken (docs/trust.md)
 
     def inputs_for(self, target: object) -> RequirementInputs:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""
