@@ -244,7 +244,7 @@ def apply_locks(planned: list[PlannedBuild], config: ProjectConfig, *,
             require_fresh(states)
         if all(s.status == "fresh" for s in states):
             request = dataclasses.replace(request, target_inputs={
-                s.target: locked_inputs(s.path, request.inputs.index) for s in states})
+                s.target: locked_inputs(s.path, request.inputs) for s in states})
         elif any(s.status == "stale" for s in states):
             warnings.append(f"The lock files of {request.name} are stale; building from the "
                             "configuration. Run `lambdalayer lock` to update them.")
