@@ -25,7 +25,9 @@ from collections.abc import Callable
 REDACTED = "****"
 # scheme:// then the authority: everything up to a path, query or fragment, or to
 # whitespace, a quote or an angle bracket (where a URL ends inside prose or JSON).
-_AUTHORITY = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<authority>[^/?#\\\s'\"<>]*)")
+# A backslash does not end it here (WHATWG would for http): a password holding one
+# must still be hidden whole.
+_AUTHORITY = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<authority>[^/?#\s'\"<>]*)")
 
 
 def _rewrite(text: str, userinfo: Callable[[str], str]) -> str:
