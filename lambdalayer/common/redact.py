@@ -56,11 +56,6 @@ def strip_credentials(text: str) -> str:
         lambda m: m.group("scheme") + m.group("authority").rpartition("@")[2], text)
 
 
-def has_credentials(url: str) -> bool:
-    match = _AUTHORITY.match(url)
-    return bool(match and "@" in match.group("authority"))
-
-
 def split_credentials(url: str) -> tuple[str, str | None]:
     """(the URL without userinfo, a Basic Authorization header value or None)."""
     match = _AUTHORITY.match(url)
