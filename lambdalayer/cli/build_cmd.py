@@ -27,6 +27,7 @@ class _CommandLine:
     includes: tuple[str, ...]
     project: Path | None
     with_self: bool
+    follow_links: bool
     runtimes: tuple[str, ...]
     architectures: tuple[str, ...]
     out_dir: Path | None
@@ -63,6 +64,7 @@ class _CommandLine:
             out_dir=self.out_dir, recipes_dir=self.recipes_dir, force=self.force,
             allow=self.allow, locked=self.locked, sources=self.sources,
             includes=self.includes, project=self.project, with_self=self.with_self,
+            follow_links=self.follow_links,
             index=IndexSettings(index_url=self.index_url,
                                 extra_index_urls=self.extra_index_urls,
                                 find_links=self.find_links),
@@ -102,6 +104,10 @@ class _CommandLine:
                    "versions and hashes when it has one, no dev groups.")
 @click.option("--with-self", "with_self", is_flag=True,
               help="With --project: the project itself too, built into a pure wheel.")
+@click.option("--follow-links", "follow_links", is_flag=True,
+              help="Store the bytes of files that links in --source/--include folders and "
+                   "local projects lead to outside them (refused by default; /proc, /sys, "
+                   "FIFOs and devices always are). See docs/trust.md.")
 @click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
               help="Target runtime, e.g. python3.12. Repeatable. Default: every current "
                    "runtime (see `lambdalayer runtimes`).")

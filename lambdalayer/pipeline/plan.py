@@ -171,12 +171,13 @@ def local_inputs_record(request: BuildRequest) -> list[dict[str, str]]:
             for r in i.all_local_projects}
     for ref in refs.values():
         files = ([(ref.path.name, ref.path)] if ref.path.is_file()
-                 else folder_files(ref.path, leftovers=PROJECT_LEFTOVERS))
+                 else folder_files(ref.path, leftovers=PROJECT_LEFTOVERS,
+                                   follow_links=request.follow_links, label=ref.label))
         found.append({"kind": "project", "path": _portable_path(ref.path),
                       "sha256": tree_digest(files)})
     for source in request.sources:
         found.append({"kind": "source", "path": source.label,
-                      "sha256": tree_digest(folder_files(source.path))})
+                      "sha256": tree_digest(source.files())})
     for include in request.includes:
         found.append({"kind": "include", "path": include.label,
                       "sha256": tree_digest(included_files(include))})

@@ -79,6 +79,7 @@ class BuildRequest:
     project: ProjectLock | None = None
     # The interpreters the project config names for the proof (after LAMBDALAYER_PYTHON_*).
     interpreters: ConfiguredInterpreters = NOTHING_CONFIGURED
+    follow_links: bool = False  # links leading outside a folder are taken (docs/trust.md)
 
     def inputs_for(self, target: object) -> RequirementInputs:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""

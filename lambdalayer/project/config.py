@@ -2,10 +2,12 @@
 
 Found by walking up from the working directory; the first directory with a
 `lambdalayer.toml`, or a `pyproject.toml` that has a `[tool.lambdalayer]`
-table, wins. Paths in it are relative to the file. The walk stops at the
+table, wins. Paths in it are relative to the (real) file. The walk stops at the
 repository root (a directory with `.git`) or the home directory, and only
-files owned by the user (or root) count: a config planted in a shared /tmp
-must not choose `attach` targets or public permissions.
+files owned by the user (or root) count, judged without following links; in a
+directory others can write, only a regular file of the user's own: a config
+planted (or linked) in a shared /tmp must not choose `attach` targets, public
+permissions or the code that ships (docs/trust.md).
 
 Precedence, lowest first: built-in defaults < this file < `LAMBDALAYER_*`
 environment variables < command-line flags. The environment variables are
@@ -17,6 +19,7 @@ LAMBDALAYER_CONFIG (the file to use instead of searching).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -305,7 +308,7 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
     for key in data:
         if key not in _TOP_KEYS:
             raise _unknown(key, _TOP_KEYS, where)
-    base = path.parent
+    base = _base(path)
     runtimes, archs = _validated_targets(
         _strings(data.get("runtimes", []), f"{where}.runtimes"),
         _strings(data.get("architectures", []), f"{where}.architectures"), where)
@@ -384,14 +387,35 @@ def _home() -> Path | None:
 
 
 def _trusted(path: Path) -> bool:
-    """Owned by the user running lambdalayer, or by root (a system-wide install)."""
+    """Whether a found config file may be adopted (docs/trust.md).
+
+    Judged by the entry itself (lstat), not what it links to: anyone who can write the
+    directory could have put a link there to a real config of ours. In a directory
+    others can write, only a regular file of our own counts; elsewhere a file (or a
+    link) owned by us or by root (a system-wide install).
+    """
     if not hasattr(os, "getuid"):
         return True  # Windows: no POSIX owner to compare
     try:
-        owner = path.stat().st_uid
+        entry = path.lstat()
+        real = path.stat()
+        folder = path.parent.stat()
     except OSError:
         return False
-    return owner in (os.getuid(), 0)
+    me = os.getuid()
+    if _others_can_write(folder, me):
+        return stat.S_ISREG(entry.st_mode) and entry.st_uid == me
+    return entry.st_uid in (me, 0) and real.st_uid in (me, 0) and stat.S_ISREG(real.st_mode)
+
+
+def _others_can_write(folder: os.stat_result, me: int) -> bool:
+    """World- or group-writable (sticky or not), or owned by another user."""
+    return bool(folder.st_mode & (stat.S_IWOTH | stat.S_IWGRP)) or folder.st_uid not in (me, 0)
+
+
+def _base(path: Path) -> Path:
+    """What relative paths in a config are relative to: the real file's directory."""
+    return path.resolve().parent if path.is_symlink() else path.parent
 
 
 def _env_list(name: str) -> tuple[str, ...] | None:

@@ -11,15 +11,19 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lambdalayer.common.errors import ResolutionError, UsageError
 from lambdalayer.common.fileio import write_atomic
-from lambdalayer.common.redact import redact_text
+from lambdalayer.common.redact import redact_text, strip_credentials
 from lambdalayer.common.uvtool import run_uv
-from lambdalayer.resolve.index_settings import IndexSettings
-from lambdalayer.resolve.requirements import RequirementInputs, read_requirement_file
+from lambdalayer.resolve.index_settings import IndexSettings, file_settings
+from lambdalayer.resolve.requirements import (
+    RequirementInputs,
+    parse_requirement_text,
+    read_requirement_file,
+)
 from lambdalayer.targets.target import Target
 
 LOCK_FORMAT = 1
@@ -60,11 +64,40 @@ def lock_state(path: Path, inputs: RequirementInputs, target: Target) -> LockSta
     return LockState(path=path, target=str(target), status="fresh" if fresh else "stale")
 
 
-def locked_inputs(path: Path, index: IndexSettings | None = None) -> RequirementInputs:
+def lock_index(inputs: RequirementInputs) -> IndexSettings:
+    """The indexes `inputs` resolve from: flags and config, then what their requirement
+    files say (`--extra-index-url` in requirements.txt), credentials included."""
+    return inputs.index.then(file_settings(
+        (f.text, f.base or f.path.parent) for f in inputs.files))
+
+
+def locked_inputs(path: Path, inputs: RequirementInputs | None = None) -> RequirementInputs:
     """The lock as build inputs: every requirement pinned and hash-checked, from the
-    layer's indexes (`index`)."""
-    return RequirementInputs(files=(read_requirement_file(path),),
-                             index=index or IndexSettings())
+    indexes the layer's `inputs` resolve from (their credentials too: the lock holds none)."""
+    if inputs is None:
+        return RequirementInputs(files=(read_requirement_file(path),))
+    lock = read_requirement_file(path)
+    text = _with_credentials(lock.text, inputs)
+    if text != lock.text:  # given to uv from the build's private work directory
+        lock = replace(parse_requirement_text(text, path, virtual=True), hashed=lock.hashed)
+    return RequirementInputs(files=(lock,), index=lock_index(inputs))
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _with_credentials(text: str, inputs: RequirementInputs) -> str:
+    """The lock's text with the userinfo its URLs had in the layer's inputs put back
+    (`pkg @ https://user:TOKEN@host/pkg.whl`): the lock on disk never holds it."""
+    known: dict[str, str] = {}
+    for source in (*inputs.specs, *(f.text for f in inputs.files)):
+        for match in _URL.finditer(source):
+            url = match.group(0)
+            if strip_credentials(url) != url:
+                known[strip_credentials(url)] = url
+    for bare in sorted(known, key=len, reverse=True):
+        text = text.replace(bare, known[bare])
+    return text
 
 
 def lockable(inputs: RequirementInputs) -> bool:
@@ -97,11 +130,17 @@ def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path
         cause = " ".join(ln.strip() for ln in result.stderr.splitlines()
                          if ln.strip() and not ln.startswith("Using "))
         raise ResolutionError(f"Cannot lock {layer} for {target}: {redact_text(cause)}")
-    body = result.stdout
+    # A direct URL's user:token@ never goes into a file meant to be committed.
+    body = strip_credentials(result.stdout)
+    index_lines = lock_index(inputs).lock_lines()
     header = (
         f"# lambdalayer lock: layer {layer}, target {target}\n"
         f"# inputs: {inputs_hash(inputs, target)}\n"
         "# Regenerate with `lambdalayer lock`; `lambdalayer build --locked` refuses a stale lock.\n"
+        + ("# Index credentials are not written here: `lambdalayer build` passes the ones in "
+           "your\n# configuration and requirement files; pip and uv read .netrc, keyring and "
+           "UV_INDEX_* (docs/trust.md).\n" + "\n".join(index_lines) + "\n"
+           if index_lines else "")
     )
     text = header + body
     changed = not path.exists() or path.read_text("utf-8") != text

@@ -60,6 +60,7 @@ class BuildFlags:
     includes: tuple[str, ...] = ()
     project: Path | None = None
     with_self: bool = False
+    follow_links: bool = False  # --follow-links (docs/trust.md)
     # --index-url, --extra-index-url, --find-links
     index: IndexSettings = field(default_factory=IndexSettings)
     # Further BuildRequest fields set on the command line (e.g. slim, compile).
@@ -113,15 +114,19 @@ def _own_code(layer: LayerConfig | None, flags: BuildFlags
 
     cwd = Path.cwd()
     base = layer.base if layer else cwd
+    follow = flags.follow_links
     if flags.sources:
-        folders = [source_folder(cwd / p, str(p)) for p in flags.sources]
+        folders = [source_folder(cwd / p, str(p), follow_links=follow) for p in flags.sources]
     else:
-        folders = [source_folder(base / s, s) for s in (layer.sources if layer else ())]
+        folders = [source_folder(base / s, s, follow_links=follow)
+                   for s in (layer.sources if layer else ())]
     if flags.includes:
-        includes = [parse_include(spec, cwd) for spec in flags.includes]
+        includes = [parse_include(spec, cwd, follow_links=follow) for spec in flags.includes]
     else:
-        includes = [parse_include(s, base) for s in (layer.include if layer else ())]
-    fields: dict[str, Any] = {"sources": tuple(folders), "includes": tuple(includes)}
+        includes = [parse_include(s, base, follow_links=follow)
+                    for s in (layer.include if layer else ())]
+    fields: dict[str, Any] = {"sources": tuple(folders), "includes": tuple(includes),
+                              "follow_links": follow}
     project = (cwd / flags.project, str(flags.project)) if flags.project else (
         (layer.base / layer.project, layer.project) if layer and layer.project else None)
     if project is None:
@@ -252,7 +257,7 @@ def apply_locks(planned: list[PlannedBuild], config: ProjectConfig, *,
             require_fresh(states)
         if all(s.status == "fresh" for s in states):
             request = dataclasses.replace(request, target_inputs={
-                s.target: locked_inputs(s.path, request.inputs.index) for s in states})
+                s.target: locked_inputs(s.path, request.inputs) for s in states})
         elif any(s.status == "stale" for s in states):
             warnings.append(f"The lock files of {request.name} are stale; building from the "
                             "configuration. Run `lambdalayer lock` to update them.")

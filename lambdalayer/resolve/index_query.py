@@ -8,6 +8,7 @@ import os
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,41 @@ def _ssl_contexts() -> list[ssl.SSLContext]:
     return contexts
 
 
+class _Unavailable(Exception):
+    pass
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    try:
+        port = parts.port or default
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects that keep the credentials at home (docs/trust.md).
+
+    urllib copies every header, Authorization included, onto the redirected request,
+    whatever host it goes to. Here the header goes only to the same origin (scheme,
+    host, port); a move from https to anything else is refused, as is any scheme
+    but http(s).
+    """
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        old, new = _origin(req.full_url), _origin(newurl)
+        if new[0] not in ("http", "https") or (old[0] == "https" and new[0] != "https"):
+            raise _Unavailable(f"the index redirected from {old[0]}:// to "
+                               f"{redact_url(newurl)}, which lambdalayer does not follow")
+        redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if redirected is not None and new != old:
+            redirected.remove_header("Authorization")
+        return redirected
+
+
 def _fetch(url: str, *, deadline: float) -> bytes | None:
     """The JSON project page at `url` (credentials sent as a header), None on 404.
 
@@ -74,7 +110,9 @@ def _fetch(url: str, *, deadline: float) -> bytes | None:
             raise _Unavailable("the index did not answer in time")
         try:
             request = urllib.request.Request(bare, headers=headers)
-            with urllib.request.urlopen(request, timeout=remaining, context=context) as response:
+            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context),
+                                                 _GuardedRedirects())
+            with opener.open(request, timeout=remaining) as response:
                 body = bytearray()
                 while chunk := response.read(65536):
                     body += chunk
@@ -100,8 +138,6 @@ def _fetch(url: str, *, deadline: float) -> bytes | None:
     raise _Unavailable(failure)
 
 
-class _Unavailable(Exception):
-    pass
 
 
 def ask_indexes(project: str, plan: QueryPlan, *, timeout: float = 20.0) -> IndexAnswer:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdalayer.common.redact import redact_url
+from lambdalayer.common.redact import redact_url, strip_credentials
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 # Requirement-file options that choose indexes (pip's syntax, which uv reads too).
@@ -55,6 +55,24 @@ class IndexSettings:
                 "extra_index_urls": [redact_url(u) for u in self.extra_index_urls],
                 "find_links": [redact_url(u) for u in self.find_links]}
 
+    def then(self, files: IndexSettings) -> IndexSettings:
+        """These (command-line) settings combined with a requirement file's, as uv does:
+        our index URL wins, extra indexes and find-links add up (ours first)."""
+        return IndexSettings(
+            index_url=self.index_url or files.index_url,
+            extra_index_urls=tuple(dict.fromkeys(self.extra_index_urls + files.extra_index_urls)),
+            find_links=tuple(dict.fromkeys(self.find_links + files.find_links)))
+
+    def lock_lines(self) -> list[str]:
+        """The options as requirement-file lines for a lock meant to be committed: URLs
+        without credentials (uv takes those from its own sources, docs/trust.md), and
+        no local find-links folder (a path on this machine; the build passes it)."""
+        lines = [f"--index-url {strip_credentials(self.index_url)}"] if self.index_url else []
+        lines += [f"--extra-index-url {strip_credentials(u)}" for u in self.extra_index_urls]
+        lines += [f"--find-links {strip_credentials(u)}" for u in self.find_links
+                  if _URL_SCHEME.match(u)]
+        return lines
+
     def over(self, lower: IndexSettings) -> IndexSettings:
         """These settings where given, `lower`'s elsewhere (flags over config)."""
         return IndexSettings(index_url=self.index_url or lower.index_url,
@@ -68,6 +86,28 @@ class QueryPlan:
 
     urls: tuple[str, ...]
     skipped: str | None = None
+
+
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_FIND_LINKS = re.compile(r"^(?:-f|--find-links)(?:[=\s]+(?P<val>\S+))")
+
+
+def file_settings(files: Iterable[tuple[str, Path]]) -> IndexSettings:
+    """The index options written in requirement files ((text, the file's folder) pairs):
+    what uv reads from them, for a locked build that no longer reads those files. A
+    relative find-links folder is taken from the file's folder."""
+    found = _file_options(text for text, _ in files)
+    links: list[str] = []
+    for text, folder in files:
+        for raw in text.splitlines():
+            match = _FIND_LINKS.match(raw.strip())
+            if match and match.group("val"):
+                value = match.group("val")
+                links.append(value if _URL_SCHEME.match(value) or Path(value).is_absolute()
+                             else str(folder / value))
+    return IndexSettings(index_url=next(iter(found["index"]), None),
+                         extra_index_urls=tuple(dict.fromkeys(found["extra"])),
+                         find_links=tuple(dict.fromkeys(links)))
 
 
 def _env_urls(*names: str) -> list[str]:

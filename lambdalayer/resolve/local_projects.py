@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdalayer.common.errors import ResolutionError
+from lambdalayer.common.redact import redact_text
 from lambdalayer.common.uvtool import run_uv
 from lambdalayer.resolve.requirements import (
     LocalRef,
@@ -50,7 +51,8 @@ def build_wheel(ref: LocalRef, out_dir: Path) -> Path:
 
         ensure_root(cache_root())  # private and marked (the logs name your paths)
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(f"$ uv build --wheel {ref.path}\n{result.stdout}\n{result.stderr}", "utf-8")
+    log.write_text(redact_text(f"$ uv build --wheel {ref.path}\n{result.stdout}\n{result.stderr}"),
+                   "utf-8")  # an index token in uv's output never lands on disk
     wheels = sorted(out_dir.glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
         last = [ln for ln in result.stderr.strip().splitlines() if ln.strip()][-3:]
@@ -104,7 +106,7 @@ def _rewrite(inputs: RequirementInputs, wheels: dict[Path, Path], work: Path) ->
         files.append(req_file)
     specs = [*inputs.specs, *(_requirement(wheels[r.path], hashed=False)
                               for r in inputs.local_projects)]
-    return RequirementInputs(specs=tuple(specs), files=tuple(files))
+    return RequirementInputs(specs=tuple(specs), files=tuple(files), index=inputs.index)
 
 
 def with_local_wheels(inputs: RequirementInputs, target_inputs: Mapping[str, RequirementInputs],

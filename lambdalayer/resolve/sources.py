@@ -11,13 +11,17 @@ layer. Files are copied (never linked), executables keep 0755.
 from __future__ import annotations
 
 import posixpath
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdalayer.common.errors import UsageError
-from lambdalayer.resolve.folder import folder_files, is_executable
+from lambdalayer.resolve.folder import (
+    folder_files,
+    is_executable,
+    read_regular,
+    refuse_system_path,
+)
 
 if TYPE_CHECKING:
     from lambdalayer.common.distinfo import InstalledDist
@@ -27,6 +31,11 @@ if TYPE_CHECKING:
 class SourceFolder:
     path: Path  # absolute
     label: str  # as the user wrote it
+    follow_links: bool = False  # --follow-links: links leading outside are taken too
+
+    def files(self) -> list[tuple[str, Path]]:
+        return folder_files(self.path, follow_links=self.follow_links,
+                            label=f"--source {self.label}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,10 +43,12 @@ class IncludedPath:
     path: Path  # absolute: a file or a folder
     label: str  # SRC:DEST as the user wrote it
     dest: str  # normalised, relative to the layer root; "" is the root itself
+    follow_links: bool = False  # --follow-links: links leading outside are taken too
 
 
-def source_folder(path: Path, label: str) -> SourceFolder:
-    """Validate a --source folder; UsageError when it is missing, not a folder or empty."""
+def source_folder(path: Path, label: str, *, follow_links: bool = False) -> SourceFolder:
+    """Validate a --source folder; UsageError when it is missing, not a folder or empty,
+    or holds a link that leads outside it (docs/trust.md)."""
     option = f"--source {label}"
     if not path.exists():
         raise UsageError(f"{option}: {path} does not exist. Give a folder of modules and "
@@ -45,14 +56,16 @@ def source_folder(path: Path, label: str) -> SourceFolder:
     if not path.is_dir():
         raise UsageError(f"{option}: {path} is not a folder. A single module goes in a "
                          "folder of its own; other files: --include SRC:DEST.")
-    if not folder_files(path):
+    refuse_system_path(path, option)
+    folder = SourceFolder(path=path.resolve(), label=label, follow_links=follow_links)
+    if not folder.files():
         raise UsageError(f"{option}: {path} holds no files to copy (after leaving out "
                          "__pycache__, VCS and editor files and what its .gitignore "
                          "excludes). Nothing would be added to the layer.")
-    return SourceFolder(path=path.resolve(), label=label)
+    return folder
 
 
-def parse_include(spec: str, base: Path) -> IncludedPath:
+def parse_include(spec: str, base: Path, *, follow_links: bool = False) -> IncludedPath:
     """`SRC:DEST` (SRC relative to `base`); UsageError for a bad SRC or a DEST outside."""
     option = f"--include {spec}"
     src, sep, dest = spec.rpartition(":")
@@ -66,12 +79,15 @@ def parse_include(spec: str, base: Path) -> IncludedPath:
     path = (base / Path(src).expanduser())
     if not path.exists():
         raise UsageError(f"{option}: {path} does not exist.")
-    if path.is_dir() and not folder_files(path):
-        raise UsageError(f"{option}: the folder {path} holds no files to copy.")
+    refuse_system_path(path, option)
     target = "" if normal == "." else normal
     if path.is_file() and (dest.endswith("/") or not target):
         target = posixpath.join(target, path.name)
-    return IncludedPath(path=path.resolve(), label=spec, dest=target)
+    include = IncludedPath(path=path.resolve(), label=spec, dest=target,
+                           follow_links=follow_links)
+    if path.is_dir() and not included_files(include):
+        raise UsageError(f"{option}: the folder {path} holds no files to copy.")
+    return include
 
 
 def _copy(src: Path, dest: Path, label: str) -> None:
@@ -79,7 +95,7 @@ def _copy(src: Path, dest: Path, label: str) -> None:
         raise UsageError(f"{label}: {dest.name} would overwrite a file already in the layer "
                          f"({dest}). Choose another DEST or rename it.")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
+    dest.write_bytes(read_regular(src))
     dest.chmod(0o755 if is_executable(src) else 0o644)
 
 
@@ -88,7 +104,8 @@ def included_files(include: IncludedPath) -> list[tuple[str, Path]]:
     if include.path.is_file():
         return [(include.dest, include.path)]
     return [(posixpath.join(include.dest, rel) if include.dest else rel, path)
-            for rel, path in folder_files(include.path)]
+            for rel, path in folder_files(include.path, follow_links=include.follow_links,
+                                          label=f"--include {include.label}")]
 
 
 def place_includes(includes: tuple[IncludedPath, ...], root: Path) -> None:
@@ -122,7 +139,7 @@ def place_sources(sources: tuple[SourceFolder, ...], site_dirs: dict[Path, list[
         owners = _installed_modules(dists)
         claimed: dict[str, SourceFolder] = {}
         for source in sources:
-            files = folder_files(source.path)
+            files = source.files()
             for top in sorted({rel.split("/", 1)[0] for rel, _ in files}):
                 name = _module_name(top)
                 if name in owners:

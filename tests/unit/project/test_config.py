@@ -197,6 +197,57 @@ def test_a_config_owned_by_someone_else_is_ignored(tmp_path: Path) -> None:
     assert find_config(tmp_path / "project") is None
 
 
+def _shared_dir(tmp_path: Path) -> Path:
+    """A sticky, world-writable directory like /tmp."""
+    shared = tmp_path / "shared"
+    (shared / "work").mkdir(parents=True)
+    shared.chmod(0o1777)
+    return shared
+
+
+def _real_config(tmp_path: Path) -> Path:
+    real = tmp_path / "ours" / "pyproject.toml"
+    real.parent.mkdir()
+    real.write_text('[tool.lambdalayer.layers.app]\nsources = ["common"]\n')
+    return real
+
+
+def test_a_link_planted_in_a_shared_directory_is_not_adopted(tmp_path: Path) -> None:
+    """Another user links pyproject.toml to a real config: the link's owner decides."""
+    shared = _shared_dir(tmp_path)
+    link = shared / "pyproject.toml"
+    link.symlink_to(_real_config(tmp_path))
+    try:
+        os.lchown(link, 65534, 65534)
+    except PermissionError:
+        require(False, "needs root to give a link another owner")
+    assert find_config(shared / "work") is None
+    os.lchown(link, os.getuid(), os.getgid())  # even our own link: refused in /tmp
+    assert find_config(shared / "work") is None
+
+
+def test_in_a_shared_directory_only_our_own_regular_file_counts(tmp_path: Path) -> None:
+    shared = _shared_dir(tmp_path)
+    config = shared / "lambdalayer.toml"
+    config.write_text('[layers.ours]\npackages = ["six"]\n')
+    assert find_config(shared / "work") == config
+    try:
+        os.chown(config, 65534, 65534)
+    except PermissionError:
+        require(False, "needs root to give a file another owner")
+    assert find_config(shared / "work") is None
+
+
+def test_a_linked_config_resolves_paths_from_the_real_file(tmp_path: Path) -> None:
+    real = _real_config(tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").symlink_to(real)
+    config = load_config(project)
+    assert config.path == project / "pyproject.toml"
+    assert config.layers["app"].base == real.parent
+
+
 def test_interpreters_table_names_one_cpython_per_target(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.lambdalayer.interpreters]\n'

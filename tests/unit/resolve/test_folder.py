@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdalayer.common.errors import UsageError
 from lambdalayer.resolve.folder import PROJECT_LEFTOVERS, folder_files, tree_digest
 from lambdalayer.resolve.gitignore import load_gitignore, parse_rule
 
@@ -87,3 +88,48 @@ def test_digest_follows_contents_and_exec_bit_not_mtimes(tmp_path: Path) -> None
     (tmp_path / "pkg" / "a.py").chmod(0o644)
     (tmp_path / "pkg" / "a.py").write_text("changed", "utf-8")
     assert tree_digest(folder_files(tmp_path)) != before
+
+
+def test_a_link_leading_outside_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("outside", "utf-8")
+    _write(tmp_path, "src/pkg/__init__.py")
+    (tmp_path / "src" / "pkg" / "data.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(UsageError) as caught:
+        folder_files(tmp_path / "src", label="--source src")
+    assert "--source src: pkg/data.txt is a link to" in str(caught.value)
+    assert str(tmp_path / "secret.txt") in str(caught.value)
+    # Asked for: the bytes of the file it leads to.
+    taken = dict(folder_files(tmp_path / "src", follow_links=True))
+    assert taken["pkg/data.txt"] == tmp_path / "secret.txt"
+
+
+def test_a_link_inside_the_folder_is_stored_as_the_file(tmp_path: Path) -> None:
+    _write(tmp_path, "pkg/real.py")
+    (tmp_path / "pkg" / "alias.py").symlink_to("real.py")
+    (tmp_path / "loop").symlink_to(tmp_path)  # a directory link: not followed
+    assert folder_files(tmp_path) == [("pkg/alias.py", tmp_path / "pkg" / "real.py"),
+                                      ("pkg/real.py", tmp_path / "pkg" / "real.py")]
+
+
+def test_a_directory_link_leading_outside_is_refused(tmp_path: Path) -> None:
+    _write(tmp_path, "src/a.py", "elsewhere/b.py")
+    (tmp_path / "src" / "more").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UsageError, match="more is a link to"):
+        folder_files(tmp_path / "src")
+
+
+def test_proc_fifo_and_devices_are_refused_even_when_following_links(tmp_path: Path) -> None:
+    _write(tmp_path, "a.py")
+    (tmp_path / "env").symlink_to("/proc/self/environ")
+    with pytest.raises(UsageError, match="env is a link to /proc/"):
+        folder_files(tmp_path, follow_links=True)
+    (tmp_path / "env").unlink()
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(UsageError, match="pipe is a FIFO"):
+        folder_files(tmp_path, follow_links=True)
+    (tmp_path / "pipe").unlink()
+    (tmp_path / "null").symlink_to("/dev/null")
+    with pytest.raises(UsageError, match="null is a device"):
+        folder_files(tmp_path, follow_links=True)
+    (tmp_path / ".gitignore").write_text("null\n", "utf-8")  # ignored: not looked at
+    assert [rel for rel, _ in folder_files(tmp_path, follow_links=True)] == ["a.py"]

@@ -129,3 +129,82 @@ def test_certificate_this_python_cannot_verify_is_a_clear_note(tmp_path: Path) -
         answer = ask_indexes("pg8000", QueryPlan(urls=(url,)), timeout=5)
     assert answer.offer is None
     assert answer.note and "certificate" in answer.note
+
+
+def _recording(seen: list[str | None], location: str | None = None
+               ) -> type[http.server.BaseHTTPRequestHandler]:
+    """A handler that records each request's Authorization header, then redirects to
+    `location` (when given) or answers an empty project page."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            if location is not None:
+                self.send_response(302)
+                self.send_header("Location", location + self.path.removeprefix("/simple"))
+                self.end_headers()
+                return
+            body = b'{"files": []}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+    return Handler
+
+
+def test_a_redirect_to_another_origin_carries_no_credentials() -> None:
+    """Loopback on another port is another origin: the token stays with the first."""
+    first: list[str | None] = []
+    second: list[str | None] = []
+    with _serve(_recording(second)) as other, _serve(_recording(first, other)) as url:
+        with_token = url.replace("http://", f"http://aws:{SECRET}@")
+        answer = ask_indexes("pg8000", QueryPlan(urls=(with_token,)), timeout=5)
+    assert first and first[0] and first[0].startswith("Basic ")
+    assert second == [None]  # asked, without the header
+    assert answer.note and SECRET not in answer.note
+
+
+def test_a_redirect_within_the_origin_keeps_the_credentials() -> None:
+    seen: list[str | None] = []
+
+    class Moved(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            if self.path.startswith("/simple/"):
+                self.send_response(301)
+                self.send_header("Location", "/moved/" + self.path.removeprefix("/simple/"))
+                self.end_headers()
+                return
+            self.send_response(404)
+            self.end_headers()
+
+    with _serve(Moved) as url:
+        ask_indexes("pg8000", QueryPlan(urls=(url.replace("http://", f"http://aws:{SECRET}@"),)),
+                    timeout=5)
+    assert len(seen) == 2 and seen[0] == seen[1] and seen[1] and seen[1].startswith("Basic ")
+
+
+def test_a_redirect_from_https_to_http_is_refused(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    openssl = shutil.which("openssl")
+    require(openssl is not None, "needs the openssl command to make a certificate")
+    assert openssl is not None
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+    first: list[str | None] = []
+    plain: list[str | None] = []
+    with _serve(_recording(plain)) as http_url, \
+            _serve(_recording(first, http_url), tls=tmp_path) as url:
+        with_token = url.replace("https://", f"https://aws:{SECRET}@")
+        answer = ask_indexes("pg8000", QueryPlan(urls=(with_token,)), timeout=5)
+    assert first, "the https index was asked"
+    assert plain == []  # never followed to http
+    assert answer.note and "redirected" in answer.note and SECRET not in answer.note
