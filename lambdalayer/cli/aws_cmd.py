@@ -32,7 +32,7 @@ def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | 
 
 
 @cli.command("publish")
-@click.argument("zips", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("zips", nargs=-1, type=click.Path(path_type=Path), metavar="[ZIP|MANIFEST|DIR]...")
 @click.option("--layer-name", metavar="NAME",
               help="Layer name (default: the manifest's name). Only with one ZIP.")
 @click.option("--region", "regions", multiple=True, metavar="REGION",
@@ -60,15 +60,17 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
                     as_json: bool) -> None:
     """Publish built layers as Lambda layer versions; skip what is already published.
 
-    With no ZIP, publishes every configured layer (project config: its regions
-    and permissions apply), or without a config every layer built into --out.
+    Name zips, their manifests, or build folders (every layer in each: the dist/
+    folders several CI jobs built, e.g. one per architecture). With no ZIP,
+    publishes every configured layer (project config: its regions and
+    permissions apply), or without a config every layer built into --out.
     The description names
     the pinned packages; runtimes, architectures and license come from the
     manifest beside the zip, and the new ARN per region is recorded there. On
     GitHub Actions, `layer_arn` (and `layer_arn_<name>_<region>` for each
     layer and region) are written to $GITHUB_OUTPUT.
     """
-    from lambdalayer.archive.manifest import find_manifests, manifest_path_for
+    from lambdalayer.archive.manifest import find_manifests
     from lambdalayer.aws.client import AwsSettings
     from lambdalayer.aws.publish import (
         Grants,
@@ -90,8 +92,7 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
     groups: list[tuple[list[Path], tuple[str, ...], Grants]] = []
     flag_grants = Grants(public=public, principals=principals, org_id=org_id)
     if zips:
-        groups.append(([manifest_path_for(z) for z in zips], config.regions_for(regions),
-                       flag_grants))
+        groups.append((_named_manifests(zips), config.regions_for(regions), flag_grants))
     elif config.layers:
         for layer in config.selected(layers):
             perms = layer.permissions
@@ -138,6 +139,23 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
                       + (f"  [dim](granted: {', '.join(r.grants)})[/]" if r.grants else ""))
         for line in _superseded_lines(changes.get(i)):
             console.print(f"  {escape(line)}")
+
+
+def _named_manifests(paths: tuple[Path, ...]) -> list[Path]:
+    """The manifests of the zips, manifests and build folders named on the command line."""
+    from lambdalayer.archive.manifest import find_manifests, manifest_path_for
+
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = find_manifests(path)
+            if not inside:
+                raise UsageError(f"No built layers in {path}.",
+                                 hint="Build one with `lambdalayer build`, or name a ZIP.")
+            found.extend(inside)
+        else:
+            found.append(manifest_path_for(path))  # NAME.json for NAME.zip; a .json as is
+    return list(dict.fromkeys(found))
 
 
 def _superseded_diffs(results: list[Any], *, profile: str | None,
@@ -199,21 +217,22 @@ def _publish_progress(console: Any) -> Callable[[Any], None]:
               help="Function name or ARN; repeat for several. Default: each configured "
                    "layer's `functions`.")
 @click.option("--layer", "layer_spec", metavar="NAME[:VERSION]|ARN",
-              help="Layer to attach (default: the one layer published from --out). "
-                   "NAME alone means its newest version. Without --function, the "
-                   "configured layer to attach to its `functions`.")
+              help="Layer to attach (default: for each function, the layer published "
+                   "from --out for its architecture and runtime). NAME alone means its "
+                   "newest version. Without --function, the configured layer to attach "
+                   "to its `functions`.")
 @click.option("--region", metavar="REGION", help="The functions' region.")
 @aws_options
 @click.option("--dry-run", is_flag=True, help="Show the layer lists before/after; change nothing.")
 @click.option("--force", is_flag=True,
               help="Attach even if the layer declares another runtime or architecture.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+@click.option("--out", "out_dirs", type=click.Path(path_type=Path), multiple=True,
               help="Where to look for what `publish` recorded (default: the config's `out`, "
-                   "else dist).")
+                   "else dist). Repeatable: the dist/ folders of several CI jobs.")
 @json_option
 def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: str | None,
                    profile: str | None, endpoint_url: str | None, dry_run: bool, force: bool,
-                   out_dir: Path | None, as_json: bool) -> None:
+                   out_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Attach a layer version to functions, keeping their other layers.
 
     An older version of the same layer is replaced in place; attaching what is
@@ -225,7 +244,7 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
     from lambdalayer.project.config import load_config
 
     config = load_config()
-    out = config.out_dir(out_dir)
+    out = config.out_dir(out_dirs[0] if out_dirs else None)
     if not functions:
         # With a project config and no --function, --layer picks a configured layer.
         picked = (layer_spec,) if layer_spec else ()
@@ -235,10 +254,15 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
     else:
         regions = config.regions_for((region,) if region else ())
         client = _lambda_client(regions[0] if regions else None, profile, endpoint_url)
-        layer = resolve_layer(client, layer_spec, dist=out)
-        layer_arn = layer.arn
-        results = list(attach(client, functions, layer, dry_run=dry_run, force=force,
-                              dist=out))
+        if layer_spec is None:
+            results = _attach_per_function(client, functions, (out, *out_dirs[1:]),
+                                           dry_run=dry_run, force=force)
+            layer_arn = None
+        else:
+            layer = resolve_layer(client, layer_spec, dist=out)
+            layer_arn = layer.arn
+            results = list(attach(client, functions, layer, dry_run=dry_run, force=force,
+                                  dist=out))
     if as_json:
         print_json({"layer": layer_arn, "dry_run": dry_run, "functions": [
             {"name": r.name, "region": r.region, "before": list(r.before),
@@ -269,6 +293,29 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
                 console.print(escape(r.unzipped.breakdown()), highlight=False)
         if not r.dry_run:
             console.print(f"  [dim]undo: {escape(r.rollback_command)}[/]")
+
+
+def _attach_per_function(client: Any, functions: tuple[str, ...], outs: tuple[Path, ...], *,
+                         dry_run: bool, force: bool) -> list[Any]:
+    """Each function gets the layer built for its own architecture and runtime, whatever
+    the order of the manifests; all are checked before any is changed."""
+    from lambdalayer.aws.attach import attach, read_function, resolve_layer
+    from lambdalayer.aws.client import region_of
+    from lambdalayer.project.deploy import manifests_in, pick_for_function
+
+    manifests = manifests_in(outs)
+    region = region_of(client)
+    by_arn: dict[str, list[str]] = {}
+    for name in functions:
+        arn = pick_for_function(manifests, region, read_function(client, name))
+        by_arn.setdefault(arn, []).append(name)
+    work = [(resolve_layer(client, arn, dist=outs[0]), names) for arn, names in by_arn.items()]
+    planned = [r for layer, names in work
+               for r in attach(client, names, layer, dry_run=True, force=force, dist=outs[0])]
+    if dry_run:
+        return planned
+    return [r for layer, names in work
+            for r in attach(client, names, layer, force=force, dist=outs[0])]
 
 
 def _size_json(size: Any) -> dict[str, Any] | None:
