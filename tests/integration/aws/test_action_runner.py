@@ -357,3 +357,28 @@ def test_the_summary_shows_a_failed_proof_and_where(tmp_path: Path) -> None:
 def test_the_summary_of_a_failed_build_gives_its_error(tmp_path: Path) -> None:
     summary = _summary_of(tmp_path, {"error": {"exit_code": 6, "message": "no zip was written"}})
     assert "The build did not finish: no zip was written" in summary
+
+
+def test_the_fan_out_example_is_the_flow_tested_above() -> None:
+    # examples/github-actions/layers-per-arch.yml: only inputs action.yml declares; arm64
+    # builds on an arm64 runner; the publish job gathers each build job's dist/ into its own
+    # folder and publishes them with `artifacts`, as the fan-out test does.
+    workflow = yaml.safe_load((ROOT / "examples" / "github-actions" /
+                               "layers-per-arch.yml").read_text("utf-8"))
+    declared = set(yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))["inputs"])
+    uses = [step for job in workflow["jobs"].values() for step in job["steps"]
+            if str(step.get("uses", "")).startswith("OWNER/lambdalayer@")]
+    assert len(uses) == 2
+    for step in uses:
+        assert set(step.get("with", {})) <= declared
+        assert "version" not in step.get("with", {})  # the action's own checkout
+    build, publish = workflow["jobs"]["build"], workflow["jobs"]["publish"]
+    runners = {row["arch"]: row["runner"] for row in build["strategy"]["matrix"]["include"]}
+    assert runners == {"x86_64": "ubuntu-24.04", "arm64": "ubuntu-24.04-arm"}
+    [upload] = [s for s in build["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert upload["with"]["name"] == "layers-${{ matrix.arch }}"
+    [download] = [s for s in publish["steps"] if "download-artifact" in s.get("uses", "")]
+    assert download["with"] == {"pattern": "layers-*", "path": "dist"}
+    [action] = [s for s in publish["steps"] if s in uses]
+    assert action["with"]["artifacts"] == "dist/*" and action["with"]["attach"] is True
+    assert publish["needs"] == "build"
