@@ -26,6 +26,7 @@ import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -71,13 +72,14 @@ class Runner:
     temp: Path
     inputs: dict[str, str]
     env: dict[str, str]
-    action: dict = field(default_factory=lambda: yaml.safe_load(
+    action: dict[str, Any] = field(default_factory=lambda: yaml.safe_load(
         (ROOT / "action.yml").read_text("utf-8")))
     steps: dict[str, dict[str, str]] = field(default_factory=dict)
     extra_path: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         declared = {name: str(spec.get("default", ""))
@@ -132,7 +134,7 @@ class Runner:
         return {name: self.expand(spec["value"])
                 for name, spec in self.action["outputs"].items()}
 
-    def _run_step(self, number: int, step: dict) -> None:
+    def _run_step(self, number: int, step: dict[str, Any]) -> None:
         assert step.get("shell") == "bash", f"{step['name']}: only bash steps are supported"
         assert set(step) <= {"name", "id", "if", "shell", "env", "run", "working-directory"}, \
             f"{step['name']}: keys the test runner does not know: {set(step)}"
@@ -197,12 +199,12 @@ def job(tmp_path: Path, name: str, inputs: dict[str, str], env: dict[str, str],
     temp = tmp_path / f"temp-{name}"
     temp.mkdir()
     runner = Runner(workspace=workspace, temp=temp, inputs=inputs, env=env)
-    runner.outputs = runner.run()  # type: ignore[attr-defined]
+    runner.outputs = runner.run()
     assert not runner.failed, runner.log()
     return runner
 
 
-def proof_cell(artifact: dict) -> str:
+def proof_cell(artifact: dict[str, Any]) -> str:
     """What the summary must say about an artifact's import proof, from the build's JSON."""
     proof = artifact["import_test"]
     if proof["status"] == "skipped":
@@ -241,7 +243,7 @@ def test_fan_out_builds_each_architecture_then_publishes_and_attaches_per_functi
     publisher = job(tmp_path, "publish", {
         "artifacts": "dist/*", "attach": "true", "functions": "fn-x86 fn-arm"},
         runner_env, gathered.parent)
-    arns = json.loads(publisher.outputs["arns"])  # type: ignore[attr-defined]
+    arns = json.loads(publisher.outputs["arns"])
     by_arch = {}
     for arch in ("x86_64", "arm64"):
         manifest = json.loads((gathered / f"layers-{arch}" / "tiny.json").read_text())
@@ -274,14 +276,14 @@ def test_one_job_builds_publishes_attaches_and_summarises(
         first = job(tmp_path, "first", {**common, "packages": "ll-fixture-tiny==1.0"},
                     env, workspace)
         arn1 = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:demo:1"
-        assert first.outputs["layer-arn"] == arn1  # type: ignore[attr-defined]
+        assert first.outputs["layer-arn"] == arn1
         assert "No earlier published version to compare with." in first.summary.read_text()
         second = job(tmp_path, "second", {
             **common, "packages": "ll-fixture-tiny==2.0", "regions": "us-east-1, eu-west-1",
             "attach": "true", "functions": "action-fn"}, env, workspace)
     arn2 = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:demo:2"
-    assert second.outputs["layer-arn"] == arn2  # type: ignore[attr-defined]
-    arns = json.loads(second.outputs["arns"])  # type: ignore[attr-defined]
+    assert second.outputs["layer-arn"] == arn2
+    arns = json.loads(second.outputs["arns"])
     assert sorted((a["region"], a["version"]) for a in arns) == [("eu-west-1", 1),
                                                                 ("us-east-1", 2)]
     [artifact] = json.loads((second.temp / "lambdalayer-build.json").read_text())["artifacts"]
@@ -312,7 +314,7 @@ def test_the_runner_refuses_what_it_does_not_know(tmp_path: Path) -> None:
     assert runner.condition("always()") is True
 
 
-def _summary_of(tmp_path: Path, build: dict) -> str:
+def _summary_of(tmp_path: Path, build: dict[str, Any]) -> str:
     temp = tmp_path / "summary-temp"
     temp.mkdir(exist_ok=True)
     (temp / "lambdalayer-build.json").write_text(json.dumps(build))
