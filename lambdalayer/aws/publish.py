@@ -180,6 +180,15 @@ class NewestVersion:
     version: int
     arn: str
     code_sha256: str
+    runtimes: frozenset[str] = frozenset()
+    architectures: frozenset[str] = frozenset()
+
+    def holds(self, layer: LayerToPublish) -> bool:
+        """The same bytes for the same targets: publishing `layer` again would add nothing.
+        (A pure layer built once per architecture has the same bytes for both.)"""
+        return (self.code_sha256 == layer.code_sha256
+                and self.runtimes == frozenset(layer.runtimes)
+                and self.architectures == frozenset(layer.architectures))
 
 
 def newest_version(client: Any, layer_name: str) -> NewestVersion | None:
@@ -201,7 +210,9 @@ def newest_version(client: Any, layer_name: str) -> NewestVersion | None:
         return None
     detail = client.get_layer_version(LayerName=layer_name, VersionNumber=newest["Version"])
     return NewestVersion(version=int(newest["Version"]), arn=newest["LayerVersionArn"],
-                         code_sha256=str(detail.get("Content", {}).get("CodeSha256", "")))
+                         code_sha256=str(detail.get("Content", {}).get("CodeSha256", "")),
+                         runtimes=frozenset(detail.get("CompatibleRuntimes", [])),
+                         architectures=frozenset(detail.get("CompatibleArchitectures", [])))
 
 
 def grant_access(client: Any, layer_name: str, version: int, grants: Grants) -> tuple[str, ...]:
@@ -240,7 +251,7 @@ def publish_to_region(
     with aws_errors(region=actual, resource=f"layer {layer.name!r}"):
         report("checking")
         newest = None if options.force else newest_version(client, layer.name)
-        if newest is not None and newest.code_sha256 == layer.code_sha256:
+        if newest is not None and newest.holds(layer):
             grants = _grant(client, layer, newest.version, options, report)
             report("done")
             return PublishedLayer(name=layer.name, region=actual, arn=newest.arn,
@@ -345,11 +356,19 @@ def publish(
     jobs = [(layer, region) for layer in layers for region in regions]
     if not jobs:
         return ()
+    # Zips published under one name (each architecture built by its own CI job) go one
+    # after the other in a region: each decides from the version the one before made.
+    locks = {(layer.name, region): threading.Lock() for layer, region in jobs}
+
+    def run(layer: LayerToPublish, region: str | None) -> PublishedLayer:
+        with locks[(layer.name, region)]:
+            return publish_to_region(layer, clients=clients, region=region, options=options,
+                                     progress=progress)
+
     pool = ThreadPoolExecutor(max_workers=min(_MAX_WORKERS, len(jobs)))
     futures = []
     try:
-        futures = [pool.submit(publish_to_region, layer, clients=clients, region=region,
-                               options=options, progress=progress) for layer, region in jobs]
+        futures = [pool.submit(run, layer, region) for layer, region in jobs]
         wait(futures)
     except BaseException:
         # SIGTERM/Ctrl-C: start nothing more, and record what is already published. An

@@ -35,7 +35,7 @@ def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | 
 
 
 @cli.command("publish")
-@click.argument("zips", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("zips", nargs=-1, type=click.Path(path_type=Path), metavar="[ZIP|MANIFEST|DIR]...")
 @click.option("--layer-name", metavar="NAME",
               help="Layer name (default: the manifest's name). Only with one ZIP.")
 @click.option("--region", "regions", multiple=True, metavar="REGION",
@@ -63,8 +63,10 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
                     as_json: bool) -> None:
     """Publish built layers as Lambda layer versions; skip what is already published.
 
-    With no ZIP, publishes every configured layer (project config: its regions
-    and permissions apply), or without a config every layer built into --out.
+    Name zips, their manifests, or build folders (every layer in each: the dist/
+    folders several CI jobs built, e.g. one per architecture). With no ZIP,
+    publishes every configured layer (project config: its regions and
+    permissions apply), or without a config every layer built into --out.
     The description names
     the pinned packages; runtimes, architectures and license come from the
     manifest beside the zip, and the new ARN per region is recorded there. On
@@ -175,21 +177,22 @@ def _publish_progress(console: Any) -> Callable[[Any], None]:
               help="Function name or ARN; repeat for several. Default: each configured "
                    "layer's `functions`.")
 @click.option("--layer", "layer_spec", metavar="NAME[:VERSION]|ARN",
-              help="Layer to attach (default: the one layer published from --out). "
-                   "NAME alone means its newest version. Without --function, the "
-                   "configured layer to attach to its `functions`.")
+              help="Layer to attach (default: for each function, the layer published "
+                   "from --out for its architecture and runtime). NAME alone means its "
+                   "newest version. Without --function, the configured layer to attach "
+                   "to its `functions`.")
 @click.option("--region", metavar="REGION", help="The functions' region.")
 @aws_options
 @click.option("--dry-run", is_flag=True, help="Show the layer lists before/after; change nothing.")
 @click.option("--force", is_flag=True,
               help="Attach even if the layer declares another runtime or architecture.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+@click.option("--out", "out_dirs", type=click.Path(path_type=Path), multiple=True,
               help="Where to look for what `publish` recorded (default: the config's `out`, "
-                   "else dist).")
+                   "else dist). Repeatable: the dist/ folders of several CI jobs.")
 @json_option
 def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: str | None,
                    profile: str | None, endpoint_url: str | None, dry_run: bool, force: bool,
-                   out_dir: Path | None, as_json: bool) -> None:
+                   out_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Attach a layer version to functions, keeping their other layers.
 
     An older version of the same layer is replaced in place; attaching what is
@@ -201,7 +204,7 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
     from lambdalayer.project.config import load_config
 
     config = load_config()
-    out = config.out_dir(out_dir)
+    out = config.out_dir(out_dirs[0] if out_dirs else None)
     if not functions:
         # With a project config and no --function, --layer picks a configured layer.
         picked = (layer_spec,) if layer_spec else ()
@@ -211,10 +214,15 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
     else:
         regions = config.regions_for((region,) if region else ())
         client = _lambda_client(regions[0] if regions else None, profile, endpoint_url)
-        layer = resolve_layer(client, layer_spec, dist=out)
-        layer_arn = layer.arn
-        results = list(attach(client, functions, layer, dry_run=dry_run, force=force,
-                              dist=out))
+        if layer_spec is None:
+            results = _attach_per_function(client, functions, (out, *out_dirs[1:]),
+                                           dry_run=dry_run, force=force)
+            layer_arn = None
+        else:
+            layer = resolve_layer(client, layer_spec, dist=out)
+            layer_arn = layer.arn
+            results = list(attach(client, functions, layer, dry_run=dry_run, force=force,
+                                  dist=out))
     if as_json:
         print_json({"layer": layer_arn, "dry_run": dry_run, "functions": [
             {"name": r.name, "region": r.region, "before": list(r.before),
@@ -245,6 +253,29 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
                 console.print(escape(r.unzipped.breakdown()), highlight=False)
         if not r.dry_run:
             console.print(f"  [dim]undo: {escape(r.rollback_command)}[/]")
+
+
+def _attach_per_function(client: Any, functions: tuple[str, ...], outs: tuple[Path, ...], *,
+                         dry_run: bool, force: bool) -> list[Any]:
+    """Each function gets the layer built for its own architecture and runtime, whatever
+    the order of the manifests; all are checked before any is changed."""
+    from lambdalayer.aws.attach import attach, read_function, resolve_layer
+    from lambdalayer.aws.client import region_of
+    from lambdalayer.project.deploy import manifests_in, pick_for_function
+
+    manifests = manifests_in(outs)
+    region = region_of(client)
+    by_arn: dict[str, list[str]] = {}
+    for name in functions:
+        arn = pick_for_function(manifests, region, read_function(client, name))
+        by_arn.setdefault(arn, []).append(name)
+    work = [(resolve_layer(client, arn, dist=outs[0]), names) for arn, names in by_arn.items()]
+    planned = [r for layer, names in work
+               for r in attach(client, names, layer, dry_run=True, force=force, dist=outs[0])]
+    if dry_run:
+        return planned
+    return [r for layer, names in work
+            for r in attach(client, names, layer, force=force, dist=outs[0])]
 
 
 def _size_json(size: Any) -> dict[str, Any] | None:

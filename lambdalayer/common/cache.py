@@ -56,7 +56,9 @@ _INFLATE_BLOCK = 1 << 20
 LOGS_DIR = "logs"
 SIZES_DIR = "unzipped-sizes"
 INTERPRETERS_DIR = "interpreters"
-OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR, "CACHEDIR.TAG"})
+LAMBDA_MODEL_RECORD = "lambda-model-runtimes.json"  # targets/lambda_model.py
+OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR, "CACHEDIR.TAG",
+                         LAMBDA_MODEL_RECORD})
 
 
 def _default_root() -> Path:

@@ -8,6 +8,7 @@ date; that path imports neither the resolver nor rich.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,11 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     UsageError, ResolutionError or AuditError; on error nothing is written.
     """
     plan = plan_targets(request)
+    from lambdalayer.targets.lambda_model import note_once
+
+    new_runtime = note_once(load_runtime_table().runtimes)  # once per botocore model
+    if new_runtime:
+        plan = replace(plan, warnings=(*plan.warnings, new_runtime))
     if request.project is not None:
         from lambdalayer.targets.target import Target
 

@@ -45,10 +45,8 @@ def plan_targets(request: BuildRequest) -> TargetPlan:
     for name in runtimes:
         runtime = table.runtime(name)
         if runtime.is_deprecated():
-            warnings.append(
-                f"{runtime.name} was deprecated by Lambda on {runtime.deprecated}: new functions "
-                "cannot use it. Building anyway; plan a move to a newer runtime."
-            )
+            warnings.append(f"{runtime.phase_sentence()}. Building it as asked; plan a move "
+                            "to a newer runtime.")
     explicit = bool(runtimes)
     chosen = sorted({table.runtime(r).name for r in runtimes} if runtimes
                     else {r.name for r in table.current()},

@@ -8,15 +8,18 @@ and architecture.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalayer.archive.manifest import Manifest, artifact_manifest_paths, read_manifest
+from lambdalayer.aws.arns import layer_identity
 from lambdalayer.common.errors import UsageError
 from lambdalayer.project.config import LayerConfig
 
 if TYPE_CHECKING:
+    from lambdalayer.aws.attach import FunctionState
     from lambdalayer.aws.publish import Grants, PublishOptions
     from lambdalayer.project.config import ProjectConfig
 
@@ -90,9 +93,7 @@ def plan_publish(flags: PublishFlags) -> PublishPlan:
     config = load_config()
     flag_grants = Grants(public=flags.public, principals=flags.principals, org_id=flags.org_id)
     if flags.zips:
-        from lambdalayer.archive.manifest import manifest_path_for
-
-        groups = [PublishGroup(manifests=tuple(manifest_path_for(z) for z in flags.zips),
+        groups = [PublishGroup(manifests=tuple(named_manifests(flags.zips)),
                                regions=config.regions_for(flags.regions), grants=flag_grants)]
     elif config.layers:
         groups = _configured_groups(config, flags)
@@ -102,6 +103,24 @@ def plan_publish(flags: PublishFlags) -> PublishPlan:
         raise UsageError("--layer-name names one layer; give exactly one ZIP with it.")
     return PublishPlan(groups=tuple(groups), layer_name=flags.layer_name,
                        s3_bucket=flags.s3_bucket, force=flags.force)
+
+
+def named_manifests(paths: tuple[Path, ...]) -> list[Path]:
+    """The manifests of the zips, manifests and build folders named on the command line
+    (several jobs' dist/ folders gathered into one publish)."""
+    from lambdalayer.archive.manifest import find_manifests, manifest_path_for
+
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = find_manifests(path)
+            if not inside:
+                raise UsageError(f"No built layers in {path}.",
+                                 hint="Build one with `lambdalayer build`, or name a ZIP.")
+            found.extend(inside)
+        else:
+            found.append(manifest_path_for(path))  # NAME.json for NAME.zip; a .json as is
+    return list(dict.fromkeys(found))
 
 
 def _configured_groups(config: ProjectConfig, flags: PublishFlags) -> list[PublishGroup]:
@@ -167,3 +186,49 @@ def attach_configured(client: Any, outputs: LayerBuildOutputs, *, dry_run: bool,
         results.extend(attach(client, [function], choice, dry_run=dry_run, force=force,
                               dist=outputs.manifests[0].parent))
     return results
+
+
+def manifests_in(directories: Sequence[Path]) -> list[Path]:
+    """Every manifest in these build output folders (several, when CI jobs each built one
+    architecture and a later job gathered their dist/ folders), each path once."""
+    from lambdalayer.archive.manifest import find_manifests
+
+    seen: dict[Path, None] = {}
+    for directory in directories:
+        for path in find_manifests(directory):
+            seen.setdefault(path.resolve(), None)
+    return list(seen)
+
+
+def pick_for_function(manifests: Sequence[Path], region: str, function: FunctionState) -> str:
+    """The ARN published to `region` from the one built layer made for `function`'s
+    architecture and runtime; UsageError when none or several different layers fit."""
+    published: list[tuple[Manifest, str]] = []
+    for path in manifests:
+        manifest = read_manifest(path)
+        entry = manifest.published_in(region)
+        if entry is not None:
+            published.append((manifest, entry.arn))
+    if not published:
+        raise UsageError(f"Nothing in {_folders(manifests)} has been published to {region}.",
+                         hint="Run `lambdalayer publish` first, or pass --layer NAME[:VERSION].")
+    fitting = {arn: m for m, arn in published
+               if (not m.architectures or function.architecture in m.architectures)
+               and (not m.runtimes or function.runtime in m.runtimes)}
+    layers = {layer_identity(arn) for arn in fitting}
+    if len(layers) == 1:
+        # Several manifests of one layer (x86_64 and arm64 built under one name) fit only
+        # when they declare the same targets; any of their versions will do, take the newest.
+        return max(fitting, key=lambda arn: int(arn.rsplit(":", 1)[-1]))
+    built = "; ".join(f"{arn} ({', '.join(m.runtimes)} on {', '.join(m.architectures)})"
+                      for m, arn in published)
+    if not layers:
+        raise UsageError(f"No layer published to {region} is built for function "
+                         f"{function.name!r} ({function.runtime} on {function.architecture}): "
+                         f"{built}.", hint="Build and publish the layer for that target.")
+    raise UsageError(f"Several layers published to {region} fit function {function.name!r}: "
+                     f"{', '.join(sorted(layers))}.", hint="Choose one with --layer NAME.")
+
+
+def _folders(manifests: Sequence[Path]) -> str:
+    return ", ".join(sorted({str(p.parent) for p in manifests})) or "the build folders"

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from lambdalayer.common import _toml
 from lambdalayer.common.errors import UsageError
@@ -26,19 +27,58 @@ class OperatingSystem:
     cxxabi: tuple[int, ...]
 
 
+# The lifecycle dates a runtime can carry (runtimes.toml), in the order they fall.
+LIFECYCLE_FIELDS = ("deprecated", "block_create", "block_update")
+Phase = Literal["supported", "deprecated", "create blocked", "update blocked"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Runtime:
     name: str
     python: tuple[int, int]
     os: OperatingSystem
     deprecated: dt.date | None
+    block_create: dt.date | None = None
+    block_update: dt.date | None = None
+    source: str = ""
+    unverified: tuple[str, ...] = ()  # LIFECYCLE_FIELDS not checked against AWS's table
 
     @property
     def python_version(self) -> str:
         return f"{self.python[0]}.{self.python[1]}"
 
     def is_deprecated(self, today: dt.date | None = None) -> bool:
-        return self.deprecated is not None and (today or dt.date.today()) >= self.deprecated
+        return self.phase(today) != "supported"
+
+    def phase(self, today: dt.date | None = None) -> Phase:
+        """Where Lambda's deprecation of this runtime stands on `today` (default: today)."""
+        day = today or dt.date.today()
+        if self.block_update is not None and day >= self.block_update:
+            return "update blocked"
+        if self.block_create is not None and day >= self.block_create:
+            return "create blocked"
+        if self.deprecated is not None and day >= self.deprecated:
+            return "deprecated"
+        return "supported"
+
+    def phase_sentence(self, today: dt.date | None = None) -> str:
+        """The phase in words, with the dates still to come (for warnings)."""
+        phase = self.phase(today)
+        later = [f"{what} from {day}" for what, day in (
+            ("creating functions on it is blocked", self.block_create),
+            ("updating them is blocked", self.block_update)) if day is not None
+            and day > (today or dt.date.today())]
+        if phase == "update blocked":
+            head = (f"Lambda has refused to create or update functions on {self.name} "
+                    f"since {self.block_update}")
+        elif phase == "create blocked":
+            head = (f"Lambda has refused to create functions on {self.name} "
+                    f"since {self.block_create}")
+        elif phase == "deprecated":
+            head = f"{self.name} was deprecated by Lambda on {self.deprecated} (no more patches)"
+        else:
+            head = f"{self.name} is supported by Lambda"
+        return head + (f"; {', '.join(later)}" if later and phase != "supported" else "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +132,15 @@ def _version_tuple(text: str, where: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split("."))
 
 
+def _date(text: object, where: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} is not a date like 2026-10-31") from None
+
+
 def parse_runtime_table(text: str) -> RuntimeTable:
     """Parse and validate the runtime table. Raises ValueError naming the bad field."""
     data = _toml.loads(text)
@@ -118,12 +167,27 @@ def parse_runtime_table(text: str) -> RuntimeTable:
             raise ValueError(f"runtimes.{name}: not a python3.N runtime name")
         if raw["os"] not in systems:
             raise ValueError(f"runtimes.{name}.os: unknown OS {raw['os']!r}")
-        deprecated = raw.get("deprecated")
+        dates = {field: _date(raw.get(field), f"runtimes.{name}.{field}")
+                 for field in LIFECYCLE_FIELDS}
+        unverified = tuple(raw.get("unverified", ()))
+        unknown = set(unverified) - set(LIFECYCLE_FIELDS)
+        if unknown:
+            raise ValueError(f"runtimes.{name}.unverified: not a date field: {sorted(unknown)}")
+        known = [d for d in dates.values() if d is not None]
+        if known != sorted(known):
+            raise ValueError(f"runtimes.{name}: dates must fall in the order "
+                             f"{', '.join(LIFECYCLE_FIELDS)}")
+        if known and not raw.get("source"):
+            raise ValueError(f"runtimes.{name}: dates need a `source`")
         runtimes[name] = Runtime(
             name=name,
             python=(3, int(match.group(1))),
             os=systems[raw["os"]],
-            deprecated=dt.date.fromisoformat(deprecated) if deprecated else None,
+            deprecated=dates["deprecated"],
+            block_create=dates["block_create"],
+            block_update=dates["block_update"],
+            source=str(raw.get("source", "")),
+            unverified=unverified,
         )
     architectures = dict(data.get("architectures", {}))
     if set(architectures) != {"x86_64", "arm64"}:

@@ -1,0 +1,111 @@
+"""The job summary of action.yml, from `lambdalayer build --json` and `publish --json`.
+
+Run by the action's "Job summary" step as `python3 summary.py RUNNER_TEMP`; prints
+Markdown for $GITHUB_STEP_SUMMARY. Per layer: targets, sizes, the import proof
+(each artifact's `import_test`: status passed / failed / skipped, with a reason),
+where it was published, and the package changes against the version it replaces.
+Standard library only: it runs on the runner's python3, not in lambdalayer's venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+
+def load(temp: str, name: str) -> Any:
+    try:
+        with open(os.path.join(temp, name), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def size(n: float) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def proof_cell(proof: Any) -> str:
+    """The import proof of one artifact, as `build --json` reports it in `import_test`."""
+    if not isinstance(proof, dict) or "status" not in proof:
+        return "not reported by this lambdalayer"
+    status = proof["status"]
+    # A table cell: one line, no column separators.
+    reason = " ".join(str(proof.get("reason") or "").split()).replace("|", "\\|")
+    targets = [t for t in proof.get("targets") or [] if isinstance(t, dict)]
+    if status == "passed":
+        how = ", ".join(f"{t['target']} {_how(t)}" for t in targets if t.get("status") == "passed")
+        return "passed" + (f" ({how})" if how else "")
+    if status == "failed":
+        failed = ", ".join(t["target"] for t in targets if t.get("status") == "failed")
+        where = f" on {failed}" if failed else ""
+        return f"**FAILED**{where}" + (f": {reason}" if reason else "")
+    if status == "skipped":
+        return "skipped" + (f": {reason}" if reason else "")
+    return f"unknown status {status!r}"
+
+
+def _how(target: dict[str, Any]) -> str:
+    if target.get("covered_by"):
+        return f"(same files as {target['covered_by']})"
+    where = "natively" if target.get("how") == "native" else f"under {target.get('how')}"
+    version = target.get("python_version")
+    return f"{where}" + (f", CPython {version}" if version else "")
+
+
+def changes(old: str, zip_path: str) -> str:
+    diff = subprocess.run(["lambdalayer", "diff", old, zip_path, "--markdown"],
+                          capture_output=True, text=True, check=False)
+    if diff.returncode == 0:
+        return f"Changes against {old}:\n\n{diff.stdout}"
+    last = diff.stderr.strip().splitlines()[-1:] or ["?"]
+    return f"No diff against {old}: it could not be read ({last[0]}).\n"
+
+
+def artifact_lines(artifact: dict[str, Any], releases: list[dict[str, Any]]) -> list[str]:
+    lines = [f"### {artifact['name']}\n", "| | |\n|---|---|",
+             f"| targets | {', '.join(artifact['runtimes'])} on "
+             f"{', '.join(artifact['architectures'])} |",
+             f"| size | {size(artifact['size'])} zipped, "
+             f"{size(artifact['unzipped_size'])} unzipped |",
+             f"| import test | {proof_cell(artifact.get('import_test'))} |"]
+    lines += [f"| {p['region']} | {'unchanged' if p['skipped'] else 'published'} `{p['arn']}` |"
+              for p in releases]
+    lines.append("")
+    old = next((p.get("supersedes") for p in releases if p.get("supersedes")), None)
+    lines.append(changes(old, artifact["path"]) if old
+                 else "No earlier published version to compare with.\n")
+    return lines
+
+
+def summary(temp: str) -> list[str]:
+    build, published = load(temp, "lambdalayer-build.json"), load(temp, "lambdalayer-publish.json")
+    lines = ["## Lambda layers\n"]
+    layers = (published or {}).get("layers", [])
+    if build is None and layers:
+        # Published what earlier jobs built (the `artifacts` input): no build report here.
+        lines += ["| layer | region | |\n|---|---|---|"]
+        lines += [f"| {p['name']} | {p['region']} | "
+                  f"{'unchanged' if p['skipped'] else 'published'} `{p['arn']}` |" for p in layers]
+        return lines
+    if build is None or "error" in build:
+        error = (build or {}).get("error") or {}
+        lines.append("The build did not finish" + (f": {error['message']}" if error.get("message")
+                                                   else "; see the Build step's log."))
+        return lines
+    for artifact in build["artifacts"]:
+        releases = [p for p in layers
+                    if os.path.abspath(p["zip"]) == os.path.abspath(artifact["path"])]
+        lines += artifact_lines(artifact, releases)
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(summary(sys.argv[1])))

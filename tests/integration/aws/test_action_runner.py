@@ -1,0 +1,386 @@
+"""action.yml run the way the GitHub Actions runner runs a composite action, against moto.
+
+The file is parsed with pyyaml; each step's `if:` is evaluated and its `${{ }}`
+expressions substituted by a small, strict evaluator (an expression it does
+not know fails the test, so a new one in action.yml cannot slip past it);
+each `run:` goes to `bash --noprofile --norc -eo pipefail FILE` with its env,
+working directory and the GITHUB_OUTPUT / GITHUB_PATH / GITHUB_ENV /
+GITHUB_STEP_SUMMARY files, whose contents feed the later steps as on GitHub.
+
+No `version` input: the action installs lambdalayer from its own checkout
+(this repository), really, with pip. Only the runner's `python3 -m venv` is
+adapted: the new venv also sees this test venv's packages (one .pth line), so
+pip finds the dependencies installed and the install takes seconds, not a
+minute of downloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.aws_fixtures import ACCOUNT, Aws
+from tests.package_index import make_wheel, serve_index
+
+pytestmark = pytest.mark.network
+
+ROOT = Path(__file__).resolve().parents[3]
+_EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_TERM = re.compile(r"([\w.-]+)\s*(==|!=)\s*'([^']*)'")
+_STATUS = {"always()", "success()", "failure()", "cancelled()"}
+
+
+def parse_commands_file(text: str) -> dict[str, str]:
+    """GITHUB_OUTPUT / GITHUB_ENV: `name=value` lines and `name<<DELIM` … `DELIM` blocks."""
+    values: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line:
+            continue
+        heredoc = re.fullmatch(r"([^=<]+)<<(\S+)", line)
+        if heredoc:
+            end = lines.index(heredoc[2], i)
+            values[heredoc[1]] = "\n".join(lines[i:end])
+            i = end + 1
+            continue
+        assert "=" in line, f"not a name=value line: {line!r}"
+        name, value = line.split("=", 1)
+        values[name] = value
+    return values
+
+
+@dataclass
+class Runner:
+    """Just enough of the runner for a composite action, and strict about the rest."""
+
+    workspace: Path
+    temp: Path
+    inputs: dict[str, str]
+    env: dict[str, str]
+    action: dict[str, Any] = field(default_factory=lambda: yaml.safe_load(
+        (ROOT / "action.yml").read_text("utf-8")))
+    steps: dict[str, dict[str, str]] = field(default_factory=dict)
+    extra_path: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        declared = {name: str(spec.get("default", ""))
+                    for name, spec in self.action["inputs"].items()}
+        unknown = set(self.inputs) - set(declared)
+        assert not unknown, f"not inputs of action.yml: {unknown}"
+        self.inputs = {**declared, **self.inputs}
+        self.summary = self.temp / "step_summary.md"
+        self.summary.touch()
+
+    def value(self, expression: str) -> str:
+        if expression.startswith("inputs."):
+            name = expression.removeprefix("inputs.")
+            assert name in self.inputs, f"action.yml reads an undeclared input: {name}"
+            return self.inputs[name]
+        fixed = {"github.action_path": str(ROOT), "runner.temp": str(self.temp),
+                 "github.workspace": str(self.workspace), "runner.os": "Linux"}
+        if expression in fixed:
+            return fixed[expression]
+        match = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expression)
+        if match:
+            ids = [s.get("id") for s in self.action["runs"]["steps"]]
+            assert match[1] in ids, f"no step with id {match[1]!r}"
+            return self.steps.get(match[1], {}).get(match[2], "")
+        raise AssertionError(f"expression not supported by the test runner: {expression}")
+
+    def expand(self, text: str) -> str:
+        return _EXPR.sub(lambda m: self.value(m[1]), text)
+
+    def condition(self, text: str | None) -> bool:
+        """`if:`: terms joined by && (status functions, `x == 'lit'`, `x != 'lit'`);
+        without a status function, success() is implied, as on GitHub."""
+        text = _EXPR.sub(lambda m: m[1], text or "success()")
+        assert "||" not in text and "(" not in text.replace("()", ""), \
+            f"condition not supported by the test runner: {text}"
+        terms = [t.strip() for t in text.split("&&")]
+        status = [t for t in terms if t in _STATUS] or ["success()"]
+        ok = {"always()": True, "success()": not self.failed,
+              "failure()": bool(self.failed), "cancelled()": False}
+        result = all(ok[t] for t in status)
+        for term in (t for t in terms if t not in _STATUS):
+            match = _TERM.fullmatch(term)
+            assert match, f"condition not supported by the test runner: {term}"
+            equal = self.value(match[1]) == match[3]
+            result = result and (equal if match[2] == "==" else not equal)
+        return result
+
+    def run(self) -> dict[str, str]:
+        for number, step in enumerate(self.action["runs"]["steps"]):
+            if self.condition(step.get("if")):
+                self._run_step(number, step)
+        return {name: self.expand(spec["value"])
+                for name, spec in self.action["outputs"].items()}
+
+    def _run_step(self, number: int, step: dict[str, Any]) -> None:
+        assert step.get("shell") == "bash", f"{step['name']}: only bash steps are supported"
+        assert set(step) <= {"name", "id", "if", "shell", "env", "run", "working-directory"}, \
+            f"{step['name']}: keys the test runner does not know: {set(step)}"
+        files = {name: self.temp / f"{name.lower()}-{number}"
+                 for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH")}
+        for path in files.values():
+            path.touch()
+        env = {**self.env, **self.extra_env,
+               **{k: self.expand(str(v)) for k, v in (step.get("env") or {}).items()},
+               **{k: str(v) for k, v in files.items()},
+               "GITHUB_STEP_SUMMARY": str(self.summary), "GITHUB_ACTION_PATH": str(ROOT),
+               "GITHUB_WORKSPACE": str(self.workspace), "RUNNER_TEMP": str(self.temp),
+               "GITHUB_ACTIONS": "true", "CI": "true"}
+        env["PATH"] = os.pathsep.join([*reversed(self.extra_path), env["PATH"]])
+        script = self.temp / f"step-{number}.sh"
+        script.write_text(self.expand(step["run"]))
+        cwd = self.workspace / self.expand(step.get("working-directory", "."))
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
+                              check=False)
+        self.logs.append(f"--- {step['name']} (exit {done.returncode})\n{done.stdout}"
+                         f"{done.stderr}")
+        if done.returncode != 0:
+            self.failed.append(step["name"])
+        if "id" in step:
+            self.steps[step["id"]] = parse_commands_file(files["GITHUB_OUTPUT"].read_text())
+        self.extra_env.update(parse_commands_file(files["GITHUB_ENV"].read_text()))
+        self.extra_path += [p for p in files["GITHUB_PATH"].read_text().splitlines() if p]
+
+    def log(self) -> str:
+        return "\n".join(self.logs)
+
+
+def runner_python(bin_dir: Path) -> Path:
+    """`python3` for the runner: this interpreter; a venv it makes also sees this test
+    venv's packages (so installing lambdalayer finds its dependencies already there)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    site = sysconfig.get_paths()["purelib"]
+    wrapper = bin_dir / "python3"
+    wrapper.write_text(f"""#!/bin/sh
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
+  "{sys.executable}" "$@" || exit $?
+  for dir in "$3"/lib/python*/site-packages; do echo "{site}" > "$dir/_runner_deps.pth"; done
+  exit 0
+fi
+exec "{sys.executable}" "$@"
+""")
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+@pytest.fixture
+def runner_env(aws: Aws, tmp_path: Path) -> dict[str, str]:
+    env = {**aws.env, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env["PATH"] = os.pathsep.join([str(runner_python(tmp_path / "runner-bin")), env["PATH"]])
+    return env
+
+
+def job(tmp_path: Path, name: str, inputs: dict[str, str], env: dict[str, str],
+        workspace: Path) -> Runner:
+    """One job's run of the action: its own RUNNER_TEMP, like a fresh runner."""
+    temp = tmp_path / f"temp-{name}"
+    temp.mkdir()
+    runner = Runner(workspace=workspace, temp=temp, inputs=inputs, env=env)
+    runner.outputs = runner.run()
+    assert not runner.failed, runner.log()
+    return runner
+
+
+def proof_cell(artifact: dict[str, Any]) -> str:
+    """What the summary must say about an artifact's import proof, from the build's JSON."""
+    proof = artifact["import_test"]
+    if proof["status"] == "skipped":
+        return f"| import test | skipped: {' '.join(proof['reason'].split())} |"
+    return f"| import test | {proof['status'] if proof['status'] == 'passed' else '**FAILED'}"
+
+
+def test_fan_out_builds_each_architecture_then_publishes_and_attaches_per_function(
+        aws: Aws, tmp_path: Path, runner_env: dict[str, str]) -> None:
+    # Two build jobs (one per architecture, as on x86_64 and ubuntu-24.04-arm runners),
+    # each uploading dist/; one later job publishes both and attaches each function.
+    files = tmp_path / "index"
+    make_wheel(files, "ll-fixture-tiny", "1.0")
+    aws.create_function("fn-x86", arch="x86_64")
+    aws.create_function("fn-arm", arch="arm64")
+    gathered = tmp_path / "publish-job" / "dist"
+    builds = {}
+    with serve_index(files) as index:
+        env = {**runner_env, "UV_INDEX_URL": index}
+        for arch in ("arm64", "x86_64"):  # the arm64 job's dist/ first: order must not matter
+            workspace = tmp_path / f"build-{arch}"
+            workspace.mkdir()
+            build = job(tmp_path, f"build-{arch}", {
+                "layer": "tiny", "packages": "ll-fixture-tiny==1.0", "runtimes": "python3.12",
+                "architectures": arch, "publish": "false"}, env, workspace)
+            builds[arch] = json.loads((build.temp / "lambdalayer-build.json").read_text())
+            [artifact] = builds[arch]["artifacts"]
+            assert artifact["architectures"] == [arch]
+            summary = build.summary.read_text()
+            assert "### tiny" in summary and f"python3.12 on {arch}" in summary
+            assert proof_cell(artifact) in summary, summary
+            if artifact["import_test"]["status"] == "passed":
+                assert "FAILED" not in summary
+            # actions/upload-artifact + download-artifact: dist/ lands in dist/layers-ARCH/.
+            shutil.copytree(workspace / "dist", gathered / f"layers-{arch}")
+    publisher = job(tmp_path, "publish", {
+        "artifacts": "dist/*", "attach": "true", "functions": "fn-x86 fn-arm"},
+        runner_env, gathered.parent)
+    arns = json.loads(publisher.outputs["arns"])
+    by_arch = {}
+    for arch in ("x86_64", "arm64"):
+        manifest = json.loads((gathered / f"layers-{arch}" / "tiny.json").read_text())
+        [entry] = manifest["published"]
+        by_arch[arch] = entry["arn"]
+    # Same bytes (pure Python), other targets: two versions, one per architecture.
+    assert sorted(by_arch.values()) == [f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:tiny:{n}"
+                                        for n in (1, 2)]
+    assert sorted(a["arn"] for a in arns) == sorted(by_arch.values())
+    assert aws.layers_of("fn-x86") == [by_arch["x86_64"]]
+    assert aws.layers_of("fn-arm") == [by_arch["arm64"]]
+    summary = publisher.summary.read_text()
+    for arn in by_arch.values():
+        assert f"| tiny | us-east-1 | published `{arn}` |" in summary
+
+
+def test_one_job_builds_publishes_attaches_and_summarises(
+        aws: Aws, tmp_path: Path, runner_env: dict[str, str]) -> None:
+    # The whole action in one job, twice: the second run publishes a changed layer in two
+    # regions, attaches it, and the summary compares it with the first.
+    files = tmp_path / "index"
+    make_wheel(files, "ll-fixture-tiny", "1.0")
+    make_wheel(files, "ll-fixture-tiny", "2.0")
+    aws.create_function("action-fn")
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    with serve_index(files) as index:
+        env = {**runner_env, "UV_INDEX_URL": index}
+        common = {"layer": "demo", "runtimes": "python3.12", "architectures": "x86_64"}
+        first = job(tmp_path, "first", {**common, "packages": "ll-fixture-tiny==1.0"},
+                    env, workspace)
+        arn1 = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:demo:1"
+        assert first.outputs["layer-arn"] == arn1
+        assert "No earlier published version to compare with." in first.summary.read_text()
+        second = job(tmp_path, "second", {
+            **common, "packages": "ll-fixture-tiny==2.0", "regions": "us-east-1, eu-west-1",
+            "attach": "true", "functions": "action-fn"}, env, workspace)
+    arn2 = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:demo:2"
+    assert second.outputs["layer-arn"] == arn2
+    arns = json.loads(second.outputs["arns"])
+    assert sorted((a["region"], a["version"]) for a in arns) == [("eu-west-1", 1),
+                                                                ("us-east-1", 2)]
+    [artifact] = json.loads((second.temp / "lambdalayer-build.json").read_text())["artifacts"]
+    summary = second.summary.read_text()
+    assert proof_cell(artifact) in summary, summary
+    assert f"| us-east-1 | published `{arn2}` |" in summary
+    # moto serves no layer content, so the diff against version 1 is reported as unreadable.
+    assert f"No diff against {arn1}: it could not be read" in summary
+    assert aws.layers_of("action-fn") == [arn2]
+
+
+def test_the_runner_reads_both_forms_of_github_output() -> None:
+    text = "a=1\nb<<EOF\nline one\nline=two\nEOF\nc=x=y\n"
+    assert parse_commands_file(text) == {"a": "1", "b": "line one\nline=two", "c": "x=y"}
+
+
+def test_the_runner_refuses_what_it_does_not_know(tmp_path: Path) -> None:
+    runner = Runner(workspace=tmp_path, temp=tmp_path, inputs={}, env={})
+    with pytest.raises(AssertionError, match="not supported"):
+        runner.expand("${{ github.event.inputs.x }}")
+    with pytest.raises(AssertionError, match="not supported"):
+        runner.condition("inputs.publish == 'true' || inputs.attach == 'true'")
+    with pytest.raises(AssertionError, match="undeclared input"):
+        runner.expand("${{ inputs.nope }}")
+    assert runner.condition("inputs.artifacts == ''") is True
+    runner.failed.append("x")
+    assert runner.condition("inputs.artifacts == ''") is False
+    assert runner.condition("always()") is True
+
+
+def _summary_of(tmp_path: Path, build: dict[str, Any]) -> str:
+    temp = tmp_path / "summary-temp"
+    temp.mkdir(exist_ok=True)
+    (temp / "lambdalayer-build.json").write_text(json.dumps(build))
+    done = subprocess.run([sys.executable, str(ROOT / "action" / "summary.py"), str(temp)],
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_the_summary_shows_a_skipped_proof_with_its_reason(tmp_path: Path) -> None:
+    files = tmp_path / "index"
+    make_wheel(files, "ll-fixture-tiny", "1.0")
+    with serve_index(files) as index:
+        built = subprocess.run(
+            [sys.executable, "-m", "lambdalayer", "build", "tiny", "-p", "ll-fixture-tiny",
+             "--runtime", "python3.12", "--arch", "x86_64", "--no-smoke", "--json",
+             "--out", str(tmp_path / "dist")],
+            capture_output=True, text=True, env={**os.environ, "UV_INDEX_URL": index},
+            check=False)
+    assert built.returncode == 0, built.stderr
+    document = json.loads(built.stdout)
+    [artifact] = document["artifacts"]
+    assert artifact["import_test"]["status"] == "skipped"
+    summary = _summary_of(tmp_path, document)
+    assert proof_cell(artifact) in summary
+    assert "FAILED" not in summary and "passed" not in summary
+
+
+def test_the_summary_shows_a_failed_proof_and_where(tmp_path: Path) -> None:
+    # `build` stops on a failed proof, so no real artifact carries "failed" today; the
+    # JSON contract (cli/build_cmd.py artifact_proof_json) allows it, and the summary
+    # must not call it anything else.
+    artifact = {"name": "x", "path": str(tmp_path / "x.zip"), "runtimes": ["python3.12"],
+                "architectures": ["arm64"], "size": 10, "unzipped_size": 20,
+                "import_test": {"status": "failed", "reason": "No module named 'x._speed'",
+                                "interpreter": None,
+                                "targets": [{"target": "python3.12/arm64", "status": "failed"}]}}
+    summary = _summary_of(tmp_path, {"artifacts": [artifact]})
+    assert ("| import test | **FAILED** on python3.12/arm64: No module named 'x._speed' |"
+            in summary)
+
+
+def test_the_summary_of_a_failed_build_gives_its_error(tmp_path: Path) -> None:
+    summary = _summary_of(tmp_path, {"error": {"exit_code": 6, "message": "no zip was written"}})
+    assert "The build did not finish: no zip was written" in summary
+
+
+def test_the_fan_out_example_is_the_flow_tested_above() -> None:
+    # examples/github-actions/layers-per-arch.yml: only inputs action.yml declares; arm64
+    # builds on an arm64 runner; the publish job gathers each build job's dist/ into its own
+    # folder and publishes them with `artifacts`, as the fan-out test does.
+    workflow = yaml.safe_load((ROOT / "examples" / "github-actions" /
+                               "layers-per-arch.yml").read_text("utf-8"))
+    declared = set(yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))["inputs"])
+    uses = [step for job in workflow["jobs"].values() for step in job["steps"]
+            if str(step.get("uses", "")).startswith("OWNER/lambdalayer@")]
+    assert len(uses) == 2
+    for step in uses:
+        assert set(step.get("with", {})) <= declared
+        assert "version" not in step.get("with", {})  # the action's own checkout
+    build, publish = workflow["jobs"]["build"], workflow["jobs"]["publish"]
+    runners = {row["arch"]: row["runner"] for row in build["strategy"]["matrix"]["include"]}
+    assert runners == {"x86_64": "ubuntu-24.04", "arm64": "ubuntu-24.04-arm"}
+    [upload] = [s for s in build["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert upload["with"]["name"] == "layers-${{ matrix.arch }}"
+    [download] = [s for s in publish["steps"] if "download-artifact" in s.get("uses", "")]
+    assert download["with"] == {"pattern": "layers-*", "path": "dist"}
+    [action] = [s for s in publish["steps"] if s in uses]
+    assert action["with"]["artifacts"] == "dist/*" and action["with"]["attach"] is True
+    assert publish["needs"] == "build"
