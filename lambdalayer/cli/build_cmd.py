@@ -323,6 +323,10 @@ def build_command(name: str | None, requirement_files: tuple[Path, ...],
     config = load_config()
     use_config_interpreters(config)
     requests, lock_warnings = apply_locks(plan_builds(flags, config), config, locked=locked)
+    from lambdalayer.project.outputs import check_build_outputs
+
+    check_build_outputs([r.out_dir for r in requests], config, unpacked=unpacked_dir,
+                        report=report_file)
     results = [_build_with_progress(request) for request in requests]
     result = BuildResult(
         artifacts=tuple(a for r in results for a in r.artifacts),
@@ -374,7 +378,7 @@ def _reports(result: BuildResult, report_file: Path | None) -> list[Path]:
     for artifact in result.artifacts:
         path = report_file if len(result.artifacts) == 1 else report_file.with_name(
             f"{report_file.stem}-{artifact.name}{report_file.suffix}")
-        write_report(make_report(artifact.zip_path), path)
+        write_report(make_report(artifact.zip_path), path, option="--report")
         written.append(path)
     return written
 
