@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdalayer.audit.zipread import safe_extract
+from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.safepaths import (
     check_path_shape,
@@ -51,12 +52,11 @@ def _unpack(archive: Path, target: Path, name: str) -> Unpacked:
     check_path_shape(target, option="--unpacked", want_dir=True)
     target = resolved(target)  # `.` has no name to stage beside; a link, its real folder
     old = check_replaceable(target)
+    staging: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    except OSError as exc:
-        raise _cannot_write(target, exc) from exc
-    try:
+        with interrupt.deferred():  # created and named as one step
+            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         extracted = safe_extract(archive, staging)
         new = {entry.name for entry in staging.iterdir()}
         # Recorded first, so a run cut short here still knows every entry as ours.
@@ -75,7 +75,8 @@ def _unpack(archive: Path, target: Path, name: str) -> Unpacked:
     except OSError as exc:
         raise _cannot_write(target, exc) from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return Unpacked(name=name, directory=target, files=extracted.entries)
 
 

@@ -35,6 +35,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
 
 DEFAULT_MAX = 2_000_000_000
@@ -245,15 +246,18 @@ class DeflateCache:
             ensure_root(self.root)
             self.directory.mkdir(mode=0o700, exist_ok=True)
             path.parent.mkdir(mode=0o700, exist_ok=True)
-            descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            temporary = Path(name)
+            with interrupt.deferred():  # created and named as one step
+                descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+                temporary = Path(name)
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(blob)
             os.replace(temporary, path)
-        except OSError:
+        except BaseException as exc:
             if temporary is not None:
                 temporary.unlink(missing_ok=True)
-            return
+            if isinstance(exc, OSError):
+                return
+            raise
         if self._size is None:
             self._size = sum(e[1] for e in _entries(self.directory))
         else:
