@@ -139,8 +139,8 @@ def manifest_lock(path: Path) -> Iterator[None]:
         yield
         return
     try:
-        descriptor = os.open(path.with_name(f".{path.name}.lock"),
-                             os.O_RDWR | os.O_CREAT, 0o644)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)  # nothing is read
+        descriptor = os.open(path.with_name(f".{path.name}.lock"), flags, 0o644)
     except OSError:
         yield
         return
