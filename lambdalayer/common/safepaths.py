@@ -66,6 +66,9 @@ def check_path_shape(path: Path, *, option: str, want_dir: bool) -> None:
     if "\x00" in str(path):
         raise UsageError(f"{option}: the path contains a NUL character.")
     absolute = Path(os.path.abspath(path))
+    if any(len(os.fsencode(part)) > 255 for part in absolute.parts):
+        raise UsageError(f"{option}: a name in {str(path)[:60]}... is longer than the "
+                         "255 bytes a filesystem takes.")
     for ancestor in absolute.parents:
         if ancestor.exists():
             if not ancestor.is_dir():
