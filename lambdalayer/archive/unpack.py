@@ -76,7 +76,8 @@ def _unpack(archive: Path, target: Path, name: str) -> Unpacked:
         raise _cannot_write(target, exc) from exc
     finally:
         if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            with interrupt.deferred():  # a signal now would cut the cleanup in half
+                shutil.rmtree(staging, ignore_errors=True)
     return Unpacked(name=name, directory=target, files=extracted.entries)
 
 

@@ -57,9 +57,9 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     notice = swept_notice()  # work directories of killed runs, before adding ours
     work: Path | None = None
     started = None
-    try:
-        from lambdalayer.common import interrupt
+    from lambdalayer.common import interrupt
 
+    try:
         with interrupt.deferred():  # created and named as one step
             work = make_workdir()
         from lambdalayer.resolve.local_projects import with_local_wheels
@@ -80,7 +80,8 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
         if started is not None:
             started.stop()
         if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+            with interrupt.deferred():  # a signal now would cut the cleanup in half
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def _start_first_resolution(request: BuildRequest, plan: TargetPlan,

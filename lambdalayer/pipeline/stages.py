@@ -303,8 +303,9 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         artifacts = _write_artifacts(request, staged, compiled, warnings, partials,
                                      inputs_hash, record, progress)
     finally:
-        for partial in partials:  # left only by a failure or a signal
-            partial.unlink(missing_ok=True)
+        with interrupt.deferred():  # a signal now would cut the cleanup in half
+            for partial in partials:  # left only by a failure or a signal
+                partial.unlink(missing_ok=True)
     return BuildResult(artifacts=tuple(replace(a, proof=proofs.get(a.name))
                                        for a in artifacts), warnings=tuple(warnings))
 
