@@ -275,3 +275,17 @@ def test_property_no_traceback_and_nothing_changed_outside_outputs(
                and not str(project.parent / c).startswith(str(Path(os.path.realpath(
                    project / path)) if path else "\0"))}
     assert changed == set(), changed
+
+
+@pytest.mark.parametrize("line", ["description = 5", "license = [1]",
+                                  'find_links = ["a\\u0000b"]'])
+def test_a_layer_value_of_the_wrong_type_fails_before_the_build(project: Path,
+                                                                line: str) -> None:
+    """These were read only late (the manifest, the index query): a traceback then."""
+    (project / "pyproject.toml").write_text(
+        "[tool.lambdalayer.layers.l1]\n"
+        'packages = ["./tinypkg-1.0-py3-none-any.whl"]\nruntimes = ["python3.12"]\n'
+        f'architectures = ["x86_64"]\nsmoke = false\n{line}\n')
+    run = run_cli("build", "l1", cwd=project)
+    assert_clean_failure(run, 2)
+    assert not (project / "dist").exists()
