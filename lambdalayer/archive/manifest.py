@@ -7,7 +7,10 @@ the ARN per region in it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +72,14 @@ class Manifest:
         return manifest_path.parent / self.zip
 
     def record_published(self, entry: PublishedVersion) -> None:
-        """Remember `entry` as the layer's current version in its region (one per region)."""
+        """Remember `entry` as the layer's current version in its region (one per region).
+
+        A newer version of the same layer already recorded stays: concurrent publishes
+        finish in any order, and `attach` uses what is recorded here."""
+        current = self.published_in(entry.region)
+        if (current is not None and current.version > entry.version
+                and current.arn.rsplit(":", 1)[0] == entry.arn.rsplit(":", 1)[0]):
+            return
         self.published = [p for p in self.published if p.region != entry.region] + [entry]
         self.published.sort(key=lambda p: p.region)
 
@@ -112,6 +122,33 @@ def read_manifest(path: Path) -> Manifest:
 
 def write_manifest(path: Path, manifest: Manifest) -> None:
     write_atomic(path, manifest.to_json().encode("utf-8"))
+
+
+@contextlib.contextmanager
+def manifest_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `.NAME.json.lock` beside the manifest `path`.
+
+    Every read-modify-write of a manifest (publish recording an ARN, build carrying the
+    publish records over) runs under it, so two runs into one dist/ never lose each
+    other's records. Where no lock can be taken (no fcntl, a read-only folder) the
+    block runs unlocked: the write that follows reports the real problem.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    try:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)  # nothing is read
+        descriptor = os.open(path.with_name(f".{path.name}.lock"), flags, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def artifact_manifest_paths(out_dir: Path, name: str) -> list[Path]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from lambdalayer.archive.compressor import compressor_record
+from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import replace_retrying, unreadable, walk_error
 
@@ -380,12 +381,16 @@ def write_zip(
     method = _STORED if level == 0 else zlib.DEFLATED
     time, date = _dos_time(fixed_timestamp())
     destination.parent.mkdir(parents=True, exist_ok=True)
-    # Closed by the `with handle` below; delete=False so it can be renamed into place.
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp", delete=False
-    )
-    temporary = Path(handle.name)
+    temporary: Path | None = None
     try:
+        # Created and named as one step: a signal between the two would leave a file no
+        # `except` knows (a 0-byte .tmp in dist/). Closed by `with handle` below;
+        # delete=False so it can be renamed into place.
+        with interrupt.deferred():
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp",
+                delete=False)
+            temporary = Path(handle.name)
         with handle, ThreadPoolExecutor(max_workers=workers) as pool:
             central: list[bytes] = []
             offset = 0
@@ -405,7 +410,8 @@ def write_zip(
         os.chmod(temporary, 0o644)
         replace_retrying(temporary, destination)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         raise
     return ZipStats(entries=len(entries), size=destination.stat().st_size, unzipped_size=unzipped,
                     members=tuple(sizes))

@@ -52,11 +52,17 @@ def layer_identity(version_arn: str) -> str:
     return parsed.layer_arn if parsed else version_arn
 
 
-def check_layer_name(name: str) -> str:
-    """`name` if Lambda accepts it as a layer name; UsageError saying how to fix it otherwise."""
-    if not _LAYER_NAME.match(name):
-        raise UsageError(
-            f"{name!r} cannot be a Lambda layer name: use 1-140 letters, digits, '-' or '_'.",
-            hint="Choose one with --layer-name.",
-        )
+LAYER_NAME_RULE = "1-140 characters, each an ASCII letter, a digit, '-' or '_'"
+
+
+def check_layer_name(name: str, *, hint: str = "Choose one with --layer-name.") -> str:
+    """`name` if Lambda accepts it as a layer name; UsageError saying how to fix it otherwise.
+
+    The same rule keeps a name from becoming a path: the zip is written as OUT/NAME.zip, so
+    `../x`, `a/b` or a name past the filesystem's 255 bytes are refused before anything is
+    written (docs/safety.md)."""
+    if not _LAYER_NAME.fullmatch(name):  # not .match: `$` also matches before a newline
+        shown = name if len(name) <= 60 else f"{name[:57]}..."
+        raise UsageError(f"{shown!r} cannot be a Lambda layer name: Lambda takes "
+                         f"{LAYER_NAME_RULE}.", hint=hint)
     return name

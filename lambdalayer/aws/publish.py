@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdalayer.archive.manifest import Manifest, PublishedVersion, read_manifest, write_manifest
+from lambdalayer.archive.manifest import (
+    Manifest,
+    PublishedVersion,
+    manifest_lock,
+    read_manifest,
+    write_manifest,
+)
 from lambdalayer.aws.arns import check_layer_name
 from lambdalayer.aws.client import ClientFactory, aws_errors, error_code, region_of
 from lambdalayer.common.errors import AwsError, LambdaLayerError, UsageError
@@ -407,11 +413,13 @@ def record_published(layers: Sequence[LayerToPublish],
         mine = [r for r in results if r.zip_path == layer.zip_path]
         if not mine:
             continue
-        manifest = read_manifest(layer.manifest_path)
-        for result in mine:
-            manifest.record_published(PublishedVersion(region=result.region, arn=result.arn,
-                                                       version=result.version))
-        write_manifest(layer.manifest_path, manifest)
+        with manifest_lock(layer.manifest_path):  # read-modify-write: concurrent publishes
+            manifest = read_manifest(layer.manifest_path)
+            for result in mine:
+                manifest.record_published(PublishedVersion(region=result.region,
+                                                           arn=result.arn,
+                                                           version=result.version))
+            write_manifest(layer.manifest_path, manifest)
 
 
 def github_output_lines(results: Sequence[PublishedLayer]) -> list[str]:

@@ -119,8 +119,14 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as err:
+        status = EXIT_USAGE if err.exit_code == 2 else err.exit_code
+        if want_json:  # scripts parse stdout: a usage error is a JSON error too
+            from lambdalayer.cli.output import print_json
+
+            print_json({"error": {"exit_code": status, "type": "UsageError",
+                                  "message": err.format_message()}})
         err.show()
-        sys.exit(EXIT_USAGE if err.exit_code == 2 else err.exit_code)
+        sys.exit(status)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -31,9 +31,13 @@ def report_command(source: Path, output: Path, runtimes: tuple[str, ...],
       lambdalayer report dist/pg8000.zip -o pg8000.html
       lambdalayer report ./layer --runtime python3.12 --arch arm64 -o layer.html
     """
+    from lambdalayer.common.cache import cache_root
+    from lambdalayer.common.safepaths import Protected, check_report_file
     from lambdalayer.reports.html_report import make_report, write_report
     from lambdalayer.targets.target import expand_targets
 
+    # Before the (slow) measuring: a bad -o fails at once.
+    check_report_file(output, Protected.make(cache=cache_root()), option="-o")
     targets = expand_targets(list(runtimes), list(archs or ("x86_64",))) if runtimes else None
     report = make_report(source, targets)
     write_report(report, output)

@@ -35,13 +35,16 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
 
 DEFAULT_MAX = 2_000_000_000
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
-_HEADER = struct.Struct("<8sQI")  # magic, payload length, CRC-32 of the payload
-_MAGIC = b"LLDEFL01"
+# magic, payload length, CRC-32 of the payload, HMAC-SHA256 of (key, SHA-256 of the payload)
+_HEADER = struct.Struct("<8sQI32s")
+_MAGIC = b"LLDEFL02"
+SECRET = ".lambdalayer-cache-secret"  # in the root, 0600: the key of every entry's HMAC
 MEMBERS_DIR = "zip-members"
 MARKER = ".lambdalayer-cache"  # in the root: this directory was made by lambdalayer
 _MARKER_TEXT = b"lambdalayer zip member cache; `lambdalayer cache clean` empties it.\n"
@@ -54,11 +57,21 @@ _INFLATE_BLOCK = 1 << 20
 # What lambdalayer keeps in the cache root besides zip members: logs of local builds,
 # Lambda's unzipped-size answers, provisioned interpreters.
 LOGS_DIR = "logs"
+BUILD_LOGS_DIR = "build-logs"
 SIZES_DIR = "unzipped-sizes"
 INTERPRETERS_DIR = "interpreters"
 LAMBDA_MODEL_RECORD = "lambda-model-runtimes.json"  # targets/lambda_model.py
-OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR, "CACHEDIR.TAG",
-                         LAMBDA_MODEL_RECORD})
+OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, BUILD_LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR,
+                         "CACHEDIR.TAG", SECRET, LAMBDA_MODEL_RECORD})
+# What `cache clean` may delete in each folder of ours: only names lambdalayer writes there
+# (and its temporary files). Anything else, another tool's file included, stays.
+_TEMPORARY = r"|^\.tmp-.*|^\..*\.tmp$"
+_CLEANABLE = {
+    MEMBERS_DIR: re.compile(r"^[0-9a-f]{2}$|^[0-9a-f]{64}-v\d+-.*" + _TEMPORARY),
+    SIZES_DIR: re.compile(r"^[0-9a-f]{2}$|^[0-9a-f]{64}\.json$" + _TEMPORARY),
+    LOGS_DIR: re.compile(r"^build-.*\.log$" + _TEMPORARY),
+    BUILD_LOGS_DIR: re.compile(r"^.*-\d{8}T\d{6}\.log$" + _TEMPORARY),
+}
 
 
 def _default_root() -> Path:
@@ -128,7 +141,12 @@ def is_lambdalayer_cache(root: Path) -> bool:
 
 
 def ensure_root(root: Path) -> None:
-    """Create the cache directory private (0700) with its marker; OSError when it cannot."""
+    """Create the cache directory private (0700) with its marker; OSError when it cannot
+    (a file, someone else's folder, the working directory or a folder containing it)."""
+    real = Path(os.path.realpath(root))
+    here = Path(os.path.realpath(os.getcwd()))
+    if real == here or real in here.parents:
+        raise OSError(f"{root} is or contains the working directory")
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not is_lambdalayer_cache(root):
         if any(root.iterdir()) and not _unmarked_but_ours(root):
@@ -136,6 +154,47 @@ def ensure_root(root: Path) -> None:
             raise OSError(f"{root} is not empty and was not created by lambdalayer")
         (root / MARKER).write_bytes(_MARKER_TEXT)
         (root / "CACHEDIR.TAG").write_bytes(_CACHEDIR_TAG)
+
+
+def usable_root() -> Path | None:
+    """The cache directory, created and marked, or None when it cannot be ours (a file,
+    another tool's folder, no permission): then nothing at all is written there, logs
+    included."""
+    root = cache_root()
+    try:
+        ensure_root(root)
+    except (OSError, ValueError):
+        return None
+    return root if is_lambdalayer_cache(root) else None
+
+
+def _secret(root: Path) -> bytes | None:
+    """The key that authenticates entries: made once, private (0600), in the cache's root.
+
+    Created through a link (fails if present), so two builds starting together agree on
+    one key. None when there is none and none can be made: the cache then only misses."""
+    path = root / SECRET
+    try:
+        if not path.exists():
+            ensure_root(root)
+            name: str | None = None
+            try:
+                with interrupt.deferred():  # created and named as one step
+                    descriptor, name = tempfile.mkstemp(dir=root, prefix=".tmp-")
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(os.urandom(32))
+                os.link(name, path)
+            except FileExistsError:
+                pass  # another build made it first: use that one
+            finally:
+                if name is not None:
+                    Path(name).unlink(missing_ok=True)
+        if path.is_symlink():
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if len(data) == 32 else None
 
 
 def _unmarked_but_ours(root: Path) -> bool:
@@ -164,25 +223,38 @@ def clean(root: Path | None = None) -> int:
             "`cache clean` deletes nothing there. Check LAMBDALAYER_CACHE_DIR; delete the "
             "directory yourself if it really is a lambdalayer cache.")
     freed = 0
-    for child in sorted(root.iterdir()):  # zip-members/, sizes/, logs/: all ours
-        if child.is_symlink():
-            child.unlink()  # never follow a link out of the cache
-            continue
-        if not child.is_dir():
-            continue  # the marker and CACHEDIR.TAG stay
-        if child.name == INTERPRETERS_DIR:
-            continue  # asked for by `interpreters add`: without them the proof would skip
-        for path, size, _mtime in _entries(child):
+    for name, pattern in _CLEANABLE.items():  # interpreters/ stays: `interpreters add`
+        child = root / name
+        if child.is_symlink() or not child.is_dir():
+            continue  # never follow a link out of the cache
+        freed += _clean_folder(child, pattern)
+    return freed
+
+
+def _clean_folder(folder: Path, pattern: re.Pattern[str]) -> int:
+    """Delete what lambdalayer wrote below `folder` (names matching `pattern` at every
+    level); another tool's files and the folders holding them stay."""
+    freed = 0
+    for dirpath, dirnames, filenames in os.walk(folder, topdown=True):
+        dirnames[:] = [d for d in dirnames if pattern.match(d)
+                       and not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            if not pattern.match(name):
+                continue
+            path = Path(dirpath, name)
             try:
+                size = path.lstat().st_size
                 path.unlink()
                 freed += size
             except OSError:
                 continue
-        for dirpath, _dirs, _files in sorted(os.walk(child), key=lambda w: -len(w[0])):
-            try:
-                Path(dirpath).rmdir()
-            except OSError:
-                continue
+    for dirpath, _dirs, _files in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+        if Path(dirpath) != folder and not pattern.match(Path(dirpath).name):
+            continue
+        try:
+            Path(dirpath).rmdir()  # only when empty: a foreign file keeps its folder
+        except OSError:
+            continue
     return freed
 
 
@@ -212,6 +284,19 @@ class DeflateCache:
         self.cap = cap
         self._size: int | None = None  # bytes on disk, counted on the first put
         self.discarded: list[str] = []  # keys of entries that failed verification
+        self._key: bytes | None = None
+
+    def _mac(self, key: str, payload: bytes) -> bytes | None:
+        """HMAC of the key and the digest of the stored bytes (what goes into the zip)."""
+        import hashlib
+        import hmac
+
+        if self._key is None:
+            self._key = _secret(self.root)
+        if self._key is None:
+            return None
+        message = key.encode("utf-8") + hashlib.sha256(payload).digest()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / key
@@ -225,12 +310,19 @@ class DeflateCache:
             return None
         if len(blob) < _HEADER.size:
             return None
-        magic, length, crc = _HEADER.unpack_from(blob)
+        magic, length, crc, mac = _HEADER.unpack_from(blob)
         payload = blob[_HEADER.size:]
         if magic != _MAGIC or length != len(payload) or zlib.crc32(payload) != crc:
-            path.unlink(missing_ok=True)  # damaged: compress afresh
+            path.unlink(missing_ok=True)  # damaged or an older format: compress afresh
             return None
-        if not _inflates_to(payload, key):
+        import hmac
+
+        expected = self._mac(key, payload)
+        if expected is None:
+            return None  # no key to check with: a miss, never an unchecked hit
+        # The content alone is not enough: another deflate stream of the same content
+        # (stored blocks, another level) would change the zip's bytes and its CodeSha256.
+        if not hmac.compare_digest(mac, expected) or not _inflates_to(payload, key):
             # Well-formed but not the content its key names: planted or poisoned.
             path.unlink(missing_ok=True)
             self.discarded.append(key)
@@ -241,21 +333,27 @@ class DeflateCache:
         path = self._path(key)
         if path.exists():
             return
-        blob = _HEADER.pack(_MAGIC, len(data), zlib.crc32(data)) + data
         temporary: Path | None = None
         try:
             ensure_root(self.root)
+            mac = self._mac(key, data)
+            if mac is None:
+                return
+            blob = _HEADER.pack(_MAGIC, len(data), zlib.crc32(data), mac) + data
             self.directory.mkdir(mode=0o700, exist_ok=True)
             path.parent.mkdir(mode=0o700, exist_ok=True)
-            descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            temporary = Path(name)
+            with interrupt.deferred():  # created and named as one step
+                descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+                temporary = Path(name)
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(blob)
             os.replace(temporary, path)
-        except OSError:
+        except BaseException as exc:
             if temporary is not None:
                 temporary.unlink(missing_ok=True)
-            return
+            if isinstance(exc, OSError):
+                return
+            raise
         if self._size is None:
             self._size = sum(e[1] for e in _entries(self.directory))
         else:

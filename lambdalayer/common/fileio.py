@@ -45,20 +45,23 @@ def write_atomic(path: Path, data: bytes, *, shown_as: Path | None = None) -> No
     """
     import tempfile  # not needed by the read-only up-to-date path
 
+    from lambdalayer.common import interrupt
+
+    name: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        if is_write_fault(exc):
-            raise cannot_write(shown_as or path, exc) from exc
-        raise
-    try:
+        # Created and named as one step: a signal in between would leave the file unnamed,
+        # so nothing below could remove it.
+        with interrupt.deferred():
+            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                        suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.chmod(name, 0o644)
         replace_retrying(name, path)
     except BaseException as exc:
-        Path(name).unlink(missing_ok=True)
+        if name is not None:
+            Path(name).unlink(missing_ok=True)
         if is_write_fault(exc):
             assert isinstance(exc, OSError)
             raise cannot_write(shown_as or path, exc) from exc

@@ -10,8 +10,9 @@ and the process is not kept alive; `stopping()` then tells code about to
 start new work not to.
 
 `deferred()` marks a short step that must not be cut in half (replacing a zip
-and its manifest together, one UpdateFunctionConfiguration): a signal that
-arrives inside it is raised when the step ends.
+and its manifest together, one UpdateFunctionConfiguration, creating a temporary
+file and remembering its name): a signal that arrives inside it, Ctrl-C
+included, is raised when the step ends.
 """
 
 from __future__ import annotations
@@ -119,13 +120,27 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
+def _handle_interrupt(signum: int, _frame: FrameType | None) -> None:
+    """Ctrl-C stays a plain KeyboardInterrupt, except inside `deferred()`, where it waits
+    for the step to end like SIGTERM does (a temporary file created but not yet named)."""
+    global _pending
+    if _deferring:
+        _pending = signum
+        return
+    end_children()  # `kill -INT` reaches only us; a terminal's Ctrl-C reaches them too
+    raise KeyboardInterrupt
+
+
 def install() -> None:
-    """Handle SIGTERM and SIGHUP in the main thread (a no-op elsewhere)."""
+    """Handle SIGTERM, SIGHUP and SIGINT in the main thread (a no-op elsewhere)."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in HANDLED:
         with contextlib.suppress(OSError, ValueError):
             signal.signal(signum, _handle)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored (nohup)
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(signal.SIGINT, _handle_interrupt)
 
 
 @contextlib.contextmanager

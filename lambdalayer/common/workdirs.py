@@ -92,6 +92,46 @@ def sweep(directory: Path | None = None, *, now: float | None = None,
     return Swept(directories=removed, freed=freed)
 
 
+# `build` writes NAME.zip through `.NAME.zip.<pid>.partial` (and write_zip's own
+# `..NAME.zip.<pid>.partial.<random>.tmp`); the manifest likewise.
+_PARTIAL = re.compile(r"^\..*\.(\d+)\.partial(?:\..*)?$")
+PARTIAL_STALE_AFTER = 60.0
+
+
+def sweep_partials(directory: Path, *, now: float | None = None,
+                   stale_after: float = PARTIAL_STALE_AFTER) -> int:
+    """Remove the half-written zips and manifests a killed build left in `directory` (dist/):
+    only files whose name carries the pid of a process that no longer runs, that belong to
+    this user and that have not changed for a minute (a build on another machine sharing the
+    folder would still be writing). Returns how many; never raises."""
+    if os.name == "nt":
+        return 0
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _PARTIAL.match(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        pid = int(match.group(1))
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
+                or now - info.st_mtime < stale_after or pid == os.getpid() or pid_alive(pid)):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def swept_notice(directory: Path | None = None) -> str | None:
     """Sweep, and the line that tells the user what was freed (None when nothing was)."""
     swept = sweep(directory)

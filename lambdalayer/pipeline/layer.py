@@ -62,9 +62,13 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     from lambdalayer.common.workdirs import make_workdir, swept_notice
 
     notice = swept_notice()  # work directories of killed runs, before adding ours
-    work = make_workdir()
+    work: Path | None = None
     started = None
+    from lambdalayer.common import interrupt
+
     try:
+        with interrupt.deferred():  # created and named as one step
+            work = make_workdir()
         from lambdalayer.resolve.local_projects import with_local_wheels
 
         inputs, target_inputs = with_local_wheels(request.inputs, request.target_inputs, work,
@@ -82,7 +86,9 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     finally:
         if started is not None:
             started.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            with interrupt.deferred():  # a signal now would cut the cleanup in half
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def _start_first_resolution(request: BuildRequest, plan: TargetPlan,

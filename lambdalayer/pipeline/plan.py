@@ -55,8 +55,22 @@ def plan_targets(request: BuildRequest) -> TargetPlan:
     chosen_archs = sorted({table.architecture(a) for a in archs} if archs else set(arch_order),
                           key=arch_order.index)
     warnings.extend(_host_warnings(request))
+    _check_name(request.name, len(chosen_archs) > 1)
     return TargetPlan(pairs=tuple((r, a) for r in chosen for a in chosen_archs),
                       explicit_runtimes=explicit, warnings=tuple(warnings))
+
+
+def _check_name(name: str, per_arch: bool) -> None:
+    """Lambda's layer-name rule, before anything is written: the name is also the file name
+    OUT/NAME.zip. Native code gets one zip per architecture, NAME-x86_64, which must fit too."""
+    from lambdalayer.aws.arns import check_layer_name
+
+    hint = ("The layer's name is also its zip's file name in the output directory "
+            "(docs/safety.md).")
+    check_layer_name(name, hint=hint)
+    if per_arch:
+        check_layer_name(f"{name}-x86_64", hint=hint + " With both architectures, a layer "
+                         "with native code is named NAME-x86_64 and NAME-arm64: shorten it.")
 
 
 def _host_warnings(request: BuildRequest) -> list[str]:

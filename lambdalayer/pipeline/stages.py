@@ -27,6 +27,7 @@ from lambdalayer.archive.manifest import (
     FindingRecord,
     Manifest,
     PackageRecord,
+    manifest_lock,
     manifest_path_for,
     read_manifest,
 )
@@ -46,6 +47,7 @@ from lambdalayer.common.fileio import (
 from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
+from lambdalayer.common.workdirs import sweep_partials
 from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
@@ -301,8 +303,9 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         artifacts = _write_artifacts(request, staged, compiled, warnings, partials,
                                      inputs_hash, record, progress)
     finally:
-        for partial in partials:  # left only by a failure or a signal
-            partial.unlink(missing_ok=True)
+        with interrupt.deferred():  # a signal now would cut the cleanup in half
+            for partial in partials:  # left only by a failure or a signal
+                partial.unlink(missing_ok=True)
     return BuildResult(artifacts=tuple(replace(a, proof=proofs.get(a.name))
                                        for a in artifacts), warnings=tuple(warnings))
 
@@ -313,6 +316,7 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
                      progress: Progress | None) -> list[Artifact]:
     """Zip each staged layer and write its manifest; `partials` collects temporary zips."""
     artifacts = []
+    sweep_partials(request.out_dir)  # what killed builds left half-written
     cache, cache_warning = open_member_cache()
     if cache_warning:
         warnings.append(cache_warning)
@@ -349,19 +353,22 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
                              stats.unzipped_size, sizes, findings, site_dirs,
                              inputs_hash, record)
         manifest_path = manifest_path_for(zip_path)
-        previous = _previous_manifest(manifest_path)
-        old_sha = previous.sha256 if previous else None
-        if previous is not None and old_sha == sha256:
-            # Same bytes: the versions published from the old zip are this zip's too.
-            manifest.published = list(previous.published)
-        # Both files are complete on disk before either is swapped in: a full disk
-        # fails here and leaves the previous pair as it was.
-        staged_manifest = manifest_path.with_name(f".{manifest_path.name}.{os.getpid()}.partial")
-        partials.append(staged_manifest)
-        write_atomic(staged_manifest, manifest.to_json().encode("utf-8"), shown_as=manifest_path)
-        with interrupt.deferred():
-            replace_retrying(partial, zip_path)
-            replace_retrying(staged_manifest, manifest_path)
+        with manifest_lock(manifest_path):  # a publish may be recording into it right now
+            previous = _previous_manifest(manifest_path)
+            old_sha = previous.sha256 if previous else None
+            if previous is not None and old_sha == sha256:
+                # Same bytes: the versions published from the old zip are this zip's too.
+                manifest.published = list(previous.published)
+            # Both files are complete on disk before either is swapped in: a full disk
+            # fails here and leaves the previous pair as it was.
+            staged_manifest = manifest_path.with_name(
+                f".{manifest_path.name}.{os.getpid()}.partial")
+            partials.append(staged_manifest)
+            write_atomic(staged_manifest, manifest.to_json().encode("utf-8"),
+                         shown_as=manifest_path)
+            with interrupt.deferred():
+                replace_retrying(partial, zip_path)
+                replace_retrying(staged_manifest, manifest_path)
         artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
                                   manifest_path=manifest_path, manifest=manifest,
                                   sizes=sizes, up_to_date=old_sha == sha256,

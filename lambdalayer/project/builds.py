@@ -48,12 +48,16 @@ def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
     """Every layer one `build` invocation makes (`build` builds one: build_layer with
     the caller's progress), and the extras asked for."""
     from lambdalayer.project.config import configured_interpreters, load_config
+    from lambdalayer.project.outputs import check_build_outputs
     from lambdalayer.project.precedence import apply_locks, plan_builds
 
     flags = _with_function_target(flags, for_function)
     config = load_config()
     requests, lock_warnings = apply_locks(plan_builds(flags, config), config,
                                           locked=flags.locked)
+    # Every output path is judged before anything is written (docs/safety.md).
+    check_build_outputs([r.out_dir for r in requests], config, unpacked=unpacked_dir,
+                        report=report_file)
     results = [build(request) for request in requests]
     result = BuildResult(
         artifacts=tuple(a for r in results for a in r.artifacts),

@@ -175,16 +175,39 @@ def _unknown(key: str, valid: set[str], where: str) -> ConfigError:
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
-        return (value,)
+        return (_string(value, where),)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
+        return tuple(_string(v, where) for v in value)
     raise ConfigError(f"{where}: expected a string or a list of strings.")
 
 
 def _string(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string.")
+    if "\x00" in value:  # no path, URL or name holds one; the OS refuses it in a path
+        raise ConfigError(f"{where}: contains a NUL character.")
     return value
+
+
+def _optional_string(raw: Mapping[str, Any], key: str, where: str) -> str | None:
+    return _string(raw[key], f"{where}.{key}") if key in raw else None
+
+
+def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key}: expected true or false.")
+    return value
+
+
+def _layer_name(name: str, where: str) -> str:
+    """A configured layer's name follows Lambda's rule: it is also a file and lock path."""
+    from lambdalayer.aws.arns import check_layer_name
+
+    try:
+        return check_layer_name(name)
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
 
 
 def _index(raw: Mapping[str, Any], base: Path, where: str) -> IndexSettings:
@@ -243,8 +266,7 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
     if len(sources) > 1 or not (sources or own):
         raise ConfigError(f"{where}: give one of recipe, requirements or packages, and/or "
                           f"project, sources, include (found {', '.join(sources) or 'none'}).")
-    if "with_self" in raw and not isinstance(raw["with_self"], bool):
-        raise ConfigError(f"{where}.with_self: expected true or false.")
+    _flag(raw, "with_self", where)
     runtimes, archs = _validated_targets(
         _strings(raw.get("runtimes", []), f"{where}.runtimes"),
         _strings(raw.get("architectures", []), f"{where}.architectures"), where)
@@ -254,6 +276,7 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
     for key in perms:
         if key not in _PERMISSION_KEYS:
             raise _unknown(key, _PERMISSION_KEYS, f"{where}.permissions")
+    _flag(perms, "public", f"{where}.permissions")
     options: dict[str, Any] = {}
     for key, request_field in BUILD_OPTION_KEYS.items():
         if key not in raw:
@@ -287,10 +310,10 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
         permissions=Permissions(
             public=bool(perms.get("public", False)),
             principals=_strings(perms.get("principals", []), f"{where}.permissions.principals"),
-            org=perms.get("org"),
+            org=_optional_string(perms, "org", f"{where}.permissions"),
         ),
-        description=raw.get("description"),
-        license=raw.get("license"),
+        description=_optional_string(raw, "description", where),
+        license=_optional_string(raw, "license", where),
         allow=_strings(raw.get("allow", []), f"{where}.allow"),
         smoke_imports=_strings(raw.get("smoke_imports", []), f"{where}.smoke_imports"),
         build_options=options,
@@ -318,7 +341,8 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
     layers_raw = data.get("layers", {})
     if not isinstance(layers_raw, dict):
         raise ConfigError(f"{where}.layers: expected tables like [{where}.layers.NAME].")
-    layers = {name: _parse_layer(name, raw, base, f"{where}.layers.{name}")
+    layers = {_layer_name(name, f"{where}.layers.{name}"):
+              _parse_layer(name, raw, base, f"{where}.layers.{name}")
               for name, raw in layers_raw.items()}
     return ProjectConfig(
         path=path,
@@ -349,9 +373,13 @@ def _read(path: Path) -> dict[str, Any]:
 def _load_file(path: Path) -> ProjectConfig | None:
     data = _read(path)
     if path.name == "pyproject.toml":
-        table = data.get("tool", {}).get("lambdalayer")
+        tool = data.get("tool", {})
+        table = tool.get("lambdalayer") if isinstance(tool, dict) else None
         if table is None:
             return None
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [tool.lambdalayer] must be a table, not "
+                              f"{type(table).__name__} {table!r}.")
         return parse_config(table, path, "[tool.lambdalayer]")
     return parse_config(data, path, path.name)
 
@@ -372,11 +400,16 @@ def find_config(start: Path | None = None) -> Path | None:
             return dedicated
         pyproject = directory / "pyproject.toml"
         if pyproject.is_file() and _trusted(pyproject) \
-                and "lambdalayer" in _read(pyproject).get("tool", {}):
+                and "lambdalayer" in _tool_table(_read(pyproject)):
             return pyproject
         if directory == home or (directory / ".git").exists():
             break  # the repository's root or the home directory: nothing above is ours
     return None
+
+
+def _tool_table(data: dict[str, Any]) -> dict[str, Any]:
+    tool = data.get("tool", {})
+    return tool if isinstance(tool, dict) else {}
 
 
 def _home() -> Path | None:

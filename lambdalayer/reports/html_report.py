@@ -69,8 +69,13 @@ def make_report(source: Path, targets: list[Target] | None = None) -> LayerRepor
     return LayerReport(**{**report.__dict__, "zipped_total": extracted.zipped_size})
 
 
-def write_report(report: LayerReport, destination: Path) -> None:
-    """Write the page (temporary file + rename)."""
+def write_report(report: LayerReport, destination: Path, *, option: str = "--output") -> None:
+    """Write the page (temporary file + rename); never over a file that is not a report of
+    ours, nor into the cache (docs/safety.md)."""
+    from lambdalayer.common.cache import cache_root
+    from lambdalayer.common.safepaths import Protected, check_report_file
+
+    check_report_file(destination, Protected.make(cache=cache_root()), option=option)
     write_atomic(destination, render_html(report).encode("utf-8"))
 
 

@@ -9,14 +9,13 @@ machine code into a layer meant for another machine.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdalayer.common.errors import ResolutionError
+from lambdalayer.common.errors import ResolutionError, UsageError
 from lambdalayer.common.redact import redact_text
 from lambdalayer.common.uvtool import run_uv
 from lambdalayer.resolve.requirements import (
@@ -31,12 +30,22 @@ if TYPE_CHECKING:
     from lambdalayer.common.progress import Progress
 
 
-def _log_path(ref: LocalRef) -> Path:
-    """Where a local build's output is kept: it outlives the scratch directory."""
-    from lambdalayer.common.cache import LOGS_DIR, cache_root
+def _keep_log(ref: LocalRef, text: str) -> Path | None:
+    """Keep a local build's output in the cache, where it outlives the scratch directory;
+    None (nothing written) when the cache directory is not lambdalayer's to write."""
+    from lambdalayer.common.cache import LOGS_DIR, usable_root
+    from lambdalayer.common.fileio import write_atomic
 
+    root = usable_root()  # private and marked (the logs name your paths)
+    if root is None:
+        return None
     digest = hashlib.sha256(str(ref.path).encode()).hexdigest()[:12]
-    return cache_root() / LOGS_DIR / f"build-{ref.path.name}-{digest}.log"
+    path = root / LOGS_DIR / f"build-{ref.path.name}-{digest}.log"
+    try:
+        write_atomic(path, text.encode("utf-8", errors="replace"))
+    except (OSError, UsageError):
+        return None
+    return path
 
 
 def build_wheel(ref: LocalRef, out_dir: Path) -> Path:
@@ -45,20 +54,17 @@ def build_wheel(ref: LocalRef, out_dir: Path) -> Path:
         return ref.path  # a wheel already: resolver.py checks it fits each target
     out_dir.mkdir(parents=True, exist_ok=True)
     result = run_uv(["build", "--wheel", "--out-dir", str(out_dir), str(ref.path)])
-    log = _log_path(ref)
-    with contextlib.suppress(OSError):
-        from lambdalayer.common.cache import cache_root, ensure_root
-
-        ensure_root(cache_root())  # private and marked (the logs name your paths)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text(redact_text(f"$ uv build --wheel {ref.path}\n{result.stdout}\n{result.stderr}"),
-                   "utf-8")  # an index token in uv's output never lands on disk
+    # An index token in uv's output never lands on disk.
+    log = _keep_log(ref, redact_text(f"$ uv build --wheel {ref.path}\n{result.stdout}\n"
+                                     f"{result.stderr}"))
+    where = (f"The build's full output is in {log}." if log is not None else
+             "The build's output was not kept: lambdalayer's cache directory is not usable.")
     wheels = sorted(out_dir.glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
         last = [ln for ln in result.stderr.strip().splitlines() if ln.strip()][-3:]
         raise ResolutionError(
             f"{ref.label}: building {ref.path} into a wheel failed: {' '.join(last)}",
-            hint=f"The build's full output is in {log}.")
+            hint=where)
     wheel = wheels[0]
     from packaging.utils import parse_wheel_filename
 
@@ -69,7 +75,7 @@ def build_wheel(ref: LocalRef, out_dir: Path) -> Path:
             "this machine, which would not load on another Lambda runtime or architecture. "
             "A local project in a layer must be pure Python (a *-none-any wheel).",
             hint="Publish manylinux wheels of it (e.g. with cibuildwheel) and require them "
-                 f"by name, or leave the extension out. The build's output is in {log}.")
+                 f"by name, or leave the extension out. {where}")
     return wheel
 
 

@@ -219,7 +219,8 @@ def _build_error(name: str, version: str, target: Target, log: str) -> Resolutio
         f"{name} {version} publishes no wheel for {target} and its sdist did not build: "
         f"{reason}. A Docker-free build cannot compile native code for Lambda (it would "
         f"be code for this host).{advice}",
-        hint=f"The full build log: {path}")
+        hint=f"The full build log: {path}" if path is not None else
+        "The build log was not kept: lambdalayer's cache directory is not usable.")
 
 
 def _held_back(requirement: Requirement | None, offer: IndexOffer, target: Target,

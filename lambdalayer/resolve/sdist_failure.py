@@ -7,7 +7,8 @@ import re
 import time
 from pathlib import Path
 
-from lambdalayer.common.cache import cache_root
+from lambdalayer.common.cache import BUILD_LOGS_DIR, usable_root
+from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import write_atomic
 
 # (pattern in the build log, what the package needs): first match wins.
@@ -38,10 +39,15 @@ def one_line_reason(log: str) -> str:
     return "its build failed (see the log)"
 
 
-def write_build_log(name: str, log: str) -> Path:
-    """Keep the whole build output where the user can read it; returns the path."""
-    directory = cache_root() / "build-logs"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.log"
-    write_atomic(path, log.encode("utf-8", errors="replace"))
+def write_build_log(name: str, log: str) -> Path | None:
+    """Keep the whole build output where the user can read it; returns the path, or None
+    when the cache directory is not lambdalayer's to write (nothing is written then)."""
+    root = usable_root()
+    if root is None:
+        return None
+    path = root / BUILD_LOGS_DIR / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    try:
+        write_atomic(path, log.encode("utf-8", errors="replace"))
+    except (OSError, UsageError):
+        return None
     return path

