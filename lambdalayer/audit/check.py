@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lambdalayer.audit import rules
+from lambdalayer.audit.closure import classify_load, import_closure, may_be_on_demand
 from lambdalayer.audit.elf import Classified, ElfError, ElfInfo, Kind, classify, read_elf
 from lambdalayer.audit.findings import AuditReport, Finding, merge_findings
 from lambdalayer.audit.names import collisions
@@ -50,6 +51,7 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
         missing = rules.python_dir(ctx, files)
         if missing is not None:
             findings.append(missing)
+        start = len(findings)
         elves: list[tuple[LayerFile, ElfInfo]] = []
         for layer_file in files:
             kind = classified.get(layer_file.rel)
@@ -98,6 +100,11 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
             findings.extend(rules.symbol_versions(ctx, layer_file, info, resolved[layer_file.rel]))
             findings.extend(rules.missing_libraries(ctx, layer_file, info,
                                                     resolved[layer_file.rel], basenames))
+        # What importing the extension modules maps is an error; the rest only on demand.
+        findings[start:] = classify_load(
+            findings[start:], import_closure(target, files, resolved),
+            frozenset(f.rel for f in files if may_be_on_demand(f, target)),
+            target.runtime.os.name)
         for dir_name, wheel in tree.wheel_files(files):
             tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
             if tag_finding is not None:

@@ -201,7 +201,7 @@ def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[Fin
 
     report = audit_layer(root, targets, allow=allow)
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
-                             package=f.package) for f in report.findings]
+                             package=f.package, load=f.load) for f in report.findings]
     if report.errors:
         raise AuditError(
             f"The layer would not load on its target ({len(report.errors)} error(s)); "
