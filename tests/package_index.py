@@ -62,9 +62,9 @@ def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-
 
 
 def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool = False,
-               c_header: str = "Python.h") -> Path:
+               c_header: str = "Python.h", requires: tuple[str, ...] = ()) -> Path:
     """A setuptools sdist of one module; `native` adds a C extension (`<module>._speed`)
-    that includes `c_header`."""
+    that includes `c_header`; `requires` are its dependencies."""
     dist = name.replace("-", "_")
     root = f"{dist}-{version}"
     setup = "from setuptools import setup\n"
@@ -77,6 +77,7 @@ def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool 
         "pyproject.toml": ("[build-system]\nrequires = ['setuptools>=61']\n"
                            "build-backend = 'setuptools.build_meta'\n[project]\n"
                            f"name = '{name}'\nversion = '{version}'\n"
+                           f"dependencies = {list(requires)!r}\n"
                            "[tool.setuptools]\n"
                            f"packages = ['{module}']\n"),
         "setup.py": setup,
