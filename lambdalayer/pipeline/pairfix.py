@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from lambdalayer.common.errors import LambdaLayerError
 from lambdalayer.common.progress import Progress
@@ -40,24 +41,25 @@ class WorkingPin:
 
 def find_working_pin(request: BuildRequest, target: Target, conflict: Conflict, work: Path,
                      progress: Progress | None = None, *,
-                     tries: int = MAX_TRIES) -> WorkingPin | None:
+                     tries: int = MAX_TRIES) -> WorkingPin | str | None:
     """The newest release of the provider below the failing one with which
-    `conflict.dist` imports, within `tries` resolves; None when none did (or the
-    host cannot import for `target`)."""
+    `conflict.dist` imports, within `tries` resolves; why not when a resolve failed;
+    None when no try imported (or the host cannot import for `target`)."""
     inputs = request.inputs_for(target)
     if inputs.exact_pins() is not None:
         return None  # a lock file: the user chooses what to change
     provider = canonicalize_name(conflict.provider)
     failing = conflict.provider_version
     for attempt in range(tries):
-        spec = f"{conflict.provider}<{failing}"
+        spec = f"{conflict.provider}<{_series(failing)}"
         if progress:
             progress(f"trying {spec}")
         trial = dataclasses.replace(inputs, specs=(*inputs.specs, spec))
         try:
             resolution = resolve_for_target(trial, target, work / f"pairfix-{attempt}")
-        except LambdaLayerError:
-            return None  # nothing older fits the other requirements
+        except LambdaLayerError as err:
+            # Nothing older fits the other requirements: uv's reason is the advice.
+            return f"with {spec} the requirements cannot be resolved ({err.message})"
         held = {d.name: d for d in resolution.dists}
         chosen = held.get(provider)
         dependent = held.get(canonicalize_name(conflict.dist))
@@ -77,6 +79,16 @@ def find_working_pin(request: BuildRequest, target: Target, conflict: Conflict, 
     return None
 
 
+def _series(version: str) -> str:
+    """The release series of `version` ("0.14.6" -> "0.14"): below it is the next older
+    series, so each try skips the patch releases that share the failing API."""
+    try:
+        release = Version(version).release
+    except InvalidVersion:
+        return version
+    return ".".join(str(part) for part in release[:2]) if len(release) > 1 else version
+
+
 def pair_advice(request: BuildRequest, targets: Sequence[Target],
                 conflicts: Sequence[Conflict], work: Path,
                 progress: Progress | None = None) -> str:
@@ -85,13 +97,14 @@ def pair_advice(request: BuildRequest, targets: Sequence[Target],
     sentences = []
     for conflict in conflicts[:2]:
         pin = find_working_pin(request, targets[0], conflict, work, progress)
-        if pin is not None:
+        if isinstance(pin, WorkingPin):
             sentences.append(
                 f"{conflict.dist} imports with {conflict.provider} {pin.version}: add "
                 f"-p '{pin.spec}' (or pin {conflict.provider} in your requirements).")
         else:
             sentences.append(
                 f"No older release of {conflict.provider} tried (at most {MAX_TRIES}) made "
-                f"{conflict.dist} import: pin {conflict.provider} to a release that still "
-                f"has `{conflict.name}`, or use another release of {conflict.dist}.")
+                f"{conflict.dist} import{f' ({pin})' if pin else ''}: pin "
+                f"{conflict.provider} to a release that still has `{conflict.name}`, or use "
+                f"another release of {conflict.dist} or of what requires it.")
     return " ".join(sentences) + " "
