@@ -33,9 +33,9 @@ def _record_line(name: str, data: bytes) -> str:
 
 def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-any",
                wheel_tag: str | None = None, files: dict[str, bytes] | None = None,
-               requires_python: str | None = None) -> Path:
+               requires_python: str | None = None, requires: tuple[str, ...] = ()) -> Path:
     """A wheel named with `file_tag` whose WHEEL file says `wheel_tag` (default: the same);
-    `files` default to one module named like the project."""
+    `files` default to one module named like the project; `requires` are Requires-Dist."""
     wheel_tag = wheel_tag or file_tag
     dist = name.replace("-", "_")
     if files is None:
@@ -44,6 +44,7 @@ def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     if requires_python:
         metadata += f"Requires-Python: {requires_python}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
     pure = wheel_tag.endswith("-none-any")
     contents = dict(files)
     contents[f"{info}/METADATA"] = metadata.encode()
@@ -61,9 +62,9 @@ def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-
 
 
 def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool = False,
-               c_header: str = "Python.h") -> Path:
+               c_header: str = "Python.h", requires: tuple[str, ...] = ()) -> Path:
     """A setuptools sdist of one module; `native` adds a C extension (`<module>._speed`)
-    that includes `c_header`."""
+    that includes `c_header`; `requires` are its dependencies."""
     dist = name.replace("-", "_")
     root = f"{dist}-{version}"
     setup = "from setuptools import setup\n"
@@ -76,6 +77,7 @@ def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool 
         "pyproject.toml": ("[build-system]\nrequires = ['setuptools>=61']\n"
                            "build-backend = 'setuptools.build_meta'\n[project]\n"
                            f"name = '{name}'\nversion = '{version}'\n"
+                           f"dependencies = {list(requires)!r}\n"
                            "[tool.setuptools]\n"
                            f"packages = ['{module}']\n"),
         "setup.py": setup,

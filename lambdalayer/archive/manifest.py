@@ -36,6 +36,7 @@ class FindingRecord:
     path: str
     message: str
     package: str | None = None
+    load: str | None = None  # "import" | "on-demand" for native-loading findings (audit)
 
 
 @dataclass(frozen=True, kw_only=True)

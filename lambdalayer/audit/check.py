@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lambdalayer.audit import rules
+from lambdalayer.audit.closure import classify_load, import_closure, may_be_on_demand
 from lambdalayer.audit.elf import Classified, ElfError, ElfInfo, Kind, classify, read_elf
 from lambdalayer.audit.findings import AuditReport, Finding, merge_findings
 from lambdalayer.audit.names import collisions
@@ -68,6 +69,7 @@ def _target_findings(ctx: rules.Context, tree: LayerTree,
     missing = rules.python_dir(ctx, files)
     if missing is not None:
         findings.append(missing)
+    start = len(findings)
     elves: list[tuple[LayerFile, ElfInfo]] = []
     for layer_file in files:
         found, info = _file_findings(ctx, layer_file, classified, parsed)
@@ -80,6 +82,11 @@ def _target_findings(ctx: rules.Context, tree: LayerTree,
         findings.extend(rules.symbol_versions(ctx, layer_file, info, resolved[layer_file.rel]))
         findings.extend(rules.missing_libraries(ctx, layer_file, info,
                                                 resolved[layer_file.rel], basenames))
+    # What importing the extension modules maps is an error; the rest only on demand.
+    findings[start:] = classify_load(
+        findings[start:], import_closure(ctx.target, files, resolved),
+        frozenset(f.rel for f in files if may_be_on_demand(f, ctx.target)),
+        ctx.target.runtime.os.name)
     for dir_name, wheel in tree.wheel_files(files):
         tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
         if tag_finding is not None:

@@ -21,6 +21,10 @@ class Finding:
     package: str | None = None
     # What the finding is about, for grouping: a missing soname or a symbol version.
     subject: str | None = field(default=None, compare=False)
+    # For findings about loading a native file (audit/closure.py): "import" when importing
+    # the layer's extension modules maps it, "on-demand" when only a dlopen for some
+    # feature does; None for everything else.
+    load: str | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -28,7 +32,7 @@ class Finding:
 
     def as_dict(self) -> dict[str, str | None]:
         return {"severity": self.severity, "code": self.code, "path": self.path,
-                "message": self.message, "package": self.package}
+                "message": self.message, "package": self.package, "load": self.load}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,6 +48,7 @@ from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
 from lambdalayer.common.workdirs import sweep_partials
+from lambdalayer.pipeline.pairfix import pair_advice
 from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
@@ -203,7 +204,7 @@ def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[Fin
 
     report = audit_layer(root, targets, allow=allow)
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
-                             package=f.package) for f in report.findings]
+                             package=f.package, load=f.load) for f in report.findings]
     if report.errors:
         raise AuditError(
             f"The layer would not load on its target ({len(report.errors)} error(s)); "
@@ -376,11 +377,15 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
     return artifacts
 
 
+Modules = dict[str, dict[str, list[str]]]  # runtime -> distribution -> top-level modules
+
+
 def _requested_modules(request: BuildRequest, layer: _Plan,
                        site_dirs: dict[Path, list[InstalledDist]],
-                       site_targets: dict[Path, Target]) -> dict[str, dict[str, list[str]]]:
+                       site_targets: dict[Path, Target]) -> tuple[Modules, Modules]:
     """Per runtime, each requested distribution's public top-level modules (every
-    distribution when none matched, e.g. a local project or a uv.lock)."""
+    distribution when none matched, e.g. a local project or a uv.lock), and those of
+    every distribution of the layer (dependencies included)."""
     from packaging.utils import canonicalize_name
 
     requested = {canonicalize_name(r.name) for r in request.inputs.all_requirements}
@@ -399,8 +404,12 @@ def _requested_modules(request: BuildRequest, layer: _Plan,
                     modules.setdefault(runtime, {}).setdefault(dist.display_name,
                                                                set()).update(found)
     chosen = modules or every
-    return {runtime: {name: sorted(mods) for name, mods in dists.items() if mods}
-            for runtime, dists in chosen.items()}
+
+    def listed(by_runtime: dict[str, dict[str, set[str]]]) -> Modules:
+        return {runtime: {name: sorted(mods) for name, mods in dists.items() if mods}
+                for runtime, dists in by_runtime.items()}
+
+    return listed(chosen), listed(every)
 
 
 def _prove(request: BuildRequest, layer: _Plan, root: Path,
@@ -411,10 +420,12 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         return skipped("--no-smoke (or smoke = false in the config)")
     listed = request.smoke_imports or (request.recipe.smoke_imports if request.recipe
                                        else ())
+    dependencies: Modules = {}
     if listed:
         modules = {t.runtime.name: {name: [name] for name in listed} for t in layer.targets}
     else:
-        modules = _requested_modules(request, layer, site_dirs, site_targets)
+        modules, dependencies = _requested_modules(request, layer, site_dirs, site_targets)
+    versions = {d.display_name: d.version for dists in site_dirs.values() for d in dists}
     if progress:
         progress(f"import-testing {layer.name}")
     from lambdalayer.shrink.exclude import expand_excludes
@@ -425,14 +436,20 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     # Only when the zip will hold this tree as it is; else --smoke tests the zip.
     test_imports = tuple(listed) if request.test_report and zips_as_is(root) else None
     proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports,
-                        configured=request.interpreters)
+                        configured=request.interpreters, dependencies=dependencies,
+                        versions=versions)
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
+        hint = ("Fix the requirements (the fix line says what is likely missing), or build "
+                "with --no-smoke to skip the import test (the audit still runs).")
+        if proof.conflicts:
+            hint = (pair_advice(request, layer.targets, proof.conflicts, root.parent,
+                                progress)
+                    + "Or build with --no-smoke to skip the import test (the audit still "
+                      "runs).")
         raise ProofFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
-            f"error below); no zip was written.\n{failures}",
-            hint="Fix the requirements (the fix line says what is likely missing), or build "
-                 "with --no-smoke to skip the import test (the audit still runs).")
+            f"error below); no zip was written.\n{failures}", hint=hint)
     return proof
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from lambdalayer.interpreters.find import NOTHING_CONFIGURED, ConfiguredInterpreters
+from lambdalayer.proof.conflicts import Conflict, find_conflict
 from lambdalayer.proof.runner import ProofReport, layer_modules, run_proof
 from lambdalayer.proof.target_run import ImportResult, TargetRun
 from lambdalayer.proof.verdict import ArtifactProof, ProofStatus, TargetProof, skipped
@@ -113,8 +114,11 @@ def _wanted(root: Path, version: str, requested: Sequence[str],
 def _runs(root: Path, targets: Sequence[Target],
           modules: Mapping[str, Mapping[str, Sequence[str]]],
           test_imports: Sequence[str] | None,
-          configured: ConfiguredInterpreters) -> list[TargetRun]:
-    """One smoke run per runtime, each importing what that runtime's tree holds."""
+          configured: ConfiguredInterpreters,
+          dependencies: Mapping[str, Mapping[str, Sequence[str]]]) -> list[TargetRun]:
+    """One proof run per runtime, each importing what that runtime's tree holds: the
+    requested modules first (a dependency that crashes the interpreter cannot hide
+    them), then the dependencies' top levels."""
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
         by_runtime.setdefault(target.runtime.name, []).append(target)
@@ -123,6 +127,9 @@ def _runs(root: Path, targets: Sequence[Target],
         requested = sorted({m for mods in modules.get(runtime, {}).values() for m in mods},
                            key=str.lower)
         wanted = _wanted(root, group[0].runtime.python_version, requested, test_imports)
+        if test_imports is None:
+            wanted += sorted({m for mods in dependencies.get(runtime, {}).values()
+                              for m in mods} - set(wanted), key=str.lower)
         if wanted:
             jobs.append((group, wanted))
     # Each run waits on its own interpreter process: running them side by side turns
@@ -143,7 +150,9 @@ def prove_layer(root: Path, targets: Sequence[Target],
                 modules: Mapping[str, Mapping[str, Sequence[str]]],
                 provided: frozenset[str] = frozenset(), *,
                 test_imports: Sequence[str] | None = None,
-                configured: ConfiguredInterpreters = NOTHING_CONFIGURED) -> ArtifactProof:
+                configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
+                dependencies: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+                versions: Mapping[str, str] | None = None) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -156,13 +165,22 @@ def prove_layer(root: Path, targets: Sequence[Target],
     `modules` must hold), else every top-level package of the layer, in `test`'s
     order. The verdict above still judges only `modules`; the runs are kept as
     `test_runs`, the smoke report (proof_report_of).
+
+    `dependencies` (same shape) are the layer's other distributions: their top levels
+    are imported after `modules`. A dependency failing because another distribution of
+    the layer lacks what it imports (`versions` names both releases) fails the proof
+    and is listed in `conflicts`; any other dependency failure (an optional extra, a
+    module meant for another platform) is a warning.
     """
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no public top-level module in the requested "
                        "distributions)")
-    all_runs = _runs(root, targets, modules, test_imports, configured)
+    dependencies = dependencies or {}
+    versions = versions or {}
+    all_runs = _runs(root, targets, modules, test_imports, configured, dependencies)
     warnings: list[str] = []
     failures: list[str] = []
+    conflicts: list[Conflict] = []
     for run in all_runs:
         if run.status == "not-run" or run.covered_by:
             continue
@@ -170,7 +188,11 @@ def prove_layer(root: Path, targets: Sequence[Target],
             failures.append(f"{run.target}: {run.reason}")
             continue
         by_module: dict[str, ImportResult] = {i.module: i for i in run.imports}
-        for dist, mods in modules.get(run.target.runtime.name, {}).items():
+        runtime = run.target.runtime.name
+        requested = modules.get(runtime, {})
+        owners = {m: dist for group in (dependencies.get(runtime, {}), requested)
+                  for dist, mods in group.items() for m in mods}
+        for dist, mods in requested.items():
             results = [by_module[m] for m in mods if m in by_module]
             bad = [r for r in results if not r.ok]
             if not bad:
@@ -181,15 +203,21 @@ def prove_layer(root: Path, targets: Sequence[Target],
             for result in bad:
                 text = f"{run.target}: import {result.module} ({dist}): {result.error}"
                 missing = _MISSING.search(result.error or "")
+                conflict = find_conflict(dist, result.error, owners, versions)
                 if missing and missing.group(1).split(".")[0] in provided:
                     warnings.append(f"{text} — left out with --exclude for the runtime to "
                                     "provide; not tried here")
                 elif main_ok and result.module != main:
                     warnings.append(f"{text} — {dist}'s main module imports; this one "
                                     "probably needs an optional extra")
+                elif conflict is not None:
+                    conflicts.append(conflict)
+                    failures.append(f"{text}\n    cause: {conflict.describe()}")
                 else:
                     failures.append(f"{text}\n    fix: "
                                     f"{_fix(dist, result.error, run.target.runtime.name)}")
+        _judge_dependencies(run, dependencies.get(runtime, {}), requested, owners, versions,
+                            by_module, warnings, failures, conflicts)
     proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
                    for run in all_runs)
     ran = [p for p in proofs if p.status != "skipped"]
@@ -200,7 +228,34 @@ def prove_layer(root: Path, targets: Sequence[Target],
         f"{p.interpreter} ({p.how})" for p in ran if p.interpreter and not p.covered_by)) or None
     return ArtifactProof(status=status, reason=reason, interpreter=interpreter, targets=proofs,
                       warnings=tuple(warnings), failures=tuple(failures),
-                      test_runs=() if test_imports is None else tuple(all_runs))
+                      test_runs=() if test_imports is None else tuple(all_runs),
+                      conflicts=tuple(dict.fromkeys(conflicts)))
+
+
+def _judge_dependencies(run: TargetRun, dependencies: Mapping[str, Sequence[str]],
+                        requested: Mapping[str, Sequence[str]], owners: Mapping[str, str],
+                        versions: Mapping[str, str], by_module: Mapping[str, ImportResult],
+                        warnings: list[str], failures: list[str],
+                        conflicts: list[Conflict]) -> None:
+    """A dependency's top level that fails against another distribution of the layer is
+    a failure; any other failure of a dependency is a warning, as optional parts are."""
+    judged = {m for mods in requested.values() for m in mods}
+    for dist, mods in dependencies.items():
+        if dist in requested:
+            continue
+        for module in mods:
+            result = by_module.get(module)
+            if result is None or result.ok or module in judged:
+                continue
+            text = f"{run.target}: import {module} ({dist} {versions.get(dist, '')}".rstrip()
+            text += f", a dependency in the layer): {result.error}"
+            conflict = find_conflict(dist, result.error, owners, versions)
+            if conflict is None:
+                warnings.append(f"{text} — the requested packages import; this part of "
+                                f"{dist} probably needs something optional")
+                continue
+            conflicts.append(conflict)
+            failures.append(f"{text}\n    cause: {conflict.describe()}")
 
 
 def proof_report_of(proof: ArtifactProof, source: Path, targets: Sequence[Target],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from lambdalayer.proof.conflicts import Conflict
     from lambdalayer.proof.target_run import TargetRun
 
 ProofStatus = Literal["passed", "failed", "skipped"]
@@ -56,6 +57,8 @@ class ArtifactProof:
     # the smoke report is made from them instead of importing the layer again. Empty when
     # they cannot stand for that test (plain build, or a tree the zip does not hold as is).
     test_runs: tuple[TargetRun, ...] = ()
+    # Failures caused by another distribution of the layer (proof/conflicts.py), in order.
+    conflicts: tuple[Conflict, ...] = ()
 
 
 def skipped(reason: str) -> ArtifactProof:

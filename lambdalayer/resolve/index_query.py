@@ -11,6 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from packaging.utils import (
@@ -145,9 +146,12 @@ def ask_indexes(project: str, plan: QueryPlan, *, timeout: float = 20.0) -> Inde
 
     Never raises: an index that cannot be asked becomes a note, redacted.
     """
-    if plan.skipped:
-        return IndexAnswer(offer=None, note=f"The index was not asked: {plan.skipped}.")
     name = canonicalize_name(project)
+    local = _find_links_files(name, plan.find_links)
+    if plan.skipped:
+        if local:
+            return IndexAnswer(offer=_newest(name, {"files": local}))
+        return IndexAnswer(offer=None, note=f"The index was not asked: {plan.skipped}.")
     deadline = time.monotonic() + timeout
     for url in plan.urls:
         try:
@@ -162,10 +166,38 @@ def ask_indexes(project: str, plan: QueryPlan, *, timeout: float = 20.0) -> Inde
         except ValueError:
             return IndexAnswer(offer=None, note=f"The index {redact_url(url)} did not answer "
                                                 "in JSON (PEP 691).")
+        if isinstance(data, dict) and local:
+            listed = data.get("files")
+            data = {**data, "files": [*(listed if isinstance(listed, list) else []), *local]}
         offer = _newest(name, data) if isinstance(data, dict) else None
         return IndexAnswer(offer=offer, note=None if offer else
                            f"The index {redact_url(url)} lists no usable files for {name}.")
+    if local:
+        return IndexAnswer(offer=_newest(name, {"files": local}))
     return IndexAnswer(offer=None, note=f"No index lists {name}.")
+
+
+def _find_links_files(name: str, directories: tuple[Path, ...]) -> list[dict[str, Any]]:
+    """The files of `name` in local --find-links directories, as index entries."""
+    found: list[dict[str, Any]] = []
+    for directory in directories:
+        try:
+            entries = sorted(p.name for p in directory.iterdir() if p.is_file())
+        except OSError:
+            continue
+        for filename in entries:
+            try:
+                if filename.endswith(".whl"):
+                    project = parse_wheel_filename(filename)[0]
+                elif filename.endswith((".tar.gz", ".zip")):
+                    project = parse_sdist_filename(filename)[0]
+                else:
+                    continue
+            except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+                continue
+            if canonicalize_name(project) == name:
+                found.append({"filename": filename})
+    return found
 
 
 def newest_offer(project: str, *, timeout: float = 20.0) -> IndexOffer | None:

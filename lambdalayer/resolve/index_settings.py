@@ -86,6 +86,9 @@ class QueryPlan:
 
     urls: tuple[str, ...]
     skipped: str | None = None
+    # Local --find-links directories (flag, config, UV_FIND_LINKS, requirement files): uv
+    # takes releases from them as from an index, so the newest-release rule looks there too.
+    find_links: tuple[Path, ...] = ()
 
 
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -115,7 +118,7 @@ def _env_urls(*names: str) -> list[str]:
 
 
 def _file_options(texts: Iterable[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {"index": [], "extra": [], "no-index": []}
+    found: dict[str, list[str]] = {"index": [], "extra": [], "no-index": [], "find-links": []}
     for text in texts:
         for raw in text.splitlines():
             match = _FILE_OPTION.match(raw.strip())
@@ -128,7 +131,26 @@ def _file_options(texts: Iterable[str]) -> dict[str, list[str]]:
                 found["extra"].append(value)
             elif opt == "--no-index":
                 found["no-index"].append(opt)
+            elif opt in ("-f", "--find-links"):
+                found["find-links"].append(value)
     return found
+
+
+def _local_dirs(links: Iterable[str], bases: Iterable[Path]) -> tuple[Path, ...]:
+    """The --find-links entries that are local directories (a path or a file:// URL),
+    a relative one tried against each of `bases`. Remote pages are not read."""
+    found: list[Path] = []
+    for link in links:
+        if not link:
+            continue
+        if link.startswith("file://"):
+            link = link[len("file://"):]
+        elif "://" in link:
+            continue
+        path = Path(link).expanduser()
+        candidates = [path] if path.is_absolute() else [base / path for base in bases]
+        found.extend(c.resolve() for c in candidates if c.is_dir())
+    return tuple(dict.fromkeys(found))
 
 
 def _uv_config_files(start: Path) -> list[Path]:
@@ -180,16 +202,22 @@ def _uv_config_indexes(start: Path) -> tuple[list[str], list[str]] | None:
 
 
 def query_plan(settings: IndexSettings, requirement_texts: Iterable[str] = (),
-               start: Path | None = None) -> QueryPlan:
+               start: Path | None = None, bases: Iterable[Path] = ()) -> QueryPlan:
     """The indexes uv would consult, most preferred first.
 
     Precedence as uv's: command-line options (here: flags/config) and UV_*
     variables over requirement-file options over uv.toml over PyPI. Extra
-    indexes come before the default one.
+    indexes come before the default one. `bases` are the directories relative
+    --find-links paths of requirement files may be relative to (besides the
+    working directory).
     """
     files = _file_options(requirement_texts)
+    find_links = _local_dirs(
+        [*settings.find_links, *os.environ.get("UV_FIND_LINKS", "").replace(",", " ").split(),
+         *files["find-links"]], [Path.cwd(), *bases])
     if files["no-index"] or os.environ.get("UV_NO_INDEX"):
-        return QueryPlan(urls=(), skipped="the build uses no index (--no-index)")
+        return QueryPlan(urls=(), skipped="the build uses no index (--no-index)",
+                         find_links=find_links)
     configured = _uv_config_indexes((start or Path.cwd()).resolve())
     if configured is None:
         return QueryPlan(urls=(), skipped="uv's settings file could not be read")
@@ -202,4 +230,4 @@ def query_plan(settings: IndexSettings, requirement_texts: Iterable[str] = (),
     extras = [*settings.extra_index_urls, *_env_urls("UV_INDEX", "UV_EXTRA_INDEX_URL"),
               *files["extra"], *config_extra]
     ordered = [u.rstrip("/") for u in [*extras, primary]]
-    return QueryPlan(urls=tuple(dict.fromkeys(ordered)))
+    return QueryPlan(urls=tuple(dict.fromkeys(ordered)), find_links=find_links)

@@ -78,7 +78,8 @@ def newest_offer(name: str, inputs: RequirementInputs) -> IndexAnswer:
     from lambdalayer.resolve.index_query import ask_indexes
     from lambdalayer.resolve.index_settings import query_plan
 
-    plan = query_plan(inputs.index, [f.text for f in inputs.files])
+    plan = query_plan(inputs.index, [f.text for f in inputs.files],
+                      bases=[f.base or f.path.parent for f in inputs.files])
     return ask_indexes(name, plan)
 
 
@@ -293,14 +294,58 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
                          f"({err.message.split('. ')[0]}); {have} is the newest release "
                          f"with a wheel for {target}.")
         return dataclasses.replace(first, notes=(*first.notes, *notes))
+    got = {d.name: d.version for d in built.dists}
+    if not any(_newer(got.get(name), have) for name, (have, _) in to_build.items()):
+        # Building from sdists gained nothing: the layer keeps the wheels first chosen.
+        shutil.rmtree(trial, ignore_errors=True)
+        for name, (have, newest) in sorted(to_build.items()):
+            notes.append(_not_used(installed[name].display_name, have, newest, target,
+                                   _why_not(inputs, target, dest, name, newest)))
+        return dataclasses.replace(first, notes=(*first.notes, *notes))
     shutil.rmtree(dest)
     trial.rename(dest)
     dists = tuple(read_installed(dest))
     for name, (have, newest) in sorted(to_build.items()):
-        notes.append(f"{installed[name].display_name} {newest}: built from its sdist "
-                     f"(pure Python) because that release publishes no wheel; the newest "
-                     f"release with a wheel is {have}.")
+        # Said of the layer written: uv may have built an older sdist than the newest.
+        version = got.get(name, str(have))
+        display = installed[name].display_name
+        if version == str(newest):
+            notes.append(f"{display} {newest}: built from its sdist (pure Python) because "
+                         f"that release publishes no wheel; the newest release with a wheel "
+                         f"is {have}.")
+        else:
+            notes.append(f"{display} {version}: built from its sdist (pure Python); the "
+                         f"newest release, {newest}, could not be used: "
+                         f"{_why_not(inputs, target, dest, name, newest)}.")
     return dataclasses.replace(built, tree=dest, dists=dists, notes=(*built.notes, *notes))
+
+
+def _newer(version: str | None, than: Version) -> bool:
+    try:
+        return version is not None and Version(version) > than
+    except InvalidVersion:
+        return False
+
+
+def _not_used(display: str, have: Version, newest: Version, target: Target, why: str) -> str:
+    return (f"{display} {have} is not the newest release ({newest}): {newest} publishes "
+            f"only an sdist, and it could not be used ({why}); {have} is the newest release "
+            f"with a wheel for {target}.")
+
+
+def _why_not(inputs: RequirementInputs, target: Target, dest: Path, name: str,
+             newest: Version) -> str:
+    """uv's own reason for not installing `name==newest` (one more resolve, asked only
+    when the layer ends up without the newest release)."""
+    scratch = dest.with_name(dest.name + "-why")
+    pinned = dataclasses.replace(inputs, specs=(*inputs.specs, f"{name}=={newest}"))
+    try:
+        _install(pinned, target, scratch, {name}, progress=None)
+    except ResolutionError as err:
+        return err.message.rstrip(".")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return "uv preferred an older release when resolving from sdists"
 
 
 def _closed(dists: tuple[InstalledDist, ...], inputs: RequirementInputs, target: Target) -> bool:

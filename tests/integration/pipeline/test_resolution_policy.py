@@ -120,3 +120,38 @@ def test_failed_native_sdist_build_says_why_in_one_line(tmp_path: Path) -> None:
     log = Path(message.split("The full build log: ")[1].strip())
     assert log.is_file() and "ll_fixture_gdal_missing.h" in log.read_text()
     assert len(run.stderr) < 1500  # not the build backend's whole output
+
+
+def test_newest_pure_sdist_in_a_find_links_directory_is_built(tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    make_wheel(links, "ll-fixture-linked", "1.0", file_tag="py3-none-any",
+               files={"ll_fixture_linked/__init__.py": b"OLD = 1\n"})
+    make_sdist(links, "ll-fixture-linked", "2.0", module="ll_fixture_linked")
+    (tmp_path / "requirements.txt").write_text("--find-links ./links\nll-fixture-linked\n")
+    (tmp_path / "index").mkdir()
+    with serve_index(tmp_path / "index") as index:
+        run = build(index, tmp_path, "linked", "-r", str(tmp_path / "requirements.txt"))
+    assert run.returncode == 0, run.stderr
+    assert _versions(run)["ll-fixture-linked"] == "2.0"
+    assert any("ll-fixture-linked 2.0: built from its sdist" in w
+               for w in run.json()["warnings"])
+
+
+def test_sdist_note_names_the_release_the_layer_holds(tmp_path: Path) -> None:
+    files = tmp_path / "index"
+    make_wheel(files, "ll-fixture-newer", "1.0", file_tag="py3-none-any",
+               files={"ll_fixture_newer/__init__.py": b""})
+    make_wheel(files, "ll-fixture-dep", "1.0", file_tag="py3-none-any",
+               files={"ll_fixture_dep/__init__.py": b""})
+    make_sdist(files, "ll-fixture-newer", "1.2", module="ll_fixture_newer")
+    # The newest release needs a dependency release that does not exist: unusable.
+    make_sdist(files, "ll-fixture-newer", "1.3", module="ll_fixture_newer",
+               requires=("ll-fixture-dep>=5",))
+    with serve_index(files) as index:
+        run = build(index, tmp_path, "newer", "-p", "ll-fixture-newer")
+    assert run.returncode == 0, run.stderr
+    assert _versions(run)["ll-fixture-newer"] == "1.2"
+    [note] = [w for w in run.json()["warnings"] if "ll-fixture-newer" in w]
+    assert note.startswith("ll-fixture-newer 1.2: built from its sdist"), note
+    assert "the newest release, 1.3, could not be used" in note
+    assert "ll-fixture-dep" in note

@@ -1,0 +1,111 @@
+"""The fix for two distributions of a layer that no longer fit together.
+
+When the proof finds that one distribution fails to import because another one
+(the provider) lacks what it imports (proof/conflicts.py), older releases of the
+provider are tried, newest first: each try resolves the layer again with
+`provider<release-that-failed` added and imports the failing distribution's top
+level. The first that imports gives the advice ("add -p 'amazon-ion<0.13'"). The
+number of resolves is bounded: each costs a uv run and an interpreter start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from lambdalayer.common.errors import LambdaLayerError
+from lambdalayer.common.progress import Progress
+from lambdalayer.pipeline.request import BuildRequest
+from lambdalayer.proof.conflicts import Conflict
+from lambdalayer.proof.prove import dist_modules, prove_layer
+from lambdalayer.resolve.install import lay_out
+from lambdalayer.resolve.resolver import resolve_for_target
+from lambdalayer.targets.target import Target
+
+MAX_TRIES = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkingPin:
+    """`spec` ("amazon-ion<0.13.0") makes the layer hold `version`, with which the
+    conflicting distribution imports."""
+
+    spec: str
+    version: str
+
+
+def find_working_pin(request: BuildRequest, target: Target, conflict: Conflict, work: Path,
+                     progress: Progress | None = None, *,
+                     tries: int = MAX_TRIES) -> WorkingPin | str | None:
+    """The newest release of the provider below the failing one with which
+    `conflict.dist` imports, within `tries` resolves; why not when a resolve failed;
+    None when no try imported (or the host cannot import for `target`)."""
+    inputs = request.inputs_for(target)
+    if inputs.exact_pins() is not None:
+        return None  # a lock file: the user chooses what to change
+    provider = canonicalize_name(conflict.provider)
+    failing = conflict.provider_version
+    for attempt in range(tries):
+        spec = f"{conflict.provider}<{_series(failing)}"
+        if progress:
+            progress(f"trying {spec}")
+        trial = dataclasses.replace(inputs, specs=(*inputs.specs, spec))
+        try:
+            resolution = resolve_for_target(trial, target, work / f"pairfix-{attempt}")
+        except LambdaLayerError as err:
+            # Nothing older fits the other requirements: uv's reason is the advice.
+            return f"with {spec} the requirements cannot be resolved ({err.message})"
+        held = {d.name: d for d in resolution.dists}
+        chosen = held.get(provider)
+        dependent = held.get(canonicalize_name(conflict.dist))
+        if chosen is None or dependent is None or chosen.version == failing:
+            return None
+        root = work / f"pairfix-layer-{attempt}"
+        site = lay_out(resolution.tree, root, target.site_packages)
+        modules = dist_modules(site, dependent.dist_info, dependent.files)
+        if not modules:
+            return None
+        proof = prove_layer(root, [target], {target.runtime.name: {conflict.dist: modules}},
+                            configured=request.interpreters)
+        if proof.status == "passed":
+            return WorkingPin(spec=spec, version=chosen.version)
+        if proof.status != "failed":
+            return None
+        failing = chosen.version
+    return None
+
+
+def _series(version: str) -> str:
+    """The release series of `version` ("0.14.6" -> "0.14"): below it is the next older
+    series, so each try skips the patch releases that share the failing API."""
+    try:
+        release = Version(version).release
+    except InvalidVersion:
+        return version
+    return ".".join(str(part) for part in release[:2]) if len(release) > 1 else version
+
+
+def pair_advice(request: BuildRequest, targets: Sequence[Target],
+                conflicts: Sequence[Conflict], work: Path,
+                progress: Progress | None = None) -> str:
+    """One sentence per conflict (at most two are searched): the pin that works, or
+    that none was found among the releases tried. Ends with a space."""
+    sentences = []
+    for conflict in conflicts[:2]:
+        pin = find_working_pin(request, targets[0], conflict, work, progress)
+        if isinstance(pin, WorkingPin):
+            sentences.append(
+                f"{conflict.dist} imports with {conflict.provider} {pin.version}: add "
+                f"-p '{pin.spec}' (or pin {conflict.provider} in your requirements).")
+        else:
+            sentences.append(
+                f"No older release of {conflict.provider} tried (at most {MAX_TRIES}) made "
+                f"{conflict.dist} import{f' ({pin})' if pin else ''}: pin "
+                f"{conflict.provider} to a release that still has `{conflict.name}`, or use "
+                f"another release of {conflict.dist} or of what requires it.")
+    return " ".join(sentences) + " "
