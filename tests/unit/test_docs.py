@@ -88,7 +88,7 @@ def test_every_cited_docs_page_exists() -> None:
 
 def test_links_between_pages_resolve() -> None:
     broken = []
-    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         for target in MARKDOWN_LINK.findall(page.read_text("utf-8")):
             if not (page.parent / target).is_file():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
