@@ -4,7 +4,7 @@ A fence's info string says what a block is (docs/development.md):
 
 - ```sh runnable    run by tests/integration/test_docs_examples.py, each block alone in
                     an empty directory;
-- ```sh (bash, shell, console)   shown only; tests/unit/test_docs_commands.py parses every
+- ```sh (bash, shell, console, make)   shown only; tests/unit/test_docs_commands.py parses every
                     `lambdalayer ...` command in them with the real CLI.
 
 Sybil does the Markdown (fences inside lists, nested fences, line numbers); what runs a
@@ -27,7 +27,7 @@ from sybil.parsers.markdown import CodeBlockParser
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNABLE = "sh runnable"
-SHOWN = ("sh", "bash", "shell", "console")
+SHOWN = ("sh", "bash", "shell", "console", "make")
 # Seconds one runnable block may take: builds resolve against the real index.
 BLOCK_TIMEOUT = 600
 

@@ -15,7 +15,7 @@ import click
 import pytest
 
 from lambdalayer.cli import cli
-from tests.docs_examples import RUNNABLE, SHOWN, Block, blocks, commands, pages
+from tests.docs_examples import ROOT, RUNNABLE, SHOWN, Block, blocks, commands, pages
 
 # An inline code span that is a whole command, in the prose of a page.
 INLINE_COMMAND = re.compile(r"(?<!`)`(lambdalayer [^`]+)`(?!`)")
@@ -98,3 +98,40 @@ def test_commands_are_split_as_a_shell_would() -> None:
         ["diff", "a", "b", "--markdown"],
         ["recipes"],
     ]
+
+
+# The page that is each command's full reference (docs/commands/).
+REFERENCE = {"build": "build", "check": "check", "test": "test", "diff": "diff",
+             "report": "report", "publish": "publish", "attach": "attach",
+             "versions": "versions", "prune": "versions", "lock": "lock",
+             "recipes": "recipes", "runtimes": "runtimes", "cache": "cache",
+             "interpreters": "interpreters"}
+
+
+def _options(command: click.Command, ctx: click.Context) -> set[str]:
+    """Every long option of `command` and of its subcommands."""
+    names = {opt for param in command.params if isinstance(param, click.Option)
+             for opt in (*param.opts, *param.secondary_opts)
+             if opt.startswith("--") and opt != "--help"}
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None
+            names |= _options(sub, ctx)
+    return names
+
+
+def test_every_command_has_a_reference_page_naming_each_of_its_options() -> None:
+    from lambdalayer.cli import COMMANDS
+
+    assert set(REFERENCE) == set(COMMANDS), "a new command needs a page in docs/commands/"
+    ctx = click.Context(cli)
+    missing = []
+    for name, page in REFERENCE.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None, name
+        text = (ROOT / "docs" / "commands" / f"{page}.md").read_text("utf-8")
+        missing += [f"docs/commands/{page}.md does not mention `{name} {opt}`"
+                    for opt in sorted(_options(command, ctx))
+                    if not re.search(re.escape(opt) + r"(?![\w-])", text)]
+    assert not missing, "\n".join(missing)
