@@ -88,8 +88,21 @@ def test_every_cited_docs_page_exists() -> None:
 
 def test_links_between_pages_resolve() -> None:
     broken = []
-    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         for target in MARKDOWN_LINK.findall(page.read_text("utf-8")):
             if not (page.parent / target).is_file():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, "\n".join(broken)
+
+
+def test_the_readme_is_a_guide_whose_commands_ci_runs() -> None:
+    # The reference lives in docs/; the README stays a guide a newcomer reads through.
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert len(readme.splitlines()) <= 350
+    # .ci/run ends with the README's test command, verbatim.
+    ci_command = (ROOT / ".ci" / "run").read_text("utf-8").strip().splitlines()[-1]
+    assert ci_command == "pip install -e '.[test]' && python -m pytest"
+    assert f"\n{ci_command}\n" in readme
+    assert "\npip install . && lambdalayer build pg8000\n" in readme
+    assert "Python ≥ 3.10" in readme
+    assert "pip install lambdalayer" not in readme, "not on the package index yet"
