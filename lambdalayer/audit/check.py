@@ -12,12 +12,21 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lambdalayer.audit import rules
-from lambdalayer.audit.elf import Classified, ElfError, ElfInfo, Kind, classify, read_elf
+from lambdalayer.audit.elf import (
+    Classified,
+    ElfError,
+    ElfInfo,
+    ElfOverBudget,
+    Kind,
+    classify,
+    read_elf,
+)
 from lambdalayer.audit.findings import AuditReport, Finding, merge_findings
 from lambdalayer.audit.names import collisions
 from lambdalayer.audit.syslibs import load_base_image_libs
 from lambdalayer.audit.tree import LayerFile, LayerTree, scan_layer
 from lambdalayer.audit.zipread import ExtractedZip, safe_extract
+from lambdalayer.common.budget import PER_RUN, Budget
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
 from lambdalayer.targets.target import Target
@@ -40,6 +49,7 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
     findings = list(extra)
     classified: dict[str, Classified | OSError] = {}
     parsed: dict[str, ElfInfo | ElfError] = {}
+    budget = Budget(PER_RUN, scope="run")  # every ELF file of this audit draws on it
     basenames: dict[str, list[str]] = {}
     for rel in sorted(tree.files) + sorted(tree.links):
         basenames.setdefault(posixpath.basename(rel), []).append(rel)
@@ -72,12 +82,19 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
                 info = parsed.get(layer_file.rel)
                 if info is None:
                     try:
-                        info = read_elf(layer_file.path)
+                        info = read_elf(layer_file.path, budget.child())
                     except ElfError as exc:
                         info = exc
                     except OSError as exc:
                         info = ElfError(str(exc))
                     parsed[layer_file.rel] = info
+                if isinstance(info, ElfOverBudget):
+                    findings.append(ctx.finding(
+                        layer_file, "unreadable-elf", "error",
+                        f"Parsing this Linux binary stopped at lambdalayer's limit ({info}); "
+                        "no real library comes near it, so the file is corrupt or crafted. "
+                        "Reinstall the package that ships it (docs/sandbox-and-limits.md)."))
+                    continue
                 if isinstance(info, ElfError):
                     findings.append(ctx.finding(
                         layer_file, "corrupt-elf", "error",
