@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build_cmd", "Build a layer zip and manifest for Lambda targets."),
     "check": ("check_cmd", "Audit a layer (dir, zip or ARN): will it load on the target?"),
     "diff": ("diff_cmd", "What changed between two layers: packages, sizes, findings."),
-    "test": ("test_cmd", "Import a layer on a real interpreter, as Lambda would."),
+    "test": ("layer_test_cmd", "Import a layer on a real interpreter, as Lambda would."),
     "publish": ("aws_cmd", "Publish built layers as new layer versions (skips unchanged)."),
     "attach": ("aws_cmd", "Attach a published layer to functions, keeping their others."),
     "versions": ("aws_cmd", "List a layer's versions and the functions that use them."),
