@@ -347,9 +347,11 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         library_path)
     # The layer's code must not reach our environment (/proc/<parent>/environ) or the
     # network: proof/sandbox.py. Under bwrap the host's files are read-only, so the
-    # scratch folder stands for Lambda's writable /tmp.
+    # scratch folder stands for Lambda's writable /tmp. An invoked handler keeps the network.
     sandbox = find_sandbox()
-    command = sandbox.wrap(command, writable=staged.opt.parent, cwd=staged.task)
+    network = bool(function and function.invoke)
+    command = sandbox.wrap(command, writable=staged.opt.parent, cwd=staged.task,
+                           network=network)
     if sandbox.kind == "bwrap":
         env["TMPDIR"] = str(staged.opt.parent / "tmp")
         (staged.opt.parent / "tmp").mkdir(exist_ok=True)
@@ -368,7 +370,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         crash = f"timed out after {timeout:.0f} s"
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, results_file, crash, elapsed)
-    return replace(run, sandbox=sandbox.describe())
+    return replace(run, sandbox=sandbox.describe(network=network))
 
 
 def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_file: Path,

@@ -12,6 +12,10 @@ network has nothing but an empty loopback.
 - else util-linux `unshare` (the file system as it is);
 - else nothing, said on the proof line; the environment stays scrubbed.
 
+Invoking a handler (`test --event`) keeps the host's network, since a handler talks
+to its services (a database on the CI runner); the other namespaces stay, and the
+proof line says so.
+
 Running as another user instead was not chosen: a root CI job's interpreters live in
 /root/.pyenv, which no other user can open. LAMBDALAYER_SANDBOX=bwrap|unshare|none
 chooses one (docs/sandbox-and-limits.md).
@@ -43,21 +47,28 @@ class Sandbox:
     program: str | None = None
     reason: str | None = None
 
-    def wrap(self, argv: Sequence[str], *, writable: Path, cwd: Path) -> list[str]:
-        """`argv` run inside the sandbox, with `writable` (the scratch folder) writable."""
+    def wrap(self, argv: Sequence[str], *, writable: Path, cwd: Path,
+             network: bool = False) -> list[str]:
+        """`argv` run inside the sandbox, with `writable` (the scratch folder) writable;
+        `network` keeps the host's network namespace."""
         if self.kind == "bwrap" and self.program:
-            return [self.program, *_BWRAP_FLAGS, "--bind", str(writable), str(writable),
+            flags = [f for f in _BWRAP_FLAGS if not (network and f == "--unshare-net")]
+            return [self.program, *flags, "--bind", str(writable), str(writable),
                     "--chdir", str(cwd), "--", *argv]
         if self.kind == "unshare" and self.program:
-            return [self.program, *_UNSHARE_FLAGS, "--", *argv]
+            flags = [f for f in _UNSHARE_FLAGS if not (network and f == "--net")]
+            return [self.program, *flags, "--", *argv]
         return list(argv)
 
-    def describe(self) -> str:
-        """For the proof line: "sandboxed (bwrap: …)" or "NOT sandboxed: why"."""
+    def describe(self, *, network: bool = False) -> str:
+        """For the proof line: "sandboxed (bwrap: …)" or "NOT sandboxed (why) …"."""
+        spaces = (_NAMESPACES.replace("network, ", "")
+                  + ", the host's network kept for the invoked handler") if network \
+            else _NAMESPACES
         if self.kind == "bwrap":
-            return f"sandboxed (bwrap: {_NAMESPACES}, read-only host files)"
+            return f"sandboxed (bwrap: {spaces}, read-only host files)"
         if self.kind == "unshare":
-            return f"sandboxed (unshare: {_NAMESPACES})"
+            return f"sandboxed (unshare: {spaces})"
         return f"NOT sandboxed ({self.reason}); only its environment is scrubbed"
 
 

@@ -154,3 +154,35 @@ def test_qemu_emulated_arm64_interpreter_runs_inside_the_sandbox(listener: int,
     target = run.json()["targets"][0]
     assert target["how"] == "qemu-aarch64", target
     assert target["sandbox"].startswith("sandboxed (bwrap:"), target
+
+
+def test_an_invoked_handler_keeps_the_network_but_not_our_environment(
+        python312: None, listener: int, tmp_path: Path) -> None:
+    """`test --event` calls the handler, which talks to its services (a database on the
+    runner): the host's network stays, /proc/<parent>/environ does not."""
+    require(_bwrap_works(), "bubblewrap (apt-get install bubblewrap) able to make namespaces")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "handler.py").write_text(
+        "import os, socket\n"
+        "def handler(event, context):\n"
+        f"    socket.create_connection(('127.0.0.1', {listener}), timeout=5).close()\n"
+        "    leaked = []\n"
+        "    for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "        try:\n"
+        "            if open(f'/proc/{pid}/environ', 'rb').read().find("
+        f"{SECRET.encode()!r}) >= 0:\n"
+        "                leaked.append(pid)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return {'leaked': leaked}\n")
+    layer = tmp_path / "layer"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "helper.py").write_text("VALUE = 1\n")
+    run = run_cli("test", str(layer), "--runtime", "python3.12", "--code", str(code),
+                  "--handler", "handler.handler", "--event", "{}", "--json",
+                  env={"GITHUB_TOKEN": SECRET})
+    assert run.returncode == 0, run.stdout + run.stderr
+    target = run.json()["targets"][0]
+    assert target["handler"]["result"] == {"leaked": []}, target
+    assert "the host's network kept for the invoked handler" in target["sandbox"]
