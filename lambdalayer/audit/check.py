@@ -15,12 +15,21 @@ from typing import TypeVar
 
 from lambdalayer.audit import rules
 from lambdalayer.audit.closure import classify_load, import_closure, may_be_on_demand
-from lambdalayer.audit.elf import Classified, ElfError, ElfInfo, Kind, classify, read_elf
+from lambdalayer.audit.elf import (
+    Classified,
+    ElfError,
+    ElfInfo,
+    ElfOverBudget,
+    Kind,
+    classify,
+    read_elf,
+)
 from lambdalayer.audit.findings import AuditReport, Finding, merge_findings
 from lambdalayer.audit.names import collisions
 from lambdalayer.audit.syslibs import load_base_image_libs
 from lambdalayer.audit.tree import LayerFile, LayerTree, scan_layer
 from lambdalayer.audit.zipread import ExtractedZip, safe_extract
+from lambdalayer.common.budget import PER_RUN, Budget
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
 from lambdalayer.targets.target import Target
@@ -45,13 +54,14 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
     findings = list(extra)
     classified: dict[str, Classified | OSError] = {}
     parsed: dict[str, ElfInfo | ElfError] = {}
+    budget = Budget(PER_RUN, scope="run")  # every ELF file of this audit draws on it
     basenames: dict[str, list[str]] = {}
     for rel in sorted(tree.files) + sorted(tree.links):
         basenames.setdefault(posixpath.basename(rel), []).append(rel)
     syslibs = load_base_image_libs()
     for target in targets:
         ctx = rules.Context(target=target, tree=tree, syslibs=syslibs[target.runtime.os.key])
-        findings.extend(_target_findings(ctx, tree, classified, parsed, basenames))
+        findings.extend(_target_findings(ctx, tree, classified, parsed, basenames, budget))
     findings.extend(_name_collisions(tree))
     findings.extend(_layer_findings(tree))
     return AuditReport(findings=merge_findings(findings), allow=allow, files=len(tree.files),
@@ -62,7 +72,7 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
 def _target_findings(ctx: rules.Context, tree: LayerTree,
                      classified: dict[str, Classified | OSError],
                      parsed: dict[str, ElfInfo | ElfError],
-                     basenames: dict[str, list[str]]) -> list[Finding]:
+                     basenames: dict[str, list[str]], budget: Budget) -> list[Finding]:
     """Every finding for one target (`classified` and `parsed` are shared by the targets)."""
     findings: list[Finding] = []
     files = tree.for_target(ctx.target)
@@ -72,7 +82,7 @@ def _target_findings(ctx: rules.Context, tree: LayerTree,
     start = len(findings)
     elves: list[tuple[LayerFile, ElfInfo]] = []
     for layer_file in files:
-        found, info = _file_findings(ctx, layer_file, classified, parsed)
+        found, info = _file_findings(ctx, layer_file, classified, parsed, budget)
         findings.extend(found)
         if info is not None:
             elves.append((layer_file, info))
@@ -109,9 +119,9 @@ def _classify(path: Path) -> Classified | OSError:
         return exc
 
 
-def _read(path: Path) -> ElfInfo | ElfError:
+def _read(path: Path, budget: Budget) -> ElfInfo | ElfError:
     try:
-        return read_elf(path)
+        return read_elf(path, budget.child())
     except ElfError as exc:
         return exc
     except OSError as exc:
@@ -120,7 +130,7 @@ def _read(path: Path) -> ElfInfo | ElfError:
 
 def _file_findings(ctx: rules.Context, layer_file: LayerFile,
                    classified: dict[str, Classified | OSError],
-                   parsed: dict[str, ElfInfo | ElfError]
+                   parsed: dict[str, ElfInfo | ElfError], budget: Budget
                    ) -> tuple[list[Finding], ElfInfo | None]:
     """One file's findings, and its ELF information when the target can load it."""
     kind = _once(classified, layer_file.rel, lambda: _classify(layer_file.path))
@@ -133,7 +143,13 @@ def _file_findings(ctx: rules.Context, layer_file: LayerFile,
         return [rules.foreign_binary(ctx, layer_file, kind)], None
     elf: ElfInfo | None = None
     if kind.kind is Kind.ELF:
-        info = _once(parsed, layer_file.rel, lambda: _read(layer_file.path))
+        info = _once(parsed, layer_file.rel, lambda: _read(layer_file.path, budget))
+        if isinstance(info, ElfOverBudget):
+            return [ctx.finding(
+                layer_file, "unreadable-elf", "error",
+                f"Parsing this Linux binary stopped at lambdalayer's limit ({info}); "
+                "no real library comes near it, so the file is corrupt or crafted. "
+                "Reinstall the package that ships it (docs/sandbox-and-limits.md).")], None
         if isinstance(info, ElfError):
             return [ctx.finding(
                 layer_file, "corrupt-elf", "error",

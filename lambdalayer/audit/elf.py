@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from lambdalayer.common.budget import PER_FILE, Budget, OverBudget
+
 # Enough for every magic number below; PE needs a second read at e_lfanew.
 HEAD_SIZE = 64
 
@@ -28,6 +30,10 @@ class Kind(enum.Enum):
 
 class ElfError(ValueError):
     """The file starts like an ELF file but cannot be parsed (truncated, corrupt, hostile)."""
+
+
+class ElfOverBudget(ElfError):
+    """Parsing stopped at the per-file or per-run budget (common/budget.py)."""
 
 
 # e_machine values (pyelftools' names) -> the wheel-tag / uname spelling.
@@ -165,7 +171,8 @@ _MAX_SECTIONS = 1 << 16
 _MAX_TABLE = 64 << 20  # .dynamic / .dynstr / verneed far beyond any real library
 # Hostile input bounds (a crafted 16 KB zip must not cost gigabytes): a library
 # name or path list is never longer than PATH_MAX, and no real library needs
-# more than a few hundred libraries or versions.
+# more than a few hundred libraries or versions. These cap one string and one
+# loop; the totals over a file and a run are the Budget's (common/budget.py).
 _MAX_STRING = 4096
 _MAX_ENTRIES = 1024
 
@@ -180,16 +187,17 @@ def _read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
     return data
 
 
-def _string(table: bytes, offset: int) -> str:
+def _string(table: bytes, offset: int, budget: Budget) -> str:
     """The NUL-terminated string at `offset`, at most _MAX_STRING bytes (ValueError past)."""
     end = table.find(b"\0", offset, offset + _MAX_STRING + 1)
     if end < 0:
         raise ValueError(f"string at offset {offset} is not terminated within "
                          f"{_MAX_STRING} bytes")
+    budget.spend(entries=1, string_bytes=end - offset)
     return table[offset:end].decode("utf-8", "surrogateescape")
 
 
-def _read_fast(handle: BinaryIO) -> ElfInfo | None:
+def _read_fast(handle: BinaryIO, budget: Budget) -> ElfInfo | None:
     """ElfInfo from the raw tables; None when the file needs the reference reader."""
     handle.seek(0)
     ident = handle.read(64)
@@ -239,6 +247,7 @@ def _read_fast(handle: BinaryIO) -> ElfInfo | None:
     seen: set[tuple[int, int]] = set()  # (tag, offset): a repeated entry adds nothing
     for position in range(0, len(data) - entry.size + 1, entry.size):
         tag, value = entry.unpack_from(data, position)
+        budget.spend(entries=1)
         if tag == _DT_NULL:
             break
         if (tag, value) in seen:
@@ -247,13 +256,13 @@ def _read_fast(handle: BinaryIO) -> ElfInfo | None:
         if len(seen) > _MAX_ENTRIES:
             raise ValueError(f"more than {_MAX_ENTRIES} dynamic entries")
         if tag == _DT_NEEDED:
-            needed.append(_string(dynstr, value))
+            needed.append(_string(dynstr, value, budget))
         elif tag == _DT_RPATH:
-            rpath.extend(p for p in _string(dynstr, value).split(":") if p)
+            rpath.extend(p for p in _string(dynstr, value, budget).split(":") if p)
         elif tag == _DT_RUNPATH:
-            runpath.extend(p for p in _string(dynstr, value).split(":") if p)
+            runpath.extend(p for p in _string(dynstr, value, budget).split(":") if p)
         elif tag == _DT_SONAME:
-            soname = _string(dynstr, value)
+            soname = _string(dynstr, value, budget)
     versions: list[tuple[str, tuple[str, ...]]] = []
     for sh_type, offset, size, link, count in sections:
         if sh_type != _SHT_GNU_VERNEED:
@@ -264,16 +273,18 @@ def _read_fast(handle: BinaryIO) -> ElfInfo | None:
         for _ in range(min(count, _MAX_ENTRIES)):
             _version, aux_count, file_name, aux, following = struct.unpack_from(
                 order + "HHIII", data, position)
+            budget.spend(entries=1)
             wanted = []
             aux_position = position + aux
             for _ in range(min(aux_count, _MAX_ENTRIES)):
                 _hash, _flags, _other, name, aux_next = struct.unpack_from(
                     order + "IHHII", data, aux_position)
-                wanted.append(_string(names, name))
+                budget.spend(entries=1)
+                wanted.append(_string(names, name, budget))
                 if not aux_next:
                     break
                 aux_position += aux_next
-            versions.append((_string(names, file_name), tuple(wanted)))
+            versions.append((_string(names, file_name, budget), tuple(wanted)))
             if not following:
                 break
             position += following
@@ -289,13 +300,17 @@ def _read_fast(handle: BinaryIO) -> ElfInfo | None:
     )
 
 
-def read_elf(path: Path) -> ElfInfo:
-    """Parse the loader-relevant parts of an ELF file; ElfError when it cannot be parsed."""
+def read_elf(path: Path, budget: Budget | None = None) -> ElfInfo:
+    """Parse the loader-relevant parts of an ELF file; ElfError when it cannot be parsed.
+
+    `budget` is this file's (usually a child of the run's); a fresh per-file one when
+    None. ElfOverBudget when the file costs more than it allows.
+    """
     with path.open("rb") as handle:
-        return read_elf_stream(handle)
+        return read_elf_stream(handle, budget)
 
 
-def read_elf_stream(handle: BinaryIO) -> ElfInfo:
+def read_elf_stream(handle: BinaryIO, budget: Budget | None = None) -> ElfInfo:
     """`read_elf` on an open binary stream.
 
     The common case (section headers present) is read with `struct` straight from
@@ -305,31 +320,37 @@ def read_elf_stream(handle: BinaryIO) -> ElfInfo:
     unusual (no section headers, extended numbering) goes to pyelftools, which the
     tests also use as the reference for the fast path.
     """
+    budget = budget if budget is not None else Budget(PER_FILE, scope="file")
     try:
-        fast = _read_fast(handle)
+        fast = _read_fast(handle, budget)
+    except OverBudget as exc:
+        raise ElfOverBudget(str(exc)) from exc
     except (struct.error, IndexError, ValueError, UnicodeDecodeError, OverflowError,
             OSError) as exc:
         raise ElfError(f"{type(exc).__name__}: {exc}".strip()) from exc
     if fast is not None:
         return fast
     handle.seek(0)
-    return read_elf_pyelftools(handle)
+    return read_elf_pyelftools(handle, budget)
 
 
-def _capped(text: str) -> str:
-    """The fast reader's string limit, so both readers refuse the same hostile files."""
-    if len(text.encode("utf-8", "surrogateescape")) > _MAX_STRING:
+def _capped(text: str, budget: Budget) -> str:
+    """The fast reader's string limit and budget, so both readers refuse the same files."""
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size > _MAX_STRING:
         raise ValueError(f"a dynamic string is longer than {_MAX_STRING} bytes")
+    budget.spend(entries=1, string_bytes=size)
     return text
 
 
-def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
+def read_elf_pyelftools(handle: BinaryIO, budget: Budget | None = None) -> ElfInfo:
     """The reference reader: everything through pyelftools (slower, handles more)."""
     # Imported here so that classifying a tree with no ELF file never pays for it.
     from elftools.elf.dynamic import DynamicSection, DynamicSegment
     from elftools.elf.elffile import ELFFile
     from elftools.elf.gnuversions import GNUVerNeedSection
 
+    budget = budget if budget is not None else Budget(PER_FILE, scope="file")
     try:
         elf = ELFFile(handle)
         header = elf.header
@@ -344,8 +365,9 @@ def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
                 dynamic = section
             elif isinstance(section, GNUVerNeedSection):
                 for verneed, auxiliaries in section.iter_versions():
-                    names = tuple(_capped(str(a.name)) for a in auxiliaries)
-                    versions.append((_capped(str(verneed.name)), names))
+                    budget.spend(entries=1)
+                    names = tuple(_capped(str(a.name), budget) for a in auxiliaries)
+                    versions.append((_capped(str(verneed.name), budget), names))
                     if len(versions) > _MAX_ENTRIES or len(names) > _MAX_ENTRIES:
                         raise ValueError(f"more than {_MAX_ENTRIES} version needs")
         if dynamic is None:
@@ -356,6 +378,7 @@ def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
                     break
         if dynamic is not None:
             for count, tag in enumerate(dynamic.iter_tags()):
+                budget.spend(entries=1)
                 if count > _MAX_ENTRIES:
                     raise ValueError(f"more than {_MAX_ENTRIES} dynamic entries")
                 name = tag.entry.d_tag
@@ -365,7 +388,7 @@ def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
                 if attribute is None:
                     continue
                 # pyelftools resolves these tags' dynstr offsets into attributes.
-                value = _capped(str(getattr(tag, attribute)))
+                value = _capped(str(getattr(tag, attribute)), budget)
                 if name == "DT_NEEDED":
                     needed.append(value)
                 elif name == "DT_RPATH":
@@ -384,6 +407,8 @@ def read_elf_pyelftools(handle: BinaryIO) -> ElfInfo:
             runpath=tuple(runpath),
             version_needs=tuple(versions),
         )
+    except OverBudget as exc:
+        raise ElfOverBudget(str(exc)) from exc
     except Exception as exc:
         # Hostile or truncated input: pyelftools raises ELFError, construct's
         # StreamError, struct.error, IndexError, UnicodeDecodeError, ... The

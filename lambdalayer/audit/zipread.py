@@ -13,6 +13,7 @@ import os
 import posixpath
 import re
 import stat
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ MAX_RATIO = 200
 RATIO_FLOOR = 64 << 20
 MAX_ENTRIES = 100_000
 MAX_LINK_TARGET = 4096
+# Wall-clock total for one extraction: 1 GiB inflates in seconds, so this is only
+# reached by something pathological (docs/sandbox-and-limits.md).
+MAX_SECONDS = 300.0
 _CHUNK = 1 << 20
 _UNIX = 3  # ZipInfo.create_system for zips made on Unix: external_attr holds st_mode
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -65,9 +69,14 @@ class _Budget:
         self.max_total = max_total
         self.max_ratio = max_ratio
         self.written = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
 
     def spend(self, count: int) -> None:
         self.written += count
+        if time.monotonic() > self.deadline:
+            raise UsageError(
+                f"Extracting {self.archive} took more than {MAX_SECONDS:g} s; refusing to "
+                "go on (far past anything a Lambda layer needs).")
         if self.written > self.max_total or (
             self.written > self.ratio_floor and self.written > self.max_ratio * self.zipped_size
         ):
@@ -128,6 +137,7 @@ def _extract_all(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], destination:
     seen: dict[str, zipfile.ZipInfo] = {}
     links: list[tuple[str, zipfile.ZipInfo]] = []
     for info in infos:
+        budget.spend(0)  # the time budget holds for many empty entries too
         name = info.filename
         normal = _check_name(name, problems)
         if normal is None:

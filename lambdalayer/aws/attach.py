@@ -5,8 +5,12 @@
 and write it with the RevisionId we read: a concurrent change makes Lambda
 answer PreconditionFailedException, and we re-read and re-plan, so two attaches
 of different layers both survive. An update in progress answers
-ResourceConflictException: we wait (`function_updated_v2`) and retry with
-backoff.
+ResourceConflictException: we wait for LastUpdateStatus and retry with backoff.
+
+Every function is planned and checked before any is changed; then they change in
+order, and any failure on the way is raised as AttachIncomplete, whose message lists
+each function already changed with the exact command that undoes it. A function whose
+last update Failed can be attached to: the new update is its repair.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import dataclasses
 import random
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,13 +30,17 @@ from lambdalayer.aws.arns import check_layer_name, layer_identity, parse_layer_a
 from lambdalayer.aws.client import aws_errors, error_code, region_of
 from lambdalayer.aws.sizes import FunctionSize, function_size
 from lambdalayer.common import interrupt
-from lambdalayer.common.errors import AuditError, AwsError, UsageError
+from lambdalayer.common.errors import AuditError, AwsError, LambdaLayerError, UsageError
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 
 # Lambda quota: at most 5 layers per function.
 MAX_LAYERS = 5
 _CONFLICT_ATTEMPTS = 6
 _REPLAN_ATTEMPTS = 5
+# How long to wait for Lambda to apply an update (LastUpdateStatus InProgress):
+# attempts x delay seconds, as boto's function_updated_v2 waiter does.
+_WAIT_DELAY = 1.0
+_WAIT_ATTEMPTS = 300
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +88,41 @@ class AttachResult:
         layers = " ".join(shlex.quote(arn) for arn in self.before) if self.before else "'[]'"
         return (f"aws lambda update-function-configuration --region {self.region} "
                 f"--function-name {shlex.quote(self.name)} --layers {layers}")
+
+
+class AttachIncomplete(LambdaLayerError):
+    """A failure after some functions were changed: the cause's message, then each change
+    with the command that undoes it. Exits with the cause's code."""
+
+    def __init__(self, cause: LambdaLayerError, changed: Sequence[AttachResult]) -> None:
+        self.cause = cause
+        self.changed = tuple(r for r in changed if r.changed and not r.dry_run)
+        lines = [cause.message, "Already changed before this failure; to undo, run:"]
+        for result in self.changed:
+            lines.append(f"  {result.name} ({result.region}): before "
+                         f"{' '.join(result.before) or '(no layers)'}; after "
+                         f"{' '.join(result.after)}")
+            lines.append(f"    {result.rollback_command}")
+        super().__init__("\n".join(lines), hint=cause.hint)
+        self.exit_code = cause.exit_code
+
+    def after(self, earlier: Sequence[AttachResult]) -> AttachIncomplete:
+        """The same failure, with the changes made before this call first."""
+        return AttachIncomplete(self.cause, [*earlier, *self.changed])
+
+
+@contextmanager
+def undo_on_failure(done: Sequence[AttachResult]) -> Iterator[None]:
+    """Raise a failure inside as AttachIncomplete naming what `done` (a list filled as
+    the work goes) has changed; unchanged when nothing was."""
+    try:
+        yield
+    except AttachIncomplete as exc:
+        raise exc.after(done) from exc.cause
+    except LambdaLayerError as exc:
+        if any(r.changed and not r.dry_run for r in done):
+            raise AttachIncomplete(exc, done) from exc
+        raise
 
 
 def plan_layers(before: Sequence[str], new_arn: str) -> tuple[str, ...]:
@@ -239,19 +283,21 @@ def attach(
     forced = {state.name: tuple(check_attachable(state, layer, force=force))
               for state in states}
     sizes = check_sizes(client, states, layer, dist=dist)
-    results = []
-    for state in states:
-        if dry_run:
+    results: list[AttachResult] = []
+    if dry_run:
+        for state in states:
             after = plan_layers(state.layers, layer.arn)
             results.append(AttachResult(name=state.name, region=region_of(client),
                                         before=state.layers, after=after,
                                         changed=after != state.layers, dry_run=True,
                                         forced=forced[state.name],
                                         unzipped=sizes.get(state.name)))
-            continue
-        result = _attach_one(client, state.name, layer, force=force, sleep=sleep,
-                             waiter_config=waiter_config or {})
-        results.append(dataclasses.replace(result, unzipped=sizes.get(state.name)))
+        return tuple(results)
+    with undo_on_failure(results):
+        for state in states:
+            result = _attach_one(client, state.name, layer, force=force, sleep=sleep,
+                                 waiter_config=waiter_config or {})
+            results.append(dataclasses.replace(result, unzipped=sizes.get(state.name)))
     return tuple(results)
 
 
@@ -287,7 +333,7 @@ def _attach_one(client: Any, name: str, layer: LayerChoice, *, force: bool,
     region = region_of(client)
     resource = f"function {name!r}"
     for _ in range(_REPLAN_ATTEMPTS):
-        _wait_updated(client, name, waiter_config)
+        _wait_updated(client, name, waiter_config, sleep)  # a Failed one is repaired below
         state = read_function(client, name)
         problems = check_attachable(state, layer, force=force)
         after = plan_layers(state.layers, layer.arn)
@@ -304,11 +350,19 @@ def _attach_one(client: Any, name: str, layer: LayerChoice, *, force: bool,
             if error_code(err.__cause__) == "PreconditionFailedException":
                 continue  # someone changed the function since we read it: re-read, re-plan
             raise
-        _wait_updated(client, name, waiter_config)
         # `before` is the list our write replaced (after any re-plan), so the
         # rollback command undoes this change and keeps a concurrent one.
-        return AttachResult(name=state.name, region=region, before=state.layers,
-                            after=after, changed=True, forced=tuple(problems))
+        result = AttachResult(name=state.name, region=region, before=state.layers,
+                              after=after, changed=True, forced=tuple(problems))
+        with undo_on_failure([result]):
+            config = _wait_updated(client, name, waiter_config, sleep)
+            if config.get("LastUpdateStatus") == "Failed":
+                raise AwsError(
+                    f"Lambda accepted the new layer list for {name!r} but could not apply "
+                    f"it: LastUpdateStatus is Failed ({_reason(config)}).",
+                    hint="Fix the cause Lambda names (or undo below), then run attach "
+                         "again: attaching to a Failed function repairs it.")
+        return result
     raise AwsError(f"Function {name!r} kept changing while attaching {layer.arn} "
                    f"({_REPLAN_ATTEMPTS} attempts).", hint="Run the command again.")
 
@@ -331,7 +385,26 @@ def _update_with_backoff(client: Any, arguments: dict[str, Any],
         delay = min(delay * 2, 16.0)
 
 
-def _wait_updated(client: Any, name: str, waiter_config: dict[str, int]) -> None:
-    with aws_errors(region=region_of(client), resource=f"function {name!r}"):
-        client.get_waiter("function_updated_v2").wait(FunctionName=name,
-                                                      WaiterConfig=waiter_config)
+def _wait_updated(client: Any, name: str, waiter_config: dict[str, int],
+                  sleep: Callable[[float], None]) -> dict[str, Any]:
+    """The function's configuration once no update is in progress (Successful or Failed:
+    the caller judges; boto's waiter would raise a bare message on Failed)."""
+    delay = float(waiter_config.get("Delay", _WAIT_DELAY))
+    attempts = int(waiter_config.get("MaxAttempts", _WAIT_ATTEMPTS))
+    for attempt in range(attempts):
+        with aws_errors(region=region_of(client), resource=f"function {name!r}"):
+            config: dict[str, Any] = client.get_function(FunctionName=name).get(
+                "Configuration", {})
+        if config.get("LastUpdateStatus") != "InProgress" and config.get("State") != "Pending":
+            return config
+        if attempt + 1 < attempts:
+            sleep(delay)
+    raise AwsError(f"Function {name!r} was still updating (LastUpdateStatus InProgress) "
+                   f"after {attempts * delay:g} s.",
+                   hint="Look at the function in the Lambda console, then run attach again.")
+
+
+def _reason(config: dict[str, Any]) -> str:
+    code = config.get("LastUpdateStatusReasonCode")
+    reason = config.get("LastUpdateStatusReason")
+    return ": ".join(str(part) for part in (code, reason) if part) or "Lambda gave no reason"

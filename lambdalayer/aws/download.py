@@ -2,7 +2,8 @@
 
 Lambda hands out a presigned `Content.Location` URL (valid for 10 minutes) for a
 layer version this account may read. The download is capped in bytes and in
-wall-clock time, and its zip is then read like any local zip.
+wall-clock time (common/deadline.py: enforced during the reads), and its zip is
+then read like any local zip.
 """
 
 from __future__ import annotations
@@ -75,34 +76,32 @@ def _layer_location(arn: str, *, region: str, profile: str | None, endpoint_url:
 def _download(url: str, destination: Path, *, arn: str) -> None:
     """Stream the presigned URL to `destination`, capped at MAX_DOWNLOAD bytes."""
     import http.client
-    import time
     import urllib.error
-    import urllib.request
+
+    from lambdalayer.common.deadline import (
+        BodyTooLarge,
+        Deadline,
+        DeadlineExceeded,
+        deadline_seconds,
+        open_url,
+        read_body,
+    )
 
     if not url.startswith(("https://", "http://")):
         raise AwsError(f"AWS returned an unexpected download location for {arn}.")
     # A total deadline, not only a per-read timeout: a server trickling a byte a
     # minute must not hold `check` for hours.
-    deadline = time.monotonic() + DOWNLOAD_DEADLINE
+    seconds = deadline_seconds(DOWNLOAD_DEADLINE)
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, destination.open("wb") as out:
-            copied = 0
-            while True:
-                chunk = response.read(1 << 20)
-                if not chunk:
-                    break
-                copied += len(chunk)
-                if copied > MAX_DOWNLOAD:
-                    raise UsageError(f"The layer {arn} is larger than {MAX_DOWNLOAD:,} bytes; "
-                                     "no Lambda layer can be that big.")
-                if time.monotonic() > deadline:
-                    raise AwsError(f"Downloading the layer {arn} took longer than "
-                                   f"{DOWNLOAD_DEADLINE:.0f} s; stopped.",
-                                   hint="Try again on a faster connection.")
-                out.write(chunk)
-            expected = response.headers.get("Content-Length", "")
-            if expected.isdigit() and copied < int(expected):
-                raise http.client.IncompleteRead(b"", int(expected) - copied)
+        with Deadline(seconds, url) as deadline, open_url(url, deadline) as response, \
+                destination.open("wb") as out:
+            read_body(response, deadline, cap=MAX_DOWNLOAD, sink=out, chunk=1 << 20)
+    except BodyTooLarge:
+        raise UsageError(f"The layer {arn} is larger than {MAX_DOWNLOAD:,} bytes; no Lambda "
+                         "layer can be that big.") from None
+    except DeadlineExceeded as exc:
+        raise AwsError(f"Downloading the layer {arn} stopped: {exc}.",
+                       hint="Try again on a faster connection.") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError,
             http.client.HTTPException) as exc:  # IncompleteRead, RemoteDisconnected...
         raise AwsError(f"Could not download the layer {arn}: {exc}",

@@ -35,6 +35,14 @@ from lambdalayer.archive.manifest import find_manifests, read_manifest
 from lambdalayer.aws.arns import parse_layer_arn
 from lambdalayer.aws.client import error_code
 from lambdalayer.common.cache import SIZES_DIR, cache_root
+from lambdalayer.common.deadline import (
+    BodyTooLarge,
+    Deadline,
+    DeadlineExceeded,
+    deadline_seconds,
+    open_url,
+    read_body,
+)
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 
@@ -46,7 +54,8 @@ _MAX_DIRECTORY = 64 << 20
 # below the unzipped limit, so this bounds the download.
 _MAX_DOWNLOAD = UNZIPPED_LIMIT + (16 << 20)
 _MAX_ENTRIES = 200_000
-_TIMEOUT = 20
+# One measurement (a zip's end, rarely the whole zip) in all, enforced during reads.
+SIZE_DEADLINE = 120.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,43 +147,54 @@ def unzipped_size(archive: Any) -> int:
     return sum(info.file_size for info in infos if not info.is_dir())
 
 
-def _get(url: str, first: int, last: int) -> Any:
+def _get(url: str, first: int, last: int, deadline: Deadline) -> Any:
     request = urllib.request.Request(url, headers={"Range": f"bytes={first}-{last}"})
-    return urllib.request.urlopen(request, timeout=_TIMEOUT)
+    return open_url(request, deadline)
 
 
-def _read_capped(response: Any, cap: int) -> bytes:
-    data = response.read(cap + 1)
-    if len(data) > cap:
-        raise UsageError(f"more than {cap:,} bytes")
-    return bytes(data)
+def _read_capped(response: Any, cap: int, deadline: Deadline) -> bytes:
+    try:
+        return read_body(response, deadline, cap=cap)
+    except BodyTooLarge:
+        raise UsageError(f"more than {cap:,} bytes") from None
 
 
 def read_remote_size(url: str) -> int:
-    """Unzipped size of the zip at `url`, reading only its end when the server allows."""
+    """Unzipped size of the zip at `url`, reading only its end when the server allows.
+
+    Within SIZE_DEADLINE seconds in all (common/deadline.py); past it, UsageError
+    naming the host."""
     if urlparse(url).scheme not in {"http", "https"}:
         raise UsageError("no HTTP download location")
-    with _get_suffix(url) as response:
+    try:
+        with Deadline(deadline_seconds(SIZE_DEADLINE), url) as deadline:
+            return _remote_size(url, deadline)
+    except DeadlineExceeded as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _remote_size(url: str, deadline: Deadline) -> int:
+    with _get_suffix(url, deadline) as response:
         if response.status != 206:
-            return unzipped_size(io.BytesIO(_read_capped(response, _MAX_DOWNLOAD)))
+            return unzipped_size(io.BytesIO(_read_capped(response, _MAX_DOWNLOAD, deadline)))
         total = _content_length(response.headers.get("Content-Range", ""))
-        tail = _read_capped(response, _TAIL)
+        tail = _read_capped(response, _TAIL, deadline)
     start = total - len(tail)
     try:
         return unzipped_size(_Tail(total, start, tail))
     except _NeedBytes as need:
         if start - need.offset > _MAX_DIRECTORY:
             raise UsageError("its central directory is implausibly large") from None
-        with _get(url, need.offset, start - 1) as response:
-            head = _read_capped(response, start - need.offset)
+        with _get(url, need.offset, start - 1, deadline) as response:
+            head = _read_capped(response, start - need.offset, deadline)
         if response.status != 206 or len(head) != start - need.offset:
             raise UsageError("the server answered the range request wrongly") from None
         return unzipped_size(_Tail(total, need.offset, head + tail))
 
 
-def _get_suffix(url: str) -> Any:
+def _get_suffix(url: str, deadline: Deadline) -> Any:
     request = urllib.request.Request(url, headers={"Range": f"bytes=-{_TAIL}"})
-    return urllib.request.urlopen(request, timeout=_TIMEOUT)
+    return open_url(request, deadline)
 
 
 _RANGE = re.compile(r"bytes\s+\d+-\d+/(\d+)")

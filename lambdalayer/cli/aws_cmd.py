@@ -17,8 +17,8 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, json_option
-from lambdalayer.cli.output import human_console, print_json, say
-from lambdalayer.common.errors import LambdaLayerError, UsageError
+from lambdalayer.cli.output import human_console, print_json
+from lambdalayer.common.errors import UsageError
 from lambdalayer.common.units import format_size
 
 if TYPE_CHECKING:
@@ -322,16 +322,13 @@ def _attach_configured(config: Any, names: tuple[str, ...], region: str | None,
         raise UsageError("No configured layer names any `functions`; pass --function.")
     if dry_run:
         return planned
+    from lambdalayer.aws.attach import undo_on_failure
+
     results: list[Any] = []
-    try:
+    # A failure's message then lists what changed before it, with each undo command.
+    with undo_on_failure(results):
         for client, outputs in work:
             results.extend(attach_configured(client, outputs, dry_run=False, force=force))
-    except LambdaLayerError:
-        # Say how to undo what did change before the error is shown.
-        for done in results:
-            if done.changed:
-                say(f"changed {done.name} before the error; undo: {done.rollback_command}")
-        raise
     return results
 
 

@@ -165,6 +165,7 @@ def _run_json(run: TargetRun) -> dict[str, Any]:
         "python_version": run.python_version,
         "how": run.how,  # native, qemu-aarch64, ROOT's ld.so
         "glibc": run.glibc,
+        "sandbox": run.sandbox,  # sandboxed (bwrap: …) or NOT sandboxed (why)
         "seconds": round(run.seconds, 4),
         "covered_by": run.covered_by,
         "imports": [
@@ -226,6 +227,8 @@ def render_proof(report: ProofReport) -> None:
         console.print(f"{mark} {run.target} on CPython {run.python_version}{how} "
                       f"({escape(run.interpreter or '')}): {count} import"
                       f"{'s' * (count != 1)} in {run.seconds:.2f} s")
+        if run.sandbox:
+            console.print(f"    [dim]{escape(run.sandbox)}[/]")
         if run.reason:
             console.print(f"    [red]{escape(run.reason)}[/]")
         width = max((len(i.module) for i in run.imports), default=0)

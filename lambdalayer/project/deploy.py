@@ -172,19 +172,20 @@ def pick_published(manifests: tuple[Path, ...], region: str, architecture: str) 
 def attach_configured(client: Any, outputs: LayerBuildOutputs, *, dry_run: bool,
                       force: bool) -> list[Any]:
     """Attach the layer to each of its configured functions (AttachResult list)."""
-    from lambdalayer.aws.attach import attach, read_function, resolve_layer
+    from lambdalayer.aws.attach import attach, read_function, resolve_layer, undo_on_failure
     from lambdalayer.aws.client import region_of
 
     if not outputs.layer.functions:
         return []
     region = region_of(client)
     results: list[Any] = []
-    for function in outputs.layer.functions:
-        state = read_function(client, function)
-        arn = pick_published(outputs.manifests, region, state.architecture)
-        choice = resolve_layer(client, arn, dist=outputs.manifests[0].parent)
-        results.extend(attach(client, [function], choice, dry_run=dry_run, force=force,
-                              dist=outputs.manifests[0].parent))
+    with undo_on_failure(results):  # a failure names every function changed before it
+        for function in outputs.layer.functions:
+            state = read_function(client, function)
+            arn = pick_published(outputs.manifests, region, state.architecture)
+            choice = resolve_layer(client, arn, dist=outputs.manifests[0].parent)
+            results.extend(attach(client, [function], choice, dry_run=dry_run, force=force,
+                                  dist=outputs.manifests[0].parent))
     return results
 
 

@@ -94,7 +94,8 @@ def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]]) -> TargetPro
     return TargetProof(target=str(run.target), status=status, how=run.how,
                        interpreter=run.interpreter, python_version=run.python_version,
                        reason=run.reason, seconds=run.seconds, glibc=run.glibc,
-                       glibc_newer=run.glibc_newer, covered_by=run.covered_by)
+                       glibc_newer=run.glibc_newer, covered_by=run.covered_by,
+                       sandbox=run.sandbox)
 
 
 def _wanted(root: Path, version: str, requested: Sequence[str],

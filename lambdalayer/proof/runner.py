@@ -39,6 +39,7 @@ from lambdalayer.interpreters.find import (
     host_machine,
     missing_reason,
 )
+from lambdalayer.proof.sandbox import find_sandbox
 from lambdalayer.proof.target_run import HandlerResult, ImportResult, Status, TargetRun
 from lambdalayer.targets.target import Target
 
@@ -348,6 +349,16 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     command = interpreter.launch.argv(
         interpreter.path, ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"), json.dumps(config)],
         library_path)
+    # The layer's code must not reach our environment (/proc/<parent>/environ) or the
+    # network: proof/sandbox.py. Under bwrap the host's files are read-only, so the
+    # scratch folder stands for Lambda's writable /tmp. An invoked handler keeps the network.
+    sandbox = find_sandbox()
+    network = bool(function and function.invoke)
+    command = sandbox.wrap(command, writable=staged.opt.parent, cwd=staged.task,
+                           network=network)
+    if sandbox.kind == "bwrap":
+        env["TMPDIR"] = str(staged.opt.parent / "tmp")
+        (staged.opt.parent / "tmp").mkdir(exist_ok=True)
     started = time.perf_counter()
     crash: str | None = None
     try:
@@ -362,7 +373,8 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     except subprocess.TimeoutExpired:
         crash = f"timed out after {timeout:.0f} s"
     elapsed = time.perf_counter() - started
-    return _collect(target, interpreter, staged, results_file, crash, elapsed)
+    run = _collect(target, interpreter, staged, results_file, crash, elapsed)
+    return replace(run, sandbox=sandbox.describe(network=network))
 
 
 def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_file: Path,

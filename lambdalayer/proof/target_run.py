@@ -58,6 +58,8 @@ class TargetRun:
     covered_by: str | None = None
     how: str | None = None  # "native", "qemu-aarch64", "ROOT's ld.so" (interpreters/launch.py)
     glibc: str | None = None  # the proving interpreter's glibc, e.g. "2.36"
+    # "sandboxed (bwrap: …)" or "NOT sandboxed (why)": proof/sandbox.py
+    sandbox: str | None = None
 
     @property
     def glibc_newer(self) -> bool:

@@ -27,6 +27,7 @@ class TargetProof:
     glibc: str | None = None
     glibc_newer: bool = False  # the proving interpreter's glibc is newer than Lambda's
     covered_by: str | None = None
+    sandbox: str | None = None  # "sandboxed (bwrap: …)" or "NOT sandboxed (why)"
 
     def line(self) -> str:
         """One line for the summary, e.g. "python3.11/arm64: imported under qemu-aarch64 …"."""
@@ -39,6 +40,8 @@ class TargetProof:
         text = f"{self.target}: {verb} {under}, CPython {self.python_version}"
         if self.glibc_newer:
             text += f" (its glibc {self.glibc} is newer than Lambda's; the audit guards that)"
+        if self.sandbox:
+            text += f", {self.sandbox}"
         return text
 
 

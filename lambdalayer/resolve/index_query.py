@@ -23,6 +23,14 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from lambdalayer.common.deadline import (
+    BodyTooLarge,
+    Deadline,
+    DeadlineExceeded,
+    deadline_seconds,
+    open_url,
+    read_body,
+)
 from lambdalayer.common.redact import redact_text, redact_url, split_credentials
 from lambdalayer.resolve.index_settings import IndexSettings, QueryPlan, query_plan
 
@@ -95,10 +103,11 @@ class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
         return redirected
 
 
-def _fetch(url: str, *, deadline: float) -> bytes | None:
+def _fetch(url: str, *, deadline: Deadline) -> bytes | None:
     """The JSON project page at `url` (credentials sent as a header), None on 404.
 
-    Raises _Unavailable with a redacted reason for every other failure.
+    Raises _Unavailable with a redacted reason for every other failure; `deadline`
+    holds during the reads (common/deadline.py).
     """
     bare, auth = split_credentials(url)
     headers = {"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -106,23 +115,16 @@ def _fetch(url: str, *, deadline: float) -> bytes | None:
         headers["Authorization"] = auth
     failure = "no answer"
     for context in _ssl_contexts():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _Unavailable("the index did not answer in time")
         try:
             request = urllib.request.Request(bare, headers=headers)
-            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context),
-                                                 _GuardedRedirects())
-            with opener.open(request, timeout=remaining) as response:
-                body = bytearray()
-                while chunk := response.read(65536):
-                    body += chunk
-                    if len(body) > _MAX_RESPONSE or time.monotonic() > deadline:
-                        raise _Unavailable("the index's answer was too large or too slow")
-                length = response.headers.get("Content-Length", "")
-                if length.isdigit() and len(body) < int(length):
-                    raise http.client.IncompleteRead(bytes(body), int(length) - len(body))
-                return bytes(body)
+            with open_url(request, deadline, context=context,
+                          handlers=(_GuardedRedirects(),)) as response:
+                return read_body(response, deadline, cap=_MAX_RESPONSE)
+        except BodyTooLarge:
+            raise _Unavailable(f"the index's answer was larger than {_MAX_RESPONSE:,} "
+                               "bytes") from None
+        except DeadlineExceeded as exc:
+            raise _Unavailable(str(exc)) from None
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
@@ -152,10 +154,15 @@ def ask_indexes(project: str, plan: QueryPlan, *, timeout: float = 20.0) -> Inde
         if local:
             return IndexAnswer(offer=_newest(name, {"files": local}))
         return IndexAnswer(offer=None, note=f"The index was not asked: {plan.skipped}.")
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
     for url in plan.urls:
         try:
-            body = _fetch(f"{url}/{name}/", deadline=deadline)
+            # One total for all the indexes asked: this only improves an error message.
+            left = timeout - (time.monotonic() - started)
+            if left <= 0:
+                raise _Unavailable("no time was left to ask it")
+            with Deadline(deadline_seconds(left), url) as deadline:
+                body = _fetch(f"{url}/{name}/", deadline=deadline)
         except _Unavailable as exc:
             return IndexAnswer(offer=None, note=redact_text(
                 f"The index {redact_url(url)} could not be asked: {exc}."))

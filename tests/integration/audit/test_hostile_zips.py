@@ -8,28 +8,38 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.hostile import elf_with_huge_strings, zip_of
+from tests.hostile import elf_with_huge_strings, elf_with_shared_version_chain, zip_of
 
 MEMORY_BOUND = 256 * 1024 * 1024
+# Seconds of CPU for the whole `check`, start-up included (CPU, not wall time, so a busy
+# test machine does not fail it).
+TIME_BOUND = 2.0
 OUTPUT_BOUND = 64 * 1024
 
 _MEASURE = """
 import resource, subprocess, sys
 run = subprocess.run([sys.executable, "-m", "lambdalayer", *sys.argv[1:]],
                      capture_output=True, timeout=120)
-sys.stdout.buffer.write(b"%d %d\\n" % (run.returncode,
-                        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stdout.buffer.write(b"%d %d %f\\n" % (run.returncode, usage.ru_maxrss,
+                                         usage.ru_utime + usage.ru_stime))
 sys.stdout.buffer.write(run.stdout)
 """
 
 
 def _peak(*args: str) -> tuple[int, int, bytes]:
     """(exit status, peak RSS in bytes, stdout) of `lambdalayer ARGS` in its own process."""
+    status, peak, stdout, _ = _measured(*args)
+    return status, peak, stdout
+
+
+def _measured(*args: str) -> tuple[int, int, bytes, float]:
+    """`_peak` and the CPU seconds of `lambdalayer ARGS` (its start-up included)."""
     done = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True,
                           timeout=180, check=True)
     first, _, stdout = done.stdout.partition(b"\n")
-    status, kilobytes = (int(x) for x in first.split())
-    return status, kilobytes * 1024, stdout
+    status, kilobytes, seconds = first.split()
+    return int(status), int(kilobytes) * 1024, stdout, float(seconds)
 
 
 def test_huge_string_table_with_repeated_needed_entries(tmp_path: Path) -> None:
@@ -54,3 +64,34 @@ def test_long_but_legal_names_are_read_once(tmp_path: Path) -> None:
                                  "x86_64", "--json")
     assert status == 4 and peak < MEMORY_BOUND
     assert len(stdout) < OUTPUT_BOUND
+
+
+def test_version_needs_sharing_one_auxiliary_chain(tmp_path: Path) -> None:
+    """1,024 version-need entries all pointing at one chain of 256 auxiliaries naming one
+    4,096-byte string (a ~2 KB zip): each loop is capped, their product was not (1.1 GB).
+    The file's total budget stops it: an `unreadable-elf` finding, within 256 MB and 2 s."""
+    archive = zip_of(tmp_path / "chain.zip",
+                     {"python/chain.so": elf_with_shared_version_chain()})
+    assert archive.stat().st_size < 4 * 1024
+    status, peak, stdout, elapsed = _measured(
+        "check", str(archive), "--runtime", "python3.12", "--arch", "x86_64", "--json")
+    assert status == 4
+    assert peak < MEMORY_BOUND, f"peak RSS {peak / 1e6:.0f} MB"
+    assert elapsed < TIME_BOUND, f"{elapsed:.2f} s"
+    codes = {f["code"]: f for f in json.loads(stdout)["findings"]}
+    assert "unreadable-elf" in codes, sorted(codes)
+    assert "bytes of strings per file" in codes["unreadable-elf"]["message"]
+
+
+def test_twenty_chains_of_short_strings_stay_within_the_time_bound(tmp_path: Path) -> None:
+    """Short strings pass the string budget; the entry budget is what stops each file
+    (16 s of CPU for twenty files before it)."""
+    chain = elf_with_shared_version_chain(auxiliaries=1024, string_size=8)
+    archive = zip_of(tmp_path / "twenty.zip",
+                     {f"python/chain{index}.so": chain for index in range(20)})
+    status, peak, stdout, elapsed = _measured(
+        "check", str(archive), "--runtime", "python3.12", "--arch", "x86_64", "--json")
+    assert status == 4 and peak < MEMORY_BOUND
+    assert elapsed < TIME_BOUND, f"{elapsed:.2f} s"
+    paths = {f["path"] for f in json.loads(stdout)["findings"] if f["code"] == "unreadable-elf"}
+    assert paths == {f"python/chain{index}.so" for index in range(20)}

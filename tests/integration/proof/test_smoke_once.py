@@ -37,7 +37,9 @@ def counted(tmp_path: Path) -> tuple[dict[str, str], Path]:
     wrapper = tmp_path / "python3.12"
     wrapper.write_text(f'#!/bin/sh\necho "$1 $2 $3" >> {log}\nexec {found.path} "$@"\n')
     wrapper.chmod(0o755)
-    return {"LAMBDALAYER_PYTHON_3_12_X86_64": str(wrapper)}, log
+    # The wrapper writes its log from inside the proof's sandbox: bubblewrap's host files
+    # are read-only, unshare's are not (docs/sandbox-and-limits.md).
+    return {"LAMBDALAYER_PYTHON_3_12_X86_64": str(wrapper), "LAMBDALAYER_SANDBOX": "unshare"}, log
 
 
 def _imports(log: Path) -> int:

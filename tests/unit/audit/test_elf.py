@@ -7,11 +7,13 @@ import io
 import struct
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambdalayer.audit.elf import (
     ElfError,
+    ElfOverBudget,
     Kind,
     classify,
     classify_head,
@@ -19,6 +21,8 @@ from lambdalayer.audit.elf import (
     read_elf_pyelftools,
     read_elf_stream,
 )
+from lambdalayer.common.budget import PER_RUN, Budget, Limits
+from tests.hostile import elf_with_shared_version_chain
 from tests.unit.audit.fixtures import (
     EM_AARCH64,
     NEEDS_GLIBC_2_27,
@@ -127,3 +131,36 @@ def test_both_readers_refuse_an_overlong_dynamic_string(tmp_path: Path) -> None:
     with so.open("rb") as handle, contextlib.suppress(ElfError):
         read_elf_pyelftools(handle)
         raise AssertionError("pyelftools' reader kept a 5000-byte string")
+
+
+@pytest.mark.parametrize("reader", [read_elf_stream, read_elf_pyelftools])
+def test_both_readers_stop_a_shared_version_chain_at_the_file_budget(reader) -> None:  # type: ignore[no-untyped-def]
+    """Each loop is capped at 1,024; only the file's total stops 1,024 x 256 strings."""
+    with pytest.raises(ElfOverBudget, match="per file"):
+        reader(io.BytesIO(elf_with_shared_version_chain()))
+    with pytest.raises(ElfOverBudget, match="table entries per file"):
+        reader(io.BytesIO(elf_with_shared_version_chain(auxiliaries=1024, string_size=8)))
+
+
+def test_files_draw_on_the_run_budget(tmp_path: Path) -> None:
+    """Ten files each within their own budget exhaust a run's: per run, not per loop."""
+    chain = elf_with_shared_version_chain(needs=40, auxiliaries=40, string_size=8)
+    assert len(read_elf_stream(io.BytesIO(chain)).version_needs) == 40  # fine on its own
+    run = Budget(Limits(entries=10_000, string_bytes=PER_RUN.string_bytes, seconds=60),
+                 scope="run")
+    outcomes = []
+    for _ in range(10):
+        try:
+            read_elf_stream(io.BytesIO(chain), run.child())
+            outcomes.append("read")
+        except ElfOverBudget as exc:
+            outcomes.append(str(exc))
+    assert outcomes[:2] == ["read"] * 2
+    assert outcomes[-1] == "more than 10,000 table entries per run"
+
+
+def test_a_real_library_is_far_within_the_file_budget(tmp_path: Path) -> None:
+    budget = Budget(PER_RUN, scope="run")
+    file_budget = budget.child()
+    read_elf(compile_so(tmp_path, "m.so", NEEDS_GLIBC_2_27), file_budget)
+    assert 0 < file_budget.entries < file_budget.limits.entries // 50

@@ -216,3 +216,18 @@ def test_arbitrary_entry_names_never_escape(tmp_path: Path,
     assert not outside
     for path in dest.rglob("*"):
         assert path.resolve().is_relative_to(dest.resolve()) or path.is_symlink()
+
+
+def test_extraction_has_a_wall_clock_total(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many cheap entries still stop at the time budget, as a UsageError, not a hang."""
+    from lambdalayer.audit import zipread
+
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for index in range(50):
+            zf.writestr(entry(f"python/d{index}/", 0o755, kind=stat.S_IFDIR), b"")
+    monkeypatch.setattr(zipread, "MAX_SECONDS", -1.0)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(UsageError, match="took more than"):
+        safe_extract(archive, tmp_path / "out")

@@ -108,3 +108,20 @@ def test_a_conflict_that_never_clears_is_an_aws_error(stubbed: tuple[Any, Stubbe
 
     with pytest.raises(AwsError, match="ResourceConflictException"):
         attach(client, ["fn"], OURS, sleep=lambda _: None)
+
+
+def test_an_update_that_never_settles_is_our_message_not_a_waiter_s(
+        stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    _read(stubber, [], "r1")
+    for _ in range(3):
+        stubber.add_response("get_function",
+                             {"Configuration": {"LastUpdateStatus": "InProgress"}},
+                             {"FunctionName": "fn"})
+    sleeps: list[float] = []
+
+    with pytest.raises(AwsError, match=r"'fn' was still updating \(LastUpdateStatus "
+                                       r"InProgress\) after 6 s"):
+        attach(client, ["fn"], OURS, sleep=sleeps.append,
+               waiter_config={"Delay": 2, "MaxAttempts": 3})
+    assert sleeps == [2.0, 2.0]

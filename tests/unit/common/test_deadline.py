@@ -1,0 +1,137 @@
+"""Wall-clock deadlines hold during reads: a loopback server trickling one byte at a time
+stops every download (layer by ARN, size probe, index query) at its total, naming the host."""
+
+from __future__ import annotations
+
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from lambdalayer.aws.download import check_layer_arn
+from lambdalayer.aws.sizes import read_remote_size
+from lambdalayer.common.deadline import DEADLINE_VARIABLE, Deadline, DeadlineExceeded, open_url
+from lambdalayer.common.errors import AwsError, UsageError
+from lambdalayer.resolve.index_query import ask_indexes
+from lambdalayer.resolve.index_settings import QueryPlan
+from lambdalayer.targets.target import Target
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:layer:slow:1"
+DEADLINE = 1.0  # seconds: the tiny total the tests set
+BOUND = 4.0  # what a test may take in all (the deadline plus start-up and slack)
+# Far shorter than the 20 s per-read timeout: a socket timeout alone never trips.
+GAP = 0.05
+
+
+class _Trickle(socketserver.BaseRequestHandler):
+    """Answers any request one byte every GAP seconds, for up to 60 s."""
+
+    headers_too = False
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nX-Pad: "
+                + b"p" * 1000 + b"\r\nContent-Length: 10000000\r\n\r\n")
+        body_start = 0 if self.headers_too else len(head)
+        stream = head + b"P" * 2000
+        try:
+            if body_start:
+                self.request.sendall(stream[:body_start])
+            ended = time.monotonic() + 60
+            for index in range(body_start, len(stream)):
+                if time.monotonic() > ended:
+                    return
+                self.request.sendall(stream[index:index + 1])
+                time.sleep(GAP)
+        except OSError:
+            return  # the client gave up: what the deadline is for
+
+
+class _TrickleHeaders(_Trickle):
+    headers_too = True
+
+
+def _serve(handler: type[socketserver.BaseRequestHandler]) -> Iterator[str]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def trickle(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv(DEADLINE_VARIABLE, str(DEADLINE))
+    yield from _serve(_Trickle)
+
+
+@pytest.fixture
+def trickle_headers(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv(DEADLINE_VARIABLE, str(DEADLINE))
+    yield from _serve(_TrickleHeaders)
+
+
+def _stub_layer_location(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    import boto3
+
+    client = boto3.client("lambda", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    stubber = Stubber(client)
+    stubber.add_response("get_layer_version_by_arn",
+                         {"Content": {"Location": url, "CodeSize": 1}}, {"Arn": ARN})
+    stubber.activate()
+
+    def make_client(service: str, **_: Any) -> Any:
+        return client
+
+    monkeypatch.setattr("lambdalayer.aws.client.make_client", make_client)
+
+
+def test_check_arn_download_stops_at_its_total_deadline(trickle: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    _stub_layer_location(monkeypatch, f"{trickle}/layer.zip")
+    started = time.monotonic()
+    with pytest.raises(AwsError) as stopped:
+        check_layer_arn(ARN, [Target.parse("python3.12", "x86_64")])
+    assert time.monotonic() - started < BOUND
+    message = str(stopped.value)
+    assert "127.0.0.1" in message and f"within {DEADLINE:g} s" in message, message
+
+
+def test_size_probe_stops_at_its_total_deadline(trickle: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(UsageError) as stopped:
+        read_remote_size(f"{trickle}/layer.zip")
+    assert time.monotonic() - started < BOUND
+    assert "127.0.0.1 did not finish sending" in stopped.value.message
+
+
+def test_index_query_stops_at_its_total_deadline(trickle: str) -> None:
+    started = time.monotonic()
+    answer = ask_indexes("pg8000", QueryPlan(urls=(f"{trickle}/simple",)), timeout=30)
+    assert time.monotonic() - started < BOUND
+    assert answer.offer is None
+    assert answer.note and "127.0.0.1 did not finish sending" in answer.note, answer.note
+
+
+def test_the_deadline_holds_while_the_headers_trickle_in(trickle_headers: str) -> None:
+    """Cut wherever the read is: the status line and headers too, not only the body."""
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="did not finish sending"):
+        read_remote_size(f"{trickle_headers}/layer.zip")
+    assert time.monotonic() - started < BOUND
+
+
+def test_open_url_past_the_deadline_raises_without_connecting() -> None:
+    with Deadline(0.0001, "http://127.0.0.1:9/x") as deadline:
+        time.sleep(0.01)
+        with pytest.raises(DeadlineExceeded, match=r"127\.0\.0\.1"):
+            open_url("http://127.0.0.1:9/x", deadline)
