@@ -195,11 +195,13 @@ def _grouped(errors: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[FindingRecord]:
-    """Run the native-extension audit; AuditError on errors."""
+def _audit(root: Path, targets: list[Target], allow: frozenset[str],
+           name: str) -> list[FindingRecord]:
+    """Run the native-extension audit; AuditError on errors. `name` is the layer the
+    printed fixes rebuild."""
     from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
 
-    report = audit_layer(root, targets, allow=allow)
+    report = audit_layer(root, targets, allow=allow, layer=name)
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
                              package=f.package) for f in report.findings]
     if report.errors:
@@ -286,7 +288,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
                 not r.dists for r in layer.resolutions):
             # Only --include files (a binary or library layer): no python/ is intended.
             allow = allow | {"missing-python-dir"}
-        findings = _audit(root, layer.targets, allow)
+        findings = _audit(root, layer.targets, allow, request.name)
         if request.compile:
             compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                                  sizes.total, progress=progress)
