@@ -16,6 +16,7 @@ from lambdalayer.common.errors import UsageError
 @click.option("--layer", "layers", multiple=True, metavar="NAME",
               help="Lock only this configured layer. Repeatable. Default: all.")
 @click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
+              metavar="DIRECTORY",
               help="A directory of your own recipes (overrides the config's `recipes`).")
 @index_options
 @json_option
