@@ -220,3 +220,24 @@ def test_a_new_version_says_what_it_supersedes(
     assert "previous version not readable" in layer["changes_unavailable"]
     human = run("publish", "--force")
     assert human.code == 0 and "no diff: previous version not readable" in human.stderr
+
+
+def test_bare_publish_of_several_unrelated_layers_lists_them_and_publishes_nothing(
+        aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
+    build_layer("pg8000")
+    build_layer("requests")
+
+    refused = run("publish")
+
+    assert refused.code == 2, refused.stderr
+    assert "pg8000, requests" in refused.stderr and "--all" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert aws.client("lambda").list_layers()["Layers"] == []
+
+    picked = run("publish", "--layer", "requests", "--json")
+    assert picked.code == 0, picked.stderr
+    assert [layer["name"] for layer in picked.json()["layers"]] == ["requests"]
+
+    every = run("publish", "--all", "--json")
+    assert every.code == 0, every.stderr
+    assert sorted(layer["name"] for layer in every.json()["layers"]) == ["pg8000", "requests"]
