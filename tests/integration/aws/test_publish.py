@@ -94,12 +94,12 @@ def test_layer_name_and_several_regions_in_one_run(
     ]
 
 
-def test_without_zip_publishes_every_layer_in_out(
+def test_without_zip_all_publishes_every_layer_in_out(
         aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
     build_layer("pg8000")
     build_layer("requests", packages=(("requests", "2.32.3"),))
 
-    result = run("publish", "--out", "dist", "--json")
+    result = run("publish", "--out", "dist", "--all", "--json")
 
     assert result.code == 0, result.stderr
     assert sorted(layer["name"] for layer in result.json()["layers"]) == ["pg8000", "requests"]
