@@ -50,7 +50,7 @@ def _silence(stream: TextIO) -> None:
     global _broken
     _broken = True
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
+        devnull = os.open(os.devnull, os.O_WRONLY | getattr(os, "O_BINARY", 0))
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
         stream.flush()
