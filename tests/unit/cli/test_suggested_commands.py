@@ -31,7 +31,8 @@ def _strings(path: Path) -> list[str]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.append(node.value)
         elif isinstance(node, ast.JoinedStr):  # f-strings: placeholders become NAME
-            found.append("".join(v.value if isinstance(v, ast.Constant) else "NAME"
+            found.append("".join(v.value if isinstance(v, ast.Constant)
+                                 and isinstance(v.value, str) else "NAME"
                                  for v in node.values))
     return found
 
