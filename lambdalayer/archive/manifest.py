@@ -121,6 +121,21 @@ def read_manifest(path: Path) -> Manifest:
         ) from exc
 
 
+def manifest_beside(source: Path) -> Manifest | None:
+    """The manifest `build` wrote beside a zip (dist/NAME.json for dist/NAME.zip), when it
+    describes that zip; None for a directory, a foreign zip or an unreadable manifest."""
+    if not source.is_file():
+        return None
+    path = manifest_path_for(source)
+    if path == source or not path.is_file():
+        return None
+    try:
+        manifest = read_manifest(path)
+    except UsageError:
+        return None
+    return manifest if manifest.zip == source.name else None
+
+
 def write_manifest(path: Path, manifest: Manifest) -> None:
     write_atomic(path, manifest.to_json().encode("utf-8"))
 

@@ -8,6 +8,7 @@ aws/download.check_layer_arn). None of them print.
 from __future__ import annotations
 
 import posixpath
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -39,15 +40,28 @@ _T = TypeVar("_T")
 # A layer zip is at most ~250 MB unzipped, so zipped it is smaller still.
 
 
-def audit_layer(root: Path, targets: list[Target], *,
-                allow: frozenset[str] = frozenset()) -> AuditReport:
+def audit_layer(root: Path, targets: list[Target], *, allow: frozenset[str] = frozenset(),
+                layer: str | None = None) -> AuditReport:
     """Audit the layer tree at `root` (it holds python/..., or is itself a python/ dir)
-    for every target; identical findings from several targets are merged."""
-    return audit_tree(scan_layer(root), targets, allow=allow)
+    for every target; identical findings from several targets are merged. `layer` is
+    the name the printed fixes rebuild (default: the directory's name)."""
+    return audit_tree(scan_layer(root), targets, allow=allow,
+                      layer=layer or advice_name(root))
+
+
+def advice_name(source: Path) -> str:
+    """A layer name for the fixes we print (`lambdalayer build NAME -p ...`) when no
+    manifest names the layer: the zip's or directory's name, as a valid layer name."""
+    stem = source.stem if source.suffix == ".zip" else source.name
+    if stem == "python" and source.parent.name:  # ./python: the layer is its parent
+        stem = source.parent.name
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:140]
+    return name or "layer"
 
 
 def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] = frozenset(),
-               extra: Iterable[Finding] = (), zipped_size: int | None = None) -> AuditReport:
+               extra: Iterable[Finding] = (), zipped_size: int | None = None,
+               layer: str = "layer") -> AuditReport:
     """`audit_layer` on an already scanned tree, adding `extra` findings (from the zip)."""
     if not targets:
         raise UsageError("Nothing to check against: give at least one --runtime and --arch.")
@@ -60,7 +74,8 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
         basenames.setdefault(posixpath.basename(rel), []).append(rel)
     syslibs = load_base_image_libs()
     for target in targets:
-        ctx = rules.Context(target=target, tree=tree, syslibs=syslibs[target.runtime.os.key])
+        ctx = rules.Context(target=target, tree=tree, syslibs=syslibs[target.runtime.os.key],
+                            layer=layer)
         findings.extend(_target_findings(ctx, tree, classified, parsed, basenames, budget))
     findings.extend(_name_collisions(tree))
     findings.extend(_layer_findings(tree))
@@ -196,9 +211,11 @@ def _name_collisions(tree: LayerTree) -> list[Finding]:
         for group in collisions(names)]
 
 
-def check_path(source: Path, targets: list[Target], *,
-               allow: frozenset[str] = frozenset()) -> AuditReport:
-    """Audit a layer directory (or its python/ directory) or a layer zip."""
+def check_path(source: Path, targets: list[Target], *, allow: frozenset[str] = frozenset(),
+               layer: str | None = None) -> AuditReport:
+    """Audit a layer directory (or its python/ directory) or a layer zip; `layer` names
+    the layer in the fixes printed (default: from the file name)."""
+    layer = layer or advice_name(source)
     if source.is_dir():
         tree = scan_layer(source)
         modes = [
@@ -209,7 +226,7 @@ def check_path(source: Path, targets: list[Target], *,
                             "chmod -R o+rX the tree, or zip it with lambdalayer build.")
             for f in tree.files.values() if not f.mode & 0o004
         ]
-        return audit_tree(tree, targets, allow=allow, extra=modes)
+        return audit_tree(tree, targets, allow=allow, extra=modes, layer=layer)
     if not source.exists():
         raise UsageError(f"{source} does not exist.",
                          hint="Give a layer directory, a layer .zip or a layer version ARN.")
@@ -219,7 +236,7 @@ def check_path(source: Path, targets: list[Target], *,
         extracted = safe_extract(source, Path(temporary))
         tree = scan_layer(extracted.root)
         return audit_tree(tree, targets, allow=allow, extra=_zip_findings(extracted, tree),
-                          zipped_size=extracted.zipped_size)
+                          zipped_size=extracted.zipped_size, layer=layer)
 
 
 def _zip_findings(extracted: ExtractedZip, tree: LayerTree) -> list[Finding]:

@@ -25,14 +25,31 @@ class Finding:
     # the layer's extension modules maps it, "on-demand" when only a dlopen for some
     # feature does; None for everything else.
     load: str | None = None
+    # The command inside `message` that fixes it, so a listing can say it once per package.
+    fix: str | None = field(default=None, compare=False)
+    # Where the facts behind the finding come from (research ids in docs/): --json/--verbose.
+    evidence: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"severity": self.severity, "code": self.code, "path": self.path,
-                "message": self.message, "package": self.package, "load": self.load}
+        document = {"severity": self.severity, "code": self.code, "path": self.path,
+                    "message": self.message, "package": self.package,
+                    "load": self.load}
+        if self.fix:
+            document["fix"] = self.fix
+        if self.evidence:
+            document["evidence"] = self.evidence
+        return document
+
+    def summary(self) -> str:
+        """The message with its fix command left out (a listing prints the fix once)."""
+        if not self.fix:
+            return self.message
+        return self.message.replace(f": {self.fix}", "").replace(f" ({self.fix})", "").replace(
+            self.fix, "the command below")
 
 
 @dataclass(frozen=True, kw_only=True)

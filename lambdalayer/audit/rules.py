@@ -18,7 +18,14 @@ from packaging.utils import canonicalize_name
 from lambdalayer.audit.elf import Classified, ElfInfo, Kind
 from lambdalayer.audit.findings import Finding
 from lambdalayer.audit.syslibs import BaseImageLibs
-from lambdalayer.audit.tree import LayerFile, LayerTree, dist_version, import_roots, module_name
+from lambdalayer.audit.tree import (
+    LayerFile,
+    LayerTree,
+    dist_version,
+    distribution_name,
+    import_roots,
+    module_name,
+)
 from lambdalayer.common.advice import alternative, import_libraries
 from lambdalayer.targets.target import Target
 
@@ -44,22 +51,29 @@ class Context:
     target: Target
     tree: LayerTree
     syslibs: BaseImageLibs
+    layer: str = "layer"  # the layer name the fixes rebuild (a manifest's, a zip's)
 
     @property
     def where(self) -> str:
         return f"{self.target.runtime.name} on {self.target.arch}"
 
     def build_hint(self, package: str | None) -> str:
-        spec = package or "PACKAGE"
-        return (f"lambdalayer build -p {spec} --runtime {self.target.runtime.name} "
+        """A command that runs as printed: the layer's name, the package, the target.
+        Without a package (a layer for another runtime) the layer's own recipe or
+        configuration: `lambdalayer build NAME`."""
+        spec = f" -p {package}" if package else ""
+        return (f"lambdalayer build {self.layer}{spec} --runtime {self.target.runtime.name} "
                 f"--arch {self.target.arch}")
 
     def finding(self, layer_file: LayerFile | str, code: str, severity: str, message: str,
-                *, subject: str | None = None) -> Finding:
+                *, subject: str | None = None, evidence: str | None = None) -> Finding:
         rel = layer_file if isinstance(layer_file, str) else layer_file.rel
+        package = self.tree.package_of(rel, self.target) if rel else None
+        # The command in the message, when there is one: said once per package by `check`.
+        hint = self.build_hint(package)
         return Finding(severity=severity, code=code, path=rel, message=message,
-                       package=self.tree.package_of(rel, self.target) if rel else None,
-                       subject=subject)
+                       package=package, subject=subject, evidence=evidence,
+                       fix=hint if hint in message else None)
 
 
 def import_failure(ctx: Context, layer_file: LayerFile, *, loadable_name: bool) -> str:
@@ -330,13 +344,14 @@ def missing_libraries(ctx: Context, layer_file: LayerFile, info: ElfInfo,
             advice = ("Use a manylinux wheel, which bundles its libraries "
                       f"({ctx.build_hint(package)}), or put {library} in the layer's lib/ "
                       "directory (/opt/lib is on Lambda's LD_LIBRARY_PATH).")
-        evidence = (f" (seen absent: {ctx.syslibs.sources[library]})"
-                    if library in ctx.syslibs.absent else "")
+        # The research behind "absent" (docs/ ids) is for --json/--verbose, not the message.
+        evidence = (f"seen absent: {ctx.syslibs.sources[library]}"
+                    if library in ctx.syslibs.absent else None)
         yield ctx.finding(
             layer_file, "missing-library", "error",
             f"Needs {library}, which is neither in the layer nor on {ctx.target.runtime.os.name}"
-            f"{evidence}: {who} fails with ImportError: {library}: cannot open shared object "
-            f"file. {advice}", subject=library)
+            f": {who} fails with ImportError: {library}: cannot open shared object "
+            f"file. {advice}", subject=library, evidence=evidence)
 
 
 def extension_name(ctx: Context, layer_file: LayerFile) -> Finding | None:
@@ -451,12 +466,16 @@ def python_dir(ctx: Context, files: list[LayerFile]) -> Finding | None:
     others = sorted(ctx.tree.runtime_dirs() - {ctx.target.runtime.python_version})
     if others:
         dirs = ", ".join(f"python/lib/python{v}/" for v in others)
-        return ctx.finding(
+        pins = _installed_pins(ctx.tree)
+        fix = (f"lambdalayer build {ctx.layer} {' '.join(f'-p {p}' for p in pins)} "
+               f"--runtime {ctx.target.runtime.name} --arch {ctx.target.arch}") if pins else None
+        how = f": {fix}" if fix else " (lambdalayer build NAME --runtime ...)"
+        finding = ctx.finding(
             "", "missing-python-dir", "error",
             f"The layer only has {dirs}; {ctx.target.runtime.name} looks in /opt/python and "
             f"/opt/python/lib/python{ctx.target.runtime.python_version}/site-packages, so "
-            f"none of its packages import there. Build it for {ctx.target.runtime.name}: "
-            f"{ctx.build_hint(None)}.")
+            f"none of its packages import there. Build it for {ctx.target.runtime.name}{how}.")
+        return dataclasses.replace(finding, fix=fix)
     tops = sorted({rel.split("/", 1)[0] for rel in ctx.tree.files})[:5]
     return ctx.finding(
         "", "missing-python-dir", "error",
@@ -464,6 +483,18 @@ def python_dir(ctx: Context, files: list[LayerFile]) -> Finding | None:
         "extracts layers to /opt and Python looks only in /opt/python and "
         "/opt/python/lib/pythonX.Y/site-packages, so nothing in it can be imported. Put "
         "the packages under python/ (lambdalayer build does).")
+
+
+def _installed_pins(tree: LayerTree) -> list[str]:
+    """NAME==VERSION of every distribution in the layer (its *.dist-info directories):
+    the -p options that rebuild the same packages for another runtime."""
+    pins = set()
+    for dir_name, wheel in tree.wheel_files(list(tree.files.values())):
+        dist_info = posixpath.dirname(wheel.rel)
+        name, version = distribution_name(tree, dist_info, dir_name), dist_version(dir_name)
+        if version and re.fullmatch(r"[A-Za-z0-9._-]+", name + version):
+            pins.add(f"{name}=={version}")
+    return sorted(pins, key=str.lower)
 
 
 def import_time_libraries(ctx: Context, dir_name: str, wheel: LayerFile,

@@ -185,11 +185,26 @@ def translate_aws_error(
 
 def _aws_message(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
+    text = ""
     if isinstance(response, dict):
         text = str(response.get("Error", {}).get("Message", "") or response.get("message", ""))
-        if text:
-            return text
-    return re.sub(r"^An error occurred \([^)]*\) when calling the \w+ operation: ", "", str(exc))
+    if not text:
+        text = re.sub(r"^An error occurred \([^)]*\) when calling the \w+ operation: ", "",
+                      str(exc))
+    return _summarise_page(text, response if isinstance(response, dict) else {})
+
+
+def _summarise_page(text: str, response: dict[str, Any]) -> str:
+    """A proxy or a wrong --endpoint-url answers with a web page, not an AWS error: say
+    which HTTP status and page title came back instead of printing the page."""
+    if not re.match(r"\s*<(!doctype|html|head|body|\?xml)", text, re.IGNORECASE) or (
+            "<html" not in text.lower()):
+        return text
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    title = re.search(r"<title>\s*(.*?)\s*</title>", text, re.IGNORECASE | re.DOTALL)
+    named = f" titled {title.group(1)[:80]!r}" if title else ""
+    return (f"HTTP {status or 'error'}: the endpoint answered with a web page{named}, not "
+            "an AWS response (a proxy, a maintenance page or the wrong --endpoint-url?)")
 
 
 @contextmanager

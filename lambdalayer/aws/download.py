@@ -41,7 +41,7 @@ def check_layer_arn(arn: str, targets: list[Target], *, allow: frozenset[str] = 
         _download(location, archive, arn=str(parsed))
         from lambdalayer.audit.check import check_path
 
-        return check_path(archive, targets, allow=allow)
+        return check_path(archive, targets, allow=allow, layer=parsed.name)
 
 
 def _layer_location(arn: str, *, region: str, profile: str | None, endpoint_url: str | None,

@@ -16,7 +16,10 @@ from typing import NoReturn
 import click
 
 from lambdalayer import __version__
-from lambdalayer.common.errors import EXIT_INTERNAL, EXIT_USAGE, LambdaLayerError, Reported
+from lambdalayer.common.errors import EXIT_USAGE, LambdaLayerError, Reported
+
+# 128 + SIGPIPE, as a shell reports a command a closed pipe stopped: docs/exit-codes.md.
+EXIT_BROKEN_PIPE = 141
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -91,10 +94,12 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run `cli` and map failures to exit codes."""
+    from lambdalayer.cli import pipes
     from lambdalayer.common import interrupt
 
     args = sys.argv[1:] if argv is None else argv
     want_json = "--json" in args
+    pipes.guard()  # a reader that closes the pipe stops our output, not the work
     interrupt.install()
     try:
         # Without standalone mode click returns (rather than raises) the code of
@@ -114,8 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         if interrupt.received() is not None:  # click turns KeyboardInterrupt into Abort
             _terminated(interrupt.received() or 0)
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+        _interrupted()
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as err:
@@ -128,13 +132,27 @@ def main(argv: list[str] | None = None) -> None:
         err.show()
         sys.exit(status)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        _interrupted()
     except BrokenPipeError:
-        sys.exit(EXIT_INTERNAL)
+        # Only a write around the guarded streams gets here: the command stopped early.
+        pipes.silence_after_broken_pipe()
+        sys.exit(EXIT_BROKEN_PIPE)
     if interrupt.received() is not None:  # the signal came at the very end
         _terminated(interrupt.received() or 0)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+# What an interrupted command leaves (every zip and manifest is written to a temporary
+# name and renamed whole: common/fileio.write_atomic; the work directories are removed
+# by the unwinding `finally` blocks before this is printed).
+_LEFT_AS_IS = ("kept: the zips and manifests finished before it (each is whole); removed: "
+               "temporary files and the unfinished layer.")
+
+
+def _interrupted() -> NoReturn:
+    """Ctrl-C: one line saying what is left, exit 130 (128 + SIGINT)."""
+    click.echo(f"Interrupted (Ctrl-C): {_LEFT_AS_IS}", err=True)
+    sys.exit(130)
 
 
 def _terminated(signum: int) -> NoReturn:
@@ -147,7 +165,7 @@ def _terminated(signum: int) -> NoReturn:
     import signal
 
     name = signal.Signals(signum).name if signum else "signal"
-    click.echo(f"Terminated ({name}): stopped, temporary files removed.", err=True)
+    click.echo(f"Terminated ({name}): {_LEFT_AS_IS}", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(128 + signum)

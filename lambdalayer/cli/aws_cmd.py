@@ -37,7 +37,8 @@ def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | 
 @cli.command("publish")
 @click.argument("zips", nargs=-1, type=click.Path(path_type=Path), metavar="[ZIP|MANIFEST|DIR]...")
 @click.option("--layer-name", metavar="NAME",
-              help="Layer name (default: the manifest's name). Only with one ZIP.")
+              help="The name to publish one ZIP under in Lambda (default: the manifest's "
+                   "name). Only with one ZIP. (--layer picks which layers to publish.)")
 @click.option("--region", "regions", multiple=True, metavar="REGION",
               help="Publish in this region; repeat for several (run in parallel).")
 @aws_options
@@ -50,23 +51,27 @@ def _lambda_client(region: str | None, profile: str | None, endpoint_url: str | 
               help="Let this 12-digit AWS account use the new version; repeatable.")
 @click.option("--org", "org_id", metavar="ORG_ID",
               help="Let every account of this AWS Organization use the new version.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="DIRECTORY",
               help="Where `build` put zips and manifests (default: the config's `out`, "
                    "else dist).")
 @click.option("--layer", "layers", multiple=True, metavar="NAME",
-              help="Publish only this configured layer. Repeatable. Default: all.")
+              help="Which layer to publish: a configured layer, or without a config a layer "
+                   "built into --out. Repeatable. (--layer-name renames one ZIP.)")
+@click.option("--all", "all_built", is_flag=True,
+              help="Without a config: publish every layer built into --out.")
 @json_option
 def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tuple[str, ...],
                     profile: str | None, endpoint_url: str | None, s3_bucket: str | None,
                     force: bool, public: bool, principals: tuple[str, ...],
                     org_id: str | None, out_dir: Path | None, layers: tuple[str, ...],
-                    as_json: bool) -> None:
+                    all_built: bool, as_json: bool) -> None:
     """Publish built layers as Lambda layer versions; skip what is already published.
 
     Name zips, their manifests, or build folders (every layer in each: the dist/
     folders several CI jobs built, e.g. one per architecture). With no ZIP,
     publishes every configured layer (project config: its regions and
-    permissions apply), or without a config every layer built into --out.
+    permissions apply). Without a config, the layer built into --out; when
+    several are, name them (--layer NAME or their zips) or pass --all.
     The description names
     the pinned packages; runtimes, architectures and license come from the
     manifest beside the zip, and the new ARN per region is recorded there. On
@@ -77,7 +82,8 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
 
     plan = plan_publish(PublishFlags(
         zips=zips, layer_name=layer_name, regions=regions, s3_bucket=s3_bucket, force=force,
-        public=public, principals=principals, org_id=org_id, out_dir=out_dir, layers=layers))
+        public=public, principals=principals, org_id=org_id, out_dir=out_dir, layers=layers,
+        all_built=all_built))
     console = human_console()
     results = _publish_plan(plan, profile=profile, endpoint_url=endpoint_url,
                             console=console)
@@ -187,6 +193,7 @@ def _publish_progress(console: Any) -> Callable[[Any], None]:
 @click.option("--force", is_flag=True,
               help="Attach even if the layer declares another runtime or architecture.")
 @click.option("--out", "out_dirs", type=click.Path(path_type=Path), multiple=True,
+              metavar="DIRECTORY",
               help="Where to look for what `publish` recorded (default: the config's `out`, "
                    "else dist). Repeatable: the dist/ folders of several CI jobs.")
 @json_option

@@ -40,7 +40,9 @@ class _CommandLine:
     for_function: str | None
     region: str | None
     compile_: bool
-    smoke: bool | None
+    proof: bool | None
+    test_report: bool
+    smoke: bool | None  # the old names: --smoke = --test-report, --no-smoke = --no-proof
     slim: bool
     strip: bool
     excludes: tuple[str, ...]
@@ -68,11 +70,25 @@ class _CommandLine:
             index=IndexSettings(index_url=self.index_url,
                                 extra_index_urls=self.extra_index_urls,
                                 find_links=self.find_links),
-            options=BuildOptions(compile=self.compile_, test_report=bool(self.smoke),
-                                 no_proof=self.smoke is False, slim=self.slim,
+            options=BuildOptions(compile=self.compile_, test_report=self.wants_test_report,
+                                 no_proof=self.no_proof, slim=self.slim,
                                  strip=self.strip, excludes=self.excludes,
                                  compression_level=self.compression_level),
         )
+
+    @property
+    def wants_test_report(self) -> bool:
+        return self.test_report or self.smoke is True
+
+    @property
+    def no_proof(self) -> bool:
+        no_proof = self.proof is False or self.smoke is False
+        if no_proof and self.wants_test_report:
+            from lambdalayer.common.errors import UsageError
+
+            raise UsageError("--no-proof (--no-smoke) and --test-report (--smoke) do not go "
+                             "together: the test report comes from the proof's run.")
+        return no_proof
 
     def function(self) -> FunctionTarget | None:
         if not self.for_function:
@@ -114,10 +130,12 @@ class _CommandLine:
 @click.option("--arch", "architectures", multiple=True, metavar="ARCH",
               help="x86_64 or arm64. Repeatable. Default: both.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              metavar="DIRECTORY",
               help="Where zips and manifests go (default: the config's `out`, else dist).")
 @click.option("--layer", "layers", multiple=True, metavar="NAME",
               help="Build only this configured layer. Repeatable. Default: all of them.")
 @click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
+              metavar="DIRECTORY",
               help="A directory of your own recipes (overrides the config's `recipes`).")
 @click.option("--locked", is_flag=True,
               help="Build configured layers from their lock files; fail if one is missing "
@@ -134,13 +152,17 @@ class _CommandLine:
 @click.option("--compile", "compile_", is_flag=True,
               help="Ship .pyc compiled by each runtime's own interpreter (faster cold starts "
                    "from read-only /opt); needs a local CPython per runtime.")
-@click.option("--smoke/--no-smoke", "smoke", default=None,
-              help="Every build imports the layer after the audit on a CPython of each "
-                   "target (native, or emulated: `lambdalayer interpreters`) and writes no "
-                   "zip if an import fails (exit 6). --no-smoke (config: smoke = false) "
-                   "skips that; --smoke also reports what `lambdalayer test` finds in each "
-                   "zip (from the same interpreter run: the proof then imports what `test` "
-                   "would) and exits 7 when a target cannot be tried here.")
+@click.option("--proof/--no-proof", "proof", default=None,
+              help="On by default: every build imports the layer after the audit on a "
+                   "CPython of each target (native, or emulated: `lambdalayer "
+                   "interpreters`) and writes no zip if an import fails (exit 6). --no-proof "
+                   "(config: proof = false) skips it. Old names: --no-smoke, smoke = false.")
+@click.option("--test-report", "test_report", is_flag=True,
+              help="Also report what `lambdalayer test` finds in each zip (from the same "
+                   "interpreter run) and exit 7 when a target cannot be tried here. Old "
+                   "name: --smoke.")
+@click.option("--smoke/--no-smoke", "smoke", default=None, hidden=True,
+              help="Old names: --smoke is --test-report, --no-smoke is --no-proof.")
 @click.option("--slim", is_flag=True,
               help="Leave out what no import needs: tests/ and test/ dirs, C/C++ sources and "
                    "headers, .pyx/.pxd/.pyi, docs and examples inside packages.")
@@ -154,10 +176,11 @@ class _CommandLine:
 @click.option("--compression-level", "compression_level", type=click.IntRange(0, 9),
               metavar="0-9", help="Deflate level for the zip (default 6; 9 is smallest).")
 @index_options
-@click.option("--unpacked", "unpacked_dir", metavar="DIR",
+@click.option("--unpacked", "unpacked_dir", metavar="DIRECTORY",
               type=click.Path(path_type=Path, file_okay=False),
               help="Also write the layer tree (exactly the zip's contents: python/...) to "
-                   "DIR, replacing what is there; DIR/NAME per zip when there are several. "
+                   "DIRECTORY, replacing what is there; DIRECTORY/NAME per zip when there "
+                   "are several. "
                    "For SAM's BuildMethod makefile: --unpacked $(ARTIFACTS_DIR).")
 @click.option("--report", "report_file", metavar="FILE.html",
               type=click.Path(path_type=Path, dir_okay=False),

@@ -32,12 +32,14 @@ def cache_group(ctx: click.Context, as_json: bool) -> None:
     uv_size = tree_size(uv_dir) if uv_dir and uv_dir.exists() else 0
     if as_json:
         print_json({"cache": {"path": str(ours.path), "size": ours.size, "files": ours.files,
-                              "cap": ours.cap},
+                              "cap": ours.cap, "interpreters": ours.interpreters},
                     "uv_cache": {"path": str(uv_dir) if uv_dir else None, "size": uv_size}})
         return
     cap = format_size(ours.cap) if ours.cap else "off (LAMBDALAYER_CACHE_MAX=0)"
+    kept = (f" ({format_size(ours.interpreters)} of it interpreters from `interpreters add`, "
+            "which `cache clean` keeps)" if ours.interpreters else "")
     say(f"lambdalayer cache: {ours.path} — {format_size(ours.size)} in {ours.files} file(s), "
-        f"cap {cap}")
+        f"cap {cap}{kept}")
     if uv_dir:
         say(f"uv cache (wheels, unpacked trees): {uv_dir} — {format_size(uv_size)}")
 
@@ -58,7 +60,12 @@ def clean_command(also_uv: bool, as_json: bool) -> None:
         print_json({"cleaned": {"path": str(cache_root()), "freed": freed,
                                 "uv": uv_cleaned}})
     else:
-        say(f"removed {format_size(freed)} from {cache_root()}")
+        from lambdalayer.common.cache import usage
+
+        kept = usage().interpreters
+        also = (f"; kept {format_size(kept)} of interpreters from `interpreters add` "
+                "(delete their folder under interpreters/ yourself)" if kept else "")
+        say(f"removed {format_size(freed)} from {cache_root()}{also}")
         if uv_cleaned:
             say("uv's cache cleaned (`uv cache clean`)")
     if uv_cleaned is False:

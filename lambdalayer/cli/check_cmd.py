@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from itertools import groupby
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -11,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import human_console, marks, print_json
+from lambdalayer.cli.output import for_people_on_a_terminal, human_console, marks, print_json
 from lambdalayer.common.errors import EXIT_AUDIT, Reported
 from lambdalayer.common.units import format_size
 
@@ -24,10 +23,11 @@ _MAX_PATHS = 5
 
 @cli.command("check")
 @click.argument("source", metavar="PATH|ZIP|LAYER_ARN")
-@click.option("--runtime", "runtimes", multiple=True, required=True, metavar="RUNTIME",
-              help="Lambda runtime to check for (python3.12, ...); repeatable.")
-@click.option("--arch", "archs", multiple=True, default=("x86_64",), show_default=True,
-              metavar="ARCH", help="x86_64 or arm64; repeatable.")
+@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
+              help="Lambda runtime to check for (python3.12, ...); repeatable. Default: the "
+                   "runtimes in the manifest beside the zip.")
+@click.option("--arch", "archs", multiple=True, metavar="ARCH",
+              help="x86_64 or arm64; repeatable. Default: the manifest's, else x86_64.")
 @click.option("--allow", "allow", multiple=True, metavar="CODE",
               help="Do not fail on findings with this code (e.g. unverified-system-library); "
                    "repeatable. They are still reported.")
@@ -46,24 +46,20 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
     architecture, glibc/libstdc++ symbol versions newer than the runtime's OS,
     shared libraries neither bundled nor on the base image, extension file names
     the interpreter will not load, wheel tags, Lambda's size limits and file
-    modes. Exits 4 when an error finding is not waived with --allow.
+    modes. Exits 4 when an error finding is not waived with --allow. A zip that
+    `build` wrote is checked for the targets in its manifest (dist/NAME.json).
 
     \b
+      lambdalayer check dist/pg8000.zip
       lambdalayer check dist/pg8000.zip --runtime python3.12 --arch x86_64
       lambdalayer check ./python --runtime python3.11 --arch arm64
       lambdalayer check arn:aws:lambda:us-east-1:123456789012:layer:x:3 --runtime python3.11
     """
-    from lambdalayer.audit import check_path, looks_like_layer_arn
-    from lambdalayer.aws.download import check_layer_arn
-    from lambdalayer.targets.target import expand_targets
+    from lambdalayer.project.checking import check_source
 
-    targets = expand_targets(list(runtimes), list(archs))
     allowed = frozenset(code.strip() for code in allow)
-    if looks_like_layer_arn(source):
-        report = check_layer_arn(source, targets, allow=allowed, region=region,
-                                 profile=profile, endpoint_url=endpoint_url)
-    else:
-        report = check_path(Path(source), targets, allow=allowed)
+    report = check_source(source, runtimes=runtimes, archs=archs, allow=allowed, region=region,
+                          profile=profile, endpoint_url=endpoint_url)
     if as_json:
         print_json({
             "ok": report.ok,
@@ -81,9 +77,33 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
         raise Reported(EXIT_AUDIT)
 
 
+def _plain(source: str, report: AuditReport) -> list[str]:
+    """For a log or a pipe: one finding per line, each fix once per package."""
+    lines = [f"lambdalayer check {source}"]
+    ordered = sorted(report.findings, key=lambda f: (f.package is None, f.package or ""))
+    for package, group in groupby(ordered, key=lambda f: f.package):
+        lines.append(f"{package or '(layer)'}:")
+        rows: dict[tuple[str, str, str], list[str]] = {}
+        fixes: dict[str, None] = {}
+        for finding in group:
+            label = "allowed" if report.allowed(finding) else finding.severity
+            rows.setdefault((label, finding.code, finding.summary()), []).append(
+                finding.path or "-")
+            if finding.fix:
+                fixes[finding.fix] = None
+        for (label, code, message), paths in rows.items():
+            more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
+            lines.append(f"  {label} {code} {paths[0]}{more}: {message}")
+        lines.extend(f"  fix: {fix}" for fix in fixes)
+    return lines
+
+
 def _render(source: str, report: AuditReport) -> None:
     console = human_console()
-    if report.findings:
+    if report.findings and not for_people_on_a_terminal():
+        for line in _plain(source, report):
+            console.print(escape(line))
+    elif report.findings:
         table = Table(title=f"lambdalayer check {escape(source)}", show_lines=True,
                       title_justify="left")
         table.add_column("", no_wrap=True)

@@ -49,6 +49,25 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
     """
     if ctx.invoked_subcommand is not None:
         return
+    _list(runtimes, archs, as_json)
+
+
+@interpreters_command.command("list")
+@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
+              help="Only this runtime (e.g. python3.12). Repeatable. Default: all.")
+@click.option("--arch", "archs", multiple=True, metavar="ARCH",
+              help="Only this architecture (x86_64 or arm64). Repeatable. Default: both.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_context
+def list_command(ctx: click.Context, runtimes: tuple[str, ...], archs: tuple[str, ...],
+                 as_json: bool) -> None:
+    """The same as `lambdalayer interpreters` (options before `list` apply too)."""
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    _list(runtimes or parent.get("runtimes", ()), archs or parent.get("archs", ()),
+          as_json or bool(parent.get("as_json")))
+
+
+def _list(runtimes: tuple[str, ...], archs: tuple[str, ...], as_json: bool) -> None:
     from lambdalayer.interpreters.provision import available
     from lambdalayer.project.config import configured_interpreters, load_config
 

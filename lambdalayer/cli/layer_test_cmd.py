@@ -26,27 +26,10 @@ from lambdalayer.common.errors import (
 )
 
 if TYPE_CHECKING:
-    from lambdalayer.archive.manifest import Manifest
     from lambdalayer.proof.runner import FunctionCode, ProofReport
     from lambdalayer.proof.target_run import TargetRun
 
 _TRACEBACK_LINES = 12
-
-
-def _beside_manifest(source: Path) -> Manifest | None:
-    """The manifest `build` wrote beside a zip, when it describes that zip."""
-    from lambdalayer.archive.manifest import manifest_path_for, read_manifest
-
-    if not source.is_file():
-        return None
-    path = manifest_path_for(source)
-    if not path.is_file():
-        return None
-    try:
-        manifest = read_manifest(path)
-    except UsageError:
-        return None
-    return manifest if manifest.zip == source.name else None
 
 
 def _event(raw: str | None) -> Any:
@@ -116,7 +99,13 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     if event is not None and handler is None:
         raise UsageError("--event needs --handler (and --code): it is the event the handler "
                          "is invoked with.")
-    manifest = _beside_manifest(source)
+    from lambdalayer.archive.manifest import manifest_beside
+
+    if not source.exists():
+        raise UsageError(f"{source} does not exist.",
+                         hint="Give a layer .zip (with its manifest beside it) or a layer "
+                              "directory.")
+    manifest = manifest_beside(source)
     chosen_runtimes = list(runtimes or (manifest.runtimes if manifest else ()))
     if not chosen_runtimes:
         raise UsageError(f"Which runtime? Give --runtime (e.g. --runtime python3.12): {source} "

@@ -9,12 +9,14 @@ import click
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import index_options, json_option
 from lambdalayer.cli.output import print_json, say
+from lambdalayer.common.errors import UsageError
 
 
 @cli.command("lock")
 @click.option("--layer", "layers", multiple=True, metavar="NAME",
               help="Lock only this configured layer. Repeatable. Default: all.")
 @click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
+              metavar="DIRECTORY",
               help="A directory of your own recipes (overrides the config's `recipes`).")
 @index_options
 @json_option
@@ -35,6 +37,13 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, index_url: s
     from lambdalayer.targets.target import Target
 
     config = load_config()
+    if config.path is None:
+        raise UsageError(
+            "Nothing to lock: `lock` writes lock files for the layers configured in "
+            "pyproject.toml ([tool.lambdalayer.layers.NAME]) or lambdalayer.toml, and "
+            "there is no such file here or above.",
+            hint="Configure a layer, e.g. [layers.mylayer] packages = [\"pg8000\"] in "
+                 "lambdalayer.toml, then run `lambdalayer lock`.")
     planned = plan_builds(BuildFlags(
         layers=layers, recipes_dir=recipes_dir,
         index=IndexSettings(index_url=index_url, extra_index_urls=extra_index_urls,
@@ -50,7 +59,8 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, index_url: s
                                 lock_path(config.locks, request.name, target))
             written.append((request.name, result))
             if not as_json:
-                state = "updated" if result.changed else "unchanged"
+                state = ("created" if result.created else
+                         "updated" if result.changed else "unchanged")
                 say(f"{state} {result.path} ({result.packages} packages)")
     if as_json:
         print_json({"locks": [{"layer": name, "target": r.target, "path": str(r.path),

@@ -8,6 +8,7 @@ something is rendered with it: `--help` and an up-to-date build skip it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -46,19 +47,37 @@ def marks() -> tuple[str, str]:
     return ("✓", "✗") if can_print("✓✗") else ("OK", "X")
 
 
+# Width for output that is not a terminal (a CI log, a pipe): rich would assume 80
+# columns and fold every command we print over several rows. COLUMNS still wins.
+LOG_WIDTH = 240
+
+
+def _width(stream: object) -> int | None:
+    isatty = getattr(stream, "isatty", None)
+    if (callable(isatty) and isatty()) or os.environ.get("COLUMNS"):
+        return None  # rich measures the terminal, or reads COLUMNS
+    return LOG_WIDTH
+
+
 def human_console() -> Console:
     """The console for people: stdout on a TTY, stderr otherwise (and always with --json)."""
     from rich.console import Console
 
     _tolerant_streams()
-    return Console(stderr=not sys.stdout.isatty(), highlight=False, soft_wrap=True)
+    return Console(stderr=not sys.stdout.isatty(), highlight=False, soft_wrap=True,
+                   width=_width(sys.stdout if sys.stdout.isatty() else sys.stderr))
 
 
 def error_console() -> Console:
     from rich.console import Console
 
     _tolerant_streams()
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+
+
+def for_people_on_a_terminal() -> bool:
+    """Whether human output reaches a terminal (tables) or a log or pipe (plain lines)."""
+    return sys.stdout.isatty()
 
 
 def say(message: str) -> None:
@@ -90,7 +109,8 @@ def emit_error(err: LambdaLayerError, *, want_json: bool, verbose: bool = False)
     console.print(f"[bold red]error:[/] {escape(redact_text(str(err)))}")
     if verbose:
         for item in err.details:
+            evidence = f" ({item['evidence']})" if item.get("evidence") else ""
             console.print(escape(f"  {item.get('severity')} {item.get('code')} "
-                                 f"{item.get('path')}: {item.get('message')}"))
+                                 f"{item.get('path')}: {item.get('message')}{evidence}"))
 
 

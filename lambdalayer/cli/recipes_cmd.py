@@ -32,6 +32,7 @@ def _recipe_dirs(recipes_dir: Path | None) -> tuple[Path, ...]:
 
 @cli.group("recipes", invoke_without_command=True)
 @click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
+              metavar="DIRECTORY",
               help="A directory of your own recipes (overrides the config's `recipes`).")
 @json_option
 @click.pass_context
@@ -66,13 +67,17 @@ def recipes_group(ctx: click.Context, recipes_dir: Path | None, as_json: bool) -
 
 @recipes_group.command("show")
 @click.argument("name")
+@click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
+              metavar="DIRECTORY",
+              help="A directory of your own recipes (overrides the config's `recipes`).")
 @json_option
 @click.pass_context
-def recipes_show(ctx: click.Context, name: str, as_json: bool) -> None:
+def recipes_show(ctx: click.Context, name: str, recipes_dir: Path | None,
+                 as_json: bool) -> None:
     """Show one recipe: what it installs, for which targets, and why."""
     from lambdalayer.project.recipes import get_recipe
 
-    recipe = get_recipe(name, _recipe_dirs(ctx.obj))
+    recipe = get_recipe(name, _recipe_dirs(recipes_dir or ctx.obj))
     if as_json:
         print_json({"recipe": recipe_json(recipe)})
         return

@@ -111,6 +111,7 @@ class CacheUsage:
     size: int
     files: int
     cap: int
+    interpreters: int = 0  # bytes of it under interpreters/: kept by `cache clean`
 
 
 def _entries(directory: Path) -> list[tuple[Path, int, float]]:
@@ -131,8 +132,9 @@ def usage(root: Path | None = None) -> CacheUsage:
     """How much the cache holds now."""
     root = root or cache_root()
     entries = _entries(root)
+    kept = sum(size for _path, size, _mtime in _entries(root / INTERPRETERS_DIR))
     return CacheUsage(path=root, size=sum(e[1] for e in entries), files=len(entries),
-                      cap=max_size())
+                      cap=max_size(), interpreters=kept)
 
 
 def is_lambdalayer_cache(root: Path) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -76,7 +77,7 @@ from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
-    from lambdalayer.audit.findings import Finding
+    from lambdalayer.audit.findings import Finding, FindingGroup
 
 
 @dataclass(kw_only=True)
@@ -179,30 +180,46 @@ _MAX_GROUPS = 5
 
 
 def _grouped(errors: list[Finding]) -> str:
-    """A refusal that fits a screen: one line per (code, library/symbol) with counts,
-    then one example message (its advice) per group."""
+    """A refusal that fits a screen: per package and advice, one line naming what is
+    wrong (the missing libraries, with a file count) and one line of advice."""
     from lambdalayer.audit.findings import group_findings
 
-    groups = group_findings(errors)
+    clusters: dict[tuple[str, tuple[str, ...], str], list[FindingGroup]] = {}
+    for group in group_findings(errors):
+        advice = _advice(group.example.message) if group.subject else group.example.message
+        clusters.setdefault((group.code, group.packages, advice), []).append(group)
     lines = []
-    for group in groups[:_MAX_GROUPS]:
-        files = len(group.paths)
-        what = f"{group.code} {group.subject}" if group.subject else group.code
-        packages = ", ".join(group.packages) or "the layer"
-        shown = (", ".join(p or "(layer)" for p in group.paths) if files <= 3
-                 else f"e.g. {group.example.path}")
-        lines.append(f"  {what}: {files} file{'s' * (files != 1)} in {packages} ({shown}):")
-        lines.append(f"    {group.example.message}")
-    if len(groups) > _MAX_GROUPS:
-        lines.append(f"  ... and {len(groups) - _MAX_GROUPS} more kinds of error.")
+    for (code, packages, advice), groups in list(clusters.items())[:_MAX_GROUPS]:
+        paths = list(dict.fromkeys(p for g in groups for p in g.paths))
+        subjects = ", ".join(g.subject for g in groups if g.subject)
+        what = f"{code} {subjects}" if subjects else code
+        shown = (", ".join(p or "(layer)" for p in paths) if len(paths) <= 3
+                 else f"e.g. {paths[0]}")
+        where = ", ".join(packages) or "the layer"
+        absent = re.search(r"neither in the layer nor on ([^:(]+)", groups[0].example.message)
+        why = f"not on {absent.group(1).strip()}; " if absent else ""
+        lines.append(f"  {what}: {why}{len(paths)} file{'s' * (len(paths) != 1)} in {where} "
+                     f"({shown}):")
+        lines.append(f"    {advice}")
+    if len(clusters) > _MAX_GROUPS:
+        lines.append(f"  ... and {len(clusters) - _MAX_GROUPS} more kinds of error.")
     return "\n".join(lines)
 
 
-def _audit(root: Path, targets: list[Target], allow: frozenset[str]) -> list[FindingRecord]:
-    """Run the native-extension audit; AuditError on errors."""
+def _advice(message: str) -> str:
+    """What to do, from a finding about one library or symbol: its message after the
+    statement of what fails (the sentence ending in "cannot open shared object file.")."""
+    marker = "cannot open shared object file. "
+    return message.split(marker, 1)[1] if marker in message else message
+
+
+def _audit(root: Path, targets: list[Target], allow: frozenset[str],
+           name: str) -> list[FindingRecord]:
+    """Run the native-extension audit; AuditError on errors. `name` is the layer the
+    printed fixes rebuild."""
     from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
 
-    report = audit_layer(root, targets, allow=allow)
+    report = audit_layer(root, targets, allow=allow, layer=name)
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
                              package=f.package, load=f.load) for f in report.findings]
     if report.errors:
@@ -289,7 +306,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
                 not r.dists for r in layer.resolutions):
             # Only --include files (a binary or library layer): no python/ is intended.
             allow = allow | {"missing-python-dir"}
-        findings = _audit(root, layer.targets, allow)
+        findings = _audit(root, layer.targets, allow, request.name)
         if request.compile:
             compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                                  sizes.total, progress=progress)

@@ -39,8 +39,8 @@ _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes",
 _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
                "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
-               "compression_level", "smoke_imports", "smoke", "sources", "include", "project",
-               "with_self"}
+               "compression_level", "smoke_imports", "smoke", "proof", "sources", "include",
+               "project", "with_self"}
 _PERMISSION_KEYS = {"public", "principals", "org"}
 # Build options passed to BuildRequest under the same name when it has that field.
 # config key -> BuildRequest field, for the build options a layer table may set.
@@ -290,11 +290,13 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
                 isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9):
             raise ConfigError(f"{where}.compression_level: expected a whole number 0-9.")
         options[request_field] = value
-    if "smoke" in raw:
-        # smoke = false turns off the default import proof (like --no-smoke).
-        if not isinstance(raw["smoke"], bool):
-            raise ConfigError(f"{where}.smoke: expected true or false.")
-        if not raw["smoke"]:
+    for key in ("proof", "smoke"):  # smoke: the old name
+        if key not in raw:
+            continue
+        # proof = false turns off the default import proof (like --no-proof).
+        if not isinstance(raw[key], bool):
+            raise ConfigError(f"{where}.{key}: expected true or false.")
+        if not raw[key]:
             options["no_proof"] = True
     requirements = raw.get("requirements")
     return LayerConfig(

@@ -78,6 +78,7 @@ class PublishFlags:
     org_id: str | None = None
     out_dir: Path | None = None
     layers: tuple[str, ...] = ()
+    all_built: bool = False  # --all: every layer built into --out, when there is no config
 
 
 def plan_publish(flags: PublishFlags) -> PublishPlan:
@@ -141,19 +142,46 @@ def _configured_groups(config: ProjectConfig, flags: PublishFlags) -> list[Publi
 
 
 def _built_group(config: ProjectConfig, flags: PublishFlags, grants: Grants) -> PublishGroup:
-    """Without a config: every layer built into the output directory."""
+    """Without a config: the layers built into the output directory that --layer names,
+    the one layer there is, or with --all every one. Several unrelated layers are never
+    published by a bare `publish`: it lists them and asks."""
     from lambdalayer.archive.manifest import find_manifests
 
-    if flags.layers:
-        raise UsageError("--layer picks configured layers, and no project config was "
-                         "found (pyproject.toml [tool.lambdalayer] or lambdalayer.toml).")
     out = config.out_dir(flags.out_dir)
     found = find_manifests(out)
     if not found:
         raise UsageError(f"No built layers in {out}.",
                          hint="Build one with `lambdalayer build`, or name a ZIP.")
-    return PublishGroup(manifests=tuple(found), regions=config.regions_for(flags.regions),
+    by_layer: dict[str, list[Path]] = {}
+    for path in found:
+        by_layer.setdefault(_layer_of(path), []).append(path)
+    if flags.layers:
+        unknown = [name for name in flags.layers if name not in by_layer]
+        if unknown:
+            raise UsageError(f"No layer {', '.join(unknown)} built in {out} (built there: "
+                             f"{', '.join(by_layer)}).",
+                             hint="Build it with `lambdalayer build NAME`, or name a ZIP.")
+        chosen = [p for name in flags.layers for p in by_layer[name]]
+    elif flags.all_built or len(by_layer) == 1:
+        chosen = found
+    else:
+        raise UsageError(
+            f"{len(by_layer)} layers are built in {out}: {', '.join(by_layer)}. Say which to "
+            "publish: `lambdalayer publish --layer NAME` (repeatable), name the zips "
+            f"(`lambdalayer publish {out / next(iter(by_layer))}.zip`), or `lambdalayer "
+            "publish --all` for every one.")
+    return PublishGroup(manifests=tuple(chosen), regions=config.regions_for(flags.regions),
                         grants=grants)
+
+
+def _layer_of(manifest: Path) -> str:
+    """The layer a manifest belongs to: NAME for NAME.json, NAME-x86_64.json, NAME-arm64.json
+    (a native layer's zip per architecture: archive/manifest.artifact_manifest_paths)."""
+    stem = manifest.stem
+    for arch in ("-x86_64", "-arm64"):
+        if stem.endswith(arch):
+            return stem[: -len(arch)]
+    return stem
 
 
 def pick_published(manifests: tuple[Path, ...], region: str, architecture: str) -> str:

@@ -43,6 +43,7 @@ class WrittenLock:
     target: str
     packages: int
     changed: bool
+    created: bool = False  # there was no lock at this path before
 
 
 def lock_path(locks_dir: Path, layer: str, target: Target) -> Path:
@@ -143,12 +144,14 @@ def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path
            if index_lines else "")
     )
     text = header + body
-    changed = not path.exists() or path.read_text("utf-8") != text
+    created = not path.exists()
+    changed = created or path.read_text("utf-8") != text
     if changed:
         write_atomic(path, text.encode("utf-8"))
     packages = sum(1 for line in body.splitlines() if line and not line[0].isspace()
                    and not line.startswith("#"))
-    return WrittenLock(path=path, target=str(target), packages=packages, changed=changed)
+    return WrittenLock(path=path, target=str(target), packages=packages, changed=changed,
+                       created=created)
 
 
 def require_fresh(states: list[LockState]) -> None:

@@ -37,12 +37,20 @@ class TargetProof:
             return f"{self.target}: same files as {self.covered_by} (pure Python), {self.status}"
         under = "natively" if self.how == "native" else f"under {self.how}"
         verb = "imported" if self.status == "passed" else "import FAILED"
+        # A proving glibc newer than Lambda's is said once per run (glibc_note), not here.
         text = f"{self.target}: {verb} {under}, CPython {self.python_version}"
-        if self.glibc_newer:
-            text += f" (its glibc {self.glibc} is newer than Lambda's; the audit guards that)"
-        if self.sandbox:
-            text += f", {self.sandbox}"
-        return text
+        return f"{text}, {self.sandbox}" if self.sandbox else text
+
+
+def glibc_note(proofs: list[ArtifactProof | None]) -> str | None:
+    """One note for a whole run when an interpreter that proved a target has a glibc
+    newer than Lambda's (an import could pass here and still need a newer symbol there)."""
+    versions = sorted({t.glibc for proof in proofs if proof is not None
+                       for t in proof.targets if t.glibc_newer and t.glibc})
+    if not versions:
+        return None
+    return (f"note: the proving CPython's glibc ({', '.join(versions)}) is newer than "
+            "Lambda's; the audit checks every symbol version against Lambda's glibc.")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -192,6 +192,10 @@ def _materialize(spec: str, work: Path, aws: AwsAccess) -> _Side:
         return _from_zip(path, work, spec)
     if looks_like_layer_arn(spec) or _NAME_VERSION.match(spec):
         return _from_aws(spec, work, aws)
+    if path.suffix in (".zip", ".json") or "/" in spec or path.parent != Path("."):
+        raise UsageError(f"{spec} does not exist.",
+                         hint="Give a layer .zip, its manifest (dist/NAME.json), a layer "
+                              "directory, a layer version ARN or NAME:VERSION.")
     raise UsageError(f"{spec!r} is not a layer this can read.",
                      hint="Give a layer .zip, its manifest (dist/NAME.json), a layer "
                           "directory, a layer version ARN or NAME:VERSION.")

@@ -122,6 +122,12 @@ class RuntimeTable:
 def _did_you_mean(name: str, choices: Mapping[str, object]) -> str:
     import difflib  # only on the error path: start-up time
 
+    # "3.12" and "py312" are the version alone: the runtime is python3.12.
+    bare = name.strip().lower().removeprefix("python").removeprefix("py")
+    if "." not in bare and len(bare) >= 2 and bare.isdigit():
+        bare = f"{bare[0]}.{bare[1:]}"
+    if f"python{bare}" in choices:
+        return f" (did you mean 'python{bare}'?)"
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -75,7 +75,8 @@ def test_macos_wheel_zipped_on_a_mac(wheels: dict[str, Path], tmp_path: Path) ->
     assert extension.code == "foreign-binary-macho"
     assert extension.package == "psycopg2-binary"
     assert "No module named 'psycopg2._psycopg'" in extension.message
-    assert "lambdalayer build -p psycopg2-binary --runtime python3.11" in extension.message
+    fix = "lambdalayer build old-layer -p psycopg2-binary --runtime python3.11"
+    assert fix in extension.message
     assert "wheel-tag-mismatch" in codes(report)
 
 

@@ -147,7 +147,7 @@ def test_without_layer_and_several_published_layers_attach_asks_which(
         aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
     build_layer("pg8000")
     build_layer("requests")
-    assert run("publish").code == 0
+    assert run("publish", "--all").code == 0
     aws.create_function("makenaide-scanner")
 
     result = run("attach", "--function", "makenaide-scanner")

@@ -45,7 +45,7 @@ def test_over_the_limit_by_manifests_is_refused_with_a_breakdown_and_changes_not
         aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
     _claim(build_layer("numpy"), 150_000_000)
     _claim(build_layer("pandas"), 120_000_000)
-    assert run("publish").code == 0
+    assert run("publish", "--all").code == 0
     aws.create_function("scanner", layers=[_arn("numpy", 1)])
 
     result = run("attach", "--function", "scanner", "--layer", "pandas")
@@ -64,7 +64,7 @@ def test_dry_run_shows_the_sum_and_names_what_it_could_not_measure(
         aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
     _claim(build_layer("numpy"), 100_000_000)
     _claim(build_layer("pandas"), 50_000_000)
-    assert run("publish").code == 0
+    assert run("publish", "--all").code == 0
     aws.create_function("scanner", layers=[_arn("numpy", 1)])
 
     human = run("attach", "--function", "scanner", "--layer", "pandas", "--dry-run")

@@ -94,12 +94,12 @@ def test_layer_name_and_several_regions_in_one_run(
     ]
 
 
-def test_without_zip_publishes_every_layer_in_out(
+def test_without_zip_all_publishes_every_layer_in_out(
         aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
     build_layer("pg8000")
     build_layer("requests", packages=(("requests", "2.32.3"),))
 
-    result = run("publish", "--out", "dist", "--json")
+    result = run("publish", "--out", "dist", "--all", "--json")
 
     assert result.code == 0, result.stderr
     assert sorted(layer["name"] for layer in result.json()["layers"]) == ["pg8000", "requests"]
@@ -220,3 +220,24 @@ def test_a_new_version_says_what_it_supersedes(
     assert "previous version not readable" in layer["changes_unavailable"]
     human = run("publish", "--force")
     assert human.code == 0 and "no diff: previous version not readable" in human.stderr
+
+
+def test_bare_publish_of_several_unrelated_layers_lists_them_and_publishes_nothing(
+        aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
+    build_layer("pg8000")
+    build_layer("requests")
+
+    refused = run("publish")
+
+    assert refused.code == 2, refused.stderr
+    assert "pg8000, requests" in refused.stderr and "--all" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert aws.client("lambda").list_layers()["Layers"] == []
+
+    picked = run("publish", "--layer", "requests", "--json")
+    assert picked.code == 0, picked.stderr
+    assert [layer["name"] for layer in picked.json()["layers"]] == ["requests"]
+
+    every = run("publish", "--all", "--json")
+    assert every.code == 0, every.stderr
+    assert sorted(layer["name"] for layer in every.json()["layers"]) == ["pg8000", "requests"]

@@ -29,7 +29,8 @@ def test_opencv_like_refusal_is_grouped_with_headless_advice(tmp_path: Path) -> 
     assert_clean_failure(run, 4)
     lines = run.stderr.strip().splitlines()
     assert len(lines) <= 20, run.stderr
-    assert "missing-library libGL.so.1: 12 files in opencv-python" in run.stderr
+    assert "missing-library libGL.so.1: not on Amazon Linux 2023; 12 files in opencv-python" \
+        in run.stderr
     assert "opencv-python-headless" in run.stderr
     assert "manylinux wheel" not in run.stderr  # it is one already
     doc = run.json()
@@ -46,3 +47,29 @@ def test_pure_package_that_loads_a_system_library_at_import(tmp_path: Path) -> N
     assert_clean_failure(run, 4)
     assert "needs-system-library libpango-1.0.so.0" in run.stderr
     assert "container-image function" in run.stderr
+
+
+def test_opencv_refusal_names_the_libraries_once_and_advises_once(tmp_path: Path) -> None:
+    """opencv-python's GUI libraries (libGL and X11) are all missing on Lambda: one line
+    names them, one line advises the headless wheel; research ids stay in --json."""
+    libraries = ["libGL.so.1", "libX11.so.6", "libXext.so.6", "libSM.so.6", "libICE.so.6"]
+    stubs = [str(stub_library(tmp_path / "cc", name)) for name in libraries]
+    files = {"cv2/__init__.py": b""}
+    for i in range(6):
+        so = compile_so(tmp_path / "cc", f"m{i}.so", args=tuple(stubs))
+        files[f"cv2/m{i}.cpython-312-x86_64-linux-gnu.so"] = so.read_bytes()
+    index_dir = tmp_path / "index"
+    make_wheel(index_dir, "opencv-python", "4.10.0.84",
+               file_tag="cp312-cp312-manylinux_2_17_x86_64",
+               wheel_tag="cp312-cp312-manylinux_2_17_x86_64", files=files)
+    with serve_index(index_dir) as index:
+        run = build(index, tmp_path, "cv", "-p", "opencv-python")
+    assert_clean_failure(run, 4)
+    refusal = run.stderr[run.stderr.index("error:"):].strip().splitlines()
+    assert len(refusal) <= 10, run.stderr
+    assert sum("opencv-python-headless" in line for line in refusal) == 1, run.stderr
+    assert ("missing-library " + ", ".join(sorted(libraries)) + ": not on Amazon Linux 2023"
+            in run.stderr), run.stderr
+    assert "seen absent" not in run.stderr and "S3" not in run.stderr
+    assert any(f.get("evidence", "").startswith("seen absent")
+               for f in run.json()["error"]["findings"])

@@ -61,6 +61,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (signal.SIGTERM, "resolving", 0.3),
     (signal.SIGHUP, "auditing", 0.0),
     (signal.SIGTERM, "writing", 0.5),
+    (signal.SIGINT, "resolving", 0.3),  # Ctrl-C
 ])
 def test_signal_mid_build_cleans_up(built: Path, tmp_path: Path, signum: int, stage: str,
                                     delay: float) -> None:
@@ -86,7 +87,13 @@ def test_signal_mid_build_cleans_up(built: Path, tmp_path: Path, signum: int, st
     _stdout, rest = process.communicate(timeout=60)
     stderr = "".join(seen) + rest
     assert process.returncode == 128 + signum, stderr
-    assert f"Terminated ({signal.Signals(signum).name})" in stderr
+    said = ("Interrupted (Ctrl-C)" if signum == signal.SIGINT
+            else f"Terminated ({signal.Signals(signum).name})")
+    [line] = [ln for ln in stderr.splitlines() if ln.startswith(said)]
+    # One line saying what is left: finished zips kept, temporary files removed.
+    assert "kept: the zips and manifests finished before it" in line, stderr
+    assert "removed: temporary files and the unfinished layer" in line, stderr
+    assert "Aborted." not in stderr
     assert "Traceback" not in stderr
     assert list(tmpdir.iterdir()) == []  # the work directory (~100 MB) is gone
     assert snapshot(built) == before  # no partial zip, the old pair intact

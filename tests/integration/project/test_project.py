@@ -93,6 +93,15 @@ def test_lock_then_locked_build_then_stale_lock_is_refused(tmp_path: Path) -> No
     assert "stale" in stale.stderr and "lambdalayer lock" in stale.stderr
 
 
+def test_lock_says_created_then_unchanged(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "proj")
+    first = run_cli("lock", "--layer", "makenaide-util", cwd=root)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count("created ") == 2 and "updated" not in first.stderr
+    again = run_cli("lock", "--layer", "makenaide-util", cwd=root)
+    assert again.stderr.count("unchanged ") == 2, again.stderr
+
+
 def test_a_tampered_lock_hash_fails_the_build(tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj")
     assert run_cli("lock", "--layer", "makenaide-util", cwd=root).returncode == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require
-from tests.helpers import run_cli
+from tests.helpers import assert_clean_failure, run_cli
 
 pytestmark = pytest.mark.network
 
@@ -67,14 +67,32 @@ def test_a_secondary_module_needing_an_extra_is_a_warning(tmp_path: Path) -> Non
     assert "No module named 'yaml'" in warning and "optional extra" in warning
 
 
-def test_config_smoke_false_turns_the_proof_off(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", ["proof", "smoke"])  # smoke: the old name
+def test_config_proof_false_turns_the_proof_off(tmp_path: Path, key: str) -> None:
     project = _project(tmp_path / "proj", {
         "src/mainpkg/__init__.py": "import numpy\n",
         "src/mainpkg_cli/__init__.py": "",
     })
     (tmp_path / "lambdalayer.toml").write_text(
         f'[layers.broken]\npackages = ["{project}"]\nruntimes = ["python3.12"]\n'
-        'architectures = ["x86_64"]\nsmoke = false\n', "utf-8")
+        f'architectures = ["x86_64"]\n{key} = false\n', "utf-8")
     run = run_cli("build", "--json", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.json()["artifacts"][0]["import_test"]["status"] == "skipped"
+
+
+@pytest.mark.parametrize("flag", ["--no-proof", "--no-smoke"])
+def test_no_proof_flag_and_its_old_name_skip_the_proof(tmp_path: Path, flag: str) -> None:
+    project = _project(tmp_path / "proj", {"src/mainpkg/__init__.py": "import numpy\n",
+                                           "src/mainpkg_cli/__init__.py": ""})
+    run = run_cli("build", "broken", "-p", str(project), "--runtime", "python3.12",
+                  "--arch", "x86_64", "--out", str(tmp_path / "dist"), flag, "--json")
+    assert run.returncode == 0, run.stderr
+    assert run.json()["artifacts"][0]["import_test"]["status"] == "skipped"
+
+
+def test_no_proof_and_a_test_report_do_not_go_together(tmp_path: Path) -> None:
+    run = run_cli("build", "x", "-p", "six", "--no-proof", "--test-report",
+                  "--out", str(tmp_path))
+    assert_clean_failure(run, 2)
+    assert "--test-report" in run.stderr

@@ -1,0 +1,57 @@
+"""`check`'s core: which targets and layer name a source is audited for, then the audit.
+
+A zip that `build` wrote has its manifest beside it (dist/NAME.json): its runtimes and
+architectures are the targets, unless --runtime/--arch say otherwise, and its name is
+the layer the printed fixes rebuild. The same rule as `test`, `diff` and `report`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambdalayer.archive.manifest import manifest_beside
+from lambdalayer.common.errors import UsageError
+
+if TYPE_CHECKING:
+    from lambdalayer.audit.findings import AuditReport
+    from lambdalayer.targets.target import Target
+
+# Without a manifest and without --arch, the architecture most functions use.
+_DEFAULT_ARCH = "x86_64"
+
+
+def check_targets(source: str, runtimes: tuple[str, ...],
+                  archs: tuple[str, ...]) -> tuple[list[Target], str | None]:
+    """(targets, layer name from the manifest or None) for `check SOURCE`."""
+    from lambdalayer.audit import looks_like_layer_arn
+    from lambdalayer.targets.target import expand_targets
+
+    manifest = None if looks_like_layer_arn(source) else manifest_beside(Path(source))
+    chosen_runtimes = list(runtimes or (manifest.runtimes if manifest else ()))
+    if not chosen_runtimes:
+        if not looks_like_layer_arn(source) and not Path(source).exists():
+            raise UsageError(f"{source} does not exist.",
+                             hint="Give a layer directory, a layer .zip or a layer version "
+                                  "ARN.")
+        raise UsageError(
+            f"Which runtime? {source} has no lambdalayer manifest beside it that would say: "
+            "give --runtime (e.g. --runtime python3.12), and --arch arm64 for a Graviton "
+            "layer.")
+    chosen_archs = list(archs or (manifest.architectures if manifest else ())
+                        or (_DEFAULT_ARCH,))
+    return expand_targets(chosen_runtimes, chosen_archs), manifest.name if manifest else None
+
+
+def check_source(source: str, *, runtimes: tuple[str, ...], archs: tuple[str, ...],
+                 allow: frozenset[str], region: str | None, profile: str | None,
+                 endpoint_url: str | None) -> AuditReport:
+    """Audit a layer directory, zip or layer version ARN for its targets."""
+    from lambdalayer.audit import check_path, looks_like_layer_arn
+    from lambdalayer.aws.download import check_layer_arn
+
+    targets, layer = check_targets(source, runtimes, archs)
+    if looks_like_layer_arn(source):
+        return check_layer_arn(source, targets, allow=allow, region=region, profile=profile,
+                               endpoint_url=endpoint_url)
+    return check_path(Path(source), targets, allow=allow, layer=layer)

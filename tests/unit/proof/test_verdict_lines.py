@@ -1,0 +1,29 @@
+"""The proof summary: one line per target, the proving glibc noted once per run."""
+
+from __future__ import annotations
+
+from lambdalayer.proof.verdict import ArtifactProof, TargetProof, glibc_note
+
+
+def _proved(target: str) -> TargetProof:
+    return TargetProof(target=target, status="passed", how="native", python_version="3.12.8",
+                       glibc="2.36", glibc_newer=True)
+
+
+def test_the_newer_glibc_is_said_once_for_the_run() -> None:
+    proofs: list[ArtifactProof | None] = [
+        ArtifactProof(status="passed", targets=(_proved("python3.12/x86_64"),
+                                                _proved("python3.13/x86_64"))),
+        ArtifactProof(status="passed", targets=(_proved("python3.12/arm64"),)),
+        None,
+    ]
+    lines = [t.line() for p in proofs if p is not None for t in p.targets]
+    assert all("glibc" not in line for line in lines)
+    note = glibc_note(proofs)
+    assert note is not None and note.count("2.36") == 1
+
+
+def test_no_note_when_the_glibc_is_lambdas_own() -> None:
+    same = TargetProof(target="python3.12/x86_64", status="passed", how="native",
+                       python_version="3.12.8", glibc="2.34")
+    assert glibc_note([ArtifactProof(status="passed", targets=(same,))]) is None
