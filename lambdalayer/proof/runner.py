@@ -3,8 +3,10 @@
 The layer is extracted into a temporary directory laid out like Lambda's `/opt`
 (and the function's code, if any, like `/var/task`). For each target, a local
 CPython of the runtime's minor version runs the imports as `python -I -S -B`:
-no host site-packages, no PYTHON* variables, no bytecode written (Lambda's
-/opt is read-only), and sys.path in Lambda's order (docs/lambda-facts.md):
+no host site-packages, no PYTHON* variables, no bytecode written into the
+layer (Lambda's /opt is read-only: what the run compiles is kept in
+lambdalayer's cache instead, see bytecode_cache), and sys.path in Lambda's
+order (docs/lambda-facts.md):
 `/var/task`, `/opt/python/lib/pythonX.Y/site-packages`, `/opt/python`, then
 the interpreter's standard library. LD_LIBRARY_PATH gets /var/task, /var/task/lib
 and /opt/lib in front, as on Lambda.
@@ -323,6 +325,26 @@ def _environment(staged: _Staged, pass_env: Sequence[str] = ()) -> dict[str, str
     return env
 
 
+def bytecode_cache(interpreter: Interpreter) -> str | None:
+    """The folder the target interpreter keeps the bytecode it compiles in, between runs
+    (in_target._cache_bytecode), or None to compile every imported module as before.
+
+    One folder per interpreter: its path, version, machine, how it is launched, and the
+    executable's size and mtime (a reinstalled CPython gets a fresh folder). A sandbox
+    around the run must leave this folder writable, or the proof compiles every time.
+    """
+    from lambdalayer.common.cache import proof_bytecode_dir
+
+    try:
+        info = os.stat(interpreter.path)
+    except OSError:
+        return None
+    identity = json.dumps([interpreter.path, interpreter.version, interpreter.machine,
+                           interpreter.launch.describe(), info.st_size, info.st_mtime_ns])
+    found = proof_bytecode_dir(identity)
+    return str(found) if found else None
+
+
 def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
                 imports: Sequence[str], function: FunctionCode | None,
                 timeout: float, pass_env: Sequence[str] = ()) -> TargetRun:
@@ -337,6 +359,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         "event": function.event if function else None,
         "invoke": bool(function and function.invoke),
         "timeout": timeout,
+        "bytecode": bytecode_cache(interpreter),
     }
     env = _environment(staged, pass_env)
     library_path = env["LD_LIBRARY_PATH"].split(os.pathsep)
@@ -468,6 +491,9 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
                                  pass_env, configured))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
+    from lambdalayer.common.cache import trim_proof_bytecode
+
+    trim_proof_bytecode()
     check = None
     skipped = [run.target for run in runs if run.status == "not-run"]
     if skipped and fallback_check:
