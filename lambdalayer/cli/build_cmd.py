@@ -47,6 +47,7 @@ class _CommandLine:
     index_url: str | None
     extra_index_urls: tuple[str, ...]
     find_links: tuple[str, ...]
+    offline: bool
     unpacked_dir: Path | None
     report_file: Path | None
     profile: str | None
@@ -65,7 +66,7 @@ class _CommandLine:
             includes=self.includes, project=self.project, with_self=self.with_self,
             index=IndexSettings(index_url=self.index_url,
                                 extra_index_urls=self.extra_index_urls,
-                                find_links=self.find_links),
+                                find_links=self.find_links, offline=self.offline),
             options=BuildOptions(compile=self.compile_, test_report=bool(self.smoke),
                                  no_proof=self.smoke is False, slim=self.slim,
                                  strip=self.strip, excludes=self.excludes,
@@ -148,6 +149,9 @@ class _CommandLine:
 @click.option("--compression-level", "compression_level", type=click.IntRange(0, 9),
               metavar="0-9", help="Deflate level for the zip (default 6; 9 is smallest).")
 @index_options
+@click.option("--offline", is_flag=True,
+              help="Use only what uv's cache holds, and do not ask the index whether newer "
+                   "releases exist (UV_OFFLINE=1 does the same).")
 @click.option("--unpacked", "unpacked_dir", metavar="DIR",
               type=click.Path(path_type=Path, file_okay=False),
               help="Also write the layer tree (exactly the zip's contents: python/...) to "

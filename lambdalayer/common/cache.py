@@ -53,13 +53,15 @@ _INFLATE_BLOCK = 1 << 20
 
 # What lambdalayer keeps in the cache root besides zip members: logs of local builds,
 # Lambda's unzipped-size answers, provisioned interpreters, the import proof's bytecode
-# (proof/runner.py: one folder per interpreter, one file per distinct module source).
+# (proof/runner.py: one folder per interpreter, one file per distinct module source), the
+# index's answers about projects (resolve/index_cache.py).
 LOGS_DIR = "logs"
 SIZES_DIR = "unzipped-sizes"
 INTERPRETERS_DIR = "interpreters"
 PROOF_BYTECODE_DIR = "proof-bytecode"
+INDEX_ANSWERS_DIR = "index-answers"
 OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR,
-                         PROOF_BYTECODE_DIR, "CACHEDIR.TAG"})
+                         PROOF_BYTECODE_DIR, INDEX_ANSWERS_DIR, "CACHEDIR.TAG"})
 
 
 def _default_root() -> Path:

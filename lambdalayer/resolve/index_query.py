@@ -1,4 +1,5 @@
-"""Ask the package index what it offers for a project (for error messages only)."""
+"""Ask the package index what it offers for a project (for error messages and the
+newest-release check; answers are kept as the index allows: index_cache.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from lambdalayer.common.redact import redact_text, redact_url, split_credentials
+from lambdalayer.resolve import index_cache
 from lambdalayer.resolve.index_settings import IndexSettings, QueryPlan, query_plan
 
 _MAX_RESPONSE = 32 * 1024 * 1024  # a project page larger than this is not read
@@ -64,7 +66,11 @@ def _fetch(url: str, *, deadline: float) -> bytes | None:
     Raises _Unavailable with a redacted reason for every other failure.
     """
     bare, auth = split_credentials(url)
-    headers = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    kept = index_cache.fresh(bare, auth)
+    if kept is not None:  # the index said this answer stays fresh for now
+        return kept
+    headers = {"Accept": "application/vnd.pypi.simple.v1+json",
+               **index_cache.validators(bare, auth)}
     if auth:
         headers["Authorization"] = auth
     failure = "no answer"
@@ -83,8 +89,11 @@ def _fetch(url: str, *, deadline: float) -> bytes | None:
                 length = response.headers.get("Content-Length", "")
                 if length.isdigit() and len(body) < int(length):
                     raise http.client.IncompleteRead(bytes(body), int(length) - len(body))
-                return bytes(body)
+                return index_cache.remember(bare, auth, response.headers, bytes(body))
         except urllib.error.HTTPError as exc:
+            if exc.code == 304 and (kept := index_cache.not_modified(bare, auth,
+                                                                      exc.headers)) is not None:
+                return kept
             if exc.code == 404:
                 return None
             raise _Unavailable(f"the index answered HTTP {exc.code}") from None
