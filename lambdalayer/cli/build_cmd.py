@@ -190,4 +190,4 @@ def build_command(**given: Any) -> None:
     outcome = build_all(options.flags(), for_function=options.function(),
                         unpacked_dir=options.unpacked_dir, report_file=options.report_file,
                         build=build_with_progress)
-    render_build(outcome, as_json=options.as_json)
+    render_build(outcome, as_json=options.as_json, verbose=options.verbose)

@@ -39,6 +39,7 @@ class Headers(Protocol):
 
 _LOCK = threading.Lock()
 _ASKED: dict[object, Future[object]] = {}
+_WAITED = [0.0]  # seconds callers spent blocked on answers (`build --verbose` shows it)
 
 
 def _path(url: str, auth: str | None) -> Path | None:
@@ -143,6 +144,22 @@ def once(key: object, ask: Callable[[], _T]) -> Future[_T]:
             _ASKED[key] = found
             threading.Thread(target=_settle, args=(found, ask), daemon=True).start()
     return found  # type: ignore[return-value]
+
+
+def wait(future: Future[_T]) -> _T:
+    """The answer of a future from `once`, counting the time spent waiting for it."""
+    started = time.perf_counter()
+    try:
+        return future.result()
+    finally:
+        with _LOCK:
+            _WAITED[0] += time.perf_counter() - started
+
+
+def waited_seconds() -> float:
+    """Seconds spent in `wait` so far in this process."""
+    with _LOCK:
+        return _WAITED[0]
 
 
 def _settle(future: Future[object], ask: Callable[[], object]) -> None:

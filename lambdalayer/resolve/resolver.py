@@ -281,7 +281,9 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
     names = [n for n in requested if n in installed]
     if not names:
         return first
-    offers = {n: (asked[n].result() if n in asked else newest_offer(n, inputs)).offer
+    from lambdalayer.resolve.index_cache import wait
+
+    offers = {n: (wait(asked[n]) if n in asked else newest_offer(n, inputs)).offer
               for n in names}
     notes: list[str] = []
     to_build: dict[str, tuple[Version, Version]] = {}
