@@ -120,7 +120,7 @@ class _CommandLine:
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
 @click.option("--verbose", is_flag=True,
               help="On an audit refusal, list every finding (file by file), not one line per "
-                   "kind of problem.")
+                   "kind of problem; and say how long each stage took.")
 @click.option("--allow", "allow", multiple=True, metavar="CODE",
               help="Accept an audit finding by code (recorded in the manifest). Repeatable.")
 @click.option("--for-function", "for_function", metavar="FUNCTION",
