@@ -50,6 +50,7 @@ class _CommandLine:
     index_url: str | None
     extra_index_urls: tuple[str, ...]
     find_links: tuple[str, ...]
+    offline: bool
     unpacked_dir: Path | None
     report_file: Path | None
     profile: str | None
@@ -69,7 +70,7 @@ class _CommandLine:
             follow_links=self.follow_links,
             index=IndexSettings(index_url=self.index_url,
                                 extra_index_urls=self.extra_index_urls,
-                                find_links=self.find_links),
+                                find_links=self.find_links, offline=self.offline),
             options=BuildOptions(compile=self.compile_, test_report=self.wants_test_report,
                                  no_proof=self.no_proof, slim=self.slim,
                                  strip=self.strip, excludes=self.excludes,
@@ -143,7 +144,7 @@ class _CommandLine:
 @click.option("--force", is_flag=True, help="Rebuild even when nothing changed.")
 @click.option("--verbose", is_flag=True,
               help="On an audit refusal, list every finding (file by file), not one line per "
-                   "kind of problem.")
+                   "kind of problem; and say how long each stage took.")
 @click.option("--allow", "allow", multiple=True, metavar="CODE",
               help="Accept an audit finding by code (recorded in the manifest). Repeatable.")
 @click.option("--for-function", "for_function", metavar="FUNCTION",
@@ -176,6 +177,9 @@ class _CommandLine:
 @click.option("--compression-level", "compression_level", type=click.IntRange(0, 9),
               metavar="0-9", help="Deflate level for the zip (default 6; 9 is smallest).")
 @index_options
+@click.option("--offline", is_flag=True,
+              help="Use only what uv's cache holds, and do not ask the index whether newer "
+                   "releases exist (UV_OFFLINE=1 does the same).")
 @click.option("--unpacked", "unpacked_dir", metavar="DIRECTORY",
               type=click.Path(path_type=Path, file_okay=False),
               help="Also write the layer tree (exactly the zip's contents: python/...) to "
@@ -215,4 +219,4 @@ def build_command(**given: Any) -> None:
     outcome = build_all(options.flags(), for_function=options.function(),
                         unpacked_dir=options.unpacked_dir, report_file=options.report_file,
                         build=build_with_progress)
-    render_build(outcome, as_json=options.as_json)
+    render_build(outcome, as_json=options.as_json, verbose=options.verbose)

@@ -21,11 +21,17 @@ if TYPE_CHECKING:
     from lambdalayer.reports.sizing import SizeReport
 
 
-def render_build(outcome: BuildOutcome, *, as_json: bool) -> None:
-    """The JSON document (--json), then people's lines; exit 6/7 when --smoke found that."""
+def render_build(outcome: BuildOutcome, *, as_json: bool, verbose: bool = False) -> None:
+    """The JSON document (--json), then people's lines; exit 6/7 when --smoke found that.
+    `verbose` adds where the time went, per stage (`timings` in the JSON)."""
     result = outcome.result
     if as_json:
-        print_json(_build_json(outcome))
+        document = _build_json(outcome)
+        if verbose:
+            document["timings"] = {stage: round(s, 3) for stage, s in result.timings}
+        print_json(document)
+    if verbose and result.timings:
+        say("time: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings))
     if _interactive():
         _render_rich(human_console(), result)
     else:

@@ -122,7 +122,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     configured = configured_interpreters(load_config())
     report = run_proof(source, targets, imports=wanted, imports_from=imports_from,
                        function=function, timeout=timeout, pass_env=pass_env,
-                       configured=configured)
+                       configured=configured, bytecode_scope=str(source.resolve()))
     if as_json:
         print_json(proof_json(report))
     else:

@@ -55,14 +55,19 @@ _INFLATE_BLOCK = 1 << 20
 
 
 # What lambdalayer keeps in the cache root besides zip members: logs of local builds,
-# Lambda's unzipped-size answers, provisioned interpreters.
+# Lambda's unzipped-size answers, provisioned interpreters, the import proof's bytecode
+# (proof/runner.py: one folder per interpreter, one file per distinct module source), the
+# index's answers about projects (resolve/index_cache.py).
 LOGS_DIR = "logs"
 BUILD_LOGS_DIR = "build-logs"
 SIZES_DIR = "unzipped-sizes"
 INTERPRETERS_DIR = "interpreters"
+PROOF_BYTECODE_DIR = "proof-bytecode"
+INDEX_ANSWERS_DIR = "index-answers"
 LAMBDA_MODEL_RECORD = "lambda-model-runtimes.json"  # targets/lambda_model.py
 OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, BUILD_LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR,
-                         "CACHEDIR.TAG", SECRET, LAMBDA_MODEL_RECORD})
+                         "CACHEDIR.TAG", SECRET, LAMBDA_MODEL_RECORD, PROOF_BYTECODE_DIR,
+                         INDEX_ANSWERS_DIR})
 # What `cache clean` may delete in each folder of ours: only names lambdalayer writes there
 # (and its temporary files). Anything else, another tool's file included, stays.
 _TEMPORARY = r"|^\.tmp-.*|^\..*\.tmp$"
@@ -408,6 +413,33 @@ def open_member_cache() -> tuple[DeflateCache | None, str | None]:
                       "or point LAMBDALAYER_CACHE_DIR elsewhere (LAMBDALAYER_CACHE_MAX=0 "
                       "turns the cache off).")
     return found, None
+
+
+def proof_bytecode_dir(identity: str) -> Path | None:
+    """The private folder where the import proof keeps the bytecode one interpreter
+    compiled (`identity` names the interpreter), created; None when the cache is off
+    (`LAMBDALAYER_CACHE_MAX=0`) or cannot be written: the proof then compiles as before."""
+    import hashlib
+
+    if max_size() <= 0:
+        return None
+    root = cache_root()
+    directory = root / PROOF_BYTECODE_DIR / hashlib.sha256(identity.encode()).hexdigest()[:24]
+    try:
+        ensure_root(root)
+        (root / PROOF_BYTECODE_DIR).mkdir(mode=0o700, exist_ok=True)
+        directory.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return directory
+
+
+def trim_proof_bytecode() -> None:
+    """Keep the proof's bytecode within an eighth of the cap, the oldest written first."""
+    cap = max_size()
+    directory = cache_root() / PROOF_BYTECODE_DIR
+    if cap > 0 and directory.is_dir() and not directory.is_symlink():
+        trim(directory, cap // 8)
 
 
 def uv_cache_dir() -> Path | None:

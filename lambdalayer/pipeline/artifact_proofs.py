@@ -33,5 +33,5 @@ def prove_artifacts(artifacts: Sequence[Artifact], *, configured: ConfiguredInte
         reports.append(reused or run_proof(
             artifact.zip_path, targets, imports=list(m.smoke_imports), imports_from="manifest",
             timeout=timeout, fallback_check=False,  # build has just audited it
-            configured=configured))
+            configured=configured, bytecode_scope=str(artifact.zip_path.resolve())))
     return reports

@@ -108,3 +108,5 @@ class Artifact:
 class BuildResult:
     artifacts: tuple[Artifact, ...]
     warnings: tuple[str, ...] = ()
+    # Wall-clock seconds per stage, in pipeline order (stages.STAGES), for `build --verbose`.
+    timings: tuple[tuple[str, float], ...] = ()

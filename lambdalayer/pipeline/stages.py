@@ -16,7 +16,10 @@ import importlib
 import os
 import re
 import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,6 +81,29 @@ from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
     from lambdalayer.audit.findings import Finding, FindingGroup
+
+
+# The stages `build --verbose` times. "index query" is the time resolution waited on the
+# newest-release answers (they are asked while uv resolves); "resolve" excludes it.
+STAGES = ("resolve", "index query", "install", "shrink", "audit", "proof", "zip")
+
+
+class _Clock:
+    """Wall-clock seconds spent in each stage, summed over the artifacts."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - started
+
+    def timings(self) -> tuple[tuple[str, float], ...]:
+        return tuple(self.seconds.items())
 
 
 @dataclass(kw_only=True)
@@ -270,7 +296,14 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     # thread only waits on a subprocess then, so the import costs no wall time.
     threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
                      daemon=True).start()
-    plans = _resolve_all(request, targets, work, progress, started)
+    clock = _Clock()
+    from lambdalayer.resolve import index_cache
+
+    waited = index_cache.waited_seconds()
+    with clock.stage("resolve"):
+        plans = _resolve_all(request, targets, work, progress, started)
+    clock.seconds["index query"] = index_cache.waited_seconds() - waited
+    clock.seconds["resolve"] -= clock.seconds["index query"]
     # One note per distinct text: a shared tree or several targets repeat them.
     warnings.extend(dict.fromkeys(n for p in plans for r in p.resolutions for n in r.notes))
     record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
@@ -279,22 +312,25 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
         root = work / f"layer-{index}"
         site_dirs: dict[Path, list[InstalledDist]] = {}
         site_targets: dict[Path, Target] = {}
-        for resolution in layer.resolutions:
-            prefix = "python" if layer.shared else resolution.target.site_packages
-            site = lay_out(resolution.tree, root, prefix)
-            site_dirs[site] = list(resolution.dists)
-            site_targets[site] = resolution.target
-        # --exclude, --slim, --strip (shrink/apply.py); the size check and audit see the result.
-        shrunk = shrink_layer(_shrink_options(request), root, site_dirs, site_targets,
-                              progress=progress)
-        site_dirs = shrunk.site_dirs
-        warnings.extend(shrunk.warnings)
-        # Your own files come after the size options: those are about installed packages.
-        place_sources(request.sources, site_dirs)
-        place_includes(request.includes, root)
-        for site in site_dirs:
-            rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
-        sizes = measure(root, site_dirs, reductions=shrunk.reductions)
+        with clock.stage("install"):
+            for resolution in layer.resolutions:
+                prefix = "python" if layer.shared else resolution.target.site_packages
+                site = lay_out(resolution.tree, root, prefix)
+                site_dirs[site] = list(resolution.dists)
+                site_targets[site] = resolution.target
+        with clock.stage("shrink"):
+            # --exclude, --slim, --strip (shrink/apply.py); the size check and audit see
+            # the result.
+            shrunk = shrink_layer(_shrink_options(request), root, site_dirs, site_targets,
+                                  progress=progress)
+            site_dirs = shrunk.site_dirs
+            warnings.extend(shrunk.warnings)
+            # Your own files come after the size options: those are about installed packages.
+            place_sources(request.sources, site_dirs)
+            place_includes(request.includes, root)
+            for site in site_dirs:
+                rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
+            sizes = measure(root, site_dirs, reductions=shrunk.reductions)
         if sizes.total > UNZIPPED_LIMIT:
             raise _size_error(layer.name, sizes, estimate_savings(
                 root, site_dirs, site_targets, request.inputs.all_requirements,
@@ -306,11 +342,13 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
                 not r.dists for r in layer.resolutions):
             # Only --include files (a binary or library layer): no python/ is intended.
             allow = allow | {"missing-python-dir"}
-        findings = _audit(root, layer.targets, allow, request.name)
+        with clock.stage("audit"):
+            findings = _audit(root, layer.targets, allow, request.name)
         if request.compile:
             compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                                  sizes.total, progress=progress)
-        proof = _prove(request, layer, root, site_dirs, site_targets, progress)
+        with clock.stage("proof"):
+            proof = _prove(request, layer, root, site_dirs, site_targets, progress)
         warnings.extend(proof.warnings)
         proofs[layer.name] = proof
         staged.append((layer, root, sizes, findings, site_dirs))
@@ -318,14 +356,16 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     artifacts = []
     partials: list[Path] = []
     try:
-        artifacts = _write_artifacts(request, staged, compiled, warnings, partials,
-                                     inputs_hash, record, progress)
+        with clock.stage("zip"):
+            artifacts = _write_artifacts(request, staged, compiled, warnings, partials,
+                                         inputs_hash, record, progress)
     finally:
         with interrupt.deferred():  # a signal now would cut the cleanup in half
             for partial in partials:  # left only by a failure or a signal
                 partial.unlink(missing_ok=True)
     return BuildResult(artifacts=tuple(replace(a, proof=proofs.get(a.name))
-                                       for a in artifacts), warnings=tuple(warnings))
+                                       for a in artifacts), warnings=tuple(warnings),
+                       timings=clock.timings())
 
 
 def _write_artifacts(request: BuildRequest, staged: list[Any],
@@ -454,7 +494,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     test_imports = tuple(listed) if request.test_report and zips_as_is(root) else None
     proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports,
                         configured=request.interpreters, dependencies=dependencies,
-                        versions=versions)
+                        versions=versions,
+                        bytecode_scope=str(request.out_dir.resolve() / layer.name))
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         hint = ("Fix the requirements (the fix line says what is likely missing), or build "

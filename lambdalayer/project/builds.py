@@ -9,7 +9,7 @@ the CLI renders it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +42,13 @@ class BuildOutcome:
     test_reports: tuple[ProofReport, ...] | None = None  # with --smoke, one per artifact
 
 
+def _summed(timings: Iterable[tuple[tuple[str, float], ...]]) -> tuple[tuple[str, float], ...]:
+    total: dict[str, float] = {}
+    for stage, seconds in (pair for one in timings for pair in one):
+        total[stage] = total.get(stage, 0.0) + seconds
+    return tuple(total.items())
+
+
 def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
               unpacked_dir: Path | None = None, report_file: Path | None = None,
               build: Callable[[BuildRequest], BuildResult] = build_layer) -> BuildOutcome:
@@ -62,6 +69,7 @@ def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
     result = BuildResult(
         artifacts=tuple(a for r in results for a in r.artifacts),
         warnings=tuple(lock_warnings) + tuple(w for r in results for w in r.warnings),
+        timings=_summed(r.timings for r in results),
     )
     unpacked = None if unpacked_dir is None else tuple(_unpack(result, unpacked_dir))
     reports = None if report_file is None else tuple(_reports(result, report_file))

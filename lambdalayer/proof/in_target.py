@@ -5,7 +5,8 @@ use the standard library only and stay valid on the oldest runtime we test.
 Nothing here is imported by lambdalayer itself.
 
 Input: argv[1] is a JSON object {"paths": [...], "imports": [...], "results":
-FILE, "handler": "module.func" | null, "event": ... | null, "invoke": bool}.
+FILE, "handler": "module.func" | null, "event": ... | null, "invoke": bool,
+"bytecode": DIR | null}.
 Output: one JSON object per line appended to FILE, written and flushed as each
 step starts and ends, so a crash (a segfaulting extension) still names the
 import that caused it. Results go to a file, not stdout, because imported code
@@ -14,6 +15,7 @@ may print.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import sys
@@ -74,12 +76,91 @@ def _glibc() -> str | None:
     return version if name == "glibc" else None
 
 
+def _store(path: str, data: bytes) -> None:
+    import os
+
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)  # whole or not at all: a concurrent run reads either
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def _cache_bytecode(directory: str, roots: list[str]) -> None:
+    """Compile each layer module once per interpreter instead of once per run.
+
+    -B still keeps CPython from writing into the layer (Lambda's /opt is
+    read-only). A module under `roots` that has no bytecode of its own in the
+    layer is compiled from its source as before, and the code object kept in
+    `directory` under the SHA-256 of the source bytes: the next run with the
+    same source (whatever its path or mtime, both new on every build) reads it
+    back instead of compiling. The module's code is the same either way; its
+    co_filename is set to the file being imported, as CPython does for a pyc.
+    A module with its own pyc in the layer is loaded by CPython exactly as
+    Lambda would, from that pyc when it is valid.
+    """
+    import _imp
+    import hashlib
+    import importlib.machinery as machinery
+    import importlib.util
+    import marshal
+    import os
+
+    magic = importlib.util.MAGIC_NUMBER
+    tag: str | None = getattr(sys.implementation, "cache_tag", None)
+    if tag is None:  # an implementation without bytecode files: nothing to keep
+        return
+
+    class CachedSourceLoader(machinery.SourceFileLoader):
+        def get_code(self, fullname: str) -> Any:
+            path = self.get_filename(fullname)
+            if os.path.exists(importlib.util.cache_from_source(path)):
+                return super().get_code(fullname)  # the layer's own bytecode
+            source = self.get_data(path)
+            digest = hashlib.sha256(source).digest()
+            name = digest.hex()
+            cached = os.path.join(directory, name[:2], f"{name}.{tag}.pyc")
+            try:
+                with open(cached, "rb") as handle:
+                    data = handle.read()
+                if data[:4] == magic and data[8:16] == digest[:8]:
+                    code = marshal.loads(memoryview(data)[16:])
+                    _imp._fix_co_filename(code, path)  # type: ignore[attr-defined]
+                    return code
+            except (OSError, ValueError, EOFError, TypeError):
+                pass  # absent or damaged: compile, as without the cache
+            code = self.source_to_code(source, path)
+            # PEP 552's layout (flags 1: hash-based), the hash being our SHA-256's start.
+            _store(cached, magic + (1).to_bytes(4, "little") + digest[:8] + marshal.dumps(code))
+            return code
+
+    layer_finder = machinery.FileFinder.path_hook(
+        (machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES),
+        (CachedSourceLoader, machinery.SOURCE_SUFFIXES),
+        (machinery.SourcelessFileLoader, machinery.BYTECODE_SUFFIXES))
+    prefixes = tuple(os.path.join(os.path.abspath(root), "") for root in roots)
+
+    def hook(entry: str) -> Any:
+        if not os.path.join(os.path.abspath(entry or "."), "").startswith(prefixes):
+            raise ImportError("not in the layer")  # the standard library: CPython's own way
+        return layer_finder(entry)
+
+    sys.path_hooks.insert(0, hook)
+    sys.path_importer_cache.clear()
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     # Lambda's order (docs/lambda-facts.md): /var/task, the runtime's
     # site-packages in the layer, /opt/python, then the interpreter's own paths.
     # -I -S already removed the script dir, user and host site-packages.
     sys.path[0:0] = config["paths"]
+    if config.get("bytecode"):
+        _cache_bytecode(config["bytecode"], config["paths"])
     with open(config["results"], "a", encoding="utf-8") as out:
         _emit(out, {"kind": "start", "version": sys.version.split()[0],
                     "glibc": _glibc()})

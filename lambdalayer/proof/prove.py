@@ -116,7 +116,8 @@ def _runs(root: Path, targets: Sequence[Target],
           modules: Mapping[str, Mapping[str, Sequence[str]]],
           test_imports: Sequence[str] | None,
           configured: ConfiguredInterpreters,
-          dependencies: Mapping[str, Mapping[str, Sequence[str]]]) -> list[TargetRun]:
+          dependencies: Mapping[str, Mapping[str, Sequence[str]]],
+          bytecode_scope: str | None) -> list[TargetRun]:
     """One proof run per runtime, each importing what that runtime's tree holds: the
     requested modules first (a dependency that crashes the interpreter cannot hide
     them), then the dependencies' top levels."""
@@ -138,7 +139,8 @@ def _runs(root: Path, targets: Sequence[Target],
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         reports = list(pool.map(
             lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False,
-                                  configured=configured), jobs))
+                                  configured=configured, bytecode_scope=bytecode_scope),
+            jobs))
     return [run for report in reports for run in report.runs]
 
 
@@ -153,7 +155,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
                 test_imports: Sequence[str] | None = None,
                 configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
                 dependencies: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
-                versions: Mapping[str, str] | None = None) -> ArtifactProof:
+                versions: Mapping[str, str] | None = None,
+                bytecode_scope: str | None = None) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -178,7 +181,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
                        "distributions)")
     dependencies = dependencies or {}
     versions = versions or {}
-    all_runs = _runs(root, targets, modules, test_imports, configured, dependencies)
+    all_runs = _runs(root, targets, modules, test_imports, configured, dependencies,
+                     bytecode_scope)
     warnings: list[str] = []
     failures: list[str] = []
     conflicts: list[Conflict] = []

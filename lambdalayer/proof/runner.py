@@ -3,8 +3,10 @@
 The layer is extracted into a temporary directory laid out like Lambda's `/opt`
 (and the function's code, if any, like `/var/task`). For each target, a local
 CPython of the runtime's minor version runs the imports as `python -I -S -B`:
-no host site-packages, no PYTHON* variables, no bytecode written (Lambda's
-/opt is read-only), and sys.path in Lambda's order (docs/lambda-facts.md):
+no host site-packages, no PYTHON* variables, no bytecode written into the
+layer (Lambda's /opt is read-only: what the run compiles is kept in
+lambdalayer's cache instead, see bytecode_cache), and sys.path in Lambda's
+order (docs/lambda-facts.md):
 `/var/task`, `/opt/python/lib/pythonX.Y/site-packages`, `/opt/python`, then
 the interpreter's standard library. LD_LIBRARY_PATH gets /var/task, /var/task/lib
 and /opt/lib in front, as on Lambda.
@@ -324,9 +326,35 @@ def _environment(staged: _Staged, pass_env: Sequence[str] = ()) -> dict[str, str
     return env
 
 
+def bytecode_cache(interpreter: Interpreter, scope: str | None) -> str | None:
+    """The folder the target interpreter keeps the bytecode it compiles in, between runs
+    (in_target._cache_bytecode), or None (no `scope`) to compile every imported module.
+
+    One folder per interpreter (its path, version, machine, how it is launched, and the
+    executable's size and mtime: a reinstalled CPython gets a fresh folder) and per
+    `scope`, the layer being proven: the layer's own code runs during the proof and can
+    write there, so one layer never reads bytecode another layer's code could have written
+    (docs/sandbox-and-limits.md).
+    """
+    if scope is None:
+        return None
+    from lambdalayer.common.cache import proof_bytecode_dir
+
+    try:
+        info = os.stat(interpreter.path)
+    except OSError:
+        return None
+    identity = json.dumps([interpreter.path, interpreter.version, interpreter.machine,
+                           interpreter.launch.describe(), info.st_size, info.st_mtime_ns,
+                           scope])
+    found = proof_bytecode_dir(identity)
+    return str(found) if found else None
+
+
 def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
                 imports: Sequence[str], function: FunctionCode | None,
-                timeout: float, pass_env: Sequence[str] = ()) -> TargetRun:
+                timeout: float, pass_env: Sequence[str] = (),
+                bytecode_scope: str | None = None) -> TargetRun:
     version = target.runtime.python_version
     results_file = staged.opt.parent / f"results-{target.runtime.name}-{target.arch}.jsonl"
     results_file.write_text("")
@@ -338,6 +366,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         "event": function.event if function else None,
         "invoke": bool(function and function.invoke),
         "timeout": timeout,
+        "bytecode": bytecode_cache(interpreter, bytecode_scope),
     }
     env = _environment(staged, pass_env)
     library_path = env["LD_LIBRARY_PATH"].split(os.pathsep)
@@ -354,8 +383,10 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     # scratch folder stands for Lambda's writable /tmp. An invoked handler keeps the network.
     sandbox = find_sandbox()
     network = bool(function and function.invoke)
+    bytecode = config["bytecode"]
     command = sandbox.wrap(command, writable=staged.opt.parent, cwd=staged.task,
-                           network=network)
+                           network=network,
+                           also_writable=(Path(bytecode),) if isinstance(bytecode, str) else ())
     if sandbox.kind == "bwrap":
         env["TMPDIR"] = str(staged.opt.parent / "tmp")
         (staged.opt.parent / "tmp").mkdir(exist_ok=True)
@@ -429,7 +460,8 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
 
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
              function: FunctionCode | None, timeout: float,
-             pass_env: Sequence[str], configured: ConfiguredInterpreters) -> TargetRun:
+             pass_env: Sequence[str], configured: ConfiguredInterpreters,
+             bytecode_scope: str | None) -> TargetRun:
     if platform.system() != "Linux":
         # Said before looking for interpreters: none of them could stand in for Lambda.
         return TargetRun(target=target, status="not-run", reason=(
@@ -449,20 +481,24 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
                     "layer (Lambda looks in python/ and "
                     f"python/lib/python{target.runtime.python_version}/site-packages/; were "
                     "the files zipped without the python/ prefix?)"))
-    return _run_target(target, interpreter, staged, wanted, function, timeout, pass_env)
+    return _run_target(target, interpreter, staged, wanted, function, timeout, pass_env,
+                       bytecode_scope)
 
 
 def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
               imports_from: str = "option", function: FunctionCode | None = None,
               timeout: float = DEFAULT_TIMEOUT, fallback_check: bool = True,
               pass_env: Sequence[str] = (),
-              configured: ConfiguredInterpreters = NOTHING_CONFIGURED) -> ProofReport:
-    """Smoke-test the layer at `source` (zip or directory) on every target the host can run.
+              configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
+              bytecode_scope: str | None = None) -> ProofReport:
+    """Import-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
     Targets the host cannot run are "not-run" with a reason; with
     `fallback_check`, the audit of those targets is attached as `check`. The
     interpreter gets `runtime_environment(pass_env)`, not the host's environment.
+    `bytecode_scope` names the layer whose compiled modules are kept between runs
+    (bytecode_cache); None compiles every imported module afresh.
     Raises UsageError for a source that is not a layer.
     """
     if not targets:
@@ -477,9 +513,12 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
                 runs.append(replace(done[key], target=target, covered_by=str(done[key].target)))
                 continue
             runs.append(_run_one(target, staged, native, imports, function, timeout,
-                                 pass_env, configured))
+                                 pass_env, configured, bytecode_scope))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
+    from lambdalayer.common.cache import trim_proof_bytecode
+
+    trim_proof_bytecode()
     check = None
     skipped = [run.target for run in runs if run.status == "not-run"]
     if skipped and fallback_check:

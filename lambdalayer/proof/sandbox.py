@@ -48,13 +48,14 @@ class Sandbox:
     reason: str | None = None
 
     def wrap(self, argv: Sequence[str], *, writable: Path, cwd: Path,
-             network: bool = False) -> list[str]:
-        """`argv` run inside the sandbox, with `writable` (the scratch folder) writable;
-        `network` keeps the host's network namespace."""
+             network: bool = False, also_writable: Sequence[Path] = ()) -> list[str]:
+        """`argv` run inside the sandbox, with `writable` (the scratch folder) and
+        `also_writable` writable; `network` keeps the host's network namespace."""
         if self.kind == "bwrap" and self.program:
             flags = [f for f in _BWRAP_FLAGS if not (network and f == "--unshare-net")]
-            return [self.program, *flags, "--bind", str(writable), str(writable),
-                    "--chdir", str(cwd), "--", *argv]
+            binds = [arg for path in (writable, *also_writable)
+                     for arg in ("--bind", str(path), str(path))]
+            return [self.program, *flags, *binds, "--chdir", str(cwd), "--", *argv]
         if self.kind == "unshare" and self.program:
             flags = [f for f in _UNSHARE_FLAGS if not (network and f == "--net")]
             return [self.program, *flags, "--", *argv]

@@ -1,4 +1,5 @@
-"""Ask the package index what it offers for a project (for error messages only)."""
+"""Ask the package index what it offers for a project (for error messages and the
+newest-release check; answers are kept as the index allows: index_cache.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from lambdalayer.common.deadline import (
     read_body,
 )
 from lambdalayer.common.redact import redact_text, redact_url, split_credentials
+from lambdalayer.resolve import index_cache
 from lambdalayer.resolve.index_settings import IndexSettings, QueryPlan, query_plan
 
 _MAX_RESPONSE = 32 * 1024 * 1024  # a project page larger than this is not read
@@ -110,7 +112,11 @@ def _fetch(url: str, *, deadline: Deadline) -> bytes | None:
     holds during the reads (common/deadline.py).
     """
     bare, auth = split_credentials(url)
-    headers = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    kept = index_cache.fresh(bare, auth)
+    if kept is not None:  # the index said this answer stays fresh for now
+        return kept
+    headers = {"Accept": "application/vnd.pypi.simple.v1+json",
+               **index_cache.validators(bare, auth)}
     if auth:
         headers["Authorization"] = auth
     failure = "no answer"
@@ -119,13 +125,17 @@ def _fetch(url: str, *, deadline: Deadline) -> bytes | None:
             request = urllib.request.Request(bare, headers=headers)
             with open_url(request, deadline, context=context,
                           handlers=(_GuardedRedirects(),)) as response:
-                return read_body(response, deadline, cap=_MAX_RESPONSE)
+                body = read_body(response, deadline, cap=_MAX_RESPONSE)
+                return index_cache.remember(bare, auth, response.headers, body)
         except BodyTooLarge:
             raise _Unavailable(f"the index's answer was larger than {_MAX_RESPONSE:,} "
                                "bytes") from None
         except DeadlineExceeded as exc:
             raise _Unavailable(str(exc)) from None
         except urllib.error.HTTPError as exc:
+            if exc.code == 304 and (kept := index_cache.not_modified(bare, auth,
+                                                                      exc.headers)) is not None:
+                return kept
             if exc.code == 404:
                 return None
             raise _Unavailable(f"the index answered HTTP {exc.code}") from None

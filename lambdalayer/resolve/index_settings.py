@@ -34,6 +34,9 @@ class IndexSettings:
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
+    # --offline: uv installs from its cache only, and the index is not asked (not part
+    # of the build's inputs: the same versions offline or not are the same layer).
+    offline: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.index_url or self.extra_index_urls or self.find_links)
@@ -47,6 +50,8 @@ class IndexSettings:
             args += ["--extra-index-url", url]
         for link in self.find_links:
             args += ["--find-links", link]
+        if self.offline:
+            args.append("--offline")
         return args
 
     def record(self) -> dict[str, Any]:
@@ -77,7 +82,8 @@ class IndexSettings:
         """These settings where given, `lower`'s elsewhere (flags over config)."""
         return IndexSettings(index_url=self.index_url or lower.index_url,
                              extra_index_urls=self.extra_index_urls or lower.extra_index_urls,
-                             find_links=self.find_links or lower.find_links)
+                             find_links=self.find_links or lower.find_links,
+                             offline=self.offline or lower.offline)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,6 +217,8 @@ def query_plan(settings: IndexSettings, requirement_texts: Iterable[str] = (),
     --find-links paths of requirement files may be relative to (besides the
     working directory).
     """
+    if settings.offline or os.environ.get("UV_OFFLINE", "").lower() in {"1", "true", "yes"}:
+        return QueryPlan(urls=(), skipped="the build is offline (--offline or UV_OFFLINE)")
     files = _file_options(requirement_texts)
     find_links = _local_dirs(
         [*settings.find_links, *os.environ.get("UV_FIND_LINKS", "").replace(",", " ").split(),

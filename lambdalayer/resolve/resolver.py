@@ -10,9 +10,10 @@ publishes only an sdist may still be built, but the result must be a pure
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,6 +84,25 @@ def newest_offer(name: str, inputs: RequirementInputs) -> IndexAnswer:
     return ask_indexes(name, plan)
 
 
+_OFFLINE_NOTE = ("Offline: the index was not asked whether newer releases than those "
+                 "installed exist.")
+
+
+def _ask_newest(inputs: RequirementInputs) -> dict[str, Future[IndexAnswer]]:
+    """Each requested project's newest-release answer, asked in the background, once per
+    run and index configuration (index_cache.once), nothing when offline."""
+    from lambdalayer.resolve import index_cache
+    from lambdalayer.resolve.index_query import ask_indexes
+    from lambdalayer.resolve.index_settings import query_plan
+
+    if inputs.index.offline:
+        return {}
+    plan = query_plan(inputs.index, [f.text for f in inputs.files])
+    names = dict.fromkeys(canonicalize_name(r.name) for r in inputs.all_requirements)
+    return {name: index_cache.once((plan, name), functools.partial(ask_indexes, name, plan))
+            for name in names}
+
+
 def _describe_offer(answer: IndexAnswer) -> str:
     offer = answer.offer
     if offer is None:
@@ -139,10 +159,15 @@ def resolve_for_target(
     if inputs.empty:  # a layer of your own files only: nothing to install
         dest.mkdir(parents=True, exist_ok=True)
         return Resolution(target=target, tree=dest, dists=(), built_from_sdist=())
+    pinned = inputs.exact_pins() is not None
+    # Asked while uv resolves (never before): the answers are ready when uv is done.
+    offers = {} if pinned else _ask_newest(inputs)
     first = _install(inputs, target, dest, set(), progress=progress, started=started)
-    if inputs.exact_pins() is not None:
+    if pinned:
         return first
-    return _prefer_newest(inputs, target, dest, first, progress)
+    if inputs.index.offline:
+        return dataclasses.replace(first, notes=(*first.notes, _OFFLINE_NOTE))
+    return _prefer_newest(inputs, target, dest, first, progress, offers)
 
 
 def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: set[str], *,
@@ -249,7 +274,8 @@ def _held_back(requirement: Requirement | None, offer: IndexOffer, target: Targe
 
 
 def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
-                   first: Resolution, progress: Progress | None) -> Resolution:
+                   first: Resolution, progress: Progress | None,
+                   asked: dict[str, Future[IndexAnswer]]) -> Resolution:
     requested: dict[str, Requirement] = {}
     for req in inputs.all_requirements:
         requested.setdefault(canonicalize_name(req.name), req)
@@ -257,9 +283,10 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
     names = [n for n in requested if n in installed]
     if not names:
         return first
-    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-        offers = dict(zip(names, pool.map(lambda n: newest_offer(n, inputs).offer, names),
-                          strict=True))
+    from lambdalayer.resolve.index_cache import wait
+
+    offers = {n: (wait(asked[n]) if n in asked else newest_offer(n, inputs)).offer
+              for n in names}
     notes: list[str] = []
     to_build: dict[str, tuple[Version, Version]] = {}
     for name in names:

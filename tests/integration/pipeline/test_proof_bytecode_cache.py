@@ -1,0 +1,138 @@
+"""The import proof keeps the bytecode it compiles in lambdalayer's cache, keyed by the
+source bytes and the interpreter, and is exactly as strict with it as without it.
+
+Hand-made layers, `lambdalayer test` on this machine's CPython 3.12: no network.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lambdalayer.interpreters.find import find_interpreter
+from tests.conftest import require
+from tests.helpers import run_cli
+
+pytestmark = pytest.mark.slow
+
+GOOD = "import json\n\nVALUE = json.dumps({'ok': 1})\n\ndef double(x):\n    return 2 * x\n"
+BROKEN = ("import json\n\n\ndef helper():\n    return 1\n\n\n"
+          "raise RuntimeError('broken at import')\n")
+
+
+@pytest.fixture(autouse=True)
+def _python312() -> None:
+    require(find_interpreter("3.12") is not None,
+            "CPython 3.12 is needed (pyenv install 3.12)")
+
+
+def _layer(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / "python" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def _zip(layer: Path, destination: Path) -> Path:
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(layer.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(layer).as_posix())
+    return destination
+
+
+def _test(source: Path, cache: Path, *imports: str, **env: str) -> dict[str, object]:
+    args = [arg for name in imports for arg in ("--import", name)]
+    run = run_cli("test", str(source), "--runtime", "python3.12", "--arch", "x86_64",
+                  *args, "--json", env={"LAMBDALAYER_CACHE_DIR": str(cache), **env})
+    assert run.returncode in (0, 6), run.stderr
+    document: dict[str, object] = run.json()
+    return document
+
+
+def _imports(document: dict[str, object]) -> dict[str, dict[str, object]]:
+    targets = document["targets"]
+    assert isinstance(targets, list) and len(targets) == 1
+    return {i["module"]: i for i in targets[0]["imports"]}
+
+
+def _kept(cache: Path) -> dict[str, int]:
+    """Each kept bytecode file (folder/name) and its inode (a rewrite replaces the inode)."""
+    return {f"{p.parent.parent.name}/{p.name}": p.stat().st_ino
+            for p in (cache / "proof-bytecode").rglob("*.pyc")}
+
+
+def test_an_unchanged_module_is_compiled_once(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    layer = _layer(tmp_path / "one", {"good.py": GOOD, "pkg/__init__.py": "from .sub import X\n",
+                                      "pkg/sub.py": "X = 3\n"})
+    first = _test(layer, cache, "good", "pkg")
+    assert first["status"] == "passed"
+    kept = _kept(cache)
+    assert len(kept) == 3, kept  # good, pkg/__init__, pkg/sub: one file per distinct source
+    # The same layer again, staged anew (new paths, new mtimes): nothing is compiled or
+    # written again.
+    second = _test(layer, cache, "good", "pkg")
+    assert second["status"] == "passed"
+    assert _kept(cache) == kept
+    assert _imports(second)["good"]["origin"] == "/opt/python/good.py"
+    # The layer itself is never written to: Lambda's /opt is read-only.
+    assert not list(layer.rglob("__pycache__")) and not list(layer.rglob("*.pyc"))
+    # Another layer with the same sources keeps its own bytecode: a layer's code runs
+    # during the proof and could write there, so no layer reads another's.
+    _test(_zip(layer, tmp_path / "layer.zip"), cache, "good", "pkg")
+    after = _kept(cache)
+    assert len(after) == 6 and all(after[name] == inode for name, inode in kept.items())
+    # Changed source bytes are a new entry.
+    (layer / "python" / "good.py").write_text(GOOD + "\nOTHER = 1\n")
+    _test(layer, cache, "good")
+    assert len(_kept(cache)) == 7
+
+
+def test_a_failure_reads_the_same_from_cached_bytecode(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    layer = _layer(tmp_path / "one", {"broken.py": BROKEN, "good.py": GOOD})
+    runs = [_test(layer, cache, "good", "broken"),
+            _test(_zip(layer, tmp_path / "layer.zip"), cache, "good", "broken")]
+    for document in runs:
+        assert document["status"] == "failed"
+        result = _imports(document)["broken"]
+        assert result["ok"] is False
+        assert result["error"] == "RuntimeError: broken at import"
+        # The traceback names the file as Lambda would, at the right line, also when the
+        # code object was compiled for a file at another path.
+        assert 'File "/opt/python/broken.py", line 8, in <module>' in str(result["traceback"])
+
+
+def test_the_layers_own_bytecode_is_what_runs(tmp_path: Path) -> None:
+    """A layer that ships a valid pyc (built with --compile) runs it, as Lambda would,
+    rather than the source or a kept compile of it."""
+    cache = tmp_path / "cache"
+    layer = _layer(tmp_path / "one", {"shipped.py": "VALUE = 'from source'\n"})
+    source = layer / "python" / "shipped.py"
+    _test(layer, cache, "shipped")  # a compile of the source is kept now
+    interpreter = find_interpreter("3.12")
+    assert interpreter is not None
+    # An unchecked-hash pyc of other code: CPython (and Lambda) load it without the source.
+    other = tmp_path / "other.py"
+    other.write_text("raise ImportError('the shipped pyc ran')\n")
+    pyc = layer / "python" / "__pycache__" / "shipped.cpython-312.pyc"
+    subprocess.run([interpreter.path, "-c", (
+        "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], "
+        "doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)"),
+        str(other), str(pyc)], check=True)
+    assert source.read_text() == "VALUE = 'from source'\n"
+    document = _test(layer, cache, "shipped")
+    assert _imports(document)["shipped"]["error"] == "ImportError: the shipped pyc ran"
+
+
+def test_the_cache_off_keeps_nothing(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    layer = _layer(tmp_path / "one", {"good.py": GOOD})
+    document = _test(layer, cache, "good", LAMBDALAYER_CACHE_MAX="0")
+    assert document["status"] == "passed"
+    assert not (cache / "proof-bytecode").exists()
