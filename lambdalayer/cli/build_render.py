@@ -10,7 +10,7 @@ from lambdalayer.common.errors import Reported
 from lambdalayer.common.units import format_size
 from lambdalayer.pipeline.layer import build_layer
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
-from lambdalayer.proof.verdict import glibc_note
+from lambdalayer.proof.verdict import run_notes
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -175,8 +175,7 @@ def _render_plain(result: BuildResult) -> None:
             say(line)
         for finding in artifact.manifest.findings:
             say(f"  {finding.severity} {finding.code} {finding.path}: {finding.message}")
-    note = glibc_note([artifact.proof for artifact in result.artifacts])
-    if note:
+    for note in run_notes([artifact.proof for artifact in result.artifacts]):
         say(note)
 
 
@@ -218,8 +217,7 @@ def _render_rich(console: Console, result: BuildResult) -> None:
             console.print(f"  [{colour}]{finding.severity}[/] {escape(finding.code)} "
                           f"{escape(finding.path)}: "
                           f"{escape(finding.message)}")
-    note = glibc_note([artifact.proof for artifact in result.artifacts])
-    if note:
+    for note in run_notes([artifact.proof for artifact in result.artifacts]):
         console.print(f"[dim]{escape(note)}[/]")
 
 

@@ -39,7 +39,18 @@ class TargetProof:
         verb = "imported" if self.status == "passed" else "import FAILED"
         # A proving glibc newer than Lambda's is said once per run (glibc_note), not here.
         text = f"{self.target}: {verb} {under}, CPython {self.python_version}"
-        return f"{text}, {self.sandbox}" if self.sandbox else text
+        # How the sandbox was made is said once per run (run_notes); here only whether.
+        return f"{text}, {self.sandbox.split(' (')[0]}" if self.sandbox else text
+
+
+def run_notes(proofs: list[ArtifactProof | None]) -> list[str]:
+    """The notes a run's proof lines share, each said once: the proving glibc and how the
+    sandbox was made (or why there was none)."""
+    notes = [note] if (note := glibc_note(proofs)) else []
+    sandboxes = sorted({t.sandbox for proof in proofs if proof is not None
+                        for t in proof.targets if t.sandbox})
+    notes += [f"note: the proof ran {sandbox}." for sandbox in sandboxes]
+    return notes
 
 
 def glibc_note(proofs: list[ArtifactProof | None]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdalayer.proof.verdict import ArtifactProof, TargetProof, glibc_note
+from lambdalayer.proof.verdict import ArtifactProof, TargetProof, glibc_note, run_notes
 
 
 def _proved(target: str) -> TargetProof:
@@ -27,3 +27,20 @@ def test_no_note_when_the_glibc_is_lambdas_own() -> None:
     same = TargetProof(target="python3.12/x86_64", status="passed", how="native",
                        python_version="3.12.8", glibc="2.34")
     assert glibc_note([ArtifactProof(status="passed", targets=(same,))]) is None
+
+
+def test_how_the_sandbox_was_made_is_said_once_for_the_run() -> None:
+    how = "sandboxed (bwrap: user, PID, network, IPC and UTS namespaces)"
+    proofs: list[ArtifactProof | None] = [ArtifactProof(status="passed", targets=tuple(
+        TargetProof(target=f"python3.{minor}/x86_64", status="passed", how="native",
+                    python_version=f"3.{minor}.1", sandbox=how) for minor in (11, 12, 13)))]
+    lines = [t.line() for p in proofs if p is not None for t in p.targets]
+    assert all(line.endswith(", sandboxed") for line in lines)
+    assert run_notes(proofs) == [f"note: the proof ran {how}."]
+
+
+def test_a_missing_sandbox_stays_on_every_line() -> None:
+    line = TargetProof(target="python3.12/x86_64", status="passed", how="native",
+                       python_version="3.12.1",
+                       sandbox="NOT sandboxed (no bwrap or unshare here)").line()
+    assert line.endswith(", NOT sandboxed")
