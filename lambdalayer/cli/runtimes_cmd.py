@@ -85,11 +85,13 @@ def runtimes_command(as_json: bool) -> None:
     else:
         # Read in logs: one plain line per runtime, never squeezed to a terminal's width.
         click.echo(f"Lambda Python runtimes on {today}:")
+        width = max(len(name) for name in table.runtimes)
+        phase_width = max(len(row["phase"]) for row in rows)
         for r, row in zip(table.runtimes.values(), rows, strict=True):
             dates = ", ".join(f"{field.replace('_', ' ')} {_shown(r, field)}"
                               for field in LIFECYCLE_FIELDS if getattr(r, field))
-            click.echo(f"{r.name}  {r.os.name} (glibc {row['glibc']})  {row['phase']}"
-                       + (f"  [{dates}]" if dates else ""))
+            click.echo(f"{r.name:<{width}}  {r.os.name} (glibc {row['glibc']})  "
+                       f"{row['phase']:<{phase_width}}" + (f"  [{dates}]" if dates else ""))
     if any(r.unverified for r in table.runtimes.values()):
         say("? = not checked against AWS's runtime table; see the sources in runtimes.toml.")
     note = note_for(missing)
