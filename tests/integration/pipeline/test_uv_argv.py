@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lambdalayer.common.uvtool import uv_binary
-from tests.helpers import CliRun, run_cli
+from tests.helpers import CliRun
 from tests.package_index import PrivateIndex, make_wheel, private_index
 
 
@@ -46,8 +47,6 @@ def _run_recording_uv(tmp_path: Path, *args: str, cwd: Path) -> tuple[CliRun, li
 
 
 def run_cli_script(script: Path, *args: str, cwd: Path) -> CliRun:
-    import subprocess
-
     done = subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=dict(os.environ),
                           capture_output=True, text=True, timeout=600, check=False)
     return CliRun(done.returncode, done.stdout, done.stderr)
