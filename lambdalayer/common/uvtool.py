@@ -31,10 +31,14 @@ class UvResult:
 
 @dataclass(frozen=True, kw_only=True)
 class StartedUv:
-    """A uv process already running, and the arguments it was started with."""
+    """A uv process already running, and the arguments and variables it was started with."""
 
     args: tuple[str, ...]
     process: subprocess.Popen[str]
+    env: tuple[tuple[str, str], ...] = ()  # the `env` given to start_uv, sorted
+
+    def started_as(self, args: list[str], env: Mapping[str, str] | None = None) -> bool:
+        return self.args == tuple(args) and self.env == tuple(sorted((env or {}).items()))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -60,7 +64,8 @@ def layer_link_mode() -> str:
 def start_uv(args: list[str], *, python: str | None = None,
              env: Mapping[str, str] | None = None) -> StartedUv:
     """Start `uv ARGS` with `python` (default: the running interpreter) as uv's Python,
-    which builds any sdist; output is captured. `env` is set last (over our defaults)."""
+    which builds any sdist; output is captured. `env` is set last (over our defaults):
+    credentials go there, never into `args` (docs/trust.md)."""
     full_env = dict(os.environ)
     # Plain, parseable messages; no spinner in captured output.
     full_env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
@@ -74,7 +79,8 @@ def start_uv(args: list[str], *, python: str | None = None,
                                stderr=subprocess.PIPE, text=True, encoding="utf-8",
                                errors="replace", env=full_env)
     interrupt.track(process)
-    return StartedUv(args=tuple(args), process=process)
+    return StartedUv(args=tuple(args), process=process,
+                     env=tuple(sorted((env or {}).items())))
 
 
 def wait_uv(started: StartedUv, *, timeout: float = 1800) -> UvResult:

@@ -106,4 +106,4 @@ def _start_first_resolution(request: BuildRequest, plan: TargetPlan,
     args = pip_install_args(inputs, uv_platform=table.uv_platform(runtime, arch),
                             python_version=runtime.python_version, dest=work / "resolve-0",
                             no_deps=inputs.exact_pins() is not None)
-    return start_uv(args)
+    return start_uv(args, env=inputs.index.uv_env())

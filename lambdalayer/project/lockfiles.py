@@ -126,7 +126,7 @@ def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path
             "--python-version", target.runtime.python_version,
             "--only-binary", ":all:", "--generate-hashes", "--no-header", "--no-annotate",
             *inputs.index.uv_args(),
-        ])
+        ], env=inputs.index.uv_env())
     if result.returncode != 0:
         cause = " ".join(ln.strip() for ln in result.stderr.splitlines()
                          if ln.strip() and not ln.startswith("Using "))

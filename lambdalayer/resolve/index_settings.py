@@ -42,17 +42,44 @@ class IndexSettings:
         return bool(self.index_url or self.extra_index_urls or self.find_links)
 
     def uv_args(self) -> list[str]:
-        """The uv options (credentials included: uv needs them and never prints them)."""
+        """The uv options that carry no credentials (uv_env has the others)."""
+        secret = self._secret_options()
         args: list[str] = []
-        if self.index_url:
+        if self.index_url and "index" not in secret:
             args += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
-            args += ["--extra-index-url", url]
-        for link in self.find_links:
-            args += ["--find-links", link]
+        if "extra" not in secret:
+            for url in self.extra_index_urls:
+                args += ["--extra-index-url", url]
+        if "links" not in secret:
+            for link in self.find_links:
+                args += ["--find-links", link]
         if self.offline:
             args.append("--offline")
         return args
+
+    def uv_env(self) -> dict[str, str]:
+        """The options whose URLs carry credentials, as uv's environment variables.
+
+        A command line is readable by every local user (/proc/PID/cmdline); a process's
+        environment only by its owner. uv reads each variable as the option it stands
+        for (a flag replaces the variable, so an option goes whole: all its values in
+        the variable, in order), and merges requirement-file options with it as with
+        the flag."""
+        secret = self._secret_options()
+        env: dict[str, str] = {}
+        if self.index_url and "index" in secret:
+            env["UV_INDEX_URL"] = self.index_url
+        if "extra" in secret:
+            env["UV_EXTRA_INDEX_URL"] = " ".join(self.extra_index_urls)  # space-separated
+        if "links" in secret:
+            env["UV_FIND_LINKS"] = ",".join(_without_comma(u) for u in self.find_links)
+        return env
+
+    def _secret_options(self) -> set[str]:
+        options = {"index": [self.index_url or ""], "extra": list(self.extra_index_urls),
+                   "links": list(self.find_links)}
+        return {name for name, urls in options.items()
+                if any(strip_credentials(u) != u for u in urls)}
 
     def record(self) -> dict[str, Any]:
         """For manifests, fingerprints and JSON: the URLs with credentials redacted."""
@@ -98,6 +125,16 @@ class QueryPlan:
 
 
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _without_comma(link: str) -> str:
+    """A --find-links entry fit for UV_FIND_LINKS (comma-separated): a comma in a URL
+    percent-escaped, a local path holding one as a file:// URL (which escapes it)."""
+    if "," not in link:
+        return link
+    if _URL_SCHEME.match(link):
+        return link.replace(",", "%2C")
+    return Path(link).expanduser().resolve().as_uri()
 _FIND_LINKS = re.compile(r"^(?:-f|--find-links)(?:[=\s]+(?P<val>\S+))")
 
 

@@ -181,14 +181,15 @@ def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: s
         args = _uv_args(inputs, target, dest, no_binary, no_deps=no_deps)
         if progress:
             progress(f"resolving for {target}")
-        if started is not None and started.args == tuple(args):
+        env = inputs.index.uv_env()
+        if started is not None and started.started_as(args, env):
             result = wait_uv(started)
         else:
             if started is not None:
                 started.stop()
             if dest.exists():
                 shutil.rmtree(dest)
-            result = run_uv(args, python=_build_python(target) if no_binary else None)
+            result = run_uv(args, python=_build_python(target) if no_binary else None, env=env)
         started = None
         if result.returncode == 0:
             dists = tuple(read_installed(dest))

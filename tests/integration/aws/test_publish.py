@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -241,3 +244,36 @@ def test_bare_publish_of_several_unrelated_layers_lists_them_and_publishes_nothi
     every = run("publish", "--all", "--json")
     assert every.code == 0, every.stderr
     assert sorted(layer["name"] for layer in every.json()["layers"]) == ["pg8000", "requests"]
+
+
+def test_concurrent_publishes_leave_the_newest_version_in_the_manifest(
+        aws: Aws, build_layer: BuildLayer, run: RunCli, tmp_path: Path) -> None:
+    """Four `publish --force` runs into one dist/ finish in any order; the manifest (under
+    its lock, keeping a newer version) ends with the newest, which `attach` then uses. Two
+    regions make the race likely: each run records both at once, and the run that got the
+    newest version in one region often got an older one in the other."""
+    zip_path = build_layer()
+    regions = ("us-east-1", "us-west-2")
+    aws.create_function("makenaide-scanner")
+    deadline = time.monotonic() + 20
+    rounds = 0
+    # An unlocked read-modify-write loses the race only now and then: several rounds.
+    while rounds < 2 or (rounds < 6 and time.monotonic() < deadline):
+        rounds += 1
+        processes = [subprocess.Popen(
+            [sys.executable, "-m", "lambdalayer", "publish", "--force", "dist/pg8000.zip",
+             "--region", regions[0], "--region", regions[1], "--json"],
+            cwd=tmp_path, env=aws.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True) for _ in range(4)]
+        outputs = [p.communicate(timeout=120) for p in processes]
+        assert all(p.returncode == 0 for p in processes), outputs
+        newest = {r: max(aws.version_numbers("pg8000", r)) for r in regions}
+        recorded = read_manifest(manifest_path_for(zip_path)).published
+        assert {p.region: p.version for p in recorded} == newest, f"round {rounds}"
+
+    dry = run("attach", "--function", "makenaide-scanner", "--dry-run", "--json")
+
+    assert dry.code == 0, dry.stderr
+    [function] = dry.json()["functions"]
+    assert function["after"] == [
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:pg8000:{newest['us-east-1']}"]
