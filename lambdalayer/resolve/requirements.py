@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,4 +279,22 @@ def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_vers
     args += inputs.index.uv_args()
     for req_file in inputs.files:
         args += ["-r", str(req_file.path)]
-    return [*args, *inputs.specs]
+    return [*args, *_specs_off_the_command_line(inputs.specs, dest)]
+
+
+def _specs_off_the_command_line(specs: tuple[str, ...], dest: Path) -> list[str]:
+    """`specs` for uv's command line, except those carrying credentials (`pkg @
+    https://user:token@host/...`): any local user can read a command line
+    (/proc/PID/cmdline), so those go into a private requirements file beside `dest`,
+    passed with -r (docs/trust.md)."""
+    from lambdalayer.common.redact import redact_text
+
+    secret = [spec for spec in specs if redact_text(spec) != spec]
+    if not secret:
+        return list(specs)
+    path = dest.with_name(f"{dest.name}-credential-specs.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(path, flags, 0o600), "wb") as handle:
+        handle.write("".join(f"{spec}\n" for spec in secret).encode("utf-8"))
+    return [*(spec for spec in specs if spec not in secret), "-r", str(path)]

@@ -103,3 +103,18 @@ def test_lock_and_a_locked_build_pass_no_credentials_on_uv_command_lines(
     assert any(a[1:3] == ["pip", "compile"] for a in lock_argvs)
     _assert_no_secret(lock_argvs + build_argvs, main)
     assert "llprivate-pure==1.0" in (tmp_path / "locks/priv/python3.12-x86_64.txt").read_text()
+
+
+def test_a_direct_url_with_credentials_goes_to_uv_in_a_private_file(
+        indexes: tuple[PrivateIndex, PrivateIndex], tmp_path: Path) -> None:
+    main, _ = indexes
+    wheel = f"{main.url.rsplit('/simple', 1)[0]}/files/llprivate_pure-1.0-py3-none-any.whl"
+    args = ("build", "direct", "-p", f"llprivate-pure @ {wheel}",
+            "--runtime", "python3.12", "--arch", "x86_64", "--json")
+
+    run, argvs = _run_recording_uv(tmp_path, *args, cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    _assert_no_secret(argvs, main)
+    [artifact] = run.json()["artifacts"]
+    assert [p["name"] for p in artifact["packages"]] == ["llprivate-pure"]
