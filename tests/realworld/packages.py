@@ -59,6 +59,8 @@ CASES: tuple[Case, ...] = (
     Case("regex", "native", ("regex",)),
     Case("jsonschema", "native dep (rpds-py)", ("jsonschema",)),
     Case("shapely", "native", ("shapely",)),
+    # Its vendored MySQL client plugins (WebAuthn: libfido2 -> libudev) load on demand only.
+    Case("mysql-connector-python", "native, on-demand plugins", ("mysql.connector",)),
     # abi3
     Case("cryptography", "abi3", ("cryptography.fernet",)),
     Case("bcrypt", "abi3", ("bcrypt",)),

@@ -81,3 +81,44 @@ def test_arm64_native_packages_build_and_import_under_qemu(tmp_path: Path) -> No
     assert len(ARM64_CASES) >= 6
     run_cases(ARM64_CASES, tmp_path, {**_env(tmp_path), "LAMBDALAYER_INTERPRETERS": ROOTS},
               ARM64_RUNTIMES, "arm64")
+
+
+def test_pyqldb_driver_imports_or_the_refusal_names_the_pair_and_the_newest_release(
+        tmp_path: Path) -> None:
+    # ionhash 1.2.1 imports `_IonNature`, which amazon-ion 0.14+ (the releases with cp312
+    # wheels) dropped; pyqldb 3.2.4 pins amazon.ion<=0.9.3, whose wheels stop at cp310.
+    require(find_interpreter("3.12") is not None, "no CPython 3.12 to import the layer with")
+    env, out = _env(tmp_path), tmp_path / "q"
+    build = run_cli("build", "q", "-p", "pyqldb", "--runtime", "python3.12", "--arch",
+                    "x86_64", "--out", str(out), env=env)
+    if build.returncode == 0:
+        test = run_cli("test", str(out / "q.zip"), "--runtime", "python3.12", "--import",
+                       "pyqldb.driver.qldb_driver", env=env)
+        assert test.returncode == 0, test.stdout + test.stderr
+        return
+    assert build.returncode == 6, build.stderr
+    text = " ".join(build.stderr.split())
+    assert "ionhash 1.2.1 needs `_IonNature` from amazon-ion" in text, text
+    assert "Nor can pyqldb 3.2.4, its newest release" in text, text
+    assert "amazon-ion has no wheel that loads on python3.12" in text, text
+
+
+def test_pyqldb_newest_release_builds_where_its_amazon_ion_pin_has_a_wheel(
+        tmp_path: Path) -> None:
+    require(find_interpreter("3.10") is not None, "no CPython 3.10 to import the layer with")
+    env, out = _env(tmp_path), tmp_path / "q"
+    build = run_cli("build", "q", "-p", "pyqldb", "--runtime", "python3.10", "--arch",
+                    "x86_64", "--out", str(out), "--json", env=env)
+    assert build.returncode == 0, build.stderr
+    versions = {p["name"]: p["version"] for p in build.json()["artifacts"][0]["packages"]}
+    assert versions["pyqldb"] == "3.2.4" and versions["amazon-ion"] == "0.9.3", versions
+    test = run_cli("test", str(out / "q.zip"), "--runtime", "python3.10", "--import",
+                   "pyqldb.driver.qldb_driver", env=env)
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+def test_mysql_connector_imports_and_opencv_is_still_refused(tmp_path: Path) -> None:
+    require(find_interpreter("3.12") is not None, "no CPython 3.12 to import the layers with")
+    cases = tuple(c for c in CASES if c.name in {"mysql-connector-python", "opencv-python"})
+    assert len(cases) == 2
+    run_cases(cases, tmp_path, _env(tmp_path))
