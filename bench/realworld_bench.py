@@ -7,10 +7,16 @@ The list is tests/realworld/packages.py (python3.12/x86_64). For each package:
   in its time);
 - SAM's builder: the python_pip workflow of aws-lambda-builders (installed from
   the index into its own venv, made by this script with a CPython 3.12, not
-  timed), building a layer directory; its output is then import-tested with
-  `lambdalayer test` (not counted in its time).
+  timed), building a layer directory (its time is the build alone).
+Both tools' layers are judged by the same rules, neither counted in the times:
+lambdalayer's audit of the layer for Lambda's base image (`audit_layer`, what
+`lambdalayer check` runs: a library or symbol version Lambda lacks that importing
+the layer needs is a failure), then `lambdalayer test`, which imports the modules
+with only the layer on sys.path. The audit is what makes a layer that imports on
+this host only because the host has a library (opencv-python's libGL) a failure.
 A correct outcome is "built and imports" for a package that can work on Lambda and
-"refused" (for lambdalayer: with the expected advice) for one that cannot. Both
+"refused" (for lambdalayer: with the expected advice) for one that cannot; a layer
+built for a package that cannot work is wrong whatever the judges say of it. Both
 tools start with empty private caches (UV_CACHE_DIR, PIP_CACHE_DIR); a worker runs
 one package with both tools back to back, so machine load hits both alike.
 Goal: more correct outcomes than SAM's builder and <= 0.6x its time
@@ -33,7 +39,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lambdalayer.audit.check import check_path
 from lambdalayer.interpreters.find import find_interpreter
+from lambdalayer.targets.target import Target
 from tests.realworld.packages import CASES, Case
 
 GOAL_RATIO = 0.6
@@ -82,22 +90,42 @@ def import_test(layer: Path, case: Case, env: dict[str, str]) -> bool:
     return run(args, env).returncode == 0
 
 
+def audit_failure(layer: Path) -> str | None:
+    """What our audit refuses in `layer` (a tree or a zip) for python3.12/x86_64 on
+    Lambda's base image, or None when it passes; the same rule for both tools."""
+    report = check_path(layer, [Target.parse("python3.12", "x86_64")])
+    if report.ok:
+        return None
+    subjects = sorted({f.subject or f.code for f in report.errors})
+    return ", ".join(subjects)
+
+
+def judge(layer: Path, case: Case, env: dict[str, str]) -> tuple[bool, str, float]:
+    """(correct, what, seconds the import test took) for a layer a tool built."""
+    failure = audit_failure(layer)
+    if failure is not None:
+        return False, f"audit FAIL: {failure}"[:30], 0.0
+    start = time.perf_counter()
+    imported = import_test(layer, case, env)
+    return imported, "built+imports" if imported else "imports FAIL", \
+        time.perf_counter() - start
+
+
 def lambdalayer_case(case: Case, work: Path, env: dict[str, str]) -> Outcome:
     out = work / "ll" / case.name
     start = time.perf_counter()
     built = run([sys.executable, "-m", "lambdalayer", "build", case.name, "-p", case.spec,
                  "--runtime", "python3.12", "--arch", "x86_64", "--out", str(out)], env)
+    seconds = time.perf_counter() - start
     if case.refuse is not None:
-        seconds = time.perf_counter() - start
         code, advice = case.refuse
         ok = built.returncode == code and advice in built.stderr
         return Outcome(ok, seconds, f"refused ({built.returncode})" if built.returncode else
                        "built")
-    imported = built.returncode == 0 and import_test(out / f"{case.name}.zip", case, env)
-    seconds = time.perf_counter() - start
-    what = ("built+imports" if imported else
-            "imports FAIL" if built.returncode == 0 else f"refused ({built.returncode})")
-    return Outcome(imported, seconds, what)
+    if built.returncode != 0:
+        return Outcome(False, seconds, f"refused ({built.returncode})")
+    correct, what, import_seconds = judge(out / f"{case.name}.zip", case, env)
+    return Outcome(correct, seconds + import_seconds, what)
 
 
 def sam_case(case: Case, work: Path, python: str, driver: Path, env: dict[str, str],
@@ -109,9 +137,11 @@ def sam_case(case: Case, work: Path, python: str, driver: Path, env: dict[str, s
     if built.returncode != 0:
         return Outcome(case.refuse is not None, seconds, "refused")
     if case.refuse is not None:
-        return Outcome(False, seconds, "built (should refuse)")
-    imported = import_test(out, case, ll_env)
-    return Outcome(imported, seconds, "built+imports" if imported else "imports FAIL")
+        failure = audit_failure(out)
+        return Outcome(False, seconds, "built (should refuse)" if failure is None else
+                       f"built, audit FAIL: {failure}"[:30])
+    correct, what, _ = judge(out, case, ll_env)
+    return Outcome(correct, seconds, what)
 
 
 def make_sam_venv(work: Path) -> str:
@@ -126,10 +156,13 @@ def make_sam_venv(work: Path) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--work", type=Path)
-    parser.add_argument("--only", nargs="*")
+    parser = argparse.ArgumentParser(
+        description="lambdalayer against SAM's builder on real packages (python3.12/x86_64); "
+                    "both tools' layers judged by lambdalayer's audit for Lambda's base "
+                    "image plus an import with only the layer on sys.path.")
+    parser.add_argument("--workers", type=int, default=2, help="packages run at once")
+    parser.add_argument("--work", type=Path, help="working directory (default: a new one)")
+    parser.add_argument("--only", nargs="*", metavar="NAME", help="only these packages")
     opts = parser.parse_args()
     work = opts.work or Path(tempfile.mkdtemp(prefix="realworld-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -147,13 +180,13 @@ def main() -> int:
 
     with ThreadPoolExecutor(max_workers=opts.workers) as pool:
         results = list(pool.map(both, cases))
-    print(f"{'package':24} {'expected':10} {'lambdalayer':22} {'s':>6}  {'SAM builder':22} "
+    print(f"{'package':24} {'expected':10} {'lambdalayer':30} {'s':>6}  {'SAM builder':30} "
           f"{'s':>6}")
     for case, (ll, sam) in zip(cases, results, strict=True):
         expected = "refuse" if case.refuse else "imports"
         mark = lambda o: ("ok " if o.correct else "WRONG ") + o.what  # noqa: E731
-        print(f"{case.name:24} {expected:10} {mark(ll):22} {ll.seconds:6.1f}  "
-              f"{mark(sam):22} {sam.seconds:6.1f}")
+        print(f"{case.name:24} {expected:10} {mark(ll):30} {ll.seconds:6.1f}  "
+              f"{mark(sam):30} {sam.seconds:6.1f}")
     ll_ok = sum(ll.correct for ll, _ in results)
     sam_ok = sum(sam.correct for _, sam in results)
     ll_time = sum(ll.seconds for ll, _ in results)

@@ -4,14 +4,17 @@ When the proof finds that one distribution fails to import because another one
 (the provider) lacks what it imports (proof/conflicts.py), older releases of the
 provider are tried, newest first: each try resolves the layer again with
 `provider<release-that-failed` added and imports the failing distribution's top
-level. The first that imports gives the advice ("add -p 'amazon-ion<0.13'"). The
+level. The first that imports gives the advice ("add -p 'amazon-ion<0.13'"). When
+none does, a requested package the layer holds older than its newest release is
+tried at that release (pyqldb 3.2.4 pins amazon.ion<=0.9.3 where 3.2.2 took any):
+its pins may keep the pair in range, or uv says why it cannot be installed. The
 number of resolves is bounded: each costs a uv run and an interpreter start.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from lambdalayer.pipeline.request import BuildRequest
 from lambdalayer.proof.conflicts import Conflict
 from lambdalayer.proof.prove import dist_modules, prove_layer
 from lambdalayer.resolve.install import lay_out
-from lambdalayer.resolve.resolver import resolve_for_target
+from lambdalayer.resolve.resolver import Resolution, newest_offer, resolve_for_target
 from lambdalayer.targets.target import Target
 
 MAX_TRIES = 5
@@ -62,22 +65,78 @@ def find_working_pin(request: BuildRequest, target: Target, conflict: Conflict, 
             return f"with {spec} the requirements cannot be resolved ({err.message})"
         held = {d.name: d for d in resolution.dists}
         chosen = held.get(provider)
-        dependent = held.get(canonicalize_name(conflict.dist))
-        if chosen is None or dependent is None or chosen.version == failing:
+        if chosen is None or chosen.version == failing:
             return None
-        root = work / f"pairfix-layer-{attempt}"
-        site = lay_out(resolution.tree, root, target.site_packages)
-        modules = dist_modules(site, dependent.dist_info, dependent.files)
-        if not modules:
-            return None
-        proof = prove_layer(root, [target], {target.runtime.name: {conflict.dist: modules}},
-                            configured=request.interpreters)
-        if proof.status == "passed":
+        status = _dist_imports(request, target, conflict, resolution,
+                               work / f"pairfix-layer-{attempt}")
+        if status == "passed":
             return WorkingPin(spec=spec, version=chosen.version)
-        if proof.status != "failed":
+        if status != "failed":
             return None
         failing = chosen.version
     return None
+
+
+def _dist_imports(request: BuildRequest, target: Target, conflict: Conflict,
+                  resolution: Resolution, root: Path) -> str:
+    """The proof's status ("passed", "failed", "skipped"...) for importing the conflicting
+    distribution's top level from `resolution` laid out in `root`; "absent" when the
+    resolution does not hold it or it has no module to import."""
+    dependent = {d.name: d for d in resolution.dists}.get(canonicalize_name(conflict.dist))
+    if dependent is None:
+        return "absent"
+    site = lay_out(resolution.tree, root, target.site_packages)
+    modules = dist_modules(site, dependent.dist_info, dependent.files)
+    if not modules:
+        return "absent"
+    proof = prove_layer(root, [target], {target.runtime.name: {conflict.dist: modules}},
+                        configured=request.interpreters)
+    return proof.status
+
+
+def newest_release_pin(request: BuildRequest, target: Target, conflict: Conflict,
+                       versions: Mapping[str, str], work: Path,
+                       progress: Progress | None = None) -> WorkingPin | str | None:
+    """A requested package that the layer holds (`versions`: name -> version) older than
+    the index's newest release, tried at that release (at most two of them): the pin
+    when the conflicting distribution then imports, why not when it cannot be
+    installed, None when no such release exists or it does not help."""
+    inputs = request.inputs_for(target)
+    if inputs.exact_pins() is not None or inputs.index.offline:
+        return None
+    held = {canonicalize_name(name): version for name, version in versions.items()}
+    requested = {canonicalize_name(r.name): r for r in inputs.all_requirements}
+    tried = 0
+    for name, requirement in requested.items():
+        if tried >= 2 or name not in held:
+            continue
+        offer = newest_offer(name, inputs).offer
+        if (offer is None
+                or not _newer(offer.version, held[name])
+                or not requirement.specifier.contains(offer.version, prereleases=True)):
+            continue
+        tried += 1
+        spec = f"{requirement.name}=={offer.version}"
+        if progress:
+            progress(f"trying {spec}")
+        trial = dataclasses.replace(inputs, specs=(*inputs.specs, spec))
+        try:
+            resolution = resolve_for_target(trial, target, work / f"pairfix-newest-{tried}")
+        except LambdaLayerError as err:
+            return (f"Nor can {requirement.name} {offer.version}, its newest release (the "
+                    f"layer has {held[name]}), be installed for {target}: {err.message}")
+        status = _dist_imports(request, target, conflict, resolution,
+                               work / f"pairfix-newest-layer-{tried}")
+        if status == "passed":
+            return WorkingPin(spec=spec, version=offer.version)
+    return None
+
+
+def _newer(version: str, than: str) -> bool:
+    try:
+        return Version(version) > Version(than)
+    except InvalidVersion:
+        return False
 
 
 def _series(version: str) -> str:
@@ -92,9 +151,12 @@ def _series(version: str) -> str:
 
 def pair_advice(request: BuildRequest, targets: Sequence[Target],
                 conflicts: Sequence[Conflict], work: Path,
-                progress: Progress | None = None) -> str:
+                progress: Progress | None = None,
+                versions: Mapping[str, str] | None = None) -> str:
     """One sentence per conflict (at most two are searched): the pin that works, or
-    that none was found among the releases tried. Ends with a space."""
+    that none was found among the releases tried (and, with `versions`, the layer's
+    distributions, what the newest release of a requested package gave). Ends with
+    a space."""
     sentences = []
     for conflict in conflicts[:2]:
         pin = find_working_pin(request, targets[0], conflict, work, progress)
@@ -102,10 +164,19 @@ def pair_advice(request: BuildRequest, targets: Sequence[Target],
             sentences.append(
                 f"{conflict.dist} imports with {conflict.provider} {pin.version}: add "
                 f"-p '{pin.spec}' (or pin {conflict.provider} in your requirements).")
+            continue
+        newest = (newest_release_pin(request, targets[0], conflict, versions, work, progress)
+                  if versions is not None else None)
+        if isinstance(newest, WorkingPin):
+            sentences.append(
+                f"{conflict.dist} imports with the newest {newest.spec.split('==')[0]}, "
+                f"{newest.version}: add -p '{newest.spec}'.")
         else:
             sentences.append(
                 f"No older release of {conflict.provider} tried (at most {MAX_TRIES}) made "
                 f"{conflict.dist} import{f' ({pin})' if pin else ''}: pin "
                 f"{conflict.provider} to a release that still has `{conflict.name}`, or use "
                 f"another release of {conflict.dist} or of what requires it.")
+            if newest:
+                sentences.append(newest)
     return " ".join(sentences) + " "

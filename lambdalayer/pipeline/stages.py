@@ -502,7 +502,7 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
                 "with --no-smoke to skip the import test (the audit still runs).")
         if proof.conflicts:
             hint = (pair_advice(request, layer.targets, proof.conflicts, root.parent,
-                                progress)
+                                progress, versions)
                     + "Or build with --no-smoke to skip the import test (the audit still "
                       "runs).")
         raise ProofFailed(

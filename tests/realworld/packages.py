@@ -1,6 +1,8 @@
-"""Popular Lambda packages and what a correct build does with each (python3.12/x86_64).
+"""Popular Lambda packages and what a correct build does with each.
 
-Shared by tests/integration/pipeline/test_realworld.py and bench/realworld_bench.py.
+CASES is for python3.12/x86_64; ARM64_CASES, the native part of it, is for arm64 on
+ARM64_RUNTIMES, proven under qemu-user. Shared by
+tests/integration/pipeline/test_realworld.py and bench/realworld_bench.py.
 `imports`: modules that must import from the layer alone; `refuse`: (exit code, a
 phrase the refusal's advice must contain) for packages that cannot work on Lambda.
 """
@@ -57,6 +59,8 @@ CASES: tuple[Case, ...] = (
     Case("regex", "native", ("regex",)),
     Case("jsonschema", "native dep (rpds-py)", ("jsonschema",)),
     Case("shapely", "native", ("shapely",)),
+    # Its vendored MySQL client plugins (WebAuthn: libfido2 -> libudev) load on demand only.
+    Case("mysql-connector-python", "native, on-demand plugins", ("mysql.connector",)),
     # abi3
     Case("cryptography", "abi3", ("cryptography.fernet",)),
     Case("bcrypt", "abi3", ("bcrypt",)),
@@ -77,4 +81,20 @@ CASES: tuple[Case, ...] = (
     Case("opencv-python", "manylinux wheel needing libGL", refuse=(4, "opencv-python-headless")),
     Case("pyodbc", "manylinux wheel needing libodbc", refuse=(4, "pymssql")),
     Case("weasyprint", "pure, loads pango at import", refuse=(4, "container-image")),
+)
+
+# Native wheels with aarch64 builds: Rust (orjson, pydantic-core, cryptography), C with
+# bundled libraries (numpy's OpenBLAS, psycopg2-binary's libpq, lxml's libxml2), and a
+# manylinux wheel needing a library Lambda lacks on arm64 too (pyodbc: libodbc).
+ARM64_RUNTIMES: tuple[str, ...] = ("python3.11", "python3.13")
+ARM64_CASES: tuple[Case, ...] = (
+    Case("orjson", "native", ("orjson",)),
+    Case("pydantic", "native dep (pydantic-core)", ("pydantic",)),
+    Case("cryptography", "abi3", ("cryptography.fernet",)),
+    Case("numpy", "native", ("numpy",)),
+    Case("psycopg2-binary", "native", ("psycopg2", "psycopg2.extras")),
+    Case("lxml", "native", ("lxml.etree",)),
+    Case("msgpack", "native", ("msgpack",)),
+    Case("regex", "native", ("regex",)),
+    Case("pyodbc", "manylinux wheel needing libodbc", refuse=(4, "pymssql")),
 )

@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import assert_clean_failure
 from tests.integration.pipeline.test_resolution_policy import build
-from tests.package_index import make_wheel, serve_index
+from tests.package_index import make_sdist, make_wheel, serve_index
 
 pytestmark = pytest.mark.network
 
@@ -64,3 +64,30 @@ def test_optional_part_of_a_dependency_stays_a_warning(tmp_path: Path) -> None:
     warnings = run.json()["warnings"]
     assert any("import ll_extra (ll-extra 1.0, a dependency in the layer)" in w
                for w in warnings), warnings
+
+
+def test_no_older_provider_fits_so_the_requested_packages_newest_release_is_tried(
+        tmp_path: Path) -> None:
+    # pyqldb's shape: the newest ll-app (an sdist) pins ll-ion below the releases that
+    # broke ll-hash, but those older ll-ion releases have no wheel for the target.
+    index = tmp_path / "index"
+    make_wheel(index, "ll-app", "1.0", requires=("ll-hash", "ll-ion"),
+               files={"ll_app/__init__.py": b"VALUE = 1\n"})
+    make_sdist(index, "ll-app", "2.0", module="ll_app", requires=("ll-hash", "ll-ion<0.12"))
+    make_wheel(index, "ll-hash", "1.2.1", requires=("ll-ion",),
+               files={"ll_hash/__init__.py": b"from ll_ion.simple_types import _Nature\n"})
+    make_wheel(index, "ll-ion", "0.11.0", file_tag="cp39-cp39-manylinux_2_17_x86_64", files={
+        "ll_ion/__init__.py": b"", "ll_ion/simple_types.py": b"class _Nature: pass\n"})
+    for version in ("0.13.0", "0.14.0"):
+        make_wheel(index, "ll-ion", version, files={
+            "ll_ion/__init__.py": b"", "ll_ion/simple_types.py": b"class Other: pass\n"})
+    with serve_index(index) as served:
+        run = build(served, tmp_path, "app", "-p", "ll-app")
+    assert_clean_failure(run, 6)
+    text = " ".join(run.stderr.split())
+    assert "ll-hash 1.2.1 needs `_Nature` from ll-ion" in text
+    assert "No older release of ll-ion tried" in text
+    # The newest ll-app was tried too, and why it cannot be used is said.
+    assert "Nor can ll-app 2.0, its newest release (the layer has 1.0), be installed for " \
+           "python3.12/x86_64: " in text, text
+    assert "ll-app>=2.0 depends on ll-ion<0.12" in text, text

@@ -20,22 +20,10 @@ import pytest
 from lambdalayer.targets.runtimes import load_runtime_table
 from tests.conftest import require
 from tests.helpers import run_cli
+from tests.interpreter_roots import ROOTS, require_arm64_roots
+from tests.interpreter_roots import has_root as _has
 
 pytestmark = pytest.mark.network
-
-ROOTS = os.environ.get("LAMBDALAYER_TEST_INTERPRETERS", "")
-
-
-def _has(version: str, machine: str) -> bool:
-    from lambdalayer.interpreters.launch import elf_machine
-
-    for directory in [Path(p) for p in ROOTS.split(os.pathsep) if p]:
-        for root in [directory, *(directory.iterdir() if directory.is_dir() else [])]:
-            exe = root / "usr" / "bin" / f"python{version}"
-            if exe.is_file() and elf_machine(exe) == machine:
-                return True
-    return False
-
 
 def _env(**extra: str) -> dict[str, str]:
     return {"LAMBDALAYER_INTERPRETERS": ROOTS, **extra}
@@ -43,11 +31,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def arm64_roots() -> None:
-    require(platform.machine() == "x86_64", "emulating arm64 is tested from an x86_64 host")
-    require(shutil.which("qemu-aarch64") is not None, "qemu-user (qemu-aarch64) not installed")
-    require(_has("3.11", "aarch64") and _has("3.13", "aarch64"),
-            "arm64 CPython 3.11 and 3.13 root filesystems in $LAMBDALAYER_TEST_INTERPRETERS "
-            "(`lambdalayer interpreters add --from-debian`)")
+    require_arm64_roots()
 
 
 def test_arm64_native_layer_imports_under_qemu(arm64_roots: None, tmp_path: Path) -> None:
