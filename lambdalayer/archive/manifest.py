@@ -142,12 +142,15 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
 
 @contextlib.contextmanager
 def manifest_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `.NAME.json.lock` beside the manifest `path`.
+    """Hold an exclusive lock on the folder that holds the manifest `path`.
 
     Every read-modify-write of a manifest (publish recording an ARN, build carrying the
     publish records over) runs under it, so two runs into one dist/ never lose each
-    other's records. Where no lock can be taken (no fcntl, a read-only folder) the
-    block runs unlocked: the write that follows reports the real problem.
+    other's records. The folder itself is locked (flock on its descriptor), not a lock
+    file beside the manifest: nothing is left in dist/ that the user did not ask for,
+    and the critical sections are a read and two renames. Where no lock can be taken
+    (no fcntl, a folder that cannot be opened) the block runs unlocked: the write that
+    follows reports the real problem.
     """
     try:
         import fcntl
@@ -155,8 +158,8 @@ def manifest_lock(path: Path) -> Iterator[None]:
         yield
         return
     try:
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)  # nothing is read
-        descriptor = os.open(path.with_name(f".{path.name}.lock"), flags, 0o644)
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_BINARY", 0)
+        descriptor = os.open(path.parent, flags)
     except OSError:
         yield
         return

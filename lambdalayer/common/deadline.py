@@ -22,8 +22,9 @@ import ssl
 import threading
 import time
 import urllib.request
+import weakref
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 from urllib.parse import urlparse
 
 PER_READ_TIMEOUT = 20.0  # seconds one socket operation may wait
@@ -54,6 +55,9 @@ def deadline_seconds(default: float) -> float:
 class Deadline:
     """A total for one transfer (redirects included); use as a context manager."""
 
+    # Every deadline not yet left, so that expire_all can end their transfers at exit.
+    active: ClassVar[weakref.WeakSet[Deadline]] = weakref.WeakSet()
+
     def __init__(self, seconds: float, url: str, *,
                  per_read: float = PER_READ_TIMEOUT) -> None:
         self.seconds = seconds
@@ -66,12 +70,14 @@ class Deadline:
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
+        Deadline.active.add(self)
 
     def __enter__(self) -> Deadline:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
+        Deadline.active.discard(self)
 
     def _expire(self) -> None:
         with self._lock:
@@ -99,6 +105,14 @@ class Deadline:
         """The socket timeout for the next operation: per read, within what is left."""
         self.check()
         return max(0.001, min(self.per_read, self.end - time.monotonic()))
+
+
+def expire_all() -> None:
+    """End every transfer still under a deadline now (their sockets shut down): a process
+    that is exiting must not leave a thread in the middle of a TLS read, which can crash
+    the interpreter as it finalizes."""
+    for deadline in list(Deadline.active):
+        deadline._expire()
 
 
 def _host(url: str) -> str:

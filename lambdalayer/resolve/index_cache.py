@@ -16,6 +16,7 @@ the same requirements share one answer per project.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -40,6 +41,7 @@ class Headers(Protocol):
 _LOCK = threading.Lock()
 _ASKED: dict[object, Future[object]] = {}
 _WAITED = [0.0]  # seconds callers spent blocked on answers (`build --verbose` shows it)
+_THREADS: list[threading.Thread] = []  # every question started, joined at exit
 
 
 def _path(url: str, auth: str | None) -> Path | None:
@@ -142,8 +144,22 @@ def once(key: object, ask: Callable[[], _T]) -> Future[_T]:
         if found is None:
             found = Future()
             _ASKED[key] = found
-            threading.Thread(target=_settle, args=(found, ask), daemon=True).start()
+            thread = threading.Thread(target=_settle, args=(found, ask), daemon=True)
+            if not _THREADS:
+                atexit.register(_end_at_exit)
+            _THREADS.append(thread)
+            thread.start()
     return found  # type: ignore[return-value]
+
+
+def _end_at_exit() -> None:
+    """At exit, end the questions still in flight and let their threads finish (a daemon
+    thread inside a TLS read while the interpreter finalizes can crash it, exit -11)."""
+    from lambdalayer.common.deadline import expire_all
+
+    expire_all()
+    for thread in _THREADS:
+        thread.join(timeout=2.0)
 
 
 def wait(future: Future[_T]) -> _T:

@@ -28,14 +28,14 @@ from lambdalayer.common.distinfo import InstalledDist, read_installed
 from lambdalayer.common.errors import ResolutionError
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.redact import redact_text
-from lambdalayer.resolve.requirements import RequirementInputs
+from lambdalayer.common.uvtool import StartedUv, run_uv, wait_uv
+from lambdalayer.resolve.requirements import RequirementInputs, pip_install_args
 from lambdalayer.resolve.sdist_failure import one_line_reason, write_build_log
+from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
     from lambdalayer.resolve.index_query import IndexAnswer, IndexOffer
-from lambdalayer.common.uvtool import StartedUv, run_uv, wait_uv
-from lambdalayer.resolve.requirements import pip_install_args
-from lambdalayer.targets.target import Target
+    from lambdalayer.resolve.index_settings import QueryPlan
 
 _NEEDS_WHEEL = re.compile(r"Wheels are required for `([^`]+)`")
 _NOT_FOUND = re.compile(r"Because ([A-Za-z0-9._-]+) was not found in the package registry")
@@ -77,11 +77,17 @@ def newest_offer(name: str, inputs: RequirementInputs) -> IndexAnswer:
     build does not use it)."""
     # Imported here: urllib is only needed when explaining a failure.
     from lambdalayer.resolve.index_query import ask_indexes
+
+    return ask_indexes(name, _query_plan(inputs))
+
+
+def _query_plan(inputs: RequirementInputs) -> QueryPlan:
+    """The indexes to ask, as uv sees them: flags, config, and each requirements file's own
+    options (its relative --find-links taken from the file's folder)."""
     from lambdalayer.resolve.index_settings import query_plan
 
-    plan = query_plan(inputs.index, [f.text for f in inputs.files],
+    return query_plan(inputs.index, [f.text for f in inputs.files],
                       bases=[f.base or f.path.parent for f in inputs.files])
-    return ask_indexes(name, plan)
 
 
 _OFFLINE_NOTE = ("Offline: the index was not asked whether newer releases than those "
@@ -93,11 +99,10 @@ def _ask_newest(inputs: RequirementInputs) -> dict[str, Future[IndexAnswer]]:
     run and index configuration (index_cache.once), nothing when offline."""
     from lambdalayer.resolve import index_cache
     from lambdalayer.resolve.index_query import ask_indexes
-    from lambdalayer.resolve.index_settings import query_plan
 
     if inputs.index.offline:
         return {}
-    plan = query_plan(inputs.index, [f.text for f in inputs.files])
+    plan = _query_plan(inputs)
     names = dict.fromkeys(canonicalize_name(r.name) for r in inputs.all_requirements)
     return {name: index_cache.once((plan, name), functools.partial(ask_indexes, name, plan))
             for name in names}
