@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import print_json, say
 from lambdalayer.targets.target import Target
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _targets(runtimes: tuple[str, ...], archs: tuple[str, ...]) -> list[Target]:
@@ -20,12 +24,23 @@ def _targets(runtimes: tuple[str, ...], archs: tuple[str, ...]) -> list[Target]:
             for a in (archs or tuple(table.architectures))]
 
 
+def _listing_options(command: _F) -> _F:
+    """--runtime, --arch and --json: the same on `interpreters` and `interpreters list`."""
+    for option in reversed((
+        click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
+                     help="Only this runtime (e.g. python3.12). Repeatable. Default: all."),
+        click.option("--arch", "archs", multiple=True, metavar="ARCH",
+                     help="Only this architecture (x86_64 or arm64). Repeatable. "
+                          "Default: both."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print one JSON document on stdout."),
+    )):
+        command = option(command)
+    return command
+
+
 @cli.group("interpreters", invoke_without_command=True)
-@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
-              help="Only this runtime (e.g. python3.12). Repeatable. Default: all.")
-@click.option("--arch", "archs", multiple=True, metavar="ARCH",
-              help="Only this architecture (x86_64 or arm64). Repeatable. Default: both.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@_listing_options
 @click.pass_context
 def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: tuple[str, ...],
                          as_json: bool) -> None:
@@ -53,11 +68,7 @@ def interpreters_command(ctx: click.Context, runtimes: tuple[str, ...], archs: t
 
 
 @interpreters_command.command("list")
-@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
-              help="Only this runtime (e.g. python3.12). Repeatable. Default: all.")
-@click.option("--arch", "archs", multiple=True, metavar="ARCH",
-              help="Only this architecture (x86_64 or arm64). Repeatable. Default: both.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@_listing_options
 @click.pass_context
 def list_command(ctx: click.Context, runtimes: tuple[str, ...], archs: tuple[str, ...],
                  as_json: bool) -> None:
