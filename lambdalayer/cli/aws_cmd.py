@@ -238,6 +238,11 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
              "unzipped": _size_json(r.unzipped)}
             for r in results]})
         return
+    _render_attach(results)
+
+
+def _render_attach(results: list[Any]) -> None:
+    """Each function's before and after, the size, and the command that undoes it."""
     console = human_console()
     for r in results:
         for problem in r.forced:

@@ -12,7 +12,12 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import human_console, print_json, say
-from lambdalayer.targets.runtimes import LIFECYCLE_FIELDS, Runtime, load_runtime_table
+from lambdalayer.targets.runtimes import (
+    LIFECYCLE_FIELDS,
+    Runtime,
+    RuntimeTable,
+    load_runtime_table,
+)
 
 _PHASE_STYLE = {"supported": "green", "deprecated": "yellow", "create blocked": "red",
                 "update blocked": "red"}
@@ -72,6 +77,16 @@ def runtimes_command(as_json: bool) -> None:
         print_json({"today": today.isoformat(), "runtimes": rows,
                     "not_in_table": missing})
         return
+    _render(table, rows, today)
+    if any(r.unverified for r in table.runtimes.values()):
+        say("? = not checked against AWS's runtime table; see the sources in runtimes.toml.")
+    note = note_for(missing)
+    if note:
+        say(note)
+
+
+def _render(table: RuntimeTable, rows: list[dict[str, Any]], today: dt.date) -> None:
+    """A table on a terminal; one aligned plain line per runtime in a log."""
     if sys.stdout.isatty():
         out = Table(title=f"Lambda Python runtimes on {today}")
         for column in ("runtime", "OS", "glibc", "phase", "deprecated", "create blocked",
@@ -92,8 +107,3 @@ def runtimes_command(as_json: bool) -> None:
                               for field in LIFECYCLE_FIELDS if getattr(r, field))
             click.echo(f"{r.name:<{width}}  {r.os.name} (glibc {row['glibc']})  "
                        f"{row['phase']:<{phase_width}}" + (f"  [{dates}]" if dates else ""))
-    if any(r.unverified for r in table.runtimes.values()):
-        say("? = not checked against AWS's runtime table; see the sources in runtimes.toml.")
-    note = note_for(missing)
-    if note:
-        say(note)

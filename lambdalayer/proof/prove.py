@@ -197,30 +197,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
         requested = modules.get(runtime, {})
         owners = {m: dist for group in (dependencies.get(runtime, {}), requested)
                   for dist, mods in group.items() for m in mods}
-        for dist, mods in requested.items():
-            results = [by_module[m] for m in mods if m in by_module]
-            bad = [r for r in results if not r.ok]
-            if not bad:
-                continue
-            main = _main_module(dist, list(mods))
-            main_ok = (by_module[main].ok if main in by_module
-                       else main is None and len(bad) < len(results))
-            for result in bad:
-                text = f"{run.target}: import {result.module} ({dist}): {result.error}"
-                missing = _MISSING.search(result.error or "")
-                conflict = find_conflict(dist, result.error, owners, versions)
-                if missing and missing.group(1).split(".")[0] in provided:
-                    warnings.append(f"{text} — left out with --exclude for the runtime to "
-                                    "provide; not tried here")
-                elif main_ok and result.module != main:
-                    warnings.append(f"{text} — {dist}'s main module imports; this one "
-                                    "probably needs an optional extra")
-                elif conflict is not None:
-                    conflicts.append(conflict)
-                    failures.append(f"{text}\n    cause: {conflict.describe()}")
-                else:
-                    failures.append(f"{text}\n    fix: "
-                                    f"{_fix(dist, result.error, run.target.runtime.name)}")
+        _judge_requested(run, requested, provided, owners, versions, by_module, warnings,
+                         failures, conflicts)
         _judge_dependencies(run, dependencies.get(runtime, {}), requested, owners, versions,
                             by_module, warnings, failures, conflicts)
     proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
@@ -235,6 +213,40 @@ def prove_layer(root: Path, targets: Sequence[Target],
                       warnings=tuple(warnings), failures=tuple(failures),
                       test_runs=() if test_imports is None else tuple(all_runs),
                       conflicts=tuple(dict.fromkeys(conflicts)))
+
+
+def _judge_requested(run: TargetRun, requested: Mapping[str, Sequence[str]],
+                     provided: frozenset[str], owners: Mapping[str, str],
+                     versions: Mapping[str, str], by_module: Mapping[str, ImportResult],
+                     warnings: list[str], failures: list[str],
+                     conflicts: list[Conflict]) -> None:
+    """A requested distribution fails when its main module fails (or, with no main
+    module, when none imports); a module left out for the runtime, or a secondary one
+    of a distribution whose main module imports, is a warning."""
+    for dist, mods in requested.items():
+        results = [by_module[m] for m in mods if m in by_module]
+        bad = [r for r in results if not r.ok]
+        if not bad:
+            continue
+        main = _main_module(dist, list(mods))
+        main_ok = (by_module[main].ok if main is not None and main in by_module
+                   else main is None and len(bad) < len(results))
+        for result in bad:
+            text = f"{run.target}: import {result.module} ({dist}): {result.error}"
+            missing = _MISSING.search(result.error or "")
+            conflict = find_conflict(dist, result.error, owners, versions)
+            if missing and missing.group(1).split(".")[0] in provided:
+                warnings.append(f"{text} — left out with --exclude for the runtime to "
+                                "provide; not tried here")
+            elif main_ok and result.module != main:
+                warnings.append(f"{text} — {dist}'s main module imports; this one "
+                                "probably needs an optional extra")
+            elif conflict is not None:
+                conflicts.append(conflict)
+                failures.append(f"{text}\n    cause: {conflict.describe()}")
+            else:
+                failures.append(f"{text}\n    fix: "
+                                f"{_fix(dist, result.error, run.target.runtime.name)}")
 
 
 def _judge_dependencies(run: TargetRun, dependencies: Mapping[str, Sequence[str]],

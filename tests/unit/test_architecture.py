@@ -239,3 +239,25 @@ def test_only_the_cli_prints() -> None:
         and (lines := _prints(path))
     }
     assert not offenders, f"core modules must return data, not print: {offenders}"
+
+
+def _function_lengths() -> list[tuple[int, str]]:
+    """(lines, "module:function") for every function of the package."""
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                found.append((node.end_lineno - node.lineno + 1 if node.end_lineno else 0,
+                              f"{name}:{node.name}"))
+    return sorted(found, reverse=True)
+
+
+def test_functions_fit_a_screen() -> None:
+    # At most two functions over 80 lines in the package (today: the bounded ELF reader
+    # and the stage loop); every CLI command function within 60 (options, one call, render).
+    long = [f"{where} ({lines} lines)" for lines, where in _function_lengths() if lines > 80]
+    assert len(long) <= 2, long
+    commands = [f"{where} ({lines} lines)" for lines, where in _function_lengths()
+                if where.startswith("lambdalayer.cli.") and where.endswith("_command")
+                and lines > 60]
+    assert not commands, commands
