@@ -191,6 +191,11 @@ class RunMemo:
         self._budget = budget
         self._held = 0
         self.hits = 0
+        # (device, inode, size, mtime) -> (CRC, key): uv hard-links one cached wheel's
+        # files into every target's tree, so the same file is read and hashed once.
+        # Trees are never changed in place (resolve/install.py), so an inode seen in
+        # this run still holds what it held.
+        self.probed: dict[tuple[int, int, int, int], tuple[int, str]] = {}
 
     def get(self, key: str) -> bytes | None:
         found = self._streams.get(key)
@@ -213,6 +218,7 @@ class _Member:
     key: str | None = None  # cache key, when a cache or a memo is in use
     cached: bytes | None = None
     same_as: int | None = None  # index of an earlier member with the same key
+    identity: tuple[int, int, int, int] = (0, 0, 0, 0)  # device, inode, size, mtime
 
 
 def _cache_key(digest: str, level: int) -> str:
@@ -224,16 +230,22 @@ def _cache_key(digest: str, level: int) -> str:
 def _probe(member: _Member, level: int, cache: MemberCache | None,
            memo: RunMemo | None) -> _Member:
     """CRC (and, with a cache or a memo, digest and known data) of a file."""
-    crc = 0
-    digest = hashlib.sha256() if cache is not None or memo is not None else None
-    with member.path.open("rb") as handle:
-        while block := handle.read(_READ_BLOCK):
-            crc = zlib.crc32(block, crc)
-            if digest is not None:
-                digest.update(block)
-    if digest is None:
-        return replace(member, crc=crc)
-    key = _cache_key(digest.hexdigest(), level)
+    seen = memo.probed.get(member.identity) if memo is not None else None
+    if seen is not None:
+        crc, key = seen
+    else:
+        crc = 0
+        digest = hashlib.sha256() if cache is not None or memo is not None else None
+        with member.path.open("rb") as handle:
+            while block := handle.read(_READ_BLOCK):
+                crc = zlib.crc32(block, crc)
+                if digest is not None:
+                    digest.update(block)
+        if digest is None:
+            return replace(member, crc=crc)
+        key = _cache_key(digest.hexdigest(), level)
+        if memo is not None:
+            memo.probed[member.identity] = (crc, key)
     known = memo.get(key) if memo is not None else None
     if known is None and cache is not None and member.size >= CACHE_MIN:
         known = cache.get(key)
@@ -360,8 +372,11 @@ def _checked_entries(files: Iterable[tuple[str, Path]], level: int) -> list[tupl
 
 def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoolExecutor,
                     cache: MemberCache | None, memo: RunMemo | None) -> list[_Member]:
-    members = [_Member(name=name, path=source, size=source.stat().st_size)
-               for name, source in entries]
+    members = []
+    for name, source in entries:
+        info = source.stat()
+        members.append(_Member(name=name, path=source, size=info.st_size, identity=(
+            info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)))
     # Probe what needs a whole-file CRC up front (big files, cache lookups, every file
     # with a memo): chunks are then deflated independently, in any order.
     probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK or memo is not None

@@ -69,3 +69,33 @@ def test_a_full_memo_compresses_again_with_the_same_bytes(tmp_path: Path) -> Non
     write_zip(iter_tree(root), tmp_path / "plain.zip")
     write_zip(iter_tree(root), tmp_path / "tiny.zip", memo=RunMemo(budget=10))
     assert (tmp_path / "plain.zip").read_bytes() == (tmp_path / "tiny.zip").read_bytes()
+
+
+def test_hard_links_are_read_once_per_run(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv links one cached wheel's files into every target's tree: one read per inode."""
+    root = tmp_path / "layer"
+    first = root / "python" / "lib" / "python3.12" / "site-packages" / "m.py"
+    first.parent.mkdir(parents=True)
+    first.write_bytes(b"value = 1\n" * 100)
+    for runtime in ("3.13", "3.14"):
+        other = root / "python" / "lib" / f"python{runtime}" / "site-packages" / "m.py"
+        other.parent.mkdir(parents=True)
+        os.link(first, other)
+    plain = tmp_path / "plain.zip"
+    write_zip(iter_tree(root), plain)
+    opened: list[Path] = []
+    real_open = Path.open
+
+    def counted(self: Path, *args: object, **kwargs: object) -> object:
+        if self.name == "m.py" and args[:1] == ("rb",):
+            opened.append(self)
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", counted)
+    memo = RunMemo()
+    write_zip(iter_tree(root), tmp_path / "memo.zip", memo=memo, workers=1)
+    assert (tmp_path / "memo.zip").read_bytes() == plain.read_bytes()
+    # One probe read and one deflate read; normalised_mode opens each name (3) for its
+    # first bytes. Without the memo of inodes: three probe reads.
+    assert len(opened) == 3 + 1 + 1
