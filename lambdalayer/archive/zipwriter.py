@@ -186,7 +186,7 @@ class RunMemo:
     zip of the same build reuses, for files of every size. Up to `budget` bytes of
     compressed data are kept; past that, content is compressed again (same bytes)."""
 
-    def __init__(self, budget: int = 512 * 1024 * 1024) -> None:
+    def __init__(self, budget: int = 256 * 1024 * 1024) -> None:
         self._streams: dict[str, bytes] = {}
         self._budget = budget
         self._held = 0
