@@ -6,7 +6,10 @@ no extra fields, no directory entries. Each file is deflated on its own, big
 files in fixed 1 MiB pieces (zlib releases the GIL), so compression runs in
 parallel without changing the output. A member cache, when given, returns the
 deflate stream of a file it has seen (same content, level and zlib) without
-compressing it again. The archive is written to a temporary file beside the
+compressing it again; a run memo (RunMemo), shared by the zips of one build, does
+the same for every file in memory, so content repeated across runtimes and
+architectures (the same pure-Python package in ten site-packages trees) is
+deflated once per run. The archive is written to a temporary file beside the
 destination and renamed.
 
 Deflate output is fixed for a given compressor; a host whose Python links
@@ -177,14 +180,45 @@ class MemberCache(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
 
 
+class RunMemo:
+    """Deflate streams of one run in memory, by the member cache's key (content digest,
+    level, piece size, compressor output): what one zip of a build compressed, the next
+    zip of the same build reuses, for files of every size. Up to `budget` bytes of
+    compressed data are kept; past that, content is compressed again (same bytes)."""
+
+    def __init__(self, budget: int = 256 * 1024 * 1024) -> None:
+        self._streams: dict[str, bytes] = {}
+        self._budget = budget
+        self._held = 0
+        self.hits = 0
+        # (device, inode, size, mtime) -> (CRC, key): uv hard-links one cached wheel's
+        # files into every target's tree, so the same file is read and hashed once.
+        # Trees are never changed in place (resolve/install.py), so an inode seen in
+        # this run still holds what it held.
+        self.probed: dict[tuple[int, int, int, int], tuple[int, str]] = {}
+
+    def get(self, key: str) -> bytes | None:
+        found = self._streams.get(key)
+        if found is not None:
+            self.hits += 1
+        return found
+
+    def put(self, key: str, data: bytes) -> None:
+        if key not in self._streams and self._held + len(data) <= self._budget:
+            self._streams[key] = data
+            self._held += len(data)
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Member:
     name: str
     path: Path
     size: int
     crc: int | None = None  # known after probing (large or cacheable files)
-    key: str | None = None  # cache key, when a cache is in use
+    key: str | None = None  # cache key, when a cache or a memo is in use
     cached: bytes | None = None
+    same_as: int | None = None  # index of an earlier member with the same key
+    identity: tuple[int, int, int, int] = (0, 0, 0, 0)  # device, inode, size, mtime
 
 
 def _cache_key(digest: str, level: int) -> str:
@@ -193,19 +227,29 @@ def _cache_key(digest: str, level: int) -> str:
     return f"{digest}-v1-l{level}-c{CHUNK}-z{compressor_record(level)['output']}"
 
 
-def _probe(member: _Member, level: int, cache: MemberCache | None) -> _Member:
-    """CRC (and, with a cache, digest and cached data) of a large or cacheable file."""
-    crc = 0
-    digest = hashlib.sha256() if cache is not None else None
-    with member.path.open("rb") as handle:
-        while block := handle.read(_READ_BLOCK):
-            crc = zlib.crc32(block, crc)
-            if digest is not None:
-                digest.update(block)
-    if cache is None or digest is None:
-        return replace(member, crc=crc)
-    key = _cache_key(digest.hexdigest(), level)
-    return replace(member, crc=crc, key=key, cached=cache.get(key))
+def _probe(member: _Member, level: int, cache: MemberCache | None,
+           memo: RunMemo | None) -> _Member:
+    """CRC (and, with a cache or a memo, digest and known data) of a file."""
+    seen = memo.probed.get(member.identity) if memo is not None else None
+    if seen is not None:
+        crc, key = seen
+    else:
+        crc = 0
+        digest = hashlib.sha256() if cache is not None or memo is not None else None
+        with member.path.open("rb") as handle:
+            while block := handle.read(_READ_BLOCK):
+                crc = zlib.crc32(block, crc)
+                if digest is not None:
+                    digest.update(block)
+        if digest is None:
+            return replace(member, crc=crc)
+        key = _cache_key(digest.hexdigest(), level)
+        if memo is not None:
+            memo.probed[member.identity] = (crc, key)
+    known = memo.get(key) if memo is not None else None
+    if known is None and cache is not None and member.size >= CACHE_MIN:
+        known = cache.get(key)
+    return replace(member, crc=crc, key=key, cached=known)
 
 
 def _deflate_whole(path: Path, level: int) -> tuple[bytes, int, int]:
@@ -244,7 +288,7 @@ _Unit = tuple[int, Callable[[], tuple[bytes, int, int] | bytes]]
 def _units(members: list[_Member], level: int) -> Iterator[_Unit]:
     """(member index, work) in archive order: the compression still to do."""
     for index, member in enumerate(members):
-        if member.cached is not None:
+        if member.cached is not None or member.same_as is not None:
             continue
         count = _chunks(member.size)
         if count == 1 and member.crc is None:
@@ -271,13 +315,22 @@ def _in_order(pool: ThreadPoolExecutor, units: Iterator[_Unit],
 
 def _compressed_members(
     members: list[_Member], level: int, pool: ThreadPoolExecutor, workers: int,
-    cache: MemberCache | None,
+    cache: MemberCache | None, memo: RunMemo | None,
 ) -> Iterator[tuple[_Member, bytes, int, int]]:
     """(member, deflate data, crc, size) for every member, in archive order."""
     results = _in_order(pool, _units(members, level), window=4 * workers)
+    repeated = {m.same_as for m in members if m.same_as is not None}
+    earlier: dict[int, bytes] = {}  # data of members a later one repeats
     for index, member in enumerate(members):
         if member.cached is not None and member.crc is not None:
+            if index in repeated:
+                earlier[index] = member.cached
+            if memo is not None and member.key is not None:
+                memo.put(member.key, member.cached)  # later zips skip the cache's check
             yield member, member.cached, member.crc, member.size
+            continue
+        if member.same_as is not None and member.crc is not None:
+            yield member, earlier[member.same_as], member.crc, member.size
             continue
         count = _chunks(member.size)
         if count == 1 and member.crc is None:
@@ -293,8 +346,13 @@ def _compressed_members(
             data, raw_size = b"".join(parts), member.size
             assert member.crc is not None
             crc = member.crc
-        if cache is not None and member.key is not None:
-            cache.put(member.key, data)
+        if member.key is not None:
+            if cache is not None and member.size >= CACHE_MIN:
+                cache.put(member.key, data)
+            if memo is not None:
+                memo.put(member.key, data)
+        if index in repeated:
+            earlier[index] = data
         yield member, data, crc, raw_size
 
 
@@ -313,16 +371,29 @@ def _checked_entries(files: Iterable[tuple[str, Path]], level: int) -> list[tupl
 
 
 def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoolExecutor,
-                    cache: MemberCache | None) -> list[_Member]:
-    members = [_Member(name=name, path=source, size=source.stat().st_size)
-               for name, source in entries]
-    # Probe what needs a whole-file CRC up front (big files, cache lookups):
-    # chunks are then deflated independently, in any order.
-    probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK
+                    cache: MemberCache | None, memo: RunMemo | None) -> list[_Member]:
+    members = []
+    for name, source in entries:
+        info = source.stat()
+        members.append(_Member(name=name, path=source, size=info.st_size, identity=(
+            info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)))
+    # Probe what needs a whole-file CRC up front (big files, cache lookups, every file
+    # with a memo): chunks are then deflated independently, in any order.
+    probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK or memo is not None
              or (cache is not None and m.size >= CACHE_MIN)]
-    for i, probed in zip(probe, pool.map(lambda i: _probe(members[i], level, cache),
+    for i, probed in zip(probe, pool.map(lambda i: _probe(members[i], level, cache, memo),
                                          probe), strict=True):
         members[i] = probed
+    # Content that repeats within this zip (one package in several runtimes' trees) is
+    # compressed at its first place and copied to the others.
+    first: dict[str, int] = {}
+    for i, member in enumerate(members):
+        if member.key is None:
+            continue
+        if member.key not in first:
+            first[member.key] = i
+        elif member.cached is None:
+            members[i] = replace(member, same_as=first[member.key])
     return members
 
 
@@ -368,15 +439,19 @@ def write_zip(
     level: int = DEFAULT_LEVEL,
     workers: int | None = None,
     cache: MemberCache | None = None,
+    memo: RunMemo | None = None,
 ) -> ZipStats:
     """Write `files` (archive name -> source path) to `destination`, deterministically.
 
     Names are sorted; duplicate names are a ValueError. The destination appears
     atomically: a crash leaves either the old file or none, never half an archive.
     The bytes depend on the files, `level` and zlib alone: not on `workers`, and
-    not on whether `cache` (compressed members from earlier builds) was warm.
+    not on whether `cache` (compressed members from earlier builds) was warm, nor on
+    what `memo` (compressed members of this run's earlier zips) holds.
     """
     entries = _checked_entries(files, level)
+    if level == 0:
+        memo = None  # stored members cost no compression: nothing to reuse
     workers = max(1, workers or os.cpu_count() or 1)
     method = _STORED if level == 0 else zlib.DEFLATED
     time, date = _dos_time(fixed_timestamp())
@@ -396,9 +471,9 @@ def write_zip(
             offset = 0
             unzipped = 0
             sizes: list[tuple[str, int, int]] = []
-            members = _probed_members(entries, level, pool, cache)
+            members = _probed_members(entries, level, pool, cache, memo)
             for member, data, crc, raw_size in _compressed_members(members, level, pool,
-                                                                   workers, cache):
+                                                                   workers, cache, memo):
                 record, written = _write_member(handle, member, data, crc, raw_size,
                                                 offset=offset, method=method, time=time,
                                                 date=date)

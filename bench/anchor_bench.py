@@ -1,0 +1,134 @@
+"""lambdalayer against its anchors, in one run, the import proof on.
+
+    python bench/anchor_bench.py [--repeat 3] [--skip-ten] [--baseline DIR]
+
+--baseline DIR: also run the ten-target builds with another checkout of lambdalayer
+(`git archive REV | tar -x -C DIR`), in the same rounds, to compare before and after.
+
+Every round runs every variant once, in turn (another job on the machine then slows all
+alike); prints each variant's median and spread (max - min) and the ratios:
+
+1. ten targets (orjson + pydantic + cryptography, 5 runtimes x 2 architectures, --force)
+   vs one target (python3.12/x86_64).                                    goal: <= 3x
+2. numpy + pandas for python3.12/x86_64, warm uv cache:
+   - first build (empty lambdalayer cache) vs `uv pip install --target` then Info-ZIP
+     `zip -6 -r` (what a user would script);                       goal: <= 1x
+   - forced rebuild (lambdalayer cache warm) vs the same script;
+   - the proof's share: forced rebuild with the proof vs --no-proof.  goal: <= +25%
+Each lambdalayer build prints `build --verbose`'s stage timings; the last round's show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+ONE = ["--runtime", "python3.12", "--arch", "x86_64"]
+TEN = [a for r in RUNTIMES for a in ("--runtime", r)] + ["--arch", "x86_64", "--arch", "arm64"]
+SMALL = ["orjson", "pydantic", "cryptography"]
+BIG = ["numpy", "pandas"]
+
+
+def build(env: dict[str, str], out: Path, name: str, packages: list[str],
+          *extra: str) -> tuple[float, str]:
+    args = [sys.executable, "-m", "lambdalayer", "build", name, "--out", str(out), "--force",
+            "--verbose", *(a for p in packages for a in ("-p", p)), *extra]
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    stages = next((ln for ln in done.stderr.splitlines() + done.stdout.splitlines()
+                   if ln.startswith("time: ")), "")
+    return elapsed, stages
+
+
+def uv_and_zip(base: Path) -> tuple[float, str]:
+    """`uv pip install --target` for the same target, then `zip -6 -r` of the tree."""
+    tree, archive = base / "uv-tree", base / "uv.zip"
+    shutil.rmtree(tree, ignore_errors=True)
+    archive.unlink(missing_ok=True)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "-q", "--target",
+                    str(tree / "python"), "--python-platform", "x86_64-manylinux_2_28",
+                    "--python-version", "3.12", *BIG], check=True, capture_output=True)
+    subprocess.run(["zip", "-6", "-r", "-q", str(archive), "python"], cwd=tree, check=True)
+    return time.perf_counter() - started, f"{archive.stat().st_size / 1e6:.1f} MB zip"
+
+
+Variant = Callable[[], tuple[float, str]]
+
+
+def rounds(variants: dict[str, Variant], repeat: int) -> dict[str, float]:
+    for run in variants.values():  # warm every cache once
+        run()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    notes: dict[str, str] = {}
+    for _ in range(repeat):
+        for name, run in variants.items():
+            seconds, notes[name] = run()
+            times[name].append(seconds)
+    for name, values in times.items():
+        print(f"  {name:<30} median {statistics.median(values):6.2f} s  "
+              f"spread {max(values) - min(values):5.2f} s   {notes[name]}")
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-ten", action="store_true")
+    parser.add_argument("--baseline", type=Path)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="anchor-bench-") as scratch:
+        base = Path(scratch)
+        warm = {**os.environ, "LAMBDALAYER_CACHE_DIR": str(base / "cache")}
+        out = base / "out"
+
+        def first() -> tuple[float, str]:
+            empty = base / "empty-cache"
+            shutil.rmtree(empty, ignore_errors=True)
+            return build({**warm, "LAMBDALAYER_CACHE_DIR": str(empty)}, out, "np-first",
+                         BIG, *ONE)
+
+        if not options.skip_ten:
+            print("1. orjson + pydantic + cryptography, forced rebuild, proof on")
+            variants: dict[str, Variant] = {
+                "one target": lambda: build(warm, out, "one", SMALL, *ONE),
+                "ten targets": lambda: build(warm, out, "ten", SMALL, *TEN)}
+            if options.baseline:
+                old = {**warm, "PYTHONPATH": str(options.baseline.resolve())}
+                variants["one target, baseline"] = lambda: build(old, out, "one", SMALL, *ONE)
+                variants["ten targets, baseline"] = lambda: build(old, out, "ten", SMALL, *TEN)
+            many = rounds(variants, options.repeat)
+            print(f"  ten targets / one target: {many['ten targets'] / many['one target']:.2f}x"
+                  " (goal <= 3x)")
+            if options.baseline:
+                before = many["ten targets, baseline"] / many["one target, baseline"]
+                print(f"  baseline: ten targets / one target: {before:.2f}x")
+        print("2. numpy + pandas, python3.12/x86_64, warm uv cache")
+        big = rounds({"uv + zip -6": lambda: uv_and_zip(base),
+                      "first build (empty cache)": first,
+                      "forced rebuild": lambda: build(warm, out, "np", BIG, *ONE),
+                      "forced rebuild, --no-proof": lambda: build(warm, out, "np", BIG, *ONE,
+                                                                  "--no-proof")},
+                     options.repeat)
+        anchor = big["uv + zip -6"]
+        print(f"  first build / uv + zip -6: {big['first build (empty cache)'] / anchor:.2f}x "
+              "(goal <= 1x)")
+        print(f"  forced rebuild / uv + zip -6: {big['forced rebuild'] / anchor:.2f}x")
+        added = big["forced rebuild"] / big["forced rebuild, --no-proof"] - 1
+        print(f"  the proof adds {added:+.0%} to a forced rebuild (goal <= +25%)")
+
+
+if __name__ == "__main__":
+    main()
