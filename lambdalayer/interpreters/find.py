@@ -14,11 +14,12 @@ import platform
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
+from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.interpreters.launch import (
     LOADERS,
     Launch,
@@ -303,25 +304,6 @@ def _uv_foreign(version: str, machine: str) -> list[Interpreter | None]:
             for full, exe in _uv_foreign_executables(version, machine)]
 
 
-@dataclass(frozen=True)
-class ConfiguredInterpreters:
-    """Explicit interpreters from the project config ([tool.lambdalayer.interpreters]):
-    (X.Y, machine) -> (path, where it was named). Frozen and hashable, so find_for's
-    cache keys on it; the LAMBDALAYER_PYTHON_X_Y_ARCH variables sit above it, as the
-    environment does elsewhere."""
-
-    choices: tuple[tuple[tuple[str, str], tuple[Path, str]], ...] = ()
-
-    @classmethod
-    def of(cls, chosen: Mapping[tuple[str, str], tuple[Path, str]]) -> ConfiguredInterpreters:
-        """From (X.Y, machine) -> (path, where it was named)."""
-        return cls(choices=tuple(sorted(chosen.items(), key=lambda item: item[0])))
-
-    def get(self, version: str, machine: str) -> tuple[Path, str] | None:
-        return dict(self.choices).get((version, machine))
-
-
-NOTHING_CONFIGURED = ConfiguredInterpreters()
 
 
 def explicit_choice(version: str, machine: str,

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdalayer.common.errors import UsageError
+from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.interpreters.find import (
-    NOTHING_CONFIGURED,
-    ConfiguredInterpreters,
     find_for,
     host_machine,
     interpreter_dirs,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lambdalayer.interpreters.find import ConfiguredInterpreters
+from lambdalayer.interpreters.configured import ConfiguredInterpreters
 from lambdalayer.pipeline.request import Artifact
 from lambdalayer.proof.runner import ProofReport
 

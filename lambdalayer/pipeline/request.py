@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdalayer.archive.manifest import Manifest
-from lambdalayer.interpreters.find import NOTHING_CONFIGURED, ConfiguredInterpreters
+from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
+from lambdalayer.pipeline.recipe import Recipe
 from lambdalayer.resolve.requirements import RequirementInputs
 
 if TYPE_CHECKING:
@@ -22,26 +23,6 @@ if TYPE_CHECKING:
     from lambdalayer.resolve.sources import IncludedPath, SourceFolder
     from lambdalayer.resolve.uv_project import ProjectLock
 
-
-
-@dataclass(frozen=True, kw_only=True)
-class Recipe:
-    """A named, reviewed requirement set (a recipe file under recipes/, or a user's)."""
-
-    name: str
-    requirements: tuple[str, ...]
-    description: str = ""
-    runtimes: tuple[str, ...] = ()
-    architectures: tuple[str, ...] = ()
-    license: str | None = None
-    smoke_imports: tuple[str, ...] = ()
-    notes: str = ""
-    alternatives: tuple[str, ...] = ()
-    slim_patterns: tuple[str, ...] = ()  # extra globs `--slim` drops for this recipe
-    source: str = ""  # the file it came from
-    text: str = field(default="", repr=False)
-    builtin: bool = True
-    shadows: str | None = None  # the built-in recipe file this user recipe replaces
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,7 +31,7 @@ from lambdalayer.resolve.index_settings import IndexSettings
 from lambdalayer.targets.runtimes import load_runtime_table
 
 if TYPE_CHECKING:
-    from lambdalayer.interpreters.find import ConfiguredInterpreters
+    from lambdalayer.interpreters.configured import ConfiguredInterpreters
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
@@ -480,7 +480,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
 
 def configured_interpreters(config: ProjectConfig) -> ConfiguredInterpreters:
     """The config's [interpreters] table as the finder takes it (LAMBDALAYER_PYTHON_* win)."""
-    from lambdalayer.interpreters.find import ConfiguredInterpreters
+    from lambdalayer.interpreters.configured import ConfiguredInterpreters
     from lambdalayer.targets.target import Target
 
     chosen = {}

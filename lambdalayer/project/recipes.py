@@ -13,7 +13,7 @@ from typing import Any
 
 from lambdalayer.common import _toml
 from lambdalayer.common.errors import ConfigError, UsageError
-from lambdalayer.pipeline.request import Recipe
+from lambdalayer.pipeline.recipe import Recipe
 from lambdalayer.resolve.requirements import parse_spec
 from lambdalayer.targets.runtimes import load_runtime_table
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from lambdalayer.interpreters.find import NOTHING_CONFIGURED, ConfiguredInterpreters
+from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.proof.conflicts import Conflict, find_conflict
 from lambdalayer.proof.runner import ProofReport, layer_modules, run_proof
 from lambdalayer.proof.target_run import ImportResult, TargetRun

@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalayer.common.errors import UsageError
+from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.interpreters.find import (
-    NOTHING_CONFIGURED,
-    ConfiguredInterpreters,
     Interpreter,
     find_for,
     host_machine,
