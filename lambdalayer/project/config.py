@@ -480,7 +480,10 @@ def load_config(start: Path | None = None) -> ProjectConfig:
 
 def configured_interpreters(config: ProjectConfig) -> ConfiguredInterpreters:
     """The config's [interpreters] table as the finder takes it (LAMBDALAYER_PYTHON_* win)."""
-    from lambdalayer.interpreters.configured import ConfiguredInterpreters
+    from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
+
+    if not config.interpreters:
+        return NOTHING_CONFIGURED  # and no packaging import on an up-to-date build's path
     from lambdalayer.targets.target import Target
 
     chosen = {}
