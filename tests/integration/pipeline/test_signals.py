@@ -123,11 +123,16 @@ def test_signal_sweep_leaves_no_temporary_file(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "lambdalayer", "build", "tiny", "-p",
             "./tinypkg-1.0-py3-none-any.whl", "--runtime", "python3.12", "--arch", "x86_64",
             "--no-smoke", "--force", "--out", str(dist)]
+    # One build without a signal says how long a build takes on this machine: the
+    # moments are spread over it, so a fast or a loaded machine sweeps it all the same.
+    timed = time.monotonic()
+    subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, check=True)
+    took = time.monotonic() - timed
     started = time.monotonic()
     outcomes: dict[int, int] = {}
     for index in range(32):
         signum = signal.SIGTERM if index % 2 == 0 else signal.SIGINT
-        delay = 0.15 + 0.03 * index  # python start-up ~0.15 s; a build ends by ~1 s
+        delay = took * (0.1 + 0.85 * index / 31)
         process = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
