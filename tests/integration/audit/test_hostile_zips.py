@@ -57,13 +57,16 @@ def test_huge_string_table_with_repeated_needed_entries(tmp_path: Path) -> None:
 
 
 def test_long_but_legal_names_are_read_once(tmp_path: Path) -> None:
-    """Strings just under the cap, repeated: deduplicated, so the report stays small."""
+    """Strings just under the cap, repeated: deduplicated, so the report stays small and
+    the file is read (its one missing library reported), not over its parse budget."""
     elf = elf_with_huge_strings(strtab_size=4000, needed=5000)
     archive = zip_of(tmp_path / "long.zip", {"python/long.so": elf})
     status, peak, stdout = _peak("check", str(archive), "--runtime", "python3.12", "--arch",
                                  "x86_64", "--json")
     assert status == 4 and peak < MEMORY_BOUND
     assert len(stdout) < OUTPUT_BOUND
+    codes = {f["code"] for f in json.loads(stdout)["findings"]}
+    assert "missing-library" in codes and "unreadable-elf" not in codes
 
 
 def test_version_needs_sharing_one_auxiliary_chain(tmp_path: Path) -> None:
