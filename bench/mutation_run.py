@@ -115,7 +115,7 @@ MUTATIONS = (
              ("tests/unit/resolve/test_index_query.py",)),
     Mutation("layer-name-match", "lambdalayer/aws/arns.py",
              "    if not _LAYER_NAME.fullmatch(name):", "    if not _LAYER_NAME.match(name):",
-             ("tests/integration/pipeline/test_safety.py",)),
+             ("tests/unit/aws/test_planning.py", "tests/integration/pipeline/test_safety.py")),
     Mutation("sandbox-network", "lambdalayer/proof/sandbox.py",
              '_BWRAP_FLAGS = ("--unshare-user", "--unshare-pid", "--unshare-net",',
              '_BWRAP_FLAGS = ("--unshare-user", "--unshare-pid",',

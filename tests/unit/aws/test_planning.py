@@ -150,6 +150,17 @@ def test_layer_names_lambda_refuses_are_usage_errors() -> None:
         check_layer_name("numpy.pandas")
 
 
+@pytest.mark.parametrize("name", ["", "pg8000\n", "../pg8000", "a/b", "sp ace", "x" * 141,
+                                  "caf\u00e9"])
+def test_each_name_outside_lambdas_rule_is_refused(name: str) -> None:
+    with pytest.raises(UsageError, match="cannot be a Lambda layer name"):
+        check_layer_name(name)
+
+
+def test_the_longest_name_lambda_takes_is_taken() -> None:
+    assert check_layer_name("x" * 140) == "x" * 140
+
+
 def test_github_output_has_one_default_and_one_key_per_layer_and_region() -> None:
     results = [PublishedLayer(name="pg8000", region=region, arn=arn("pg8000", 1), version=1,
                               skipped=False, zip_path=Path("dist/pg8000.zip"))
