@@ -16,6 +16,7 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,24 +66,8 @@ def sweep(directory: Path | None = None, *, now: float | None = None,
         return Swept(directories=0, freed=0)
     root = Path(directory or tempfile.gettempdir())
     now = time.time() if now is None else now
-    uid = os.getuid()
     removed = freed = 0
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return Swept(directories=0, freed=0)
-    for entry in entries:
-        match = _OWNED.match(entry.name)
-        if match is None:
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if (not stat.S_ISDIR(info.st_mode) or info.st_uid != uid
-                or now - info.st_mtime < stale_after
-                or int(match.group(1)) == os.getpid() or pid_alive(int(match.group(1)))):
-            continue
+    for entry in _left_by_ended_runs(root, _OWNED, stat.S_ISDIR, now, stale_after):
         path = Path(entry.path)
         size = tree_size(path)
         shutil.rmtree(path, ignore_errors=True)
@@ -108,12 +93,26 @@ def sweep_partials(directory: Path, *, now: float | None = None,
         return 0
     now = time.time() if now is None else now
     removed = 0
+    for entry in _left_by_ended_runs(directory, _PARTIAL, stat.S_ISREG, now, stale_after):
+        try:
+            os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _left_by_ended_runs(root: Path, pattern: re.Pattern[str], is_kind: Callable[[int], bool],
+                        now: float, stale_after: float) -> Iterator[os.DirEntry[str]]:
+    """Entries of `root` whose name (`pattern`, the pid its first group) says a run left
+    them, of the right kind, owned by this user, unchanged for `stale_after` seconds, and
+    whose run no longer exists. Never raises."""
     try:
-        entries = list(os.scandir(directory))
+        entries = list(os.scandir(root))
     except OSError:
-        return 0
+        return
     for entry in entries:
-        match = _PARTIAL.match(entry.name)
+        match = pattern.match(entry.name)
         if match is None:
             continue
         try:
@@ -121,15 +120,10 @@ def sweep_partials(directory: Path, *, now: float | None = None,
         except OSError:
             continue
         pid = int(match.group(1))
-        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
-                or now - info.st_mtime < stale_after or pid == os.getpid() or pid_alive(pid)):
-            continue
-        try:
-            os.unlink(entry.path)
-            removed += 1
-        except OSError:
-            continue
-    return removed
+        if (is_kind(info.st_mode) and info.st_uid == os.getuid()
+                and now - info.st_mtime >= stale_after and pid != os.getpid()
+                and not pid_alive(pid)):
+            yield entry
 
 
 def swept_notice(directory: Path | None = None) -> str | None:
