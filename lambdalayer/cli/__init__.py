@@ -150,9 +150,17 @@ _LEFT_AS_IS = ("kept: the zips and manifests finished before it (each is whole);
 
 
 def _interrupted() -> NoReturn:
-    """Ctrl-C: one line saying what is left, exit 130 (128 + SIGINT)."""
+    """Ctrl-C: one line saying what is left, exit 130 (128 + SIGINT); cleanup has run.
+
+    os._exit, as after SIGTERM: a worker thread still waiting on uv or the network must
+    not hold the interpreter's exit (it waits for every worker thread) after Ctrl-C.
+    """
+    import os
+
     click.echo(f"Interrupted (Ctrl-C): {_LEFT_AS_IS}", err=True)
-    sys.exit(130)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _terminated(signum: int) -> NoReturn:

@@ -119,7 +119,8 @@ def test_signal_sweep_leaves_no_temporary_file(tmp_path: Path) -> None:
     make_wheel(tmp_path, "tinypkg", "1.0")
     dist, tmpdir, cache = tmp_path / "dist", tmp_path / "tmp", tmp_path / "cache"
     tmpdir.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmpdir), "LAMBDALAYER_CACHE_DIR": str(cache)}
+    env = {**os.environ, "TMPDIR": str(tmpdir), "LAMBDALAYER_CACHE_DIR": str(cache),
+           "PYTHONFAULTHANDLER": "1"}
     args = [sys.executable, "-m", "lambdalayer", "build", "tiny", "-p",
             "./tinypkg-1.0-py3-none-any.whl", "--runtime", "python3.12", "--arch", "x86_64",
             "--no-smoke", "--force", "--out", str(dist)]
@@ -137,7 +138,14 @@ def test_signal_sweep_leaves_no_temporary_file(tmp_path: Path) -> None:
                                    stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
         process.send_signal(signum)
-        _out, err = process.communicate(timeout=60)
+        try:
+            _out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # A hang: SIGABRT makes faulthandler print every thread's stack for the report.
+            process.send_signal(signal.SIGABRT)
+            _out, err = process.communicate(timeout=30)
+            pytest.fail(f"still running 60 s after {signum.name} at {delay:.2f} s:\n"
+                        f"{err[-6000:]}")
         # -signum: ended during Python's start-up, before lambdalayer handled signals (it
         # had written nothing yet); 0: the build finished first.
         assert process.returncode in (0, 128 + signum, -signum), (delay, process.returncode,
