@@ -137,6 +137,14 @@ def main(argv: list[str] | None = None) -> None:
         # Only a write around the guarded streams gets here: the command stopped early.
         pipes.silence_after_broken_pipe()
         sys.exit(EXIT_BROKEN_PIPE)
+    except Exception:
+        # A signal's exception raised where Python wraps it (a class being created while
+        # a module imports): the signal, not a bug, ended the command.
+        if interrupt.received() is not None:
+            _terminated(interrupt.received() or 0)
+        if interrupt.interrupted():
+            _interrupted()
+        raise
     if interrupt.received() is not None:  # the signal came at the very end
         _terminated(interrupt.received() or 0)
     sys.exit(code if isinstance(code, int) else 0)

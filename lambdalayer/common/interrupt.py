@@ -107,12 +107,45 @@ def _linux_children() -> list[int]:
     return found
 
 
+# A terminating signal ends the process within this many seconds whatever the code was
+# doing: the exception it raises can land where Python ignores exceptions (a weakref
+# callback, a __del__) and be lost; the unwinding and cleanup normally take far less.
+GRACE_SECONDS = 20.0
+
+
+def _force_exit(signum: int) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"lambdalayer: still running {GRACE_SECONDS:.0f} s after "
+                         f"{signal.Signals(signum).name}; stopped.\n")
+        sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def _start_watchdog(signum: int) -> None:
+    global _watching
+    if _watching:
+        return
+    _watching = True
+    watchdog = threading.Timer(GRACE_SECONDS, _force_exit, (signum,))
+    watchdog.daemon = True
+    watchdog.start()
+
+
+_watching = False
+
+
+def interrupted() -> bool:
+    """True once Ctrl-C (SIGINT) arrived."""
+    return _watching and _received is None
+
+
 def _handle(signum: int, _frame: FrameType | None) -> None:
     global _pending, _received
     if _stopping.is_set():
         return  # already unwinding: let the cleanup finish
     _received = signum
     _stopping.set()
+    _start_watchdog(signum)
     end_children()
     if _deferring:
         _pending = signum
@@ -124,6 +157,7 @@ def _handle_interrupt(signum: int, _frame: FrameType | None) -> None:
     """Ctrl-C stays a plain KeyboardInterrupt, except inside `deferred()`, where it waits
     for the step to end like SIGTERM does (a temporary file created but not yet named)."""
     global _pending
+    _start_watchdog(signum)
     if _deferring:
         _pending = signum
         return
