@@ -114,11 +114,7 @@ GRACE_SECONDS = 20.0
 
 
 def _force_exit(signum: int) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(f"lambdalayer: still running {GRACE_SECONDS:.0f} s after "
-                         f"{signal.Signals(signum).name}; stopped.\n")
-        sys.stderr.flush()
-    os._exit(128 + signum)
+    os._exit(128 + signum)  # the exit status says which signal; the cleanup had its time
 
 
 def _start_watchdog(signum: int) -> None:
