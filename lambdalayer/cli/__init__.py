@@ -98,9 +98,27 @@ def main(argv: list[str] | None = None) -> None:
     from lambdalayer.common import interrupt
 
     args = sys.argv[1:] if argv is None else argv
-    want_json = "--json" in args
     pipes.guard()  # a reader that closes the pipe stops our output, not the work
-    interrupt.install()
+    try:
+        interrupt.install()  # inside: a signal right after it is ours to report
+        status = _run(args)
+        # The command is over: a signal from here on (in an exit handler) changes nothing.
+        interrupt.finishing()
+    except interrupt.Terminated as stop:  # arrived while a failure was being reported
+        _terminated(stop.signum)
+    except KeyboardInterrupt:
+        _interrupted()
+    if interrupt.received() is not None:  # the signal came at the very end
+        _terminated(interrupt.received() or 0)
+    sys.exit(status)
+
+
+def _run(args: list[str]) -> int:
+    """Run the command; its exit status (a signal ends the process here: os._exit)."""
+    from lambdalayer.cli import pipes
+    from lambdalayer.common import interrupt
+
+    want_json = "--json" in args
     try:
         # Without standalone mode click returns (rather than raises) the code of
         # a `ctx.exit(code)` / click.exceptions.Exit raised inside a command.
@@ -108,20 +126,18 @@ def main(argv: list[str] | None = None) -> None:
     except interrupt.Terminated as stop:
         _terminated(stop.signum)
     except Reported as done:
-        sys.exit(done.exit_code)
+        return done.exit_code
     except LambdaLayerError as err:
-        if interrupt.received() is not None:  # a failure caused by ending our children
-            _terminated(interrupt.received() or 0)
+        _if_signalled()  # a failure caused by ending our children
         from lambdalayer.cli.output import emit_error
 
         emit_error(err, want_json=want_json, verbose="--verbose" in args)
-        sys.exit(err.exit_code)
+        return err.exit_code
     except click.exceptions.Abort:
-        if interrupt.received() is not None:  # click turns KeyboardInterrupt into Abort
-            _terminated(interrupt.received() or 0)
+        _if_signalled()  # click turns KeyboardInterrupt into Abort
         _interrupted()
     except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        return done.exit_code
     except click.ClickException as err:
         status = EXIT_USAGE if err.exit_code == 2 else err.exit_code
         if want_json:  # scripts parse stdout: a usage error is a JSON error too
@@ -130,24 +146,29 @@ def main(argv: list[str] | None = None) -> None:
             print_json({"error": {"exit_code": status, "type": "UsageError",
                                   "message": err.format_message()}})
         err.show()
-        sys.exit(status)
+        return status
     except KeyboardInterrupt:
         _interrupted()
     except BrokenPipeError:
         # Only a write around the guarded streams gets here: the command stopped early.
         pipes.silence_after_broken_pipe()
-        sys.exit(EXIT_BROKEN_PIPE)
+        return EXIT_BROKEN_PIPE
     except Exception:
         # A signal's exception raised where Python wraps it (a class being created while
         # a module imports): the signal, not a bug, ended the command.
-        if interrupt.received() is not None:
-            _terminated(interrupt.received() or 0)
-        if interrupt.interrupted():
-            _interrupted()
+        _if_signalled()
         raise
-    if interrupt.received() is not None:  # the signal came at the very end
+    return code if isinstance(code, int) else 0
+
+
+def _if_signalled() -> None:
+    """End as the signal did if one arrived (the failure at hand was its consequence)."""
+    from lambdalayer.common import interrupt
+
+    if interrupt.received() is not None:
         _terminated(interrupt.received() or 0)
-    sys.exit(code if isinstance(code, int) else 0)
+    if interrupt.interrupted():
+        _interrupted()
 
 
 # What an interrupted command leaves (every zip and manifest is written to a temporary
@@ -165,6 +186,9 @@ def _interrupted() -> NoReturn:
     """
     import os
 
+    from lambdalayer.common import interrupt
+
+    interrupt.final_cleanup()
     click.echo(f"Interrupted (Ctrl-C): {_LEFT_AS_IS}", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -180,6 +204,9 @@ def _terminated(signum: int) -> NoReturn:
     import os
     import signal
 
+    from lambdalayer.common import interrupt
+
+    interrupt.final_cleanup()
     name = signal.Signals(signum).name if signum else "signal"
     click.echo(f"Terminated ({name}): {_LEFT_AS_IS}", err=True)
     sys.stdout.flush()

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -113,7 +113,58 @@ def _linux_children() -> list[int]:
 GRACE_SECONDS = 20.0
 
 
+def finishing() -> None:
+    """The command is over (its status decided): signals from now on are ignored, so one
+    landing in an exit handler neither prints a traceback nor changes the exit status."""
+    global _exiting
+    _exiting = True
+
+
+_last_steps: list[Callable[[], object]] = []
+
+
+def at_final_cleanup(step: Callable[[], object]) -> None:
+    """Run `step` (which must not raise) when a signalled process exits, after its
+    children ended: e.g. removing the work directories it made (common/workdirs)."""
+    if step not in _last_steps:
+        _last_steps.append(step)
+
+
+def final_cleanup() -> None:
+    """Last step before a signalled process exits: end every child (one started after the
+    handler ran included), then run the `at_final_cleanup` steps. The `finally` blocks
+    normally did the same; a signal that landed between two of their lines did not."""
+    global _exiting
+    _exiting = True  # a signal from now on (a redelivered one too) must not cut this short
+    end_children()
+    _wait_children_gone(deadline=2.0)
+    for step in list(_last_steps):
+        with contextlib.suppress(Exception):
+            step()
+
+
+def _wait_children_gone(*, deadline: float) -> None:
+    """Wait (up to `deadline` s) until the children we killed stopped writing: a process
+    killed mid-write finishes that write, and could recreate a directory we remove."""
+    import time
+
+    ends = time.monotonic() + deadline
+    while time.monotonic() < ends and any(_running(pid) for pid in _linux_children()):
+        time.sleep(0.02)
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` is not yet a zombie (a killed child no one has reaped yet is)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return status.rpartition(")")[2].split()[:1] != ["Z"]
+
+
 def _force_exit(signum: int) -> None:
+    with contextlib.suppress(Exception):
+        final_cleanup()
     os._exit(128 + signum)  # the exit status says which signal; the cleanup had its time
 
 
@@ -135,30 +186,74 @@ def interrupted() -> bool:
     return _watching and _received is None
 
 
-def _handle(signum: int, _frame: FrameType | None) -> None:
-    global _pending, _received
-    if _stopping.is_set():
+def _handle(signum: int, frame: FrameType | None) -> None:
+    global _pending, _received, _redelivering
+    if _exiting or (_received is not None and not _redelivering):
         return  # already unwinding: let the cleanup finish
-    _received = signum
-    _stopping.set()
-    _start_watchdog(signum)
-    end_children()
+    _redelivering = False
+    if _received is None:
+        _received = signum
+        _stopping.set()
+        _start_watchdog(signum)
+        end_children()
     if _deferring:
         _pending = signum
+        return
+    if _swallows_exceptions(frame):
+        _redeliver(signum)
         return
     raise Terminated(signum)
 
 
-def _handle_interrupt(signum: int, _frame: FrameType | None) -> None:
+def _handle_interrupt(signum: int, frame: FrameType | None) -> None:
     """Ctrl-C stays a plain KeyboardInterrupt, except inside `deferred()`, where it waits
     for the step to end like SIGTERM does (a temporary file created but not yet named)."""
-    global _pending
+    global _pending, _redelivering
+    if _exiting:
+        return
+    _redelivering = False
     _start_watchdog(signum)
     if _deferring:
         _pending = signum
         return
     end_children()  # `kill -INT` reaches only us; a terminal's Ctrl-C reaches them too
+    if _swallows_exceptions(frame):
+        _redeliver(signum)
+        return
     raise KeyboardInterrupt
+
+
+# Python prints and drops an exception raised in a weakref callback (the import system's
+# module locks are released in one, `cb`) or in `__del__`: the signal would be lost and the
+# build would go on. A signal that lands there is delivered again a moment later.
+_SWALLOWING = frozenset({"__del__", "cb", "_remove", "_remove_dead_weakref"})
+REDELIVER_AFTER = 0.02
+_redelivering = False
+_exiting = False
+
+
+def _swallows_exceptions(frame: FrameType | None) -> bool:
+    """True when an exception raised in `frame` would be printed and dropped by Python."""
+    if frame is None:
+        return False
+    code = frame.f_code
+    return code.co_name in _SWALLOWING or code.co_filename.startswith("<frozen importlib")
+
+
+def _redeliver(signum: int) -> None:
+    """Send `signum` to the main thread again in REDELIVER_AFTER seconds."""
+    global _redelivering
+    _redelivering = True
+    main = threading.main_thread().ident
+
+    def again() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            if main is not None:
+                signal.pthread_kill(main, signum)
+
+    timer = threading.Timer(REDELIVER_AFTER, again)
+    timer.daemon = True
+    timer.start()
 
 
 def install() -> None:
@@ -184,5 +279,6 @@ def deferred() -> Iterator[None]:
         _deferring -= 1
         if not _deferring and _pending is not None:
             signum, _pending = _pending, None
+            end_children()  # those the block started after the signal arrived
             if sys.exc_info()[0] is None:
                 raise Terminated(signum)

@@ -74,11 +74,14 @@ def start_uv(args: list[str], *, python: str | None = None,
     full_env.setdefault("UV_PYTHON", sys.executable)
     full_env.update(env or {})
     interrupt.check()  # cancelled: start nothing new
-    # uv writes UTF-8 on every host; the locale's code page (Windows) would garble or crash.
-    process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                               errors="replace", env=full_env)
-    interrupt.track(process)
+    # Started and tracked as one step: a signal in between would leave uv running untracked,
+    # writing into a work directory after its removal.
+    with interrupt.deferred():
+        # uv writes UTF-8 on every host; the locale's code page (Windows) would garble.
+        process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                                   errors="replace", env=full_env)
+        interrupt.track(process)
     return StartedUv(args=tuple(args), process=process,
                      env=tuple(sorted((env or {}).items())))
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambdalayer.common import interrupt
 from lambdalayer.common.fileio import tree_size
 
 PREFIX = "lambdalayer-"
@@ -35,10 +36,37 @@ class Swept:
     freed: int
 
 
+def temp_root() -> Path:
+    """The temp directory. Python finds it, the first time, by creating and removing a
+    probe file there: a signal in between would leave that file, so that is one step."""
+    with interrupt.deferred():
+        return Path(tempfile.gettempdir())
+
+
 def make_workdir(kind: str = "") -> Path:
     """A new private directory `lambdalayer-<pid>-[KIND-]XXXX` in the temp directory."""
     label = f"{kind}-" if kind else ""
+    # A signal landing between a `finally`'s lines could skip the removal: the exit's own
+    # last step removes them all.
+    interrupt.at_final_cleanup(remove_own)
     return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-{label}"))
+
+
+def remove_own(directory: Path | None = None) -> int:
+    """Remove this process's work directories (`lambdalayer-<our pid>-*`) from `directory`
+    (the temp dir): a process ending on a signal calls it last. Returns how many; never
+    raises."""
+    root = Path(directory or temp_root())
+    mine = f"{PREFIX}{os.getpid()}-"
+    try:
+        entries = [entry for entry in os.scandir(root) if entry.name.startswith(mine)]
+    except OSError:
+        return 0
+    removed = 0
+    for entry in entries:
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += not os.path.lexists(entry.path)
+    return removed
 
 
 def pid_alive(pid: int) -> bool:
@@ -64,7 +92,7 @@ def sweep(directory: Path | None = None, *, now: float | None = None,
     """
     if os.name == "nt":  # os.kill(pid, 0) is not an existence check there
         return Swept(directories=0, freed=0)
-    root = Path(directory or tempfile.gettempdir())
+    root = Path(directory or temp_root())
     now = time.time() if now is None else now
     removed = freed = 0
     for entry in _left_by_ended_runs(root, _OWNED, stat.S_ISDIR, now, stale_after):
@@ -131,7 +159,7 @@ def swept_notice(directory: Path | None = None) -> str | None:
     swept = sweep(directory)
     if not swept.directories:
         return None
-    where = directory or Path(tempfile.gettempdir())
+    where = directory or temp_root()
     plural = "y" if swept.directories == 1 else "ies"
     return (f"Removed {swept.directories} work director{plural} left in {where} by "
             f"lambdalayer runs that were killed ({swept.freed / 1e6:.1f} MB freed).")

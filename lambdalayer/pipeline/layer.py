@@ -84,10 +84,12 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             result = dataclasses.replace(result, warnings=(notice, *result.warnings))
         return result
     finally:
-        if started is not None:
-            started.stop()
-        if work is not None:
-            with interrupt.deferred():  # a signal now would cut the cleanup in half
+        # One step: a signal inside stop() must not skip the removal. (A signal between
+        # here and the `with` is caught by the exit's own sweep: interrupt.final_cleanup.)
+        with interrupt.deferred():
+            if started is not None:
+                started.stop()
+            if work is not None:
                 shutil.rmtree(work, ignore_errors=True)
 
 

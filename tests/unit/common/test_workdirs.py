@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from lambdalayer.common.workdirs import make_workdir, pid_alive, sweep, swept_notice
+from lambdalayer.common.workdirs import (
+    make_workdir,
+    pid_alive,
+    remove_own,
+    sweep,
+    swept_notice,
+)
 from tests.conftest import require
 
 HOUR = 3600
@@ -87,3 +93,51 @@ def test_notice_says_what_was_freed(tmp_path: Path) -> None:
     assert notice is not None
     assert "Removed 1 work directory" in notice and "2.5 MB freed" in notice
     assert swept_notice(tmp_path) is None
+
+
+def test_remove_own_takes_only_this_process_directories(tmp_path: Path) -> None:
+    mine = leftover(tmp_path, os.getpid(), age=0)
+    other = leftover(tmp_path, dead_pid(), age=0)
+    prefix_of_mine = tmp_path / f"lambdalayer-{os.getpid()}0-abc"  # pid 1234 vs 12340
+    prefix_of_mine.mkdir()
+    assert remove_own(tmp_path) == 1
+    assert not mine.exists() and other.exists() and prefix_of_mine.exists()
+
+
+_SIGNALLED_EXIT = """
+import os, subprocess, sys, time
+from lambdalayer.common.workdirs import make_workdir
+work = make_workdir()
+(work / "resolve-0").mkdir()
+# A child started outside any tracking (as when a signal lands between Popen and track)
+# that keeps writing into the work directory.
+child = subprocess.Popen([sys.executable, "-c",
+    "import os, sys, time\\n"
+    "while True:\\n"
+    "    os.makedirs(sys.argv[1], exist_ok=True); time.sleep(0.01)",
+    str(work / "resolve-0" / "numpy")])
+print(child.pid, flush=True)
+time.sleep(0.3)
+from lambdalayer.cli import _terminated
+_terminated(15)
+"""
+
+
+def test_a_signalled_exit_ends_children_and_removes_its_work_directory(tmp_path: Path) -> None:
+    """The last step of a signalled run (after `finally` blocks a signal may have cut short):
+    an untracked child still writing is ended and the run's work directory is gone."""
+    run = subprocess.run([sys.executable, "-c", _SIGNALLED_EXIT], capture_output=True,
+                         text=True, env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=60)
+    assert run.returncode == 143, run.stderr
+    assert "Terminated (SIGTERM)" in run.stderr
+    time.sleep(0.2)
+    assert list(tmp_path.iterdir()) == []
+    child = int(run.stdout.split()[0])
+    assert not pid_alive(child) or _zombie(child)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
