@@ -144,13 +144,19 @@ def _no_wheel_error(name: str, target: Target, answer: IndexAnswer,
 
 def resolve_for_target(
     inputs: RequirementInputs, target: Target, dest: Path, *, progress: Progress | None = None,
-    started: StartedUv | None = None,
+    started: StartedUv | None = None, fresh: frozenset[str] = frozenset(),
 ) -> Resolution:
     """Install `inputs` for `target` into the empty directory `dest`.
 
     `started`: uv already running with `first_attempt_args` for this target and
     `dest` (pipeline/layer.py starts it before importing the pipeline); its result is
     used as the first attempt.
+
+    `fresh`: the distributions whose index pages this build has just read (another
+    target's resolution). uv first installs from its cache alone; that result stands when
+    every distribution it chose is in `fresh` (what the index says now), else uv asks the
+    index as usual. This machine's index sends pages without caching headers, so each
+    uv run would otherwise fetch every page again.
 
     Newest compatible release first: a requested package that uv installed older
     than the index's newest release is rebuilt from that release's sdist when the
@@ -167,7 +173,10 @@ def resolve_for_target(
     pinned = inputs.exact_pins() is not None
     # Asked while uv resolves (never before): the answers are ready when uv is done.
     offers = {} if pinned else _ask_newest(inputs)
-    first = _install(inputs, target, dest, set(), progress=progress, started=started)
+    first = (_install_from_fresh_pages(inputs, target, dest, fresh)
+             if fresh and started is None and not inputs.index.offline else None)
+    if first is None:
+        first = _install(inputs, target, dest, set(), progress=progress, started=started)
     if pinned:
         return first
     if inputs.index.offline:
@@ -230,6 +239,25 @@ def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: s
             raise _no_wheel_error(name, target, answer, cause)
         no_binary.add(name)
     raise ResolutionError(f"Too many source-only packages for {target}: {sorted(no_binary)}.")
+
+
+def _install_from_fresh_pages(inputs: RequirementInputs, target: Target, dest: Path,
+                              fresh: frozenset[str]) -> Resolution | None:
+    """uv's install from its cache alone (`--offline`), when every distribution it chose
+    is one whose index page this build read moments ago; None (and `dest` removed) when not:
+    a page not read this build may be stale, a wheel not cached needs the network."""
+    no_deps = inputs.exact_pins() is not None
+    cached = dataclasses.replace(inputs, index=dataclasses.replace(inputs.index, offline=True))
+    result = run_uv(_uv_args(cached, target, dest, set(), no_deps=no_deps),
+                    env=inputs.index.uv_env())
+    if result.returncode == 0:
+        dists = tuple(read_installed(dest))
+        if all(d.name in fresh for d in dists) and (not no_deps
+                                                     or _closed(dists, inputs, target)):
+            return Resolution(target=target, tree=dest, dists=dists, built_from_sdist=(),
+                              notes=_check_fit(dists, target, set()))
+    shutil.rmtree(dest, ignore_errors=True)
+    return None
 
 
 def _build_python(target: Target) -> str | None:
