@@ -1,6 +1,6 @@
 """lambdalayer against its anchors, in one run, the import proof on.
 
-    python bench/anchor_bench.py [--repeat 3] [--skip-ten] [--baseline DIR]
+    python bench/anchor_bench.py [--repeat 3] [--skip-ten] [--skip-big] [--baseline DIR]
 
 --baseline DIR: also run the ten-target builds with another checkout of lambdalayer
 (`git archive REV | tar -x -C DIR`), in the same rounds, to compare before and after.
@@ -87,6 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-ten", action="store_true")
+    parser.add_argument("--skip-big", action="store_true", help="only the ten-target part")
     parser.add_argument("--baseline", type=Path)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="anchor-bench-") as scratch:
@@ -115,6 +116,8 @@ def main() -> None:
             if options.baseline:
                 before = many["ten targets, baseline"] / many["one target, baseline"]
                 print(f"  baseline: ten targets / one target: {before:.2f}x")
+        if options.skip_big:
+            return
         print("2. numpy + pandas, python3.12/x86_64, warm uv cache")
         big = rounds({"uv + zip -6": lambda: uv_and_zip(base),
                       "first build (empty cache)": first,
