@@ -42,3 +42,67 @@ def test_signal_landing_in_del_is_delivered_again(name: str, raised: str) -> Non
     assert "Exception ignored" not in run.stderr, run.stderr
     assert run.stdout.split()[0] == raised, run.stdout + run.stderr
     assert float(run.stdout.split()[1]) < 1.0  # a moment later, not at the grace time
+
+
+def _script(body: str) -> subprocess.CompletedProcess[str]:
+    prelude = ("import os, signal, subprocess, sys, time\n"
+               "from lambdalayer.common import interrupt\n"
+               "interrupt.install()\n")
+    return subprocess.run([sys.executable, "-c", prelude + body], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_a_second_sigterm_does_not_cut_the_cleanup_short() -> None:
+    run = _script(
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(5)\n"
+        "except interrupt.Terminated:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)  # a CI runner's second TERM\n"
+        "    time.sleep(0.2)\n"
+        "    print('cleanup finished')\n")
+    assert run.stdout == "cleanup finished\n", run.stderr
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_signal_after_the_command_finished_changes_nothing(name: str) -> None:
+    run = _script(
+        "interrupt.finishing()\n"
+        f"os.kill(os.getpid(), signal.{name})\n"
+        "time.sleep(0.2)\n"
+        "print('exit status stands')\n")
+    assert (run.returncode, run.stdout) == (0, "exit status stands\n"), run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_ctrl_c_inside_a_deferred_step_waits_for_its_end() -> None:
+    run = _script(
+        "try:\n"
+        "    with interrupt.deferred():\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(0.1)\n"
+        "        print('step whole', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after it')\n")
+    assert run.stdout == "step whole\ninterrupted after it\n", run.stderr
+
+
+def test_waiting_for_children_ends_when_they_are_gone_and_not_before() -> None:
+    # In a process of its own: the test session's own children (servers) would count.
+    run = _script(
+        "running = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+        "started = time.monotonic()\n"
+        "interrupt._wait_children_gone(deadline=0.5)  # a live child: the whole deadline\n"
+        "print(round(time.monotonic() - started, 1))\n"
+        "running.kill()\n"
+        "started = time.monotonic()\n"
+        "interrupt._wait_children_gone(deadline=10)  # killed, not reaped: at once\n"
+        "print(round(time.monotonic() - started, 1))\n")
+    waited_live, waited_killed = map(float, run.stdout.split())
+    assert waited_live >= 0.5 and waited_killed < 2, run.stderr
+
+
+def test_no_frame_is_a_place_that_raises() -> None:
+    from lambdalayer.common import interrupt
+
+    assert interrupt._swallows_exceptions(None) is False
