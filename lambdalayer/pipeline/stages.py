@@ -40,7 +40,7 @@ from lambdalayer.archive.zipwriter import RunMemo, iter_tree, write_zip, zips_as
 from lambdalayer.common import interrupt
 from lambdalayer.common.cache import open_member_cache
 from lambdalayer.common.distinfo import InstalledDist
-from lambdalayer.common.errors import AuditError, ProofFailed, UsageError
+from lambdalayer.common.errors import AuditError, LambdaLayerError, ProofFailed, UsageError
 from lambdalayer.common.fileio import (
     cannot_write,
     file_digests,
@@ -52,7 +52,7 @@ from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
 from lambdalayer.common.workdirs import sweep_partials
-from lambdalayer.pipeline.pairfix import pair_advice
+from lambdalayer.pipeline.pairfix import AppliedPin, search_pairs
 from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
@@ -281,6 +281,15 @@ def _shrink_options(request: BuildRequest) -> ShrinkOptions:
                          requirements=requirements)
 
 
+class _PinsFound(Exception):
+    """Raised by _prove under --fix-pairs when a working pin was found for every pair
+    that no longer fits: run_pipeline builds again with them. Never leaves this module."""
+
+    def __init__(self, pins: tuple[AppliedPin, ...]) -> None:
+        super().__init__(", ".join(p.pin.spec for p in pins))
+        self.pins = pins
+
+
 def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
                  inputs_hash: str, *, work: Path, started: StartedUv | None = None,
                  progress: Progress | None = None) -> BuildResult:
@@ -288,7 +297,44 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
 
     `work` is an empty scratch directory the caller removes; `started` is uv
     already running for the first target (see layer._start_first_resolution).
+    With `request.fix_pairs`, a proof that finds distributions that no longer fit
+    together, and the working pin of each, builds once more with the pins added
+    (nothing is written before): one warning line per pin, and the manifest's inputs
+    record them as `applied_pins`.
     """
+    try:
+        return _run(request, plan, record, inputs_hash, work=work, started=started,
+                    progress=progress)
+    except _PinsFound as found:
+        pins = found.pins
+    specs = tuple(p.pin.spec for p in pins)
+    if progress:
+        progress(f"building again with {', '.join(specs)} (--fix-pairs)")
+    pinned = replace(
+        request, fix_pairs=False,  # one round: a second conflict is refused with advice
+        inputs=replace(request.inputs, specs=(*request.inputs.specs, *specs)),
+        target_inputs={t: replace(i, specs=(*i.specs, *specs))
+                       for t, i in request.target_inputs.items()})
+    again = work / "pinned"
+    again.mkdir()
+    try:
+        result = _run(pinned, plan, {**record, "applied_pins": [p.record() for p in pins]},
+                      inputs_hash, work=again, progress=progress)
+    except LambdaLayerError as err:
+        err.hint = (f"(This was the build again with {', '.join(specs)} applied by "
+                    f"--fix-pairs.) {err.hint or ''}").strip()
+        raise
+    # The resolver's "your requirement `ll-ion<0.13` excludes it" is this pin, which
+    # the user did not write: the pin's own line says what it is.
+    ours = tuple(f"your requirement `{Requirement(spec)}`" for spec in specs)
+    kept = tuple(w for w in result.warnings if not any(mark in w for mark in ours))
+    return replace(result, warnings=(*(p.line() for p in pins), *kept))
+
+
+def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
+         inputs_hash: str, *, work: Path, started: StartedUv | None = None,
+         progress: Progress | None = None) -> BuildResult:
+    """One pass of run_pipeline."""
     targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
     warnings = list(plan.warnings)
     compiled: dict[str, CompileReport] = {}
@@ -506,10 +552,12 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         hint = ("Fix the requirements (the fix line says what is likely missing), or build "
                 "with --no-smoke to skip the import test (the audit still runs).")
         if proof.conflicts:
-            hint = (pair_advice(request, layer.targets, proof.conflicts, root.parent,
-                                progress, versions)
-                    + "Or build with --no-smoke to skip the import test (the audit still "
-                      "runs).")
+            search = search_pairs(request, layer.targets, proof.conflicts, root.parent,
+                                  progress, versions)
+            if request.fix_pairs and search.complete:
+                raise _PinsFound(search.pins)
+            hint = (search.advice() + "Or build with --no-smoke to skip the import test (the "
+                    "audit still runs).")
         raise ProofFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
             f"error below); no zip was written.\n{failures}", hint=hint)
