@@ -244,23 +244,44 @@ def _advice(message: str) -> str:
 
 
 def _audit(root: Path, targets: list[Target], allow: frozenset[str],
-           name: str) -> list[FindingRecord]:
+           name: str, mapped: frozenset[str] = frozenset(), note: str = ""
+           ) -> list[FindingRecord]:
     """Run the native-extension audit; AuditError on errors. `name` is the layer the
-    printed fixes rebuild."""
+    printed fixes rebuild; `mapped` the files the proof saw loaded (closure.py), and
+    `note` a line the refusal starts with."""
     from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
 
-    report = audit_layer(root, targets, allow=allow, layer=name)
+    report = audit_layer(root, targets, allow=allow, layer=name, mapped=mapped)
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
                              package=f.package, load=f.load) for f in report.findings]
     if report.errors:
         raise AuditError(
             f"The layer would not load on its target ({len(report.errors)} error(s)); "
-            f"no zip was written.\n{_grouped(report.errors)}",
+            f"no zip was written.\n{note}{_grouped(report.errors)}",
             hint="Fix the requirements, or pass --allow CODE to accept a finding you have "
                  "checked yourself. Every file: --verbose or --json.",
             details=tuple(f.as_dict() for f in report.errors),
         )
     return records
+
+
+def _confirm_closure(root: Path, targets: list[Target], allow: frozenset[str], name: str,
+                     findings: list[FindingRecord],
+                     proof: ArtifactProof) -> list[FindingRecord]:
+    """The audit's static import closure checked against what the proof's interpreter
+    mapped: a file the audit called on-demand that the imports did map (a dlopen while
+    importing) was missed, so the audit runs again counting the mapped files as loaded
+    at import, and its findings are errors again. A file of the closure the imports did
+    not map changes nothing (a lazy import loads it later)."""
+    mapped = frozenset(m for t in proof.targets for m in (t.mapped or ()))
+    missed = sorted({f.path for f in findings if f.load == "on-demand" and f.path in mapped})
+    if not missed:
+        return findings
+    shown = ", ".join(missed[:3]) + (f" and {len(missed) - 3} more" if len(missed) > 3 else "")
+    note = (f"  The import proof mapped {shown}, which no extension module links to: the "
+            "package loads it with dlopen while it imports, so what it needs counts as "
+            "needed at import, not on demand.\n")
+    return _audit(root, targets, allow, name, mapped=mapped, note=note)
 
 
 def _size_error(name: str, sizes: SizeReport, savings: SavingsEstimate) -> AuditError:
@@ -399,6 +420,9 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
                                                  sizes.total, progress=progress)
         with clock.stage("proof"):
             proof = _prove(request, layer, root, site_dirs, site_targets, progress)
+        with clock.stage("audit"):
+            findings = _confirm_closure(root, layer.targets, allow, request.name, findings,
+                                        proof)
         warnings.extend(proof.warnings)
         proofs[layer.name] = proof
         staged.append((layer, root, sizes, findings, site_dirs))
