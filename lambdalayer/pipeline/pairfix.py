@@ -201,14 +201,15 @@ def search_pairs(request: BuildRequest, targets: Sequence[Target],
     sentences: list[str] = []
     pins: list[AppliedPin] = []
     searched = conflicts[:2]
+    # Named only where it would help: with the flag on, the pins were applied already.
+    fix = "" if request.fix_pairs else "; --fix-pairs applies it and builds"
     for conflict in searched:
         pin = find_working_pin(request, targets[0], conflict, work, progress)
         if isinstance(pin, WorkingPin):
             pins.append(AppliedPin(conflict=conflict, pin=pin))
             sentences.append(
                 f"{conflict.dist} imports with {conflict.provider} {pin.version}: add "
-                f"-p '{pin.spec}' (or pin {conflict.provider} in your requirements; "
-                "--fix-pairs applies it and builds).")
+                f"-p '{pin.spec}' (or pin {conflict.provider} in your requirements{fix}).")
             continue
         newest = (newest_release_pin(request, targets[0], conflict, versions, work, progress)
                   if versions is not None else None)
@@ -216,8 +217,7 @@ def search_pairs(request: BuildRequest, targets: Sequence[Target],
             pins.append(AppliedPin(conflict=conflict, pin=newest))
             sentences.append(
                 f"{conflict.dist} imports with the newest {newest.name}, "
-                f"{newest.version}: add -p '{newest.spec}' (--fix-pairs applies it and "
-                "builds).")
+                f"{newest.version}: add -p '{newest.spec}'{f' ({fix[2:]})' if fix else ''}.")
         else:
             sentences.append(
                 f"No older release of {conflict.provider} tried (at most {MAX_TRIES}) made "

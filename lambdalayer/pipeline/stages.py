@@ -304,11 +304,13 @@ def _shrink_options(request: BuildRequest) -> ShrinkOptions:
 
 class _PinsFound(Exception):
     """Raised by _prove under --fix-pairs when a working pin was found for every pair
-    that no longer fits: run_pipeline builds again with them. Never leaves this module."""
+    that no longer fits: run_pipeline builds again with them, or (after one round)
+    raises `refusal`, the error without the flag. Never leaves this module."""
 
-    def __init__(self, pins: tuple[AppliedPin, ...]) -> None:
+    def __init__(self, pins: tuple[AppliedPin, ...], refusal: ProofFailed) -> None:
         super().__init__(", ".join(p.pin.spec for p in pins))
         self.pins = pins
+        self.refusal = refusal
 
 
 def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
@@ -332,15 +334,17 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     if progress:
         progress(f"building again with {', '.join(specs)} (--fix-pairs)")
     pinned = replace(
-        request, fix_pairs=False,  # one round: a second conflict is refused with advice
-        inputs=replace(request.inputs, specs=(*request.inputs.specs, *specs)),
+        request, inputs=replace(request.inputs, specs=(*request.inputs.specs, *specs)),
         target_inputs={t: replace(i, specs=(*i.specs, *specs))
                        for t, i in request.target_inputs.items()})
     again = work / "pinned"
     again.mkdir()
     try:
-        result = _run(pinned, plan, {**record, "applied_pins": [p.record() for p in pins]},
-                      inputs_hash, work=again, progress=progress)
+        try:
+            result = _run(pinned, plan, {**record, "applied_pins": [p.record() for p in pins]},
+                          inputs_hash, work=again, progress=progress)
+        except _PinsFound as more:  # one round: another pair is refused with its advice
+            raise more.refusal from None
     except LambdaLayerError as err:
         err.hint = (f"(This was the build again with {', '.join(specs)} applied by "
                     f"--fix-pairs.) {err.hint or ''}").strip()
@@ -575,16 +579,17 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         hint = ("Fix the requirements (the fix line says what is likely missing), or build "
                 "with --no-smoke to skip the import test (the audit still runs).")
-        if proof.conflicts:
-            search = search_pairs(request, layer.targets, proof.conflicts, root.parent,
-                                  progress, versions)
-            if request.fix_pairs and search.complete:
-                raise _PinsFound(search.pins)
+        search = (search_pairs(request, layer.targets, proof.conflicts, root.parent,
+                               progress, versions) if proof.conflicts else None)
+        if search is not None:
             hint = (search.advice() + "Or build with --no-smoke to skip the import test (the "
                     "audit still runs).")
-        raise ProofFailed(
+        refusal = ProofFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
             f"error below); no zip was written.\n{failures}", hint=hint)
+        if search is not None and request.fix_pairs and search.complete:
+            raise _PinsFound(search.pins, refusal)
+        raise refusal
     return proof
 
 

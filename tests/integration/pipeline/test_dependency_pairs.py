@@ -90,10 +90,18 @@ def test_fix_pairs_applies_the_working_pin_and_builds(tmp_path: Path) -> None:
     assert imported.stdout.strip() == "ll_ion.simple_types"
 
 
-def test_a_pin_that_breaks_another_pair_is_refused_after_one_round(tmp_path: Path) -> None:
-    # ll-new needs what only ll-ion 0.13+ has: the pin that fixes ll-hash breaks it.
+@pytest.mark.parametrize("oldest_has_both", [False, True], ids=["no-pin", "another-pin"])
+def test_a_pin_that_breaks_another_pair_is_refused_after_one_round(
+        tmp_path: Path, oldest_has_both: bool) -> None:
+    # ll-new needs `Other`, which ll-ion 0.12 lacks: the pin that fixes ll-hash breaks it.
+    # When ll-ion 0.11 has both names, another pin would work; one round is all the flag
+    # does, so it is advised, not applied.
     index = tmp_path / "index"
     _chain(index)
+    if oldest_has_both:
+        make_wheel(index, "ll-ion", "0.11.0", files={  # replaces _chain's 0.11.0
+            "ll_ion/__init__.py": b"",
+            "ll_ion/simple_types.py": b"class _Nature: pass\nclass Other: pass\n"})
     make_wheel(index, "ll-app", "1.1", requires=("ll-hash", "ll-ion", "ll-new"),
                files={"ll_app/__init__.py": b"VALUE = 1\n"})
     make_wheel(index, "ll-new", "1.0", requires=("ll-ion",),
@@ -104,6 +112,12 @@ def test_a_pin_that_breaks_another_pair_is_refused_after_one_round(tmp_path: Pat
     text = " ".join(run.stderr.split())
     assert "ll-new 1.0 needs `Other` from ll-ion" in text and "ll-ion 0.12.0" in text
     assert "(This was the build again with ll-ion<0.13 applied by --fix-pairs.)" in text
+    if oldest_has_both:
+        assert "ll-new imports with ll-ion 0.11.0: add -p 'll-ion<0.12' (or pin ll-ion in " \
+               "your requirements)." in text, text
+    else:
+        assert "No older release of ll-ion tried" in text
+    assert "--fix-pairs applies it" not in text  # it is on already
     assert not (tmp_path / "dist" / "app.zip").exists()
 
 
