@@ -229,4 +229,3 @@ def search_pairs(request: BuildRequest, targets: Sequence[Target],
     return PairSearch(sentences=tuple(sentences), pins=tuple(pins),
                       complete=bool(searched) and len(pins) == len(searched)
                       and len(conflicts) == len(searched))
-

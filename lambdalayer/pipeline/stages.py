@@ -330,7 +330,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
                     progress=progress)
     except _PinsFound as found:
         pins = found.pins
-    specs = tuple(p.pin.spec for p in pins)
+    specs = tuple(dict.fromkeys(p.pin.spec for p in pins))  # two pairs may share one
     if progress:
         progress(f"building again with {', '.join(specs)} (--fix-pairs)")
     pinned = replace(
