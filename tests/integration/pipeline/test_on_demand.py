@@ -90,9 +90,9 @@ from ll_fixture_loader import _speed
 """
 
 
-def _dlopen_wheel(tmp_path: Path) -> tuple[Path, Path]:
+def _dlopen_wheel(tmp_path: Path) -> Path:
     """The index with ll-fixture-loader, whose vendored libhelper needs a library this
-    host has (in the directory also returned, for LD_LIBRARY_PATH) and Lambda lacks."""
+    host has (on _host_has_it's LD_LIBRARY_PATH) and Lambda lacks."""
     include = sysconfig.get_paths()["include"]
     require(Path(include, "Python.h").is_file(), "no Python.h to compile an extension module")
     cc = tmp_path / "cc"
@@ -106,11 +106,12 @@ def _dlopen_wheel(tmp_path: Path) -> tuple[Path, Path]:
         "ll_fixture_loader/_speed.abi3.so": extension.read_bytes(),
         "ll_fixture_loader/vendor/libhelper.so.1": helper.read_bytes(),
     })
-    return index, host_only.parent
+    assert host_only.parent == tmp_path / "cc" / "stubs"
+    return index
 
 
 def _build_loader(tmp_path: Path, *args: str) -> CliRun:
-    index, host_libs = _dlopen_wheel(tmp_path)
+    index = _dlopen_wheel(tmp_path)
     with serve_index(index) as served:
         return run_cli("build", "loader", "-p", "ll-fixture-loader", *args,
                        "--runtime", "python3.12", "--arch", "x86_64",
@@ -118,8 +119,12 @@ def _build_loader(tmp_path: Path, *args: str) -> CliRun:
                        env={"UV_DEFAULT_INDEX": served,
                             "UV_CACHE_DIR": str(tmp_path / "uvcache"),
                             "LAMBDALAYER_CACHE_DIR": str(tmp_path / "llcache"),
-                            # The host has the library (the proof loads it); Lambda does not.
-                            "LD_LIBRARY_PATH": str(host_libs)})
+                            **_host_has_it(tmp_path)})
+
+
+def _host_has_it(tmp_path: Path) -> dict[str, str]:
+    # The host has the library (the proof loads it); Lambda does not.
+    return {"LD_LIBRARY_PATH": str(tmp_path / "cc" / "stubs")}
 
 
 def test_a_library_opened_with_dlopen_at_import_is_refused_as_load_time(
@@ -153,3 +158,9 @@ def test_the_proofs_mapped_files_show_the_library_opened_at_import(tmp_path: Pat
                     "--json")
     [static] = [f for f in check.json()["findings"] if f["code"] == "missing-library"]
     assert static["load"] == "on-demand" and static["severity"] == "warning"
+    # `test` reports the same mapped files for the zip.
+    tested = run_cli("test", artifact["path"], "--runtime", "python3.12", "--arch", "x86_64",
+                     "--json", env=_host_has_it(tmp_path))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    [run] = tested.json()["targets"]
+    assert run["mapped"] == target["mapped"]
