@@ -80,7 +80,7 @@ from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
-    from lambdalayer.audit.findings import Finding, FindingGroup
+    from lambdalayer.audit.findings import AuditReport, Finding, FindingGroup
 
 
 # The stages `build --verbose` times. "index query" is the time resolution waited on the
@@ -244,14 +244,17 @@ def _advice(message: str) -> str:
 
 
 def _audit(root: Path, targets: list[Target], allow: frozenset[str],
-           name: str, mapped: frozenset[str] = frozenset(), note: str = ""
-           ) -> list[FindingRecord]:
+           name: str) -> list[FindingRecord]:
     """Run the native-extension audit; AuditError on errors. `name` is the layer the
-    printed fixes rebuild; `mapped` the files the proof saw loaded (closure.py), and
-    `note` a line the refusal starts with."""
+    printed fixes rebuild."""
     from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
 
-    report = audit_layer(root, targets, allow=allow, layer=name, mapped=mapped)
+    return _records(audit_layer(root, targets, allow=allow, layer=name))
+
+
+def _records(report: AuditReport, note: str = "") -> list[FindingRecord]:
+    """The findings to keep, or AuditError when there are errors (`note` starts the
+    list of what is wrong)."""
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
                              package=f.package, load=f.load) for f in report.findings]
     if report.errors:
@@ -269,19 +272,28 @@ def _confirm_closure(root: Path, targets: list[Target], allow: frozenset[str], n
                      findings: list[FindingRecord],
                      proof: ArtifactProof) -> list[FindingRecord]:
     """The audit's static import closure checked against what the proof's interpreter
-    mapped: a file the audit called on-demand that the imports did map (a dlopen while
-    importing) was missed, so the audit runs again counting the mapped files as loaded
-    at import, and its findings are errors again. A file of the closure the imports did
-    not map changes nothing (a lazy import loads it later)."""
+    mapped. Files the audit called on-demand are judged again with the mapped files
+    (and what they link to) counted as loaded at import: one the imports reached (the
+    package opened it with dlopen while importing) has its findings as errors again.
+    A file of the closure the imports did not map changes nothing (a lazy import loads
+    it later)."""
     mapped = frozenset(m for t in proof.targets for m in (t.mapped or ()))
-    missed = sorted({f.path for f in findings if f.load == "on-demand" and f.path in mapped})
+    on_demand = {f.path for f in findings if f.load == "on-demand"}
+    if not mapped or not on_demand:
+        return findings
+    from lambdalayer.audit import audit_layer
+
+    report = audit_layer(root, targets, allow=allow, layer=name, mapped=mapped)
+    missed = sorted({f.path for f in report.findings
+                     if f.load == "import" and f.path in on_demand})
     if not missed:
         return findings
     shown = ", ".join(missed[:3]) + (f" and {len(missed) - 3} more" if len(missed) > 3 else "")
-    note = (f"  The import proof mapped {shown}, which no extension module links to: the "
-            "package loads it with dlopen while it imports, so what it needs counts as "
-            "needed at import, not on demand.\n")
-    return _audit(root, targets, allow, name, mapped=mapped, note=note)
+    note = (f"  The import proof loaded {shown} (mapped by the interpreter, or needed by a "
+            "file it mapped), which no extension module links to: the package opens it "
+            "with dlopen while it imports, so what it needs counts as needed at import, not "
+            "on demand.\n")
+    return _records(report, note)
 
 
 def _size_error(name: str, sizes: SizeReport, savings: SavingsEstimate) -> AuditError:

@@ -132,8 +132,9 @@ def test_a_library_opened_with_dlopen_at_import_is_refused_as_load_time(
     run = _build_loader(tmp_path)
     assert_clean_failure(run, 4)
     text = " ".join(run.stderr.split())
-    assert f"The import proof mapped {SITE}/vendor/libhelper.so.1, which no extension " \
-           "module links to" in text, text
+    assert f"The import proof loaded {SITE}/vendor/libhelper.so.1 (mapped by the " \
+           "interpreter, or needed by a file it mapped), which no extension module links " \
+           "to" in text, text
     assert "missing-library libll-host-only.so.1" in text
     [finding] = run.json()["error"]["findings"]
     assert finding["path"] == f"{SITE}/vendor/libhelper.so.1"
