@@ -41,12 +41,13 @@ _T = TypeVar("_T")
 
 
 def audit_layer(root: Path, targets: list[Target], *, allow: frozenset[str] = frozenset(),
-                layer: str | None = None) -> AuditReport:
+                layer: str | None = None, mapped: frozenset[str] = frozenset()) -> AuditReport:
     """Audit the layer tree at `root` (it holds python/..., or is itself a python/ dir)
     for every target; identical findings from several targets are merged. `layer` is
-    the name the printed fixes rebuild (default: the directory's name)."""
+    the name the printed fixes rebuild (default: the directory's name). `mapped`: layer
+    paths the import proof saw loaded, which join the import closure (closure.py)."""
     return audit_tree(scan_layer(root), targets, allow=allow,
-                      layer=layer or advice_name(root))
+                      layer=layer or advice_name(root), mapped=mapped)
 
 
 def advice_name(source: Path) -> str:
@@ -61,7 +62,7 @@ def advice_name(source: Path) -> str:
 
 def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] = frozenset(),
                extra: Iterable[Finding] = (), zipped_size: int | None = None,
-               layer: str = "layer") -> AuditReport:
+               layer: str = "layer", mapped: frozenset[str] = frozenset()) -> AuditReport:
     """`audit_layer` on an already scanned tree, adding `extra` findings (from the zip)."""
     if not targets:
         raise UsageError("Nothing to check against: give at least one --runtime and --arch.")
@@ -76,7 +77,8 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
     for target in targets:
         ctx = rules.Context(target=target, tree=tree, syslibs=syslibs[target.runtime.os.key],
                             layer=layer)
-        findings.extend(_target_findings(ctx, tree, classified, parsed, basenames, budget))
+        findings.extend(_target_findings(ctx, tree, classified, parsed, basenames, budget,
+                                         mapped))
     findings.extend(_name_collisions(tree))
     findings.extend(_layer_findings(tree))
     return AuditReport(findings=merge_findings(findings), allow=allow, files=len(tree.files),
@@ -87,7 +89,8 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
 def _target_findings(ctx: rules.Context, tree: LayerTree,
                      classified: dict[str, Classified | OSError],
                      parsed: dict[str, ElfInfo | ElfError],
-                     basenames: dict[str, list[str]], budget: Budget) -> list[Finding]:
+                     basenames: dict[str, list[str]], budget: Budget,
+                     mapped: frozenset[str] = frozenset()) -> list[Finding]:
     """Every finding for one target (`classified` and `parsed` are shared by the targets)."""
     findings: list[Finding] = []
     files = tree.for_target(ctx.target)
@@ -107,11 +110,14 @@ def _target_findings(ctx: rules.Context, tree: LayerTree,
         findings.extend(rules.symbol_versions(ctx, layer_file, info, resolved[layer_file.rel]))
         findings.extend(rules.missing_libraries(ctx, layer_file, info,
                                                 resolved[layer_file.rel], basenames))
-    # What importing the extension modules maps is an error; the rest only on demand.
+    # What importing the extension modules maps is an error; the rest only on demand,
+    # unless the proof saw it mapped (a dlopen at import time).
+    static = import_closure(ctx.target, files, resolved)
+    closure = import_closure(ctx.target, files, resolved, mapped) if mapped else static
     findings[start:] = classify_load(
-        findings[start:], import_closure(ctx.target, files, resolved),
+        findings[start:], closure,
         frozenset(f.rel for f in files if may_be_on_demand(f, ctx.target)),
-        ctx.target.runtime.os.name)
+        ctx.target.runtime.os.name, missed=closure - static)
     for dir_name, wheel in tree.wheel_files(files):
         tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
         if tag_finding is not None:

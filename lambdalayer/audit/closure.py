@@ -11,6 +11,13 @@ breaks that feature, not the import, so the audit reports it as a warning.
 `import_closure` gives the layer paths the loader maps when every extension
 module of the layer is imported; `on_demand` turns an error finding about a file
 outside it into that warning.
+
+The closure is static: a package that opens a library with dlopen (ctypes.CDLL)
+while it imports loads a file no DT_NEEDED names. Where the import proof ran, it
+reports which of the layer's ELF files the interpreter mapped (/proc/self/maps);
+those files and their own closure count as loaded at import (`mapped`), and their
+findings stay errors, saying so (`mapped_at_import`). A file in the static closure
+that was not mapped stays in it: a lazy import maps it later.
 """
 
 from __future__ import annotations
@@ -81,12 +88,17 @@ def is_extension_module(layer_file: LayerFile, target: Target) -> bool:
 
 
 def import_closure(target: Target, files: Iterable[LayerFile],
-                   resolved: Mapping[str, Mapping[str, str | None]]) -> frozenset[str]:
+                   resolved: Mapping[str, Mapping[str, str | None]],
+                   mapped: Iterable[str] = ()) -> frozenset[str]:
     """Layer paths the loader maps when every extension module in `files` is imported:
     the modules and the DT_NEEDED closure through the layer's own libraries
-    (`resolved`, from rules.resolve_needed, which honours RPATH/RUNPATH and /opt/lib)."""
+    (`resolved`, from rules.resolve_needed, which honours RPATH/RUNPATH and /opt/lib).
+    `mapped` (layer paths the proof's interpreter mapped) start the walk too."""
     seen: set[str] = set()
+    files = list(files)
+    present = {f.rel for f in files}
     frontier = [f.rel for f in files if is_extension_module(f, target)]
+    frontier += [rel for rel in mapped if rel in present]
     while frontier:
         rel = frontier.pop()
         if rel in seen:
@@ -133,16 +145,30 @@ def on_demand(finding: Finding, os_name: str) -> Finding:
     return dataclasses.replace(finding, severity=severity, message=message, load="on-demand")
 
 
+def mapped_at_import(finding: Finding) -> Finding:
+    """`finding` about a file only the proof's mapped files put in the closure: it stays
+    what it was (an error), and says why the static closure did not count it."""
+    name = posixpath.basename(finding.path)
+    message = (f"{finding.message} Loaded at import: the import proof saw {name} mapped "
+               "although no extension module links to it (the package opens it with dlopen, "
+               "e.g. ctypes.CDLL, while it imports), so this fails the import on Lambda.")
+    return dataclasses.replace(finding, message=message, load="import")
+
+
 def classify_load(findings: Iterable[Finding], closure: frozenset[str],
-                  candidates: frozenset[str], os_name: str) -> list[Finding]:
+                  candidates: frozenset[str], os_name: str,
+                  missed: frozenset[str] = frozenset()) -> list[Finding]:
     """Mark each load finding: "import" inside the closure, "on-demand" (a warning) for
-    a file in `candidates` (may_be_on_demand) outside it; other findings unchanged."""
+    a file in `candidates` (may_be_on_demand) outside it; other findings unchanged.
+    `missed`: files of the closure that only the proof's mapped files put there."""
     marked = []
     for finding in findings:
         if finding.code not in LOAD_CODES or not finding.path:
             marked.append(finding)
         elif finding.path not in closure and finding.path in candidates:
             marked.append(on_demand(finding, os_name))
+        elif finding.path in missed:
+            marked.append(mapped_at_import(finding))
         elif finding.path in closure:
             marked.append(dataclasses.replace(finding, load="import"))
         else:

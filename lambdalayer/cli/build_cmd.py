@@ -43,6 +43,7 @@ class _CommandLine:
     proof: bool | None
     test_report: bool
     smoke: bool | None  # the old names: --smoke = --test-report, --no-smoke = --no-proof
+    fix_pairs: bool
     slim: bool
     strip: bool
     excludes: tuple[str, ...]
@@ -72,7 +73,8 @@ class _CommandLine:
                                 extra_index_urls=self.extra_index_urls,
                                 find_links=self.find_links, offline=self.offline),
             options=BuildOptions(compile=self.compile_, test_report=self.wants_test_report,
-                                 no_proof=self.no_proof, slim=self.slim,
+                                 no_proof=self.no_proof, fix_pairs=self.fix_pairs,
+                                 slim=self.slim,
                                  strip=self.strip, excludes=self.excludes,
                                  compression_level=self.compression_level),
         )
@@ -164,6 +166,11 @@ class _CommandLine:
                    "name: --smoke.")
 @click.option("--smoke/--no-smoke", "smoke", default=None, hidden=True,
               help="Old names: --smoke is --test-report, --no-smoke is --no-proof.")
+@click.option("--fix-pairs", "fix_pairs", is_flag=True,
+              help="When the proof finds two distributions of the layer that no longer fit "
+                   "together and an older (or the newest) release that imports, pin it and "
+                   "build; a warning names the pin, the manifest records it. Default: "
+                   "refuse and advise the pin (exit 6).")
 @click.option("--slim", is_flag=True,
               help="Leave out what no import needs: tests/ and test/ dirs, C/C++ sources and "
                    "headers, .pyx/.pxd/.pyi, docs and examples inside packages.")

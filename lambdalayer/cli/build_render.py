@@ -74,6 +74,8 @@ def artifact_json(artifact: Artifact) -> dict[str, Any]:
         "findings": [asdict(f) for f in m.findings],
         "up_to_date": artifact.up_to_date,
         "import_test": artifact_proof_json(artifact.proof),
+        # Pins `build --fix-pairs` added (pipeline/pairfix.py), as the manifest records them.
+        "applied_pins": list(m.inputs.get("applied_pins", [])),
         "compiled": None if artifact.compiled is None else {
             "size": artifact.compiled.size, "files": artifact.compiled.files,
             "runtimes": [asdict(r) for r in artifact.compiled.runtimes]},

@@ -157,6 +157,8 @@ def _run_json(run: TargetRun) -> dict[str, Any]:
         "sandbox": run.sandbox,  # sandboxed (bwrap: …) or NOT sandboxed (why)
         "seconds": round(run.seconds, 4),
         "covered_by": run.covered_by,
+        # The layer's ELF files the imports mapped (layer paths), or null when not read.
+        "mapped": None if run.mapped is None else list(run.mapped),
         "imports": [
             {"module": i.module, "ok": i.ok, "seconds": round(i.seconds, 4), "origin": i.origin,
              "error": i.error, "traceback": i.traceback}

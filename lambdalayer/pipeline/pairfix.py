@@ -9,6 +9,9 @@ none does, a requested package the layer holds older than its newest release is
 tried at that release (pyqldb 3.2.4 pins amazon.ion<=0.9.3 where 3.2.2 took any):
 its pins may keep the pair in range, or uv says why it cannot be installed. The
 number of resolves is bounded: each costs a uv run and an interpreter start.
+
+With `build --fix-pairs` the pins found are applied instead of advised (stages.py
+builds again with them and records them in the manifest's inputs).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ MAX_TRIES = 5
 
 @dataclass(frozen=True, kw_only=True)
 class WorkingPin:
-    """`spec` ("amazon-ion<0.13.0") makes the layer hold `version`, with which the
-    conflicting distribution imports."""
+    """`spec` ("amazon-ion<0.13") makes the layer hold `name` at `version`, with which
+    the conflicting distribution imports."""
 
+    name: str
     spec: str
     version: str
 
@@ -70,7 +74,7 @@ def find_working_pin(request: BuildRequest, target: Target, conflict: Conflict, 
         status = _dist_imports(request, target, conflict, resolution,
                                work / f"pairfix-layer-{attempt}")
         if status == "passed":
-            return WorkingPin(spec=spec, version=chosen.version)
+            return WorkingPin(name=conflict.provider, spec=spec, version=chosen.version)
         if status != "failed":
             return None
         failing = chosen.version
@@ -128,7 +132,7 @@ def newest_release_pin(request: BuildRequest, target: Target, conflict: Conflict
         status = _dist_imports(request, target, conflict, resolution,
                                work / f"pairfix-newest-layer-{tried}")
         if status == "passed":
-            return WorkingPin(spec=spec, version=offer.version)
+            return WorkingPin(name=requirement.name, spec=spec, version=offer.version)
     return None
 
 
@@ -149,28 +153,71 @@ def _series(version: str) -> str:
     return ".".join(str(part) for part in release[:2]) if len(release) > 1 else version
 
 
-def pair_advice(request: BuildRequest, targets: Sequence[Target],
-                conflicts: Sequence[Conflict], work: Path,
-                progress: Progress | None = None,
-                versions: Mapping[str, str] | None = None) -> str:
-    """One sentence per conflict (at most two are searched): the pin that works, or
-    that none was found among the releases tried (and, with `versions`, the layer's
-    distributions, what the newest release of a requested package gave). Ends with
-    a space."""
-    sentences = []
-    for conflict in conflicts[:2]:
+@dataclass(frozen=True, kw_only=True)
+class AppliedPin:
+    """A working pin `build --fix-pairs` adds to the requirements, and the conflict it
+    fixes (recorded in the manifest's inputs as `applied_pins`)."""
+
+    conflict: Conflict
+    pin: WorkingPin
+
+    def line(self) -> str:
+        """The one warning line that says what was pinned and why."""
+        c = self.conflict
+        return (f"applied {self.pin.spec} (--fix-pairs): {c.dist} {c.version} needs "
+                f"`{c.name}` from {c.provider}, which {c.provider} {c.provider_version} does "
+                f"not have; the layer holds {self.pin.name} {self.pin.version}, with which "
+                f"{c.dist} imports. Add -p '{self.pin.spec}' to your requirements to make "
+                "the pin explicit.")
+
+    def record(self) -> dict[str, str]:
+        c = self.conflict
+        return {"spec": self.pin.spec, "version": self.pin.version, "dist": c.dist,
+                "dist_version": c.version, "provider": c.provider,
+                "provider_version": c.provider_version, "name": c.name}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairSearch:
+    """What the search found for the conflicts it tried (at most two): one advice
+    sentence or more each, and the working pins; `complete` when every one has a pin."""
+
+    sentences: tuple[str, ...]
+    pins: tuple[AppliedPin, ...]
+    complete: bool
+
+    def advice(self) -> str:
+        """The sentences as one hint, ending with a space."""
+        return " ".join(self.sentences) + " "
+
+
+def search_pairs(request: BuildRequest, targets: Sequence[Target],
+                 conflicts: Sequence[Conflict], work: Path,
+                 progress: Progress | None = None,
+                 versions: Mapping[str, str] | None = None) -> PairSearch:
+    """For each conflict (at most two are searched): the pin that works, or that none
+    was found among the releases tried (and, with `versions`, the layer's
+    distributions, what the newest release of a requested package gave)."""
+    sentences: list[str] = []
+    pins: list[AppliedPin] = []
+    searched = conflicts[:2]
+    # Named only where it would help: with the flag on, the pins were applied already.
+    fix = "" if request.fix_pairs else "; --fix-pairs applies it and builds"
+    for conflict in searched:
         pin = find_working_pin(request, targets[0], conflict, work, progress)
         if isinstance(pin, WorkingPin):
+            pins.append(AppliedPin(conflict=conflict, pin=pin))
             sentences.append(
                 f"{conflict.dist} imports with {conflict.provider} {pin.version}: add "
-                f"-p '{pin.spec}' (or pin {conflict.provider} in your requirements).")
+                f"-p '{pin.spec}' (or pin {conflict.provider} in your requirements{fix}).")
             continue
         newest = (newest_release_pin(request, targets[0], conflict, versions, work, progress)
                   if versions is not None else None)
         if isinstance(newest, WorkingPin):
+            pins.append(AppliedPin(conflict=conflict, pin=newest))
             sentences.append(
-                f"{conflict.dist} imports with the newest {newest.spec.split('==')[0]}, "
-                f"{newest.version}: add -p '{newest.spec}'.")
+                f"{conflict.dist} imports with the newest {newest.name}, "
+                f"{newest.version}: add -p '{newest.spec}'{f' ({fix[2:]})' if fix else ''}.")
         else:
             sentences.append(
                 f"No older release of {conflict.provider} tried (at most {MAX_TRIES}) made "
@@ -179,4 +226,6 @@ def pair_advice(request: BuildRequest, targets: Sequence[Target],
                 f"another release of {conflict.dist} or of what requires it.")
             if newest:
                 sentences.append(newest)
-    return " ".join(sentences) + " "
+    return PairSearch(sentences=tuple(sentences), pins=tuple(pins),
+                      complete=bool(searched) and len(pins) == len(searched)
+                      and len(conflicts) == len(searched))

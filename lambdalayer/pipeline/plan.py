@@ -162,6 +162,8 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         "excludes": sorted({e.strip().lower() for e in request.excludes}),
         "compression_level": request.compression_level,
         "local_inputs": local_inputs_record(request),
+        # Only when on, so that the inputs of every build without it hash as before.
+        **({"fix_pairs": True} if request.fix_pairs else {}),
         **_byte_makers(request, plan),
     }
 

@@ -51,6 +51,9 @@ class BuildRequest:
     # --smoke: after the build, the CLI shows what `lambdalayer test` finds in each zip.
     test_report: bool = False
     no_proof: bool = False  # --no-smoke / smoke = false: skip the default import proof
+    # --fix-pairs / fix_pairs = true: apply the working pin the proof finds for two
+    # distributions that no longer fit together, instead of advising it (pairfix.py).
+    fix_pairs: bool = False
     # Per-target inputs from lock files ("python3.12/x86_64" -> the lock), when used.
     target_inputs: Mapping[str, RequirementInputs] = field(default_factory=dict)
     # Your own files (resolve/sources.py) and the project the inputs came from

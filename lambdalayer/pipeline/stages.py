@@ -40,7 +40,7 @@ from lambdalayer.archive.zipwriter import RunMemo, iter_tree, write_zip, zips_as
 from lambdalayer.common import interrupt
 from lambdalayer.common.cache import open_member_cache
 from lambdalayer.common.distinfo import InstalledDist
-from lambdalayer.common.errors import AuditError, ProofFailed, UsageError
+from lambdalayer.common.errors import AuditError, LambdaLayerError, ProofFailed, UsageError
 from lambdalayer.common.fileio import (
     cannot_write,
     file_digests,
@@ -52,7 +52,7 @@ from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
 from lambdalayer.common.workdirs import sweep_partials
-from lambdalayer.pipeline.pairfix import pair_advice
+from lambdalayer.pipeline.pairfix import AppliedPin, search_pairs
 from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
@@ -80,7 +80,7 @@ from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
-    from lambdalayer.audit.findings import Finding, FindingGroup
+    from lambdalayer.audit.findings import AuditReport, Finding, FindingGroup
 
 
 # The stages `build --verbose` times. "index query" is the time resolution waited on the
@@ -253,18 +253,51 @@ def _audit(root: Path, targets: list[Target], allow: frozenset[str],
     printed fixes rebuild."""
     from lambdalayer.audit import audit_layer  # preloaded in a thread by run_pipeline
 
-    report = audit_layer(root, targets, allow=allow, layer=name)
+    return _records(audit_layer(root, targets, allow=allow, layer=name))
+
+
+def _records(report: AuditReport, note: str = "") -> list[FindingRecord]:
+    """The findings to keep, or AuditError when there are errors (`note` starts the
+    list of what is wrong)."""
     records = [FindingRecord(severity=f.severity, code=f.code, path=f.path, message=f.message,
                              package=f.package, load=f.load) for f in report.findings]
     if report.errors:
         raise AuditError(
             f"The layer would not load on its target ({len(report.errors)} error(s)); "
-            f"no zip was written.\n{_grouped(report.errors)}",
+            f"no zip was written.\n{note}{_grouped(report.errors)}",
             hint="Fix the requirements, or pass --allow CODE to accept a finding you have "
                  "checked yourself. Every file: --verbose or --json.",
             details=tuple(f.as_dict() for f in report.errors),
         )
     return records
+
+
+def _confirm_closure(root: Path, targets: list[Target], allow: frozenset[str], name: str,
+                     findings: list[FindingRecord],
+                     proof: ArtifactProof) -> list[FindingRecord]:
+    """The audit's static import closure checked against what the proof's interpreter
+    mapped. Files the audit called on-demand are judged again with the mapped files
+    (and what they link to) counted as loaded at import: one the imports reached (the
+    package opened it with dlopen while importing) has its findings as errors again.
+    A file of the closure the imports did not map changes nothing (a lazy import loads
+    it later)."""
+    mapped = frozenset(m for t in proof.targets for m in (t.mapped or ()))
+    on_demand = {f.path for f in findings if f.load == "on-demand"}
+    if not mapped or not on_demand:
+        return findings
+    from lambdalayer.audit import audit_layer
+
+    report = audit_layer(root, targets, allow=allow, layer=name, mapped=mapped)
+    missed = sorted({f.path for f in report.findings
+                     if f.load == "import" and f.path in on_demand})
+    if not missed:
+        return findings
+    shown = ", ".join(missed[:3]) + (f" and {len(missed) - 3} more" if len(missed) > 3 else "")
+    note = (f"  The import proof loaded {shown} (mapped by the interpreter, or needed by a "
+            "file it mapped), which no extension module links to: the package opens it "
+            "with dlopen while it imports, so what it needs counts as needed at import, not "
+            "on demand.\n")
+    return _records(report, note)
 
 
 def _size_error(name: str, sizes: SizeReport, savings: SavingsEstimate) -> AuditError:
@@ -285,6 +318,17 @@ def _shrink_options(request: BuildRequest) -> ShrinkOptions:
                          requirements=requirements)
 
 
+class _PinsFound(Exception):
+    """Raised by _prove under --fix-pairs when a working pin was found for every pair
+    that no longer fits: run_pipeline builds again with them, or (after one round)
+    raises `refusal`, the error without the flag. Never leaves this module."""
+
+    def __init__(self, pins: tuple[AppliedPin, ...], refusal: ProofFailed) -> None:
+        super().__init__(", ".join(p.pin.spec for p in pins))
+        self.pins = pins
+        self.refusal = refusal
+
+
 def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
                  inputs_hash: str, *, work: Path, started: StartedUv | None = None,
                  progress: Progress | None = None) -> BuildResult:
@@ -292,7 +336,46 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
 
     `work` is an empty scratch directory the caller removes; `started` is uv
     already running for the first target (see layer._start_first_resolution).
+    With `request.fix_pairs`, a proof that finds distributions that no longer fit
+    together, and the working pin of each, builds once more with the pins added
+    (nothing is written before): one warning line per pin, and the manifest's inputs
+    record them as `applied_pins`.
     """
+    try:
+        return _run(request, plan, record, inputs_hash, work=work, started=started,
+                    progress=progress)
+    except _PinsFound as found:
+        pins = found.pins
+    specs = tuple(dict.fromkeys(p.pin.spec for p in pins))  # two pairs may share one
+    if progress:
+        progress(f"building again with {', '.join(specs)} (--fix-pairs)")
+    pinned = replace(
+        request, inputs=replace(request.inputs, specs=(*request.inputs.specs, *specs)),
+        target_inputs={t: replace(i, specs=(*i.specs, *specs))
+                       for t, i in request.target_inputs.items()})
+    again = work / "pinned"
+    again.mkdir()
+    try:
+        try:
+            result = _run(pinned, plan, {**record, "applied_pins": [p.record() for p in pins]},
+                          inputs_hash, work=again, progress=progress)
+        except _PinsFound as more:  # one round: another pair is refused with its advice
+            raise more.refusal from None
+    except LambdaLayerError as err:
+        err.hint = (f"(This was the build again with {', '.join(specs)} applied by "
+                    f"--fix-pairs.) {err.hint or ''}").strip()
+        raise
+    # The resolver's "your requirement `ll-ion<0.13` excludes it" is this pin, which
+    # the user did not write: the pin's own line says what it is.
+    ours = tuple(f"your requirement `{Requirement(spec)}`" for spec in specs)
+    kept = tuple(w for w in result.warnings if not any(mark in w for mark in ours))
+    return replace(result, warnings=(*(p.line() for p in pins), *kept))
+
+
+def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
+         inputs_hash: str, *, work: Path, started: StartedUv | None = None,
+         progress: Progress | None = None) -> BuildResult:
+    """One pass of run_pipeline."""
     targets = [Target.parse(runtime, arch) for runtime, arch in plan.pairs]
     warnings = list(plan.warnings)
     compiled: dict[str, CompileReport] = {}
@@ -357,6 +440,9 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
                                                  sizes.total, progress=progress)
         with clock.stage("proof"):
             proof = _prove(request, layer, root, site_dirs, site_targets, progress)
+        with clock.stage("audit"):
+            findings = _confirm_closure(root, layer.targets, allow, request.name, findings,
+                                        proof)
         warnings.extend(proof.warnings)
         proofs[layer.name] = proof
         staged.append((layer, root, sizes, findings, site_dirs))
@@ -509,14 +595,17 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         hint = ("Fix the requirements (the fix line says what is likely missing), or build "
                 "with --no-smoke to skip the import test (the audit still runs).")
-        if proof.conflicts:
-            hint = (pair_advice(request, layer.targets, proof.conflicts, root.parent,
-                                progress, versions)
-                    + "Or build with --no-smoke to skip the import test (the audit still "
-                      "runs).")
-        raise ProofFailed(
+        search = (search_pairs(request, layer.targets, proof.conflicts, root.parent,
+                               progress, versions) if proof.conflicts else None)
+        if search is not None:
+            hint = (search.advice() + "Or build with --no-smoke to skip the import test (the "
+                    "audit still runs).")
+        refusal = ProofFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
             f"error below); no zip was written.\n{failures}", hint=hint)
+        if search is not None and request.fix_pairs and search.complete:
+            raise _PinsFound(search.pins, refusal)
+        raise refusal
     return proof
 
 

@@ -40,15 +40,15 @@ _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
                "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
                "compression_level", "smoke_imports", "smoke", "proof", "sources", "include",
-               "project", "with_self"}
+               "project", "with_self", "fix_pairs"}
 _PERMISSION_KEYS = {"public", "principals", "org"}
 # Build options passed to BuildRequest under the same name when it has that field.
 # config key -> BuildRequest field, for the build options a layer table may set.
 BUILD_OPTION_KEYS = {"slim": "slim", "strip": "strip", "exclude": "excludes",
                      "slim_patterns": "slim_patterns", "compile": "compile",
-                     "compression_level": "compression_level"}
+                     "compression_level": "compression_level", "fix_pairs": "fix_pairs"}
 _LIST_OPTIONS = {"exclude", "slim_patterns"}
-_BOOL_OPTIONS = {"slim", "strip", "compile"}
+_BOOL_OPTIONS = {"slim", "strip", "compile", "fix_pairs"}
 
 
 @dataclass(frozen=True, kw_only=True)

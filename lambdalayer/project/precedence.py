@@ -34,6 +34,7 @@ class BuildOptions:
     compile: bool = False
     test_report: bool = False  # --smoke
     no_proof: bool = False  # --no-smoke
+    fix_pairs: bool = False  # --fix-pairs
     slim: bool = False
     strip: bool = False
     excludes: tuple[str, ...] = ()

@@ -6,7 +6,7 @@ Nothing here is imported by lambdalayer itself.
 
 Input: argv[1] is a JSON object {"paths": [...], "imports": [...], "results":
 FILE, "handler": "module.func" | null, "event": ... | null, "invoke": bool,
-"bytecode": DIR | null}.
+"bytecode": DIR | null, "layer": [DIR, ...]}.
 Output: one JSON object per line appended to FILE, written and flushed as each
 step starts and ends, so a crash (a segfaulting extension) still names the
 import that caused it. Results go to a file, not stdout, because imported code
@@ -153,6 +153,36 @@ def _cache_bytecode(directory: str, roots: list[str]) -> None:
     sys.path_importer_cache.clear()
 
 
+def _mapped(roots: list[str]) -> list[str] | None:
+    """The ELF files under `roots` (the layer's directory, as given and resolved) that
+    this process has mapped, relative to the root: what the dynamic loader actually
+    loaded for the imports, dlopen at import time included. From /proc/self/maps,
+    which qemu-user emulates for its guest; None where there is none to read."""
+    import os
+
+    prefixes = [os.path.join(root, "") for root in roots]
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="surrogateescape") as maps:
+            lines = maps.read().splitlines()
+    except OSError:
+        return None
+    found: set[str] = set()
+    for line in lines:
+        fields = line.split(None, 5)  # address perms offset dev inode [path]
+        path = fields[5] if len(fields) == 6 else ""
+        prefix = next((p for p in prefixes if path.startswith(p)), None)
+        if prefix is None or path[len(prefix):] in found:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                if handle.read(4) != b"\x7fELF":
+                    continue
+        except OSError:
+            continue  # replaced or removed since it was mapped: "PATH (deleted)"
+        found.add(path[len(prefix):])
+    return sorted(found)
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     # Lambda's order (docs/lambda-facts.md): /var/task, the runtime's
@@ -177,6 +207,8 @@ def main() -> None:
                           "seconds": time.perf_counter() - started,
                           "origin": getattr(module, "__file__", None)}
             _emit(out, record)
+        if config.get("layer"):
+            _emit(out, {"kind": "mapped", "files": _mapped(config["layer"])})
         handler = config.get("handler")
         if handler:
             _run_handler(out, handler, config)

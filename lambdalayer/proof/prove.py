@@ -95,7 +95,7 @@ def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]]) -> TargetPro
                        interpreter=run.interpreter, python_version=run.python_version,
                        reason=run.reason, seconds=run.seconds, glibc=run.glibc,
                        glibc_newer=run.glibc_newer, covered_by=run.covered_by,
-                       sandbox=run.sandbox)
+                       sandbox=run.sandbox, mapped=run.mapped)
 
 
 def _wanted(root: Path, version: str, requested: Sequence[str],

@@ -366,6 +366,8 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         "invoke": bool(function and function.invoke),
         "timeout": timeout,
         "bytecode": bytecode_cache(interpreter, bytecode_scope),
+        # Which of the layer's ELF files the imports mapped, paths relative to these.
+        "layer": sorted({str(staged.opt), os.path.realpath(staged.opt)}),
     }
     env = _environment(staged, pass_env)
     library_path = env["LD_LIBRARY_PATH"].split(os.pathsep)
@@ -415,11 +417,14 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
     handler: HandlerResult | None = None
     pending: dict[str, Any] | None = None
     version, glibc = interpreter.version, None
+    mapped: tuple[str, ...] | None = None
     for record in records:
         kind = record.get("kind")
         if kind == "start":
             version = str(record.get("version") or version)
             glibc = record.get("glibc") or None
+        elif kind == "mapped" and record.get("files") is not None:
+            mapped = tuple(str(f) for f in record["files"])
         elif kind == "begin":
             pending = record
         elif kind == "import":
@@ -454,7 +459,7 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
     return TargetRun(target=target, status="failed" if failed else "passed", reason=reason,
                      interpreter=interpreter.path, python_version=version,
                      imports=tuple(imports), handler=handler, seconds=elapsed,
-                     how=interpreter.launch.describe(), glibc=glibc)
+                     how=interpreter.launch.describe(), glibc=glibc, mapped=mapped)
 
 
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],

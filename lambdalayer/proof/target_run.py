@@ -60,6 +60,10 @@ class TargetRun:
     glibc: str | None = None  # the proving interpreter's glibc, e.g. "2.36"
     # "sandboxed (bwrap: …)" or "NOT sandboxed (why)": proof/sandbox.py
     sandbox: str | None = None
+    # The layer's ELF files the interpreter had mapped after the imports (layer paths,
+    # as the audit's findings name them: python/lib/...), from /proc/self/maps; None
+    # when the run did not get that far or the host has no /proc.
+    mapped: tuple[str, ...] | None = None
 
     @property
     def glibc_newer(self) -> bool:

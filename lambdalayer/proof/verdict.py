@@ -28,6 +28,9 @@ class TargetProof:
     glibc_newer: bool = False  # the proving interpreter's glibc is newer than Lambda's
     covered_by: str | None = None
     sandbox: str | None = None  # "sandboxed (bwrap: …)" or "NOT sandboxed (why)"
+    # The layer's ELF files the imports mapped (TargetRun.mapped): they confirm the
+    # audit's static import closure (pipeline/stages.py).
+    mapped: tuple[str, ...] | None = None
 
     def line(self) -> str:
         """One line for the summary, e.g. "python3.11/arm64: imported under qemu-aarch64 …"."""

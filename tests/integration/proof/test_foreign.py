@@ -158,3 +158,45 @@ def test_without_qemu_on_path_binfmt_runs_the_arm64_proof(binfmt_aarch64: Path,
     assert (target["status"], target["how"]) == ("passed", "binfmt qemu-aarch64")
     assert target["python_version"].startswith("3.13.")
     assert "python3.13/arm64: imported under binfmt qemu-aarch64, CPython 3.13." in run.stderr
+
+
+def _arm64_library(name: str) -> Path:
+    """An arm64 shared library from the provisioned CPython 3.11 root filesystem."""
+    for directory in [Path(p) for p in ROOTS.split(os.pathsep) if p]:
+        for root in [directory, *(directory.iterdir() if directory.is_dir() else [])]:
+            found = root / "usr" / "lib" / "aarch64-linux-gnu" / name
+            if found.is_file() and (root / "usr" / "bin" / "python3.11").is_file():
+                return found.resolve()
+    require(False, f"{name} in the arm64 CPython 3.11 root filesystem")
+    raise AssertionError  # require fails (CI) or skips
+
+
+def test_under_qemu_the_proof_sees_a_library_opened_at_import(arm64_roots: None,
+                                                              tmp_path: Path) -> None:
+    # qemu-user emulates /proc/self/maps for its guest: the mapped files are the guest's.
+    # libmd needs a newer glibc than Amazon Linux 2 has (the audit says so); the root's
+    # glibc loads it, so the package's ctypes.CDLL at import succeeds under qemu.
+    from tests.package_index import make_wheel, serve_index
+
+    site = "python/lib/python3.11/site-packages/ll_fixture_md"
+    make_wheel(tmp_path / "index", "ll-fixture-md", "1.0",
+               file_tag="cp311-cp311-manylinux_2_17_aarch64", files={
+                   "ll_fixture_md/__init__.py":
+                       b"import ctypes, os\n"
+                       b"_md = ctypes.CDLL(os.path.join(os.path.dirname(__file__), "
+                       b"'vendor', 'libmd.so.0'))\n",
+                   "ll_fixture_md/vendor/libmd.so.0": _arm64_library("libmd.so.0").read_bytes()})
+    with serve_index(tmp_path / "index") as index:
+        run = run_cli("build", "md", "-p", "ll-fixture-md", "--runtime", "python3.11",
+                      "--arch", "arm64", "--out", str(tmp_path / "dist"), "--json",
+                      "--allow", "glibc-too-new",
+                      env=_env(UV_DEFAULT_INDEX=index, UV_CACHE_DIR=str(tmp_path / "uv"),
+                               LAMBDALAYER_CACHE_DIR=str(tmp_path / "ll")))
+    assert run.returncode == 0, run.stderr
+    [artifact] = run.json()["artifacts"]
+    [target] = artifact["import_test"]["targets"]
+    assert target["how"] == "qemu-aarch64"
+    assert target["mapped"] == [f"{site}/vendor/libmd.so.0"]
+    [finding] = [f for f in artifact["findings"] if f["code"] == "glibc-too-new"]
+    assert finding["severity"] == "error" and finding["load"] == "import"
+    assert "Loaded at import" in finding["message"]

@@ -117,3 +117,28 @@ def test_files_in_lib_and_bin_keep_their_errors(tmp_path: Path) -> None:
     report = check_path(layer, [PY312])
     (error,) = report.errors
     assert error.path == "lib/libtool.so" and error.load is None
+
+
+def test_a_file_the_proof_saw_mapped_joins_the_closure_with_what_it_needs(
+        tmp_path: Path) -> None:
+    # The plugin opened with dlopen while the package imports: mapped, so its missing
+    # library (through its bundled libfido2) is a load-time error again, saying why.
+    layer = _mysql_like(tmp_path)
+    plugin = "python/mysql/vendor/plugin/authentication_webauthn_client.so"
+    report = audit_layer(layer, [PY312], mapped=frozenset({plugin}))
+    (error,) = report.errors
+    assert error.path == "python/mysql/vendor/private/libfido2.so.1"
+    assert error.load == "import" and error.code == "missing-library"
+    assert "Loaded at import: the import proof saw libfido2.so.1 mapped" in error.message
+    assert "libnowhere-udev.so.1" in error.message  # the original finding is kept
+
+
+def test_mapped_files_that_are_not_in_the_layer_change_nothing(tmp_path: Path) -> None:
+    # Only the layer's own files count; an extension module not mapped (a lazy import)
+    # stays in the closure: mapped files only ever add to it.
+    layer = _mysql_like(tmp_path, extension_needs_it=True)
+    report = audit_layer(layer, [PY312], mapped=frozenset({"python/elsewhere/libx.so"}))
+    (error,) = report.errors
+    assert error.path == f"python/_mysql_connector.{EXT}" and error.load == "import"
+    assert "Loaded at import" not in error.message
+    assert by_path(report)["python/mysql/vendor/private/libfido2.so.1"].severity == "warning"

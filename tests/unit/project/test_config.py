@@ -108,6 +108,22 @@ def test_build_options_from_the_config_reach_the_request(tmp_path: Path) -> None
         load_config(bad)
 
 
+def test_fix_pairs_from_the_config_or_the_flag_reaches_the_request(tmp_path: Path) -> None:
+    sub = project(tmp_path, '[tool.lambdalayer.layers.api]\npackages = ["six"]\n'
+                  'fix_pairs = true\n')
+    [planned] = plan_builds(BuildFlags(), load_config(sub))
+    assert planned.request.fix_pairs is True
+    [plain] = plan_builds(BuildFlags(name="six", packages=("six",)), load_config(tmp_path / "x"))
+    assert plain.request.fix_pairs is False
+    [flagged] = plan_builds(BuildFlags(name="six", packages=("six",), options=BuildOptions(
+        fix_pairs=True)), load_config(tmp_path / "x"))
+    assert flagged.request.fix_pairs is True
+    bad = project(tmp_path / "bad", '[tool.lambdalayer.layers.api]\npackages = ["six"]\n'
+                  'fix_pairs = "yes"\n')
+    with pytest.raises(ConfigError, match="fix_pairs: expected true or false"):
+        load_config(bad)
+
+
 def test_compression_level_zero_from_the_command_line_is_kept(tmp_path: Path) -> None:
     flags = BuildFlags(name="six", packages=("six",), options=BuildOptions(
         compression_level=0, slim=False, excludes=()))
