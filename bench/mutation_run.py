@@ -35,6 +35,23 @@ class Mutation:
 
 
 MUTATIONS = (
+    Mutation("closure-every-file", "lambdalayer/audit/closure.py",
+             "    frontier = [f.rel for f in files if is_extension_module(f, target)]\n",
+             "    frontier = [f.rel for f in files]\n",
+             ("tests/unit/audit/test_closure.py", "tests/integration/pipeline/test_on_demand.py")),
+    Mutation("closure-ignores-mapped", "lambdalayer/audit/closure.py",
+             "    frontier += [rel for rel in mapped if rel in present]\n", "",
+             ("tests/unit/audit/test_closure.py", "tests/integration/pipeline/test_on_demand.py")),
+    Mutation("proof-skips-dependencies", "lambdalayer/proof/prove.py",
+             "        if test_imports is None:\n            wanted += sorted(",
+             "        if False:\n            wanted += sorted(",
+             ("tests/integration/pipeline/test_dependency_pairs.py",)),
+    Mutation("fix-pairs-ignored", "lambdalayer/pipeline/stages.py",
+             "request.fix_pairs and search.complete", "False and search.complete",
+             ("tests/integration/pipeline/test_dependency_pairs.py",)),
+    Mutation("note-names-newest-not-written", "lambdalayer/resolve/resolver.py",
+             "        version = got.get(name, str(have))\n", "        version = str(newest)\n",
+             ("tests/integration/pipeline/test_resolution_policy.py",)),
     Mutation("zip-unsorted", "lambdalayer/archive/zipwriter.py",
              "    entries = sorted(files)\n", "    entries = list(files)\n",
              ("tests/unit/archive/test_archive.py", "tests/unit/archive/test_archive_parallel.py")),
