@@ -74,6 +74,12 @@ def fresh(url: str, auth: str | None) -> bytes | None:
     return kept[1] if isinstance(until, (int, float)) and time.time() < until else None
 
 
+def kept(url: str, auth: str | None) -> bytes | None:
+    """The kept answer for `url`, fresh or not: what an offline build may look at."""
+    found = _read(url, auth)
+    return found[1] if found is not None else None
+
+
 def validators(url: str, auth: str | None) -> dict[str, str]:
     """Headers that make the next request conditional on the kept answer's ETag."""
     kept = _read(url, auth)

@@ -1,0 +1,255 @@
+"""The wheels' own deflate streams, copied into the layer zip (docs/zip-format.md).
+
+A layer file whose bytes equal the member of the same name in the wheel its
+distribution was installed from, when that member is deflated, is written as that
+member's raw deflate stream: no deflate, and bytes fixed by the wheel (pinned by
+its hash), not by this host's zlib.
+
+A wheel is input, not trust: before a stream is copied, its member's size and CRC-32
+must equal the file's, and the stream must inflate, bounded by that size, to bytes
+whose SHA-256 is the file's. Anything else (another content, a stream that inflates
+to more or less, a truncated or malformed member) leaves the file to be deflated
+here. What was verified is recorded per wheel (by the wheel's SHA-256, signed with
+the cache's secret) so a rebuild reads streams without inflating them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import struct
+import tempfile
+import threading
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambdalayer.common import interrupt
+from lambdalayer.common.cache import sign
+
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+_LOCAL_MAGIC = 0x04034B50
+_ENCRYPTED = 0x1
+_UTF8 = 0x800
+_INFLATE_BLOCK = 1 << 20
+_VERIFIED_FORMAT = "lambdalayer-verified-streams-1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelMember:
+    """A deflated member of a wheel: where its raw stream is and what it claims to hold."""
+
+    offset: int  # of the raw deflate stream in the wheel file
+    length: int  # compressed bytes
+    size: int  # uncompressed bytes, from the central directory
+    crc: int
+
+
+@dataclass(kw_only=True)
+class OpenWheel:
+    """A wheel file whose bytes were hashed when opened; streams are read from that
+    same open file. `verified` holds member name -> SHA-256 of what its stream inflates
+    to, for the members checked so far (this run's and the recorded ones)."""
+
+    sha256: str
+    path: Path
+    members: dict[str, WheelMember]
+    verified: dict[str, str] = field(default_factory=dict)
+    record: Path | None = None  # where `verified` is kept between builds
+    added: bool = False  # something verified in this run, not yet recorded
+    _handle: int = -1
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read(self, member: WheelMember) -> bytes | None:
+        try:
+            data = os.pread(self._handle, member.length, member.offset)
+        except OSError:
+            return None
+        return data if len(data) == member.length else None
+
+    def close(self) -> None:
+        if self._handle >= 0:
+            os.close(self._handle)
+            self._handle = -1
+
+
+def open_wheel(path: Path, sha256: str, record: Path | None = None) -> OpenWheel | None:
+    """The wheel at `path` when its bytes hash to `sha256` and its table of members can be
+    read; None otherwise (then its distribution's files are deflated here)."""
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        digest = hashlib.sha256()
+        while block := os.read(handle, _INFLATE_BLOCK):
+            digest.update(block)
+        if digest.hexdigest() != sha256:
+            os.close(handle)
+            return None
+        members = _members(path, handle)
+    except (OSError, zipfile.BadZipFile, ValueError, struct.error):
+        os.close(handle)
+        return None
+    wheel = OpenWheel(sha256=sha256, path=path, members=members, record=record,
+                      _handle=handle)
+    if record is not None:
+        wheel.verified = _read_record(record, sha256, members)
+    return wheel
+
+
+def _members(path: Path, handle: int) -> dict[str, WheelMember]:
+    """Every deflated, unencrypted member whose local header agrees with the central
+    directory (name and method); other members are left out (deflated here)."""
+    found: dict[str, WheelMember] = {}
+    size = os.fstat(handle).st_size
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+    seen: set[str] = set()
+    duplicated: set[str] = set()
+    for info in infos:  # a name twice: which one an unzipper takes is in doubt
+        (duplicated if info.filename in seen else seen).add(info.filename)
+    for info in infos:
+        if (info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & _ENCRYPTED
+                or info.filename in duplicated or info.filename.endswith("/")):
+            continue
+        head = os.pread(handle, _LOCAL_HEADER.size, info.header_offset)
+        if len(head) != _LOCAL_HEADER.size:
+            continue
+        magic, _v, _flags, method, _t, _d, _crc, _c, _u, name_len, extra_len = \
+            _LOCAL_HEADER.unpack(head)
+        name = os.pread(handle, name_len, info.header_offset + _LOCAL_HEADER.size)
+        codec = "utf-8" if info.flag_bits & _UTF8 else "cp437"
+        if magic != _LOCAL_MAGIC or method != zipfile.ZIP_DEFLATED or \
+                name.decode(codec, "replace") != info.orig_filename:
+            continue
+        offset = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        if offset + info.compress_size > size:
+            continue  # truncated
+        found[info.filename] = WheelMember(offset=offset, length=info.compress_size,
+                                           size=info.file_size, crc=info.CRC)
+    return found
+
+
+def inflates_to(stream: bytes, size: int, crc: int, sha256: str) -> bool:
+    """True when raw deflate `stream` inflates to exactly `size` bytes with this CRC-32
+    and SHA-256, and ends where the stream ends. Never holds more than one block of
+    output: a stream that would inflate past `size` (a zip bomb) is stopped there."""
+    inflater = zlib.decompressobj(-15)
+    digest = hashlib.sha256()
+    produced = 0
+    running = 0
+    pending = stream
+    try:
+        while True:
+            out = inflater.decompress(pending, _INFLATE_BLOCK)
+            produced += len(out)
+            if produced > size:
+                return False
+            digest.update(out)
+            running = zlib.crc32(out, running)
+            pending = inflater.unconsumed_tail
+            if inflater.eof or (not out and not pending):
+                break
+    except zlib.error:
+        return False
+    return (inflater.eof and not inflater.unused_data and not inflater.unconsumed_tail
+            and produced == size and running == crc and digest.hexdigest() == sha256)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamRef:
+    """The wheel member a layer file may be copied from, with the distribution named."""
+
+    wheel: OpenWheel
+    name: str
+    member: WheelMember
+    dist: str  # "name==version", for the record of what was reused
+
+
+def stream_for(ref: StreamRef, size: int, crc: int, sha256: str) -> bytes | None:
+    """The member's raw deflate stream when it holds exactly the file's content (`size`,
+    `crc`, `sha256`), verified now or by an earlier build's record; None otherwise."""
+    member = ref.member
+    if member.size != size or member.crc != crc:
+        return None
+    data = ref.wheel.read(member)
+    if data is None:
+        return None
+    wheel = ref.wheel
+    with wheel._lock:
+        known = wheel.verified.get(ref.name)
+    if known is not None:
+        return data if hmac.compare_digest(known, sha256) else None
+    if not inflates_to(data, size, crc, sha256):
+        return None
+    with wheel._lock:
+        wheel.verified[ref.name] = sha256
+        wheel.added = True
+    return data
+
+
+def _record_bytes(sha256: str, members: dict[str, WheelMember],
+                  verified: dict[str, str]) -> bytes:
+    rows = {name: [members[name].offset, members[name].length, members[name].size,
+                   members[name].crc, digest]
+            for name, digest in sorted(verified.items()) if name in members}
+    return json.dumps({"format": _VERIFIED_FORMAT, "wheel": sha256, "members": rows},
+                      sort_keys=True).encode()
+
+
+def _read_record(record: Path, sha256: str, members: dict[str, WheelMember]) -> dict[str, str]:
+    """The members an earlier build verified; empty unless the record is signed with the
+    cache's secret and describes these very members (same places, sizes and CRCs)."""
+    try:
+        mac_hex, _, body = record.read_bytes().partition(b"\n")
+        data = json.loads(body)
+    except (OSError, ValueError):
+        return {}
+    expected = sign(record.parent.parent.parent, body)
+    if expected is None or not hmac.compare_digest(bytes.fromhex(mac_hex.decode(
+            "ascii", "replace")) if _is_hex(mac_hex) else b"", expected):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != _VERIFIED_FORMAT or \
+            data.get("wheel") != sha256 or not isinstance(data.get("members"), dict):
+        return {}
+    verified = {}
+    for name, row in data["members"].items():
+        member = members.get(name)
+        if member is not None and row[:4] == [member.offset, member.length, member.size,
+                                              member.crc] and isinstance(row[4], str):
+            verified[name] = row[4]
+    return verified
+
+
+def _is_hex(text: bytes) -> bool:
+    return len(text) == 64 and all(c in b"0123456789abcdef" for c in text)
+
+
+def keep_record(wheel: OpenWheel) -> None:
+    """Record what this run verified of `wheel`, signed; nothing when there is no new
+    verification or no secret. Never fails a build."""
+    if not wheel.added or wheel.record is None:
+        return
+    body = _record_bytes(wheel.sha256, wheel.members, wheel.verified)
+    mac = sign(wheel.record.parent.parent.parent, body)
+    if mac is None:
+        return
+    temporary: Path | None = None
+    try:
+        with interrupt.deferred():  # created and named as one step
+            descriptor, name = tempfile.mkstemp(dir=wheel.record.parent, prefix=".tmp-")
+            temporary = Path(name)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(mac.hex().encode() + b"\n" + body)
+        os.replace(temporary, wheel.record)
+        temporary = None
+        wheel.added = False
+    except OSError:
+        pass
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
