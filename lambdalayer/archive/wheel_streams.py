@@ -58,6 +58,7 @@ class OpenWheel:
     path: Path
     members: dict[str, WheelMember]
     verified: dict[str, str] = field(default_factory=dict)
+    bad: set[str] = field(default_factory=set)  # members that do not inflate as they claim
     record: Path | None = None  # where `verified` is kept between builds
     added: bool = False  # something verified in this run, not yet recorded
     _handle: int = -1
@@ -134,30 +135,58 @@ def _members(path: Path, handle: int) -> dict[str, WheelMember]:
     return found
 
 
-def inflates_to(stream: bytes, size: int, crc: int, sha256: str) -> bool:
-    """True when raw deflate `stream` inflates to exactly `size` bytes with this CRC-32
-    and SHA-256, and ends where the stream ends. Never holds more than one block of
-    output: a stream that would inflate past `size` (a zip bomb) is stopped there."""
+def inflated_digest(stream: bytes, size: int) -> str | None:
+    """SHA-256 (hex) of what raw deflate `stream` inflates to, when that is exactly `size`
+    bytes and the stream ends where the data ends; None otherwise. Never holds more than
+    one block of output, and stops as soon as the output passes `size` (a zip bomb)."""
     inflater = zlib.decompressobj(-15)
     digest = hashlib.sha256()
     produced = 0
-    running = 0
     pending = stream
     try:
         while True:
             out = inflater.decompress(pending, _INFLATE_BLOCK)
             produced += len(out)
             if produced > size:
-                return False
+                return None
             digest.update(out)
-            running = zlib.crc32(out, running)
             pending = inflater.unconsumed_tail
             if inflater.eof or (not out and not pending):
                 break
     except zlib.error:
-        return False
-    return (inflater.eof and not inflater.unused_data and not inflater.unconsumed_tail
-            and produced == size and running == crc and digest.hexdigest() == sha256)
+        return None
+    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail or produced != size:
+        return None
+    return digest.hexdigest()
+
+
+# Members verified ahead of the zip (while the layer is proven) when the wheel claims at
+# most this much in all; past it (a bomb's claim), only the members a file needs.
+_AHEAD_LIMIT = 512 * 1024 * 1024
+
+
+def verify_ahead(wheel: OpenWheel) -> None:
+    """Inflate and hash every member not verified yet, so the zip only compares digests.
+    Members that do not inflate to their claimed size are marked bad."""
+    if sum(m.size for m in wheel.members.values()) > _AHEAD_LIMIT:
+        return
+    for name, member in wheel.members.items():
+        with wheel._lock:
+            if name in wheel.verified or name in wheel.bad:
+                continue
+        _verify(wheel, name, member)
+
+
+def _verify(wheel: OpenWheel, name: str, member: WheelMember) -> str | None:
+    data = wheel.read(member)
+    found = inflated_digest(data, member.size) if data is not None else None
+    with wheel._lock:
+        if found is None:
+            wheel.bad.add(name)
+        else:
+            wheel.verified[name] = found
+            wheel.added = True
+    return found
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,20 +205,16 @@ def stream_for(ref: StreamRef, size: int, crc: int, sha256: str) -> bytes | None
     member = ref.member
     if member.size != size or member.crc != crc:
         return None
-    data = ref.wheel.read(member)
-    if data is None:
-        return None
     wheel = ref.wheel
     with wheel._lock:
         known = wheel.verified.get(ref.name)
-    if known is not None:
-        return data if hmac.compare_digest(known, sha256) else None
-    if not inflates_to(data, size, crc, sha256):
+        bad = ref.name in wheel.bad
+    if known is None and not bad:
+        known = _verify(wheel, ref.name, member)
+    # Equal digests: the stream inflates to exactly the file's bytes.
+    if known is None or not hmac.compare_digest(known, sha256):
         return None
-    with wheel._lock:
-        wheel.verified[ref.name] = sha256
-        wheel.added = True
-    return data
+    return wheel.read(member)
 
 
 def _record_bytes(sha256: str, members: dict[str, WheelMember],

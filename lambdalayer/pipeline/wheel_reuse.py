@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from lambdalayer.archive.wheel_streams import OpenWheel, StreamRef, keep_record, open_wheel
+from lambdalayer.archive.wheel_streams import (
+    OpenWheel,
+    StreamRef,
+    keep_record,
+    open_wheel,
+    verify_ahead,
+)
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.resolve import index_cache
 from lambdalayer.resolve.index_settings import is_offline, query_plan
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
     from lambdalayer.resolve.resolver import Resolution
 
 UNAVAILABLE_KEY = "wheel_streams_unavailable"
+_Found = tuple[WheelOutcome, OpenWheel | None]
 _AT_ONCE = threading.BoundedSemaphore(4)  # wheels fetched side by side
 
 
@@ -42,7 +49,7 @@ _AT_ONCE = threading.BoundedSemaphore(4)  # wheels fetched side by side
 class WheelStreams:
     """The wheels asked for in this build, and those opened for their streams."""
 
-    asked: dict[WheelWanted, Future[WheelOutcome]] = field(default_factory=dict)
+    asked: dict[WheelWanted, Future[_Found]] = field(default_factory=dict)
     opened: dict[str, OpenWheel] = field(default_factory=dict)  # by SHA-256
     outcomes: dict[WheelWanted, WheelOutcome] = field(default_factory=dict)
 
@@ -70,21 +77,18 @@ class WheelStreams:
             return None
         if wanted not in self.outcomes:
             try:
-                self.outcomes[wanted] = future.result()
+                outcome, wheel = future.result()
             except Exception as exc:  # a fetch must never fail the build
-                self.outcomes[wanted] = WheelOutcome(reason=type(exc).__name__,
-                                                     unavailable=True)
-        outcome = self.outcomes[wanted]
-        if outcome.path is None or outcome.sha256 is None:
-            return None
-        if outcome.sha256 not in self.opened:
-            wheel = open_wheel(outcome.path, outcome.sha256, outcome.record)
-            if wheel is None:
-                self.outcomes[wanted] = WheelOutcome(
-                    reason="the wheel could not be read", unavailable=True)
-                return None
-            self.opened[outcome.sha256] = wheel
-        return self.opened[outcome.sha256]
+                outcome, wheel = WheelOutcome(reason=type(exc).__name__,
+                                              unavailable=True), None
+            self.outcomes[wanted] = outcome
+            if wheel is not None:
+                if wheel.sha256 in self.opened:
+                    wheel.close()  # the same file found for another distribution
+                else:
+                    self.opened[wheel.sha256] = wheel
+        sha = self.outcomes[wanted].sha256
+        return self.opened.get(sha) if sha is not None else None
 
     def unavailable(self) -> dict[str, str]:
         """"name==version" -> why, for each wheel this build could not have."""
@@ -139,13 +143,22 @@ class _Job:
     offline: bool
     scratch: Path
 
-    def __call__(self) -> WheelOutcome:
+    def __call__(self) -> _Found:
+        """The wheel, opened (its bytes hashed) and its members verified ahead: the
+        inflating happens while the layer is audited and proven, not in the zip stage."""
         from lambdalayer.resolve.index_settings import QueryPlan
 
         assert isinstance(self.plan, QueryPlan)
         with _AT_ONCE:
-            return find_wheel(self.wanted, self.plan, self.local, offline=self.offline,
-                              scratch=self.scratch)
+            outcome = find_wheel(self.wanted, self.plan, self.local, offline=self.offline,
+                                 scratch=self.scratch)
+        if outcome.path is None or outcome.sha256 is None:
+            return outcome, None
+        wheel = open_wheel(outcome.path, outcome.sha256, outcome.record)
+        if wheel is None:
+            return WheelOutcome(reason="the wheel could not be read", unavailable=True), None
+        verify_ahead(wheel)
+        return outcome, wheel
 
 
 def _direct_requirements(inputs: RequirementInputs,
