@@ -6,11 +6,13 @@ member's raw deflate stream: no deflate, and bytes fixed by the wheel (pinned by
 its hash), not by this host's zlib.
 
 A wheel is input, not trust: before a stream is copied, its member's size and CRC-32
-must equal the file's, and the stream must inflate, bounded by that size, to bytes
-whose SHA-256 is the file's. Anything else (another content, a stream that inflates
-to more or less, a truncated or malformed member) leaves the file to be deflated
-here. What was verified is recorded per wheel (by the wheel's SHA-256, signed with
-the cache's secret) so a rebuild reads streams without inflating them again.
+must equal the file's, and the stream must inflate, bounded by that size, to exactly
+the file's bytes (compared block by block). Anything else (another content, a stream
+that inflates to more or less, a truncated or malformed member) leaves the file to be
+deflated here. What was verified (member -> SHA-256 of the content it holds) is
+recorded per wheel (by the wheel's SHA-256, signed with the cache's secret) so a
+rebuild compares digests instead of inflating again; the wheel file itself is hashed
+each time it is opened.
 """
 
 from __future__ import annotations
@@ -135,58 +137,30 @@ def _members(path: Path, handle: int) -> dict[str, WheelMember]:
     return found
 
 
-def inflated_digest(stream: bytes, size: int) -> str | None:
-    """SHA-256 (hex) of what raw deflate `stream` inflates to, when that is exactly `size`
-    bytes and the stream ends where the data ends; None otherwise. Never holds more than
-    one block of output, and stops as soon as the output passes `size` (a zip bomb)."""
+def inflates_to_file(stream: bytes, size: int, path: Path) -> bool:
+    """True when raw deflate `stream` inflates to exactly the bytes of the file at `path`
+    (`size` of them) and ends where they end. Compared block by block (no hashing, which
+    the zip's probe already did for the file); never holds more than one block of output
+    and stops as soon as the output passes `size` (a zip bomb) or differs."""
     inflater = zlib.decompressobj(-15)
-    digest = hashlib.sha256()
     produced = 0
     pending = stream
     try:
-        while True:
-            out = inflater.decompress(pending, _INFLATE_BLOCK)
-            produced += len(out)
-            if produced > size:
-                return None
-            digest.update(out)
-            pending = inflater.unconsumed_tail
-            if inflater.eof or (not out and not pending):
-                break
-    except zlib.error:
-        return None
-    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail or produced != size:
-        return None
-    return digest.hexdigest()
-
-
-# Members verified ahead of the zip (while the layer is proven) when the wheel claims at
-# most this much in all; past it (a bomb's claim), only the members a file needs.
-_AHEAD_LIMIT = 512 * 1024 * 1024
-
-
-def verify_ahead(wheel: OpenWheel) -> None:
-    """Inflate and hash every member not verified yet, so the zip only compares digests.
-    Members that do not inflate to their claimed size are marked bad."""
-    if sum(m.size for m in wheel.members.values()) > _AHEAD_LIMIT:
-        return
-    for name, member in wheel.members.items():
-        with wheel._lock:
-            if name in wheel.verified or name in wheel.bad:
-                continue
-        _verify(wheel, name, member)
-
-
-def _verify(wheel: OpenWheel, name: str, member: WheelMember) -> str | None:
-    data = wheel.read(member)
-    found = inflated_digest(data, member.size) if data is not None else None
-    with wheel._lock:
-        if found is None:
-            wheel.bad.add(name)
-        else:
-            wheel.verified[name] = found
-            wheel.added = True
-    return found
+        with path.open("rb") as handle:
+            while True:
+                out = inflater.decompress(pending, _INFLATE_BLOCK)
+                produced += len(out)
+                if produced > size or handle.read(len(out)) != out:
+                    return False
+                pending = inflater.unconsumed_tail
+                if inflater.eof or (not out and not pending):
+                    break
+            if handle.read(1):
+                return False  # the file is longer than what the stream holds
+    except (zlib.error, OSError):
+        return False
+    return (inflater.eof and not inflater.unused_data and not inflater.unconsumed_tail
+            and produced == size)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,9 +173,11 @@ class StreamRef:
     dist: str  # "name==version", for the record of what was reused
 
 
-def stream_for(ref: StreamRef, size: int, crc: int, sha256: str) -> bytes | None:
-    """The member's raw deflate stream when it holds exactly the file's content (`size`,
-    `crc`, `sha256`), verified now or by an earlier build's record; None otherwise."""
+def stream_for(ref: StreamRef, path: Path, size: int, crc: int, sha256: str) -> bytes | None:
+    """The member's raw deflate stream when it holds exactly the content of the file at
+    `path` (`size` bytes, CRC-32 `crc`, SHA-256 `sha256`): checked now by inflating it
+    against the file, or by an earlier build's signed record of the member's digest.
+    None otherwise: the file is then deflated as any other."""
     member = ref.member
     if member.size != size or member.crc != crc:
         return None
@@ -209,12 +185,21 @@ def stream_for(ref: StreamRef, size: int, crc: int, sha256: str) -> bytes | None
     with wheel._lock:
         known = wheel.verified.get(ref.name)
         bad = ref.name in wheel.bad
-    if known is None and not bad:
-        known = _verify(wheel, ref.name, member)
-    # Equal digests: the stream inflates to exactly the file's bytes.
-    if known is None or not hmac.compare_digest(known, sha256):
+    if bad:
         return None
-    return wheel.read(member)
+    data = wheel.read(member)
+    if data is None:
+        return None
+    if known is not None:
+        return data if hmac.compare_digest(known, sha256) else None
+    if not inflates_to_file(data, size, path):
+        with wheel._lock:
+            wheel.bad.add(ref.name)  # another file may share the member: not again
+        return None
+    with wheel._lock:
+        wheel.verified[ref.name] = sha256  # the member holds exactly these bytes
+        wheel.added = True
+    return data
 
 
 def _record_bytes(sha256: str, members: dict[str, WheelMember],

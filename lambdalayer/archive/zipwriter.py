@@ -258,7 +258,8 @@ def _probe(member: _Member, level: int, cache: MemberCache | None,
 
         # The wheel's stream only when it holds exactly this content (verified there);
         # never kept under the deflate key, which names our own deflate's bytes.
-        reused = stream_for(member.stream, member.size, crc, key.split("-", 1)[0])
+        reused = stream_for(member.stream, member.path, member.size, crc,
+                            key.split("-", 1)[0])
         if reused is not None:
             return replace(member, crc=crc, cached=reused, reused=True)
     known = memo.get(key) if memo is not None else None

@@ -28,7 +28,6 @@ from lambdalayer.archive.wheel_streams import (
     StreamRef,
     keep_record,
     open_wheel,
-    verify_ahead,
 )
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.resolve import index_cache
@@ -144,8 +143,8 @@ class _Job:
     scratch: Path
 
     def __call__(self) -> _Found:
-        """The wheel, opened (its bytes hashed) and its members verified ahead: the
-        inflating happens while the layer is audited and proven, not in the zip stage."""
+        """The wheel, opened: its bytes hashed and its table of members read while the
+        layer is audited and proven."""
         from lambdalayer.resolve.index_settings import QueryPlan
 
         assert isinstance(self.plan, QueryPlan)
@@ -157,7 +156,6 @@ class _Job:
         wheel = open_wheel(outcome.path, outcome.sha256, outcome.record)
         if wheel is None:
             return WheelOutcome(reason="the wheel could not be read", unavailable=True), None
-        verify_ahead(wheel)
         return outcome, wheel
 
 

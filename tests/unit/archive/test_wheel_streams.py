@@ -17,7 +17,7 @@ import pytest
 
 from lambdalayer.archive.wheel_streams import (
     StreamRef,
-    inflated_digest,
+    inflates_to_file,
     keep_record,
     open_wheel,
 )
@@ -168,13 +168,17 @@ def test_a_truncated_stream_is_not_copied(tmp_path: Path) -> None:
     assert _raw(out, "pkg/mod.py") == _deflate(CONTENT, 6)
 
 
-def test_a_bomb_is_stopped_at_the_claimed_size() -> None:
+def test_a_bomb_is_stopped_at_the_claimed_size(tmp_path: Path) -> None:
+    (tmp_path / "zeros").write_bytes(b"\0" * 1000)
+    (tmp_path / "content").write_bytes(CONTENT)
     bomb = _deflate(b"\0" * (64 << 20), 9)  # 64 MiB of zeros in ~64 KB
-    assert inflated_digest(bomb, 1000) is None
-    assert inflated_digest(_deflate(CONTENT, 1), len(CONTENT)) == \
-        hashlib.sha256(CONTENT).hexdigest()
-    assert inflated_digest(_deflate(CONTENT, 1) + b"trailing", len(CONTENT)) is None
-    assert inflated_digest(_deflate(CONTENT, 1), len(CONTENT) + 1) is None  # claims more
+    assert not inflates_to_file(bomb, 1000, tmp_path / "zeros")
+    stream = _deflate(CONTENT, 1)
+    assert inflates_to_file(stream, len(CONTENT), tmp_path / "content")
+    assert not inflates_to_file(stream + b"trailing", len(CONTENT), tmp_path / "content")
+    assert not inflates_to_file(stream, len(CONTENT) + 1, tmp_path / "content")
+    (tmp_path / "longer").write_bytes(CONTENT + b"x")
+    assert not inflates_to_file(stream, len(CONTENT), tmp_path / "longer")
 
 
 def test_a_wheel_whose_bytes_do_not_hash_to_its_digest_is_not_opened(tmp_path: Path) -> None:
