@@ -28,6 +28,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from lambdalayer.common import interrupt
 from lambdalayer.common.cache import sign
@@ -63,39 +64,48 @@ class OpenWheel:
     bad: set[str] = field(default_factory=set)  # members that do not inflate as they claim
     record: Path | None = None  # where `verified` is kept between builds
     added: bool = False  # something verified in this run, not yet recorded
-    _handle: int = -1
+    _handle: BinaryIO | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self, member: WheelMember) -> bytes | None:
         try:
-            data = os.pread(self._handle, member.length, member.offset)
-        except OSError:
+            with self._lock:  # one file position, several zip workers
+                if self._handle is None:
+                    return None
+                data = _read_at(self._handle, member.offset, member.length)
+        except (OSError, ValueError):
             return None
         return data if len(data) == member.length else None
 
     def close(self) -> None:
-        if self._handle >= 0:
-            os.close(self._handle)
-            self._handle = -1
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+
+def _read_at(handle: BinaryIO, offset: int, length: int) -> bytes:
+    handle.seek(offset)
+    return handle.read(length)
 
 
 def open_wheel(path: Path, sha256: str, record: Path | None = None) -> OpenWheel | None:
     """The wheel at `path` when its bytes hash to `sha256` and its table of members can be
     read; None otherwise (then its distribution's files are deflated here)."""
     try:
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        handle = path.open("rb")
     except OSError:
         return None
     try:
         digest = hashlib.sha256()
-        while block := os.read(handle, _INFLATE_BLOCK):
+        while block := handle.read(_INFLATE_BLOCK):
             digest.update(block)
         if digest.hexdigest() != sha256:
-            os.close(handle)
+            handle.close()
             return None
-        members = _members(path, handle)
-    except (OSError, zipfile.BadZipFile, ValueError, struct.error):
-        os.close(handle)
+        members = _members(handle)
+    except (OSError, zipfile.BadZipFile, ValueError, struct.error, EOFError):
+        handle.close()
         return None
     wheel = OpenWheel(sha256=sha256, path=path, members=members, record=record,
                       _handle=handle)
@@ -104,12 +114,13 @@ def open_wheel(path: Path, sha256: str, record: Path | None = None) -> OpenWheel
     return wheel
 
 
-def _members(path: Path, handle: int) -> dict[str, WheelMember]:
+def _members(handle: BinaryIO) -> dict[str, WheelMember]:
     """Every deflated, unencrypted member whose local header agrees with the central
     directory (name and method); other members are left out (deflated here)."""
     found: dict[str, WheelMember] = {}
-    size = os.fstat(handle).st_size
-    with zipfile.ZipFile(path) as archive:
+    size = handle.seek(0, os.SEEK_END)
+    # The table read from the open file that was just hashed, never from the path again.
+    with zipfile.ZipFile(handle) as archive:  # leaves `handle` open (it was passed in)
         infos = archive.infolist()
     seen: set[str] = set()
     duplicated: set[str] = set()
@@ -119,12 +130,12 @@ def _members(path: Path, handle: int) -> dict[str, WheelMember]:
         if (info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & _ENCRYPTED
                 or info.filename in duplicated or info.filename.endswith("/")):
             continue
-        head = os.pread(handle, _LOCAL_HEADER.size, info.header_offset)
+        head = _read_at(handle, info.header_offset, _LOCAL_HEADER.size)
         if len(head) != _LOCAL_HEADER.size:
             continue
         magic, _v, _flags, method, _t, _d, _crc, _c, _u, name_len, extra_len = \
             _LOCAL_HEADER.unpack(head)
-        name = os.pread(handle, name_len, info.header_offset + _LOCAL_HEADER.size)
+        name = _read_at(handle, info.header_offset + _LOCAL_HEADER.size, name_len)
         codec = "utf-8" if info.flag_bits & _UTF8 else "cp437"
         if magic != _LOCAL_MAGIC or method != zipfile.ZIP_DEFLATED or \
                 name.decode(codec, "replace") != info.orig_filename:

@@ -31,7 +31,7 @@ from lambdalayer.archive.wheel_streams import (
 )
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.resolve import index_cache
-from lambdalayer.resolve.index_settings import is_offline, query_plan
+from lambdalayer.resolve.index_settings import QueryPlan, is_offline, query_plan
 from lambdalayer.resolve.wheel_fetch import WheelOutcome, WheelWanted, find_wheel, trim_wheels
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def start_fetches(request: BuildRequest, resolutions: Iterable[Resolution],
 @dataclass(frozen=True)
 class _Job:
     wanted: WheelWanted
-    plan: object
+    plan: QueryPlan
     local: tuple[Path, ...]
     offline: bool
     scratch: Path
@@ -145,9 +145,6 @@ class _Job:
     def __call__(self) -> _Found:
         """The wheel, opened: its bytes hashed and its table of members read while the
         layer is audited and proven."""
-        from lambdalayer.resolve.index_settings import QueryPlan
-
-        assert isinstance(self.plan, QueryPlan)
         with _AT_ONCE:
             outcome = find_wheel(self.wanted, self.plan, self.local, offline=self.offline,
                                  scratch=self.scratch)
