@@ -145,15 +145,19 @@ class _Job:
     def __call__(self) -> _Found:
         """The wheel, opened: its bytes hashed and its table of members read while the
         layer is audited and proven."""
-        with _AT_ONCE:
-            outcome = find_wheel(self.wanted, self.plan, self.local, offline=self.offline,
-                                 scratch=self.scratch)
-        if outcome.path is None or outcome.sha256 is None:
-            return outcome, None
-        wheel = open_wheel(outcome.path, outcome.sha256, outcome.record)
-        if wheel is None:
-            return WheelOutcome(reason="the wheel could not be read", unavailable=True), None
-        return outcome, wheel
+        for _attempt in range(2):
+            with _AT_ONCE:
+                outcome = find_wheel(self.wanted, self.plan, self.local,
+                                     offline=self.offline, scratch=self.scratch)
+            if outcome.path is None or outcome.sha256 is None:
+                return outcome, None
+            wheel = open_wheel(outcome.path, outcome.sha256, outcome.record)
+            if wheel is not None:
+                return outcome, wheel
+            if not outcome.kept:
+                break
+            outcome.path.unlink(missing_ok=True)  # a damaged copy in the cache: fetch again
+        return WheelOutcome(reason="the wheel could not be read", unavailable=True), None
 
 
 def _direct_requirements(inputs: RequirementInputs,

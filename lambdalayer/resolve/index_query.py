@@ -3,6 +3,7 @@ newest-release check; answers are kept as the index allows: index_cache.py)."""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import os
@@ -63,11 +64,14 @@ class IndexAnswer:
     note: str | None = None  # why the index could not be asked (shown in the message)
 
 
-def _ssl_contexts() -> list[ssl.SSLContext]:
+@functools.cache
+def _ssl_contexts() -> tuple[ssl.SSLContext, ...]:
+    """Made once per process (loading the CA certificates costs ~30 ms each, with the GIL
+    held); an SSLContext is safe to share between threads."""
     contexts = [ssl.create_default_context()]
     contexts += [ssl.create_default_context(cafile=path) for path in _SYSTEM_CA_FILES
                  if os.path.isfile(path)]
-    return contexts
+    return tuple(contexts)
 
 
 class _Unavailable(Exception):

@@ -64,9 +64,15 @@ class WheelOutcome:
     record: Path | None = None  # where the member verifications are kept
     reason: str | None = None
     unavailable: bool = False
+    kept: bool = False  # found in lambdalayer's cache, not yet hashed
 
 
-def _matches(filename: str, wanted: WheelWanted) -> bool:
+def _matches(filename: str, wanted: WheelWanted, *, quick: bool = False) -> bool:
+    parts = filename.split("-")
+    # A page lists thousands of files (numpy: 4,400): `quick` first skips those whose
+    # version field is not written as METADATA writes it (wheel names normalise it).
+    if quick and (len(parts) < 5 or parts[1] != wanted.version.replace("-", "_")):
+        return False
     try:
         name, version, _build, tags = parse_wheel_filename(filename)
         return (canonicalize_name(name) == wanted.name
@@ -117,8 +123,9 @@ def find_wheel(wanted: WheelWanted, plan: QueryPlan, local: tuple[Path, ...], *,
         page, auth, files = project_files(wanted.name, plan, offline=offline)
     except Unavailable as exc:
         return WheelOutcome(reason=redact_text(str(exc)), unavailable=True)
-    entries = sorted((f for f in files if _matches(str(f.get("filename", "")), wanted)),
-                     key=lambda f: str(f.get("filename")))
+    entries = [f for f in files if _matches(str(f.get("filename", "")), wanted, quick=True)] \
+        or [f for f in files if _matches(str(f.get("filename", "")), wanted)]
+    entries.sort(key=lambda f: str(f.get("filename")))
     if not entries:
         return WheelOutcome(reason="the index lists no such wheel")
     entry = entries[0]
@@ -141,10 +148,12 @@ def _cached_or_fetched(entry: dict[str, object], sha: str, page: str, auth: str 
                        offline: bool, scratch: Path) -> WheelOutcome:
     folder = _cache_dir()
     kept = folder / sha[:2] / f"{sha}.whl" if folder is not None else None
-    if kept is not None and kept.is_file() and _sha256(kept) == sha:
+    if kept is not None and kept.is_file():
         with contextlib.suppress(OSError):
             os.utime(kept)  # recently used: trimmed last
-        return WheelOutcome(path=kept, sha256=sha, record=_record_path(sha))
+        # Hashed when opened (archive/wheel_streams.open_wheel); a damaged copy is
+        # deleted then and fetched again (pipeline/wheel_reuse.py).
+        return WheelOutcome(path=kept, sha256=sha, record=_record_path(sha), kept=True)
     if offline:
         return WheelOutcome(reason="offline, and the wheel is not in lambdalayer's cache",
                             unavailable=True)
