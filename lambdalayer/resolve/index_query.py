@@ -64,10 +64,14 @@ class IndexAnswer:
     note: str | None = None  # why the index could not be asked (shown in the message)
 
 
-@functools.cache
 def _ssl_contexts() -> tuple[ssl.SSLContext, ...]:
-    """Made once per process (loading the CA certificates costs ~30 ms each, with the GIL
-    held); an SSLContext is safe to share between threads."""
+    """Made once per process and CA setting (loading the CA certificates costs ~30 ms
+    each, with the GIL held); an SSLContext is safe to share between threads."""
+    return _contexts_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _contexts_for(_cert_file: str | None, _cert_dir: str | None) -> tuple[ssl.SSLContext, ...]:
     contexts = [ssl.create_default_context()]
     contexts += [ssl.create_default_context(cafile=path) for path in _SYSTEM_CA_FILES
                  if os.path.isfile(path)]
