@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliRun, run_cli
-from tests.package_index import make_wheel, serve_index
+from tests.package_index import make_wheel, private_index, serve_index
 
 BIG = b"".join(b"line %d of a module, %d\n" % (i, i * 7 % 13) for i in range(20000))
 MODULE = "python/llraw/big.py"
@@ -153,3 +153,24 @@ def test_an_installed_file_that_differs_from_its_wheel_is_deflated_by_us(
     with zipfile.ZipFile(tmp_path / "dist-a" / "raw.zip") as archive:
         assert archive.read(MODULE) == changed  # CRC checked by zipfile as it reads
     assert _raw(tmp_path / "dist-a" / "raw.zip")[MODULE] == _ours(changed)
+
+
+def test_a_private_indexs_wheel_is_fetched_with_its_credentials_kept_out_of_the_cache(
+        tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    make_wheel(files, "llrawpriv", "1.0", files={"llrawpriv/big.py": BIG}, deflate_level=9)
+    cache = tmp_path / "cache"
+    with private_index(files) as served:
+        run = run_cli("build", "priv", "-p", "llrawpriv==1.0", "--index-url", served.url,
+                      "--runtime", "python3.12", "--no-smoke", "--out",
+                      str(tmp_path / "dist"), env={"LAMBDALAYER_CACHE_DIR": str(cache)})
+    assert run.returncode == 0, run.stderr
+    wheel = _raw(files / "llrawpriv-1.0-py3-none-any.whl")
+    assert _raw(tmp_path / "dist" / "priv.zip")["python/llrawpriv/big.py"] == \
+        wheel["llrawpriv/big.py"]
+    fetched = [ok for path, ok in served.requests if path.endswith(".whl")]
+    assert fetched and all(fetched)  # every download authorised (uv's and ours)
+    assert "differ from an online build" not in run.stderr
+    for written in cache.rglob("*"):
+        if written.is_file():
+            assert b"s3cr3t" not in written.read_bytes(), written
