@@ -15,7 +15,9 @@ destination and renamed.
 Deflate output is fixed for a given compressor; a host whose Python links
 another (zlib-ng, say) writes other compressed bytes, so the compressor's
 known answer (compressor.py) is a build input. Level 0 writes stored entries,
-which no compressor touches.
+which no compressor touches. A file installed unchanged from a wheel is written
+as that wheel member's own deflate stream when one is given (wheel_streams.py,
+docs/zip-format.md): no compressor touches those either.
 """
 
 from __future__ import annotations
