@@ -129,8 +129,9 @@ def start_fetches(request: BuildRequest, resolutions: Iterable[Resolution],
             wanted = wanted_of(dist)
             if wanted in streams.asked:
                 continue
-            job = _Job(wanted, plan, local, offline, work / "wheels")
-            streams.asked[wanted] = index_cache.once(("wheel", wanted, plan, local), job)
+            # Per build, not per process: each build opens (and closes) its own wheels.
+            streams.asked[wanted] = index_cache.background(
+                _Job(wanted, plan, local, offline, work / "wheels"))
     return streams
 
 

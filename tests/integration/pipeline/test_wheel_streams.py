@@ -174,3 +174,22 @@ def test_a_private_indexs_wheel_is_fetched_with_its_credentials_kept_out_of_the_
     for written in cache.rglob("*"):
         if written.is_file():
             assert b"s3cr3t" not in written.read_bytes(), written
+
+
+def test_every_layer_of_one_build_copies_the_streams(
+        index: tuple[str, Path, dict[str, bytes]], tmp_path: Path) -> None:
+    """Several layers built by one process each open their own wheels (a wheel closed
+    after the first layer's zip must not leave the second one deflating)."""
+    url, files, _ = index
+    (tmp_path / "lambdalayer.toml").write_text(
+        f'index_url = "{url}"\nruntimes = ["python3.12"]\n'
+        '[layers.one]\npackages = ["llraw==1.0"]\nproof = false\n'
+        '[layers.two]\npackages = ["llraw==1.0"]\nproof = false\n')
+    run = run_cli("build", "--out", "dist", cwd=tmp_path,
+                  env={"LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache")})
+    assert run.returncode == 0, run.stderr
+    wheel = _raw(files / WHEEL_NAME)["llraw/big.py"]
+    built = sorted((tmp_path / "dist").rglob("*.zip"))
+    assert len(built) == 2, built
+    for layer in built:
+        assert _raw(layer)[MODULE] == wheel, layer
