@@ -193,3 +193,17 @@ def test_every_layer_of_one_build_copies_the_streams(
     assert len(built) == 2, built
     for layer in built:
         assert _raw(layer)[MODULE] == wheel, layer
+
+
+def test_a_damaged_wheel_in_the_cache_is_fetched_again(
+        index: tuple[str, Path, dict[str, bytes]], tmp_path: Path) -> None:
+    url, files, _ = index
+    assert _build(url, tmp_path, "a").returncode == 0
+    [kept] = (tmp_path / "a" / "wheels").rglob("*.whl")
+    kept.write_bytes(kept.read_bytes()[:-100] + b"\0" * 100)  # same size, other bytes
+    run = _build(url, tmp_path, "a")
+    assert run.returncode == 0, run.stderr
+    assert "differ from an online build" not in run.stderr
+    assert _raw(tmp_path / "dist-a" / "raw.zip")[MODULE] == _raw(files / WHEEL_NAME)[
+        "llraw/big.py"]
+    assert kept.read_bytes() == (files / WHEEL_NAME).read_bytes()
