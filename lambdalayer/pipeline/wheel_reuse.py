@@ -186,4 +186,4 @@ def unavailable_warning(missing: dict[str, str]) -> str:
     reason = next(iter(missing.values()))
     return (f"The wheels of {names} could not be had ({reason}): their files were deflated "
             "here, so the zip bytes differ from an online build's (the manifest lists them "
-            f"under {UNAVAILABLE_KEY}).")
+            f"under {UNAVAILABLE_KEY}); one online build keeps the wheels for later ones.")
