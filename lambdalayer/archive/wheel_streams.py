@@ -261,6 +261,8 @@ def keep_record(wheel: OpenWheel) -> None:
         return
     temporary: Path | None = None
     try:
+        # A wheel from a --find-links folder has its record in the cache all the same.
+        wheel.record.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with interrupt.deferred():  # created and named as one step
             descriptor, name = tempfile.mkstemp(dir=wheel.record.parent, prefix=".tmp-")
             temporary = Path(name)
