@@ -207,3 +207,16 @@ def test_a_damaged_wheel_in_the_cache_is_fetched_again(
     assert _raw(tmp_path / "dist-a" / "raw.zip")[MODULE] == _raw(files / WHEEL_NAME)[
         "llraw/big.py"]
     assert kept.read_bytes() == (files / WHEEL_NAME).read_bytes()
+
+
+def test_a_wheel_file_given_as_a_requirement_gives_its_own_streams(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "mine", "llrawlocal", "1.0",
+                       files={"llrawlocal/big.py": BIG}, deflate_level=9)
+    cache = tmp_path / "cache"
+    run = run_cli("build", "local", "-p", str(wheel), "--runtime", "python3.12", "--no-smoke",
+                  "--out", str(tmp_path / "dist"), env={"LAMBDALAYER_CACHE_DIR": str(cache)})
+    assert run.returncode == 0, run.stderr
+    assert "differ from an online build" not in run.stderr
+    assert _raw(tmp_path / "dist" / "local.zip")["python/llrawlocal/big.py"] == \
+        _raw(wheel)["llrawlocal/big.py"]
+    assert list((cache / "wheels").rglob("*.verified"))  # its checks are kept
