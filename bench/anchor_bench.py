@@ -43,7 +43,10 @@ def build(env: dict[str, str], out: Path, name: str, packages: list[str],
     args = [sys.executable, "-m", "lambdalayer", "build", name, "--out", str(out), "--force",
             "--verbose", *(a for p in packages for a in ("-p", p)), *extra]
     started = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    # Run outside the checkout: `-m lambdalayer` imports from the working directory first,
+    # which would shadow a --baseline checkout given through PYTHONPATH.
+    done = subprocess.run(args, env=env, cwd=out.parent, capture_output=True, text=True,
+                          check=False)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-2000:]}")
@@ -95,10 +98,10 @@ def main() -> None:
         warm = {**os.environ, "LAMBDALAYER_CACHE_DIR": str(base / "cache")}
         out = base / "out"
 
-        def first() -> tuple[float, str]:
+        def first(env: dict[str, str] = warm) -> tuple[float, str]:
             empty = base / "empty-cache"
             shutil.rmtree(empty, ignore_errors=True)
-            return build({**warm, "LAMBDALAYER_CACHE_DIR": str(empty)}, out, "np-first",
+            return build({**env, "LAMBDALAYER_CACHE_DIR": str(empty)}, out, "np-first",
                          BIG, *ONE)
 
         if not options.skip_ten:
@@ -119,12 +122,18 @@ def main() -> None:
         if options.skip_big:
             return
         print("2. numpy + pandas, python3.12/x86_64, warm uv cache")
-        big = rounds({"uv + zip -6": lambda: uv_and_zip(base),
-                      "first build (empty cache)": first,
-                      "forced rebuild": lambda: build(warm, out, "np", BIG, *ONE),
-                      "forced rebuild, --no-proof": lambda: build(warm, out, "np", BIG, *ONE,
-                                                                  "--no-proof")},
-                     options.repeat)
+        variants = {"uv + zip -6": lambda: uv_and_zip(base),
+                    "first build (empty cache)": first,
+                    "forced rebuild": lambda: build(warm, out, "np", BIG, *ONE),
+                    "forced rebuild, --no-proof": lambda: build(warm, out, "np", BIG, *ONE,
+                                                                "--no-proof")}
+        if options.baseline:
+            old_env = {**warm, "PYTHONPATH": str(options.baseline.resolve()),
+                       "LAMBDALAYER_CACHE_DIR": str(base / "cache-baseline")}
+            variants["first build, baseline"] = lambda: first(old_env)
+            variants["forced rebuild, baseline"] = lambda: build(old_env, out, "np-b", BIG,
+                                                                 *ONE)
+        big = rounds(variants, options.repeat)
         anchor = big["uv + zip -6"]
         print(f"  first build / uv + zip -6: {big['first build (empty cache)'] / anchor:.2f}x "
               "(goal <= 1x)")

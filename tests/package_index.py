@@ -33,9 +33,11 @@ def _record_line(name: str, data: bytes) -> str:
 
 def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-any",
                wheel_tag: str | None = None, files: dict[str, bytes] | None = None,
-               requires_python: str | None = None, requires: tuple[str, ...] = ()) -> Path:
+               requires_python: str | None = None, requires: tuple[str, ...] = (),
+               deflate_level: int | None = None) -> Path:
     """A wheel named with `file_tag` whose WHEEL file says `wheel_tag` (default: the same);
-    `files` default to one module named like the project; `requires` are Requires-Dist."""
+    `files` default to one module named like the project; `requires` are Requires-Dist;
+    members are stored, or deflated at `deflate_level` (as real wheels are)."""
     wheel_tag = wheel_tag or file_tag
     dist = name.replace("-", "_")
     if files is None:
@@ -55,7 +57,8 @@ def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-
     contents[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{dist}-{version}-{file_tag}.whl"
-    with zipfile.ZipFile(path, "w") as archive:
+    method = zipfile.ZIP_STORED if deflate_level is None else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w", compression=method, compresslevel=deflate_level) as archive:
         for member, data in contents.items():
             archive.writestr(member, data)
     return path
@@ -113,6 +116,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     to_pypi: bool  # redirect projects the index lacks to PyPI
     head_allowed: bool
     seen: list[tuple[str, bool]]
+    served_instead: dict[str, bytes]  # file name -> other bytes than those the page hashes
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet test output
@@ -139,6 +143,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         parts = [p for p in self.path.split("?")[0].split("/") if p]
         if len(parts) == 2 and parts[0] == "files":
             path = self.files_dir / parts[1]
+            if parts[1] in self.served_instead:
+                return self._send(self.served_instead[parts[1]], "application/octet-stream")
             if path.is_file():
                 return self._send(path.read_bytes(), "application/octet-stream")
         if len(parts) == 2 and parts[0] == "simple":
@@ -182,11 +188,13 @@ class PrivateIndex:
 
 @contextmanager
 def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_allowed: bool,
-           seen: list[tuple[str, bool]]) -> Iterator[int]:
+           seen: list[tuple[str, bool]],
+           served_instead: dict[str, bytes] | None = None) -> Iterator[int]:
     """Serve `files_dir` on a free loopback port (yielded) until the block ends."""
     handler = type("Handler", (_Handler,), {
         "files_dir": files_dir, "expected_auth": expected_auth, "to_pypi": to_pypi,
-        "head_allowed": head_allowed, "seen": seen})
+        "head_allowed": head_allowed, "seen": seen,
+        "served_instead": served_instead if served_instead is not None else {}})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -198,10 +206,13 @@ def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_al
 
 
 @contextmanager
-def serve_index(files_dir: Path) -> Iterator[str]:
-    """Serve `files_dir` as a simple index; yields its URL (`http://127.0.0.1:PORT/simple`)."""
+def serve_index(files_dir: Path, *,
+                served_instead: dict[str, bytes] | None = None) -> Iterator[str]:
+    """Serve `files_dir` as a simple index; yields its URL (`http://127.0.0.1:PORT/simple`).
+    `served_instead` (file name -> bytes, changeable while serving): what a download of
+    that file gets, while the project page still gives the real file's hash."""
     with _serve(files_dir, expected_auth=None, to_pypi=True, head_allowed=True,
-                seen=[]) as port:
+                seen=[], served_instead=served_instead) as port:
         yield f"http://127.0.0.1:{port}/simple"
 
 

@@ -15,7 +15,9 @@ destination and renamed.
 Deflate output is fixed for a given compressor; a host whose Python links
 another (zlib-ng, say) writes other compressed bytes, so the compressor's
 known answer (compressor.py) is a build input. Level 0 writes stored entries,
-which no compressor touches.
+which no compressor touches. A file installed unchanged from a wheel is written
+as that wheel member's own deflate stream when one is given (wheel_streams.py,
+docs/zip-format.md): no compressor touches those either.
 """
 
 from __future__ import annotations
@@ -30,16 +32,19 @@ import tempfile
 import unicodedata
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from lambdalayer.archive.compressor import compressor_record
 from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import replace_retrying, unreadable, walk_error
+
+if TYPE_CHECKING:
+    from lambdalayer.archive.wheel_streams import StreamRef
 
 DEFAULT_LEVEL = 6
 _DOS_EPOCH = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
@@ -59,6 +64,7 @@ class ZipStats:
     size: int
     unzipped_size: int
     members: tuple[tuple[str, int, int], ...] = ()  # (name, compressed, unzipped) in order
+    reused: int = 0  # members written as their wheel's own deflate stream
 
 
 # A zip's DOS date holds the years 1980-2107 (7 bits from 1980).
@@ -219,6 +225,8 @@ class _Member:
     cached: bytes | None = None
     same_as: int | None = None  # index of an earlier member with the same key
     identity: tuple[int, int, int, int] = (0, 0, 0, 0)  # device, inode, size, mtime
+    stream: StreamRef | None = None  # the wheel member this file may be copied from
+    reused: bool = False  # `cached` is the wheel's own stream (wheel_streams.py)
 
 
 def _cache_key(digest: str, level: int) -> str:
@@ -229,13 +237,14 @@ def _cache_key(digest: str, level: int) -> str:
 
 def _probe(member: _Member, level: int, cache: MemberCache | None,
            memo: RunMemo | None) -> _Member:
-    """CRC (and, with a cache or a memo, digest and known data) of a file."""
+    """CRC (and, with a cache, a memo or a wheel stream, digest and known data) of a file."""
     seen = memo.probed.get(member.identity) if memo is not None else None
     if seen is not None:
         crc, key = seen
     else:
         crc = 0
-        digest = hashlib.sha256() if cache is not None or memo is not None else None
+        wanted = cache is not None or memo is not None or member.stream is not None
+        digest = hashlib.sha256() if wanted else None
         with member.path.open("rb") as handle:
             while block := handle.read(_READ_BLOCK):
                 crc = zlib.crc32(block, crc)
@@ -246,6 +255,15 @@ def _probe(member: _Member, level: int, cache: MemberCache | None,
         key = _cache_key(digest.hexdigest(), level)
         if memo is not None:
             memo.probed[member.identity] = (crc, key)
+    if member.stream is not None:
+        from lambdalayer.archive.wheel_streams import stream_for
+
+        # The wheel's stream only when it holds exactly this content (verified there);
+        # never kept under the deflate key, which names our own deflate's bytes.
+        reused = stream_for(member.stream, member.path, member.size, crc,
+                            key.split("-", 1)[0])
+        if reused is not None:
+            return replace(member, crc=crc, cached=reused, reused=True)
     known = memo.get(key) if memo is not None else None
     if known is None and cache is not None and member.size >= CACHE_MIN:
         known = cache.get(key)
@@ -325,7 +343,7 @@ def _compressed_members(
         if member.cached is not None and member.crc is not None:
             if index in repeated:
                 earlier[index] = member.cached
-            if memo is not None and member.key is not None:
+            if memo is not None and member.key is not None and not member.reused:
                 memo.put(member.key, member.cached)  # later zips skip the cache's check
             yield member, member.cached, member.crc, member.size
             continue
@@ -371,16 +389,17 @@ def _checked_entries(files: Iterable[tuple[str, Path]], level: int) -> list[tupl
 
 
 def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoolExecutor,
-                    cache: MemberCache | None, memo: RunMemo | None) -> list[_Member]:
+                    cache: MemberCache | None, memo: RunMemo | None,
+                    streams: Mapping[str, StreamRef]) -> list[_Member]:
     members = []
     for name, source in entries:
         info = source.stat()
         members.append(_Member(name=name, path=source, size=info.st_size, identity=(
-            info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)))
-    # Probe what needs a whole-file CRC up front (big files, cache lookups, every file
-    # with a memo): chunks are then deflated independently, in any order.
+            info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns), stream=streams.get(name)))
+    # Probe what needs a whole-file CRC up front (big files, cache lookups, wheel streams,
+    # every file with a memo): chunks are then deflated independently, in any order.
     probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK or memo is not None
-             or (cache is not None and m.size >= CACHE_MIN)]
+             or m.stream is not None or (cache is not None and m.size >= CACHE_MIN)]
     for i, probed in zip(probe, pool.map(lambda i: _probe(members[i], level, cache, memo),
                                          probe), strict=True):
         members[i] = probed
@@ -388,7 +407,7 @@ def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoo
     # compressed at its first place and copied to the others.
     first: dict[str, int] = {}
     for i, member in enumerate(members):
-        if member.key is None:
+        if member.key is None or member.reused:
             continue
         if member.key not in first:
             first[member.key] = i
@@ -440,6 +459,7 @@ def write_zip(
     workers: int | None = None,
     cache: MemberCache | None = None,
     memo: RunMemo | None = None,
+    streams: Mapping[str, StreamRef] | None = None,
 ) -> ZipStats:
     """Write `files` (archive name -> source path) to `destination`, deterministically.
 
@@ -448,10 +468,15 @@ def write_zip(
     The bytes depend on the files, `level` and zlib alone: not on `workers`, and
     not on whether `cache` (compressed members from earlier builds) was warm, nor on
     what `memo` (compressed members of this run's earlier zips) holds.
+
+    `streams` (archive name -> wheel member, archive/wheel_streams.py): a file whose
+    content is exactly its wheel member's is written as that member's deflate stream;
+    the bytes then depend on the wheel instead of on zlib. Level 0 stores everything.
     """
     entries = _checked_entries(files, level)
     if level == 0:
         memo = None  # stored members cost no compression: nothing to reuse
+        streams = None  # stored means stored: no deflate stream at all
     workers = max(1, workers or os.cpu_count() or 1)
     method = _STORED if level == 0 else zlib.DEFLATED
     time, date = _dos_time(fixed_timestamp())
@@ -471,7 +496,8 @@ def write_zip(
             offset = 0
             unzipped = 0
             sizes: list[tuple[str, int, int]] = []
-            members = _probed_members(entries, level, pool, cache, memo)
+            reused = 0
+            members = _probed_members(entries, level, pool, cache, memo, streams or {})
             for member, data, crc, raw_size in _compressed_members(members, level, pool,
                                                                    workers, cache, memo):
                 record, written = _write_member(handle, member, data, crc, raw_size,
@@ -481,6 +507,7 @@ def write_zip(
                 offset += written
                 unzipped += raw_size
                 sizes.append((member.name, len(data), raw_size))
+                reused += member.reused
             _write_directory(handle, central, offset)
         os.chmod(temporary, 0o644)
         replace_retrying(temporary, destination)
@@ -489,4 +516,4 @@ def write_zip(
             temporary.unlink(missing_ok=True)
         raise
     return ZipStats(entries=len(entries), size=destination.stat().st_size, unzipped_size=unzipped,
-                    members=tuple(sizes))
+                    members=tuple(sizes), reused=reused)

@@ -64,10 +64,14 @@ SIZES_DIR = "unzipped-sizes"
 INTERPRETERS_DIR = "interpreters"
 PROOF_BYTECODE_DIR = "proof-bytecode"
 INDEX_ANSWERS_DIR = "index-answers"
+# Wheel files by SHA-256, whose deflate streams zips reuse (docs/zip-format.md), and the
+# record of which of their members were verified (resolve/wheel_fetch.py,
+# archive/wheel_streams.py).
+WHEELS_DIR = "wheels"
 LAMBDA_MODEL_RECORD = "lambda-model-runtimes.json"  # targets/lambda_model.py
 OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, BUILD_LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR,
                          "CACHEDIR.TAG", SECRET, LAMBDA_MODEL_RECORD, PROOF_BYTECODE_DIR,
-                         INDEX_ANSWERS_DIR})
+                         INDEX_ANSWERS_DIR, WHEELS_DIR})
 # What `cache clean` may delete in each folder of ours: only names lambdalayer writes there
 # (and its temporary files). Anything else, another tool's file included, stays.
 _TEMPORARY = r"|^\.tmp-.*|^\..*\.tmp$"
@@ -76,6 +80,7 @@ _CLEANABLE = {
     SIZES_DIR: re.compile(r"^[0-9a-f]{2}$|^[0-9a-f]{64}\.json$" + _TEMPORARY),
     LOGS_DIR: re.compile(r"^build-.*\.log$" + _TEMPORARY),
     BUILD_LOGS_DIR: re.compile(r"^.*-\d{8}T\d{6}\.log$" + _TEMPORARY),
+    WHEELS_DIR: re.compile(r"^[0-9a-f]{2}$|^[0-9a-f]{64}\.(?:whl|verified)$" + _TEMPORARY),
 }
 
 
@@ -202,6 +207,16 @@ def _secret(root: Path) -> bytes | None:
     except OSError:
         return None
     return data if len(data) == 32 else None
+
+
+def sign(root: Path, message: bytes) -> bytes | None:
+    """HMAC-SHA256 of `message` under the cache's secret (None when there is none): what
+    lets a record in the cache prove that lambdalayer wrote it."""
+    import hashlib
+    import hmac
+
+    key = _secret(root)
+    return None if key is None else hmac.new(key, message, hashlib.sha256).digest()
 
 
 def _unmarked_but_ours(root: Path) -> bool:

@@ -81,6 +81,7 @@ from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
     from lambdalayer.audit.findings import AuditReport, Finding, FindingGroup
+    from lambdalayer.pipeline.wheel_reuse import WheelStreams
 
 
 # The stages `build --verbose` times. "index query" is the time resolution waited on the
@@ -398,6 +399,10 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     # One note per distinct text: a shared tree or several targets repeat them.
     warnings.extend(dict.fromkeys(n for p in plans for r in p.resolutions for n in r.notes))
     record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
+    from lambdalayer.pipeline.wheel_reuse import start_fetches
+
+    # Fetched while the layers are installed, audited and proven (never before resolving).
+    streams = start_fetches(request, [r for p in plans for r in p.resolutions], work)
     staged = []
     for index, layer in enumerate(plans):
         root = work / f"layer-{index}"
@@ -451,9 +456,11 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     partials: list[Path] = []
     try:
         with clock.stage("zip"):
+            record, inputs_hash = _note_unavailable(streams, record, inputs_hash, warnings)
             artifacts = _write_artifacts(request, staged, compiled, warnings, partials,
-                                         inputs_hash, record, progress)
+                                         inputs_hash, record, progress, streams)
     finally:
+        streams.finish()
         with interrupt.deferred():  # a signal now would cut the cleanup in half
             for partial in partials:  # left only by a failure or a signal
                 partial.unlink(missing_ok=True)
@@ -462,10 +469,25 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
                        timings=clock.timings())
 
 
+def _note_unavailable(streams: WheelStreams, record: dict[str, Any], inputs_hash: str,
+                      warnings: list[str]) -> tuple[dict[str, Any], str]:
+    """The record and inputs hash, naming the wheels this build could not have (their
+    files deflated here: the zip differs from an online build's), and a warning."""
+    from lambdalayer.pipeline.plan import hash_inputs
+    from lambdalayer.pipeline.wheel_reuse import UNAVAILABLE_KEY, unavailable_warning
+
+    missing = streams.unavailable()
+    if not missing:
+        return record, inputs_hash
+    warnings.append(unavailable_warning(missing))
+    return ({**record, UNAVAILABLE_KEY: sorted(missing)},
+            hash_inputs({"inputs_hash": inputs_hash, UNAVAILABLE_KEY: sorted(missing)}))
+
+
 def _write_artifacts(request: BuildRequest, staged: list[Any],
                      compiled: dict[str, CompileReport], warnings: list[str],
                      partials: list[Path], inputs_hash: str, record: dict[str, Any],
-                     progress: Progress | None) -> list[Artifact]:
+                     progress: Progress | None, streams: WheelStreams) -> list[Artifact]:
     """Zip each staged layer and write its manifest; `partials` collects temporary zips."""
     artifacts = []
     sweep_partials(request.out_dir)  # what killed builds left half-written
@@ -483,7 +505,7 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
         partials.append(partial)
         try:
             stats = write_zip(iter_tree(root), partial, level=request.compression_level,
-                              cache=cache, memo=memo)
+                              cache=cache, memo=memo, streams=streams.refs(root, site_dirs))
         except OSError as exc:
             if is_write_fault(exc):  # write_zip removed its temporary file
                 raise cannot_write(zip_path, exc) from exc

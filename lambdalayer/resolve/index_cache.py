@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from lambdalayer.common.cache import INDEX_ANSWERS_DIR, cache_root, ensure_root, max_size, trim
 
@@ -72,6 +72,12 @@ def fresh(url: str, auth: str | None) -> bytes | None:
         return None
     until = kept[0].get("fresh_until")
     return kept[1] if isinstance(until, (int, float)) and time.time() < until else None
+
+
+def kept(url: str, auth: str | None) -> bytes | None:
+    """The kept answer for `url`, fresh or not: what an offline build may look at."""
+    found = _read(url, auth)
+    return found[1] if found is not None else None
 
 
 def validators(url: str, auth: str | None) -> dict[str, str]:
@@ -142,14 +148,26 @@ def once(key: object, ask: Callable[[], _T]) -> Future[_T]:
     with _LOCK:
         found = _ASKED.get(key)
         if found is None:
-            found = Future()
+            found = _started(ask)
             _ASKED[key] = found
-            thread = threading.Thread(target=_settle, args=(found, ask), daemon=True)
-            if not _THREADS:
-                atexit.register(_end_at_exit)
-            _THREADS.append(thread)
-            thread.start()
     return found  # type: ignore[return-value]
+
+
+def background(ask: Callable[[], _T]) -> Future[_T]:
+    """`ask()` run in a daemon thread now, every time (nothing kept for later callers),
+    ended like `once`'s at exit."""
+    with _LOCK:
+        return _started(ask)
+
+
+def _started(ask: Callable[[], _T]) -> Future[_T]:
+    found: Future[_T] = Future()
+    thread = threading.Thread(target=_settle, args=(found, ask), daemon=True)
+    if not _THREADS:
+        atexit.register(_end_at_exit)
+    _THREADS.append(thread)
+    thread.start()
+    return found
 
 
 def _end_at_exit() -> None:
@@ -178,7 +196,7 @@ def waited_seconds() -> float:
         return _WAITED[0]
 
 
-def _settle(future: Future[object], ask: Callable[[], object]) -> None:
+def _settle(future: Future[Any], ask: Callable[[], object]) -> None:
     try:
         future.set_result(ask())
     except BaseException as exc:  # handed to whoever waits on it

@@ -3,6 +3,7 @@ newest-release check; answers are kept as the index allows: index_cache.py)."""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import os
@@ -63,11 +64,18 @@ class IndexAnswer:
     note: str | None = None  # why the index could not be asked (shown in the message)
 
 
-def _ssl_contexts() -> list[ssl.SSLContext]:
+def _ssl_contexts() -> tuple[ssl.SSLContext, ...]:
+    """Made once per process and CA setting (loading the CA certificates costs ~30 ms
+    each, with the GIL held); an SSLContext is safe to share between threads."""
+    return _contexts_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _contexts_for(_cert_file: str | None, _cert_dir: str | None) -> tuple[ssl.SSLContext, ...]:
     contexts = [ssl.create_default_context()]
     contexts += [ssl.create_default_context(cafile=path) for path in _SYSTEM_CA_FILES
                  if os.path.isfile(path)]
-    return contexts
+    return tuple(contexts)
 
 
 class _Unavailable(Exception):
@@ -151,6 +159,66 @@ def _fetch(url: str, *, deadline: Deadline) -> bytes | None:
     raise _Unavailable(failure)
 
 
+def project_files(project: str, plan: QueryPlan, *, offline: bool = False,
+                  timeout: float = 30.0) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """(page URL, credentials header, file entries) of the first index, in uv's order,
+    that lists `project` (PEP 691). Offline, only answers kept from earlier runs are
+    read. Raises _Unavailable (a redacted reason) when no index can say."""
+    name = canonicalize_name(project)
+    for url in plan.urls:
+        page = f"{url}/{name}/"
+        bare, auth = split_credentials(page)
+        if offline:
+            body = index_cache.kept(bare, auth)
+            if body is None:
+                raise _Unavailable("offline, and the index's page was not kept")
+        else:
+            with Deadline(deadline_seconds(timeout), url) as deadline:
+                body = _fetch(page, deadline=deadline)
+        if body is None:
+            continue
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise _Unavailable("the index did not answer in JSON (PEP 691)") from None
+        files = data.get("files") if isinstance(data, dict) else None
+        if not isinstance(files, list):
+            raise _Unavailable("the index's answer lists no files")
+        return bare, auth, [f for f in files if isinstance(f, dict)]
+    raise _Unavailable(f"no index lists {name}")
+
+
+def download(url: str, auth: str | None, sink: Any, *, cap: int, timeout: float) -> None:
+    """Write the file at `url` to `sink` (at most `cap` bytes, within `timeout` seconds in
+    all), with the index query's rules: the credentials header only to its own origin,
+    redirects guarded (_GuardedRedirects). Raises _Unavailable with a redacted reason."""
+    headers = {"Authorization": auth} if auth else {}
+    failure = "no answer"
+    for context in _ssl_contexts():
+        try:
+            with Deadline(deadline_seconds(timeout), url) as deadline:
+                request = urllib.request.Request(url, headers=headers)
+                with open_url(request, deadline, context=context,
+                              handlers=(_GuardedRedirects(),)) as response:
+                    read_body(response, deadline, cap=cap, sink=sink)
+                    return
+        except BodyTooLarge:
+            raise _Unavailable(f"the file is larger than {cap:,} bytes") from None
+        except DeadlineExceeded as exc:
+            raise _Unavailable(str(exc)) from None
+        except urllib.error.HTTPError as exc:
+            raise _Unavailable(f"the index answered HTTP {exc.code}") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ssl.SSLCertVerificationError):
+                failure = "this Python cannot verify the index's certificate"
+                continue
+            raise _Unavailable(f"the file could not be fetched ({exc.reason})") from None
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise _Unavailable(f"the file could not be read ({type(exc).__name__})") from None
+    raise _Unavailable(failure)
+
+
+Unavailable = _Unavailable  # for resolve/wheel_fetch.py
 
 
 def ask_indexes(project: str, plan: QueryPlan, *, timeout: float = 20.0) -> IndexAnswer:

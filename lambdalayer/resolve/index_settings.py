@@ -244,17 +244,24 @@ def _uv_config_indexes(start: Path) -> tuple[list[str], list[str]] | None:
     return primary, extra
 
 
+def is_offline(settings: IndexSettings) -> bool:
+    """--offline, or uv's own UV_OFFLINE."""
+    return settings.offline or os.environ.get("UV_OFFLINE", "").lower() in {"1", "true", "yes"}
+
+
 def query_plan(settings: IndexSettings, requirement_texts: Iterable[str] = (),
-               start: Path | None = None, bases: Iterable[Path] = ()) -> QueryPlan:
+               start: Path | None = None, bases: Iterable[Path] = (), *,
+               even_offline: bool = False) -> QueryPlan:
     """The indexes uv would consult, most preferred first.
 
     Precedence as uv's: command-line options (here: flags/config) and UV_*
     variables over requirement-file options over uv.toml over PyPI. Extra
     indexes come before the default one. `bases` are the directories relative
     --find-links paths of requirement files may be relative to (besides the
-    working directory).
+    working directory). `even_offline`: the indexes an online build would ask (whose
+    kept answers an offline build may read).
     """
-    if settings.offline or os.environ.get("UV_OFFLINE", "").lower() in {"1", "true", "yes"}:
+    if not even_offline and is_offline(settings):
         return QueryPlan(urls=(), skipped="the build is offline (--offline or UV_OFFLINE)")
     files = _file_options(requirement_texts)
     find_links = _local_dirs(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from lambdalayer.archive.wheel_streams import StreamRef, open_wheel
 from lambdalayer.archive.zipwriter import iter_tree, write_zip
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 from tests.conftest import find_python, require
@@ -112,8 +113,27 @@ def test_rebuilds_and_worker_counts_give_the_same_bytes(
         archive.extractall(tmp_path / "tree")
         for info in archive.infolist():  # extractall drops the modes; the zip records them
             (tmp_path / "tree" / info.filename).chmod((info.external_attr >> 16) & 0o777)
-    write_zip(iter_tree(tmp_path / "tree"), tmp_path / "one.zip", workers=1)
-    assert (tmp_path / "one.zip").read_bytes() == first
+    # The zip copies the wheels' own deflate streams (docs/zip-format.md): the same
+    # wheels, from the cache the build kept them in, give the same bytes on one worker.
+    wheels = [open_wheel(path, path.stem) for path in
+              sorted(Path(cache_env["LAMBDALAYER_CACHE_DIR"], "wheels").rglob("*.whl"))]
+    streams = {f"{SITE}/{name}": StreamRef(wheel=wheel, name=name, member=member, dist="")
+               for wheel in wheels if wheel is not None
+               for name, member in wheel.members.items()}
+    assert len(wheels) >= 3 and streams
+    stats = write_zip(iter_tree(tmp_path / "tree"), tmp_path / "one.zip", workers=1,
+                      streams=streams)
+    assert (tmp_path / "one.zip").read_bytes() == first and stats.reused > 1000
+    # A stripped shared object is not its wheel's member any more: deflated here, its
+    # entry not the wheel's stream; an untouched module is the wheel's stream.
+    with zipfile.ZipFile(tmp_path / "one.zip") as archive:
+        infos = {i.filename: i for i in archive.infolist()}
+    stripped = [n for n in streams if n.endswith(".so") and n in infos
+                and streams[n].member.crc != infos[n].CRC]
+    assert stripped, "--strip changed some shared objects"
+    for wheel in wheels:
+        if wheel is not None:
+            wheel.close()
 
 
 def test_exclude_takes_exclusive_dependencies_and_keeps_shared_ones(tmp_path: Path) -> None:

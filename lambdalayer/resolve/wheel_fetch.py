@@ -1,0 +1,213 @@
+"""The wheel file an installed distribution came from, for its deflate streams
+(archive/wheel_streams.py, docs/zip-format.md).
+
+uv's cache keeps wheels unpacked, so the `.whl` is found again: in a --find-links
+folder or a wheel file given as a requirement, else on the first index (in uv's
+order) that lists the project, as the file whose name has the installed name,
+version and tag set (the dist-info's WHEEL). An index's file is fetched with the
+index query's own client (credentials to the index's origin only, guarded
+redirects, a deadline, a size cap), checked against the SHA-256 the index gives,
+and kept in lambdalayer's cache (`wheels/`, by SHA-256). Offline, only kept pages
+and kept wheels are used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from packaging.utils import (
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from lambdalayer.common import interrupt
+from lambdalayer.common.cache import WHEELS_DIR, max_size, usable_root
+from lambdalayer.common.redact import redact_text
+from lambdalayer.resolve.index_settings import QueryPlan
+
+MAX_WHEEL = 512 * 1024 * 1024  # a wheel larger than this is not fetched
+_TIMEOUT = 300.0  # seconds for one wheel, in all
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelWanted:
+    """What an installed distribution says it came from (METADATA and WHEEL)."""
+
+    name: str  # canonical
+    version: str
+    tags: frozenset[str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelOutcome:
+    """The wheel file (path and SHA-256), or why there is none. `unavailable` marks a
+    wheel an online build with a cache could have had (offline, network, no hash): the
+    zip then differs from such a build's. A wheel no index lists is not unavailable: no
+    build has it."""
+
+    path: Path | None = None
+    sha256: str | None = None
+    record: Path | None = None  # where the member verifications are kept
+    reason: str | None = None
+    unavailable: bool = False
+    kept: bool = False  # found in lambdalayer's cache, not yet hashed
+
+
+def _matches(filename: str, wanted: WheelWanted, *, quick: bool = False) -> bool:
+    parts = filename.split("-")
+    # A page lists thousands of files (numpy: 4,400): `quick` first skips those whose
+    # version field is not written as METADATA writes it (wheel names normalise it).
+    if quick and (len(parts) < 5 or parts[1] != wanted.version.replace("-", "_")):
+        return False
+    try:
+        name, version, _build, tags = parse_wheel_filename(filename)
+        return (canonicalize_name(name) == wanted.name
+                and version == Version(wanted.version)
+                and {str(t) for t in tags} == set(wanted.tags))
+    except (InvalidWheelFilename, InvalidVersion):
+        return False
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(_BLOCK):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _cache_dir() -> Path | None:
+    if max_size() <= 0:
+        return None
+    root = usable_root()
+    return root / WHEELS_DIR if root is not None else None
+
+
+def _record_path(sha256: str) -> Path | None:
+    folder = _cache_dir()
+    return folder / sha256[:2] / f"{sha256}.verified" if folder is not None else None
+
+
+def find_wheel(wanted: WheelWanted, plan: QueryPlan, local: tuple[Path, ...], *,
+               offline: bool, scratch: Path) -> WheelOutcome:
+    """The wheel `wanted` was installed from. `local`: wheel files given as requirements;
+    `scratch`: where to download when the cache cannot keep it. Never raises."""
+    candidates = sorted([*local, *(p for d in plan.find_links for p in _listed(d))])
+    for path in candidates:
+        if _matches(path.name, wanted):
+            sha = _sha256(path)
+            if sha is not None:
+                return WheelOutcome(path=path, sha256=sha, record=_record_path(sha))
+    if not plan.urls:
+        return WheelOutcome(reason=plan.skipped or "no index is used", unavailable=offline)
+    from lambdalayer.resolve.index_query import Unavailable, project_files
+
+    try:
+        page, auth, files = project_files(wanted.name, plan, offline=offline)
+    except Unavailable as exc:
+        return WheelOutcome(reason=redact_text(str(exc)), unavailable=True)
+    entries = [f for f in files if _matches(str(f.get("filename", "")), wanted, quick=True)] \
+        or [f for f in files if _matches(str(f.get("filename", "")), wanted)]
+    entries.sort(key=lambda f: str(f.get("filename")))
+    if not entries:
+        return WheelOutcome(reason="the index lists no such wheel")
+    entry = entries[0]
+    hashes = entry.get("hashes")
+    sha = hashes.get("sha256") if isinstance(hashes, dict) else None
+    if not isinstance(sha, str) or len(sha) != 64:
+        return WheelOutcome(reason="the index gives no SHA-256 for it", unavailable=True)
+    sha = sha.lower()
+    return _cached_or_fetched(entry, sha, page, auth, offline=offline, scratch=scratch)
+
+
+def _listed(directory: Path) -> list[Path]:
+    try:
+        return [p for p in directory.iterdir() if p.name.endswith(".whl") and p.is_file()]
+    except OSError:
+        return []
+
+
+def _cached_or_fetched(entry: dict[str, object], sha: str, page: str, auth: str | None, *,
+                       offline: bool, scratch: Path) -> WheelOutcome:
+    folder = _cache_dir()
+    kept = folder / sha[:2] / f"{sha}.whl" if folder is not None else None
+    if kept is not None and kept.is_file():
+        with contextlib.suppress(OSError):
+            os.utime(kept)  # recently used: trimmed last
+        # Hashed when opened (archive/wheel_streams.open_wheel); a damaged copy is
+        # deleted then and fetched again (pipeline/wheel_reuse.py).
+        return WheelOutcome(path=kept, sha256=sha, record=_record_path(sha), kept=True)
+    if offline:
+        return WheelOutcome(reason="offline, and the wheel is not in lambdalayer's cache",
+                            unavailable=True)
+    url = urllib.parse.urljoin(page, str(entry.get("url", "")))
+    from lambdalayer.resolve.index_query import Unavailable, _origin, download
+
+    # The index's credentials go to the index's own origin only (docs/trust.md).
+    header = auth if _origin(url) == _origin(page) else None
+    target = (kept.parent if kept is not None else scratch)
+    temporary: Path | None = None
+    try:
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with interrupt.deferred():  # created and named as one step
+            descriptor, name = tempfile.mkstemp(dir=target, prefix=".tmp-")
+            temporary = Path(name)
+        digest = _HashingFile(os.fdopen(descriptor, "wb"))
+        with digest.handle:
+            download(url, header, digest, cap=MAX_WHEEL, timeout=_TIMEOUT)
+        if digest.hexdigest() != sha:
+            return WheelOutcome(reason="the file's SHA-256 is not the one the index gives",
+                                unavailable=True)
+        final = kept if kept is not None else target / f"{sha}.whl"
+        os.replace(temporary, final)
+        temporary = None
+        return WheelOutcome(path=final, sha256=sha, record=_record_path(sha))
+    except Unavailable as exc:
+        return WheelOutcome(reason=redact_text(str(exc)), unavailable=True)
+    except OSError as exc:
+        return WheelOutcome(reason=f"it could not be written ({exc.strerror or exc})",
+                            unavailable=True)
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+
+
+class _HashingFile:
+    """A binary file that hashes what is written to it."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self._digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        return self.handle.write(data)
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def trim_wheels() -> None:
+    """Keep the wheel files within a quarter of the cache's cap, least recently used first."""
+    from lambdalayer.common.cache import trim
+
+    folder = _cache_dir()
+    if folder is not None and folder.is_dir() and not folder.is_symlink():
+        trim(folder, max_size() // 4)
