@@ -1,10 +1,10 @@
 """Real packages: lambdalayer against SAM's builder (aws-lambda-builders), in one run.
 
-    python bench/realworld_bench.py [--workers 2] [--work DIR] [--only NAME ...]
+    python bench/realworld_bench.py [--workers 2] [--work DIR] [--only NAME ...] [--cold-only]
 
 The list is tests/realworld/packages.py (python3.12/x86_64). For each package:
-- lambdalayer: `build -p PKG` then `test ZIP --import MOD` (import proof included
-  in its time);
+- lambdalayer: `build -p PKG`, whose import proof is on (its time includes it); the
+  judges' `test ZIP --import MOD` below is not counted;
 - SAM's builder: the python_pip workflow of aws-lambda-builders (installed from
   the index into its own venv, made by this script with a CPython 3.12, not
   timed), building a layer directory (its time is the build alone).
@@ -17,11 +17,12 @@ this host only because the host has a library (opencv-python's libGL) a failure.
 A correct outcome is "built and imports" for a package that can work on Lambda and
 "refused" (for lambdalayer: with the expected advice) for one that cannot; a layer
 built for a package that cannot work is wrong whatever the judges say of it. Both
-tools start with empty private caches (UV_CACHE_DIR, PIP_CACHE_DIR); a worker runs
-one package with both tools back to back, so machine load hits both alike.
-Goal: more correct outcomes than SAM's builder and <= 0.6x its time
-(sum of per-package wall times). Prints a table, the totals and the ratio; exits
-1 when the goal is missed.
+tools start with empty private caches (UV_CACHE_DIR, PIP_CACHE_DIR, lambdalayer's
+cache): the cold pass; then every package again into new output folders with those
+caches kept: the warm pass. A worker runs one package with both tools back to back,
+so machine load hits both alike. Goals: more correct outcomes than SAM's builder,
+and <= 0.33x its time cold and <= 0.5x warm (sums of per-package wall times).
+Prints a table per pass, the totals and the ratios; exits 1 when a goal is missed.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from lambdalayer.interpreters.find import find_interpreter
 from lambdalayer.targets.target import Target
 from tests.realworld.packages import CASES, Case
 
-GOAL_RATIO = 0.6
+GOALS = {"cold": 0.33, "warm": 0.5}
 
 SAM_DRIVER = textwrap.dedent('''
     import os, sys, tempfile
@@ -112,7 +113,7 @@ def judge(layer: Path, case: Case, env: dict[str, str]) -> tuple[bool, str, floa
 
 
 def lambdalayer_case(case: Case, work: Path, env: dict[str, str]) -> Outcome:
-    out = work / "ll" / case.name
+    out = work / case.name
     start = time.perf_counter()
     built = run([sys.executable, "-m", "lambdalayer", "build", case.name, "-p", case.spec,
                  "--runtime", "python3.12", "--arch", "x86_64", "--out", str(out)], env)
@@ -124,13 +125,13 @@ def lambdalayer_case(case: Case, work: Path, env: dict[str, str]) -> Outcome:
                        "built")
     if built.returncode != 0:
         return Outcome(False, seconds, f"refused ({built.returncode})")
-    correct, what, import_seconds = judge(out / f"{case.name}.zip", case, env)
-    return Outcome(correct, seconds + import_seconds, what)
+    correct, what, _ = judge(out / f"{case.name}.zip", case, env)
+    return Outcome(correct, seconds, what)
 
 
 def sam_case(case: Case, work: Path, python: str, driver: Path, env: dict[str, str],
              ll_env: dict[str, str]) -> Outcome:
-    out = work / "sam" / case.name
+    out = work / case.name
     start = time.perf_counter()
     built = run([python, str(driver), case.spec, str(out)], env)
     seconds = time.perf_counter() - start
@@ -163,6 +164,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="packages run at once")
     parser.add_argument("--work", type=Path, help="working directory (default: a new one)")
     parser.add_argument("--only", nargs="*", metavar="NAME", help="only these packages")
+    parser.add_argument("--cold-only", action="store_true", help="skip the warm pass")
     opts = parser.parse_args()
     work = opts.work or Path(tempfile.mkdtemp(prefix="realworld-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -173,13 +175,21 @@ def main() -> int:
     ll_env = {"UV_CACHE_DIR": str(work / "uvcache"),
               "LAMBDALAYER_CACHE_DIR": str(work / "llcache")}
     sam_env = {"PIP_CACHE_DIR": str(work / "pipcache")}
+    met = True
+    for name in ("cold",) if opts.cold_only else ("cold", "warm"):
+        def both(case: Case, name: str = name) -> tuple[Outcome, Outcome]:
+            return (lambdalayer_case(case, work / name / "ll", ll_env),
+                    sam_case(case, work / name / "sam", python, driver, sam_env, ll_env))
 
-    def both(case: Case) -> tuple[Outcome, Outcome]:
-        return (lambdalayer_case(case, work, ll_env),
-                sam_case(case, work, python, driver, sam_env, ll_env))
+        with ThreadPoolExecutor(max_workers=opts.workers) as pool:
+            results = list(pool.map(both, cases))
+        met = _report(name, cases, results) and met
+    print("goals met" if met else "goal MISSED")
+    return 0 if met else 1
 
-    with ThreadPoolExecutor(max_workers=opts.workers) as pool:
-        results = list(pool.map(both, cases))
+
+def _report(name: str, cases: list[Case], results: list[tuple[Outcome, Outcome]]) -> bool:
+    print(f"\n{name} caches")
     print(f"{'package':24} {'expected':10} {'lambdalayer':30} {'s':>6}  {'SAM builder':30} "
           f"{'s':>6}")
     for case, (ll, sam) in zip(cases, results, strict=True):
@@ -192,13 +202,12 @@ def main() -> int:
     ll_time = sum(ll.seconds for ll, _ in results)
     sam_time = sum(sam.seconds for _, sam in results)
     ratio = ll_time / sam_time if sam_time else float("inf")
-    print(f"\ncorrect outcomes: lambdalayer {ll_ok}/{len(cases)}, SAM builder "
+    print(f"correct outcomes ({name}): lambdalayer {ll_ok}/{len(cases)}, SAM builder "
           f"{sam_ok}/{len(cases)}")
-    print(f"wall time (sum over packages): lambdalayer {ll_time:.0f} s (import proof "
-          f"included), SAM builder {sam_time:.0f} s; ratio {ratio:.2f} (goal <= {GOAL_RATIO})")
-    met = ll_ok > sam_ok and ratio <= GOAL_RATIO
-    print("goal met" if met else "goal MISSED")
-    return 0 if met else 1
+    print(f"wall time ({name}, sum over packages): lambdalayer {ll_time:.0f} s (import proof "
+          f"included), SAM builder {sam_time:.0f} s; ratio {ratio:.2f} "
+          f"(goal <= {GOALS[name]})")
+    return ll_ok > sam_ok and ratio <= GOALS[name]
 
 
 if __name__ == "__main__":
