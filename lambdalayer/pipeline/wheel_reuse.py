@@ -32,7 +32,13 @@ from lambdalayer.archive.wheel_streams import (
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.resolve import index_cache
 from lambdalayer.resolve.index_settings import QueryPlan, is_offline, query_plan
-from lambdalayer.resolve.wheel_fetch import WheelOutcome, WheelWanted, find_wheel, trim_wheels
+from lambdalayer.resolve.wheel_fetch import (
+    PageMemo,
+    WheelOutcome,
+    WheelWanted,
+    find_wheel,
+    trim_wheels,
+)
 
 if TYPE_CHECKING:
     from lambdalayer.pipeline.request import BuildRequest
@@ -116,6 +122,7 @@ def start_fetches(request: BuildRequest, resolutions: Iterable[Resolution],
     if request.compression_level == 0:
         return streams  # stored zips copy no deflate stream
     offline = is_offline(request.inputs.index)
+    pages = PageMemo()
     for resolution in resolutions:
         inputs = request.inputs_for(resolution.target)
         local, direct = _direct_requirements(inputs, work)
@@ -131,7 +138,7 @@ def start_fetches(request: BuildRequest, resolutions: Iterable[Resolution],
                 continue
             # Per build, not per process: each build opens (and closes) its own wheels.
             streams.asked[wanted] = index_cache.background(
-                _Job(wanted, plan, local, offline, work / "wheels"))
+                _Job(wanted, plan, local, offline, work / "wheels", pages))
     return streams
 
 
@@ -142,6 +149,7 @@ class _Job:
     local: tuple[Path, ...]
     offline: bool
     scratch: Path
+    pages: PageMemo
 
     def __call__(self) -> _Found:
         """The wheel, opened: its bytes hashed and its table of members read while the
@@ -149,7 +157,8 @@ class _Job:
         for _attempt in range(2):
             with _AT_ONCE:
                 outcome = find_wheel(self.wanted, self.plan, self.local,
-                                     offline=self.offline, scratch=self.scratch)
+                                     offline=self.offline, scratch=self.scratch,
+                                     pages=self.pages)
             if outcome.path is None or outcome.sha256 is None:
                 return outcome, None
             wheel = open_wheel(outcome.path, outcome.sha256, outcome.record)

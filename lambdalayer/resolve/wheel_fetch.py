@@ -17,10 +17,11 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from packaging.utils import (
     InvalidWheelFilename,
@@ -105,10 +106,43 @@ def _record_path(sha256: str) -> Path | None:
     return folder / sha256[:2] / f"{sha256}.verified" if folder is not None else None
 
 
+_Page = tuple[str, "str | None", list[dict[str, Any]]]
+
+
+@dataclass
+class PageMemo:
+    """Each project's index page fetched and parsed once per build: ten targets ask for
+    ten wheels of one project, and a page can be megabytes of JSON (pydantic-core's)."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pages: dict[tuple[str, QueryPlan, bool], tuple[threading.Lock, list[Any]]] = field(
+        default_factory=dict)
+
+    def files(self, name: str, plan: QueryPlan, offline: bool) -> _Page:
+        """index_query.project_files, once per (project, plan, offline); its exception
+        (Unavailable) is raised again for every later asker."""
+        from lambdalayer.resolve.index_query import project_files
+
+        with self._lock:
+            lock, slot = self._pages.setdefault((name, plan, offline),
+                                                (threading.Lock(), []))
+        with lock:  # the first asker fetches; the others wait for its answer
+            if not slot:
+                try:
+                    slot.append(project_files(name, plan, offline=offline))
+                except Exception as exc:
+                    slot.append(exc)
+        if isinstance(slot[0], Exception):
+            raise slot[0]
+        page: _Page = slot[0]
+        return page
+
+
 def find_wheel(wanted: WheelWanted, plan: QueryPlan, local: tuple[Path, ...], *,
-               offline: bool, scratch: Path) -> WheelOutcome:
+               offline: bool, scratch: Path, pages: PageMemo | None = None) -> WheelOutcome:
     """The wheel `wanted` was installed from. `local`: wheel files given as requirements;
-    `scratch`: where to download when the cache cannot keep it. Never raises."""
+    `scratch`: where to download when the cache cannot keep it; `pages`: the build's
+    memo of index pages. Never raises."""
     candidates = sorted([*local, *(p for d in plan.find_links for p in _listed(d))])
     for path in candidates:
         if _matches(path.name, wanted):
@@ -117,10 +151,10 @@ def find_wheel(wanted: WheelWanted, plan: QueryPlan, local: tuple[Path, ...], *,
                 return WheelOutcome(path=path, sha256=sha, record=_record_path(sha))
     if not plan.urls:
         return WheelOutcome(reason=plan.skipped or "no index is used", unavailable=offline)
-    from lambdalayer.resolve.index_query import Unavailable, project_files
+    from lambdalayer.resolve.index_query import Unavailable
 
     try:
-        page, auth, files = project_files(wanted.name, plan, offline=offline)
+        page, auth, files = (pages or PageMemo()).files(wanted.name, plan, offline)
     except Unavailable as exc:
         return WheelOutcome(reason=redact_text(str(exc)), unavailable=True)
     entries = [f for f in files if _matches(str(f.get("filename", "")), wanted, quick=True)] \

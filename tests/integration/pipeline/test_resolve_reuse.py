@@ -61,3 +61,19 @@ def test_a_page_not_read_this_build_is_asked_for(tmp_path: Path) -> None:
         _build(index, tmp_path / "late", "python3.12", "python3.13")
         assert _page_reads(index, "llreuse-new") >= 1
     assert "llreuse_new-2.0" in _packages(tmp_path / "late" / "reuse.zip")
+
+
+def test_a_project_page_is_read_once_for_all_its_wheels(tmp_path: Path) -> None:
+    """Two runtimes, two wheels of one project (for their deflate streams): its index
+    page is fetched once per build, not once per wheel (a page can be megabytes)."""
+    files = tmp_path / "files"
+    for tag in ("cp312-cp312", "cp313-cp313"):
+        make_wheel(files, "llreuse-app", "1.0", file_tag=f"{tag}-manylinux_2_17_x86_64")
+    with private_index(files) as index:
+        _build(index, tmp_path / "warm", "python3.12", "python3.13")  # both wheels cached
+        index.requests.clear()
+        _build(index, tmp_path / "one", "python3.12")
+        one = _page_reads(index, "llreuse-app")
+        index.requests.clear()
+        _build(index, tmp_path / "two", "python3.12", "python3.13")
+        assert _page_reads(index, "llreuse-app") == one
