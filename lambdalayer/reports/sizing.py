@@ -207,6 +207,12 @@ def refusal_breakdown(sizes: SizeReport, savings: SavingsEstimate, limit: int = 
     if len(sizes.packages) > rows:
         rest = sizes.packages[rows:]
         lines.append(f"  {len(rest)} more: {megabytes(sum(p.size for p in rest))}")
+    # A package with a leaner variant for Lambda (opencv-python's headless one): the
+    # variant is the fix, whatever the size options save.
+    from lambdalayer.common.advice import alternative
+
+    lines += [f"Instead of {p.name}: {better}." for p in sizes.packages[:rows]
+              if (better := alternative(p.name))]
     if sizes.largest_files:
         lines.append("Largest files: " + ", ".join(
             f"{short_path(path)} {megabytes(size)}" for path, size in sizes.largest_files))

@@ -59,6 +59,8 @@ CASES: tuple[Case, ...] = (
     Case("regex", "native", ("regex",)),
     Case("jsonschema", "native dep (rpds-py)", ("jsonschema",)),
     Case("shapely", "native", ("shapely",)),
+    # What the refusal of opencv-python advises: the same cv2 without the GUI libraries.
+    Case("opencv-python-headless", "native, advised for opencv-python", ("cv2",)),
     # Its vendored MySQL client plugins (WebAuthn: libfido2 -> libudev) load on demand only.
     Case("mysql-connector-python", "native, on-demand plugins", ("mysql.connector",)),
     # abi3
