@@ -59,7 +59,11 @@ def remove_own(directory: Path | None = None) -> int:
     root = Path(directory or temp_root())
     mine = f"{PREFIX}{os.getpid()}-"
     try:
-        entries = [entry for entry in os.scandir(root) if entry.name.startswith(mine)]
+        # Only real directories of ours: in a shared /tmp another user may have made one
+        # with this name, or a symlink to elsewhere.
+        entries = [entry for entry in os.scandir(root) if entry.name.startswith(mine)
+                   and entry.is_dir(follow_symlinks=False)
+                   and entry.stat(follow_symlinks=False).st_uid == os.getuid()]
     except OSError:
         return 0
     removed = 0

@@ -30,6 +30,7 @@ from lambdalayer.pipeline.request import BuildRequest
 from lambdalayer.proof.conflicts import Conflict
 from lambdalayer.proof.prove import dist_modules, prove_layer
 from lambdalayer.resolve.install import lay_out
+from lambdalayer.resolve.requirements import RequirementInputs
 from lambdalayer.resolve.resolver import Resolution, newest_offer, resolve_for_target
 from lambdalayer.targets.target import Target
 
@@ -59,11 +60,9 @@ def find_working_pin(request: BuildRequest, target: Target, conflict: Conflict, 
     failing = conflict.provider_version
     for attempt in range(tries):
         spec = f"{conflict.provider}<{_series(failing)}"
-        if progress:
-            progress(f"trying {spec}")
-        trial = dataclasses.replace(inputs, specs=(*inputs.specs, spec))
         try:
-            resolution = resolve_for_target(trial, target, work / f"pairfix-{attempt}")
+            resolution = _resolve_with(spec, inputs, target, work / f"pairfix-{attempt}",
+                                       progress)
         except LambdaLayerError as err:
             # Nothing older fits the other requirements: uv's reason is the advice.
             return f"with {spec} the requirements cannot be resolved ({err.message})"
@@ -121,11 +120,9 @@ def newest_release_pin(request: BuildRequest, target: Target, conflict: Conflict
             continue
         tried += 1
         spec = f"{requirement.name}=={offer.version}"
-        if progress:
-            progress(f"trying {spec}")
-        trial = dataclasses.replace(inputs, specs=(*inputs.specs, spec))
         try:
-            resolution = resolve_for_target(trial, target, work / f"pairfix-newest-{tried}")
+            resolution = _resolve_with(spec, inputs, target, work / f"pairfix-newest-{tried}",
+                                       progress)
         except LambdaLayerError as err:
             return (f"Nor can {requirement.name} {offer.version}, its newest release (the "
                     f"layer has {held[name]}), be installed for {target}: {err.message}")
@@ -134,6 +131,15 @@ def newest_release_pin(request: BuildRequest, target: Target, conflict: Conflict
         if status == "passed":
             return WorkingPin(name=requirement.name, spec=spec, version=offer.version)
     return None
+
+
+def _resolve_with(spec: str, inputs: RequirementInputs, target: Target, dest: Path,
+                  progress: Progress | None) -> Resolution:
+    """The layer's requirements for `target` with `spec` added, resolved into `dest`."""
+    if progress:
+        progress(f"trying {spec}")
+    return resolve_for_target(dataclasses.replace(inputs, specs=(*inputs.specs, spec)),
+                              target, dest)
 
 
 def _newer(version: str, than: str) -> bool:

@@ -176,8 +176,9 @@ def _end_at_exit() -> None:
     from lambdalayer.common.deadline import expire_all
 
     expire_all()
+    ends = time.monotonic() + 2.0  # in all: signals are ignored by now (interrupt.finishing)
     for thread in _THREADS:
-        thread.join(timeout=2.0)
+        thread.join(timeout=max(0.0, ends - time.monotonic()))
 
 
 def wait(future: Future[_T]) -> _T:

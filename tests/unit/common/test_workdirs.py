@@ -141,3 +141,13 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_remove_own_leaves_a_symlink_with_our_name(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "keep").mkdir(parents=True)
+    root = tmp_path / "tmp"
+    root.mkdir()
+    (root / f"lambdalayer-{os.getpid()}-planted").symlink_to(elsewhere)
+    assert remove_own(root) == 0
+    assert (elsewhere / "keep").is_dir()
