@@ -121,3 +121,5 @@ def add_command(runtime: str, arch: str, suite: str | None, dest: Path | None) -
     target = Target.parse(runtime, arch)
     done = provision(target, suite=suite, dest=dest, progress=lambda m: say(f"… {m}"))
     say(f"{target}: {done.interpreter} ({done.how})")
+    if done.warning:
+        say(f"warning: {done.warning}")

@@ -74,6 +74,7 @@ class Provisioned:
     interpreter: Path
     how: str  # "debian bookworm (mmdebstrap)" / "uv"
     log: Path | None = None
+    warning: str | None = None  # the standard library could not be precompiled: why
 
 
 def _default_dest() -> Path:
@@ -157,8 +158,16 @@ def _from_debian(target: Target, suite: str, dest: Path,
     name = f"{suite}-{arch}-python{version}"
     final = dest / name
     if (final / "usr" / "bin" / f"python{version}").exists():
+        how, warning = f"debian {suite} (already there)", None
+        if not stdlib_compiled(final, version):
+            # Made by a release whose precompile failed under qemu: repaired in place
+            # (compileall writes each .pyc atomically, so a proof running now is unharmed).
+            if progress:
+                progress(f"precompiling python{version}'s standard library")
+            warning = _precompile(final, target)
+            how = f"debian {suite} (already there; standard library compiled now)"
         return Provisioned(root=final, interpreter=final / "usr" / "bin" / f"python{version}",
-                           how=f"debian {suite} (already there)")
+                           how=how, warning=warning)
     dest.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest))
     log = dest / f"{name}.log"
@@ -181,13 +190,13 @@ def _from_debian(target: Target, suite: str, dest: Path,
         _merge_usr(root)
         if progress:
             progress(f"precompiling python{version}'s standard library")
-        _precompile(root, target)
+        warning = _precompile(root, target)
         os.replace(root, final)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     find_for.cache_clear()
     return Provisioned(root=final, interpreter=final / "usr" / "bin" / f"python{version}",
-                       how=f"debian {suite} (mmdebstrap)", log=log)
+                       how=f"debian {suite} (mmdebstrap)", log=log, warning=warning)
 
 
 def _suites() -> str:
@@ -202,18 +211,55 @@ def _merge_usr(root: Path) -> None:
             link.symlink_to(f"usr/{name}")
 
 
-def _precompile(root: Path, target: Target) -> None:
-    """Compile the standard library once: under qemu, compiling it on every run is slow."""
+def stdlib_compiled(root: Path, version: str) -> bool:
+    """Whether the root filesystem's standard library has its bytecode (typing's stands for
+    it: nearly every layer imports it). Debian makes it in a package's postinst, which
+    --variant=extract never runs; without it every proof run compiles it again, under
+    qemu about 1.5 s a run."""
+    tag = f"cpython-{version.replace('.', '')}"
+    return (root / "usr" / "lib" / f"python{version}" / "__pycache__" /
+            f"typing.{tag}.pyc").is_file()
+
+
+def _precompile(root: Path, target: Target) -> str | None:
+    """Compile the standard library once; why it could not be, or None.
+
+    compileall's own -j starts worker processes through sys.executable, which only runs
+    under the launcher (qemu, the root's loader): it fails there. So each of a few
+    compileall runs gets a share of the top-level entries instead, side by side.
+    """
     from lambdalayer.interpreters.find import foreign_interpreter
 
     version = target.runtime.python_version
     exe = root / "usr" / "bin" / f"python{version}"
     interpreter = foreign_interpreter(exe, version, target.machine, root, "rootfs")
     if interpreter is None:
-        return
+        return f"python{version} in {root} does not run here, so its standard library was " \
+               "not precompiled"
     stdlib = root / "usr" / "lib" / f"python{version}"
-    command = interpreter.launch.argv(str(exe), ["-I", "-m", "compileall", "-q", "-j", "0",
-                                                 "-x", r"/(test|idlelib|tkinter)/",
-                                                 str(stdlib)], [])
-    subprocess.run(command, capture_output=True, check=False, timeout=1800,
-                   env={**os.environ, **interpreter.launch.environment([])})
+    entries = sorted(str(p) for p in stdlib.iterdir()
+                     if p.name not in ("test", "idlelib", "tkinter", "site-packages",
+                                       "dist-packages", "__pycache__")
+                     and (p.is_dir() or p.suffix == ".py"))
+    shares = max(1, min(4, os.cpu_count() or 1))
+    env = {**os.environ, **interpreter.launch.environment([])}
+    with tempfile.TemporaryFile() as errors:  # a file: a full pipe would stall a run
+        runs = [subprocess.Popen(
+            interpreter.launch.argv(str(exe), ["-I", "-m", "compileall", "-q", "-j", "1",
+                                               "-x", r"/(test|idlelib|tkinter)/",
+                                               *entries[n::shares]], []),
+            stdout=subprocess.DEVNULL, stderr=errors, env=env) for n in range(shares)]
+        try:
+            for run in runs:
+                run.wait(timeout=1800)
+        except subprocess.TimeoutExpired:
+            for run in runs:
+                run.kill()
+                run.wait()
+        errors.seek(0)
+        said = errors.read().decode("utf-8", "replace").strip()
+    if stdlib_compiled(root, version):
+        return None
+    last = said.splitlines()[-1] if said else "no output"
+    return (f"python{version}'s standard library could not be precompiled ({last}): each "
+            "proof run compiles what it imports, about 1.5 s more per run under qemu")

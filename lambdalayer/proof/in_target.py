@@ -76,6 +76,9 @@ def _glibc() -> str | None:
     return version if name == "glibc" else None
 
 
+_STORED = [0]  # bytes of bytecode this run added to the cache
+
+
 def _store(path: str, data: bytes) -> None:
     import os
 
@@ -85,6 +88,7 @@ def _store(path: str, data: bytes) -> None:
         with open(temporary, "wb") as handle:
             handle.write(data)
         os.replace(temporary, path)  # whole or not at all: a concurrent run reads either
+        _STORED[0] += len(data)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -209,6 +213,8 @@ def main() -> None:
             _emit(out, record)
         if config.get("layer"):
             _emit(out, {"kind": "mapped", "files": _mapped(config["layer"])})
+        if _STORED[0]:
+            _emit(out, {"kind": "stored", "bytes": _STORED[0]})
         handler = config.get("handler")
         if handler:
             _run_handler(out, handler, config)

@@ -139,7 +139,8 @@ def _runs(root: Path, targets: Sequence[Target],
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         reports = list(pool.map(
             lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False,
-                                  configured=configured, bytecode_scope=bytecode_scope),
+                                  configured=configured, bytecode_scope=bytecode_scope,
+                                  trim_bytecode=False),
             jobs))
     return [run for report in reports for run in report.runs]
 
@@ -183,6 +184,11 @@ def prove_layer(root: Path, targets: Sequence[Target],
     versions = versions or {}
     all_runs = _runs(root, targets, modules, test_imports, configured, dependencies,
                      bytecode_scope)
+    if any(run.bytecode_stored for run in all_runs):
+        from lambdalayer.common.cache import trim_proof_bytecode
+
+        # Walking the cache costs about 0.3 s: once per layer, and only after it grew.
+        trim_proof_bytecode()
     warnings: list[str] = []
     failures: list[str] = []
     conflicts: list[Conflict] = []

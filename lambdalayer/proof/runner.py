@@ -418,6 +418,7 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
     pending: dict[str, Any] | None = None
     version, glibc = interpreter.version, None
     mapped: tuple[str, ...] | None = None
+    stored = 0
     for record in records:
         kind = record.get("kind")
         if kind == "start":
@@ -425,6 +426,8 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
             glibc = record.get("glibc") or None
         elif kind == "mapped" and record.get("files") is not None:
             mapped = tuple(str(f) for f in record["files"])
+        elif kind == "stored":
+            stored = int(record.get("bytes") or 0)
         elif kind == "begin":
             pending = record
         elif kind == "import":
@@ -459,7 +462,8 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
     return TargetRun(target=target, status="failed" if failed else "passed", reason=reason,
                      interpreter=interpreter.path, python_version=version,
                      imports=tuple(imports), handler=handler, seconds=elapsed,
-                     how=interpreter.launch.describe(), glibc=glibc, mapped=mapped)
+                     how=interpreter.launch.describe(), glibc=glibc, mapped=mapped,
+                     bytecode_stored=stored)
 
 
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
@@ -494,7 +498,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               timeout: float = DEFAULT_TIMEOUT, fallback_check: bool = True,
               pass_env: Sequence[str] = (),
               configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
-              bytecode_scope: str | None = None) -> ProofReport:
+              bytecode_scope: str | None = None, trim_bytecode: bool = True) -> ProofReport:
     """Import-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -502,7 +506,9 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     `fallback_check`, the audit of those targets is attached as `check`. The
     interpreter gets `runtime_environment(pass_env)`, not the host's environment.
     `bytecode_scope` names the layer whose compiled modules are kept between runs
-    (bytecode_cache); None compiles every imported module afresh.
+    (bytecode_cache); None compiles every imported module afresh. After a run that added
+    to that cache it is trimmed to its share, unless `trim_bytecode` is False (a caller
+    running several run_proof side by side trims once itself).
     Raises UsageError for a source that is not a layer.
     """
     if not targets:
@@ -520,9 +526,10 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
                                  pass_env, configured, bytecode_scope))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
-    from lambdalayer.common.cache import trim_proof_bytecode
+    if trim_bytecode and any(run.bytecode_stored for run in runs):
+        from lambdalayer.common.cache import trim_proof_bytecode
 
-    trim_proof_bytecode()
+        trim_proof_bytecode()  # walks the whole cache (about 0.3 s): only after it grew
     check = None
     skipped = [run.target for run in runs if run.status == "not-run"]
     if skipped and fallback_check:

@@ -64,6 +64,9 @@ class TargetRun:
     # as the audit's findings name them: python/lib/...), from /proc/self/maps; None
     # when the run did not get that far or the host has no /proc.
     mapped: tuple[str, ...] | None = None
+    # Bytes of bytecode the run added to the proof's cache (runner.bytecode_cache):
+    # only then may the cache have outgrown its share.
+    bytecode_stored: int = 0
 
     @property
     def glibc_newer(self) -> bool:

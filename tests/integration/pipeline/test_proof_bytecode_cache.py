@@ -136,3 +136,33 @@ def test_the_cache_off_keeps_nothing(tmp_path: Path) -> None:
     document = _test(layer, cache, "good", LAMBDALAYER_CACHE_MAX="0")
     assert document["status"] == "passed"
     assert not (cache / "proof-bytecode").exists()
+
+
+def _kept_bytes(cache: Path) -> int:
+    return sum(p.stat().st_size for p in (cache / "proof-bytecode").rglob("*") if p.is_file())
+
+
+@pytest.mark.network
+def test_the_kept_bytecode_stays_within_its_share_of_the_cache(tmp_path: Path) -> None:
+    """An eighth of LAMBDALAYER_CACHE_MAX, after `test` and after `build` (whose runs of
+    several runtimes trim once, when they added bytecode)."""
+    cache = tmp_path / "cache"
+    big = "".join(f"def f{n}(x):\n    return [x * {n} for _ in range(3)]\n" for n in range(300))
+    layer = _layer(tmp_path / "one", {"big.py": big, "other.py": big + "Y = 1\n"})
+    document = _test(layer, cache, "big", "other", LAMBDALAYER_CACHE_MAX="40K")
+    assert document["status"] == "passed"
+    assert _kept_bytes(cache) <= 5000  # each pyc is over 5 KB: the trim removed them
+    # Unbounded, both are kept.
+    _test(layer, tmp_path / "roomy", "big", "other")
+    assert _kept_bytes(tmp_path / "roomy") > 10_000
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "mine.py").write_text(big)
+    built = run_cli("build", "mine", "--source", str(src), "-p", "six==1.16.0",
+                    "--runtime", "python3.12", "--runtime", "python3.13", "--arch", "x86_64",
+                    "--out", str(tmp_path / "dist"), "--json",
+                    env={"LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache2"),
+                         "LAMBDALAYER_CACHE_MAX": "40K"})
+    assert built.returncode == 0, built.stderr
+    assert built.json()["artifacts"][0]["import_test"]["status"] == "passed"
+    assert _kept_bytes(tmp_path / "cache2") <= 5000

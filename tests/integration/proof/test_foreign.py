@@ -200,3 +200,53 @@ def test_under_qemu_the_proof_sees_a_library_opened_at_import(arm64_roots: None,
     [finding] = [f for f in artifact["findings"] if f["code"] == "glibc-too-new"]
     assert finding["severity"] == "error" and finding["load"] == "import"
     assert "Loaded at import" in finding["message"]
+
+
+def _roots() -> list[Path]:
+    found = [root for directory in ROOTS.split(os.pathsep) if directory
+             for root in Path(directory).iterdir()
+             if (root / "usr" / "bin").is_dir() and root.is_dir()]
+    require(bool(found), "root filesystems in $LAMBDALAYER_TEST_INTERPRETERS "
+                         "(`lambdalayer interpreters add --from-debian`)")
+    return found
+
+
+def test_every_provisioned_root_has_its_standard_library_compiled(arm64_roots: None) -> None:
+    """Debian compiles the standard library in a postinst, which --variant=extract never
+    runs; `interpreters add` does it instead, or every proof run under qemu compiles
+    typing, re, enum... again (about 1.5 s a run). compileall's own -j fails under qemu."""
+    from lambdalayer.interpreters.provision import stdlib_compiled
+
+    for root in _roots():
+        version = next(p.name for p in (root / "usr" / "bin").glob("python3.*")
+                       if p.name[len("python"):].replace(".", "").isdigit())[len("python"):]
+        assert stdlib_compiled(root, version), root
+        pycs = list((root / "usr" / "lib" / f"python{version}").rglob("*.pyc"))
+        assert len(pycs) > 300, (root, len(pycs))  # not typing's alone
+
+
+def test_interpreters_add_compiles_what_an_older_release_left_uncompiled(
+        arm64_roots: None, tmp_path: Path) -> None:
+    """A root made before the fix (no stdlib bytecode) is repaired by running the same
+    `interpreters add` again, in place; a hard-linked copy keeps the CI's root untouched
+    (compileall replaces each .pyc by a new file)."""
+    source = next(r for r in _roots() if r.name.startswith("trixie-arm64-python3.13"))
+    copy = tmp_path / "roots" / source.name
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-al", str(source), str(copy)], check=True)
+    typing_pyc = copy / "usr" / "lib" / "python3.13" / "__pycache__" / "typing.cpython-313.pyc"
+    typing_pyc.unlink()
+    run = run_cli("interpreters", "add", "--runtime", "python3.13", "--arch", "arm64",
+                  "--from-debian", "trixie", "--into", str(copy.parent))
+    assert run.returncode == 0, run.stderr
+    assert "standard library compiled now" in run.stdout + run.stderr
+    assert typing_pyc.is_file()
+    # And the proof's interpreter now loads it instead of compiling typing.py.
+    guest = subprocess.run(
+        ["qemu-aarch64", "-L", str(copy), str(copy / "usr" / "bin" / "python3.13"), "-I", "-S",
+         "-B", "-v", "-c", "import typing"], capture_output=True, text=True, check=True)
+    assert "code object from '" + str(typing_pyc) in guest.stderr
+    # Run again: nothing left to do.
+    again = run_cli("interpreters", "add", "--runtime", "python3.13", "--arch", "arm64",
+                    "--from-debian", "trixie", "--into", str(copy.parent))
+    assert "(already there)" in again.stdout + again.stderr
