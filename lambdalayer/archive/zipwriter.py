@@ -29,6 +29,7 @@ import os
 import stat
 import struct
 import tempfile
+import threading
 import unicodedata
 import zlib
 from collections import deque
@@ -54,6 +55,10 @@ _UTF8_FLAG = 0x800
 _STORED = 0
 _MADE_BY_UNIX = (3 << 8) | 20
 _VERSION_NEEDED = 20
+
+
+class ZipStopped(Exception):
+    """write_zip was told to stop (its `stop` event) before it finished; nothing is left."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -460,6 +465,7 @@ def write_zip(
     cache: MemberCache | None = None,
     memo: RunMemo | None = None,
     streams: Mapping[str, StreamRef] | None = None,
+    stop: threading.Event | None = None,
 ) -> ZipStats:
     """Write `files` (archive name -> source path) to `destination`, deterministically.
 
@@ -472,6 +478,9 @@ def write_zip(
     `streams` (archive name -> wheel member, archive/wheel_streams.py): a file whose
     content is exactly its wheel member's is written as that member's deflate stream;
     the bytes then depend on the wheel instead of on zlib. Level 0 stores everything.
+
+    `stop` set (by another thread) ends the writing between two members with ZipStopped,
+    the temporary file removed and `destination` untouched.
     """
     entries = _checked_entries(files, level)
     if level == 0:
@@ -500,6 +509,8 @@ def write_zip(
             members = _probed_members(entries, level, pool, cache, memo, streams or {})
             for member, data, crc, raw_size in _compressed_members(members, level, pool,
                                                                    workers, cache, memo):
+                if stop is not None and stop.is_set():
+                    raise ZipStopped(destination)
                 record, written = _write_member(handle, member, data, crc, raw_size,
                                                 offset=offset, method=method, time=time,
                                                 date=date)

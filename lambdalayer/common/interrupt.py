@@ -270,8 +270,16 @@ def install() -> None:
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Run the block whole: a termination signal that arrives inside is raised after it."""
+    """Run the block whole: a termination signal that arrives inside is raised after it.
+
+    Only the main thread's blocks hold a signal back. Signals are raised in the main
+    thread alone, so a worker's block is never cut by one; held back for it, the signal
+    would be raised in the worker when its block ends, where it is lost. A worker whose
+    files the main thread's cleanup removes is stopped and joined before that cleanup."""
     global _deferring, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _deferring += 1
     try:
         yield

@@ -36,25 +36,21 @@ from lambdalayer.archive.manifest import (
     read_manifest,
 )
 from lambdalayer.archive.record import rewrite_records
-from lambdalayer.archive.zipwriter import RunMemo, iter_tree, write_zip, zips_as_is
+from lambdalayer.archive.zipwriter import zips_as_is
 from lambdalayer.common import interrupt
-from lambdalayer.common.cache import open_member_cache
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.common.errors import AuditError, LambdaLayerError, ProofFailed, UsageError
 from lambdalayer.common.fileio import (
-    cannot_write,
-    file_digests,
-    is_write_fault,
     replace_retrying,
     write_atomic,
 )
-from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
+from lambdalayer.common.limits import UNZIPPED_LIMIT
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
-from lambdalayer.common.workdirs import sweep_partials
 from lambdalayer.pipeline.pairfix import AppliedPin, search_pairs
 from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
+from lambdalayer.pipeline.zips import LayerZips
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
 from lambdalayer.proof.prove import (
     ArtifactProof,
@@ -403,63 +399,20 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
 
     # Fetched while the layers are installed, audited and proven (never before resolving).
     streams = start_fetches(request, [r for p in plans for r in p.resolutions], work)
-    staged = []
-    for index, layer in enumerate(plans):
-        root = work / f"layer-{index}"
-        site_dirs: dict[Path, list[InstalledDist]] = {}
-        site_targets: dict[Path, Target] = {}
-        with clock.stage("install"):
-            for resolution in layer.resolutions:
-                prefix = "python" if layer.shared else resolution.target.site_packages
-                site = lay_out(resolution.tree, root, prefix)
-                site_dirs[site] = list(resolution.dists)
-                site_targets[site] = resolution.target
-        with clock.stage("shrink"):
-            # --exclude, --slim, --strip (shrink/apply.py); the size check and audit see
-            # the result.
-            shrunk = shrink_layer(_shrink_options(request), root, site_dirs, site_targets,
-                                  progress=progress)
-            site_dirs = shrunk.site_dirs
-            warnings.extend(shrunk.warnings)
-            # Your own files come after the size options: those are about installed packages.
-            place_sources(request.sources, site_dirs)
-            place_includes(request.includes, root)
-            for site in site_dirs:
-                rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
-            sizes = measure(root, site_dirs, reductions=shrunk.reductions)
-        if sizes.total > UNZIPPED_LIMIT:
-            raise _size_error(layer.name, sizes, estimate_savings(
-                root, site_dirs, site_targets, request.inputs.all_requirements,
-                slim_patterns=request.slim_patterns))
-        if progress:
-            progress(f"auditing {layer.name}")
-        allow = request.allow
-        if request.includes and not request.sources and all(
-                not r.dists for r in layer.resolutions):
-            # Only --include files (a binary or library layer): no python/ is intended.
-            allow = allow | {"missing-python-dir"}
-        with clock.stage("audit"):
-            findings = _audit(root, layer.targets, allow, request.name)
-        if request.compile:
-            compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
-                                                 sizes.total, progress=progress)
-        with clock.stage("proof"):
-            proof = _prove(request, layer, root, site_dirs, site_targets, progress)
-        with clock.stage("audit"):
-            findings = _confirm_closure(root, layer.targets, allow, request.name, findings,
-                                        proof)
-        warnings.extend(proof.warnings)
-        proofs[layer.name] = proof
-        staged.append((layer, root, sizes, findings, site_dirs))
-
-    artifacts = []
     partials: list[Path] = []
+    zips = LayerZips(request, streams, partials)
+    beside_proof = _zip_beside_proof(request)
     try:
+        staged = []
+        for index, layer in enumerate(plans):
+            staged.append(_stage_layer(request, layer, work / f"layer-{index}", clock,
+                                       warnings, compiled, proofs, zips, beside_proof,
+                                       progress))
         with clock.stage("zip"):
-            record, inputs_hash = _note_unavailable(streams, record, inputs_hash, warnings)
-            artifacts = _write_artifacts(request, staged, compiled, warnings, partials,
+            artifacts = _write_artifacts(request, staged, compiled, warnings, zips,
                                          inputs_hash, record, progress, streams)
     finally:
+        zips.close()  # nothing is written into dist/ after this
         streams.finish()
         with interrupt.deferred():  # a signal now would cut the cleanup in half
             for partial in partials:  # left only by a failure or a signal
@@ -467,6 +420,70 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     return BuildResult(artifacts=tuple(replace(a, proof=proofs.get(a.name))
                                        for a in artifacts), warnings=tuple(warnings),
                        timings=clock.timings())
+
+
+def _zip_beside_proof(request: BuildRequest) -> bool:
+    """Whether each zip is written while its layer is proven (pipeline/zips.py): only
+    when the proof runs and cannot write into the tree being zipped."""
+    if request.no_proof:
+        return False
+    from lambdalayer.proof.sandbox import find_sandbox
+
+    return find_sandbox().kind == "bwrap"
+
+
+def _stage_layer(request: BuildRequest, layer: _Plan, root: Path, clock: _Clock,
+                 warnings: list[str], compiled: dict[str, CompileReport],
+                 proofs: dict[str, ArtifactProof], zips: LayerZips, beside_proof: bool,
+                 progress: Progress | None) -> tuple[Any, ...]:
+    """Lay out, shrink, audit and prove one layer (its zip begun beside the proof)."""
+    site_dirs: dict[Path, list[InstalledDist]] = {}
+    site_targets: dict[Path, Target] = {}
+    with clock.stage("install"):
+        for resolution in layer.resolutions:
+            prefix = "python" if layer.shared else resolution.target.site_packages
+            site = lay_out(resolution.tree, root, prefix)
+            site_dirs[site] = list(resolution.dists)
+            site_targets[site] = resolution.target
+    with clock.stage("shrink"):
+        # --exclude, --slim, --strip (shrink/apply.py); the size check and audit see
+        # the result.
+        shrunk = shrink_layer(_shrink_options(request), root, site_dirs, site_targets,
+                              progress=progress)
+        site_dirs = shrunk.site_dirs
+        warnings.extend(shrunk.warnings)
+        # Your own files come after the size options: those are about installed packages.
+        place_sources(request.sources, site_dirs)
+        place_includes(request.includes, root)
+        for site in site_dirs:
+            rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
+        sizes = measure(root, site_dirs, reductions=shrunk.reductions)
+    if sizes.total > UNZIPPED_LIMIT:
+        raise _size_error(layer.name, sizes, estimate_savings(
+            root, site_dirs, site_targets, request.inputs.all_requirements,
+            slim_patterns=request.slim_patterns))
+    if progress:
+        progress(f"auditing {layer.name}")
+    allow = request.allow
+    if request.includes and not request.sources and all(
+            not r.dists for r in layer.resolutions):
+        # Only --include files (a binary or library layer): no python/ is intended.
+        allow = allow | {"missing-python-dir"}
+    with clock.stage("audit"):
+        findings = _audit(root, layer.targets, allow, request.name)
+    if request.compile:
+        compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
+                                             sizes.total, progress=progress)
+    if beside_proof:  # the tree is final now: only swapped into place once proven
+        zips.start(layer.name, root, site_dirs)
+    with clock.stage("proof"):
+        proof = _prove(request, layer, root, site_dirs, site_targets, progress)
+    with clock.stage("audit"):
+        findings = _confirm_closure(root, layer.targets, allow, request.name, findings,
+                                    proof)
+    warnings.extend(proof.warnings)
+    proofs[layer.name] = proof
+    return (layer, root, sizes, findings, site_dirs)
 
 
 def _note_unavailable(streams: WheelStreams, record: dict[str, Any], inputs_hash: str,
@@ -486,44 +503,25 @@ def _note_unavailable(streams: WheelStreams, record: dict[str, Any], inputs_hash
 
 def _write_artifacts(request: BuildRequest, staged: list[Any],
                      compiled: dict[str, CompileReport], warnings: list[str],
-                     partials: list[Path], inputs_hash: str, record: dict[str, Any],
+                     zips: LayerZips, inputs_hash: str, record: dict[str, Any],
                      progress: Progress | None, streams: WheelStreams) -> list[Artifact]:
-    """Zip each staged layer and write its manifest; `partials` collects temporary zips."""
+    """Each staged layer's zip (finished, or written now) and its manifest, swapped into
+    place together."""
     artifacts = []
-    sweep_partials(request.out_dir)  # what killed builds left half-written
-    cache, cache_warning = open_member_cache()
-    if cache_warning:
-        warnings.append(cache_warning)
-    memo = RunMemo()  # one architecture's zip reuses what another's compressed
-    for layer, root, sizes, findings, site_dirs in staged:
-        if progress:
+    done = []
+    for layer, root, _sizes, _findings, site_dirs in staged:
+        if progress and not zips.ready(layer.name):
             progress(f"writing {layer.name}.zip")
+        done.append(zips.result(layer.name, root, site_dirs))
+    warnings.extend(zips.warnings)
+    for zipped in done:
+        warnings.extend(zipped.warnings)
+    record, inputs_hash = _note_unavailable(streams, record, inputs_hash, warnings)
+    for (layer, _root, sizes, findings, site_dirs), zipped in zip(staged, done, strict=True):
         zip_path = request.out_dir / f"{layer.name}.zip"
-        # Written beside the zip under another name, then swapped in together with
-        # its manifest (below), so dist/ never pairs a new zip with an old manifest.
-        partial = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.partial")
-        partials.append(partial)
-        try:
-            stats = write_zip(iter_tree(root), partial, level=request.compression_level,
-                              cache=cache, memo=memo, streams=streams.refs(root, site_dirs))
-        except OSError as exc:
-            if is_write_fault(exc):  # write_zip removed its temporary file
-                raise cannot_write(zip_path, exc) from exc
-            raise
-        if cache is not None and cache.discarded:
-            warnings.append(
-                f"{len(cache.discarded)} cache entr{'y' if len(cache.discarded) == 1 else 'ies'}"
-                f" in {cache.directory} did not match the content it is stored for and "
-                "was deleted (compressed afresh). Someone or something wrote to the cache: "
-                "check who can write there.")
-            cache.discarded.clear()
+        partial, stats = zipped.partial, zipped.stats
+        sha256, code_sha256 = zipped.sha256, zipped.code_sha256
         sizes = with_compressed(sizes, stats.members, stats.size)
-        sha256, code_sha256 = file_digests(partial)
-        if stats.size > DIRECT_UPLOAD_LIMIT:
-            warnings.append(
-                f"{zip_path.name} is {stats.size / 1e6:.1f} MB zipped, over the 50 MB direct "
-                "upload limit: publish it through S3 (`lambdalayer publish --s3-bucket B`)."
-            )
         manifest = _manifest(request, layer, zip_path, sha256, code_sha256, stats.size,
                              stats.unzipped_size, sizes, findings, site_dirs,
                              inputs_hash, record)
@@ -538,7 +536,7 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
             # fails here and leaves the previous pair as it was.
             staged_manifest = manifest_path.with_name(
                 f".{manifest_path.name}.{os.getpid()}.partial")
-            partials.append(staged_manifest)
+            zips.partials.append(staged_manifest)
             write_atomic(staged_manifest, manifest.to_json().encode("utf-8"),
                          shown_as=manifest_path)
             with interrupt.deferred():

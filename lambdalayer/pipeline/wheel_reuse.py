@@ -29,6 +29,7 @@ from lambdalayer.archive.wheel_streams import (
     keep_record,
     open_wheel,
 )
+from lambdalayer.archive.zipwriter import ZipStopped
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.resolve import index_cache
 from lambdalayer.resolve.index_settings import QueryPlan, is_offline, query_plan
@@ -58,14 +59,17 @@ class WheelStreams:
     opened: dict[str, OpenWheel] = field(default_factory=dict)  # by SHA-256
     outcomes: dict[WheelWanted, WheelOutcome] = field(default_factory=dict)
 
-    def refs(self, root: Path, site_dirs: dict[Path, list[InstalledDist]]) -> dict[
-            str, StreamRef]:
-        """Archive name -> the member of its distribution's wheel with the same path."""
+    def refs(self, root: Path, site_dirs: dict[Path, list[InstalledDist]],
+             stop: threading.Event | None = None) -> dict[str, StreamRef]:
+        """Archive name -> the member of its distribution's wheel with the same path.
+
+        Waits for the fetches; `stop` set ends the wait with ZipStopped. Called from one
+        thread at a time (the zip writer's), before `unavailable`."""
         found: dict[str, StreamRef] = {}
         for site, dists in site_dirs.items():
             prefix = site.relative_to(root).as_posix()
             for dist in dists:
-                wheel = self._wheel(wanted_of(dist))
+                wheel = self._wheel(wanted_of(dist), stop)
                 if wheel is None:
                     continue
                 label = wanted_of(dist).label
@@ -76,11 +80,15 @@ class WheelStreams:
                                                               member=member, dist=label)
         return found
 
-    def _wheel(self, wanted: WheelWanted) -> OpenWheel | None:
+    def _wheel(self, wanted: WheelWanted,
+               stop: threading.Event | None = None) -> OpenWheel | None:
         future = self.asked.get(wanted)
         if future is None:
             return None
         if wanted not in self.outcomes:
+            while stop is not None and not future.done():
+                if stop.wait(0.05):  # a slow index must not hold up a build that ends
+                    raise ZipStopped("waiting for a wheel")
             try:
                 outcome, wheel = future.result()
             except Exception as exc:  # a fetch must never fail the build

@@ -106,3 +106,34 @@ def test_no_frame_is_a_place_that_raises() -> None:
     from lambdalayer.common import interrupt
 
     assert interrupt._swallows_exceptions(None) is False
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_worker_threads_deferred_step_does_not_hold_the_signal_back(name: str) -> None:
+    """A zip written in a worker thread while the main thread waits on the proof: a signal
+    then ends the main thread at once, and is not raised later in the worker, where it
+    would be lost (the build would run on to its 20 s grace time)."""
+    run = _script(
+        "import threading\n"
+        "inside = threading.Event()\n"
+        "def worker():\n"
+        "    with interrupt.deferred():\n"
+        "        inside.set()\n"
+        "        time.sleep(1.5)\n"
+        "    print('worker step whole', flush=True)\n"
+        "thread = threading.Thread(target=worker)\n"
+        "thread.start()\n"
+        "inside.wait()\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        f"    os.kill(os.getpid(), signal.{name})\n"
+        "    time.sleep(5)\n"
+        "    print('signal lost', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('main stopped', round(time.monotonic() - started, 1), flush=True)\n"
+        "thread.join()\n")
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("main stopped"), run.stdout + run.stderr
+    assert float(lines[0].split()[2]) < 1.0
+    assert lines[1] == "worker step whole"  # the worker's own step is never cut
+    assert "Traceback" not in run.stderr and "Exception" not in run.stderr

@@ -1,0 +1,89 @@
+"""The zip is written while its layer is import-tested, and only swapped into dist/ once
+the proof passed (pipeline/zips.py).
+
+Local wheels (no network), CPython 3.12 on this host, the proof under bubblewrap (the
+only sandbox that makes the tree read-only to it, and so the only one with which the
+zip is written beside the proof).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from lambdalayer.interpreters.find import find_interpreter
+from lambdalayer.proof.sandbox import find_sandbox
+from tests.conftest import require
+from tests.helpers import assert_clean_failure, run_cli
+from tests.package_index import make_wheel
+
+pytestmark = pytest.mark.slow
+
+# Incompressible, so zipping it takes a noticeable moment (about 0.5 s on 2 cores).
+_NOISE = hashlib.shake_256(b"lambdalayer").digest(48_000_000)
+_BUILD = ["--runtime", "python3.12", "--arch", "x86_64", "--out", "dist", "--verbose"]
+
+
+@pytest.fixture(autouse=True)
+def _needs() -> None:
+    require(find_interpreter("3.12") is not None, "CPython 3.12 is needed (pyenv install 3.12)")
+    require(find_sandbox().kind == "bwrap", "bubblewrap (bwrap) is needed for the proof")
+
+
+def _wheel(tmp_path: Path, version: str, init: str) -> str:
+    make_wheel(tmp_path, "slowpkg", version, files={
+        "slowpkg/__init__.py": init.encode(), "slowpkg/noise.bin": _NOISE})
+    return f"./slowpkg-{version}-py3-none-any.whl"
+
+
+def _stage_seconds(stderr: str, stage: str) -> float:
+    found = re.search(rf"{stage} (\d+\.\d+) s", stderr)
+    assert found, stderr
+    return float(found.group(1))
+
+
+def _dist(tmp_path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((tmp_path / "dist").iterdir())}
+
+
+def test_the_zip_is_written_while_the_proof_runs(tmp_path: Path) -> None:
+    env = {"LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache")}
+    wheel = _wheel(tmp_path, "1.0", "import time\ntime.sleep(3)\n")
+    run = run_cli("build", "slow", "-p", wheel, *_BUILD, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    # The proof took the 3 s of the import; the 48 MB zip was finished by then, so
+    # the build did not wait for it afterwards.
+    assert _stage_seconds(run.stderr, "proof") >= 3
+    assert _stage_seconds(run.stderr, "zip") < 0.3, run.stderr
+    assert "writing slow.zip" not in run.stderr
+    # The same bytes as a zip written after the proof (no sandbox: nothing beside it).
+    first = (tmp_path / "dist" / "slow.zip").read_bytes()
+    after = run_cli("build", "slow", "-p", wheel, *_BUILD, "--force", cwd=tmp_path,
+                    env={**env, "LAMBDALAYER_SANDBOX": "none",
+                         "LAMBDALAYER_CACHE_DIR": str(tmp_path / "cold")})
+    assert after.returncode == 0, after.stderr
+    assert "writing slow.zip" in after.stderr  # written after the proof, as it must be
+    assert (tmp_path / "dist" / "slow.zip").read_bytes() == first
+
+
+def test_a_failed_proof_leaves_dist_as_it_was(tmp_path: Path) -> None:
+    env = {"LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache")}
+    good = _wheel(tmp_path, "1.0", "VALUE = 1\n")
+    assert run_cli("build", "slow", "-p", good, *_BUILD, cwd=tmp_path, env=env).returncode == 0
+    before = _dist(tmp_path)
+    # The import fails after the zip had time to be written completely.
+    bad = _wheel(tmp_path, "2.0", "import time\ntime.sleep(2)\nraise ImportError('no')\n")
+    run = run_cli("build", "slow", "-p", bad, *_BUILD, cwd=tmp_path, env=env)
+    assert_clean_failure(run, 6)
+    assert "ImportError: no" in run.stderr
+    assert _dist(tmp_path) == before  # the old pair, byte for byte, and no .partial
+    # Nor when it fails at once, while the zip is still being written.
+    early = _wheel(tmp_path, "3.0", "raise ImportError('at once')\n")
+    run = run_cli("build", "slow", "-p", early, *_BUILD, cwd=tmp_path, env=env)
+    assert_clean_failure(run, 6)
+    assert _dist(tmp_path) == before
+    assert not [p for p in os.listdir(tmp_path / "dist") if p.startswith(".")]
