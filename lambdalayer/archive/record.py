@@ -16,15 +16,45 @@ import base64
 import csv
 import hashlib
 import io
+import os
+import stat
 from pathlib import Path
 
 from lambdalayer.common.fileio import replace_retrying
 
 
-def _hash_row(path: Path) -> tuple[str, str]:
+def _hash_row(path: Path, size: int) -> tuple[str, str]:
     digest = hashlib.sha256(path.read_bytes()).digest()
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), \
-        str(path.stat().st_size)
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), str(size)
+
+
+class _Shipped:
+    """Which RECORD rows name a regular file that is really below `site` (not a symlink,
+    not reached through a symlinked directory that leads out). Each directory is
+    resolved once: a tree of five runtimes has thousands of rows in a few directories."""
+
+    def __init__(self, site: Path) -> None:
+        self._site = site
+        self._root = os.path.realpath(site)
+        self._inside: dict[str, bool] = {}
+
+    def size(self, name: str) -> int | None:
+        """The file's size when the row's file ships, else None."""
+        parent, _, leaf = name.rpartition("/")
+        if name.startswith("/") or not leaf or ".." in name.split("/"):
+            return None  # a path that can only point outside (or at a directory)
+        inside = self._inside.get(parent)
+        if inside is None:
+            real = os.path.realpath(self._site / parent)
+            inside = real == self._root or real.startswith(self._root + os.sep)
+            self._inside[parent] = inside
+        if not inside:
+            return None
+        try:
+            info = os.lstat(self._site / name)
+        except OSError:
+            return None  # dropped by the layout or the size options: not shipped
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
 def _rewritten(record: Path, site: Path) -> str:
@@ -34,7 +64,7 @@ def _rewritten(record: Path, site: Path) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     own = record.relative_to(site).as_posix()
-    site_resolved = site.resolve()
+    shipped = _Shipped(site)
     for row in csv.reader(io.StringIO(text)):
         if not row or not row[0]:
             continue
@@ -42,16 +72,12 @@ def _rewritten(record: Path, site: Path) -> str:
         if name == own:
             writer.writerow([own, "", ""])
             continue
-        path = site / name
-        try:
-            inside = path.resolve().is_relative_to(site_resolved)
-        except (OSError, ValueError):
-            inside = False
-        if not inside or path.is_symlink() or not path.is_file():
-            continue  # dropped by the layout or the size options: not shipped
+        size = shipped.size(name)
+        if size is None:
+            continue  # not shipped: dropped, a symlink, or outside the site
         recorded_size = row[2] if len(row) > 2 else ""
-        if len(row) < 3 or not row[1] or recorded_size != str(path.stat().st_size):
-            writer.writerow([name, *_hash_row(path)])
+        if len(row) < 3 or not row[1] or recorded_size != str(size):
+            writer.writerow([name, *_hash_row(site / name, size)])
         else:
             writer.writerow(row[:3])
     return out.getvalue()

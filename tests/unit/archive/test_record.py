@@ -43,3 +43,41 @@ def test_rows_of_dropped_and_outside_files_go_and_changed_files_are_rehashed(
         ["pkg-1.0.dist-info/RECORD", "", ""],
     ]
     assert rewrite_records(site) == 0  # already right: left alone
+
+
+def test_symlinks_and_directories_that_lead_out_are_not_shipped_rows(tmp_path: Path) -> None:
+    """A row is kept only for a regular file really below the site: not a symlink, not a
+    file reached through a symlinked directory that leads out, not a directory."""
+    site = tmp_path / "python"
+    (site / "pkg" / "data").mkdir(parents=True)
+    (site / "pkg-1.0.dist-info").mkdir()
+    outside = tmp_path / "secrets"
+    outside.mkdir()
+    (outside / "key.pem").write_text("secret")
+    (site / "pkg" / "out").symlink_to(outside)  # a directory link leading out
+    (site / "pkg" / "inner").symlink_to(site / "pkg" / "data")  # a link that stays inside
+    (site / "pkg" / "data" / "table.csv").write_text("a,b\n")
+    (site / "pkg" / "alias.py").symlink_to(site / "pkg" / "data" / "table.csv")
+    rows = [
+        ["pkg/out/key.pem", _digest(b"secret"), "6"],
+        ["pkg/inner/table.csv", _digest(b"a,b\n"), "4"],
+        ["pkg/data/table.csv", _digest(b"a,b\n"), "4"],
+        ["pkg/alias.py", _digest(b"a,b\n"), "4"],
+        ["pkg/data", "", ""],
+        ["/etc/passwd", "", ""],
+        ["pkg/data/../../../secrets/key.pem", "", ""],
+        ["pkg/missing.py", _digest(b""), "0"],
+        ["pkg/data/table.csv", "", ""],  # a row without a hash gets one
+        ["pkg-1.0.dist-info/RECORD", "", ""],
+    ]
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    record = site / "pkg-1.0.dist-info" / "RECORD"
+    record.write_text(text.getvalue())
+    rewrite_records(site)
+    assert list(csv.reader(io.StringIO(record.read_text()))) == [
+        ["pkg/inner/table.csv", _digest(b"a,b\n"), "4"],
+        ["pkg/data/table.csv", _digest(b"a,b\n"), "4"],
+        ["pkg/data/table.csv", _digest(b"a,b\n"), "4"],
+        ["pkg-1.0.dist-info/RECORD", "", ""],
+    ]
