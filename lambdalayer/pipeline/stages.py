@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -403,11 +403,13 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     zips = LayerZips(request, streams, partials)
     beside_proof = _zip_beside_proof(request)
     try:
-        staged = []
-        for index, layer in enumerate(plans):
-            staged.append(_stage_layer(request, layer, work / f"layer-{index}", clock,
-                                       warnings, compiled, proofs, zips, beside_proof,
-                                       progress))
+        layers = [_Layer(plan=layer, root=work / f"layer-{index}")
+                  for index, layer in enumerate(plans)]
+        staged = _stage_all(request, layers, clock, compiled, zips, beside_proof, progress)
+        for item in layers:  # in the layers' order, however their proofs overlapped
+            warnings.extend(item.warnings)
+            if item.proof is not None:
+                proofs[item.plan.name] = item.proof
         with clock.stage("zip"):
             artifacts = _write_artifacts(request, staged, compiled, warnings, zips,
                                          inputs_hash, record, progress, streams)
@@ -432,58 +434,114 @@ def _zip_beside_proof(request: BuildRequest) -> bool:
     return find_sandbox().kind == "bwrap"
 
 
-def _stage_layer(request: BuildRequest, layer: _Plan, root: Path, clock: _Clock,
-                 warnings: list[str], compiled: dict[str, CompileReport],
-                 proofs: dict[str, ArtifactProof], zips: LayerZips, beside_proof: bool,
-                 progress: Progress | None) -> tuple[Any, ...]:
-    """Lay out, shrink, audit and prove one layer (its zip begun beside the proof)."""
-    site_dirs: dict[Path, list[InstalledDist]] = {}
-    site_targets: dict[Path, Target] = {}
+@dataclass(kw_only=True)
+class _Layer:
+    """One layer on its way through the stages (filled in by _prepare and _finish)."""
+
+    plan: _Plan
+    root: Path
+    site_dirs: dict[Path, list[InstalledDist]] = field(default_factory=dict)
+    site_targets: dict[Path, Target] = field(default_factory=dict)
+    sizes: Any = None
+    findings: Any = None
+    allow: frozenset[str] = frozenset()
+    warnings: list[str] = field(default_factory=list)
+    proof: ArtifactProof | None = None
+
+    def staged(self) -> tuple[Any, ...]:
+        return (self.plan, self.root, self.sizes, self.findings, self.site_dirs)
+
+
+def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
+               compiled: dict[str, CompileReport], zips: LayerZips, beside_proof: bool,
+               progress: Progress | None) -> list[tuple[Any, ...]]:
+    """Lay out, shrink, audit and prove each layer.
+
+    With several layers (one per architecture), each layer's proof runs in a thread of
+    its own while the next layer is laid out, and the proofs share the cores: five
+    runs under qemu and five native ones pack onto two cores instead of waiting for
+    each other layer by layer. A refusal is still the first layer's first: a later
+    layer's failure is raised only when every earlier proof passed.
+    """
+    if len(layers) == 1:
+        only = layers[0]
+        _prepare(request, only, clock, compiled, zips, beside_proof, progress)
+        with clock.stage("proof"):
+            proof = _prove(request, only.plan, only.root, only.site_dirs, only.site_targets,
+                           progress)
+        _finish(request, only, proof, clock)
+        return [only.staged()]
+    with ThreadPoolExecutor(max_workers=len(layers), thread_name_prefix="proof") as pool:
+        running: list[Future[ArtifactProof]] = []
+        try:
+            for item in layers:
+                _prepare(request, item, clock, compiled, zips, beside_proof, progress)
+                running.append(pool.submit(_prove, request, item.plan, item.root,
+                                           item.site_dirs, item.site_targets, progress))
+        except Exception:
+            for future in running:  # an earlier layer's refusal comes first
+                failure = future.exception()
+                if failure is not None:
+                    raise failure from None
+            raise
+        for item, future in zip(layers, running, strict=True):
+            with clock.stage("proof"):
+                proof = future.result()
+            _finish(request, item, proof, clock)
+    return [item.staged() for item in layers]
+
+
+def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
+             compiled: dict[str, CompileReport], zips: LayerZips, beside_proof: bool,
+             progress: Progress | None) -> None:
+    """Lay out, shrink and audit one layer (its zip begun, to be written beside the proof)."""
+    layer, root = item.plan, item.root
     with clock.stage("install"):
         for resolution in layer.resolutions:
             prefix = "python" if layer.shared else resolution.target.site_packages
             site = lay_out(resolution.tree, root, prefix)
-            site_dirs[site] = list(resolution.dists)
-            site_targets[site] = resolution.target
+            item.site_dirs[site] = list(resolution.dists)
+            item.site_targets[site] = resolution.target
     with clock.stage("shrink"):
         # --exclude, --slim, --strip (shrink/apply.py); the size check and audit see
         # the result.
-        shrunk = shrink_layer(_shrink_options(request), root, site_dirs, site_targets,
-                              progress=progress)
-        site_dirs = shrunk.site_dirs
-        warnings.extend(shrunk.warnings)
+        shrunk = shrink_layer(_shrink_options(request), root, item.site_dirs,
+                              item.site_targets, progress=progress)
+        item.site_dirs = site_dirs = shrunk.site_dirs
+        item.warnings.extend(shrunk.warnings)
         # Your own files come after the size options: those are about installed packages.
         place_sources(request.sources, site_dirs)
         place_includes(request.includes, root)
         for site in site_dirs:
             rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
-        sizes = measure(root, site_dirs, reductions=shrunk.reductions)
+        item.sizes = sizes = measure(root, site_dirs, reductions=shrunk.reductions)
     if sizes.total > UNZIPPED_LIMIT:
         raise _size_error(layer.name, sizes, estimate_savings(
-            root, site_dirs, site_targets, request.inputs.all_requirements,
+            root, site_dirs, item.site_targets, request.inputs.all_requirements,
             slim_patterns=request.slim_patterns))
     if progress:
         progress(f"auditing {layer.name}")
-    allow = request.allow
+    item.allow = request.allow
     if request.includes and not request.sources and all(
             not r.dists for r in layer.resolutions):
         # Only --include files (a binary or library layer): no python/ is intended.
-        allow = allow | {"missing-python-dir"}
+        item.allow = item.allow | {"missing-python-dir"}
     with clock.stage("audit"):
-        findings = _audit(root, layer.targets, allow, request.name)
+        item.findings = _audit(root, layer.targets, item.allow, request.name)
     if request.compile:
         compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                              sizes.total, progress=progress)
     if beside_proof:  # the tree is final now: only swapped into place once proven
         zips.start(layer.name, root, site_dirs)
-    with clock.stage("proof"):
-        proof = _prove(request, layer, root, site_dirs, site_targets, progress)
+
+
+def _finish(request: BuildRequest, item: _Layer, proof: ArtifactProof, clock: _Clock) -> None:
+    """What the proof saw loaded joins the audit's closure; the proof's warnings."""
     with clock.stage("audit"):
-        findings = _confirm_closure(root, layer.targets, allow, request.name, findings,
-                                    proof)
-    warnings.extend(proof.warnings)
-    proofs[layer.name] = proof
-    return (layer, root, sizes, findings, site_dirs)
+        item.findings = _confirm_closure(item.root, item.plan.targets, item.allow,
+                                         request.name, item.findings, proof)
+    item.warnings.extend(proof.warnings)
+    item.proof = proof
 
 
 def _note_unavailable(streams: WheelStreams, record: dict[str, Any], inputs_hash: str,

@@ -1,0 +1,133 @@
+"""Several layers (one per architecture): each layer's proof runs while the next one is
+laid out, and a refusal is still the first layer's first (pipeline/stages._stage_all).
+
+The stages themselves are replaced by stand-ins that record when they ran: what is
+tested is the order and the overlap, which a real build shows only as time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdalayer.common.errors import AuditError, ProofFailed
+from lambdalayer.pipeline import stages
+from lambdalayer.proof.verdict import skipped
+
+
+class _Plan:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.targets: list[Any] = []
+
+
+def _layers(count: int, tmp_path: Path) -> list[stages._Layer]:
+    return [stages._Layer(plan=_Plan(f"layer{n}"), root=tmp_path / f"layer-{n}")  # type: ignore[arg-type]
+            for n in range(count)]
+
+
+@dataclass
+class StandIns:
+    events: list[str]
+    behaviour: dict[str, Any]  # "prepare NAME"/"prove NAME" -> error; "sleep NAME" -> s
+
+
+@pytest.fixture
+def stand_ins(monkeypatch: pytest.MonkeyPatch) -> StandIns:
+    log: list[str] = []
+    lock = threading.Lock()
+
+    def note(text: str) -> None:
+        with lock:
+            log.append(text)
+
+    behaviour: dict[str, Any] = {}
+
+    def prepare(request: Any, item: stages._Layer, *args: Any) -> None:
+        note(f"prepare {item.plan.name}")
+        failure = behaviour.get(f"prepare {item.plan.name}")
+        if failure is not None:
+            raise failure
+
+    def prove(request: Any, plan: _Plan, *args: Any) -> Any:
+        note(f"prove {plan.name} begins")
+        time.sleep(behaviour.get(f"sleep {plan.name}", 0.4))
+        note(f"prove {plan.name} ends")
+        failure = behaviour.get(f"prove {plan.name}")
+        if failure is not None:
+            raise failure
+        return skipped("stand-in")
+
+    def finish(request: Any, item: stages._Layer, proof: Any, clock: Any) -> None:
+        item.proof = proof
+
+    monkeypatch.setattr(stages, "_prepare", prepare)
+    monkeypatch.setattr(stages, "_prove", prove)
+    monkeypatch.setattr(stages, "_finish", finish)
+    return StandIns(events=log, behaviour=behaviour)
+
+
+def _run(layers: list[stages._Layer]) -> list[Any]:
+    return stages._stage_all(None, layers, stages._Clock(), {}, None,  # type: ignore[arg-type]
+                             False, None)
+
+
+def test_the_next_layer_is_laid_out_while_a_proof_runs(stand_ins: StandIns,
+                                                       tmp_path: Path) -> None:
+    events = stand_ins.events
+    layers = _layers(2, tmp_path)
+    started = time.monotonic()
+    staged = _run(layers)
+    elapsed = time.monotonic() - started
+    assert [s[0].name for s in staged] == ["layer0", "layer1"]
+    assert all(item.proof is not None for item in layers)
+    # layer1 was prepared before layer0's proof ended, and the proofs overlapped.
+    assert events.index("prepare layer1") < events.index("prove layer0 ends")
+    assert events.index("prove layer1 begins") < events.index("prove layer0 ends")
+    assert elapsed < 0.75  # two 0.4 s proofs side by side, not 0.8 s one after the other
+
+
+def test_an_earlier_layers_refusal_comes_before_a_later_layers(stand_ins: StandIns,
+                                                               tmp_path: Path) -> None:
+    behaviour = stand_ins.behaviour
+    behaviour["prove layer0"] = ProofFailed("layer0 does not import")
+    behaviour["prepare layer1"] = AuditError("layer1 is refused by the audit")
+    with pytest.raises(ProofFailed, match="layer0 does not import"):
+        _run(_layers(2, tmp_path))
+    # Also when the later layer's own proof fails first (it is the shorter one).
+    behaviour.pop("prepare layer1")
+    behaviour["sleep layer1"] = 0.0
+    behaviour["prove layer1"] = ProofFailed("layer1 does not import")
+    with pytest.raises(ProofFailed, match="layer0 does not import"):
+        _run(_layers(2, tmp_path))
+
+
+def test_a_later_layers_refusal_stands_when_the_earlier_proofs_pass(
+        stand_ins: StandIns, tmp_path: Path) -> None:
+    behaviour = stand_ins.behaviour
+    behaviour["prepare layer2"] = AuditError("layer2 is refused by the audit")
+    with pytest.raises(AuditError, match="layer2"):
+        _run(_layers(3, tmp_path))
+    behaviour.pop("prepare layer2")
+    behaviour["prove layer1"] = ProofFailed("layer1 does not import")
+    with pytest.raises(ProofFailed, match="layer1"):
+        _run(_layers(3, tmp_path))
+
+
+def test_one_layer_is_proven_in_the_main_thread(stand_ins: StandIns, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+    original = stages._prove
+
+    def prove(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(*args)
+
+    monkeypatch.setattr(stages, "_prove", prove)
+    _run(_layers(1, tmp_path))
+    assert threads == ["MainThread"]
