@@ -87,3 +87,32 @@ def test_a_failed_proof_leaves_dist_as_it_was(tmp_path: Path) -> None:
     assert_clean_failure(run, 6)
     assert _dist(tmp_path) == before
     assert not [p for p in os.listdir(tmp_path / "dist") if p.startswith(".")]
+
+
+def test_what_the_zip_writer_finds_reaches_the_build_output(tmp_path: Path) -> None:
+    """The zip's own warnings, now raised in the worker thread: over 50 MB zipped (publish
+    through S3), and a member-cache entry that someone replaced (deleted, compressed
+    afresh: the zip is the same)."""
+    import zlib
+
+    from lambdalayer.common.cache import _HEADER, _MAGIC, MEMBERS_DIR
+
+    env = {"LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache")}
+    make_wheel(tmp_path, "bigpkg", "1.0", files={
+        "bigpkg/__init__.py": b"VALUE = 1\n",
+        "bigpkg/noise.bin": hashlib.shake_256(b"big").digest(53_000_000)})
+    args = ["build", "big", "-p", "./bigpkg-1.0-py3-none-any.whl", *_BUILD]
+    first = run_cli(*args, cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "big.zip is 53.0 MB zipped, over the 50 MB direct upload limit" in first.stderr
+    assert "lambdalayer publish --s3-bucket B" in first.stderr
+    before = (tmp_path / "dist" / "big.zip").read_bytes()
+    entries = [p for p in (tmp_path / "cache" / MEMBERS_DIR).rglob("*") if p.is_file()]
+    assert entries
+    evil = zlib.compress(b"planted", 6)[2:-4]
+    for entry in entries:
+        entry.write_bytes(_HEADER.pack(_MAGIC, len(evil), zlib.crc32(evil), bytes(32)) + evil)
+    again = run_cli(*args, "--force", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "did not match the content it is stored for and was deleted" in again.stderr
+    assert (tmp_path / "dist" / "big.zip").read_bytes() == before
