@@ -165,7 +165,8 @@ def _from_debian(target: Target, suite: str, dest: Path,
             if progress:
                 progress(f"precompiling python{version}'s standard library")
             warning = _precompile(final, target)
-            how = f"debian {suite} (already there; standard library compiled now)"
+            if warning is None:
+                how = f"debian {suite} (already there; standard library compiled now)"
         return Provisioned(root=final, interpreter=final / "usr" / "bin" / f"python{version}",
                            how=how, warning=warning)
     dest.mkdir(parents=True, exist_ok=True)
@@ -243,12 +244,14 @@ def _precompile(root: Path, target: Target) -> str | None:
                      and (p.is_dir() or p.suffix == ".py"))
     shares = max(1, min(4, os.cpu_count() or 1))
     env = {**os.environ, **interpreter.launch.environment([])}
-    with tempfile.TemporaryFile() as errors:  # a file: a full pipe would stall a run
+    # compileall -q still prints what it could not compile, on stdout. A file, not a pipe:
+    # a full pipe would stall a run.
+    with tempfile.TemporaryFile() as errors:
         runs = [subprocess.Popen(
             interpreter.launch.argv(str(exe), ["-I", "-m", "compileall", "-q", "-j", "1",
                                                "-x", r"/(test|idlelib|tkinter)/",
                                                *entries[n::shares]], []),
-            stdout=subprocess.DEVNULL, stderr=errors, env=env) for n in range(shares)]
+            stdout=errors, stderr=errors, env=env) for n in range(shares)]
         try:
             for run in runs:
                 run.wait(timeout=1800)

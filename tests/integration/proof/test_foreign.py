@@ -240,6 +240,7 @@ def test_interpreters_add_compiles_what_an_older_release_left_uncompiled(
                   "--from-debian", "trixie", "--into", str(copy.parent))
     assert run.returncode == 0, run.stderr
     assert "standard library compiled now" in run.stdout + run.stderr
+    assert "warning" not in run.stdout + run.stderr
     assert typing_pyc.is_file()
     # And the proof's interpreter now loads it instead of compiling typing.py.
     guest = subprocess.run(
@@ -250,3 +251,25 @@ def test_interpreters_add_compiles_what_an_older_release_left_uncompiled(
     again = run_cli("interpreters", "add", "--runtime", "python3.13", "--arch", "arm64",
                     "--from-debian", "trixie", "--into", str(copy.parent))
     assert "(already there)" in again.stdout + again.stderr
+
+
+def test_a_standard_library_that_cannot_be_compiled_is_a_warning(
+        arm64_roots: None, tmp_path: Path) -> None:
+    """compileall failing (here: its __pycache__ is a file) is said in one warning line
+    with compileall's own last words; the interpreter is still provisioned."""
+    source = next(r for r in _roots() if r.name.startswith("trixie-arm64-python3.13"))
+    copy = tmp_path / "roots" / source.name
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-al", str(source), str(copy)], check=True)
+    cache = copy / "usr" / "lib" / "python3.13" / "__pycache__"
+    shutil.rmtree(cache)  # the copy's links only: the CI's root keeps its files
+    cache.write_text("not a directory")
+    run = run_cli("interpreters", "add", "--runtime", "python3.13", "--arch", "arm64",
+                  "--from-debian", "trixie", "--into", str(copy.parent))
+    assert run.returncode == 0, run.stderr
+    said = run.stdout + run.stderr
+    [warning] = [line for line in said.splitlines() if line.startswith("warning:")]
+    assert "python3.13's standard library could not be precompiled (" in warning
+    assert "no output" not in warning  # compileall's own error, not a guess
+    assert "compiled now" not in said
+    assert "Traceback" not in said
