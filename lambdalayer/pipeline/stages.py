@@ -460,8 +460,10 @@ def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
     With several layers (one per architecture), each layer's proof runs in a thread of
     its own while the next layer is laid out, and the proofs share the cores: five
     runs under qemu and five native ones pack onto two cores instead of waiting for
-    each other layer by layer. A refusal is still the first layer's first: a later
-    layer's failure is raised only when every earlier proof passed.
+    each other layer by layer. A layer for another machine than this host's goes
+    first, so its proof (under qemu, the longest) starts first and the native layer is
+    laid out meanwhile. A refusal is the first-started layer's first: a later layer's
+    failure is raised only when every earlier proof passed.
     """
     if len(layers) == 1:
         only = layers[0]
@@ -471,10 +473,14 @@ def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
                            progress)
         _finish(request, only, proof, clock)
         return [only.staged()]
+    from lambdalayer.interpreters.find import host_machine
+
+    here = host_machine()
+    order = sorted(layers, key=lambda item: all(t.machine == here for t in item.plan.targets))
     with ThreadPoolExecutor(max_workers=len(layers), thread_name_prefix="proof") as pool:
         running: list[Future[ArtifactProof]] = []
         try:
-            for item in layers:
+            for item in order:
                 _prepare(request, item, clock, compiled, zips, beside_proof, progress)
                 running.append(pool.submit(_prove, request, item.plan, item.root,
                                            item.site_dirs, item.site_targets, progress))
@@ -484,7 +490,7 @@ def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
                 if failure is not None:
                     raise failure from None
             raise
-        for item, future in zip(layers, running, strict=True):
+        for item, future in zip(order, running, strict=True):
             with clock.stage("proof"):
                 proof = future.result()
             _finish(request, item, proof, clock)

@@ -131,3 +131,30 @@ def test_one_layer_is_proven_in_the_main_thread(stand_ins: StandIns, tmp_path: P
     monkeypatch.setattr(stages, "_prove", prove)
     _run(_layers(1, tmp_path))
     assert threads == ["MainThread"]
+
+
+class _Target:
+    def __init__(self, machine: str) -> None:
+        self.machine = machine
+
+
+def test_the_layer_proven_under_emulation_starts_first(stand_ins: StandIns,
+                                                       tmp_path: Path) -> None:
+    """x86_64 first in the request, but on this host the other machine's proof is the
+    long one (qemu): it is laid out and started first; the results keep the request's
+    order, and the refusal reported is the first-started layer's."""
+    from lambdalayer.interpreters.find import host_machine
+
+    other = "aarch64" if host_machine() == "x86_64" else "x86_64"
+    layers = _layers(2, tmp_path)
+    layers[0].plan.targets = [_Target(host_machine())]
+    layers[1].plan.targets = [_Target(other)]
+    staged = _run(layers)
+    assert [s[0].name for s in staged] == ["layer0", "layer1"]
+    events = stand_ins.events
+    assert events.index("prepare layer1") < events.index("prepare layer0")
+    assert events.index("prove layer1 begins") < events.index("prepare layer0")
+    stand_ins.behaviour["prove layer0"] = ProofFailed("layer0 does not import")
+    stand_ins.behaviour["prove layer1"] = ProofFailed("layer1 does not import")
+    with pytest.raises(ProofFailed, match="layer1"):
+        _run(layers)
