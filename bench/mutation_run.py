@@ -149,6 +149,33 @@ MUTATIONS = (
              "file_digests(zip_path)[0] != manifest.sha256",
              "file_digests(zip_path)[0] is None",
              ("tests/unit/pipeline", "tests/integration/pipeline/test_build.py")),
+    # Issue 26, round 3: what made the proof and the zip fast must not cost correctness.
+    Mutation("stdlib-compile-forks", "lambdalayer/interpreters/provision.py",
+             '"-q", "-j", "1",', '"-q", "-j", "0",',
+             ("tests/integration/proof/test_foreign.py::"
+              "test_interpreters_add_compiles_what_an_older_release_left_uncompiled",)),
+    Mutation("bytecode-never-trimmed", "lambdalayer/proof/prove.py",
+             "    if any(run.bytecode_stored for run in all_runs):",
+             "    if not any(run.bytecode_stored for run in all_runs):",
+             ("tests/integration/pipeline/test_proof_bytecode_cache.py",)),
+    Mutation("zip-after-proof-always", "lambdalayer/pipeline/stages.py",
+             '    return find_sandbox().kind == "bwrap"', "    return False",
+             ("tests/integration/pipeline/test_zip_beside_proof.py",)),
+    Mutation("zip-beside-unsandboxed-proof", "lambdalayer/pipeline/stages.py",
+             '    return find_sandbox().kind == "bwrap"', "    return True",
+             ("tests/integration/pipeline/test_zip_beside_proof.py",)),
+    Mutation("worker-defers-signals", "lambdalayer/common/interrupt.py",
+             "    if threading.current_thread() is not threading.main_thread():\n        yield\n"
+             "        return\n", "",
+             ("tests/unit/common/test_interrupt.py",)),
+    Mutation("later-layer-refusal-first", "lambdalayer/pipeline/stages.py",
+             "                if failure is not None:\n                    raise failure from None",
+             "                if False:\n                    raise failure from None",
+             ("tests/unit/pipeline/test_layer_overlap.py",)),
+    Mutation("record-follows-links-out", "lambdalayer/archive/record.py",
+             "            inside = real == self._root or real.startswith(self._root + os.sep)",
+             "            inside = True",
+             ("tests/unit/archive/test_record.py",)),
 )
 
 
