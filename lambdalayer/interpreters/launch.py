@@ -104,9 +104,14 @@ class Launch:
 
 
 def qemu_cpu_args(program: str, machine: str | None) -> list[str]:
-    """`-cpu …` for `program` emulating `machine`, unless the user chose one in QEMU_CPU."""
+    """`-cpu …` for `program` emulating `machine`: the CPU the user chose in QEMU_CPU, said
+    on the command line because the proof's environment does not carry host variables
+    (proof/runner.runtime_environment), else ours where this qemu has it."""
+    chosen = os.environ.get("QEMU_CPU", "").strip()
+    if chosen:
+        return ["-cpu", chosen]
     options = QEMU_CPU_OPTIONS.get(machine or "")
-    if not options or os.environ.get("QEMU_CPU"):
+    if not options:
         return []
     return ["-cpu", options] if qemu_version(program) >= _PAUTH_IMPDEF_SINCE else []
 

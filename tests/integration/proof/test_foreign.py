@@ -273,3 +273,16 @@ def test_a_standard_library_that_cannot_be_compiled_is_a_warning(
     assert "no output" not in warning  # compileall's own error, not a guess
     assert "compiled now" not in said
     assert "Traceback" not in said
+
+
+def test_the_qemu_cpu_a_user_sets_is_the_one_the_proof_runs(arm64_roots: None,
+                                                            tmp_path: Path) -> None:
+    """QEMU_CPU reaches qemu although the proof's environment keeps no host variable:
+    a CPU model qemu does not know fails the proof with qemu's own words."""
+    args = ["build", "cpu", "-p", "orjson", "--runtime", "python3.11", "--arch", "arm64",
+            "--out", str(tmp_path)]
+    bogus = run_cli(*args, env=_env(QEMU_CPU="no-such-cpu"))
+    assert bogus.returncode == 6, bogus.stderr
+    assert "unable to find CPU model 'no-such-cpu'" in bogus.stderr
+    chosen = run_cli(*args, env=_env(QEMU_CPU="cortex-a72"))
+    assert chosen.returncode == 0, chosen.stderr
