@@ -149,7 +149,7 @@ MUTATIONS = (
              "file_digests(zip_path)[0] != manifest.sha256",
              "file_digests(zip_path)[0] is None",
              ("tests/unit/pipeline", "tests/integration/pipeline/test_build.py")),
-    # Issue 26, round 3: what made the proof and the zip fast must not cost correctness.
+    # What made the proof and the zip fast (docs/performance.md) must not cost correctness.
     Mutation("stdlib-compile-forks", "lambdalayer/interpreters/provision.py",
              '"-q", "-j", "1",', '"-q", "-j", "0",',
              ("tests/integration/proof/test_foreign.py::"
