@@ -106,18 +106,25 @@ def _list(runtimes: tuple[str, ...], archs: tuple[str, ...], as_json: bool) -> N
               help="Make a Debian root filesystem holding CPython with mmdebstrap "
                    "(bookworm: 3.11, trixie: 3.13, unstable: 3.14). Default: uv downloads "
                    "a CPython build.")
-@click.option("--into", "dest", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--into", "into", type=click.Path(file_okay=False),
               help="Where the root filesystem goes (default: lambdalayer's cache, "
                    "interpreters/; other places are found through $LAMBDALAYER_INTERPRETERS).")
-def add_command(runtime: str, arch: str, suite: str | None, dest: Path | None) -> None:
+def add_command(runtime: str, arch: str, suite: str | None, into: str | None) -> None:
     """Provision a CPython for RUNTIME on ARCH that the import proof can run.
 
     \b
       lambdalayer interpreters add --runtime python3.13 --arch arm64 --from-debian trixie
       lambdalayer interpreters add --runtime python3.12 --arch arm64      # with uv
     """
+    from lambdalayer.common.errors import UsageError
     from lambdalayer.interpreters.provision import provision
 
+    if into is not None and not into.strip():
+        # Path("") is the working directory: an unset variable in a script would
+        # otherwise put a root filesystem wherever the command happens to run.
+        raise UsageError("--into is empty.", hint="Give the directory to put the root "
+                         "filesystem in, or leave --into out for lambdalayer's cache.")
+    dest = Path(into) if into is not None else None
     target = Target.parse(runtime, arch)
     done = provision(target, suite=suite, dest=dest, progress=lambda m: say(f"… {m}"))
     say(f"{target}: {done.interpreter} ({done.how})")

@@ -169,8 +169,14 @@ def _from_debian(target: Target, suite: str, dest: Path,
                 how = f"debian {suite} (already there; standard library compiled now)"
         return Provisioned(root=final, interpreter=final / "usr" / "bin" / f"python{version}",
                            how=how, warning=warning)
-    dest.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest))
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest))
+    except OSError as exc:  # a file where the folder should be (/dev/null), no permission
+        why = "it is not a directory" if dest.exists() and not dest.is_dir() else (
+            exc.strerror or str(exc))
+        raise UsageError(f"{dest} cannot take a root filesystem: {why}.",
+                         hint="Give --into a directory you can write to.") from exc
     log = dest / f"{name}.log"
     root = scratch / "root"
     command = [mmdebstrap, "--variant=extract", f"--arch={arch}",

@@ -286,3 +286,19 @@ def test_the_qemu_cpu_a_user_sets_is_the_one_the_proof_runs(arm64_roots: None,
     assert "unable to find CPU model 'no-such-cpu'" in bogus.stderr
     chosen = run_cli(*args, env=_env(QEMU_CPU="cortex-a72"))
     assert chosen.returncode == 0, chosen.stderr
+
+
+@pytest.mark.parametrize(("into", "said"), [
+    ("/dev/null", "/dev/null cannot take a root filesystem: it is not a directory."),
+    ("", "--into is empty."),
+])
+def test_interpreters_add_refuses_a_place_that_is_no_directory(into: str, said: str,
+                                                               tmp_path: Path) -> None:
+    """One paragraph, exit 2, nothing made in the working directory (an empty --into
+    would otherwise mean it)."""
+    require(shutil.which("mmdebstrap") is not None, "mmdebstrap not installed")
+    run = run_cli("interpreters", "add", "--runtime", "python3.13", "--arch", "arm64",
+                  "--from-debian", "trixie", "--into", into, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert said in run.stderr and "Traceback" not in run.stderr
+    assert list(tmp_path.iterdir()) == []
