@@ -405,13 +405,13 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     try:
         layers = [_Layer(plan=layer, root=work / f"layer-{index}")
                   for index, layer in enumerate(plans)]
-        staged = _stage_all(request, layers, clock, compiled, zips, beside_proof, progress)
+        _stage_all(request, layers, clock, compiled, zips, beside_proof, progress)
         for item in layers:  # in the layers' order, however their proofs overlapped
             warnings.extend(item.warnings)
             if item.proof is not None:
                 proofs[item.plan.name] = item.proof
         with clock.stage("zip"):
-            artifacts = _write_artifacts(request, staged, compiled, warnings, zips,
+            artifacts = _write_artifacts(request, layers, compiled, warnings, zips,
                                          inputs_hash, record, progress, streams)
     finally:
         zips.close()  # nothing is written into dist/ after this
@@ -442,19 +442,16 @@ class _Layer:
     root: Path
     site_dirs: dict[Path, list[InstalledDist]] = field(default_factory=dict)
     site_targets: dict[Path, Target] = field(default_factory=dict)
-    sizes: Any = None
-    findings: Any = None
+    sizes: SizeReport | None = None
+    findings: list[FindingRecord] = field(default_factory=list)
     allow: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
     proof: ArtifactProof | None = None
 
-    def staged(self) -> tuple[Any, ...]:
-        return (self.plan, self.root, self.sizes, self.findings, self.site_dirs)
-
 
 def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
                compiled: dict[str, CompileReport], zips: LayerZips, beside_proof: bool,
-               progress: Progress | None) -> list[tuple[Any, ...]]:
+               progress: Progress | None) -> None:
     """Lay out, shrink, audit and prove each layer.
 
     With several layers (one per architecture), each layer's proof runs in a thread of
@@ -472,7 +469,7 @@ def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
             proof = _prove(request, only.plan, only.root, only.site_dirs, only.site_targets,
                            progress)
         _finish(request, only, proof, clock)
-        return [only.staged()]
+        return
     from lambdalayer.interpreters.find import host_machine
 
     here = host_machine()
@@ -494,7 +491,6 @@ def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
             with clock.stage("proof"):
                 proof = future.result()
             _finish(request, item, proof, clock)
-    return [item.staged() for item in layers]
 
 
 def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
@@ -565,7 +561,7 @@ def _note_unavailable(streams: WheelStreams, record: dict[str, Any], inputs_hash
             hash_inputs({"inputs_hash": inputs_hash, UNAVAILABLE_KEY: sorted(missing)}))
 
 
-def _write_artifacts(request: BuildRequest, staged: list[Any],
+def _write_artifacts(request: BuildRequest, layers: list[_Layer],
                      compiled: dict[str, CompileReport], warnings: list[str],
                      zips: LayerZips, inputs_hash: str, record: dict[str, Any],
                      progress: Progress | None, streams: WheelStreams) -> list[Artifact]:
@@ -573,19 +569,21 @@ def _write_artifacts(request: BuildRequest, staged: list[Any],
     place together."""
     artifacts = []
     done = []
-    for layer, root, _sizes, _findings, site_dirs in staged:
-        if progress and not zips.ready(layer.name):
-            progress(f"writing {layer.name}.zip")
-        done.append(zips.result(layer.name, root, site_dirs))
+    for item in layers:
+        if progress and not zips.ready(item.plan.name):
+            progress(f"writing {item.plan.name}.zip")
+        done.append(zips.result(item.plan.name, item.root, item.site_dirs))
     warnings.extend(zips.warnings)
     for zipped in done:
         warnings.extend(zipped.warnings)
     record, inputs_hash = _note_unavailable(streams, record, inputs_hash, warnings)
-    for (layer, _root, sizes, findings, site_dirs), zipped in zip(staged, done, strict=True):
+    for item, zipped in zip(layers, done, strict=True):
+        layer, findings, site_dirs = item.plan, item.findings, item.site_dirs
+        assert item.sizes is not None  # measured by _prepare before anything is zipped
         zip_path = request.out_dir / f"{layer.name}.zip"
         partial, stats = zipped.partial, zipped.stats
         sha256, code_sha256 = zipped.sha256, zipped.code_sha256
-        sizes = with_compressed(sizes, stats.members, stats.size)
+        sizes = with_compressed(item.sizes, stats.members, stats.size)
         manifest = _manifest(request, layer, zip_path, sha256, code_sha256, stats.size,
                              stats.unzipped_size, sizes, findings, site_dirs,
                              inputs_hash, record)

@@ -72,9 +72,11 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> StandIns:
     return StandIns(events=log, behaviour=behaviour)
 
 
-def _run(layers: list[stages._Layer]) -> list[Any]:
-    return stages._stage_all(None, layers, stages._Clock(), {}, None,  # type: ignore[arg-type]
-                             False, None)
+def _run(layers: list[stages._Layer]) -> list[tuple[Any, ...]]:
+    """Each layer as the zip stage gets it: (plan, proof), in the list's order."""
+    stages._stage_all(None, layers, stages._Clock(), {}, None,  # type: ignore[arg-type]
+                      False, None)
+    return [(item.plan, item.proof) for item in layers if item.proof is not None]
 
 
 def test_the_next_layer_is_laid_out_while_a_proof_runs(stand_ins: StandIns,
