@@ -161,10 +161,16 @@ def _from_debian(target: Target, suite: str, dest: Path,
         how, warning = f"debian {suite} (already there)", None
         if not stdlib_compiled(final, version):
             # Made by a release whose precompile failed under qemu: repaired in place
-            # (compileall writes each .pyc atomically, so a proof running now is unharmed).
-            if progress:
-                progress(f"precompiling python{version}'s standard library")
-            warning = _precompile(final, target)
+            # (compileall writes each .pyc atomically, so a proof running now is unharmed),
+            # but only a root of this user's: in a shared folder another user's "root"
+            # could hold any program.
+            if final.stat().st_uid != os.getuid():
+                warning = (f"{final} belongs to another user, so its standard library was "
+                           "not compiled: each proof run compiles what it imports")
+            else:
+                if progress:
+                    progress(f"precompiling python{version}'s standard library")
+                warning = _precompile(final, target)
             if warning is None:
                 how = f"debian {suite} (already there; standard library compiled now)"
         return Provisioned(root=final, interpreter=final / "usr" / "bin" / f"python{version}",
@@ -249,7 +255,9 @@ def _precompile(root: Path, target: Target) -> str | None:
                                        "dist-packages", "__pycache__")
                      and (p.is_dir() or p.suffix == ".py"))
     shares = max(1, min(4, os.cpu_count() or 1))
-    env = {**os.environ, **interpreter.launch.environment([])}
+    # Nothing of ours (tokens, AWS credentials) for a program we did not build.
+    env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": "C.UTF-8",
+           **interpreter.launch.environment([])}
     # compileall -q still prints what it could not compile, on stdout. A file, not a pipe:
     # a full pipe would stall a run.
     with tempfile.TemporaryFile() as errors:

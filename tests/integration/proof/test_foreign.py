@@ -7,6 +7,7 @@ with LAMBDALAYER_INTERPRETERS. Without them the tests skip here and fail in CI.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -302,3 +303,55 @@ def test_interpreters_add_refuses_a_place_that_is_no_directory(into: str, said: 
     assert run.returncode == 2, run.stderr
     assert said in run.stderr and "Traceback" not in run.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def _copy_without_typing_bytecode(tmp_path: Path, prefix: str, version: str) -> Path:
+    """A hard-linked copy of a CI root whose typing .pyc is gone (so `interpreters add`
+    compiles it) and whose compileall is a stand-in that writes the environment it got
+    to compileall-env.json beside itself."""
+    source = next(r for r in _roots() if r.name.startswith(prefix))
+    copy = tmp_path / "roots" / source.name
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-al", str(source), str(copy)], check=True)
+    stdlib = copy / "usr" / "lib" / f"python{version}"
+    (stdlib / "__pycache__" / f"typing.cpython-{version.replace('.', '')}.pyc").unlink()
+    (stdlib / "compileall.py").unlink()  # a new file, not the CI root's linked one
+    (stdlib / "compileall.py").write_text(
+        "import json, os, pathlib\n"
+        "pathlib.Path(__file__).with_name('compileall-env.json').write_text("
+        "json.dumps(dict(os.environ)))\n")
+    return copy
+
+
+def test_the_standard_library_is_compiled_without_our_secrets(tmp_path: Path) -> None:
+    """The root's CPython is a program we did not build: it gets PATH and a locale,
+    not the caller's credentials."""
+    require(has_root_314_x86_64(), "the CPython 3.14 x86_64 root in "
+            "$LAMBDALAYER_TEST_INTERPRETERS")
+    copy = _copy_without_typing_bytecode(tmp_path, "unstable-amd64-python3.14", "3.14")
+    run = run_cli("interpreters", "add", "--runtime", "python3.14", "--arch", "x86_64",
+                  "--from-debian", "unstable", "--into", str(copy.parent),
+                  env={"AWS_SECRET_ACCESS_KEY": "sekrit-key", "GITHUB_TOKEN": "ghp_sekrit"})
+    assert run.returncode == 0, run.stderr
+    seen = json.loads((copy / "usr" / "lib" / "python3.14" / "compileall-env.json").read_text())
+    assert "sekrit" not in json.dumps(seen)
+    assert "AWS_SECRET_ACCESS_KEY" not in seen and "GITHUB_TOKEN" not in seen
+
+
+def test_another_users_root_is_not_run_to_compile_it(tmp_path: Path) -> None:
+    """In a shared folder another user's "root" could hold any program: it is named in a
+    warning, and nothing of it runs."""
+    require(has_root_314_x86_64(), "the CPython 3.14 x86_64 root in "
+            "$LAMBDALAYER_TEST_INTERPRETERS")
+    require(os.getuid() == 0, "giving a folder to another user needs root")
+    copy = _copy_without_typing_bytecode(tmp_path, "unstable-amd64-python3.14", "3.14")
+    os.chown(copy, 54321, 54321)
+    run = run_cli("interpreters", "add", "--runtime", "python3.14", "--arch", "x86_64",
+                  "--from-debian", "unstable", "--into", str(copy.parent))
+    assert run.returncode == 0, run.stderr
+    assert f"warning: {copy} belongs to another user" in run.stdout + run.stderr
+    assert not (copy / "usr" / "lib" / "python3.14" / "compileall-env.json").exists()
+
+
+def has_root_314_x86_64() -> bool:
+    return _has("3.14", "x86_64")
