@@ -212,6 +212,16 @@ def _roots() -> list[Path]:
     return found
 
 
+def _linked_copy(tmp_path: Path, prefix: str) -> Path:
+    """A hard-linked copy of the CI root named `prefix…`, in tmp_path/roots: what a test
+    deletes or replaces there (a new file) leaves the CI's root untouched."""
+    source = next(r for r in _roots() if r.name.startswith(prefix))
+    copy = tmp_path / "roots" / source.name
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-al", str(source), str(copy)], check=True)
+    return copy
+
+
 def test_every_provisioned_root_has_its_standard_library_compiled(arm64_roots: None) -> None:
     """Debian compiles the standard library in a postinst, which --variant=extract never
     runs; `interpreters add` does it instead, or every proof run under qemu compiles
@@ -231,10 +241,7 @@ def test_interpreters_add_compiles_what_an_older_release_left_uncompiled(
     """A root made before the fix (no stdlib bytecode) is repaired by running the same
     `interpreters add` again, in place; a hard-linked copy keeps the CI's root untouched
     (compileall replaces each .pyc by a new file)."""
-    source = next(r for r in _roots() if r.name.startswith("trixie-arm64-python3.13"))
-    copy = tmp_path / "roots" / source.name
-    copy.parent.mkdir()
-    subprocess.run(["cp", "-al", str(source), str(copy)], check=True)
+    copy = _linked_copy(tmp_path, "trixie-arm64-python3.13")
     typing_pyc = copy / "usr" / "lib" / "python3.13" / "__pycache__" / "typing.cpython-313.pyc"
     typing_pyc.unlink()
     run = run_cli("interpreters", "add", "--runtime", "python3.13", "--arch", "arm64",
@@ -258,10 +265,7 @@ def test_a_standard_library_that_cannot_be_compiled_is_a_warning(
         arm64_roots: None, tmp_path: Path) -> None:
     """compileall failing (here: its __pycache__ is a file) is said in one warning line
     with compileall's own last words; the interpreter is still provisioned."""
-    source = next(r for r in _roots() if r.name.startswith("trixie-arm64-python3.13"))
-    copy = tmp_path / "roots" / source.name
-    copy.parent.mkdir()
-    subprocess.run(["cp", "-al", str(source), str(copy)], check=True)
+    copy = _linked_copy(tmp_path, "trixie-arm64-python3.13")
     cache = copy / "usr" / "lib" / "python3.13" / "__pycache__"
     shutil.rmtree(cache)  # the copy's links only: the CI's root keeps its files
     cache.write_text("not a directory")
@@ -309,10 +313,7 @@ def _copy_without_typing_bytecode(tmp_path: Path, prefix: str, version: str) -> 
     """A hard-linked copy of a CI root whose typing .pyc is gone (so `interpreters add`
     compiles it) and whose compileall is a stand-in that writes the environment it got
     to compileall-env.json beside itself."""
-    source = next(r for r in _roots() if r.name.startswith(prefix))
-    copy = tmp_path / "roots" / source.name
-    copy.parent.mkdir()
-    subprocess.run(["cp", "-al", str(source), str(copy)], check=True)
+    copy = _linked_copy(tmp_path, prefix)
     stdlib = copy / "usr" / "lib" / f"python{version}"
     (stdlib / "__pycache__" / f"typing.cpython-{version.replace('.', '')}.pyc").unlink()
     (stdlib / "compileall.py").unlink()  # a new file, not the CI root's linked one
