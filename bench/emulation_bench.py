@@ -5,7 +5,7 @@
 For every arm64 CPython root filesystem found (as `lambdalayer interpreters add`
 makes them), the start-up plus `import json, decimal, ssl, ctypes` is timed under
 qemu-aarch64 twice, alternating: with the options lambdalayer passes
-(launch.qemu_cpu_args: cheap implementation-defined pointer authentication) and
+(launch.qemu_cpu_args: Graviton2's core, neoverse-n1, on qemu 7.0 and later) and
 with qemu's default CPU (the baseline: what a plain `qemu-aarch64 -L ROOT` runs).
 Debian trixie and later build with pointer authentication, so the gap shows on
 CPython 3.13 and 3.14.

@@ -10,7 +10,7 @@ interpreter's path:
   must live at a path ROOT does not have, like a fresh temporary directory);
   the guest's LD_LIBRARY_PATH is passed with `-E`, so the host's qemu never
   sees the layer's foreign libraries; an aarch64 guest gets
-  `-cpu max,pauth-impdef=on` (see QEMU_CPU_OPTIONS);
+  `-cpu neoverse-n1`, Graviton2's core (see QEMU_CPU_CHOICES);
 - binfmt: no qemu-user on PATH, but the kernel has an enabled binfmt_misc
   entry for the executable's machine (qemu-user-binfmt, or a CI runner's
   `docker/setup-qemu-action`): the interpreter is run directly and qemu reads
@@ -40,15 +40,19 @@ QEMU_PROGRAMS = {"aarch64": "qemu-aarch64", "x86_64": "qemu-x86_64"}
 LOADERS = {"aarch64": "ld-linux-aarch64.so.1", "x86_64": "ld-linux-x86-64.so.2"}
 _MULTIARCH = {"aarch64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu"}
 _ELF_MACHINES = {"x86_64": 62, "aarch64": 183}  # e_machine
-# Debian trixie and later build arm64 code with pointer authentication; qemu's default
-# (architected, QARMA5) emulation of it made CPython 3.13/3.14 2.3-2.5x slower (medians:
-# 2.26 s vs 0.97 s for `import json, decimal, ssl, ctypes`; bench/emulation_bench.py).
-# The implementation-defined algorithm keeps the feature, so the same instructions run
-# and fail the same way, only cheaper.
-# A QEMU_CPU the user set wins (qemu reads it when no -cpu is given); qemu before 6.0 has
-# no pauth-impdef property and gets nothing.
-QEMU_CPU_OPTIONS = {"aarch64": "max,pauth-impdef=on"}
-_PAUTH_IMPDEF_SINCE = (6, 0)
+# The CPU an aarch64 guest is given, newest qemu first (the first whose version it has):
+# - neoverse-n1 (qemu 7.0+): Graviton2's core, the oldest Lambda's arm64 runs on, so code
+#   that needs a newer core (SVE, pointer authentication beyond the NOP-compatible hints
+#   Debian builds with) fails here as it would there; and about 15-20% cheaper to emulate
+#   than `max` (glibc picks its plain ASIMD string functions; docs/performance.md);
+# - max,pauth-impdef=on (qemu 6.0+): every feature, with the cheap implementation-defined
+#   pointer authentication: qemu's default (architected, QARMA5) made the pointer-
+#   authenticated CPython 3.13/3.14 of Debian trixie 2.3-2.5x slower (2.26 s vs 0.97 s
+#   for `import json, decimal, ssl, ctypes`; bench/emulation_bench.py);
+# - older qemu: nothing, qemu's default.
+# A QEMU_CPU the user set wins.
+QEMU_CPU_CHOICES: dict[str, tuple[tuple[tuple[int, int], str], ...]] = {
+    "aarch64": (((7, 0), "neoverse-n1"), ((6, 0), "max,pauth-impdef=on"))}
 # Where the kernel's binfmt_misc entries are read; tests point it at a folder of their own.
 BINFMT_DIR_VARIABLE = "LAMBDALAYER_BINFMT_MISC"
 
@@ -110,10 +114,11 @@ def qemu_cpu_args(program: str, machine: str | None) -> list[str]:
     chosen = os.environ.get("QEMU_CPU", "").strip()
     if chosen:
         return ["-cpu", chosen]
-    options = QEMU_CPU_OPTIONS.get(machine or "")
-    if not options:
+    choices = QEMU_CPU_CHOICES.get(machine or "", ())
+    if not choices:
         return []
-    return ["-cpu", options] if qemu_version(program) >= _PAUTH_IMPDEF_SINCE else []
+    version = qemu_version(program)
+    return next((["-cpu", cpu] for since, cpu in choices if version >= since), [])
 
 
 @cache

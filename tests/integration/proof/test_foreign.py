@@ -293,6 +293,33 @@ def test_the_qemu_cpu_a_user_sets_is_the_one_the_proof_runs(arm64_roots: None,
     assert chosen.returncode == 0, chosen.stderr
 
 
+# Code built for a newer core than Graviton2's: at import it checks the CPU for SVE
+# (AT_HWCAP, bit 22), as a library compiled with SVE would fault without it.
+_NEEDS_SVE = """import ctypes
+if not ctypes.CDLL(None).getauxval(16) & (1 << 22):
+    raise ImportError("this build needs SVE (a Graviton3 core)")
+"""
+
+
+def test_arm64_code_is_proven_on_graviton2s_core(arm64_roots: None, tmp_path: Path) -> None:
+    """Lambda's arm64 may run on Graviton2 (Neoverse N1, no SVE): code that needs a newer
+    core fails the proof as it would there, unless the user picks another QEMU_CPU."""
+    layer = tmp_path / "layer"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "needs_sve.py").write_text(_NEEDS_SVE)
+    (layer / "lib").mkdir()
+    (layer / "lib" / "libstub.so").write_bytes(b"")  # native: proven on arm64 itself
+    args = ["test", str(layer), "--runtime", "python3.11", "--arch", "arm64", "--import",
+            "needs_sve", "--json"]
+    on_n1 = run_cli(*args, env=_env())
+    assert on_n1.returncode == 6, on_n1.stderr
+    [target] = on_n1.json()["targets"]
+    assert target["how"] == "qemu-aarch64"
+    assert "needs SVE" in (target["imports"][0]["error"] or "")
+    on_max = run_cli(*args, env=_env(QEMU_CPU="max"))
+    assert on_max.returncode == 0, on_max.stderr
+
+
 @pytest.mark.parametrize(("into", "said"), [
     ("/dev/null", "/dev/null cannot take a root filesystem: it is not a directory."),
     ("", "--into is empty."),

@@ -28,7 +28,7 @@ def test_qemu_passes_the_layer_library_path_to_the_guest_only(
     launch = Launch(kind="qemu", program=qemu, root="/roots/trixie", machine="aarch64")
     argv = launch.argv("/roots/trixie/usr/bin/python3.13", ["-I", "-c", "pass"],
                        ["/tmp/x/opt/lib"])
-    assert argv == [qemu, "-cpu", "max,pauth-impdef=on", "-L", "/roots/trixie",
+    assert argv == [qemu, "-cpu", "neoverse-n1", "-L", "/roots/trixie",
                     "-E", "LD_LIBRARY_PATH=/tmp/x/opt/lib",
                     "/roots/trixie/usr/bin/python3.13", "-I", "-c", "pass"]
     assert launch.describe() == "qemu-aarch64"
@@ -36,15 +36,25 @@ def test_qemu_passes_the_layer_library_path_to_the_guest_only(
 
 def test_qemu_cpu_is_left_to_the_user_and_to_old_qemu(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Cheap pointer authentication (CPython 3.13 starts 2.3x faster) needs qemu 6.0; a
-    # QEMU_CPU the user set is theirs to keep.
+    # Graviton2's core needs qemu 7.0; cheap pointer authentication (CPython 3.13 starts
+    # 2.3x faster than with qemu's default) needs 6.0; a QEMU_CPU the user set is theirs.
     monkeypatch.delenv("QEMU_CPU", raising=False)
+
+    def cpu(launch: Launch) -> str | None:
+        argv = launch.argv("py", [], [])
+        return argv[argv.index("-cpu") + 1] if "-cpu" in argv else None
+
     old = Launch(kind="qemu", program=_fake_qemu(tmp_path / "old", "5.2.0"), root="/r",
                  machine="aarch64")
-    assert "-cpu" not in old.argv("py", [], [])
+    assert cpu(old) is None
+    six = Launch(kind="qemu", program=_fake_qemu(tmp_path / "six", "6.0.0"), root="/r",
+                 machine="aarch64")
+    seven = Launch(kind="qemu", program=_fake_qemu(tmp_path / "seven", "7.0.0"), root="/r",
+                   machine="aarch64")
+    assert (cpu(six), cpu(seven)) == ("max,pauth-impdef=on", "neoverse-n1")
     new = Launch(kind="qemu", program=_fake_qemu(tmp_path / "new", "9.2.1"), root="/r",
                  machine="aarch64")
-    assert "-cpu" in new.argv("py", [], [])
+    assert cpu(new) == "neoverse-n1"
     monkeypatch.setenv("QEMU_CPU", "cortex-a72")
     # Said on the command line: the proof's environment keeps no host variable.
     argv = new.argv("py", [], [])
@@ -143,7 +153,7 @@ def test_binfmt_launch_runs_the_interpreter_itself_and_tells_qemu_by_environment
         "/roots/t/usr/bin/python3.13", "-I"]
     assert launch.environment(["/l", "/m"]) == {
         "QEMU_LD_PREFIX": "/roots/t", "QEMU_SET_ENV": "LD_LIBRARY_PATH=/l:/m",
-        "QEMU_CPU": "max,pauth-impdef=on"}
+        "QEMU_CPU": "neoverse-n1"}
     assert launch.describe() == "binfmt qemu-aarch64"
     # A registration whose qemu lives elsewhere (a container's, the F flag): no version to
     # check, so no -cpu choice.
