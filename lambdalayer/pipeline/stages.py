@@ -467,7 +467,7 @@ def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
         _prepare(request, only, clock, compiled, zips, beside_proof, progress)
         with clock.stage("proof"):
             proof = _prove(request, only.plan, only.root, only.site_dirs, only.site_targets,
-                           progress)
+                           progress, alone=True)
         _finish(request, only, proof, clock)
         return
     from lambdalayer.interpreters.find import host_machine
@@ -648,8 +648,9 @@ def _requested_modules(request: BuildRequest, layer: _Plan,
 
 def _prove(request: BuildRequest, layer: _Plan, root: Path,
            site_dirs: dict[Path, list[InstalledDist]], site_targets: dict[Path, Target],
-           progress: Progress | None) -> ArtifactProof:
-    """Import the layer on each target's CPython; ProofFailed when an import fails."""
+           progress: Progress | None, *, alone: bool = False) -> ArtifactProof:
+    """Import the layer on each target's CPython; ProofFailed when an import fails.
+    `alone`: no other layer is proven meanwhile (prove_layer's `spare_cores`)."""
     if request.no_proof:
         return skipped("--no-smoke (or smoke = false in the config)")
     listed = request.smoke_imports or (request.recipe.smoke_imports if request.recipe
@@ -672,7 +673,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports,
                         configured=request.interpreters, dependencies=dependencies,
                         versions=versions,
-                        bytecode_scope=str(request.out_dir.resolve() / layer.name))
+                        bytecode_scope=str(request.out_dir.resolve() / layer.name),
+                        spare_cores=alone)
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         hint = ("Fix the requirements (the fix line says what is likely missing), or build "

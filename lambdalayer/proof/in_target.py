@@ -6,7 +6,9 @@ Nothing here is imported by lambdalayer itself.
 
 Input: argv[1] is a JSON object {"paths": [...], "imports": [...], "results":
 FILE, "handler": "module.func" | null, "event": ... | null, "invoke": bool,
-"bytecode": DIR | null, "layer": [DIR, ...]}.
+"bytecode": DIR | null, "layer": [DIR, ...]}; or {"precompile": [DIR, ...],
+"bytecode": DIR, "stop": FILE, "results": FILE}, which only fills the bytecode cache
+(_precompile) and appends how much it stored to FILE.
 Output: one JSON object per line appended to FILE, written and flushed as each
 step starts and ends, so a crash (a segfaulting extension) still names the
 import that caused it. Results go to a file, not stdout, because imported code
@@ -82,7 +84,9 @@ _STORED = [0]  # bytes of bytecode this run added to the cache
 def _store(path: str, data: bytes) -> None:
     import os
 
-    temporary = f"{path}.{os.getpid()}.tmp"
+    # Not the pid alone: in a sandbox's PID namespace the proof and its helper
+    # (_precompile) may both be pid 2, and write the same file at the same moment.
+    temporary = f"{path}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         with open(temporary, "wb") as handle:
@@ -157,6 +161,49 @@ def _cache_bytecode(directory: str, roots: list[str]) -> None:
     sys.path_importer_cache.clear()
 
 
+def _precompile(directory: str, roots: list[str], stop: str) -> None:
+    """Fill the bytecode cache (`_cache_bytecode`) for the modules under `roots`, while
+    another run of this script imports them: that run then reads what this one compiled
+    instead of compiling it itself, on another core. Nothing is imported or run; a
+    module with bytecode of its own in the layer, or already kept, is skipped, and so
+    are test folders, which an import rarely reaches. The files go in reverse order,
+    so the two runs meet rather than follow each other through the same modules.
+    Runs until done or until the file `stop` exists."""
+    import hashlib
+    import importlib.util
+    import marshal
+    import os
+
+    magic = importlib.util.MAGIC_NUMBER
+    tag: str | None = getattr(sys.implementation, "cache_tag", None)
+    if tag is None:
+        return
+    sources: list[str] = []
+    for root in roots:
+        for folder, subfolders, names in os.walk(root):
+            subfolders[:] = [d for d in subfolders
+                             if d not in ("tests", "test", "testing", "__pycache__")]
+            sources.extend(os.path.join(folder, n) for n in names if n.endswith(".py"))
+    for path in sorted(sources, reverse=True):
+        if os.path.exists(stop):
+            return
+        try:
+            if os.path.exists(importlib.util.cache_from_source(path)):
+                continue
+            with open(path, "rb") as handle:
+                source = handle.read()
+            name = hashlib.sha256(source).hexdigest()
+            cached = os.path.join(directory, name[:2], f"{name}.{tag}.pyc")
+            if os.path.exists(cached):
+                continue
+            # As SourceFileLoader.source_to_code compiles it, so the code is the same.
+            code = compile(source, path, "exec", dont_inherit=True)
+        except (OSError, SyntaxError, ValueError):
+            continue  # the importing run reports what fails to import
+        digest = bytes.fromhex(name)
+        _store(cached, magic + (1).to_bytes(4, "little") + digest[:8] + marshal.dumps(code))
+
+
 def _mapped(roots: list[str]) -> list[str] | None:
     """The ELF files under `roots` (the layer's directory, as given and resolved) that
     this process has mapped, relative to the root: what the dynamic loader actually
@@ -189,6 +236,13 @@ def _mapped(roots: list[str]) -> list[str] | None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
+    if config.get("precompile"):
+        try:
+            _precompile(config["bytecode"], config["precompile"], config["stop"])
+        finally:
+            with open(config["results"], "a", encoding="utf-8") as out:
+                _emit(out, {"kind": "stored", "bytes": _STORED[0]})
+        return
     # Lambda's order (docs/lambda-facts.md): /var/task, the runtime's
     # site-packages in the layer, /opt/python, then the interpreter's own paths.
     # -I -S already removed the script dir, user and host site-packages.

@@ -117,7 +117,7 @@ def _runs(root: Path, targets: Sequence[Target],
           test_imports: Sequence[str] | None,
           configured: ConfiguredInterpreters,
           dependencies: Mapping[str, Mapping[str, Sequence[str]]],
-          bytecode_scope: str | None) -> list[TargetRun]:
+          bytecode_scope: str | None, spare_cores: bool) -> list[TargetRun]:
     """One proof run per runtime, each importing what that runtime's tree holds: the
     requested modules first (a dependency that crashes the interpreter cannot hide
     them), then the dependencies' top levels."""
@@ -136,11 +136,14 @@ def _runs(root: Path, targets: Sequence[Target],
             jobs.append((group, wanted))
     # Each run waits on its own interpreter process: running them side by side turns
     # the proof of a five-runtime layer from the sum of its runs into about the longest.
-    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+    cores = os.cpu_count() or 1
+    # A lone run leaves a core free for compiling beside it (runner._start_precompile).
+    precompile = spare_cores and len(jobs) == 1 and cores > 1
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), cores))) as pool:
         reports = list(pool.map(
             lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False,
                                   configured=configured, bytecode_scope=bytecode_scope,
-                                  trim_bytecode=False),
+                                  trim_bytecode=False, precompile=precompile),
             jobs))
     return [run for report in reports for run in report.runs]
 
@@ -157,7 +160,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
                 configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
                 dependencies: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
                 versions: Mapping[str, str] | None = None,
-                bytecode_scope: str | None = None) -> ArtifactProof:
+                bytecode_scope: str | None = None,
+                spare_cores: bool = False) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -176,6 +180,9 @@ def prove_layer(root: Path, targets: Sequence[Target],
     the layer lacks what it imports (`versions` names both releases) fails the proof
     and is listed in `conflicts`; any other dependency failure (an optional extra, a
     module meant for another platform) is a warning.
+
+    `spare_cores`: nothing else runs beside this proof (one layer), so a lone native run
+    may compile the layer's modules on another core meanwhile (run_proof's `precompile`).
     """
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no public top-level module in the requested "
@@ -183,7 +190,7 @@ def prove_layer(root: Path, targets: Sequence[Target],
     dependencies = dependencies or {}
     versions = versions or {}
     all_runs = _runs(root, targets, modules, test_imports, configured, dependencies,
-                     bytecode_scope)
+                     bytecode_scope, spare_cores)
     if any(run.bytecode_stored for run in all_runs):
         from lambdalayer.common.cache import trim_proof_bytecode
 

@@ -19,6 +19,7 @@ reason, and the audit (`check`) runs instead. Nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.interpreters.find import (
@@ -350,10 +352,66 @@ def bytecode_cache(interpreter: Interpreter, scope: str | None) -> str | None:
     return str(found) if found else None
 
 
+_STOP_FILE = "precompile.stop"
+_PRECOMPILED = "precompile.jsonl"  # what the helper stored: {"kind": "stored", "bytes": N}
+
+
+def _start_precompile(interpreter: Interpreter, staged: _Staged, version: str,
+                      bytecode: str, env: dict[str, str],
+                      library_path: list[str]) -> subprocess.Popen[str] | None:
+    """A second run of the target's CPython that fills the bytecode cache while the proof
+    imports (in_target._precompile), on a spare core; only for a native interpreter
+    (emulated, it would cost more than it saves) and an empty cache (a first build:
+    later ones read their bytecode back anyway). Sandboxed like the proof, although it
+    runs none of the layer's code."""
+    if interpreter.launch.kind not in ("native", "rootfs-loader") or any(
+            os.scandir(bytecode)):
+        return None
+    stop = staged.opt.parent / _STOP_FILE
+    stop.unlink(missing_ok=True)
+    (staged.opt.parent / _PRECOMPILED).write_text("")
+    config = {"precompile": [str(d) for d in _search_dirs(staged.opt, version)],
+              "bytecode": bytecode, "stop": str(stop),
+              "results": str(staged.opt.parent / _PRECOMPILED)}
+    command = interpreter.launch.argv(
+        interpreter.path, ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"),
+                           json.dumps(config)], library_path)
+    command = find_sandbox().wrap(command, writable=staged.opt.parent, cwd=staged.task,
+                                  also_writable=(Path(bytecode),))
+    try:
+        helper = subprocess.Popen(command, cwd=staged.task, env=env, text=True,
+                                  encoding="utf-8", errors="replace",
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None  # the proof compiles what it imports, as without the helper
+    interrupt.track(helper)
+    return helper
+
+
+def _end_precompile(helper: subprocess.Popen[str], staged: _Staged) -> int:
+    """Asks the helper to stop between two files (so no cache file is left half-written),
+    kills it if it does not within a few seconds; the bytes of bytecode it stored (1 when
+    it did not say: the cache may have grown, and is trimmed)."""
+    with contextlib.suppress(OSError):
+        (staged.opt.parent / _STOP_FILE).touch()
+    try:
+        helper.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        helper.kill()
+        helper.wait()
+    finally:
+        interrupt.untrack(helper)
+    try:
+        said = json.loads((staged.opt.parent / _PRECOMPILED).read_text("utf-8") or "{}")
+        return int(said.get("bytes", 1))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 1
+
+
 def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
                 imports: Sequence[str], function: FunctionCode | None,
                 timeout: float, pass_env: Sequence[str] = (),
-                bytecode_scope: str | None = None) -> TargetRun:
+                bytecode_scope: str | None = None, precompile: bool = False) -> TargetRun:
     version = target.runtime.python_version
     results_file = staged.opt.parent / f"results-{target.runtime.name}-{target.arch}.jsonl"
     results_file.write_text("")
@@ -391,6 +449,8 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     if sandbox.kind == "bwrap":
         env["TMPDIR"] = str(staged.opt.parent / "tmp")
         (staged.opt.parent / "tmp").mkdir(exist_ok=True)
+    helper = (_start_precompile(interpreter, staged, version, bytecode, env, library_path)
+              if precompile and isinstance(bytecode, str) else None)
     started = time.perf_counter()
     crash: str | None = None
     try:
@@ -404,9 +464,12 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
             crash = f"the interpreter stopped ({how})" + (f":\n{tail}" if tail else "")
     except subprocess.TimeoutExpired:
         crash = f"timed out after {timeout:.0f} s"
+    finally:
+        precompiled = _end_precompile(helper, staged) if helper is not None else 0
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, results_file, crash, elapsed)
-    return replace(run, sandbox=sandbox.describe(network=network))
+    return replace(run, sandbox=sandbox.describe(network=network),
+                   bytecode_stored=run.bytecode_stored + precompiled)
 
 
 def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_file: Path,
@@ -469,7 +532,7 @@ def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
              function: FunctionCode | None, timeout: float,
              pass_env: Sequence[str], configured: ConfiguredInterpreters,
-             bytecode_scope: str | None) -> TargetRun:
+             bytecode_scope: str | None, precompile: bool = False) -> TargetRun:
     if platform.system() != "Linux":
         # Said before looking for interpreters: none of them could stand in for Lambda.
         return TargetRun(target=target, status="not-run", reason=(
@@ -490,7 +553,7 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
                     f"python/lib/python{target.runtime.python_version}/site-packages/; were "
                     "the files zipped without the python/ prefix?)"))
     return _run_target(target, interpreter, staged, wanted, function, timeout, pass_env,
-                       bytecode_scope)
+                       bytecode_scope, precompile)
 
 
 def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
@@ -498,7 +561,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               timeout: float = DEFAULT_TIMEOUT, fallback_check: bool = True,
               pass_env: Sequence[str] = (),
               configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
-              bytecode_scope: str | None = None, trim_bytecode: bool = True) -> ProofReport:
+              bytecode_scope: str | None = None, trim_bytecode: bool = True,
+              precompile: bool = False) -> ProofReport:
     """Import-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -508,7 +572,9 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     `bytecode_scope` names the layer whose compiled modules are kept between runs
     (bytecode_cache); None compiles every imported module afresh. After a run that added
     to that cache it is trimmed to its share, unless `trim_bytecode` is False (a caller
-    running several run_proof side by side trims once itself).
+    running several run_proof side by side trims once itself). `precompile`: a core is
+    spare, so a first run on a native interpreter may fill that cache beside the import
+    (_start_precompile).
     Raises UsageError for a source that is not a layer.
     """
     if not targets:
@@ -523,7 +589,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
                 runs.append(replace(done[key], target=target, covered_by=str(done[key].target)))
                 continue
             runs.append(_run_one(target, staged, native, imports, function, timeout,
-                                 pass_env, configured, bytecode_scope))
+                                 pass_env, configured, bytecode_scope, precompile))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
     if trim_bytecode and any(run.bytecode_stored for run in runs):

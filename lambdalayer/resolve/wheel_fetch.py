@@ -14,6 +14,7 @@ and kept wheels are used.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -200,9 +201,7 @@ def _cached_or_fetched(entry: dict[str, object], sha: str, page: str, auth: str 
     temporary: Path | None = None
     try:
         target.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with interrupt.deferred():  # created and named as one step
-            descriptor, name = tempfile.mkstemp(dir=target, prefix=".tmp-")
-            temporary = Path(name)
+        descriptor, temporary = _partial_file(target)
         digest = _HashingFile(os.fdopen(descriptor, "wb"))
         with digest.handle:
             download(url, header, digest, cap=MAX_WHEEL, timeout=_TIMEOUT)
@@ -211,6 +210,7 @@ def _cached_or_fetched(entry: dict[str, object], sha: str, page: str, auth: str 
                                 unavailable=True)
         final = kept if kept is not None else target / f"{sha}.whl"
         os.replace(temporary, final)
+        _settled(temporary)
         temporary = None
         return WheelOutcome(path=final, sha256=sha, record=_record_path(sha))
     except Unavailable as exc:
@@ -221,6 +221,43 @@ def _cached_or_fetched(entry: dict[str, object], sha: str, page: str, auth: str 
     finally:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
+            _settled(temporary)
+
+
+# The downloads under way. A signal ends the process while a fetch thread is still
+# writing; its `finally` may never run, so the last cleanup (common/interrupt) removes
+# them, and no download starts after it.
+_PARTIALS_LOCK = threading.RLock()  # RLock: the cleanup may run in a signal handler
+_PARTIALS: set[Path] = set()
+_CLOSED = [False]
+
+
+def _partial_file(directory: Path) -> tuple[int, Path]:
+    """A new `.tmp-` file in `directory` (descriptor, path), known to the last cleanup."""
+    # Deferred: in the main thread a signal between creating and noting would leak it.
+    with _PARTIALS_LOCK, interrupt.deferred():
+        if _CLOSED[0]:
+            raise OSError(errno.ECANCELED, "the build is being stopped")
+        descriptor, name = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        _PARTIALS.add(Path(name))
+    return descriptor, Path(name)
+
+
+def _settled(path: Path) -> None:
+    with _PARTIALS_LOCK:
+        _PARTIALS.discard(path)
+
+
+def _remove_partials() -> None:
+    with _PARTIALS_LOCK:
+        _CLOSED[0] = True
+        for path in _PARTIALS:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        _PARTIALS.clear()
+
+
+interrupt.at_final_cleanup(_remove_partials)
 
 
 class _HashingFile:

@@ -166,3 +166,48 @@ def test_the_kept_bytecode_stays_within_its_share_of_the_cache(tmp_path: Path) -
     assert built.returncode == 0, built.stderr
     assert built.json()["artifacts"][0]["import_test"]["status"] == "passed"
     assert _kept_bytes(tmp_path / "cache2") <= 5000
+
+
+UNUSED = b"UNUSED = 'a module no import reaches'\n"
+IN_TESTS = b"IN_TESTS = 'a test module'\n"
+
+
+def _kept_sources(cache: Path) -> set[str]:
+    """The SHA-256 of each source whose bytecode the proof keeps."""
+    return {p.name.split(".")[0] for p in (cache / "proof-bytecode").rglob("*.pyc")}
+
+
+def test_a_lone_first_proof_compiles_beside_the_import(tmp_path: Path) -> None:
+    """A build with one layer and one runtime leaves a core free: a second run of the
+    target's CPython fills the bytecode cache meanwhile (tests/ folders skipped); with
+    two runtimes both cores import, and only what they import is compiled. Either way
+    the proof judges the same imports, and no helper or half-written file is left."""
+    import hashlib
+
+    from tests.package_index import make_wheel, serve_index
+
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "llpre", "1.0", files={
+        "llpre/__init__.py": b"from . import used\n", "llpre/used.py": b"USED = 1\n",
+        "llpre/unused.py": UNUSED, "llpre/tests/test_unused.py": IN_TESTS})
+    unused, in_tests = (hashlib.sha256(s).hexdigest() for s in (UNUSED, IN_TESTS))
+    scratch = tmp_path / "tmp"  # the proof's staged layer, named in its command lines
+    scratch.mkdir()
+    with serve_index(wheels) as url:
+        def build(name: str, *runtimes: str) -> set[str]:
+            cache = tmp_path / f"cache-{name}"
+            run = run_cli("build", name, "-p", "llpre", "--index-url", url,
+                          *(a for r in runtimes for a in ("--runtime", r)),
+                          "--arch", "x86_64", "--out", str(tmp_path / "dist"), "--json",
+                          env={"LAMBDALAYER_CACHE_DIR": str(cache), "TMPDIR": str(scratch)})
+            assert run.returncode == 0, run.stderr
+            assert run.json()["artifacts"][0]["import_test"]["status"] == "passed"
+            assert not list(cache.rglob("*.tmp"))
+            return _kept_sources(cache)
+
+        alone = build("alone", "python3.12")
+        assert unused in alone and in_tests not in alone
+        require(find_interpreter("3.11") is not None, "CPython 3.11 is needed")
+        assert unused not in build("two", "python3.11", "python3.12")
+    assert subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True).stdout == b""
+    assert list(scratch.iterdir()) == []

@@ -98,6 +98,8 @@ def test_signal_mid_build_cleans_up(built: Path, tmp_path: Path, signum: int, st
     assert "Aborted." not in stderr
     assert "Traceback" not in stderr
     assert list(tmpdir.iterdir()) == []  # the work directory (~100 MB) is gone
+    # The wheels fetched for their deflate streams: none left half-downloaded.
+    assert _leftovers(tmp_path / "cache") == []
     assert snapshot(built) == before  # no partial zip, the old pair intact
     assert processes_mentioning(str(tmpdir)) == []  # uv did not outlive us
 

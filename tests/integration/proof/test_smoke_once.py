@@ -2,8 +2,9 @@
 
 The interpreter for python3.12/x86_64 is named through LAMBDALAYER_PYTHON_3_12_X86_64
 as a wrapper script that logs every start, so the tests count what a user could count:
-how often the layer was imported (`-I -S -B`, the import runner; `-I -S -c` is the
-finder's one probe of the interpreter).
+how often the layer was imported (`-I -S -B` with the import runner's `{"paths": …}`;
+`-I -S -c` is the finder's one probe of the interpreter, and a first build's helper that
+compiles beside the proof gets `{"precompile": …}`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def counted(tmp_path: Path) -> tuple[dict[str, str], Path]:
     assert found is not None
     log = tmp_path / "starts.log"
     wrapper = tmp_path / "python3.12"
-    wrapper.write_text(f'#!/bin/sh\necho "$1 $2 $3" >> {log}\nexec {found.path} "$@"\n')
+    # $6 is the runner's JSON: {"paths": … imports, {"precompile": … only compiles.
+    wrapper.write_text(f'#!/bin/sh\necho "$1 $2 $3 ${{6%%:*}}" >> {log}\n'
+                       f'exec {found.path} "$@"\n')
     wrapper.chmod(0o755)
     # The wrapper writes its log from inside the proof's sandbox: bubblewrap's host files
     # are read-only, unshare's are not (docs/sandbox-and-limits.md).
@@ -45,7 +48,7 @@ def counted(tmp_path: Path) -> tuple[dict[str, str], Path]:
 def _imports(log: Path) -> int:
     """How many times the layer was imported (runs of the import runner)."""
     lines = log.read_text().splitlines() if log.exists() else []
-    return sum(line == "-I -S -B" for line in lines)
+    return sum(line == '-I -S -B {"paths"' for line in lines)
 
 
 def _report(document: dict[str, Any]) -> dict[str, Any]:

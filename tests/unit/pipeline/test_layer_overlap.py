@@ -54,8 +54,8 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> StandIns:
         if failure is not None:
             raise failure
 
-    def prove(request: Any, plan: _Plan, *args: Any) -> Any:
-        note(f"prove {plan.name} begins")
+    def prove(request: Any, plan: _Plan, *args: Any, alone: bool = False) -> Any:
+        note(f"prove {plan.name} begins" + (" alone" if alone else ""))
         time.sleep(behaviour.get(f"sleep {plan.name}", 0.4))
         note(f"prove {plan.name} ends")
         failure = behaviour.get(f"prove {plan.name}")
@@ -123,16 +123,18 @@ def test_a_later_layers_refusal_stands_when_the_earlier_proofs_pass(
 
 def test_one_layer_is_proven_in_the_main_thread(stand_ins: StandIns, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """...and told it is alone: its proof may compile on the spare core."""
     threads: list[str] = []
     original = stages._prove
 
-    def prove(*args: Any) -> Any:
+    def prove(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
-        return original(*args)
+        return original(*args, **kwargs)
 
     monkeypatch.setattr(stages, "_prove", prove)
     _run(_layers(1, tmp_path))
     assert threads == ["MainThread"]
+    assert stand_ins.events[-2:] == ["prove layer0 begins alone", "prove layer0 ends"]
 
 
 class _Target:
