@@ -10,6 +10,7 @@ request (path, whether it was authorised) so a test can tell what was asked.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.server
 import io
@@ -117,6 +118,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     head_allowed: bool
     seen: list[tuple[str, bool]]
     served_instead: dict[str, bytes]  # file name -> other bytes than those the page hashes
+    stall: threading.Event | None  # set: a file's second half waits for it, except for uv
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet test output
@@ -174,8 +176,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if not self.head:
+        if self.head:
+            return
+        stalled = (self.stall is not None and content_type == "application/octet-stream"
+                   and not self.headers.get("User-Agent", "").startswith("uv/"))
+        if not stalled or self.stall is None:
             self.wfile.write(body)
+            return
+        # lambdalayer's own fetch of a wheel (for its deflate streams) hangs half-way.
+        with contextlib.suppress(OSError):
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            self.stall.wait(60)
+            self.wfile.write(body[len(body) // 2:])
 
 
 @dataclass
@@ -189,12 +202,14 @@ class PrivateIndex:
 @contextmanager
 def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_allowed: bool,
            seen: list[tuple[str, bool]],
-           served_instead: dict[str, bytes] | None = None) -> Iterator[int]:
+           served_instead: dict[str, bytes] | None = None,
+           stall: threading.Event | None = None) -> Iterator[int]:
     """Serve `files_dir` on a free loopback port (yielded) until the block ends."""
     handler = type("Handler", (_Handler,), {
         "files_dir": files_dir, "expected_auth": expected_auth, "to_pypi": to_pypi,
         "head_allowed": head_allowed, "seen": seen,
-        "served_instead": served_instead if served_instead is not None else {}})
+        "served_instead": served_instead if served_instead is not None else {},
+        "stall": stall})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -206,13 +221,14 @@ def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_al
 
 
 @contextmanager
-def serve_index(files_dir: Path, *,
-                served_instead: dict[str, bytes] | None = None) -> Iterator[str]:
+def serve_index(files_dir: Path, *, served_instead: dict[str, bytes] | None = None,
+                stall: threading.Event | None = None) -> Iterator[str]:
     """Serve `files_dir` as a simple index; yields its URL (`http://127.0.0.1:PORT/simple`).
     `served_instead` (file name -> bytes, changeable while serving): what a download of
-    that file gets, while the project page still gives the real file's hash."""
+    that file gets, while the project page still gives the real file's hash. `stall`:
+    a download by anything but uv sends half the file, then waits until it is set."""
     with _serve(files_dir, expected_auth=None, to_pypi=True, head_allowed=True,
-                seen=[], served_instead=served_instead) as port:
+                seen=[], served_instead=served_instead, stall=stall) as port:
         yield f"http://127.0.0.1:{port}/simple"
 
 

@@ -10,6 +10,7 @@ directory is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -50,6 +51,17 @@ def make_workdir(kind: str = "") -> Path:
     # last step removes them all.
     interrupt.at_final_cleanup(remove_own)
     return Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-{label}"))
+
+
+@contextlib.contextmanager
+def workdir(kind: str = "") -> Iterator[Path]:
+    """`make_workdir(kind)`, removed when the block ends (and by the last cleanup of a
+    signalled process, whose `finally` blocks may not all run)."""
+    directory = make_workdir(kind)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def remove_own(directory: Path | None = None) -> int:

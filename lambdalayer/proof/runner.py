@@ -25,7 +25,6 @@ import os
 import platform
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -119,9 +118,10 @@ def _link_or_copy(link: Path, directory: Path) -> None:
 def _staged(source: Path, code: Path | None) -> Iterator[_Staged]:
     """A temporary /opt (and /var/task) holding the layer (and the function's code)."""
     from lambdalayer.audit.zipread import safe_extract
+    from lambdalayer.common.workdirs import workdir
 
-    with tempfile.TemporaryDirectory(prefix="lambdalayer-test-") as scratch:
-        base = Path(scratch)
+    # Named with our pid: the last cleanup of a signalled build removes it (workdirs).
+    with workdir("test") as base:
         staged = _Staged(opt=base / "opt", task=base / "var" / "task")
         staged.task.parent.mkdir(parents=True)
         if source.is_dir():

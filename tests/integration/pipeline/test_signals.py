@@ -167,3 +167,39 @@ def test_signal_sweep_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert time.monotonic() - started < 90
     # The sweep reached inside the build, not only its start or its end.
     assert outcomes.get(143, 0) + outcomes.get(130, 0) >= 8, outcomes
+
+
+def test_a_signal_during_a_wheel_download_leaves_no_partial_file(tmp_path: Path) -> None:
+    """The wheel fetched for its deflate streams (docs/zip-format.md) is still arriving,
+    from an index that stalls half-way, when SIGTERM comes: the build ends 143 and the
+    half-downloaded file is gone from the cache."""
+    import threading
+
+    from tests.package_index import serve_index
+
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "llslow", "1.0",
+               files={"llslow/__init__.py": b"DATA = %r\n" % os.urandom(200_000).hex()})
+    cache, tmpdir = tmp_path / "cache", tmp_path / "tmp"
+    tmpdir.mkdir()
+    stall = threading.Event()
+    with serve_index(wheels, stall=stall) as url:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lambdalayer", "build", "slow", "-p", "llslow", "--index-url",
+             url, "--runtime", "python3.12", "--arch", "x86_64", "--out",
+             str(tmp_path / "dist")],
+            env={**os.environ, "TMPDIR": str(tmpdir), "LAMBDALAYER_CACHE_DIR": str(cache)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not list((cache / "wheels").rglob(".tmp-*")):
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the download never started"
+                time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=60)
+        finally:
+            stall.set()
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    assert _leftovers(cache, tmpdir) == [], (err, [str(p) for p in tmpdir.rglob("*")])

@@ -16,6 +16,7 @@ from lambdalayer.common.workdirs import (
     remove_own,
     sweep,
     swept_notice,
+    workdir,
 )
 from tests.conftest import require
 
@@ -151,3 +152,19 @@ def test_remove_own_leaves_a_symlink_with_our_name(tmp_path: Path) -> None:
     (root / f"lambdalayer-{os.getpid()}-planted").symlink_to(elsewhere)
     assert remove_own(root) == 0
     assert (elsewhere / "keep").is_dir()
+
+
+def test_a_proofs_scratch_folder_is_one_the_last_cleanup_removes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import proof stages its layer in `workdir("test")`: removed when its block ends,
+    and by `remove_own` (a signalled process's last cleanup) when the block never does."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    with workdir("test") as folder:
+        assert folder.parent == tmp_path
+        assert folder.name.startswith(f"lambdalayer-{os.getpid()}-test-")
+        (folder / "opt").mkdir()
+    assert not folder.exists()
+    unfinished = workdir("test")
+    stuck = unfinished.__enter__()  # a block a forced exit never leaves
+    assert remove_own(tmp_path) == 1 and not stuck.exists()
