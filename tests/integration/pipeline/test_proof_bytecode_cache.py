@@ -203,6 +203,9 @@ def test_a_lone_first_proof_compiles_beside_the_import(tmp_path: Path) -> None:
             assert run.returncode == 0, run.stderr
             assert run.json()["artifacts"][0]["import_test"]["status"] == "passed"
             assert not list(cache.rglob("*.tmp"))
+            # Private, like the rest of the cache: the helper's folders as the proof's.
+            folders = [p for p in (cache / "proof-bytecode").rglob("*") if p.is_dir()]
+            assert folders and {p.stat().st_mode & 0o777 for p in folders} == {0o700}
             return _kept_sources(cache)
 
         alone = build("alone", "python3.12")
