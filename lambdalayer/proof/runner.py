@@ -352,6 +352,28 @@ def bytecode_cache(interpreter: Interpreter, scope: str | None) -> str | None:
     return str(found) if found else None
 
 
+def _empty(directory: str) -> bool:
+    """True for an empty folder; False when it holds anything or cannot be read."""
+    try:
+        with os.scandir(directory) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
+
+
+# The bytecode folders this process's proofs write into. A signal kills a run that may be
+# between writing a cache file and renaming it into place: the last cleanup removes such
+# half-written files (in_target._store names them NAME.PID-RANDOM.tmp).
+_BYTECODE_IN_USE: set[str] = set()
+
+
+def _remove_partial_bytecode() -> None:
+    for directory in list(_BYTECODE_IN_USE):
+        for partial in Path(directory).glob("*/*.tmp"):
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+
 _STOP_FILE = "precompile.stop"
 _PRECOMPILED = "precompile.jsonl"  # what the helper stored: {"kind": "stored", "bytes": N}
 
@@ -364,8 +386,7 @@ def _start_precompile(interpreter: Interpreter, staged: _Staged, version: str,
     (emulated, it would cost more than it saves) and an empty cache (a first build:
     later ones read their bytecode back anyway). Sandboxed like the proof, although it
     runs none of the layer's code."""
-    if interpreter.launch.kind not in ("native", "rootfs-loader") or any(
-            os.scandir(bytecode)):
+    if interpreter.launch.kind not in ("native", "rootfs-loader") or not _empty(bytecode):
         return None
     stop = staged.opt.parent / _STOP_FILE
     stop.unlink(missing_ok=True)
@@ -449,6 +470,9 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     if sandbox.kind == "bwrap":
         env["TMPDIR"] = str(staged.opt.parent / "tmp")
         (staged.opt.parent / "tmp").mkdir(exist_ok=True)
+    if isinstance(bytecode, str):
+        _BYTECODE_IN_USE.add(bytecode)
+        interrupt.at_final_cleanup(_remove_partial_bytecode)
     helper = (_start_precompile(interpreter, staged, version, bytecode, env, library_path)
               if precompile and isinstance(bytecode, str) else None)
     started = time.perf_counter()
