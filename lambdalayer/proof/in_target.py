@@ -161,6 +161,9 @@ def _cache_bytecode(directory: str, roots: list[str]) -> None:
     sys.path_importer_cache.clear()
 
 
+_PRECOMPILE_MAX = 16 * 1024 * 1024  # bytes of one source the helper compiles, at most
+
+
 def _precompile(directory: str, roots: list[str], stop: str) -> None:
     """Fill the bytecode cache (`_cache_bytecode`) for the modules under `roots`, while
     another run of this script imports them: that run then reads what this one compiled
@@ -173,6 +176,7 @@ def _precompile(directory: str, roots: list[str], stop: str) -> None:
     import importlib.util
     import marshal
     import os
+    import stat
 
     magic = importlib.util.MAGIC_NUMBER
     tag: str | None = getattr(sys.implementation, "cache_tag", None)
@@ -188,6 +192,11 @@ def _precompile(directory: str, roots: list[str], stop: str) -> None:
         if os.path.exists(stop):
             return
         try:
+            # Regular files of a sane size only: a FIFO would block the open, a huge file
+            # (or a link to one) fill the memory; the import reads such a file itself.
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > _PRECOMPILE_MAX:
+                continue
             if os.path.exists(importlib.util.cache_from_source(path)):
                 continue
             with open(path, "rb") as handle:
