@@ -16,6 +16,9 @@ alike); prints each variant's median and spread (max - min) and the ratios:
    - forced rebuild (lambdalayer cache warm) vs the same script;
    - the proof's share: forced rebuild with the proof vs --no-proof.  goal: <= +25%
 Each lambdalayer build prints `build --verbose`'s stage timings; the last round's show.
+Each variant's CPU time is the whole machine's busy time during its runs (/proc/stat:
+uv, the sandboxed and emulated proofs included), so keep the machine otherwise idle; the
+ten-target part prints the wall time that CPU time allows at best on this machine's cores.
 """
 
 from __future__ import annotations
@@ -72,19 +75,45 @@ def uv_and_zip(base: Path) -> tuple[float, str]:
 Variant = Callable[[], tuple[float, str]]
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (all cores, /proc/stat): a build's own
+    processes, its uv runs and its sandboxed, emulated proofs alike."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+CPU: dict[str, float] = {}  # variant -> median busy CPU-seconds of its runs
+
+
 def rounds(variants: dict[str, Variant], repeat: int) -> dict[str, float]:
     for run in variants.values():  # warm every cache once
         run()
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     notes: dict[str, str] = {}
     for _ in range(repeat):
         for name, run in variants.items():
+            before = busy_cpu_seconds()
             seconds, notes[name] = run()
+            cpu[name].append(busy_cpu_seconds() - before)
             times[name].append(seconds)
     for name, values in times.items():
+        CPU[name] = statistics.median(cpu[name])
         print(f"  {name:<30} median {statistics.median(values):6.2f} s  "
-              f"spread {max(values) - min(values):5.2f} s   {notes[name]}")
+              f"spread {max(values) - min(values):5.2f} s  CPU {CPU[name]:5.2f} s   "
+              f"{notes[name]}")
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def cpu_floor(wall_one: float) -> None:
+    """What the ten-target build's CPU time allows at best on this machine's cores."""
+    cores = os.cpu_count() or 1
+    floor = CPU["ten targets"] / cores
+    print(f"  ten targets need {CPU['ten targets']:.2f} CPU-s: on {cores} cores no less than "
+          f"{floor:.2f} s, {floor / wall_one:.2f}x one target's wall time, even with every "
+          "core busy all along")
 
 
 def main() -> None:
@@ -122,6 +151,7 @@ def main() -> None:
             many = rounds(variants, options.repeat)
             print(f"  ten targets / one target: {many['ten targets'] / many['one target']:.2f}x"
                   " (goal <= 3x)")
+            cpu_floor(many["one target"])
             if options.baseline:
                 before = many["ten targets, baseline"] / many["one target, baseline"]
                 print(f"  baseline: ten targets / one target: {before:.2f}x")

@@ -66,12 +66,16 @@ def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-
 
 
 def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool = False,
-               c_header: str = "Python.h", requires: tuple[str, ...] = ()) -> Path:
+               c_header: str = "Python.h", requires: tuple[str, ...] = (),
+               build_log: Path | None = None) -> Path:
     """A setuptools sdist of one module; `native` adds a C extension (`<module>._speed`)
-    that includes `c_header`; `requires` are its dependencies."""
+    that includes `c_header`; `requires` are its dependencies; every run of its setup.py
+    (a build runs it several times) appends a line to `build_log`."""
     dist = name.replace("-", "_")
     root = f"{dist}-{version}"
     setup = "from setuptools import setup\n"
+    if build_log is not None:
+        setup += f"open({str(build_log)!r}, 'a').write('{name} {version}\\n')\n"
     if native:
         setup += ("from setuptools import Extension\n"
                   f"setup(ext_modules=[Extension('{module}._speed', ['speed.c'])])\n")

@@ -54,6 +54,7 @@ class IndexOffer:
     has_sdist: bool
     wheel_tags: tuple[str, ...] = ()  # each wheel's tag triple, from its file name
     requires_python: str | None = None  # the release's Requires-Python, when the index says
+    wheel_files: tuple[str, ...] = ()  # its wheels' file names, sorted
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -326,4 +327,6 @@ def _newest(name: str, data: dict[str, Any]) -> IndexOffer | None:
             has_sdist = True
     return IndexOffer(name=name, version=str(newest), wheel_platforms=tuple(sorted(platforms)),
                       has_sdist=has_sdist, wheel_tags=tuple(sorted(wheel_tags)),
-                      requires_python=requires_python.get(newest))
+                      requires_python=requires_python.get(newest),
+                      wheel_files=tuple(sorted(f for f in by_version[newest]
+                                               if f.endswith(".whl"))))

@@ -145,6 +145,7 @@ def _no_wheel_error(name: str, target: Target, answer: IndexAnswer,
 def resolve_for_target(
     inputs: RequirementInputs, target: Target, dest: Path, *, progress: Progress | None = None,
     started: StartedUv | None = None, fresh: frozenset[str] = frozenset(),
+    built: frozenset[str] = frozenset(),
 ) -> Resolution:
     """Install `inputs` for `target` into the empty directory `dest`.
 
@@ -156,7 +157,8 @@ def resolve_for_target(
     target's resolution). uv first installs from its cache alone; that result stands when
     every distribution it chose is in `fresh` (what the index says now), else uv asks the
     index as usual. This machine's index sends pages without caching headers, so each
-    uv run would otherwise fetch every page again.
+    uv run would otherwise fetch every page again. `built`: the projects that other
+    resolution built from their sdists; uv's builds of them are used again.
 
     Newest compatible release first: a requested package that uv installed older
     than the index's newest release is rebuilt from that release's sdist when the
@@ -173,7 +175,7 @@ def resolve_for_target(
     pinned = inputs.exact_pins() is not None
     # Asked while uv resolves (never before): the answers are ready when uv is done.
     offers = {} if pinned else _ask_newest(inputs)
-    first = (_install_from_fresh_pages(inputs, target, dest, fresh)
+    first = (_install_from_cache(inputs, target, dest, set(built), fresh, ask=not pinned)
              if fresh and started is None and not inputs.index.offline else None)
     if first is None:
         first = _install(inputs, target, dest, set(), progress=progress, started=started)
@@ -192,6 +194,12 @@ def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: s
     # they really do is checked after installing; if not, resolve normally.
     no_deps = inputs.exact_pins() is not None
     for _attempt in range(_MAX_SDIST_RETRIES + 1):
+        if no_binary and not no_deps and not inputs.index.offline:
+            # uv would build these sdists again (an index without caching headers).
+            cached = _install_from_cache(inputs, target, dest, no_binary, frozenset(),
+                                         ask=True)
+            if cached is not None:
+                return cached
         args = _uv_args(inputs, target, dest, no_binary, no_deps=no_deps)
         if progress:
             progress(f"resolving for {target}")
@@ -241,21 +249,29 @@ def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: s
     raise ResolutionError(f"Too many source-only packages for {target}: {sorted(no_binary)}.")
 
 
-def _install_from_fresh_pages(inputs: RequirementInputs, target: Target, dest: Path,
-                              fresh: frozenset[str]) -> Resolution | None:
-    """uv's install from its cache alone (`--offline`), when every distribution it chose
-    is one whose index page this build read moments ago; None (and `dest` removed) when not:
-    a page not read this build may be stale, a wheel not cached needs the network."""
+def _install_from_cache(inputs: RequirementInputs, target: Target, dest: Path,
+                        no_binary: set[str], fresh: frozenset[str], *,
+                        ask: bool) -> Resolution | None:
+    """uv's install from its cache alone (`--offline`), the sdists of `no_binary` as uv
+    built them before, when every distribution it chose is one whose index page this build
+    read moments ago (`fresh`) or, when `ask`, one the index offers now as exactly that
+    file (resolve/still_current.py); None (and `dest` removed) when not: a page not read
+    this build may be stale, a wheel not cached needs the network."""
+    from lambdalayer.resolve.still_current import still_current
+
     no_deps = inputs.exact_pins() is not None
     cached = dataclasses.replace(inputs, index=dataclasses.replace(inputs.index, offline=True))
-    result = run_uv(_uv_args(cached, target, dest, set(), no_deps=no_deps),
+    result = run_uv(_uv_args(cached, target, dest, no_binary, no_deps=no_deps),
+                    python=_build_python(target) if no_binary else None,
                     env=inputs.index.uv_env())
     if result.returncode == 0:
         dists = tuple(read_installed(dest))
-        if all(d.name in fresh for d in dists) and (not no_deps
-                                                     or _closed(dists, inputs, target)):
-            return Resolution(target=target, tree=dest, dists=dists, built_from_sdist=(),
-                              notes=_check_fit(dists, target, set()))
+        closed = not no_deps or _closed(dists, inputs, target)
+        if closed and (all(d.name in fresh for d in dists) or (ask and still_current(
+                dists, _query_plan(inputs), target, built=no_binary, fresh=fresh))):
+            return Resolution(target=target, tree=dest, dists=dists,
+                              built_from_sdist=tuple(sorted(no_binary)),
+                              notes=_check_fit(dists, target, no_binary))
     shutil.rmtree(dest, ignore_errors=True)
     return None
 
@@ -263,9 +279,14 @@ def _install_from_fresh_pages(inputs: RequirementInputs, target: Target, dest: P
 def _build_python(target: Target) -> str | None:
     """A CPython of the target's version to build sdists with (their tags, their
     Requires-Python), when this host has one."""
+    return _host_python(target.runtime.python_version)
+
+
+@functools.cache  # ten targets ask for five versions; a search that finds none takes 0.3 s
+def _host_python(version: str) -> str | None:
     from lambdalayer.interpreters.find import find_interpreter
 
-    found = find_interpreter(target.runtime.python_version)
+    found = find_interpreter(version)
     return found.path if found else None
 
 
