@@ -81,6 +81,11 @@ _CLEANABLE = {
     LOGS_DIR: re.compile(r"^build-.*\.log$" + _TEMPORARY),
     BUILD_LOGS_DIR: re.compile(r"^.*-\d{8}T\d{6}\.log$" + _TEMPORARY),
     WHEELS_DIR: re.compile(r"^[0-9a-f]{2}$|^[0-9a-f]{64}\.(?:whl|verified)$" + _TEMPORARY),
+    INDEX_ANSWERS_DIR: re.compile(r"^[0-9a-f]{40}$" + _TEMPORARY),
+    # One folder per interpreter and layer, one per first byte, a file per module source
+    # (proof/in_target.py: NAME.TAG.pyc, written as NAME.TAG.pyc.PID-RANDOM.tmp).
+    PROOF_BYTECODE_DIR: re.compile(r"^[0-9a-f]{24}$|^[0-9a-f]{2}$|"
+                                   r"^[0-9a-f]{64}\.[^/]+\.pyc(?:\.\d+-[0-9a-f]+\.tmp)?$"),
 }
 
 

@@ -30,3 +30,31 @@ def test_a_bad_cap_is_a_usage_error(tmp_path: Path) -> None:
                                 "LAMBDALAYER_CACHE_MAX": "lots"})
     assert_clean_failure(run, 2)
     assert "LAMBDALAYER_CACHE_MAX" in run.stderr
+
+
+def test_clean_after_a_build_leaves_nothing_the_build_kept(tmp_path: Path) -> None:
+    """Every folder a build fills (zip members, wheel files, the index's answers, the
+    proof's bytecode) is emptied: a user cleaning the cache to rule it out really does."""
+    from lambdalayer.interpreters.find import find_interpreter
+    from tests.conftest import require
+    from tests.package_index import make_wheel, serve_index
+
+    require(find_interpreter("3.12") is not None, "CPython 3.12 is needed (pyenv install 3.12)")
+    files = tmp_path / "index"
+    make_wheel(files, "ll-fixture-kept", "1.0", deflate_level=6, files={
+        "ll_fixture_kept/__init__.py": b"from ll_fixture_kept import part\n",
+        "ll_fixture_kept/part.py": b"VALUE = 1\n" * 200})
+    cache = tmp_path / "ll-cache"
+    env = {"LAMBDALAYER_CACHE_DIR": str(cache), "UV_CACHE_DIR": str(tmp_path / "uv")}
+    with serve_index(files) as index:
+        built = run_cli("build", "kept", "-p", "ll-fixture-kept", "--runtime", "python3.12",
+                        "--arch", "x86_64", "--out", str(tmp_path / "dist"),
+                        env={**env, "UV_DEFAULT_INDEX": index})
+    assert built.returncode == 0, built.stderr
+    filled = {p.relative_to(cache).parts[0] for p in cache.rglob("*") if p.is_file()}
+    assert {"wheels", "index-answers", "proof-bytecode"} <= filled, filled
+    cleaned = run_cli("cache", "clean", env=env)
+    assert cleaned.returncode == 0, cleaned.stderr
+    left = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file())
+    assert left == [".lambdalayer-cache", ".lambdalayer-cache-secret", "CACHEDIR.TAG",
+                    "lambda-model-runtimes.json"], left
