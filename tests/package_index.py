@@ -67,10 +67,11 @@ def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-
 
 def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool = False,
                c_header: str = "Python.h", requires: tuple[str, ...] = (),
-               build_log: Path | None = None) -> Path:
+               build_log: Path | None = None, module_text: str | None = None) -> Path:
     """A setuptools sdist of one module; `native` adds a C extension (`<module>._speed`)
     that includes `c_header`; `requires` are its dependencies; every run of its setup.py
-    (a build runs it several times) appends a line to `build_log`."""
+    (a build runs it several times) appends a line to `build_log`; `module_text` replaces
+    the module's `VERSION = '...'`."""
     dist = name.replace("-", "_")
     root = f"{dist}-{version}"
     setup = "from setuptools import setup\n"
@@ -89,7 +90,7 @@ def make_sdist(out: Path, name: str, version: str, *, module: str, native: bool 
                            "[tool.setuptools]\n"
                            f"packages = ['{module}']\n"),
         "setup.py": setup,
-        f"{module}/__init__.py": f"VERSION = '{version}'\n",
+        f"{module}/__init__.py": module_text or f"VERSION = '{version}'\n",
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
     }
     if native:

@@ -11,7 +11,9 @@ exactly that file:
   wheels exactly one fits the target, the one installed (its tags are the installed
   WHEEL's): no other file uv could prefer;
 - built from its sdist: the newest release is that version and publishes an sdist
-  and no wheel at all.
+  and no wheel at all. That it is the same file uv built before, uv checks itself:
+  the page it read in this build's first, online attempt gives the sdist's SHA-256,
+  and uv's cache alone cannot serve a file with another one.
 Anything else (an older version, a new release, a second wheel, an index that
 cannot be asked) sends the build back to uv's online run.
 """

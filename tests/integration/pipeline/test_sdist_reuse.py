@@ -67,6 +67,23 @@ def test_an_sdist_is_built_again_only_when_the_index_offers_something_new(
         assert init == b"VERSION = '2.0'\n"
 
 
+def test_an_sdist_replaced_under_the_same_name_is_built_again(tmp_path: Path) -> None:
+    files, log = tmp_path / "index", tmp_path / "setup-runs.log"
+    make_sdist(files, "ll-fixture-srconly", "1.0", module="ll_fixture_srconly", build_log=log)
+    with serve_index(files) as index:
+        build(index, tmp_path, "-p", "ll-fixture-srconly", "--runtime", "python3.12")
+        runs = log.read_text()
+        build(index, tmp_path, "-p", "ll-fixture-srconly", "--runtime", "python3.12")
+        assert log.read_text() == runs  # taken from uv's cache
+        # A private index that lets a release's file be uploaded again, other bytes.
+        make_sdist(files, "ll-fixture-srconly", "1.0", module="ll_fixture_srconly",
+                   build_log=log, module_text="VERSION = 'replaced'\n")
+        third = build(index, tmp_path, "-p", "ll-fixture-srconly", "--runtime", "python3.12")
+    assert len(log.read_text()) > len(runs)
+    with zipfile.ZipFile(Path(third.json()["artifacts"][0]["path"])) as archive:
+        assert archive.read("python/ll_fixture_srconly/__init__.py") == b"VERSION = 'replaced'\n"
+
+
 def test_a_second_wheel_that_fits_sends_the_build_to_the_index(tmp_path: Path) -> None:
     files, log = tmp_path / "index", tmp_path / "setup-runs.log"
     make_wheel(files, "ll-fixture-dep", "1.0", files={"ll_fixture_dep/__init__.py": b""})
