@@ -197,6 +197,22 @@ MUTATIONS = (
              "            pass\n",
              ("tests/unit/resolve/test_wheel_fetch_partials.py",
               "tests/integration/pipeline/test_signals.py")),
+    Mutation("sdist-built-every-time", "lambdalayer/resolve/resolver.py",
+             "        if no_binary and not no_deps and not inputs.index.offline:\n",
+             "        if False:\n",
+             ("tests/integration/pipeline/test_sdist_reuse.py",)),
+    Mutation("sdist-built-per-target", "lambdalayer/pipeline/stages.py",
+             "fresh=fresh, built=built)", "fresh=fresh)",
+             ("tests/integration/pipeline/test_sdist_reuse.py",)),
+    Mutation("cache-stale-dep-trusted", "lambdalayer/resolve/still_current.py",
+             "        if Version(offer.version) != Version(dist.version):\n"
+             "            return False\n",
+             "",
+             ("tests/unit/resolve/test_still_current.py",
+              "tests/integration/pipeline/test_sdist_reuse.py")),
+    Mutation("clean-keeps-proof-bytecode", "lambdalayer/common/cache.py",
+             "    PROOF_BYTECODE_DIR: re.compile(", "    'not-a-folder': re.compile(",
+             ("tests/unit/cli/test_cache_cmd.py",)),
 )
 
 

@@ -227,13 +227,16 @@ def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_al
 
 @contextmanager
 def serve_index(files_dir: Path, *, served_instead: dict[str, bytes] | None = None,
-                stall: threading.Event | None = None) -> Iterator[str]:
+                stall: threading.Event | None = None,
+                requests: list[tuple[str, bool]] | None = None) -> Iterator[str]:
     """Serve `files_dir` as a simple index; yields its URL (`http://127.0.0.1:PORT/simple`).
     `served_instead` (file name -> bytes, changeable while serving): what a download of
     that file gets, while the project page still gives the real file's hash. `stall`:
-    a download by anything but uv sends half the file, then waits until it is set."""
+    a download by anything but uv sends half the file, then waits until it is set.
+    `requests` gets each request's (path, True) as it comes."""
     with _serve(files_dir, expected_auth=None, to_pypi=True, head_allowed=True,
-                seen=[], served_instead=served_instead, stall=stall) as port:
+                seen=requests if requests is not None else [], served_instead=served_instead,
+                stall=stall) as port:
         yield f"http://127.0.0.1:{port}/simple"
 
 

@@ -103,7 +103,8 @@ def test_every_target_uses_the_one_build_of_an_sdist(tmp_path: Path) -> None:
     files, log = tmp_path / "index", tmp_path / "setup-runs.log"
     make_wheel(files, "ll-fixture-dep", "1.0", files={"ll_fixture_dep/__init__.py": b""})
     make_sdist(files, "ll-fixture-srconly", "1.0", module="ll_fixture_srconly", build_log=log)
-    with serve_index(files) as index:
+    asked: list[tuple[str, bool]] = []
+    with serve_index(files, requests=asked) as index:
         # Markers that differ per runtime (here to the same end): a resolution per runtime.
         run = build(index, tmp_path, "-p", "ll-fixture-srconly",
                     "-p", "ll-fixture-dep; python_version >= '3.13'",
@@ -119,10 +120,18 @@ def test_every_target_uses_the_one_build_of_an_sdist(tmp_path: Path) -> None:
         assert f"python/lib/python{version}/site-packages/ll_fixture_srconly/__init__.py" in names
     # One build: the second runtime's tree came from uv's cache, not from another build
     # (each build runs setup.py the same number of times).
+    # And the second runtime asked the index nothing about it: it used what the first read.
     single = tmp_path / "single"
     single_log = single / "setup-runs.log"
     make_sdist(single / "index", "ll-fixture-srconly", "1.0", module="ll_fixture_srconly",
                build_log=single_log)
-    with serve_index(single / "index") as index:
-        build(index, single, "-p", "ll-fixture-srconly", "--runtime", "python3.12")
+    make_wheel(single / "index", "ll-fixture-dep", "1.0",
+               files={"ll_fixture_dep/__init__.py": b""})
+    asked_once: list[tuple[str, bool]] = []
+    with serve_index(single / "index", requests=asked_once) as index:
+        build(index, single, "-p", "ll-fixture-srconly",
+              "-p", "ll-fixture-dep; python_version >= '3.13'",
+              "-p", "ll-fixture-dep; python_version < '3.13'", "--runtime", "python3.12")
     assert runs == len(single_log.read_text().splitlines())
+    page = "/simple/ll-fixture-srconly/"
+    assert [p for p, _ in asked if p == page] == [p for p, _ in asked_once if p == page]
