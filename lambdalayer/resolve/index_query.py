@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,13 @@ def download(url: str, auth: str | None, sink: Any, *, cap: int, timeout: float)
 
 
 Unavailable = _Unavailable  # for resolve/wheel_fetch.py
+
+
+def ask_once(project: str, plan: QueryPlan) -> Future[IndexAnswer]:
+    """ask_indexes in the background, once per run and (plan, project): the newest-release
+    check and resolve/still_current.py share the answers."""
+    name = canonicalize_name(project)
+    return index_cache.once((plan, name), functools.partial(ask_indexes, name, plan))
 
 
 def ask_indexes(project: str, plan: QueryPlan, *, timeout: float = 20.0) -> IndexAnswer:

@@ -97,15 +97,13 @@ _OFFLINE_NOTE = ("Offline: the index was not asked whether newer releases than t
 def _ask_newest(inputs: RequirementInputs) -> dict[str, Future[IndexAnswer]]:
     """Each requested project's newest-release answer, asked in the background, once per
     run and index configuration (index_cache.once), nothing when offline."""
-    from lambdalayer.resolve import index_cache
-    from lambdalayer.resolve.index_query import ask_indexes
+    from lambdalayer.resolve.index_query import ask_once
 
     if inputs.index.offline:
         return {}
     plan = _query_plan(inputs)
     names = dict.fromkeys(canonicalize_name(r.name) for r in inputs.all_requirements)
-    return {name: index_cache.once((plan, name), functools.partial(ask_indexes, name, plan))
-            for name in names}
+    return {name: ask_once(name, plan) for name in names}
 
 
 def _describe_offer(answer: IndexAnswer) -> str:

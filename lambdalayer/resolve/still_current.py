@@ -20,7 +20,6 @@ cannot be asked) sends the build back to uv's online run.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection
 
 from packaging.tags import Tag, parse_tag
@@ -29,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.resolve import index_cache
-from lambdalayer.resolve.index_query import IndexOffer, ask_indexes
+from lambdalayer.resolve.index_query import IndexOffer, ask_once
 from lambdalayer.resolve.index_settings import QueryPlan
 from lambdalayer.targets.target import Target
 
@@ -37,11 +36,9 @@ from lambdalayer.targets.target import Target
 def still_current(dists: Collection[InstalledDist], plan: QueryPlan, target: Target, *,
                   built: Collection[str], fresh: Collection[str]) -> bool:
     """True when every one of `dists` is in `fresh` (pages read this build) or is, asked
-    now (once per run and question: index_cache.once), the file the index offers.
+    now (once per run and question: index_query.ask_once), the file the index offers.
     `built`: the names installed from their sdists."""
-    asked = {d.name: index_cache.once((plan, d.name), functools.partial(ask_indexes, d.name,
-                                                                        plan))
-             for d in dists if d.name not in fresh}
+    asked = {d.name: ask_once(d.name, plan) for d in dists if d.name not in fresh}
     return all(_offered(dist, index_cache.wait(asked[dist.name]).offer, target,
                         built=dist.name in built)
                for dist in dists if dist.name in asked)
