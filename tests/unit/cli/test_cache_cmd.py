@@ -33,7 +33,7 @@ def test_a_bad_cap_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_clean_after_a_build_leaves_nothing_the_build_kept(tmp_path: Path) -> None:
-    """Every folder a build fills (zip members, wheel files, the index's answers, the
+    """Every folder a build fills (wheel files, the index's answers, the
     proof's bytecode) is emptied: a user cleaning the cache to rule it out really does."""
     from lambdalayer.interpreters.find import find_interpreter
     from tests.conftest import require
