@@ -188,7 +188,10 @@ def test_a_lone_first_proof_compiles_beside_the_import(tmp_path: Path) -> None:
 
     wheels = tmp_path / "wheels"
     make_wheel(wheels, "llpre", "1.0", files={
-        "llpre/__init__.py": b"from . import used\n", "llpre/used.py": b"USED = 1\n",
+        # The import takes a second: the helper, racing it, has time to reach unused.py
+        # (a tiny layer's import could end, and stop the helper, before it started).
+        "llpre/__init__.py": b"from . import used\n",
+        "llpre/used.py": b"import time\n\ntime.sleep(1)\nUSED = 1\n",
         "llpre/unused.py": UNUSED, "llpre/tests/test_unused.py": IN_TESTS})
     unused, in_tests = (hashlib.sha256(s).hexdigest() for s in (UNUSED, IN_TESTS))
     scratch = tmp_path / "tmp"  # the proof's staged layer, named in its command lines
