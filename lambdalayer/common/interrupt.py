@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 HANDLED = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
                 if s is not None)
@@ -34,7 +35,7 @@ _stopping = threading.Event()
 _deferring = 0
 _pending: int | None = None
 _received: int | None = None
-_tracked: set[subprocess.Popen[str]] = set()
+_tracked: set[subprocess.Popen[Any]] = set()
 _tracked_lock = threading.Lock()
 
 
@@ -66,13 +67,13 @@ def check() -> None:
         raise Terminated(_received)
 
 
-def track(process: subprocess.Popen[str]) -> None:
+def track(process: subprocess.Popen[Any]) -> None:
     """Remember a child process so a termination signal ends it too."""
     with _tracked_lock:
         _tracked.add(process)
 
 
-def untrack(process: subprocess.Popen[str]) -> None:
+def untrack(process: subprocess.Popen[Any]) -> None:
     with _tracked_lock:
         _tracked.discard(process)
 

@@ -4,15 +4,21 @@ It is read as text by runner.py and passed to `python -I -S -B -c`, so it must
 use the standard library only and stay valid on the oldest runtime we test.
 Nothing here is imported by lambdalayer itself.
 
-Input: argv[1] is a JSON object {"paths": [...], "imports": [...], "results":
-FILE, "handler": "module.func" | null, "event": ... | null, "invoke": bool,
+Input: argv[1] is a JSON object {"paths": [...], "imports": [...],
+"handler": "module.func" | null, "event": ... | null, "invoke": bool,
 "bytecode": DIR | null, "layer": [DIR, ...]}; or {"precompile": [DIR, ...],
-"bytecode": DIR, "stop": FILE, "results": FILE}, which only fills the bytecode cache
-(_precompile) and appends how much it stored to FILE.
-Output: one JSON object per line appended to FILE, written and flushed as each
-step starts and ends, so a crash (a segfaulting extension) still names the
-import that caused it. Results go to a file, not stdout, because imported code
-may print.
+"files": [FILE, ...] | null, "bytecode": DIR, "stop": FILE}, which only fills the
+bytecode cache (_precompile) and says how much it stored.
+Output: one JSON object per line on the original stdout, written and flushed as each
+step starts and ends, so a crash (a segfaulting extension) still names the import
+that caused it. Before anything is imported, stdout (fd 1) is pointed at stderr, so
+what imported code prints never mixes with the results. The host reads them as
+untrusted data (runner._parse): the layer's code runs in this process and can write
+anything there, so they only ever judge this run.
+
+The bytecode cache is read-only to an importing run (the sandbox binds it so): a
+module missing from it is compiled in memory and named in a "misses" record; only
+the precompile run, which imports nothing, writes the cache (runner._fill).
 """
 
 from __future__ import annotations
@@ -79,6 +85,7 @@ def _glibc() -> str | None:
 
 
 _STORED = [0]  # bytes of bytecode this run added to the cache
+_MISSES: list[str] = []  # sources an importing run compiled because the cache lacked them
 
 
 def _store(path: str, data: bytes) -> None:
@@ -106,8 +113,9 @@ def _cache_bytecode(directory: str, roots: list[str]) -> None:
     layer is compiled from its source as before, and the code object kept in
     `directory` under the SHA-256 of the source bytes: the next run with the
     same source (whatever its path or mtime, both new on every build) reads it
-    back instead of compiling. The module's code is the same either way; its
-    co_filename is set to the file being imported, as CPython does for a pyc.
+    back instead of compiling (this run only reads the cache: what it compiles is named
+    in _MISSES for the precompile run to keep). The module's code is the same either
+    way; its co_filename is set to the file being imported, as CPython does for a pyc.
     A module with its own pyc in the layer is loaded by CPython exactly as
     Lambda would, from that pyc when it is valid.
     """
@@ -141,10 +149,8 @@ def _cache_bytecode(directory: str, roots: list[str]) -> None:
                     return code
             except (OSError, ValueError, EOFError, TypeError):
                 pass  # absent or damaged: compile, as without the cache
-            code = self.source_to_code(source, path)
-            # PEP 552's layout (flags 1: hash-based), the hash being our SHA-256's start.
-            _store(cached, magic + (1).to_bytes(4, "little") + digest[:8] + marshal.dumps(code))
-            return code
+            _MISSES.append(path)  # compiled here; the precompile run keeps it (read-only here)
+            return self.source_to_code(source, path)
 
     layer_finder = machinery.FileFinder.path_hook(
         (machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES),
@@ -164,14 +170,16 @@ def _cache_bytecode(directory: str, roots: list[str]) -> None:
 _PRECOMPILE_MAX = 16 * 1024 * 1024  # bytes of one source the helper compiles, at most
 
 
-def _precompile(directory: str, roots: list[str], stop: str) -> None:
+def _precompile(directory: str, roots: list[str], stop: str,
+                files: list[str] | None = None) -> None:
     """Fill the bytecode cache (`_cache_bytecode`) for the modules under `roots`, while
     another run of this script imports them: that run then reads what this one compiled
     instead of compiling it itself, on another core. Nothing is imported or run; a
     module with bytecode of its own in the layer, or already kept, is skipped, and so
     are test folders, which an import rarely reaches. The files go in reverse order,
     so the two runs meet rather than follow each other through the same modules.
-    Runs until done or until the file `stop` exists."""
+    Runs until done or until the file `stop` exists. `files`: only these sources (the
+    misses an importing run named), each still checked to lie under `roots`."""
     import hashlib
     import importlib.util
     import marshal
@@ -183,7 +191,11 @@ def _precompile(directory: str, roots: list[str], stop: str) -> None:
     if tag is None:
         return
     sources: list[str] = []
-    for root in roots:
+    prefixes = tuple(os.path.join(os.path.abspath(root), "") for root in roots)
+    if files is not None:
+        sources = [f for f in files if isinstance(f, str) and f.endswith(".py")
+                   and os.path.abspath(f) == f and f.startswith(prefixes)]
+    for root in roots if files is None else ():
         for folder, subfolders, names in os.walk(root):
             subfolders[:] = [d for d in subfolders
                              if d not in ("tests", "test", "testing", "__pycache__")]
@@ -243,14 +255,24 @@ def _mapped(roots: list[str]) -> list[str] | None:
     return sorted(found)
 
 
+def _results() -> Any:
+    """The results stream: the original stdout; fd 1 now goes to stderr."""
+    import os
+
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    return out
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
+    out = _results()
     if config.get("precompile"):
         try:
-            _precompile(config["bytecode"], config["precompile"], config["stop"])
+            _precompile(config["bytecode"], config["precompile"], config["stop"],
+                        config.get("files"))
         finally:
-            with open(config["results"], "a", encoding="utf-8") as out:
-                _emit(out, {"kind": "stored", "bytes": _STORED[0]})
+            _emit(out, {"kind": "stored", "bytes": _STORED[0]})
         return
     # Lambda's order (docs/lambda-facts.md): /var/task, the runtime's
     # site-packages in the layer, /opt/python, then the interpreter's own paths.
@@ -258,29 +280,33 @@ def main() -> None:
     sys.path[0:0] = config["paths"]
     if config.get("bytecode"):
         _cache_bytecode(config["bytecode"], config["paths"])
-    with open(config["results"], "a", encoding="utf-8") as out:
-        _emit(out, {"kind": "start", "version": sys.version.split()[0],
-                    "glibc": _glibc()})
-        for name in config["imports"]:
-            _emit(out, {"kind": "begin", "module": name})
-            started = time.perf_counter()
-            try:
-                module = importlib.import_module(name)
-            except BaseException as exc:  # SystemExit at import time is a failure too
-                record = {"kind": "import", "module": name, "ok": False,
-                          "seconds": time.perf_counter() - started, **_failure(exc)}
-            else:
-                record = {"kind": "import", "module": name, "ok": True,
-                          "seconds": time.perf_counter() - started,
-                          "origin": getattr(module, "__file__", None)}
-            _emit(out, record)
-        if config.get("layer"):
-            _emit(out, {"kind": "mapped", "files": _mapped(config["layer"])})
-        if _STORED[0]:
-            _emit(out, {"kind": "stored", "bytes": _STORED[0]})
-        handler = config.get("handler")
-        if handler:
-            _run_handler(out, handler, config)
+    _emit(out, {"kind": "start", "version": sys.version.split()[0], "glibc": _glibc()})
+    for name in config["imports"]:
+        _emit(out, {"kind": "begin", "module": name})
+        started = time.perf_counter()
+        try:
+            module = importlib.import_module(name)
+        except BaseException as exc:  # SystemExit at import time is a failure too
+            record = {"kind": "import", "module": name, "ok": False,
+                      "seconds": time.perf_counter() - started, **_failure(exc)}
+        else:
+            record = {"kind": "import", "module": name, "ok": True,
+                      "seconds": time.perf_counter() - started,
+                      "origin": _text(getattr(module, "__file__", None))}
+        _emit(out, record)
+    if config.get("layer"):
+        _emit(out, {"kind": "mapped", "files": _mapped(config["layer"])})
+    if _MISSES:
+        _emit(out, {"kind": "misses", "files": sorted(set(_MISSES))})
+    handler = config.get("handler")
+    if handler:
+        _run_handler(out, handler, config)
+    _emit(out, {"kind": "end"})
+
+
+def _text(value: Any) -> str | None:
+    """A module's __file__ as text: the layer's code may set it to anything."""
+    return value if isinstance(value, str) else None
 
 
 def _run_handler(out: Any, handler: str, config: dict[str, Any]) -> None:
@@ -307,7 +333,7 @@ def _run_handler(out: Any, handler: str, config: dict[str, Any]) -> None:
     _emit(out, {"kind": "handler", "handler": handler, "ok": True,
                 "invoked": called,
                 "seconds": time.perf_counter() - started, "result": result,
-                "origin": getattr(module, "__file__", None)})
+                "origin": _text(getattr(module, "__file__", None))})
 
 
 if __name__ == "__main__":

@@ -24,12 +24,13 @@ import json
 import os
 import platform
 import re
-import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from subprocess import Popen
 from typing import TYPE_CHECKING, Any
 
 from lambdalayer.common import interrupt
@@ -41,7 +42,23 @@ from lambdalayer.interpreters.find import (
     host_machine,
     missing_reason,
 )
-from lambdalayer.proof.sandbox import find_sandbox
+from lambdalayer.proof.answers import (
+    BoxedAnswer,
+    finish_boxed,
+    parse_records,
+    run_boxed,
+    start_boxed,
+)
+from lambdalayer.proof.sandbox import (
+    EMULATION_EXTRA_BYTES,
+    MEMORY_BYTES,
+    OPT,
+    TASK,
+    TMP,
+    Sandbox,
+    View,
+    find_sandbox,
+)
 from lambdalayer.proof.target_run import HandlerResult, ImportResult, Status, TargetRun
 from lambdalayer.targets.target import Target
 
@@ -94,9 +111,28 @@ class FunctionCode:
 
 @dataclass(kw_only=True)
 class _Staged:
+    """The layer (and function code) as the run sees them.
+
+    `opt`/`task` are host folders to read from (layer_modules, native code); `binds`
+    shows them read-only at Lambda's paths inside the box; `inside_opt`/`inside_task`
+    are the paths the interpreter uses: /opt and /var/task in a box, else the host
+    folders of a private copy (unboxed code could change the tree being zipped, and
+    through its hard links uv's cache)."""
+
+    base: Path
     opt: Path
     task: Path
+    boxed: bool
+    binds: list[tuple[Path, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def inside_opt(self) -> str:
+        return OPT if self.boxed else str(self.opt)
+
+    @property
+    def inside_task(self) -> str:
+        return TASK if self.boxed else str(self.task)
 
 
 def _is_zip(path: Path) -> bool:
@@ -104,55 +140,63 @@ def _is_zip(path: Path) -> bool:
         return handle.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _link_or_copy(link: Path, directory: Path) -> None:
-    """A symlink to `directory`, or a copy where symlinks need a privilege (Windows)."""
-    try:
-        link.symlink_to(directory, target_is_directory=True)
-    except (OSError, NotImplementedError):
-        import shutil
+def _show(staged: _Staged, folder: Path, where: Path, inside: str) -> Path:
+    """`folder` (the user's) as `inside` in the box: bound read-only there, and read in
+    place on the host side (returned); without a box, copied to `where` (returned), so
+    nothing unboxed touches the original."""
+    import shutil
 
-        shutil.copytree(directory, link, symlinks=True)
+    if staged.boxed:
+        staged.binds.append((folder.resolve(), inside))
+        return folder.resolve()
+    shutil.copytree(folder, where, symlinks=True)
+    return where
+
+
+def _extract(staged: _Staged, archive: Path, where: Path, inside: str, label: str) -> None:
+    from lambdalayer.audit.zipread import safe_extract
+
+    where.mkdir(parents=True)
+    extracted = safe_extract(archive, where)
+    staged.problems.extend(f"{label}{p.name}: {p.message}" for p in extracted.problems)
+    if staged.boxed:
+        staged.binds.append((where, inside))
 
 
 @contextmanager
-def _staged(source: Path, code: Path | None) -> Iterator[_Staged]:
+def _staged(source: Path, code: Path | None, boxed: bool) -> Iterator[_Staged]:
     """A temporary /opt (and /var/task) holding the layer (and the function's code)."""
-    from lambdalayer.audit.zipread import safe_extract
     from lambdalayer.common.workdirs import workdir
 
     # Named with our pid: the last cleanup of a signalled build removes it (workdirs).
     with workdir("test") as base:
-        staged = _Staged(opt=base / "opt", task=base / "var" / "task")
+        staged = _Staged(base=base, opt=base / "opt", task=base / "var" / "task",
+                         boxed=boxed)
         staged.task.parent.mkdir(parents=True)
-        if source.is_dir():
-            if (source / "python").is_dir():
-                _link_or_copy(staged.opt, source.resolve())
-            elif source.name == "python":
-                staged.opt.mkdir()
-                _link_or_copy(staged.opt / "python", source.resolve())
-            else:
-                raise UsageError(
-                    f"{source} has no python/ directory, so Lambda would put nothing of it "
-                    "on sys.path. Give the layer's root (the directory holding python/) or a "
-                    "layer zip.")
+        if source.is_dir() and (source / "python").is_dir():
+            staged.opt = _show(staged, source, staged.opt, OPT)
+        elif source.is_dir() and source.name == "python":
+            # The host side reads the folder holding it (only its python/ is looked at).
+            staged.opt = _show(staged, source, staged.opt / "python", f"{OPT}/python").parent
+        elif source.is_dir():
+            raise UsageError(
+                f"{source} has no python/ directory, so Lambda would put nothing of it "
+                "on sys.path. Give the layer's root (the directory holding python/) or a "
+                "layer zip.")
         elif source.is_file():
-            staged.opt.mkdir()
-            extracted = safe_extract(source, staged.opt)
-            staged.problems.extend(f"{p.name}: {p.message}" for p in extracted.problems)
+            _extract(staged, source, staged.opt, OPT, "")
         else:
             raise UsageError(f"{source} does not exist.",
                              hint="Give a layer zip or a layer directory.")
         if code is None:
             staged.task.mkdir()
         elif code.is_dir():
-            _link_or_copy(staged.task, code.resolve())
+            staged.task = _show(staged, code, staged.task, TASK)
         elif code.is_file() and _is_zip(code):
-            staged.task.mkdir()
-            extracted = safe_extract(code, staged.task)
-            staged.problems.extend(f"(function) {p.name}: {p.message}"
-                                   for p in extracted.problems)
+            _extract(staged, code, staged.task, TASK, "(function) ")
         else:
             raise UsageError(f"--code {code}: not a directory or a zip file.")
+        (base / "box-root").mkdir()
         yield staged
 
 
@@ -182,6 +226,11 @@ def has_native_code(root: Path) -> bool:
             if name.endswith(_NATIVE_SUFFIXES) or ".so." in name:
                 return True
     return False
+
+
+def _inside_dirs(opt: str, python_version: str) -> list[str]:
+    """_search_dirs as the interpreter names them (/opt/... in a box)."""
+    return [f"{opt}/python/lib/python{python_version}/site-packages", f"{opt}/python"]
 
 
 def _search_dirs(opt: Path, python_version: str) -> list[Path]:
@@ -318,24 +367,31 @@ def runtime_environment(pass_env: Sequence[str] = (), *, home: Path | None = Non
 
 
 def _environment(staged: _Staged, pass_env: Sequence[str] = ()) -> dict[str, str]:
-    env = runtime_environment(pass_env, home=staged.opt.parent)
+    scratch = TMP if staged.boxed else str(staged.base / "tmp")
+    if not staged.boxed:
+        (staged.base / "tmp").mkdir(exist_ok=True)
+    env = runtime_environment(pass_env, home=Path(scratch))
+    env["TMPDIR"] = scratch  # the box's private /tmp, as Lambda's /tmp
     # Lambda's loader path puts the function's and the layers' lib dirs first.
-    extra = [str(staged.task), str(staged.task / "lib"), str(staged.opt / "lib")]
+    task, opt = staged.inside_task, staged.inside_opt
+    extra = [task, f"{task}/lib", f"{opt}/lib"]
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
-        extra + [p for p in [os.environ.get("LD_LIBRARY_PATH")] if p])
-    env["LAMBDA_TASK_ROOT"] = str(staged.task)
+        extra + [p for p in [os.environ.get("LD_LIBRARY_PATH")] if p and not staged.boxed])
+    env["LAMBDA_TASK_ROOT"] = task
     return env
 
 
 def bytecode_cache(interpreter: Interpreter, scope: str | None) -> str | None:
-    """The folder the target interpreter keeps the bytecode it compiles in, between runs
-    (in_target._cache_bytecode), or None (no `scope`) to compile every imported module.
+    """The folder of bytecode compiled for `interpreter` (in_target._cache_bytecode), or
+    None (no `scope`) to compile every imported module.
 
     One folder per interpreter (its path, version, machine, how it is launched, and the
-    executable's size and mtime: a reinstalled CPython gets a fresh folder) and per
-    `scope`, the layer being proven: the layer's own code runs during the proof and can
-    write there, so one layer never reads bytecode another layer's code could have written
-    (docs/sandbox-and-limits.md).
+    executable's size and mtime: a reinstalled CPython gets a fresh folder), shared by
+    every layer: only the precompile run writes it, which compiles the layer's sources
+    and runs none of their code, and each entry is named by the SHA-256 of its source;
+    the importing run, where the layer's code runs, sees it read-only. "v2": folders
+    of earlier releases, which layer code could write, are never read
+    (docs/proof-threat-model.md).
     """
     if scope is None:
         return None
@@ -345,9 +401,8 @@ def bytecode_cache(interpreter: Interpreter, scope: str | None) -> str | None:
         info = os.stat(interpreter.path)
     except OSError:
         return None
-    identity = json.dumps([interpreter.path, interpreter.version, interpreter.machine,
-                           interpreter.launch.describe(), info.st_size, info.st_mtime_ns,
-                           scope])
+    identity = json.dumps(["v2", interpreter.path, interpreter.version, interpreter.machine,
+                           interpreter.launch.describe(), info.st_size, info.st_mtime_ns])
     found = proof_bytecode_dir(identity)
     return str(found) if found else None
 
@@ -361,9 +416,9 @@ def _empty(directory: str) -> bool:
         return False
 
 
-# The bytecode folders this process's proofs write into. A signal kills a run that may be
-# between writing a cache file and renaming it into place: the last cleanup removes such
-# half-written files (in_target._store names them NAME.PID-RANDOM.tmp).
+# The bytecode folders this process's precompile runs write into. A signal kills a run
+# that may be between writing a cache file and renaming it into place: the last cleanup
+# removes such half-written files (in_target._store names them NAME.PID-RANDOM.tmp).
 _BYTECODE_IN_USE: set[str] = set()
 
 
@@ -374,80 +429,108 @@ def _remove_partial_bytecode() -> None:
                 partial.unlink()
 
 
-_STOP_FILE = "precompile.stop"
-_PRECOMPILED = "precompile.jsonl"  # what the helper stored: {"kind": "stored", "bytes": N}
+_STOP_FILE = "stop"
+_MAX_MISSES = 50_000  # sources one run may name for compiling afterwards
 
 
-def _start_precompile(interpreter: Interpreter, staged: _Staged, version: str,
-                      bytecode: str, env: dict[str, str],
-                      library_path: list[str]) -> subprocess.Popen[str] | None:
-    """A second run of the target's CPython that fills the bytecode cache while the proof
-    imports (in_target._precompile), on a spare core; only for a native interpreter
-    (emulated, it would cost more than it saves) and an empty cache (a first build:
-    later ones read their bytecode back anyway). Sandboxed like the proof, although it
-    runs none of the layer's code."""
-    if interpreter.launch.kind not in ("native", "rootfs-loader") or not _empty(bytecode):
-        return None
-    stop = staged.opt.parent / _STOP_FILE
-    stop.unlink(missing_ok=True)
-    (staged.opt.parent / _PRECOMPILED).write_text("")
-    config = {"precompile": [str(d) for d in _search_dirs(staged.opt, version)],
-              "bytecode": bytecode, "stop": str(stop),
-              "results": str(staged.opt.parent / _PRECOMPILED)}
-    command = interpreter.launch.argv(
-        interpreter.path, ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"),
-                           json.dumps(config)], library_path)
-    command = find_sandbox().wrap(command, writable=staged.opt.parent, cwd=staged.task,
-                                  also_writable=(Path(bytecode),))
+def interpreter_paths(interpreter: Interpreter) -> tuple[Path, ...]:
+    """What the box shows read-only for `interpreter` besides the host's /usr: its prefix
+    (as named and resolved), and the root filesystem and program it is launched with."""
+    paths: set[Path] = set()
+    for executable in {interpreter.path, os.path.realpath(interpreter.path)}:
+        folder = Path(executable).parent
+        paths.add(folder.parent if folder.name == "bin" else folder)
+    launch = interpreter.launch
+    if launch.root:
+        paths.add(Path(launch.root))
+    if launch.program:
+        paths.add(Path(os.path.realpath(launch.program)).parent)
+    return tuple(sorted(p for p in paths if str(p) not in ("/", "/usr", ".")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Box:
+    """One target's run: the sandbox, its view, the command's environment."""
+
+    sandbox: Sandbox
+    interpreter: Interpreter
+    staged: _Staged
+    env: dict[str, str]
+    library_path: list[str]
+    network: bool = False
+
+    def command(self, config: dict[str, Any], *, writable: tuple[Path, ...] = (),
+                readable: tuple[Path, ...] = ()) -> list[str]:
+        argv = self.interpreter.launch.argv(
+            self.interpreter.path,
+            ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"), json.dumps(config)],
+            self.library_path)
+        emulated = self.interpreter.launch.kind in ("qemu", "binfmt")
+        view = View(layer=tuple(self.staged.binds),
+                    readable=(*interpreter_paths(self.interpreter), *readable),
+                    writable=writable, network=self.network,
+                    memory=MEMORY_BYTES + (EMULATION_EXTRA_BYTES if emulated else 0),
+                    cwd=self.staged.inside_task, scratch=str(self.staged.base / "box-root"))
+        return self.sandbox.wrap(argv, view)
+
+
+def _start_precompile(box: _Box, version: str, bytecode: str,
+                      files: list[str] | None = None) -> tuple[Popen[bytes], Path] | None:
+    """A run of the target's CPython that fills the bytecode cache (in_target._precompile):
+    beside the proof's import on a spare core (`files` None: the whole layer), or after
+    it for what the import compiled (`files`). It runs none of the layer's code, and is
+    the only run that may write the cache."""
+    control = Path(tempfile.mkdtemp(prefix="control-", dir=box.staged.base))
+    config = {"precompile": _inside_dirs(box.staged.inside_opt, version),
+              "files": files, "bytecode": bytecode, "stop": str(control / _STOP_FILE)}
+    command = box.command(config, writable=(Path(bytecode),), readable=(control,))
     try:
-        helper = subprocess.Popen(command, cwd=staged.task, env=env, text=True,
-                                  encoding="utf-8", errors="replace",
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        helper = start_boxed(command, cwd=box.staged.task, env=box.env)
     except OSError:
         return None  # the proof compiles what it imports, as without the helper
-    interrupt.track(helper)
-    return helper
+    _BYTECODE_IN_USE.add(bytecode)
+    interrupt.at_final_cleanup(_remove_partial_bytecode)
+    return helper, control
 
 
-def _end_precompile(helper: subprocess.Popen[str], staged: _Staged) -> int:
-    """Asks the helper to stop between two files (so no cache file is left half-written),
-    kills it if it does not within a few seconds; the bytes of bytecode it stored (1 when
-    it did not say: the cache may have grown, and is trimmed)."""
-    with contextlib.suppress(OSError):
-        (staged.opt.parent / _STOP_FILE).touch()
-    try:
-        helper.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        helper.kill()
-        helper.wait()
-    finally:
-        interrupt.untrack(helper)
-    try:
-        said = json.loads((staged.opt.parent / _PRECOMPILED).read_text("utf-8") or "{}")
-        return int(said.get("bytes", 1))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return 1
+def _end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
+                    timeout: float) -> int:
+    """Bytes of bytecode the helper stored (1 when it did not say: the cache may have
+    grown, and is trimmed). With `stop`, it is asked to stop between two files (so no
+    cache file is left half-written) and killed if it does not within 5 s."""
+    helper, control = started
+    if stop:
+        with contextlib.suppress(OSError):
+            (control / _STOP_FILE).touch()
+    answer = finish_boxed(helper, timeout=5.0 if stop else timeout)
+    stored = [r for r in parse_records(answer.stdout).records if r.get("kind") == "stored"]
+    value = stored[-1].get("bytes") if stored else 1
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
-def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
-                imports: Sequence[str], function: FunctionCode | None,
-                timeout: float, pass_env: Sequence[str] = (),
-                bytecode_scope: str | None = None, precompile: bool = False) -> TargetRun:
-    version = target.runtime.python_version
-    results_file = staged.opt.parent / f"results-{target.runtime.name}-{target.arch}.jsonl"
-    results_file.write_text("")
-    config = {
-        "paths": [str(staged.task), *(str(d) for d in _search_dirs(staged.opt, version))],
+def _config(staged: _Staged, version: str, imports: Sequence[str],
+            function: FunctionCode | None, timeout: float,
+            bytecode: str | None) -> dict[str, Any]:
+    return {
+        "paths": [staged.inside_task, *_inside_dirs(staged.inside_opt, version)],
         "imports": list(imports),
-        "results": str(results_file),
         "handler": function.handler if function else None,
         "event": function.event if function else None,
         "invoke": bool(function and function.invoke),
         "timeout": timeout,
-        "bytecode": bytecode_cache(interpreter, bytecode_scope),
+        "bytecode": bytecode,
         # Which of the layer's ELF files the imports mapped, paths relative to these.
-        "layer": sorted({str(staged.opt), os.path.realpath(staged.opt)}),
+        "layer": sorted({staged.inside_opt, os.path.realpath(staged.inside_opt)}
+                        if not staged.boxed else {OPT}),
     }
+
+
+def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
+                imports: Sequence[str], function: FunctionCode | None,
+                timeout: float, sandbox: Sandbox, pass_env: Sequence[str] = (),
+                bytecode_scope: str | None = None, precompile: bool = False) -> TargetRun:
+    version = target.runtime.python_version
+    bytecode = bytecode_cache(interpreter, bytecode_scope)
     env = _environment(staged, pass_env)
     library_path = env["LD_LIBRARY_PATH"].split(os.pathsep)
     if interpreter.launch.kind != "native":
@@ -455,108 +538,79 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         # QEMU_SET_ENV under binfmt), so the host-side qemu never loads the layer's libraries.
         env.pop("LD_LIBRARY_PATH")
         env.update(interpreter.launch.environment(library_path))
-    command = interpreter.launch.argv(
-        interpreter.path, ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"), json.dumps(config)],
-        library_path)
-    # The layer's code must not reach our environment (/proc/<parent>/environ) or the
-    # network: proof/sandbox.py. Under bwrap the host's files are read-only, so the
-    # scratch folder stands for Lambda's writable /tmp. An invoked handler keeps the network.
-    sandbox = find_sandbox()
+    # An invoked handler keeps the network (a database on the CI runner); nothing else
+    # of the host is in the box (proof/sandbox.py).
     network = bool(function and function.invoke)
-    bytecode = config["bytecode"]
-    command = sandbox.wrap(command, writable=staged.opt.parent, cwd=staged.task,
-                           network=network,
-                           also_writable=(Path(bytecode),) if isinstance(bytecode, str) else ())
-    if sandbox.kind == "bwrap":
-        env["TMPDIR"] = str(staged.opt.parent / "tmp")
-        (staged.opt.parent / "tmp").mkdir(exist_ok=True)
-    if isinstance(bytecode, str):
-        _BYTECODE_IN_USE.add(bytecode)
-        interrupt.at_final_cleanup(_remove_partial_bytecode)
-    helper = (_start_precompile(interpreter, staged, version, bytecode, env, library_path)
-              if precompile and isinstance(bytecode, str) else None)
+    box = _Box(sandbox=sandbox, interpreter=interpreter, staged=staged, env=env,
+               library_path=library_path, network=network)
+    config = _config(staged, version, imports, function, timeout, bytecode)
+    # The cache is read-only to the import, where the layer's code runs.
+    command = box.command(config, readable=(Path(bytecode),) if bytecode else ())
+    helper = (_start_precompile(box, version, bytecode)
+              if precompile and bytecode and interpreter.launch.kind in ("native",
+                                                                         "rootfs-loader")
+              and _empty(bytecode) else None)
     started = time.perf_counter()
-    crash: str | None = None
     try:
-        completed = subprocess.run(command, cwd=staged.task, env=env,
-                                   capture_output=True, text=True, encoding="utf-8",
-                                   errors="replace", timeout=timeout, check=False)
-        if completed.returncode != 0:
-            tail = "\n".join(completed.stderr.strip().splitlines()[-20:])
-            how = (f"killed by signal {-completed.returncode}" if completed.returncode < 0
-                   else f"exit status {completed.returncode}")
-            crash = f"the interpreter stopped ({how})" + (f":\n{tail}" if tail else "")
-    except subprocess.TimeoutExpired:
-        crash = f"timed out after {timeout:.0f} s"
+        answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
     finally:
-        precompiled = _end_precompile(helper, staged) if helper is not None else 0
+        stored = _end_precompile(helper, stop=True, timeout=5.0) if helper else 0
     elapsed = time.perf_counter() - started
-    run = _collect(target, interpreter, staged, results_file, crash, elapsed)
+    run = _collect(target, interpreter, staged, answer, elapsed)
+    if bytecode and run.misses:
+        # What the import compiled, compiled again where the layer's code cannot reach.
+        after = _start_precompile(box, version, bytecode, list(run.misses[:_MAX_MISSES]))
+        stored += _end_precompile(after, stop=False, timeout=timeout) if after else 0
     return replace(run, sandbox=sandbox.describe(network=network),
-                   bytecode_stored=run.bytecode_stored + precompiled)
+                   bytecode_stored=stored, misses=())
 
 
-def _collect(target: Target, interpreter: Interpreter, staged: _Staged, results_file: Path,
-             crash: str | None, elapsed: float) -> TargetRun:
-    records = [json.loads(line) for line in results_file.read_text("utf-8").splitlines()
-               if line.strip()]
+def _collect(target: Target, interpreter: Interpreter, staged: _Staged, answer: BoxedAnswer,
+             elapsed: float) -> TargetRun:
+    """The run's verdict from its answer, which the layer's code could have written:
+    anything malformed, missing or cut short fails the run."""
+    parsed = parse_records(answer.stdout)
+    crash = _lambda_path(answer.crash or parsed.problem, staged)
+    if crash is None and not parsed.ended:
+        crash = ("the interpreter exited (status 0) before the proof ended: its answer "
+                 "has no end")
     imports: list[ImportResult] = []
     handler: HandlerResult | None = None
-    pending: dict[str, Any] | None = None
-    version, glibc = interpreter.version, None
-    mapped: tuple[str, ...] | None = None
-    stored = 0
-    for record in records:
-        kind = record.get("kind")
-        if kind == "start":
-            version = str(record.get("version") or version)
-            glibc = record.get("glibc") or None
-        elif kind == "mapped" and record.get("files") is not None:
-            mapped = tuple(str(f) for f in record["files"])
-        elif kind == "stored":
-            stored = int(record.get("bytes") or 0)
-        elif kind == "begin":
-            pending = record
-        elif kind == "import":
-            pending = None
-            imports.append(ImportResult(
-                module=record["module"], ok=record["ok"], seconds=record["seconds"],
-                origin=_lambda_path(record.get("origin"), staged),
-                error=_lambda_path(record.get("error"), staged),
-                traceback=_lambda_path(record.get("traceback"), staged)))
-        elif kind == "handler":
-            pending = None
-            handler = HandlerResult(
-                handler=record["handler"], ok=record["ok"], seconds=record["seconds"],
-                invoked=bool(record.get("invoked")),
-                result=record.get("result"), origin=_lambda_path(record.get("origin"), staged),
-                error=_lambda_path(record.get("error"), staged),
-                traceback=_lambda_path(record.get("traceback"), staged))
+    pending = parsed.pending
+    for result in parsed.imports:
+        imports.append(replace(result, origin=_lambda_path(result.origin, staged),
+                               error=_lambda_path(result.error, staged),
+                               traceback=_lambda_path(result.traceback, staged)))
+    if parsed.handler is not None:
+        handler = replace(parsed.handler, origin=_lambda_path(parsed.handler.origin, staged),
+                          error=_lambda_path(parsed.handler.error, staged),
+                          traceback=_lambda_path(parsed.handler.traceback, staged))
     reason = None
-    crash = _lambda_path(crash, staged)
     if crash is not None:
         # The step that began and never ended is the one that brought the interpreter down.
-        if pending is not None and "handler" in pending:
-            handler = HandlerResult(handler=pending["handler"], ok=False, seconds=0.0,
-                                    invoked=True, error=crash)
+        if pending is not None and pending[1]:
+            handler = HandlerResult(handler=pending[1], ok=False, seconds=0.0, invoked=True,
+                                    error=crash)
         elif pending is not None:
-            imports.append(ImportResult(module=pending["module"], ok=False, seconds=0.0,
+            imports.append(ImportResult(module=pending[0], ok=False, seconds=0.0,
                                         error=crash))
         else:
             reason = crash
     failed = (reason is not None or any(not i.ok for i in imports)
               or (handler is not None and not handler.ok))
     return TargetRun(target=target, status="failed" if failed else "passed", reason=reason,
-                     interpreter=interpreter.path, python_version=version,
+                     interpreter=interpreter.path,
+                     python_version=parsed.version or interpreter.version,
                      imports=tuple(imports), handler=handler, seconds=elapsed,
-                     how=interpreter.launch.describe(), glibc=glibc, mapped=mapped,
-                     bytecode_stored=stored)
+                     how=interpreter.launch.describe(), glibc=parsed.glibc,
+                     mapped=parsed.mapped, misses=parsed.misses)
 
 
 def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[str],
              function: FunctionCode | None, timeout: float,
              pass_env: Sequence[str], configured: ConfiguredInterpreters,
-             bytecode_scope: str | None, precompile: bool = False) -> TargetRun:
+             bytecode_scope: str | None, sandbox: Sandbox,
+             precompile: bool = False) -> TargetRun:
     if platform.system() != "Linux":
         # Said before looking for interpreters: none of them could stand in for Lambda.
         return TargetRun(target=target, status="not-run", reason=(
@@ -576,8 +630,8 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
                     "layer (Lambda looks in python/ and "
                     f"python/lib/python{target.runtime.python_version}/site-packages/; were "
                     "the files zipped without the python/ prefix?)"))
-    return _run_target(target, interpreter, staged, wanted, function, timeout, pass_env,
-                       bytecode_scope, precompile)
+    return _run_target(target, interpreter, staged, wanted, function, timeout, sandbox,
+                       pass_env, bytecode_scope, precompile)
 
 
 def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
@@ -586,7 +640,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               pass_env: Sequence[str] = (),
               configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
               bytecode_scope: str | None = None, trim_bytecode: bool = True,
-              precompile: bool = False) -> ProofReport:
+              precompile: bool = False, sandbox_required: bool = False) -> ProofReport:
     """Import-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -598,13 +652,17 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     to that cache it is trimmed to its share, unless `trim_bytecode` is False (a caller
     running several run_proof side by side trims once itself). `precompile`: a core is
     spare, so a first run on a native interpreter may fill that cache beside the import
-    (_start_precompile).
-    Raises UsageError for a source that is not a layer.
+    (_start_precompile). Every run is boxed (proof/sandbox.py); `sandbox_required`
+    refuses to run unboxed.
+    Raises UsageError for a source that is not a layer, SandboxUnavailable when a box
+    is required or named and cannot be made (before anything runs).
     """
     if not targets:
         raise UsageError("Nothing to test against: give at least one --runtime.")
     runs: list[TargetRun] = []
-    with _staged(source, function.code if function else None) as staged:
+    sandbox = (find_sandbox(required=sandbox_required) if platform.system() == "Linux"
+               else Sandbox(kind="none", reason=f"this host runs {platform.system()}"))
+    with _staged(source, function.code if function else None, sandbox.boxed) as staged:
         native = has_native_code(staged.opt)
         done: dict[tuple[str, str], TargetRun] = {}
         for target in targets:
@@ -613,7 +671,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
                 runs.append(replace(done[key], target=target, covered_by=str(done[key].target)))
                 continue
             runs.append(_run_one(target, staged, native, imports, function, timeout,
-                                 pass_env, configured, bytecode_scope, precompile))
+                                 pass_env, configured, bytecode_scope, sandbox, precompile))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
     if trim_bytecode and any(run.bytecode_stored for run in runs):

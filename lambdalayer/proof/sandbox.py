@@ -1,42 +1,96 @@
-"""Run the layer's code where it cannot reach lambdalayer's environment or the network.
+"""The proof's box: third-party code runs where it sees only what the import needs.
 
-The proof (`build`'s import check and `lambdalayer test`) is the one moment third-party
-code runs during a build, next to the CI job's deploy credentials. A scrubbed
-environment is not enough: any process of the same user can read
-`/proc/<pid>/environ` of its parent. So on Linux the interpreter starts in new user,
-PID, network, IPC and UTS namespaces: its /proc shows only its own processes, and its
-network has nothing but an empty loopback.
+The proof (`build`'s import check, `lambdalayer test`, and the helper that compiles the
+proof's bytecode) is the one moment a build runs third-party code, on a CI runner that
+holds deploy credentials. The box around it (docs/sandbox-and-limits.md, threat model
+in docs/proof-threat-model.md) shows the interpreter a new, minimal root:
 
-- bubblewrap (`bwrap`) when it works here: also the host's file system read-only, with
-  the run's scratch folder (Lambda's /opt, /var/task, HOME and TMPDIR) writable;
-- else util-linux `unshare` (the file system as it is);
-- else nothing, said on the proof line; the environment stays scrubbed.
+- the host's system directories (/usr and the /bin, /lib... links or folders), a few
+  files of /etc the loader reads, all read-only; not /home, /root, /run, /var/run or
+  any host socket;
+- the interpreter's own prefix (or its root filesystem, for qemu), read-only;
+- the layer read-only at /opt, the function's code (or an empty folder) read-only at
+  /var/task, exactly Lambda's paths;
+- a private, size-limited /tmp (also HOME), a minimal /dev, its own /proc;
+- new user, PID, network, IPC, UTS (and cgroup) namespaces; no capabilities; it dies
+  with its parent, and killing the box's first process ends every process in it;
+- resource limits (`limits_argv`): address space, processes, file size, CPU time.
 
-Invoking a handler (`test --event`) keeps the host's network, since a handler talks
-to its services (a database on the CI runner); the other namespaces stay, and the
-proof line says so.
-
-Running as another user instead was not chosen: a root CI job's interpreters live in
-/root/.pyenv, which no other user can open. LAMBDALAYER_SANDBOX=bwrap|unshare|none
-chooses one (docs/sandbox-and-limits.md).
+Two ways to make it, the same view either way:
+- bubblewrap (`bwrap`), when it works here;
+- else "box": util-linux `unshare` enters the namespaces and lambdalayer's own
+  `box.py`, run by this Python, builds the same root with mount(2) and pivot_root(2),
+  drops every capability, then runs the interpreter.
+If neither can be made (a container without user namespaces, macOS), the proof runs
+unboxed with a scrubbed environment on a private copy of the layer, and says so as a
+warning; `proof_sandbox = "required"` refuses instead (SandboxUnavailable, exit 8), and
+so does a box named with LAMBDALAYER_SANDBOX that cannot be made.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
-Kind = Literal["bwrap", "unshare", "none"]
+from lambdalayer.common.errors import SandboxUnavailable
+
+Kind = Literal["bwrap", "box", "none"]
 SANDBOX_VARIABLE = "LAMBDALAYER_SANDBOX"
-_KINDS: tuple[Kind, ...] = ("bwrap", "unshare", "none")
+REQUIRED_VARIABLE = "LAMBDALAYER_PROOF_SANDBOX"
+_CHOICES = ("auto", "bwrap", "box", "none")
 _NAMESPACES = "user, PID, network, IPC and UTS namespaces"
+_BOX_SCRIPT = Path(__file__).with_name("box.py")
+
+OPT = "/opt"
+TASK = "/var/task"
+TMP = "/tmp"
+# Lambda's default ephemeral storage is 512 MB (its /tmp); the box's /tmp is as large.
+TMP_BYTES = 512 * 1024 * 1024
+# The most memory a Lambda function can have is 10,240 MB; the box's address space is
+# that, plus room for qemu's translation buffers when the interpreter is emulated.
+MEMORY_BYTES = 10240 * 1024 * 1024
+EMULATION_EXTRA_BYTES = 4096 * 1024 * 1024
+FILE_BYTES = TMP_BYTES  # no single file larger than /tmp itself
+EXTRA_PROCESSES = 256  # over what this user already runs (the limit counts them all)
+
+# Read-only in every box: what a dynamically linked interpreter needs to start.
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
+# Only for an invoked handler, which keeps the network: names and certificates.
+_NETWORK_ETC = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl/certs",
+                "/etc/ca-certificates", "/etc/pki")
+
+
+@dataclass(frozen=True, kw_only=True)
+class View:
+    """What one run sees, host paths on the left.
+
+    `layer`: (host folder, path inside) pairs shown read-only, e.g. (tree, "/opt");
+    `readable`: host paths shown read-only at their own path (the interpreter's
+    prefix, a root filesystem, the bytecode cache for the proof);
+    `writable`: host paths writable at their own path (only the compile helper's
+    bytecode folder: it runs none of the layer's code);
+    `network`: keep the host's network (an invoked handler talks to its services);
+    `memory`: the address-space limit in bytes."""
+
+    layer: tuple[tuple[Path, str], ...]
+    readable: tuple[Path, ...] = ()
+    writable: tuple[Path, ...] = ()
+    network: bool = False
+    memory: int = MEMORY_BYTES
+    tmp_bytes: int = TMP_BYTES
+    cwd: str = TASK
+    scratch: str = ""  # an empty host folder the box may mount its root on (box only)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,46 +100,119 @@ class Sandbox:
     kind: Kind
     program: str | None = None
     reason: str | None = None
+    flags: tuple[str, ...] = field(default=())  # extra bwrap flags this bwrap supports
 
-    def wrap(self, argv: Sequence[str], *, writable: Path, cwd: Path,
-             network: bool = False, also_writable: Sequence[Path] = ()) -> list[str]:
-        """`argv` run inside the sandbox, with `writable` (the scratch folder) and
-        `also_writable` writable; `network` keeps the host's network namespace."""
+    def wrap(self, argv: Sequence[str], view: View) -> list[str]:
+        """`argv` run inside the box showing `view`; for kind none, `argv` under the
+        resource limits only (the caller stages a private copy of the layer)."""
+        limits = limits_argv(view.memory)
         if self.kind == "bwrap" and self.program:
-            flags = [f for f in _BWRAP_FLAGS if not (network and f == "--unshare-net")]
-            binds = [arg for path in (writable, *also_writable)
-                     for arg in ("--bind", str(path), str(path))]
-            return [self.program, *flags, *binds, "--chdir", str(cwd), "--", *argv]
-        if self.kind == "unshare" and self.program:
-            flags = [f for f in _UNSHARE_FLAGS if not (network and f == "--net")]
-            return [self.program, *flags, "--", *argv]
-        return list(argv)
+            return [*limits, self.program, *self.flags, *_bwrap_args(view), "--", *argv]
+        if self.kind == "box" and self.program:
+            spec = json.dumps({"mounts": _mounts(view), "cwd": view.cwd,
+                               "root": view.scratch})
+            namespaces = ["--user", "--map-root-user", "--mount", "--pid", "--fork",
+                          "--ipc", "--uts", "--kill-child", *([] if view.network else ["--net"])]
+            return [*limits, self.program, *namespaces, "--", sys.executable, "-I", "-S",
+                    str(_BOX_SCRIPT), spec, *argv]
+        return [*limits, *argv]
+
+    @property
+    def boxed(self) -> bool:
+        """True when the run sees the minimal root (bwrap or box), not the host."""
+        return self.kind != "none"
 
     def describe(self, *, network: bool = False) -> str:
         """For the proof line: "sandboxed (bwrap: …)" or "NOT sandboxed (why) …"."""
         spaces = (_NAMESPACES.replace("network, ", "")
                   + ", the host's network kept for the invoked handler") if network \
             else _NAMESPACES
-        if self.kind == "bwrap":
-            return f"sandboxed (bwrap: {spaces}, read-only host files)"
-        if self.kind == "unshare":
-            return f"sandboxed (unshare: {spaces})"
+        if self.kind in ("bwrap", "box"):
+            return (f"sandboxed ({self.kind}: {spaces}; only the interpreter, the layer "
+                    "read-only at /opt and a private /tmp)")
         return f"NOT sandboxed ({self.reason}); only its environment is scrubbed"
 
 
-_BWRAP_FLAGS = ("--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-                "--unshare-uts", "--die-with-parent", "--new-session",
-                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc")
-# --map-root-user: a user namespace is what lets a non-root user make the others.
-_UNSHARE_FLAGS = ("--user", "--map-root-user", "--pid", "--fork", "--net", "--ipc", "--uts",
-                  "--mount-proc", "--kill-child")
+def _system_entries() -> list[tuple[str, str, str]]:
+    """(kind, source, destination) of the host's system directories: a merged-/usr
+    host's /lib is a link, shown as the same link; a real folder is bound read-only."""
+    entries: list[tuple[str, str, str]] = []
+    for path in _SYSTEM_DIRS:
+        if os.path.islink(path):
+            entries.append(("symlink", os.readlink(path), path))
+        elif os.path.isdir(path):
+            entries.append(("ro", path, path))
+    return entries
+
+
+def _mounts(view: View) -> list[tuple[str, str, str]]:
+    """Every mount of `view`, in order, as (kind, source, destination)."""
+    mounts = _system_entries()
+    etc = [*_ETC_FILES, *(_NETWORK_ETC if view.network else ())]
+    mounts += [("ro", path, path) for path in etc if os.path.exists(path)]
+    mounts += [("proc", "", "/proc"), ("dev", "", "/dev"),
+               ("tmpfs", str(view.tmp_bytes), TMP), ("dir", "", TASK)]
+    shown = {destination for _, _, destination in mounts}
+    for path in view.readable:
+        real = str(path)
+        if real not in shown and not any(real.startswith(s + "/") for s in ("/usr",)):
+            mounts.append(("ro", real, real))
+            shown.add(real)
+    mounts += [("ro", str(host), inside) for host, inside in view.layer]
+    mounts += [("rw", str(path), str(path)) for path in view.writable]
+    return mounts
+
+
+def _bwrap_args(view: View) -> list[str]:
+    args = ["--unshare-all", *(["--share-net"] if view.network else []),
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    for kind, source, destination in _mounts(view):
+        if kind == "symlink":
+            args += ["--symlink", source, destination]
+        elif kind == "ro":
+            args += ["--ro-bind", source, destination]
+        elif kind == "rw":
+            args += ["--bind", source, destination]
+        elif kind == "proc":
+            args += ["--proc", destination]
+        elif kind == "dev":
+            args += ["--dev", destination]
+        elif kind == "tmpfs":
+            args += ["--size", source, "--perms", "1777", "--tmpfs", destination]
+        elif kind == "dir":
+            args += ["--dir", destination]
+    return [*args, "--remount-ro", "/", "--chdir", view.cwd]
+
+
+def _user_processes() -> int:
+    """How many processes this user runs now (RLIMIT_NPROC counts every one of them)."""
+    uid = os.getuid()
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += os.stat(f"/proc/{entry}").st_uid == uid
+            except OSError:
+                continue
+    return count
+
+
+def limits_argv(memory: int) -> list[str]:
+    """`prlimit` with the box's resource limits, to go in front of a command; [] where
+    util-linux's prlimit is missing (the limits are then the host's)."""
+    program = shutil.which("prlimit")
+    if program is None or platform.system() != "Linux":
+        return []
+    return [program, f"--as={memory}", f"--nproc={_user_processes() + EXTRA_PROCESSES}",
+            f"--fsize={FILE_BYTES}", "--core=0"]
 
 
 def _works(argv: list[str]) -> str | None:
-    """None when `argv` (a sandbox around `true`) runs here, else what went wrong."""
+    """None when `argv` (a box around `true`) runs here, else what went wrong."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, encoding="utf-8",
-                              errors="replace", timeout=30, check=False, env={})
+                              errors="replace", timeout=30, check=False,
+                              env={"PATH": "/usr/bin:/bin"})
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     if done.returncode == 0:
@@ -95,14 +222,27 @@ def _works(argv: list[str]) -> str | None:
 
 
 def _try(kind: Kind) -> Sandbox | str:
-    """The working sandbox of `kind`, or why it does not work here."""
+    """The working box of `kind`, or why it cannot be made here."""
     program = shutil.which("bwrap" if kind == "bwrap" else "unshare")
     true = shutil.which("true")
     if program is None or true is None:
         return f"no {'bwrap (bubblewrap)' if kind == 'bwrap' else 'unshare'} on PATH"
-    probe = Sandbox(kind=kind, program=program)
-    failure = _works(probe.wrap([true], writable=Path("/"), cwd=Path("/")))
-    return probe if failure is None else f"{kind} cannot create namespaces here: {failure}"
+    candidates = [("--unshare-user", "--disable-userns"), ()] if kind == "bwrap" else [()]
+    failure = ""
+    with tempfile.TemporaryDirectory(prefix="lambdalayer-probe-") as scratch:
+        for flags in candidates:
+            probe = Sandbox(kind=kind, program=program, flags=flags)
+            failure = _works(probe.wrap([true], View(layer=(), scratch=scratch))) or ""
+            if not failure:
+                return probe
+    return f"{kind} cannot make the box here: {failure}"
+
+
+_APPARMOR_HINT = (
+    "on Ubuntu 23.10 and later (GitHub's ubuntu-24.04 runners), AppArmor restricts "
+    "unprivileged user namespaces: allow them to bwrap alone with a profile "
+    "(docs/sandbox-and-limits.md: /etc/apparmor.d/bwrap granting `userns`), not by "
+    "turning kernel.apparmor_restrict_unprivileged_userns off")
 
 
 @cache
@@ -112,18 +252,41 @@ def _find(choice: str) -> Sandbox:
                                            f"{platform.system()}")
     if choice == "none":
         return Sandbox(kind="none", reason=f"{SANDBOX_VARIABLE}=none")
-    kinds: tuple[Kind, ...] = ("bwrap", "unshare") if choice not in _KINDS else (
-        "bwrap" if choice == "bwrap" else "unshare",)
+    kinds: tuple[Kind, ...] = ("bwrap", "box") if choice == "auto" else (
+        "bwrap" if choice == "bwrap" else "box",)
     failures = []
     for kind in kinds:
         found = _try(kind)
         if isinstance(found, Sandbox):
             return found
         failures.append(found)
-    hint = "" if choice in _KINDS else "; install bubblewrap"
-    return Sandbox(kind="none", reason="; ".join(failures) + hint)
+    reason = "; ".join(failures)
+    if "uid map" in reason or "Permission denied" in reason:
+        reason += f" ({_APPARMOR_HINT})"
+    elif choice == "auto":
+        reason += "; install bubblewrap (apt-get install bubblewrap)"
+    return Sandbox(kind="none", reason=reason)
 
 
-def find_sandbox() -> Sandbox:
-    """The best sandbox this host offers (probed once per choice of LAMBDALAYER_SANDBOX)."""
-    return _find(os.environ.get(SANDBOX_VARIABLE, "auto").strip().lower())
+def find_sandbox(*, required: bool = False) -> Sandbox:
+    """The box this host makes (probed once per choice of LAMBDALAYER_SANDBOX).
+
+    Raises SandboxUnavailable when LAMBDALAYER_SANDBOX names a box that cannot be made,
+    or when a box is `required` (or LAMBDALAYER_PROOF_SANDBOX=required) and none can be.
+    """
+    choice = os.environ.get(SANDBOX_VARIABLE, "auto").strip().lower() or "auto"
+    if choice not in _CHOICES:
+        raise SandboxUnavailable(
+            f"{SANDBOX_VARIABLE}={choice!r} names no sandbox; use one of "
+            f"{', '.join(_CHOICES)}.")
+    required = required or os.environ.get(REQUIRED_VARIABLE, "").strip().lower() == "required"
+    found = _find(choice)
+    if found.kind == "none" and (required or choice in ("bwrap", "box")):
+        asked = (f"{SANDBOX_VARIABLE}={choice}" if choice in ("bwrap", "box")
+                 else "proof_sandbox = \"required\"")
+        raise SandboxUnavailable(
+            f"The import proof must run sandboxed ({asked}), and no sandbox can be made "
+            f"on this host: {found.reason}. Nothing was run.",
+            hint="Install bubblewrap and allow it user namespaces (see "
+                 "docs/sandbox-and-limits.md), or run on a host that has them.")
+    return found

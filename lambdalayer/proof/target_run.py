@@ -67,6 +67,9 @@ class TargetRun:
     # Bytes of bytecode the run added to the proof's cache (runner.bytecode_cache):
     # only then may the cache have outgrown its share.
     bytecode_stored: int = 0
+    # Sources the import compiled because the cache lacked them (as the run named them):
+    # compiled again afterwards where the layer's code cannot reach (runner._run_target).
+    misses: tuple[str, ...] = ()
 
     @property
     def glibc_newer(self) -> bool:

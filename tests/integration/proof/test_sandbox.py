@@ -92,13 +92,13 @@ def test_layer_code_cannot_read_our_environment_or_reach_the_network(
         env={"GITHUB_TOKEN": SECRET}).stderr
 
 
-def test_unshare_when_bubblewrap_is_not_chosen(python312: None, listener: int,
-                                               tmp_path: Path) -> None:
+def test_the_box_fallback_when_bubblewrap_is_not_chosen(python312: None, listener: int,
+                                                        tmp_path: Path) -> None:
     require(shutil.which("unshare") is not None, "util-linux unshare")
     run = run_cli("test", str(_layer(tmp_path, listener)), "--runtime", "python3.12",
-                  "--json", env={"GITHUB_TOKEN": SECRET, "LAMBDALAYER_SANDBOX": "unshare"})
+                  "--json", env={"GITHUB_TOKEN": SECRET, "LAMBDALAYER_SANDBOX": "box"})
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.json()["targets"][0]["sandbox"].startswith("sandboxed (unshare:")
+    assert run.json()["targets"][0]["sandbox"].startswith("sandboxed (box:")
 
 
 def test_without_a_sandbox_the_probe_finds_the_leaks_and_the_line_says_so(

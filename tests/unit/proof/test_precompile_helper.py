@@ -21,14 +21,13 @@ def test_the_helper_skips_fifos_and_devices_and_compiles_the_rest(tmp_path: Path
     (layer / "good.py").write_text("GOOD = 1\n")
     os.mkfifo(layer / "fifo.py")
     (layer / "zero.py").symlink_to("/dev/zero")
-    results = tmp_path / "results.jsonl"
     config = {"precompile": [str(layer)], "bytecode": str(cache),
-              "stop": str(tmp_path / "stop"), "results": str(results)}
+              "stop": str(tmp_path / "stop")}
     done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c",
                            runner._RUNNER.read_text("utf-8"), json.dumps(config)],
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     name = hashlib.sha256(b"GOOD = 1\n").hexdigest()
     assert [p.name.split(".")[0] for p in cache.rglob("*.pyc")] == [name]
-    said = json.loads(results.read_text())
+    said = json.loads(done.stdout)
     assert said["kind"] == "stored" and said["bytes"] > 0
