@@ -427,12 +427,12 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
 
 def _zip_beside_proof(request: BuildRequest) -> bool:
     """Whether each zip is written while its layer is proven (pipeline/zips.py): only
-    when the proof runs and cannot write into the tree being zipped."""
+    when the proof runs in a box, which shows it the tree read-only."""
     if request.no_proof:
         return False
     from lambdalayer.proof.sandbox import find_sandbox
 
-    return find_sandbox().kind == "bwrap"
+    return find_sandbox().boxed
 
 
 @dataclass(kw_only=True)

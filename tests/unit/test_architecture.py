@@ -14,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "lambdalayer"
 # Scripts run *inside* the target interpreter: printing is their protocol.
-SCRIPTS = {"lambdalayer.proof.in_target"}
+SCRIPTS = {"lambdalayer.proof.in_target", "lambdalayer.proof.box"}
 
 # Which folders each folder may import, top of the house first (docs/architecture.md).
 # The CLI on top; then the project (config, recipes, locks, deploy plans) and the
