@@ -3,16 +3,16 @@
 One wheel, `evil`, whose import reads the host's secrets, connects to host sockets,
 plants bytecode that would forge a later proof, changes the layer's files and uv's
 cache, forks a process meant to outlive the build and fills /tmp; layers that write
-garbage into the proof's answer stream are the second test. It runs under each box this host can make (bubblewrap and the
-`box` fallback). Each attempt must do no harm: the secret reaches no output, nothing on
-the host changes, nothing outlives the build, and the clean layer built after it is
-judged exactly as with a fresh cache (docs/proof-threat-model.md).
+garbage into the proof's answer stream are the second test. It runs under each box
+this host can make (bubblewrap and the `box` fallback). Each attempt must do no harm:
+the secret reaches no output, nothing on the host changes, nothing outlives the
+build, and the clean layer built after it is judged exactly as with a fresh cache
+(docs/proof-threat-model.md).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import socket
 import subprocess
@@ -67,9 +67,11 @@ forged = (importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + digest[:8]
           + marshal.dumps(compile("VALUE = 'forged'", "victim", "exec")))
 def plant():
     done = 0
-    for folder in glob.glob(CFG["cache"] + "/proof-bytecode/*") + glob.glob("/*/proof-bytecode/*"):
-        os.makedirs(f"{{folder}}/{{CFG['victim_sha'][:2]}}", exist_ok=True)
-        with open(f"{{folder}}/{{CFG['victim_sha'][:2]}}/{{CFG['victim_sha']}}.{{sys.implementation.cache_tag}}.pyc", "wb") as f:
+    sha, tag = CFG["victim_sha"], sys.implementation.cache_tag
+    for folder in (glob.glob(CFG["cache"] + "/proof-bytecode/*")
+                   + glob.glob("/*/proof-bytecode/*")):
+        os.makedirs(f"{{folder}}/{{sha[:2]}}", exist_ok=True)
+        with open(f"{{folder}}/{{sha[:2]}}/{{sha}}.{{tag}}.pyc", "wb") as f:
             f.write(forged)
         done += 1
     done or 1 / 0
