@@ -107,6 +107,8 @@ def _proof_lines(artifact: Artifact) -> list[str]:
             also = covered.get(target.target)
             suffix = f"; stands for {', '.join(also)} too (pure Python)" if also else ""
             lines.append(f"  {target.line()}{suffix}")
+    if proof.status == "passed":
+        lines += [f"  imported {name}: {', '.join(mods)}" for name, mods in proof.own_code]
     return lines
 
 

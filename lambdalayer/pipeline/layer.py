@@ -71,9 +71,10 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             work = make_workdir()
         from lambdalayer.resolve.local_projects import with_local_wheels
 
-        inputs, target_inputs = with_local_wheels(request.inputs, request.target_inputs, work,
-                                                  progress)
-        request = dataclasses.replace(request, inputs=inputs, target_inputs=target_inputs)
+        inputs, target_inputs, projects = with_local_wheels(
+            request.inputs, request.target_inputs, work, progress)
+        request = dataclasses.replace(request, inputs=inputs, target_inputs=target_inputs,
+                                      local_projects=projects)
         started = _start_first_resolution(request, plan, work)
         # The pipeline's imports (packaging, the audit, ...) overlap uv's work.
         from lambdalayer.pipeline.stages import run_pipeline

@@ -60,6 +60,9 @@ class BuildRequest:
     # (resolve/uv_project.py).
     sources: tuple[SourceFolder, ...] = ()
     includes: tuple[IncludedPath, ...] = ()
+    # The local projects' distribution names (canonical), once built (pipeline/layer.py):
+    # the proof always imports them as requested distributions, never as dependencies.
+    local_projects: frozenset[str] = frozenset()
     project: ProjectLock | None = None
     # The interpreters the project config names for the proof (after LAMBDALAYER_PYTHON_*).
     interpreters: ConfiguredInterpreters = NOTHING_CONFIGURED

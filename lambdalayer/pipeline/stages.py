@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -615,17 +615,46 @@ def _write_artifacts(request: BuildRequest, layers: list[_Layer],
 Modules = dict[str, dict[str, list[str]]]  # runtime -> distribution -> top-level modules
 
 
-def _requested_modules(request: BuildRequest, layer: _Plan,
+def _import_dirs(root: Path, targets: Sequence[Target]) -> dict[Path, list[str]]:
+    """The layer's directories Lambda's Python imports from -> the runtimes that do:
+    python/ for every runtime, each python/lib/pythonX.Y/site-packages for its own."""
+    dirs = {root / "python": sorted({t.runtime.name for t in targets})}
+    for target in targets:
+        runtimes = dirs.setdefault(root / target.site_packages, [])
+        if target.runtime.name not in runtimes:
+            runtimes.append(target.runtime.name)
+    return dirs
+
+
+def _own_modules(request: BuildRequest, root: Path, targets: Sequence[Target],
+                 site_dirs: dict[Path, list[InstalledDist]]) -> dict[str, dict[str, set[str]]]:
+    """Per runtime, the top-level modules of your --source and --include code, each piece
+    named as "your code (--source src)"."""
+    from lambdalayer.resolve.sources import own_code_modules
+
+    dirs = _import_dirs(root, targets)
+    own: dict[str, dict[str, set[str]]] = {}
+    for name, per_dir in own_code_modules(request.sources, request.includes, root,
+                                          site_dirs, dirs).items():
+        for directory, found in per_dir.items():
+            for runtime in dirs.get(directory, dirs[root / "python"]):
+                own.setdefault(runtime, {}).setdefault(name, set()).update(found)
+    return own
+
+
+def _requested_modules(request: BuildRequest, layer: _Plan, root: Path,
                        site_dirs: dict[Path, list[InstalledDist]],
                        site_targets: dict[Path, Target]) -> tuple[Modules, Modules]:
-    """Per runtime, each requested distribution's public top-level modules (every
-    distribution when none matched, e.g. a local project or a uv.lock), and those of
-    every distribution of the layer (dependencies included)."""
+    """Per runtime, each requested distribution's top-level modules (every distribution
+    when none matched, e.g. a uv.lock; local projects always) and those of your --source
+    and --include code (named "your code (...)"), and the modules of every distribution
+    of the layer (dependencies included)."""
     from packaging.utils import canonicalize_name
 
     requested = {canonicalize_name(r.name) for r in request.inputs.all_requirements}
     modules: dict[str, dict[str, set[str]]] = {}
     every: dict[str, dict[str, set[str]]] = {}
+    own = _own_modules(request, root, layer.targets, site_dirs)
     for site, dists in site_dirs.items():
         # A shared tree (python/) serves every target; a per-runtime tree only its own.
         runtimes = (sorted({t.runtime.name for t in layer.targets})
@@ -638,7 +667,12 @@ def _requested_modules(request: BuildRequest, layer: _Plan,
                 if dist.name in requested:
                     modules.setdefault(runtime, {}).setdefault(dist.display_name,
                                                                set()).update(found)
-    chosen = modules or every
+                if dist.name in request.local_projects:
+                    own.setdefault(runtime, {}).setdefault(dist.display_name,
+                                                           set()).update(found)
+    chosen = {runtime: dict(dists) for runtime, dists in (modules or every).items()}
+    for runtime, pieces in own.items():
+        chosen.setdefault(runtime, {}).update(pieces)
 
     def listed(by_runtime: dict[str, dict[str, set[str]]]) -> Modules:
         return {runtime: {name: sorted(mods) for name, mods in dists.items() if mods}
@@ -660,7 +694,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     if listed:
         modules = {t.runtime.name: {name: [name] for name in listed} for t in layer.targets}
     else:
-        modules, dependencies = _requested_modules(request, layer, site_dirs, site_targets)
+        modules, dependencies = _requested_modules(request, layer, root, site_dirs,
+                                                   site_targets)
     versions = {d.display_name: d.version for dists in site_dirs.values() for d in dists}
     if progress:
         progress(f"import-testing {layer.name}")
@@ -675,10 +710,14 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
                         configured=request.interpreters, dependencies=dependencies,
                         versions=versions,
                         bytecode_scope=str(request.out_dir.resolve() / layer.name),
-                        spare_cores=alone)
+                        spare_cores=alone,
+                        own=frozenset(n for mods in modules.values() for n in mods
+                                      if n.startswith("your code (")))
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
-        hint = ("Fix the requirements (the fix line says what is likely missing), or build "
+        what = ("your code or the requirements" if any(
+            "(your code (" in failure for failure in proof.failures) else "the requirements")
+        hint = (f"Fix {what} (the fix line says what is likely missing), or build "
                 "with --no-smoke to skip the import test (the audit still runs).")
         search = (search_pairs(request, layer.targets, proof.conflicts, root.parent,
                                progress, versions) if proof.conflicts else None)

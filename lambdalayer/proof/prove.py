@@ -3,7 +3,11 @@
 Each requested distribution's top-level modules are imported on a CPython of
 each target (native, or emulated: see interpreters/find.find_for), in Lambda's
 layout and sys.path order, with `-I -S -B` (runner.run_proof does the run).
-Private modules (`_x`) are not imported on their own. A distribution passes
+Private pure-Python modules (`_x.py`) are not imported on their own
+(dist_modules says which are). Your own code is imported too: local projects
+as the distributions they are, and `--source`/`--include` modules as "your
+code (--source src)", judged strictly: each of its top-level modules must
+import. A distribution passes
 when its main module imports; a failing secondary module of a distribution
 whose main module imported is a warning (typically it needs an optional extra
 the user did not ask for). Targets this host cannot run are "skipped" with the
@@ -40,12 +44,25 @@ __all__ = [
 ]
 # Import names of distributions whose top-level module differs from the name.
 _IMPORT_NAMES = {"python-dateutil": "dateutil", "pyyaml": "yaml"}
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # no leading underscore: not private
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MISSING = re.compile(r"No module named '([^']+)'")
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def _extension(site: Path, name: str) -> bool:
+    """`name` is an extension module directly in `site` (`_x.so`, `_x.cpython-312-….so`)."""
+    return (site / f"{name}.so").is_file() or any(site.glob(f"{name}.*.so"))
 
 
 def dist_modules(site: Path, dist_info: str, files: Sequence[str]) -> list[str]:
-    """The public top-level modules a distribution installs in `site`, sorted."""
+    """The top-level modules a distribution installs in `site` that the proof imports, sorted.
+
+    Public names, and underscore-named extension modules (`_cffi_backend`): those load
+    on their own. An underscore-named pure-Python module (`_x.py`, `_x/`) is often
+    imported by its package first and need not import alone, so it is left out, unless
+    the distribution has no public module at all (`_ruamel_yaml` is all that
+    ruamel.yaml.clib installs).
+    """
     top_level = site / dist_info / "top_level.txt"
     names: set[str] = set()
     if top_level.is_file():
@@ -58,10 +75,13 @@ def dist_modules(site: Path, dist_info: str, files: Sequence[str]) -> list[str]:
                     names.add(first)
             elif not rest and first.endswith((".py", ".so")):
                 names.add(first.split(".", 1)[0])
-    present = {n for n in names if _IDENTIFIER.match(n) and (
-        (site / n).is_dir() or (site / f"{n}.py").is_file() or any(site.glob(f"{n}.*.so")))}
     # A namespace directory without __init__.py shared by several dists still imports.
-    return sorted(present)
+    present = {n for n in names if _IDENTIFIER.match(n) and (
+        (site / n).is_dir() or (site / f"{n}.py").is_file() or _extension(site, n))}
+    public = {n for n in present if not n.startswith("_")}
+    if not public:
+        return sorted(present)
+    return sorted(public | {n for n in present if _extension(site, n)})
 
 
 def _main_module(dist: str, modules: Sequence[str]) -> str | None:
@@ -161,7 +181,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
                 dependencies: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
                 versions: Mapping[str, str] | None = None,
                 bytecode_scope: str | None = None,
-                spare_cores: bool = False) -> ArtifactProof:
+                spare_cores: bool = False,
+                own: frozenset[str] = frozenset()) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -181,12 +202,16 @@ def prove_layer(root: Path, targets: Sequence[Target],
     and is listed in `conflicts`; any other dependency failure (an optional extra, a
     module meant for another platform) is a warning.
 
+    `own`: the names in `modules` that are your own code ("your code (--source src)"):
+    each of their modules must import (no main module stands for the others), and
+    `own_code` in the result lists what was imported of them.
+
     `spare_cores`: nothing else runs beside this proof (one layer), so a lone native run
     may compile the layer's modules on another core meanwhile (run_proof's `precompile`).
     """
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
-        return skipped("nothing to import (no public top-level module in the requested "
-                       "distributions)")
+        return skipped("nothing to import (no top-level module in the requested "
+                       "distributions or your code)")
     dependencies = dependencies or {}
     versions = versions or {}
     all_runs = _runs(root, targets, modules, test_imports, configured, dependencies,
@@ -211,7 +236,7 @@ def prove_layer(root: Path, targets: Sequence[Target],
         owners = {m: dist for group in (dependencies.get(runtime, {}), requested)
                   for dist, mods in group.items() for m in mods}
         _judge_requested(run, requested, provided, owners, versions, by_module, warnings,
-                         failures, conflicts)
+                         failures, conflicts, own)
         _judge_dependencies(run, dependencies.get(runtime, {}), requested, owners, versions,
                             by_module, warnings, failures, conflicts)
     proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
@@ -225,21 +250,61 @@ def prove_layer(root: Path, targets: Sequence[Target],
     return ArtifactProof(status=status, reason=reason, interpreter=interpreter, targets=proofs,
                       warnings=tuple(warnings), failures=tuple(failures),
                       test_runs=() if test_imports is None else tuple(all_runs),
-                      conflicts=tuple(dict.fromkeys(conflicts)))
+                      conflicts=tuple(dict.fromkeys(conflicts)),
+                      own_code=_own_code(modules, own) if ran else ())
+
+
+def _own_code(modules: Mapping[str, Mapping[str, Sequence[str]]],
+              own: frozenset[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(name, its modules) for each piece of your own code the proof imported."""
+    found: dict[str, set[str]] = {}
+    for per_runtime in modules.values():
+        for name, mods in per_runtime.items():
+            if name in own:
+                found.setdefault(name, set()).update(mods)
+    return tuple((name, tuple(sorted(mods, key=str.lower))) for name, mods in found.items())
+
+
+def _where(result: ImportResult) -> str:
+    """The innermost layer file of a failed import's traceback (`/opt/python/x.py, line 3`)."""
+    frames = _FRAME.findall(result.traceback or "")
+    inside = [f"{path}, line {line}" for path, line in frames if path.startswith("/opt/")]
+    return inside[-1] if inside else (result.origin or "")
+
+
+def _judge_own(run: TargetRun, name: str, bad: Sequence[ImportResult],
+               provided: frozenset[str], warnings: list[str], failures: list[str]) -> None:
+    """Your own code: every module that fails to import is a failure (nothing optional)."""
+    for result in bad:
+        text = f"{run.target}: import {result.module} ({name}): {result.error}"
+        missing = _MISSING.search(result.error or "")
+        if missing and missing.group(1).split(".")[0] in provided:
+            warnings.append(f"{text} — left out with --exclude for the runtime to "
+                            "provide; not tried here")
+            continue
+        where = _where(result)
+        fix = (_fix(name, result.error, run.target.runtime.name) if missing else
+               "change your code where the error above points: it would fail the same "
+               "way on Lambda")
+        failures.append(text + (f"\n    at: {where}" if where else "") + f"\n    fix: {fix}")
 
 
 def _judge_requested(run: TargetRun, requested: Mapping[str, Sequence[str]],
                      provided: frozenset[str], owners: Mapping[str, str],
                      versions: Mapping[str, str], by_module: Mapping[str, ImportResult],
                      warnings: list[str], failures: list[str],
-                     conflicts: list[Conflict]) -> None:
+                     conflicts: list[Conflict], own: frozenset[str] = frozenset()) -> None:
     """A requested distribution fails when its main module fails (or, with no main
     module, when none imports); a module left out for the runtime, or a secondary one
-    of a distribution whose main module imports, is a warning."""
+    of a distribution whose main module imports, is a warning. Your own code (`own`)
+    fails on any module (_judge_own)."""
     for dist, mods in requested.items():
         results = [by_module[m] for m in mods if m in by_module]
         bad = [r for r in results if not r.ok]
         if not bad:
+            continue
+        if dist in own:
+            _judge_own(run, dist, bad, provided, warnings, failures)
             continue
         main = _main_module(dist, list(mods))
         main_ok = (by_module[main].ok if main is not None and main in by_module

@@ -84,6 +84,8 @@ class ArtifactProof:
     test_runs: tuple[TargetRun, ...] = ()
     # Failures caused by another distribution of the layer (proof/conflicts.py), in order.
     conflicts: tuple[Conflict, ...] = ()
+    # Your own code the proof imported: ("your code (--source src)", its modules).
+    own_code: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def skipped(reason: str) -> ArtifactProof:

@@ -117,17 +117,21 @@ def _rewrite(inputs: RequirementInputs, wheels: dict[Path, Path], work: Path) ->
 
 def with_local_wheels(inputs: RequirementInputs, target_inputs: Mapping[str, RequirementInputs],
                       work: Path, progress: Progress | None = None,
-                      ) -> tuple[RequirementInputs, dict[str, RequirementInputs]]:
+                      ) -> tuple[RequirementInputs, dict[str, RequirementInputs], frozenset[str]]:
     """`inputs` and the per-target `target_inputs` with every local project replaced by its
-    built wheel (unchanged if none).
+    built wheel (unchanged if none), and the local projects' distribution names
+    (canonical: the proof imports each of them as a requested distribution).
 
     Requirements files that name local projects, or exist only in memory, are
     written to `work`; the wheels go to `work/local-wheels/`.
     """
     every = [inputs, *target_inputs.values()]
     if not any(i.all_local_projects or any(f.virtual for f in i.files) for i in every):
-        return inputs, dict(target_inputs)
+        return inputs, dict(target_inputs), frozenset()
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
     wheels: dict[Path, Path] = {}
+    names: set[str] = set()
     for each in every:
         for ref in each.all_local_projects:
             if ref.path not in wheels:
@@ -135,6 +139,7 @@ def with_local_wheels(inputs: RequirementInputs, target_inputs: Mapping[str, Req
                     progress(f"building {ref.path}")
                 out = work / "local-wheels" / str(len(wheels))
                 wheels[ref.path] = build_wheel(ref, out)
+                names.add(canonicalize_name(parse_wheel_filename(wheels[ref.path].name)[0]))
     rewritten = {key: _rewrite(value, wheels, work) for key, value in target_inputs.items()}
-    return _rewrite(inputs, wheels, work), rewritten
+    return _rewrite(inputs, wheels, work), rewritten, frozenset(names)
 

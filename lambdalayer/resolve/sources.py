@@ -11,6 +11,7 @@ layer. Files are copied (never linked), executables keep 0755.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,3 +157,44 @@ def place_sources(sources: tuple[SourceFolder, ...], site_dirs: dict[Path, list[
                 claimed[name] = source
             for rel, path in files:
                 _copy(path, site_dir / rel, f"--source {source.label}")
+
+
+def _importable(directory: Path, tops: set[str]) -> list[str]:
+    """The top-level modules `tops` (entries placed directly in `directory`) provide there:
+    packages (a folder with __init__.py), `.py` modules and extension modules, each an
+    identifier; data files and folders that are not packages provide none."""
+    names = set()
+    for top in tops:
+        path = directory / top
+        name = _module_name(top)
+        if not name.isidentifier():
+            continue
+        if (path.is_dir() and top.isidentifier() and (path / "__init__.py").is_file()) or (
+                path.is_file() and top.endswith((".py", ".so"))):
+            names.add(name)
+    return sorted(names, key=str.lower)
+
+
+def own_code_modules(sources: tuple[SourceFolder, ...], includes: tuple[IncludedPath, ...],
+                     root: Path, site_dirs: Iterable[Path], import_dirs: Iterable[Path]
+                     ) -> dict[str, dict[Path, list[str]]]:
+    """The top-level modules your own files placed, for the import proof: per piece of
+    your code, named as the summary names it ("your code (--source src)"), per
+    directory. A source folder is in every one of `site_dirs` (place_sources); an
+    included file counts where it landed directly in one of `import_dirs` (the
+    directories below `root` Lambda's Python imports from)."""
+    found: dict[str, dict[Path, list[str]]] = {}
+    for source in sources:
+        tops = {rel.split("/", 1)[0] for rel, _ in source.files()}
+        for site in site_dirs:
+            if names := _importable(site, tops):
+                found.setdefault(f"your code (--source {source.label})", {})[site] = names
+    for include in includes:
+        rels = [rel for rel, _ in included_files(include)]
+        for directory in import_dirs:
+            prefix = directory.relative_to(root).as_posix() + "/"
+            tops = {rel[len(prefix):].split("/", 1)[0] for rel in rels
+                    if rel.startswith(prefix)}
+            if names := _importable(directory, tops):
+                found.setdefault(f"your code (--include {include.label})", {})[directory] = names
+    return found
