@@ -11,6 +11,7 @@ Exit codes are part of the user-facing contract (docs/exit-codes.md):
     5  AWS error (credentials, permissions, missing function or layer, API failure)
     6  the import proof failed on a real interpreter
     7  the import proof could not run here (no interpreter for the target on this host)
+    8  the proof's sandbox was required and cannot be made here (see docs/sandbox-and-limits.md)
   128+N  ended by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129): see lambdalayer.common.interrupt
 """
 
@@ -24,6 +25,7 @@ EXIT_AUDIT = 4
 EXIT_AWS = 5
 EXIT_TEST_FAILED = 6
 EXIT_TEST_NOT_RUN = 7
+EXIT_SANDBOX = 8
 
 
 class LambdaLayerError(Exception):
@@ -76,6 +78,12 @@ class ProofFailed(LambdaLayerError):
     """An import failed on a real interpreter."""
 
     exit_code = EXIT_TEST_FAILED
+
+
+class SandboxUnavailable(LambdaLayerError):
+    """The proof's sandbox was required (or named) and cannot be made on this host."""
+
+    exit_code = EXIT_SANDBOX
 
 
 class Reported(LambdaLayerError):
