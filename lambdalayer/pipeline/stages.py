@@ -31,6 +31,7 @@ from lambdalayer.archive.manifest import (
     FindingRecord,
     Manifest,
     PackageRecord,
+    ProofRecord,
     manifest_lock,
     manifest_path_for,
     read_manifest,
@@ -588,6 +589,7 @@ def _write_artifacts(request: BuildRequest, layers: list[_Layer],
         manifest = _manifest(request, layer, zip_path, sha256, code_sha256, stats.size,
                              stats.unzipped_size, sizes, findings, site_dirs,
                              inputs_hash, record)
+        manifest.proof = _proof_records(item.proof)
         manifest_path = manifest_path_for(zip_path)
         with manifest_lock(manifest_path):  # a publish may be recording into it right now
             previous = _previous_manifest(manifest_path)
@@ -675,7 +677,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
                         configured=request.interpreters, dependencies=dependencies,
                         versions=versions,
                         bytecode_scope=str(request.out_dir.resolve() / layer.name),
-                        spare_cores=alone)
+                        spare_cores=alone,
+                        sandbox_required=request.proof_sandbox == "required")
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         hint = ("Fix the requirements (the fix line says what is likely missing), or build "
@@ -699,6 +702,15 @@ def _previous_manifest(manifest_path: Path) -> Manifest | None:
         return read_manifest(manifest_path) if manifest_path.exists() else None
     except UsageError:
         return None
+
+
+def _proof_records(proof: ArtifactProof | None) -> list[ProofRecord]:
+    """The manifest's record of the proof behind the zip: each target, and the sandbox
+    its code ran in (the GitHub Action's summary reads it; docs/json.md)."""
+    if proof is None:
+        return []
+    return [ProofRecord(target=t.target, status=t.status, sandbox=t.sandbox,
+                        sandbox_kind=t.sandbox_kind) for t in proof.targets]
 
 
 def _manifest(request: BuildRequest, plan: _Plan, zip_path: Path, sha256: str,

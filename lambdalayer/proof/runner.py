@@ -586,7 +586,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               pass_env: Sequence[str] = (),
               configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
               bytecode_scope: str | None = None, trim_bytecode: bool = True,
-              precompile: bool = False) -> ProofReport:
+              precompile: bool = False, sandbox_required: bool = False) -> ProofReport:
     """Import-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -599,6 +599,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     running several run_proof side by side trims once itself). `precompile`: a core is
     spare, so a first run on a native interpreter may fill that cache beside the import
     (_start_precompile).
+    `sandbox_required`: raise SandboxUnavailable rather than run outside a sandbox.
     Raises UsageError for a source that is not a layer.
     """
     if not targets:
