@@ -489,7 +489,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
     runtimes = _env_list("LAMBDALAYER_RUNTIMES")
     archs = _env_list("LAMBDALAYER_ARCHITECTURES")
     checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")
-    sandbox = os.environ.get("LAMBDALAYER_PROOF_SANDBOX") or None
+    sandbox = os.environ.get("LAMBDALAYER_PROOF_SANDBOX", "").strip() or None  # "": not set
     env = EnvOverrides(
         out=Path(os.environ["LAMBDALAYER_OUT"]) if os.environ.get("LAMBDALAYER_OUT") else None,
         region=os.environ.get("LAMBDALAYER_REGION") or None,
@@ -498,7 +498,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
         runtimes=checked[0] if runtimes is not None else None,
         architectures=checked[1] if archs is not None else None,
         proof_sandbox=None if sandbox is None
-        else proof_sandbox_value(sandbox.strip(), "LAMBDALAYER_PROOF_SANDBOX"),
+        else proof_sandbox_value(sandbox, "LAMBDALAYER_PROOF_SANDBOX"),
     )
     return replace(config, env=env)
 

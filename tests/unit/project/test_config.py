@@ -105,7 +105,7 @@ def test_proof_sandbox_precedence_config_under_environment_under_flag(
     monkeypatch.setenv("LAMBDALAYER_PROOF_SANDBOX", "required")
     assert policy(tmp_path / "plain" / "src" / "deep") == ["required", "required"]
     assert policy(sub, "auto") == ["auto", "auto"]
-    monkeypatch.setenv("LAMBDALAYER_PROOF_SANDBOX", "")  # set but empty: not given
+    monkeypatch.setenv("LAMBDALAYER_PROOF_SANDBOX", " ")  # set but empty: not given
     assert policy(tmp_path / "plain" / "src" / "deep") == ["auto", "auto"]
 
 
