@@ -3,7 +3,9 @@
 Run by the action's "Job summary" step as `python3 summary.py RUNNER_TEMP`; prints
 Markdown for $GITHUB_STEP_SUMMARY. Per layer: targets, sizes, the import proof
 (each artifact's `import_test`: status passed / failed / skipped, with a reason),
-where it was published, and the package changes against the version it replaces.
+the sandbox each target's proof ran in (`sandbox_kind`: bwrap, box or none; from the
+manifest's `proof` when the build did not prove the zip again), where it was
+published, and the package changes against the version it replaces.
 Standard library only: it runs on the runner's python3, not in lambdalayer's venv.
 """
 
@@ -52,12 +54,46 @@ def proof_cell(proof: Any) -> str:
     return f"unknown status {status!r}"
 
 
+def sandbox_cell(artifact: dict[str, Any]) -> str:
+    """Which sandbox each target's proof ran in: this build's `import_test`, else what the
+    manifest beside the zip recorded when the zip was proven (an up-to-date build)."""
+    proof = artifact.get("import_test")
+    targets = proof.get("targets") if isinstance(proof, dict) else None
+    if not targets:
+        targets = (load_path(artifact.get("manifest")) or {}).get("proof")
+    kinds: dict[str, list[str]] = {}
+    for target in targets if isinstance(targets, list) else []:
+        if not isinstance(target, dict) or target.get("status") == "skipped":
+            continue
+        kind = target.get("sandbox_kind") or "not reported"
+        kinds.setdefault(str(kind), []).append(str(target.get("target")))
+    if not kinds:
+        return "no proof ran"
+    # none: the layer's code ran next to the job's secrets with only its environment
+    # scrubbed (proof-sandbox: auto); said loudly.
+    return "; ".join(f"{'**none** (unsandboxed)' if kind == 'none' else kind}: "
+                     f"{', '.join(names)}" for kind, names in kinds.items())
+
+
+def load_path(path: Any) -> Any:
+    if not isinstance(path, str) or not path:
+        return None
+    return load(os.path.dirname(path) or ".", os.path.basename(path))
+
+
 def _how(target: dict[str, Any]) -> str:
     if target.get("covered_by"):
         return f"(same files as {target['covered_by']})"
     where = "natively" if target.get("how") == "native" else f"under {target.get('how')}"
     version = target.get("python_version")
     return f"{where}" + (f", CPython {version}" if version else "")
+
+
+def _manifest_of(zip_path: Any) -> str | None:
+    """dist/NAME.json for dist/NAME.zip: the manifest `build` wrote beside it."""
+    if not isinstance(zip_path, str) or not zip_path.endswith(".zip"):
+        return None
+    return zip_path[: -len(".zip")] + ".json"
 
 
 def changes(old: str, zip_path: str) -> str:
@@ -75,7 +111,8 @@ def artifact_lines(artifact: dict[str, Any], releases: list[dict[str, Any]]) -> 
              f"{', '.join(artifact['architectures'])} |",
              f"| size | {size(artifact['size'])} zipped, "
              f"{size(artifact['unzipped_size'])} unzipped |",
-             f"| import test | {proof_cell(artifact.get('import_test'))} |"]
+             f"| import test | {proof_cell(artifact.get('import_test'))} |",
+             f"| sandbox | {sandbox_cell(artifact)} |"]
     lines += [f"| {p['region']} | {'unchanged' if p['skipped'] else 'published'} `{p['arn']}` |"
               for p in releases]
     lines.append("")
@@ -91,9 +128,10 @@ def summary(temp: str) -> list[str]:
     layers = (published or {}).get("layers", [])
     if build is None and layers:
         # Published what earlier jobs built (the `artifacts` input): no build report here.
-        lines += ["| layer | region | |\n|---|---|---|"]
+        lines += ["| layer | region | | sandbox |\n|---|---|---|---|"]
         lines += [f"| {p['name']} | {p['region']} | "
-                  f"{'unchanged' if p['skipped'] else 'published'} `{p['arn']}` |" for p in layers]
+                  f"{'unchanged' if p['skipped'] else 'published'} `{p['arn']}` | "
+                  f"{sandbox_cell({'manifest': _manifest_of(p.get('zip'))})} |" for p in layers]
         return lines
     if build is None or "error" in build:
         error = (build or {}).get("error") or {}

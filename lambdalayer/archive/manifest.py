@@ -40,6 +40,16 @@ class FindingRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProofRecord:
+    """How the import proof ran on one target of the zip (docs/json.md)."""
+
+    target: str  # "python3.12/x86_64"
+    status: str  # "passed" | "skipped" (a failed proof writes no zip)
+    sandbox: str | None = None  # the proof line's text; None when it did not run
+    sandbox_kind: str | None = None  # "bwrap" | "box" | "none"; None when it did not run
+
+
+@dataclass(frozen=True, kw_only=True)
 class PublishedVersion:
     region: str
     arn: str
@@ -67,6 +77,8 @@ class Manifest:
     findings: list[FindingRecord] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)
     published: list[PublishedVersion] = field(default_factory=list)
+    # The import proof behind this zip, per target ([] when it was not run: --no-proof).
+    proof: list[ProofRecord] = field(default_factory=list)
     schema: int = MANIFEST_SCHEMA
 
     def zip_path(self, manifest_path: Path) -> Path:
@@ -99,6 +111,7 @@ class Manifest:
         data["packages"] = [PackageRecord(**p) for p in data.get("packages", [])]
         data["findings"] = [FindingRecord(**f) for f in data.get("findings", [])]
         data["published"] = [PublishedVersion(**p) for p in data.get("published", [])]
+        data["proof"] = [ProofRecord(**p) for p in data.get("proof", [])]
         return cls(**data)
 
 

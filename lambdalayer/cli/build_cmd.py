@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.options import aws_options, index_options
+from lambdalayer.cli.options import aws_options, index_options, proof_sandbox_option
 
 if TYPE_CHECKING:
     from lambdalayer.project.builds import FunctionTarget
+    from lambdalayer.project.config import ProofSandbox
     from lambdalayer.project.precedence import BuildFlags
 
 
@@ -44,6 +45,7 @@ class _CommandLine:
     test_report: bool
     smoke: bool | None  # the old names: --smoke = --test-report, --no-smoke = --no-proof
     fix_pairs: bool
+    proof_sandbox: ProofSandbox | None
     slim: bool
     strip: bool
     excludes: tuple[str, ...]
@@ -68,7 +70,7 @@ class _CommandLine:
             out_dir=self.out_dir, recipes_dir=self.recipes_dir, force=self.force,
             allow=self.allow, locked=self.locked, sources=self.sources,
             includes=self.includes, project=self.project, with_self=self.with_self,
-            follow_links=self.follow_links,
+            follow_links=self.follow_links, proof_sandbox=self.proof_sandbox,
             index=IndexSettings(index_url=self.index_url,
                                 extra_index_urls=self.extra_index_urls,
                                 find_links=self.find_links, offline=self.offline),
@@ -171,6 +173,7 @@ class _CommandLine:
                    "together and an older (or the newest) release that imports, pin it and "
                    "build; a warning names the pin, the manifest records it. Default: "
                    "refuse and advise the pin (exit 6).")
+@proof_sandbox_option
 @click.option("--slim", is_flag=True,
               help="Leave out what no import needs: tests/ and test/ dirs, C/C++ sources and "
                    "headers, .pyx/.pxd/.pyi, docs and examples inside packages.")

@@ -88,7 +88,7 @@ def artifact_proof_json(proof: ArtifactProof | None) -> dict[str, Any]:
         return {"status": "skipped", "reason": "the zip was up to date; not rebuilt",
                 "interpreter": None, "targets": []}
     return {"status": proof.status, "reason": proof.reason, "interpreter": proof.interpreter,
-            "targets": [asdict(t) for t in proof.targets]}
+            "targets": [{**asdict(t), "sandbox_kind": t.sandbox_kind} for t in proof.targets]}
 
 
 def _proof_lines(artifact: Artifact) -> list[str]:
@@ -222,7 +222,10 @@ def _render_rich(console: Console, result: BuildResult) -> None:
                           f"{escape(finding.path)}: "
                           f"{escape(finding.message)}")
     for note in run_notes([artifact.proof for artifact in result.artifacts]):
-        console.print(f"[dim]{escape(note)}[/]")
+        if note.startswith("warning: "):  # a proof ran without a sandbox
+            console.print(f"[yellow]warning:[/] {escape(note.removeprefix('warning: '))}")
+        else:
+            console.print(f"[dim]{escape(note)}[/]")
 
 
 def _with_test_reports(result: BuildResult, reports: list[ProofReport]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdalayer.cli import cli
+from lambdalayer.cli.options import proof_sandbox_option
 from lambdalayer.cli.output import human_console, marks, print_json
 from lambdalayer.common.errors import (
     EXIT_OK,
@@ -26,6 +27,9 @@ from lambdalayer.common.errors import (
 )
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lambdalayer.project.config import ProofSandbox
     from lambdalayer.proof.runner import FunctionCode, ProofReport
     from lambdalayer.proof.target_run import TargetRun
 
@@ -70,11 +74,12 @@ def _event(raw: str | None) -> Any:
                    "tokens.")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds each target's interpreter may run.")
+@proof_sandbox_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...],
                  imports: tuple[str, ...], code: Path | None, handler: str | None,
                  event: str | None, timeout: float, pass_env: tuple[str, ...],
-                 as_json: bool) -> None:
+                 proof_sandbox: ProofSandbox | None, as_json: bool) -> None:
     """Import a layer on a local CPython of each target runtime, as Lambda would.
 
     The layer goes to a temporary /opt; the interpreter runs isolated (-I -S)
@@ -89,6 +94,7 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer test dist/pg8000.zip --runtime python3.11 --code src \\
           --handler handler.lambda_handler --event '{}'
     """
+    from lambdalayer.archive.manifest import manifest_beside
     from lambdalayer.project.config import configured_interpreters, load_config
     from lambdalayer.proof.runner import FunctionCode, run_proof
     from lambdalayer.targets.target import expand_targets
@@ -99,8 +105,6 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     if event is not None and handler is None:
         raise UsageError("--event needs --handler (and --code): it is the event the handler "
                          "is invoked with.")
-    from lambdalayer.archive.manifest import manifest_beside
-
     if not source.exists():
         raise UsageError(f"{source} does not exist.",
                          hint="Give a layer .zip (with its manifest beside it) or a layer "
@@ -119,10 +123,12 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
     wanted, imports_from = list(imports), "option"
     if not wanted and manifest is not None and manifest.smoke_imports:
         wanted, imports_from = list(manifest.smoke_imports), "manifest"
-    configured = configured_interpreters(load_config())
+    config = load_config()
     report = run_proof(source, targets, imports=wanted, imports_from=imports_from,
                        function=function, timeout=timeout, pass_env=pass_env,
-                       configured=configured, bytecode_scope=str(source.resolve()))
+                       configured=configured_interpreters(config),
+                       bytecode_scope=str(source.resolve()),
+                       sandbox_required=config.proof_sandbox_for(proof_sandbox) == "required")
     if as_json:
         print_json(proof_json(report))
     else:
@@ -143,6 +149,8 @@ def proof_exit_code(reports: Sequence[ProofReport]) -> int:
 
 
 def _run_json(run: TargetRun) -> dict[str, Any]:
+    from lambdalayer.proof.verdict import sandbox_kind
+
     handler = run.handler
     return {
         "target": str(run.target),
@@ -155,6 +163,7 @@ def _run_json(run: TargetRun) -> dict[str, Any]:
         "how": run.how,  # native, qemu-aarch64, ROOT's ld.so
         "glibc": run.glibc,
         "sandbox": run.sandbox,  # sandboxed (bwrap: …) or NOT sandboxed (why)
+        "sandbox_kind": sandbox_kind(run.sandbox),  # bwrap, box, none; null: not run
         "seconds": round(run.seconds, 4),
         "covered_by": run.covered_by,
         # The layer's ELF files the imports mapped (layer paths), or null when not read.
@@ -219,7 +228,7 @@ def render_proof(report: ProofReport) -> None:
                       f"({escape(run.interpreter or '')}): {count} import"
                       f"{'s' * (count != 1)} in {run.seconds:.2f} s")
         if run.sandbox:
-            console.print(f"    [dim]{escape(run.sandbox)}[/]")
+            _print_sandbox(console, run.sandbox)
         if run.reason:
             console.print(f"    [red]{escape(run.reason)}[/]")
         width = max((len(i.module) for i in run.imports), default=0)
@@ -299,3 +308,17 @@ def _summary(report: ProofReport) -> str:
     if skipped:
         parts.append(f"[yellow]not run[/] {', '.join(skipped)}")
     return "; ".join(parts) + f" (exit {proof_exit_code([report])})"
+
+
+def _print_sandbox(console: Console, sandbox: str) -> None:
+    """How the run was sandboxed, dim; a warning when it was not
+    (docs/sandbox-and-limits.md)."""
+    from rich.markup import escape
+
+    from lambdalayer.proof.verdict import sandbox_kind, unsandboxed_warning
+
+    if sandbox_kind(sandbox) == "none":
+        warning = unsandboxed_warning(sandbox).removeprefix("warning: ")
+        console.print(f"    [yellow]warning:[/] {escape(warning)}")
+    else:
+        console.print(f"    [dim]{escape(sandbox)}[/]")

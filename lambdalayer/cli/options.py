@@ -25,6 +25,17 @@ def json_option(func: F) -> F:
                         help="Print one JSON document on stdout.")(func)
 
 
+def proof_sandbox_option(func: F) -> F:
+    """--proof-sandbox auto|required (`build` and `test`; docs/sandbox-and-limits.md)."""
+    return click.option(
+        "--proof-sandbox", "proof_sandbox", type=click.Choice(["auto", "required"]),
+        default=None,
+        help="required: exit 8 rather than run the layer's code without a sandbox "
+             "(bubblewrap or the fallback box) when this host cannot make one. auto "
+             "(default): run it with a scrubbed environment then, and warn. Also "
+             "LAMBDALAYER_PROOF_SANDBOX, or proof_sandbox in the config.")(func)
+
+
 def index_options(func: F) -> F:
     """--index-url, --extra-index-url, --find-links: passed to uv (which ignores pip.conf)."""
     func = click.option("--find-links", "find_links", multiple=True, metavar="URL|DIR",

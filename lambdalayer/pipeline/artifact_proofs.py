@@ -13,8 +13,10 @@ from lambdalayer.proof.runner import ProofReport
 
 
 def prove_artifacts(artifacts: Sequence[Artifact], *, configured: ConfiguredInterpreters,
-                    timeout: float = 120.0) -> list[ProofReport]:
+                    timeout: float = 120.0, sandbox_required: bool = False
+                    ) -> list[ProofReport]:
     """`build --smoke`: test each built zip for its manifest's runtimes and architectures.
+    `sandbox_required`: as run_proof's (`--proof-sandbox required`).
 
     A zip this build just proved is not imported again: its proof ran exactly these
     imports on the tree the zip holds (pipeline._prove), and those runs are the report.
@@ -33,5 +35,6 @@ def prove_artifacts(artifacts: Sequence[Artifact], *, configured: ConfiguredInte
         reports.append(reused or run_proof(
             artifact.zip_path, targets, imports=list(m.smoke_imports), imports_from="manifest",
             timeout=timeout, fallback_check=False,  # build has just audited it
-            configured=configured, bytecode_scope=str(artifact.zip_path.resolve())))
+            configured=configured, bytecode_scope=str(artifact.zip_path.resolve()),
+            sandbox_required=sandbox_required))
     return reports

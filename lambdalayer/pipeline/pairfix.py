@@ -93,7 +93,8 @@ def _dist_imports(request: BuildRequest, target: Target, conflict: Conflict,
     if not modules:
         return "absent"
     proof = prove_layer(root, [target], {target.runtime.name: {conflict.dist: modules}},
-                        configured=request.interpreters)
+                        configured=request.interpreters,
+                        sandbox_required=request.proof_sandbox == "required")
     return proof.status
 
 

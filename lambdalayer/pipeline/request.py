@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from lambdalayer.archive.manifest import Manifest
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
@@ -67,6 +67,9 @@ class BuildRequest:
     # The interpreters the project config names for the proof (after LAMBDALAYER_PYTHON_*).
     interpreters: ConfiguredInterpreters = NOTHING_CONFIGURED
     follow_links: bool = False  # links leading outside a folder are taken (docs/trust.md)
+    # "required": no proof runs outside its sandbox (SandboxUnavailable, exit 8) instead of
+    # running with a scrubbed environment only; docs/sandbox-and-limits.md.
+    proof_sandbox: Literal["auto", "required"] = "auto"
 
     def inputs_for(self, target: object) -> RequirementInputs:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""

@@ -31,6 +31,7 @@ from lambdalayer.archive.manifest import (
     FindingRecord,
     Manifest,
     PackageRecord,
+    ProofRecord,
     manifest_lock,
     manifest_path_for,
     read_manifest,
@@ -432,7 +433,9 @@ def _zip_beside_proof(request: BuildRequest) -> bool:
         return False
     from lambdalayer.proof.sandbox import find_sandbox
 
-    return find_sandbox().boxed
+    # Asked here, before any layer is laid out: a required box that cannot be made
+    # refuses the build now (exit 8) rather than after resolution and audit.
+    return find_sandbox(required=request.proof_sandbox == "required").boxed
 
 
 @dataclass(kw_only=True)
@@ -588,6 +591,7 @@ def _write_artifacts(request: BuildRequest, layers: list[_Layer],
         manifest = _manifest(request, layer, zip_path, sha256, code_sha256, stats.size,
                              stats.unzipped_size, sizes, findings, site_dirs,
                              inputs_hash, record)
+        manifest.proof = _proof_records(item.proof)
         manifest_path = manifest_path_for(zip_path)
         with manifest_lock(manifest_path):  # a publish may be recording into it right now
             previous = _previous_manifest(manifest_path)
@@ -712,7 +716,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
                         bytecode_scope=str(request.out_dir.resolve() / layer.name),
                         spare_cores=alone,
                         own=frozenset(n for mods in modules.values() for n in mods
-                                      if n.startswith("your code (")))
+                                      if n.startswith("your code (")),
+                        sandbox_required=request.proof_sandbox == "required")
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         what = ("your code or the requirements" if any(
@@ -738,6 +743,15 @@ def _previous_manifest(manifest_path: Path) -> Manifest | None:
         return read_manifest(manifest_path) if manifest_path.exists() else None
     except UsageError:
         return None
+
+
+def _proof_records(proof: ArtifactProof | None) -> list[ProofRecord]:
+    """The manifest's record of the proof behind the zip: each target, and the sandbox
+    its code ran in (the GitHub Action's summary reads it; docs/json.md)."""
+    if proof is None:
+        return []
+    return [ProofRecord(target=t.target, status=t.status, sandbox=t.sandbox,
+                        sandbox_kind=t.sandbox_kind) for t in proof.targets]
 
 
 def _manifest(request: BuildRequest, plan: _Plan, zip_path: Path, sha256: str,

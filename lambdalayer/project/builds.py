@@ -77,8 +77,10 @@ def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
     if flags.options.test_report:
         from lambdalayer.pipeline.artifact_proofs import prove_artifacts
 
+        required = config.proof_sandbox_for(flags.proof_sandbox) == "required"
         test_reports = tuple(prove_artifacts(result.artifacts,
-                                             configured=configured_interpreters(config)))
+                                             configured=configured_interpreters(config),
+                                             sandbox_required=required))
     return BuildOutcome(result=result, unpacked=unpacked, reports=reports,
                         test_reports=test_reports)
 

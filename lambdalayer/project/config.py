@@ -12,8 +12,9 @@ permissions or the code that ships (docs/trust.md).
 Precedence, lowest first: built-in defaults < this file < `LAMBDALAYER_*`
 environment variables < command-line flags. The environment variables are
 LAMBDALAYER_OUT, LAMBDALAYER_REGION, LAMBDALAYER_RUNTIMES and
-LAMBDALAYER_ARCHITECTURES (comma-separated), LAMBDALAYER_RECIPES and
-LAMBDALAYER_CONFIG (the file to use instead of searching).
+LAMBDALAYER_ARCHITECTURES (comma-separated), LAMBDALAYER_RECIPES,
+LAMBDALAYER_PROOF_SANDBOX (auto or required) and LAMBDALAYER_CONFIG (the file to
+use instead of searching).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from lambdalayer.common import _toml
 from lambdalayer.common.errors import ConfigError, UsageError
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
-             "layers", "interpreters", *_INDEX_KEYS}
+             "layers", "interpreters", "proof_sandbox", *_INDEX_KEYS}
 _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
                "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
@@ -49,6 +50,10 @@ BUILD_OPTION_KEYS = {"slim": "slim", "strip": "strip", "exclude": "excludes",
                      "compression_level": "compression_level", "fix_pairs": "fix_pairs"}
 _LIST_OPTIONS = {"exclude", "slim_patterns"}
 _BOOL_OPTIONS = {"slim", "strip", "compile", "fix_pairs"}
+ProofSandbox = Literal["auto", "required"]
+# "auto": the best sandbox the host offers, else run with a scrubbed environment and say
+# so; "required": refuse (exit 8) rather than run the layer's code outside a sandbox.
+PROOF_SANDBOX_VALUES: tuple[ProofSandbox, ...] = ("auto", "required")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +99,7 @@ class EnvOverrides:
     recipes: Path | None = None
     runtimes: tuple[str, ...] | None = None
     architectures: tuple[str, ...] | None = None
+    proof_sandbox: ProofSandbox | None = None  # LAMBDALAYER_PROOF_SANDBOX
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,11 +116,16 @@ class ProjectConfig:
     index: IndexSettings = field(default_factory=IndexSettings)
     # [interpreters]: "python3.12-arm64" -> the CPython that proves that target (absolute).
     interpreters: Mapping[str, Path] = field(default_factory=dict)
+    proof_sandbox: ProofSandbox | None = None  # the file's proof_sandbox, when it sets one
 
     def index_for(self, flags: IndexSettings, layer: LayerConfig | None = None
                   ) -> IndexSettings:
         """Index options by precedence: flags, the layer's, the project's."""
         return flags.over(layer.index.over(self.index) if layer else self.index)
+
+    def proof_sandbox_for(self, flag: ProofSandbox | None) -> ProofSandbox:
+        """The proof's sandbox policy by precedence: flag, environment, file, "auto"."""
+        return flag or self.env.proof_sandbox or self.proof_sandbox or "auto"
 
     def out_dir(self, flag: Path | None) -> Path:
         return flag or self.env.out or self.out
@@ -198,6 +209,15 @@ def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}.{key}: expected true or false.")
     return value
+
+
+def proof_sandbox_value(value: Any, where: str) -> ProofSandbox:
+    """`value` as a proof sandbox policy; ConfigError naming the valid values otherwise."""
+    for valid in PROOF_SANDBOX_VALUES:
+        if value == valid:
+            return valid
+    raise ConfigError(f"{where}: {value!r} is not a proof sandbox policy; use "
+                      f"{' or '.join(repr(v) for v in PROOF_SANDBOX_VALUES)}.")
 
 
 def _layer_name(name: str, where: str) -> str:
@@ -359,6 +379,8 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
         index=_index(data, base, where),
         interpreters=_interpreters(data.get("interpreters", {}), base,
                                    f"{where}.interpreters"),
+        proof_sandbox=proof_sandbox_value(data["proof_sandbox"], f"{where}.proof_sandbox")
+        if "proof_sandbox" in data else None,
     )
 
 
@@ -467,6 +489,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
     runtimes = _env_list("LAMBDALAYER_RUNTIMES")
     archs = _env_list("LAMBDALAYER_ARCHITECTURES")
     checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")
+    sandbox = os.environ.get("LAMBDALAYER_PROOF_SANDBOX", "").strip() or None  # "": not set
     env = EnvOverrides(
         out=Path(os.environ["LAMBDALAYER_OUT"]) if os.environ.get("LAMBDALAYER_OUT") else None,
         region=os.environ.get("LAMBDALAYER_REGION") or None,
@@ -474,6 +497,8 @@ def load_config(start: Path | None = None) -> ProjectConfig:
         if os.environ.get("LAMBDALAYER_RECIPES") else None,
         runtimes=checked[0] if runtimes is not None else None,
         architectures=checked[1] if archs is not None else None,
+        proof_sandbox=None if sandbox is None
+        else proof_sandbox_value(sandbox, "LAMBDALAYER_PROOF_SANDBOX"),
     )
     return replace(config, env=env)
 

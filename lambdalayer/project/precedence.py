@@ -14,7 +14,12 @@ from typing import Any
 
 from lambdalayer.common.errors import ConfigError, UsageError
 from lambdalayer.pipeline.request import BuildRequest
-from lambdalayer.project.config import LayerConfig, ProjectConfig, configured_interpreters
+from lambdalayer.project.config import (
+    LayerConfig,
+    ProjectConfig,
+    ProofSandbox,
+    configured_interpreters,
+)
 from lambdalayer.project.recipes import Recipe, get_recipe, load_recipes
 from lambdalayer.resolve.index_settings import IndexSettings
 from lambdalayer.resolve.requirements import (
@@ -62,6 +67,7 @@ class BuildFlags:
     project: Path | None = None
     with_self: bool = False
     follow_links: bool = False  # --follow-links (docs/trust.md)
+    proof_sandbox: ProofSandbox | None = None  # --proof-sandbox
     # --index-url, --extra-index-url, --find-links
     index: IndexSettings = field(default_factory=IndexSettings)
     # Further BuildRequest fields set on the command line (e.g. slim, compile).
@@ -164,6 +170,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         license=layer.license if layer else None,
         smoke_imports=layer.smoke_imports if layer else (),
         interpreters=configured_interpreters(config),
+        proof_sandbox=config.proof_sandbox_for(flags.proof_sandbox),
         **own,
         **options,
     )

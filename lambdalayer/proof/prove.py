@@ -137,7 +137,8 @@ def _runs(root: Path, targets: Sequence[Target],
           test_imports: Sequence[str] | None,
           configured: ConfiguredInterpreters,
           dependencies: Mapping[str, Mapping[str, Sequence[str]]],
-          bytecode_scope: str | None, spare_cores: bool) -> list[TargetRun]:
+          bytecode_scope: str | None, spare_cores: bool,
+          sandbox_required: bool) -> list[TargetRun]:
     """One proof run per runtime, each importing what that runtime's tree holds: the
     requested modules first (a dependency that crashes the interpreter cannot hide
     them), then the dependencies' top levels."""
@@ -163,7 +164,8 @@ def _runs(root: Path, targets: Sequence[Target],
         reports = list(pool.map(
             lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False,
                                   configured=configured, bytecode_scope=bytecode_scope,
-                                  trim_bytecode=False, precompile=precompile),
+                                  trim_bytecode=False, precompile=precompile,
+                                  sandbox_required=sandbox_required),
             jobs))
     return [run for report in reports for run in report.runs]
 
@@ -181,8 +183,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
                 dependencies: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
                 versions: Mapping[str, str] | None = None,
                 bytecode_scope: str | None = None,
-                spare_cores: bool = False,
-                own: frozenset[str] = frozenset()) -> ArtifactProof:
+                spare_cores: bool = False, own: frozenset[str] = frozenset(),
+                sandbox_required: bool = False) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -208,6 +210,9 @@ def prove_layer(root: Path, targets: Sequence[Target],
 
     `spare_cores`: nothing else runs beside this proof (one layer), so a lone native run
     may compile the layer's modules on another core meanwhile (run_proof's `precompile`).
+
+    `sandbox_required` (`--proof-sandbox required`): run_proof raises SandboxUnavailable
+    rather than run the layer's code outside a sandbox.
     """
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no top-level module in the requested "
@@ -215,7 +220,7 @@ def prove_layer(root: Path, targets: Sequence[Target],
     dependencies = dependencies or {}
     versions = versions or {}
     all_runs = _runs(root, targets, modules, test_imports, configured, dependencies,
-                     bytecode_scope, spare_cores)
+                     bytecode_scope, spare_cores, sandbox_required)
     if any(run.bytecode_stored for run in all_runs):
         from lambdalayer.common.cache import trim_proof_bytecode
 

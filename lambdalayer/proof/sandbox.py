@@ -46,7 +46,6 @@ from lambdalayer.common.errors import SandboxUnavailable
 
 Kind = Literal["bwrap", "box", "none"]
 SANDBOX_VARIABLE = "LAMBDALAYER_SANDBOX"
-REQUIRED_VARIABLE = "LAMBDALAYER_PROOF_SANDBOX"
 _CHOICES = ("auto", "bwrap", "box", "none")
 _NAMESPACES = "user, PID, network, IPC and UTS namespaces"
 _BOX_SCRIPT = Path(__file__).with_name("box.py")
@@ -272,14 +271,14 @@ def find_sandbox(*, required: bool = False) -> Sandbox:
     """The box this host makes (probed once per choice of LAMBDALAYER_SANDBOX).
 
     Raises SandboxUnavailable when LAMBDALAYER_SANDBOX names a box that cannot be made,
-    or when a box is `required` (or LAMBDALAYER_PROOF_SANDBOX=required) and none can be.
+    or when a box is `required` (proof_sandbox, whose precedence project/precedence.py
+    settles) and none can be.
     """
     choice = os.environ.get(SANDBOX_VARIABLE, "auto").strip().lower() or "auto"
     if choice not in _CHOICES:
         raise SandboxUnavailable(
             f"{SANDBOX_VARIABLE}={choice!r} names no sandbox; use one of "
             f"{', '.join(_CHOICES)}.")
-    required = required or os.environ.get(REQUIRED_VARIABLE, "").strip().lower() == "required"
     found = _find(choice)
     if found.kind == "none" and (required or choice in ("bwrap", "box")):
         asked = (f"{SANDBOX_VARIABLE}={choice}" if choice in ("bwrap", "box")

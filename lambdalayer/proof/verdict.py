@@ -11,6 +11,24 @@ if TYPE_CHECKING:
     from lambdalayer.proof.target_run import TargetRun
 
 ProofStatus = Literal["passed", "failed", "skipped"]
+# Which sandbox a proof ran in, for machines (--json, the manifest, the GitHub Action's
+# summary): bubblewrap, the fallback box, or none (only the environment was scrubbed).
+SandboxKind = Literal["bwrap", "box", "none"]
+
+
+def sandbox_kind(sandbox: str | None) -> SandboxKind | None:
+    """The kind a proof line's sandbox text names; None when no interpreter ran.
+
+    Read from the text's start (proof/sandbox.py's `describe`): "sandboxed (bwrap…" is
+    bwrap, any other "sandboxed (…" the fallback box, "NOT sandboxed…" none.
+    """
+    if sandbox is None:
+        return None
+    if sandbox.startswith("sandboxed (bwrap"):
+        return "bwrap"
+    if sandbox.startswith("sandboxed ("):
+        return "box"
+    return "none"  # "NOT sandboxed (why)", or a text this version does not know
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +50,11 @@ class TargetProof:
     # audit's static import closure (pipeline/stages.py).
     mapped: tuple[str, ...] | None = None
 
+    @property
+    def sandbox_kind(self) -> SandboxKind | None:
+        """bwrap, box or none (sandbox_kind()); None when the target was not run."""
+        return sandbox_kind(self.sandbox)
+
     def line(self) -> str:
         """One line for the summary, e.g. "python3.11/arm64: imported under qemu-aarch64 …"."""
         if self.status == "skipped":
@@ -48,12 +71,22 @@ class TargetProof:
 
 def run_notes(proofs: list[ArtifactProof | None]) -> list[str]:
     """The notes a run's proof lines share, each said once: the proving glibc and how the
-    sandbox was made (or why there was none)."""
+    sandbox was made; a "warning:" line, not a note, when a proof ran without one."""
     notes = [note] if (note := glibc_note(proofs)) else []
     sandboxes = sorted({t.sandbox for proof in proofs if proof is not None
                         for t in proof.targets if t.sandbox})
-    notes += [f"note: the proof ran {sandbox}." for sandbox in sandboxes]
+    notes += [unsandboxed_warning(sandbox) if sandbox_kind(sandbox) == "none"
+              else f"note: the proof ran {sandbox}." for sandbox in sandboxes]
     return notes
+
+
+def unsandboxed_warning(sandbox: str) -> str:
+    """The layer's code ran next to the job's secrets with only its environment scrubbed:
+    a warning that says how to make that a refusal instead (docs/sandbox-and-limits.md)."""
+    return (f"warning: the proof ran {sandbox}. Install bubblewrap "
+            "(docs/sandbox-and-limits.md), or give --proof-sandbox required "
+            "(LAMBDALAYER_PROOF_SANDBOX=required) to refuse instead of running the layer's "
+            "code unsandboxed.")
 
 
 def glibc_note(proofs: list[ArtifactProof | None]) -> str | None:

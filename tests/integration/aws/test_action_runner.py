@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from tests.aws_fixtures import ACCOUNT, Aws
+from tests.conftest import require
 from tests.package_index import make_wheel, serve_index
 
 pytestmark = pytest.mark.network
@@ -188,7 +189,10 @@ exec "{sys.executable}" "$@"
 
 @pytest.fixture
 def runner_env(aws: Aws, tmp_path: Path) -> dict[str, str]:
-    env = {**aws.env, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    # The sandbox step reads this sysctl file: absent, so a test host that restricts
+    # user namespaces never gets a real AppArmor profile written by a test.
+    env = {**aws.env, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "LAMBDALAYER_ACTION_USERNS_SYSCTL": str(tmp_path / "no-such-sysctl")}
     env["PATH"] = os.pathsep.join([str(runner_python(tmp_path / "runner-bin")), env["PATH"]])
     return env
 
@@ -210,6 +214,17 @@ def proof_cell(artifact: dict[str, Any]) -> str:
     if proof["status"] == "skipped":
         return f"| import test | skipped: {' '.join(proof['reason'].split())} |"
     return f"| import test | {proof['status'] if proof['status'] == 'passed' else '**FAILED'}"
+
+
+def sandbox_row(artifact: dict[str, Any]) -> str:
+    """What the summary must say about the sandbox of a proof that ran, from the JSON."""
+    kinds: dict[str, list[str]] = {}
+    for target in artifact["import_test"]["targets"]:
+        if target["status"] != "skipped":
+            kinds.setdefault(target["sandbox_kind"], []).append(target["target"])
+    return "| sandbox | " + "; ".join(
+        f"{'**none** (unsandboxed)' if kind == 'none' else kind}: {', '.join(names)}"
+        for kind, names in kinds.items()) + " |"
 
 
 def test_fan_out_builds_each_architecture_then_publishes_and_attaches_per_function(
@@ -238,6 +253,7 @@ def test_fan_out_builds_each_architecture_then_publishes_and_attaches_per_functi
             assert proof_cell(artifact) in summary, summary
             if artifact["import_test"]["status"] == "passed":
                 assert "FAILED" not in summary
+                assert sandbox_row(artifact) in summary, summary
             # actions/upload-artifact + download-artifact: dist/ lands in dist/layers-ARCH/.
             shutil.copytree(workspace / "dist", gathered / f"layers-{arch}")
     publisher = job(tmp_path, "publish", {
@@ -256,8 +272,13 @@ def test_fan_out_builds_each_architecture_then_publishes_and_attaches_per_functi
     assert aws.layers_of("fn-x86") == [by_arch["x86_64"]]
     assert aws.layers_of("fn-arm") == [by_arch["arm64"]]
     summary = publisher.summary.read_text()
-    for arn in by_arch.values():
+    for arch, arn in by_arch.items():
         assert f"| tiny | us-east-1 | published `{arn}` |" in summary
+        # No build in this job: the sandbox comes from the manifest each build job wrote.
+        proven = builds[arch]["artifacts"][0]["import_test"]
+        if proven["status"] == "passed":
+            kind = proven["targets"][0]["sandbox_kind"]
+            assert f"published `{arn}` | {kind}: python3.12/{arch} |" in summary, summary
 
 
 def test_one_job_builds_publishes_attaches_and_summarises(
@@ -289,6 +310,8 @@ def test_one_job_builds_publishes_attaches_and_summarises(
     [artifact] = json.loads((second.temp / "lambdalayer-build.json").read_text())["artifacts"]
     summary = second.summary.read_text()
     assert proof_cell(artifact) in summary, summary
+    if artifact["import_test"]["status"] == "passed":
+        assert sandbox_row(artifact) in summary, summary
     assert f"| us-east-1 | published `{arn2}` |" in summary
     # moto serves no layer content, so the diff against version 1 is reported as unreadable.
     assert f"No diff against {arn1}: it could not be read" in summary
@@ -384,3 +407,156 @@ def test_the_fan_out_example_is_the_flow_tested_above() -> None:
     [action] = [s for s in publish["steps"] if s in uses]
     assert action["with"]["artifacts"] == "dist/*" and action["with"]["attach"] is True
     assert publish["needs"] == "build"
+
+
+# The "Sandbox for the import proof" step, run as the runner runs it. Privileged programs
+# (sudo, apparmor_parser) are stand-ins that record their arguments: a test must not load
+# AppArmor profiles into the host's kernel.
+_PROFILE = ("abi <abi/4.0>,\ninclude <tunables/global>\n"
+            "profile bwrap {bwrap} flags=(unconfined) {{\n  userns,\n"
+            "  include if exists <local/bwrap>\n}}\n")
+
+
+def _stand_ins(bin_dir: Path, calls: Path, **programs: str) -> Path:
+    """Scripts named like `programs` (body: shell after the call is recorded), each
+    appending its name and arguments to `calls`."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    programs = {"sudo": 'if [ "$1" = -n ]; then shift; fi; exec "$@"',
+                "apparmor_parser": "exit 0", **programs}
+    for name, body in programs.items():
+        path = bin_dir / name
+        path.write_text(f'#!/bin/bash\necho "{name} $*" >> "{calls}"\n{body}\n')
+        path.chmod(0o755)
+    return bin_dir
+
+
+def _sandbox_step(tmp_path: Path, sysctl: str | None, inputs: dict[str, str] | None = None,
+                  **programs: str) -> tuple[Runner, Path, list[str]]:
+    """Run only the action's sandbox step; (the runner, the AppArmor folder, the calls)."""
+    sysctl_file = tmp_path / "apparmor_restrict_unprivileged_userns"
+    if sysctl is not None:
+        sysctl_file.write_text(sysctl + "\n")
+    apparmor = tmp_path / "apparmor.d"
+    apparmor.mkdir(exist_ok=True)
+    calls = tmp_path / "calls.log"
+    calls.touch()
+    bin_dir = _stand_ins(tmp_path / "stand-ins", calls, **programs)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "LAMBDALAYER_ACTION_USERNS_SYSCTL": str(sysctl_file),
+           "LAMBDALAYER_ACTION_APPARMOR_DIR": str(apparmor)}
+    temp = tmp_path / "runner-temp"
+    temp.mkdir(exist_ok=True)
+    runner = Runner(workspace=tmp_path, temp=temp, inputs=inputs or {}, env=env)
+    steps = runner.action["runs"]["steps"]
+    [(number, step)] = [(n, s) for n, s in enumerate(steps)
+                        if s["name"] == "Sandbox for the import proof"]
+    assert runner.condition(step.get("if"))
+    runner._run_step(number, step)
+    assert not runner.failed, runner.log()  # the step warns; lambdalayer decides
+    return runner, apparmor, calls.read_text().splitlines()
+
+
+def _real_bwrap() -> str:
+    found = shutil.which("bwrap")
+    require(found is not None, "bubblewrap (apt-get install bubblewrap)")
+    return os.path.realpath(str(found))
+
+
+@pytest.mark.parametrize("sysctl", [None, "0"])
+def test_the_sandbox_step_leaves_apparmor_alone_where_namespaces_are_not_restricted(
+        tmp_path: Path, sysctl: str | None) -> None:
+    _real_bwrap()
+    runner, apparmor, calls = _sandbox_step(tmp_path, sysctl)
+    assert list(apparmor.iterdir()) == []
+    assert calls == []  # no sudo, no apparmor_parser, no apt-get: bwrap is installed
+    assert "The import proof can run under bubblewrap" in runner.log(), runner.log()
+
+
+def test_the_sandbox_step_grants_user_namespaces_to_bwrap_alone(tmp_path: Path) -> None:
+    bwrap = _real_bwrap()
+    runner, apparmor, calls = _sandbox_step(tmp_path, "1")
+    profile = apparmor / "bwrap"
+    text = profile.read_text()
+    assert text.endswith(_PROFILE.format(bwrap=bwrap)), text
+    assert f"apparmor_parser -r {profile}" in calls, calls
+    # Never the host-wide switch: the restriction stays on for every other program.
+    assert (tmp_path / "apparmor_restrict_unprivileged_userns").read_text() == "1\n"
+    assert not any("sysctl" in call for call in calls)
+    assert "sysctl -w" not in (ROOT / "action" / "sandbox.sh").read_text()
+    assert "granting them to" in runner.log()
+    # Run again (a re-run job): the action's own profile is rewritten, the same.
+    _sandbox_step(tmp_path, "1")
+    assert profile.read_text() == text
+
+
+def test_the_sandbox_step_keeps_a_profile_it_did_not_write(tmp_path: Path) -> None:
+    _real_bwrap()
+    (tmp_path / "apparmor.d").mkdir()
+    theirs = tmp_path / "apparmor.d" / "bwrap"
+    theirs.write_text("profile bwrap /usr/bin/bwrap { userns, }\n")
+    runner, _, calls = _sandbox_step(tmp_path, "1")
+    assert theirs.read_text() == "profile bwrap /usr/bin/bwrap { userns, }\n"
+    assert not any(call.startswith("apparmor_parser") for call in calls)
+    assert "Keeping the existing AppArmor profile" in runner.log()
+
+
+@pytest.mark.parametrize(("policy", "consequence"), [
+    ("required", "the build stops (exit 8) rather than run it unsandboxed"),
+    ("auto", "the proof runs unsandboxed, with a warning")])
+def test_a_bwrap_the_runner_still_refuses_is_a_warning_naming_the_consequence(
+        tmp_path: Path, policy: str, consequence: str) -> None:
+    # The runner-images symptom, reproduced by a bwrap that fails as it does there.
+    refused = 'echo "bwrap: setting up uid map: Permission denied" >&2; exit 1'
+    runner, _, _ = _sandbox_step(tmp_path, "1", {"proof-sandbox": policy}, bwrap=refused)
+    log = runner.log()
+    assert ("::warning title=lambdalayer proof sandbox::bubblewrap cannot make its "
+            "namespaces here: bwrap: setting up uid map: Permission denied.") in log, log
+    assert f"with proof-sandbox: {policy} {consequence}" in log, log
+
+
+def test_the_proof_sandbox_input_reaches_the_build(
+        aws: Aws, tmp_path: Path, runner_env: dict[str, str]) -> None:
+    # Default required; a value lambdalayer does not know stops the build naming both.
+    declared = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))["inputs"]
+    assert declared["proof-sandbox"]["default"] == "required"
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    runner = Runner(workspace=tmp_path, temp=temp, env=runner_env, inputs={
+        "layer": "x", "packages": "six", "publish": "false", "proof-sandbox": "maybe"})
+    runner.run()
+    assert runner.failed == ["Build"], runner.log()
+    build = json.loads((temp / "lambdalayer-build.json").read_text())
+    assert build["error"]["exit_code"] == 2
+    assert ("LAMBDALAYER_PROOF_SANDBOX: 'maybe' is not a proof sandbox policy; use 'auto' "
+            "or 'required'.") in build["error"]["message"]
+
+
+def test_the_summary_says_loudly_when_a_proof_ran_unsandboxed(tmp_path: Path) -> None:
+    targets = [{"target": "python3.12/x86_64", "status": "passed", "sandbox_kind": "none"},
+               {"target": "python3.13/x86_64", "status": "passed", "sandbox_kind": "bwrap"},
+               {"target": "python3.14/x86_64", "status": "skipped", "sandbox_kind": None}]
+    artifact = {"name": "x", "path": str(tmp_path / "x.zip"), "runtimes": ["python3.12"],
+                "architectures": ["x86_64"], "size": 10, "unzipped_size": 20,
+                "import_test": {"status": "passed", "reason": None, "interpreter": None,
+                                "targets": targets}}
+    summary = _summary_of(tmp_path, {"artifacts": [artifact]})
+    assert ("| sandbox | **none** (unsandboxed): python3.12/x86_64; bwrap: python3.13/x86_64 |"
+            in summary), summary
+
+
+def test_the_summary_of_an_up_to_date_zip_reads_the_sandbox_from_its_manifest(
+        tmp_path: Path) -> None:
+    manifest = tmp_path / "dist" / "x.json"
+    manifest.parent.mkdir()
+    manifest.write_text(json.dumps({"proof": [
+        {"target": "python3.12/x86_64", "status": "passed", "sandbox": "sandboxed (bwrap: …)",
+         "sandbox_kind": "bwrap"}]}))
+    artifact = {"name": "x", "path": str(tmp_path / "dist" / "x.zip"),
+                "manifest": str(manifest), "runtimes": ["python3.12"],
+                "architectures": ["x86_64"], "size": 10, "unzipped_size": 20,
+                "import_test": {"status": "skipped", "interpreter": None, "targets": [],
+                                "reason": "the zip was up to date; not rebuilt"}}
+    summary = _summary_of(tmp_path, {"artifacts": [artifact]})
+    assert "| sandbox | bwrap: python3.12/x86_64 |" in summary, summary
+    manifest.write_text(json.dumps({"proof": []}))  # built with --no-proof
+    assert "| sandbox | no proof ran |" in _summary_of(tmp_path, {"artifacts": [artifact]})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lambdalayer.common.errors import ConfigError, UsageError
-from lambdalayer.project.config import find_config, load_config
+from lambdalayer.project.config import ProofSandbox, find_config, load_config
 from lambdalayer.project.precedence import BuildFlags, BuildOptions, plan_builds
 from lambdalayer.project.recipes import get_recipe, load_recipes
 from tests.conftest import require
@@ -35,7 +35,8 @@ architectures = ["arm64"]
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("LAMBDALAYER_CONFIG", "LAMBDALAYER_RUNTIMES", "LAMBDALAYER_ARCHITECTURES",
-                 "LAMBDALAYER_OUT", "LAMBDALAYER_REGION", "LAMBDALAYER_RECIPES"):
+                 "LAMBDALAYER_OUT", "LAMBDALAYER_REGION", "LAMBDALAYER_RECIPES",
+                 "LAMBDALAYER_PROOF_SANDBOX"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -83,6 +84,43 @@ def test_precedence_flags_over_environment_over_layer_over_project(
     [request] = [p.request for p in plan_builds(BuildFlags(name="analytics"), load_config(sub))]
     assert request.out_dir == tmp_path / "elsewhere"
     assert request.architectures == ("arm64",)
+
+
+def test_proof_sandbox_precedence_config_under_environment_under_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`auto` by default; the config's key, then LAMBDALAYER_PROOF_SANDBOX, then
+    --proof-sandbox win, each over the one before (docs/configuration.md)."""
+    def policy(sub: Path, flag: ProofSandbox | None = None) -> list[str]:
+        flags = BuildFlags(proof_sandbox=flag)
+        return [p.request.proof_sandbox for p in plan_builds(flags, load_config(sub))]
+
+    assert policy(project(tmp_path / "plain")) == ["auto", "auto"]
+    strict = PYPROJECT.replace('region = "ap', 'proof_sandbox = "required"\nregion = "ap', 1)
+    sub = project(tmp_path / "strict", strict)
+    assert policy(sub) == ["required", "required"]
+    monkeypatch.setenv("LAMBDALAYER_PROOF_SANDBOX", "auto")
+    assert policy(sub) == ["auto", "auto"]
+    assert policy(sub, "required") == ["required", "required"]
+    monkeypatch.setenv("LAMBDALAYER_PROOF_SANDBOX", "required")
+    assert policy(tmp_path / "plain" / "src" / "deep") == ["required", "required"]
+    assert policy(sub, "auto") == ["auto", "auto"]
+    monkeypatch.setenv("LAMBDALAYER_PROOF_SANDBOX", " ")  # set but empty: not given
+    assert policy(tmp_path / "plain" / "src" / "deep") == ["auto", "auto"]
+
+
+def test_an_invalid_proof_sandbox_names_the_valid_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sub = project(tmp_path, '[tool.lambdalayer]\nproof_sandbox = "strict"\n')
+    with pytest.raises(ConfigError, match=r"proof_sandbox: 'strict' .*'auto' or 'required'"):
+        load_config(sub)
+    with pytest.raises(ConfigError, match=r"proof_sandbox: True .*'auto' or 'required'"):
+        load_config(project(tmp_path / "b", '[tool.lambdalayer]\nproof_sandbox = true\n'))
+    monkeypatch.setenv("LAMBDALAYER_PROOF_SANDBOX", "maybe")
+    with pytest.raises(ConfigError,
+                       match=r"LAMBDALAYER_PROOF_SANDBOX: 'maybe' .*'auto' or 'required'"):
+        load_config(project(tmp_path / "c", "[tool.lambdalayer]\n"))
 
 
 def test_unknown_key_names_the_nearest_valid_one(tmp_path: Path) -> None:

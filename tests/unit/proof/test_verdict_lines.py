@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from lambdalayer.proof.verdict import ArtifactProof, TargetProof, glibc_note, run_notes
+from lambdalayer.proof.verdict import (
+    ArtifactProof,
+    TargetProof,
+    glibc_note,
+    run_notes,
+    sandbox_kind,
+)
 
 
 def _proved(target: str) -> TargetProof:
@@ -44,3 +50,27 @@ def test_a_missing_sandbox_stays_on_every_line() -> None:
                        python_version="3.12.1",
                        sandbox="NOT sandboxed (no bwrap or unshare here)").line()
     assert line.endswith(", NOT sandboxed")
+
+
+def test_the_sandbox_kind_is_read_from_the_proof_lines_text() -> None:
+    assert sandbox_kind("sandboxed (bwrap: user, PID namespaces, read-only host files)") \
+        == "bwrap"
+    assert sandbox_kind("sandboxed (box: user, PID namespaces)") == "box"
+    assert sandbox_kind("sandboxed (unshare: user, PID namespaces)") == "box"  # the fallback
+    assert sandbox_kind("NOT sandboxed (no bwrap here); only its environment is scrubbed") \
+        == "none"
+    assert sandbox_kind(None) is None  # the target did not run
+    assert TargetProof(target="python3.12/x86_64", status="skipped").sandbox_kind is None
+
+
+def test_a_proof_without_a_sandbox_is_a_warning_not_a_note() -> None:
+    bare = "NOT sandboxed (LAMBDALAYER_SANDBOX=none); only its environment is scrubbed"
+    boxed = "sandboxed (bwrap: user, PID, network, IPC and UTS namespaces)"
+    proofs: list[ArtifactProof | None] = [ArtifactProof(status="passed", targets=tuple(
+        TargetProof(target=f"python3.12/{arch}", status="passed", how="native",
+                    python_version="3.12.1", sandbox=how)
+        for arch, how in (("x86_64", bare), ("arm64", boxed))))]
+    warning, note = run_notes(proofs)
+    assert warning.startswith(f"warning: the proof ran {bare}. Install bubblewrap")
+    assert "--proof-sandbox required" in warning
+    assert note == f"note: the proof ran {boxed}."
