@@ -352,7 +352,12 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
             continue
         if have >= newest:
             continue
-        reason = _held_back(requested[name], offer, target, newest)
+        # Of several requirements on one name (a --fix-pairs pin beside the user's own),
+        # the one that excludes the newest release is the reason, never "another".
+        excluding = [r for r in inputs.all_requirements if canonicalize_name(r.name) == name
+                     and not r.specifier.contains(newest, prereleases=True)]
+        reason = _held_back(excluding[0] if excluding else requested[name], offer, target,
+                            newest)
         if reason is None:
             to_build[name] = (have, newest)
         else:
