@@ -29,6 +29,7 @@ from lambdalayer.common.errors import ResolutionError
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.redact import redact_text
 from lambdalayer.common.uvtool import StartedUv, run_uv, wait_uv
+from lambdalayer.common.workdirs import disk_full_error, says_disk_full
 from lambdalayer.resolve.requirements import RequirementInputs, pip_install_args
 from lambdalayer.resolve.sdist_failure import one_line_reason, write_build_log
 from lambdalayer.targets.target import Target
@@ -219,6 +220,8 @@ def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: s
             notes = _check_fit(dists, target, no_binary)
             return Resolution(target=target, tree=dest, dists=dists,
                               built_from_sdist=tuple(sorted(no_binary)), notes=notes)
+        if says_disk_full(result.stderr):  # not a resolution problem: say which disk
+            raise disk_full_error(result.stderr)
         cause = _uv_cause(result.stderr)
         missing = _NOT_FOUND.search(result.stderr)
         if missing:
