@@ -71,3 +71,15 @@ def elf_with_shared_version_chain(*, needs: int = 1024, auxiliaries: int = 256,
                 + section(6, dynamic_offset, len(dynamic), 1, 0, 16)
                 + section(0x6FFFFFFE, verneed_offset, len(verneed), 1, needs, 0))
     return header + dynstr + dynamic + verneed + sections
+
+
+def zip_with_huge_record(path: Path, *, rows: int = 16_000_000) -> Path:
+    """A layer zip whose one dist-info RECORD lists `rows` rows naming the same one-letter
+    path (4 bytes a row: 64 MB of RECORD in a zip of a few hundred KB at the default)."""
+    info = "python/evil-1.0.dist-info"
+    return zip_of(path, {
+        f"{info}/METADATA": b"Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n",
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/RECORD": b"a,,\n" * rows,
+        "python/a": b"",
+    })

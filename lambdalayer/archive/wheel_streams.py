@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lambdalayer.common import interrupt
-from lambdalayer.common.cache import sign
+from lambdalayer.common.cache import sign, wheels_folder
 
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
 _LOCAL_MAGIC = 0x04034B50
@@ -262,7 +262,7 @@ def keep_record(wheel: OpenWheel) -> None:
     temporary: Path | None = None
     try:
         # A wheel from a --find-links folder has its record in the cache all the same.
-        wheel.record.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        wheels_folder(wheel.record.parent)  # private like the rest of the cache
         with interrupt.deferred():  # created and named as one step
             descriptor, name = tempfile.mkstemp(dir=wheel.record.parent, prefix=".tmp-")
             temporary = Path(name)

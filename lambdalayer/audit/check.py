@@ -201,6 +201,12 @@ def _layer_findings(tree: LayerTree) -> list[Finding]:
                     "it cannot be attached. Drop packages you do not import, strip the .so "
                     "files and remove tests/ directories (lambdalayer build can slim), or "
                     "split it into several layers for different functions."))
+    for record, why in sorted(tree.unreadable_records().items()):
+        findings.append(Finding(
+            severity="warning", code="unreadable-record", path=record,
+            message=f"This RECORD was not read: {why}. No real package comes near "
+                    "lambdalayer's limit, so it is corrupt or crafted; its files are counted "
+                    "without a package. Reinstall the package (docs/trust.md)."))
     return findings
 
 

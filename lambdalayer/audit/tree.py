@@ -8,8 +8,6 @@ layer paths: "python/psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so".
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import posixpath
 import re
@@ -18,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdalayer.common.distinfo import read_record, run_budget
 from lambdalayer.common.fileio import unreadable, walk_error
 from lambdalayer.targets.target import Target
 
@@ -47,6 +46,8 @@ class LayerTree:
     # case-collision rule (check.py), since `files` can hold only one of them.
     twins: set[str] = field(default_factory=set)
     _packages: dict[str, str] | None = None
+    # RECORD layer path -> why it was not read (past its parsing budget, not CSV).
+    _record_problems: dict[str, str] = field(default_factory=dict)
 
     @property
     def unzipped_size(self) -> int:
@@ -99,6 +100,12 @@ class LayerTree:
                 name = top.split(".", 1)[0]
                 return name or None
         return None
+
+    def unreadable_records(self) -> dict[str, str]:
+        """Each RECORD that was not read (its rows own nothing), with the reason."""
+        if self._packages is None:
+            self._packages = _read_records(self)
+        return dict(self._record_problems)
 
     def recorded_paths(self) -> set[str]:
         """Every layer path some *.dist-info/RECORD names (present or not)."""
@@ -195,6 +202,7 @@ def link_target(rel: str, raw_target: str) -> str | None:
 
 def _read_records(tree: LayerTree) -> dict[str, str]:
     owners: dict[str, str] = {}
+    budget = run_budget()  # every RECORD of the layer draws on one budget
     for rel, layer_file in tree.files.items():
         match = _DIST_INFO_FILE.match(rel)
         if not match or match.group("file") != "RECORD":
@@ -203,13 +211,15 @@ def _read_records(tree: LayerTree) -> dict[str, str]:
         name = distribution_name(tree, base + match.group("dir") + ".dist-info",
                                  match.group("dir"))
         try:
-            text = layer_file.path.read_text("utf-8", errors="replace")
+            listed = read_record(layer_file.path, budget)
         except OSError:
             continue
-        for row in csv.reader(io.StringIO(text)):
-            if row and row[0]:
-                owned = posixpath.normpath(posixpath.join(base, row[0]))
-                owners.setdefault(owned, name)
+        except ValueError as exc:  # OverBudget too: the rows are not taken
+            tree._record_problems[rel] = str(exc)
+            continue
+        for path in listed:
+            owned = posixpath.normpath(posixpath.join(base, path))
+            owners.setdefault(owned, name)
     return owners
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdalayer.common.errors import UsageError
+from lambdalayer.common.workdirs import disk_full_error, is_disk_full
 
 # Lambda unzips at most 250 MB per function; 4x that is far past anything real.
 MAX_TOTAL = 1 << 30
@@ -165,8 +166,7 @@ def _extract_all(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], destination:
                     message="This entry is encrypted; Lambda cannot extract it. Rebuild the "
                             "zip without a password."))
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _copy_entry(zf, info, target, budget)
+            _write_entry(zf, info, target, budget)
         except UsageError:
             raise
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
@@ -186,6 +186,20 @@ def _extract_all(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], destination:
     for normal, info in links:
         _make_link(zf, info, normal, destination, problems)
     return problems
+
+
+def _write_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
+                 budget: _Budget) -> None:
+    """Extract one entry; a full disk is this host's problem, never the entry's: a
+    UsageError naming the disk (not a corrupt-zip-entry finding)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy_entry(zf, info, target, budget)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        target.unlink(missing_ok=True)
+        raise disk_full_error(str(target)) from exc
 
 
 def _corrupt(name: str, exc: BaseException) -> ZipProblem:

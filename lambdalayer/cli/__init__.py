@@ -154,6 +154,19 @@ def _run(args: list[str]) -> int:
         # Only a write around the guarded streams gets here: the command stopped early.
         pipes.silence_after_broken_pipe()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        from lambdalayer.common.workdirs import disk_full_error, is_disk_full
+
+        if not is_disk_full(exc):
+            _if_signalled()
+            raise
+        # A full disk under any step that writes (TMPDIR's work folders, mostly): one
+        # paragraph naming the disk, like every other user-caused failure.
+        from lambdalayer.cli.output import emit_error
+
+        full = disk_full_error(None if exc.filename is None else str(exc.filename))
+        emit_error(full, want_json=want_json)
+        return full.exit_code
     except Exception:
         # A signal's exception raised where Python wraps it (a class being created while
         # a module imports): the signal, not a bug, ended the command.

@@ -134,7 +134,8 @@ class _CommandLine:
                    "runtime (see `lambdalayer runtimes`).")
 @click.option("--arch", "architectures", multiple=True, metavar="ARCH",
               help="x86_64 or arm64. Repeatable. Default: both.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+# Output paths are plain paths: project/outputs.py judges them, each with its own message.
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
               metavar="DIRECTORY",
               help="Where zips and manifests go (default: the config's `out`, else dist).")
 @click.option("--layer", "layers", multiple=True, metavar="NAME",
@@ -191,13 +192,13 @@ class _CommandLine:
               help="Use only what uv's cache holds, and do not ask the index whether newer "
                    "releases exist (UV_OFFLINE=1 does the same).")
 @click.option("--unpacked", "unpacked_dir", metavar="DIRECTORY",
-              type=click.Path(path_type=Path, file_okay=False),
+              type=click.Path(path_type=Path),
               help="Also write the layer tree (exactly the zip's contents: python/...) to "
                    "DIRECTORY, replacing what is there; DIRECTORY/NAME per zip when there "
                    "are several. "
                    "For SAM's BuildMethod makefile: --unpacked $(ARTIFACTS_DIR).")
 @click.option("--report", "report_file", metavar="FILE.html",
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=click.Path(path_type=Path),
               help="Also write an HTML picture of the layer (`lambdalayer report`); "
                    "FILE-NAME.html per zip when there are several.")
 @aws_options

@@ -8,7 +8,7 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options
-from lambdalayer.cli.output import human_console, print_json
+from lambdalayer.cli.output import human_console, print_json, say
 from lambdalayer.common.units import format_size
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def diff_json(diff: LayerDiff) -> dict[str, Any]:
             finding(k) for k in diff.findings_new],
         "findings_gone": None if diff.findings_gone is None else [
             finding(k) for k in diff.findings_gone],
+        "warnings": [f"{s.label}: {w}" for s in (diff.old, diff.new) for w in s.warnings],
     }
 
 
@@ -177,6 +178,9 @@ def diff_command(old: str, new: str, runtimes: tuple[str, ...], archs: tuple[str
         targets = expand_targets(list(runtimes), list(archs or ("x86_64",)))
     diff = diff_layers(old, new, targets=targets,
                        aws=AwsAccess(region=region, profile=profile, endpoint_url=endpoint_url))
+    for snapshot in (diff.old, diff.new):
+        for warning in snapshot.warnings:
+            say(f"warning: {snapshot.label}: {warning}; its files count as (other files)")
     if as_json:
         print_json(diff_json(diff))
     elif as_markdown:

@@ -14,7 +14,7 @@ from lambdalayer.common.units import format_size
 @cli.command("report")
 @click.argument("source", metavar="ZIP|DIR", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output", required=True, metavar="FILE.html",
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=click.Path(path_type=Path),  # judged by check_report_file
               help="Where to write the page (one file: inline CSS, SVG and JS).")
 @click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
               help="Audit for this runtime (default: the zip's manifest's). Repeatable.")

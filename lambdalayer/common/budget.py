@@ -31,6 +31,11 @@ class Limits:
 PER_FILE = Limits(entries=16_384, string_bytes=1 << 20, seconds=5.0)
 # One audit of a layer: ~4,000 files of a big layer cost ~1 ms each.
 PER_RUN = Limits(entries=4_000_000, string_bytes=64 << 20, seconds=300.0)
+# A dist-info RECORD (common/distinfo.read_record): the largest real ones list some 20,000
+# files in 2-3 MB; a row is a few hundred bytes of memory once parsed, so the run's total
+# (every RECORD of one layer, or of both in `diff`) stays near 250 MB at worst.
+RECORD_PER_FILE = Limits(entries=250_000, string_bytes=32 << 20, seconds=10.0)
+RECORD_PER_RUN = Limits(entries=1_000_000, string_bytes=128 << 20, seconds=120.0)
 
 
 class Budget:

@@ -68,6 +68,26 @@ INDEX_ANSWERS_DIR = "index-answers"
 # record of which of their members were verified (resolve/wheel_fetch.py,
 # archive/wheel_streams.py).
 WHEELS_DIR = "wheels"
+
+
+def wheels_folder(folder: Path) -> None:
+    """Make `folder` (`wheels/` of a cache root, or a folder below it) and the folders
+    between it and the cache root, each private (0700) as the rest of the cache: also
+    those an earlier release made with the umask's mode (0755). OSError when it cannot;
+    a folder outside any `wheels/` is only made."""
+    parts = folder.parts
+    start = next((i for i in range(len(parts) - 1, -1, -1) if parts[i] == WHEELS_DIR), None)
+    if start is None:  # not in a cache (a caller's own folder): only made
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return
+    folder.parents[len(parts) - start - 1].mkdir(mode=0o700, parents=True, exist_ok=True)
+    for depth in range(start + 1, len(parts) + 1):
+        here = Path(*parts[:depth])
+        here.mkdir(mode=0o700, exist_ok=True)
+        if here.stat().st_mode & 0o077:
+            here.chmod(0o700)
+
+
 LAMBDA_MODEL_RECORD = "lambda-model-runtimes.json"  # targets/lambda_model.py
 OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, BUILD_LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR,
                          "CACHEDIR.TAG", SECRET, LAMBDA_MODEL_RECORD, PROOF_BYTECODE_DIR,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -11,6 +10,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+
+from lambdalayer.common.budget import RECORD_PER_FILE, RECORD_PER_RUN, Budget
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +28,8 @@ class InstalledDist:
     requires_python: SpecifierSet | None
     files: tuple[str, ...]  # paths relative to the install root, from RECORD
     dist_info: str  # the dist-info directory's name
+    # Why RECORD was not read (past its parsing budget, not CSV); `files` is then empty.
+    record_problem: str | None = None
 
     @property
     def is_pure(self) -> bool:
@@ -43,7 +46,31 @@ def _headers(path: Path) -> list[tuple[str, str]]:
     return [(key, str(value)) for key, value in message.items()]
 
 
-def read_dist(dist_info: Path) -> InstalledDist:
+def run_budget() -> Budget:
+    """The budget every RECORD one command reads draws on (docs/trust.md)."""
+    return Budget(RECORD_PER_RUN, scope="run")
+
+
+def read_record(record: Path, run: Budget) -> tuple[str, ...]:
+    """The paths a RECORD lists (first column, as written). OverBudget when the file (its
+    RECORD_PER_FILE) or the run (`run`) passes its budget in bytes, rows or time, and
+    ValueError when it is not CSV: the file's size is charged before it is read, and rows
+    one by one while streaming, so memory never grows past the budget."""
+    mine = run.child(RECORD_PER_FILE)
+    mine.spend(string_bytes=record.stat().st_size)
+    files: list[str] = []
+    try:
+        with record.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+            for row in csv.reader(handle):
+                mine.spend(entries=1)
+                if row and row[0]:
+                    files.append(row[0])
+    except csv.Error as exc:  # e.g. a field past csv's own 128 KiB limit
+        raise ValueError(f"not a CSV file ({exc})") from exc
+    return tuple(files)
+
+
+def read_dist(dist_info: Path, budget: Budget | None = None) -> InstalledDist:
     metadata = _headers(dist_info / "METADATA")
     wheel = _headers(dist_info / "WHEEL")
     get = {k.lower(): v for k, v in metadata}
@@ -60,12 +87,14 @@ def read_dist(dist_info: Path) -> InstalledDist:
             requires_python = SpecifierSet(get["requires-python"])
         except InvalidSpecifier:
             requires_python = None
-    files: list[str] = []
+    files: tuple[str, ...] = ()
+    problem = None
     record = dist_info / "RECORD"
     if record.exists():
-        for row in csv.reader(io.StringIO(record.read_text("utf-8"))):
-            if row and row[0]:
-                files.append(row[0])
+        try:
+            files = read_record(record, budget if budget is not None else run_budget())
+        except ValueError as exc:  # OverBudget too
+            problem = f"{dist_info.name}/RECORD was not read: {exc}"
     name = get.get("name", dist_info.name.split("-")[0])
     return InstalledDist(
         name=canonicalize_name(name),
@@ -77,12 +106,15 @@ def read_dist(dist_info: Path) -> InstalledDist:
         requires=tuple(requires),
         extras=tuple(v for k, v in metadata if k.lower() == "provides-extra"),
         requires_python=requires_python,
-        files=tuple(files),
+        files=files,
         dist_info=dist_info.name,
+        record_problem=problem,
     )
 
 
-def read_installed(root: Path) -> list[InstalledDist]:
-    """Every distribution installed directly below `root`, sorted by name."""
-    return sorted((read_dist(p) for p in root.glob("*.dist-info") if p.is_dir()),
+def read_installed(root: Path, budget: Budget | None = None) -> list[InstalledDist]:
+    """Every distribution installed directly below `root`, sorted by name; their RECORDs
+    draw on `budget` (default: a run budget of their own)."""
+    budget = budget if budget is not None else run_budget()
+    return sorted((read_dist(p, budget) for p in root.glob("*.dist-info") if p.is_dir()),
                   key=lambda d: d.name)

@@ -10,8 +10,10 @@ path that runs through a file, or a file or device where a folder is expected.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +88,40 @@ def check_path_shape(path: Path, *, option: str, want_dir: bool) -> None:
         raise UsageError(f"{_shown(option, path)} is {kind}; name a file to write.")
 
 
+# Kernel file systems: nothing written there is a file on a disk (/proc refuses new
+# names, /dev holds devices, /sys is the kernel's), so no output may go there; /dev/shm
+# is an ordinary (memory) file system.
+_PSEUDO_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+_SHARED_MEMORY = Path("/dev/shm")
+
+
+def check_writable(path: Path, *, option: str, want_dir: bool) -> None:
+    """UsageError unless `path` (a folder, or with want_dir False a file) can be created and
+    written: not on /proc, /sys or /dev, and the folder it goes in (or the nearest one
+    of its parents that exists) accepts a new entry. Probed by making and removing an
+    empty folder, the one way that also sees read-only mounts and full disks as root."""
+    target = resolved(path)
+    for pseudo in _PSEUDO_ROOTS:
+        if _inside(target, pseudo) and not _inside(target, _SHARED_MEMORY):
+            raise UsageError(f"{_shown(option, path)} is on the kernel's {pseudo} file "
+                             "system, where no file can be written.",
+                             hint="Name a folder on a disk.")
+    where = target if want_dir and target.is_dir() else target.parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".lambdalayer-probe-", dir=where))
+    except OSError as exc:
+        reason = {errno.EROFS: "it is on a read-only file system",
+                  errno.ENOSPC: "its disk is full",
+                  errno.EACCES: "you may not write there",
+                  errno.EPERM: "you may not write there"}.get(exc.errno or 0,
+                                                              exc.strerror or str(exc))
+        raise UsageError(f"{_shown(option, path)}: lambdalayer cannot create anything in "
+                         f"{where}: {reason}.",
+                         hint="Name a folder you can write to.") from None
+
+
 def _clash(target: Path, protected: Protected, *, outputs: bool) -> str | None:
     """Why `target` (resolved) may not be written or emptied, or None."""
     if _inside(protected.cwd, target):
@@ -117,6 +153,7 @@ def check_out_dir(path: Path, protected: Protected, *, option: str = "--out") ->
                          "manifests only into a folder of their own.",
                          hint="Use the default dist/ or another empty folder "
                               "(docs/safety.md).")
+    check_writable(path, option=option, want_dir=True)
 
 
 def check_unpacked_dir(path: Path, protected: Protected, *,
@@ -129,6 +166,7 @@ def check_unpacked_dir(path: Path, protected: Protected, *,
                          "by the layer's tree, so lambdalayer refuses.",
                          hint="Name an empty folder, or one an earlier --unpacked wrote "
                               "(docs/safety.md).")
+    check_writable(path, option=option, want_dir=True)
 
 
 def check_report_file(path: Path, protected: Protected, *, option: str = "--report") -> None:
@@ -142,6 +180,7 @@ def check_report_file(path: Path, protected: Protected, *, option: str = "--repo
         raise UsageError(f"{_shown(option, path)} exists and is not a lambdalayer report; "
                          "lambdalayer does not overwrite it.",
                          hint="Name a new file, or delete that one yourself (docs/safety.md).")
+    check_writable(path, option=option, want_dir=False)
 
 
 def _is_our_report(path: Path) -> bool:

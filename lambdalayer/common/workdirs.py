@@ -11,6 +11,7 @@ directory is never touched.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdalayer.common import interrupt
+from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import tree_size
 
 PREFIX = "lambdalayer-"
@@ -42,6 +44,35 @@ def temp_root() -> Path:
     probe file there: a signal in between would leave that file, so that is one step."""
     with interrupt.deferred():
         return Path(tempfile.gettempdir())
+
+
+# What uv (Rust's io::Error) and the OS say when a disk or quota is full.
+_FULL_TEXT = ("No space left on device", "os error 28", "Disk quota exceeded", "os error 122")
+_FULL_ERRNOS = {getattr(errno, n) for n in ("ENOSPC", "EDQUOT") if hasattr(errno, n)}
+
+
+def says_disk_full(text: str) -> bool:
+    """Whether a tool's output (uv's stderr) says a disk or quota is full."""
+    return any(mark in text for mark in _FULL_TEXT)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` is an OSError for a full disk or quota (ENOSPC, EDQUOT)."""
+    return isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
+
+
+def disk_full_error(where: str | None = None) -> UsageError:
+    """The one paragraph for a full disk: TMPDIR's (where builds work), unless `where`
+    (the path the failure names, or a tool's output naming it) lies elsewhere."""
+    root = str(temp_root())
+    if where is not None and root not in where:
+        return UsageError(f"A disk lambdalayer or uv writes to is full ({where.strip()[-300:]}).",
+                          hint="Free space there (uv's cache: `uv cache clean`), or point "
+                               "TMPDIR or UV_CACHE_DIR at another disk.")
+    return UsageError(f"The disk holding TMPDIR ({root}) is full: free space or set TMPDIR "
+                      "to another disk.",
+                      hint="lambdalayer unpacks wheels and layers there: a build needs "
+                           "several times its zip's size.")
 
 
 def make_workdir(kind: str = "") -> Path:

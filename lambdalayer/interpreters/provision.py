@@ -33,6 +33,19 @@ from lambdalayer.targets.target import Target
 # The Debian suite carrying each CPython minor version (Debian ships one per release).
 DEBIAN_SUITES = {"3.11": "bookworm", "3.13": "trixie", "3.14": "unstable"}
 _DEBIAN_ARCH = {"aarch64": "arm64", "x86_64": "amd64"}
+# A Debian suite or codename (bookworm, trixie-backports, stable, sid): it is mmdebstrap's
+# SUITE argument and part of the root filesystem's folder name, so nothing else is taken:
+# `--version` would be an option to mmdebstrap, `../x` a path out of --into.
+_SUITE = re.compile(r"[a-z][a-z0-9]*(?:[.-][a-z0-9]+)*")
+
+
+def check_suite(suite: str) -> None:
+    """UsageError unless `suite` is a plain Debian suite or codename."""
+    if len(suite) > 40 or not _SUITE.fullmatch(suite):
+        raise UsageError(f"--from-debian {suite[:60]!r} is not a Debian suite name: it takes "
+                         "a codename or suite in lower case letters and digits "
+                         f"(e.g. {_suites()}).",
+                         hint="Drop --from-debian to let uv download a CPython build.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +109,8 @@ def provision(target: Target, *, suite: str | None, dest: Path | None,
               progress: Callable[[str], None] | None = None) -> Provisioned:
     """Make a CPython for `target` available to the proof; UsageError saying what is missing."""
     machine = target.machine
+    if suite is not None:
+        check_suite(suite)
     if machine != host_machine() and not can_emulate(machine):
         raise UsageError(f"{target.arch} code cannot run here: "
                          f"{qemu_hint(machine, host_machine())}.",

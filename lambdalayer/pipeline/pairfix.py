@@ -4,7 +4,9 @@ When the proof finds that one distribution fails to import because another one
 (the provider) lacks what it imports (proof/conflicts.py), older releases of the
 provider are tried, newest first: each try resolves the layer again with
 `provider<release-that-failed` added and imports the failing distribution's top
-level. The first that imports gives the advice ("add -p 'amazon-ion<0.13'"). When
+level. The first that imports, and whose provider module defines the name the
+conflict is about (read from its source: the proof found it missing at the failing
+release), gives the advice ("add -p 'amazon-ion<0.13'"). When
 none does, a requested package the layer holds older than its newest release is
 tried at that release (pyqldb 3.2.4 pins amazon.ion<=0.9.3 where 3.2.2 took any):
 its pins may keep the pair in range, or uv says why it cannot be installed. The
@@ -27,7 +29,7 @@ from packaging.version import InvalidVersion, Version
 from lambdalayer.common.errors import LambdaLayerError
 from lambdalayer.common.progress import Progress
 from lambdalayer.pipeline.request import BuildRequest
-from lambdalayer.proof.conflicts import Conflict
+from lambdalayer.proof.conflicts import Conflict, defines
 from lambdalayer.proof.prove import dist_modules, prove_layer
 from lambdalayer.resolve.install import lay_out
 from lambdalayer.resolve.requirements import RequirementInputs
@@ -84,7 +86,8 @@ def _dist_imports(request: BuildRequest, target: Target, conflict: Conflict,
                   resolution: Resolution, root: Path) -> str:
     """The proof's status ("passed", "failed", "skipped"...) for importing the conflicting
     distribution's top level from `resolution` laid out in `root`; "absent" when the
-    resolution does not hold it or it has no module to import."""
+    resolution does not hold it or it has no module to import; "unconfirmed" when it
+    imports but the provider's module still does not define the conflict's name."""
     dependent = {d.name: d for d in resolution.dists}.get(canonicalize_name(conflict.dist))
     if dependent is None:
         return "absent"
@@ -95,6 +98,10 @@ def _dist_imports(request: BuildRequest, target: Target, conflict: Conflict,
     proof = prove_layer(root, [target], {target.runtime.name: {conflict.dist: modules}},
                         configured=request.interpreters,
                         sandbox_required=request.proof_sandbox == "required")
+    if proof.status == "passed" and defines([site], conflict.module, conflict.name) is not True:
+        # It imports, but not because the provider now has the name the conflict is
+        # about: the pin would rest on the failing code's word, not on the analysis.
+        return "unconfirmed"
     return proof.status
 
 
@@ -173,9 +180,9 @@ class AppliedPin:
         c = self.conflict
         return (f"applied {self.pin.spec} (--fix-pairs): {c.dist} {c.version} needs "
                 f"`{c.name}` from {c.provider}, which {c.provider} {c.provider_version} does "
-                f"not have; the layer holds {self.pin.name} {self.pin.version}, with which "
-                f"{c.dist} imports. Add -p '{self.pin.spec}' to your requirements to make "
-                "the pin explicit.")
+                f"not have; the layer holds {self.pin.name} {self.pin.version} because of "
+                f"this pin (not the newest release), and with it {c.dist} imports. "
+                f"Add -p '{self.pin.spec}' to your requirements to make the pin explicit.")
 
     def record(self) -> dict[str, str]:
         c = self.conflict

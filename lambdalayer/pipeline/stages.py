@@ -12,6 +12,7 @@ size check and the audit.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -420,7 +421,9 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
         streams.finish()
         with interrupt.deferred():  # a signal now would cut the cleanup in half
             for partial in partials:  # left only by a failure or a signal
-                partial.unlink(missing_ok=True)
+                # A failed removal (a read-only --out) must not hide the error that got here.
+                with contextlib.suppress(OSError):
+                    partial.unlink(missing_ok=True)
     return BuildResult(artifacts=tuple(replace(a, proof=proofs.get(a.name))
                                        for a in artifacts), warnings=tuple(warnings),
                        timings=clock.timings())

@@ -240,10 +240,13 @@ def prove_layer(root: Path, targets: Sequence[Target],
         requested = modules.get(runtime, {})
         owners = {m: dist for group in (dependencies.get(runtime, {}), requested)
                   for dist, mods in group.items() for m in mods}
+        # Where the conflict analysis reads the provider's source (conflicts.defines).
+        roots = (root / "python" / "lib" / f"python{run.target.runtime.python_version}"
+                 / "site-packages", root / "python")
         _judge_requested(run, requested, provided, owners, versions, by_module, warnings,
-                         failures, conflicts, own)
+                         failures, conflicts, own, roots)
         _judge_dependencies(run, dependencies.get(runtime, {}), requested, owners, versions,
-                            by_module, warnings, failures, conflicts)
+                            by_module, warnings, failures, conflicts, roots)
     proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
                    for run in all_runs)
     ran = [p for p in proofs if p.status != "skipped"]
@@ -298,7 +301,8 @@ def _judge_requested(run: TargetRun, requested: Mapping[str, Sequence[str]],
                      provided: frozenset[str], owners: Mapping[str, str],
                      versions: Mapping[str, str], by_module: Mapping[str, ImportResult],
                      warnings: list[str], failures: list[str],
-                     conflicts: list[Conflict], own: frozenset[str] = frozenset()) -> None:
+                     conflicts: list[Conflict], own: frozenset[str] = frozenset(),
+                     roots: Sequence[Path] = ()) -> None:
     """A requested distribution fails when its main module fails (or, with no main
     module, when none imports); a module left out for the runtime, or a secondary one
     of a distribution whose main module imports, is a warning. Your own code (`own`)
@@ -317,7 +321,7 @@ def _judge_requested(run: TargetRun, requested: Mapping[str, Sequence[str]],
         for result in bad:
             text = f"{run.target}: import {result.module} ({dist}): {result.error}"
             missing = _MISSING.search(result.error or "")
-            conflict = find_conflict(dist, result.error, owners, versions)
+            conflict = find_conflict(dist, result.error, owners, versions, roots)
             if missing and missing.group(1).split(".")[0] in provided:
                 warnings.append(f"{text} — left out with --exclude for the runtime to "
                                 "provide; not tried here")
@@ -336,7 +340,7 @@ def _judge_dependencies(run: TargetRun, dependencies: Mapping[str, Sequence[str]
                         requested: Mapping[str, Sequence[str]], owners: Mapping[str, str],
                         versions: Mapping[str, str], by_module: Mapping[str, ImportResult],
                         warnings: list[str], failures: list[str],
-                        conflicts: list[Conflict]) -> None:
+                        conflicts: list[Conflict], roots: Sequence[Path] = ()) -> None:
     """A dependency's top level that fails against another distribution of the layer is
     a failure; any other failure of a dependency is a warning, as optional parts are."""
     judged = {m for mods in requested.values() for m in mods}
@@ -349,7 +353,7 @@ def _judge_dependencies(run: TargetRun, dependencies: Mapping[str, Sequence[str]
                 continue
             text = f"{run.target}: import {module} ({dist} {versions.get(dist, '')}".rstrip()
             text += f", a dependency in the layer): {result.error}"
-            conflict = find_conflict(dist, result.error, owners, versions)
+            conflict = find_conflict(dist, result.error, owners, versions, roots)
             if conflict is None:
                 warnings.append(f"{text} — the requested packages import; this part of "
                                 f"{dist} probably needs something optional")

@@ -45,6 +45,9 @@ class LayerSnapshot:
     findings: frozenset[FindingKey] | None
     runtimes: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ()
+    # What could not be read (a RECORD past its parsing budget): its files count as
+    # "(other files)".
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,7 +287,10 @@ def _snapshot(side: _Side, targets: list[Target]) -> LayerSnapshot:
                          zipped_size=side.zipped_size, findings=findings,
                          runtimes=side.runtimes or tuple(
                              side.manifest.runtimes if side.manifest else ()),
-                         architectures=side.architectures)
+                         architectures=side.architectures,
+                         warnings=tuple(dist.record_problem
+                                        for dists in measured.site_dirs.values()
+                                        for dist in dists if dist.record_problem))
 
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdalayer.common.distinfo import InstalledDist, read_installed
+from lambdalayer.common.distinfo import InstalledDist, read_installed, run_budget
 from lambdalayer.reports.sizing import SizeReport, measure
 
 _SITE_GLOB = "python/lib/python*/site-packages"
@@ -34,7 +34,8 @@ def layer_root(path: Path) -> Path:
 def measure_layer(path: Path, top: int = 5) -> LayerSizes:
     """Measure the layer at `path` (its root or its python/ directory)."""
     root = layer_root(path)
-    site_dirs = {site: read_installed(site)
+    budget = run_budget()  # one for all RECORDs of the layer
+    site_dirs = {site: read_installed(site, budget)
                  for site in [root / "python", *sorted(root.glob(_SITE_GLOB))]
                  if site.is_dir()}
     return LayerSizes(root=root, sizes=measure(root, site_dirs, top), site_dirs=site_dirs)

@@ -29,6 +29,7 @@ from lambdalayer.common.errors import ResolutionError
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.redact import redact_text
 from lambdalayer.common.uvtool import StartedUv, run_uv, wait_uv
+from lambdalayer.common.workdirs import disk_full_error, says_disk_full
 from lambdalayer.resolve.requirements import RequirementInputs, pip_install_args
 from lambdalayer.resolve.sdist_failure import one_line_reason, write_build_log
 from lambdalayer.targets.target import Target
@@ -219,6 +220,8 @@ def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: s
             notes = _check_fit(dists, target, no_binary)
             return Resolution(target=target, tree=dest, dists=dists,
                               built_from_sdist=tuple(sorted(no_binary)), notes=notes)
+        if says_disk_full(result.stderr):  # not a resolution problem: say which disk
+            raise disk_full_error(result.stderr)
         cause = _uv_cause(result.stderr)
         missing = _NOT_FOUND.search(result.stderr)
         if missing:
@@ -352,7 +355,12 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
             continue
         if have >= newest:
             continue
-        reason = _held_back(requested[name], offer, target, newest)
+        # Of several requirements on one name (a --fix-pairs pin beside the user's own),
+        # the one that excludes the newest release is the reason, never "another".
+        excluding = [r for r in inputs.all_requirements if canonicalize_name(r.name) == name
+                     and not r.specifier.contains(newest, prereleases=True)]
+        reason = _held_back(excluding[0] if excluding else requested[name], offer, target,
+                            newest)
         if reason is None:
             to_build[name] = (have, newest)
         else:

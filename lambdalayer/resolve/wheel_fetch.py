@@ -32,7 +32,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from lambdalayer.common import interrupt
-from lambdalayer.common.cache import WHEELS_DIR, max_size, usable_root
+from lambdalayer.common.cache import WHEELS_DIR, max_size, usable_root, wheels_folder
 from lambdalayer.common.redact import redact_text
 from lambdalayer.resolve.index_settings import QueryPlan
 
@@ -200,7 +200,10 @@ def _cached_or_fetched(entry: dict[str, object], sha: str, page: str, auth: str 
     target = (kept.parent if kept is not None else scratch)
     temporary: Path | None = None
     try:
-        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if kept is not None:
+            wheels_folder(target)  # private like the rest of the cache
+        else:
+            target.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor, temporary = _partial_file(target)
         digest = _HashingFile(os.fdopen(descriptor, "wb"))
         with digest.handle:

@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.hostile import elf_with_huge_strings, elf_with_shared_version_chain, zip_of
+from tests.hostile import (
+    elf_with_huge_strings,
+    elf_with_shared_version_chain,
+    zip_of,
+    zip_with_huge_record,
+)
 
 MEMORY_BOUND = 256 * 1024 * 1024
 # Seconds of CPU for the whole `check`, start-up included (CPU, not wall time, so a busy
@@ -98,3 +103,44 @@ def test_twenty_chains_of_short_strings_stay_within_the_time_bound(tmp_path: Pat
     assert elapsed < TIME_BOUND, f"{elapsed:.2f} s"
     paths = {f["path"] for f in json.loads(stdout)["findings"] if f["code"] == "unreadable-elf"}
     assert paths == {f"python/chain{index}.so" for index in range(20)}
+
+
+def test_a_huge_record_is_not_read_by_check_or_diff(tmp_path: Path) -> None:
+    """63 KB zipped: one RECORD of 16 million rows (64 MB) made `diff` take 400 MB and 36 s.
+    Past its budget the RECORD is not read: a warning, and its files count without a
+    package (docs/trust.md)."""
+    archive = zip_with_huge_record(tmp_path / "evil.zip")
+    plain = zip_of(tmp_path / "plain.zip", {"python/plain.py": b"VALUE = 1\n"})
+    status, peak, stdout, seconds = _measured("check", str(archive), "--runtime", "python3.12",
+                                              "--arch", "x86_64", "--json")
+    assert status == 4 and peak < MEMORY_BOUND and seconds < 3 * TIME_BOUND, (peak, seconds)
+    findings = json.loads(stdout)["findings"]
+    [unread] = [f for f in findings if f["code"] == "unreadable-record"]
+    assert unread["path"] == "python/evil-1.0.dist-info/RECORD"
+    assert unread["severity"] == "warning"
+    status, peak, stdout, seconds = _measured("diff", str(plain), str(archive), "--json")
+    assert status == 0 and peak < MEMORY_BOUND and seconds < 3 * TIME_BOUND, (peak, seconds)
+    [warning] = json.loads(stdout)["warnings"]
+    assert "evil-1.0.dist-info/RECORD was not read" in warning
+
+
+def test_a_record_of_too_many_short_rows_is_not_read(tmp_path: Path) -> None:
+    """Under the byte budget (1.2 MB) but past the row budget (250,000 rows per file)."""
+    archive = zip_with_huge_record(tmp_path / "rows.zip", rows=300_000)
+    status, peak, stdout, seconds = _measured("diff", str(archive), str(archive), "--json")
+    assert status == 0 and peak < MEMORY_BOUND and seconds < 3 * TIME_BOUND, (peak, seconds)
+    assert any("more than 250,000 table entries per file" in w
+               for w in json.loads(stdout)["warnings"])
+
+
+def test_a_real_sized_record_is_read(tmp_path: Path) -> None:
+    """20,000 rows (a big real package): read, its files counted under its name."""
+    info = "python/big-1.0.dist-info"
+    rows = "".join(f"big/m{i}.py,,\n" for i in range(20_000)).encode()
+    archive = zip_of(tmp_path / "big.zip", {
+        f"{info}/METADATA": b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\n",
+        f"{info}/RECORD": rows, "python/big/m0.py": b"x = 1\n"})
+    status, _, stdout, _ = _measured("diff", str(archive), str(archive), "--json")
+    assert status == 0
+    document = json.loads(stdout)
+    assert document["warnings"] == [] and "big" in document["new"]["packages"]

@@ -194,3 +194,45 @@ def test_no_older_provider_fits_so_the_requested_packages_newest_release_is_trie
     assert "Nor can ll-app 2.0, its newest release (the layer has 1.0), be installed for " \
            "python3.12/x86_64: " in text, text
     assert "ll-app>=2.0 depends on ll-ion<0.12" in text, text
+
+
+def _liar(index: Path, name: str) -> None:
+    """ll-liar imports fine with ll-ion <0.13 and, from 0.13 on (where ll-ion has
+    `Other`), raises an ImportError whose text blames ll-ion for lacking `name`."""
+    code = (b"import ll_ion.simple_types as t\nif hasattr(t, 'Other'):\n"
+            b"    raise ImportError(\"cannot import name '" + name.encode()
+            + b"' from 'll_ion.simple_types'\")\n")
+    make_wheel(index, "ll-liar", "1.0", requires=("ll-ion",), files={"ll_liar/__init__.py": code})
+
+
+@pytest.mark.parametrize("name", ["Other", "Missing"])
+def test_fix_pairs_never_pins_on_the_word_of_an_error_message(tmp_path: Path,
+                                                              name: str) -> None:
+    """`Other`: ll-ion 0.15 has it, so the text is false and no pair is blamed. `Missing`:
+    no ll-ion release has it, so the older ll-ion that makes ll-liar import does not fix
+    what the conflict names, and is not pinned (an error, exit 6, either way)."""
+    _chain(tmp_path / "index")
+    _liar(tmp_path / "index", name)
+    with serve_index(tmp_path / "index") as index:
+        run = build(index, tmp_path, "liar", "-p", "ll-liar", "--fix-pairs")
+    assert_clean_failure(run, 6)
+    text = " ".join(run.stderr.split())
+    assert "applied ll-ion" not in text and "-p 'll-ion<0.13'" not in text, text
+    assert f"cannot import name '{name}'" in text
+    assert ("needs `Other` from ll-ion" not in text) if name == "Other" else (
+        "No older release of ll-ion tried" in text), text
+    assert not (tmp_path / "dist" / "liar.zip").exists()
+
+
+def test_a_fix_pairs_pin_is_named_as_the_cause_not_another_requirement(
+        tmp_path: Path) -> None:
+    """ll-ion requested too: the pin, not "another requirement", keeps it at 0.12.0."""
+    _chain(tmp_path / "index")
+    with serve_index(tmp_path / "index") as index:
+        run = build(index, tmp_path, "app", "-p", "ll-app", "-p", "ll-ion", "--fix-pairs")
+    assert run.returncode == 0, run.stderr
+    warnings = run.json()["warnings"]
+    assert not any("another requirement" in w for w in warnings), warnings
+    [line] = [w for w in warnings if "ll-ion" in w]
+    assert line.startswith("applied ll-ion<0.13 (--fix-pairs)")
+    assert "the layer holds ll-ion 0.12.0 because of this pin" in line, line

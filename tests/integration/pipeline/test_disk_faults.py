@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import write_atomic
 from tests.conftest import require
 from tests.helpers import assert_clean_failure, run_cli
+from tests.package_index import make_wheel
 
 SMALL = ["lay", "--runtime", "python3.12", "--arch", "x86_64"]
 
@@ -105,3 +107,35 @@ def test_unwritable_cache_directory_builds_without_it_and_warns(read_only_fs: Pa
     assert run.returncode == 0, run.stderr
     assert f"The build cache {read_only_fs / 'zip-members'} cannot be written" in run.stderr
     assert (tmp_path / "dist" / "lay.zip").is_file()
+
+
+@pytest.fixture
+def tiny_tmpdir(tmp_path: Path) -> Iterator[Path]:
+    yield from mount_tmpfs(tmp_path / "tiny", "size=64k")
+
+
+def test_a_full_tmpdir_is_named_not_called_a_resolution_failure(tiny_tmpdir: Path,
+                                                                 tmp_path: Path) -> None:
+    """uv fails copying a 200 KB module into the work folder in a 64 KB TMPDIR: said as
+    the full disk it is (exit 2), not "Cannot resolve the requirements"."""
+    wheel = make_wheel(tmp_path / "wheels", "llbig", "1.0",
+                       files={"llbig/__init__.py": b"", "llbig/big.py": b"#" * 200_000})
+    run = run_cli("build", *SMALL, "-p", str(wheel), "--no-proof", "--out",
+                  str(tmp_path / "dist"), env={"TMPDIR": str(tiny_tmpdir)})
+    assert_clean_failure(run, 2)
+    assert f"The disk holding TMPDIR ({tiny_tmpdir}) is full: free space or set TMPDIR " \
+           "to another disk." in " ".join(run.stderr.split()), run.stderr
+    assert "Cannot resolve" not in run.stderr
+
+
+def test_a_full_tmpdir_while_check_extracts_is_not_a_corrupt_entry(tiny_tmpdir: Path,
+                                                                   tmp_path: Path) -> None:
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("python/big.py", b"#" * 300_000)
+    run = run_cli("check", str(archive), "--runtime", "python3.12", "--arch", "x86_64",
+                  env={"TMPDIR": str(tiny_tmpdir)})
+    assert_clean_failure(run, 2)
+    assert f"The disk holding TMPDIR ({tiny_tmpdir}) is full" in run.stderr, run.stderr
+    assert "corrupt-zip-entry" not in run.stderr
+    assert list(tiny_tmpdir.iterdir()) == []

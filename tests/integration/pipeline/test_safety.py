@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from lambdalayer.archive.manifest import Manifest, PublishedVersion
 from lambdalayer.common.workdirs import sweep_partials
 from tests.helpers import assert_clean_failure, run_cli
-from tests.package_index import make_wheel
+from tests.package_index import make_wheel, serve_index
 
 TARGET = ["--runtime", "python3.12", "--arch", "x86_64", "--no-smoke"]
 
@@ -295,3 +297,65 @@ def test_a_layer_value_of_the_wrong_type_fails_before_the_build(project: Path,
     run = run_cli("build", "l1", cwd=project)
     assert_clean_failure(run, 2)
     assert not (project / "dist").exists()
+
+
+@pytest.fixture
+def index_requests(tmp_path: Path) -> Iterator[tuple[str, list[tuple[str, bool]]]]:
+    """A loopback index offering tinypkg, and the list of the requests it received."""
+    files = tmp_path / "index-files"
+    make_wheel(files, "tinypkg", "1.0")
+    seen: list[tuple[str, bool]] = []
+    with serve_index(files, requests=seen) as url:
+        yield url, seen
+
+
+def _read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """An existing, empty folder on a read-only file system (root writes through 0555)."""
+    from tests.integration.pipeline.test_disk_faults import mount_tmpfs
+
+    yield from mount_tmpfs(tmp_path / "ro", "ro,size=64k")
+
+
+@pytest.mark.parametrize(("option", "value", "said"), [
+    ("--out", "/proc/foo", "kernel's /proc file system"),
+    ("--out", "afile", "exists and is not a folder"),
+    ("--out", "afile/dist", "is a file, not a folder"),
+    ("--out", "READ-ONLY", "read-only file system"),
+    ("--out", "READ-ONLY/dist", "read-only file system"),
+    ("--unpacked", "/proc/foo", "kernel's /proc file system"),
+    ("--unpacked", "afile", "exists and is not a folder"),
+    ("--unpacked", "READ-ONLY/tree", "read-only file system"),
+    ("--report", "/proc/r.html", "kernel's /proc file system"),
+    ("--report", "/sys/r.html", "kernel's /sys file system"),
+    ("--report", "READ-ONLY/r.html", "read-only file system"),
+])
+def test_an_output_that_cannot_be_written_fails_before_resolving(
+        project: Path, tmp_path: Path, index_requests: tuple[str, list[tuple[str, bool]]],
+        option: str, value: str, said: str) -> None:
+    """Each refused at once with our own message (exit 2), before the index
+    is asked anything, instead of a traceback after resolving, auditing and proving."""
+    (project / "afile").write_text("a file")
+    url, seen = index_requests
+    for read_only in (_read_only_folder(tmp_path) if "READ-ONLY" in value else [None]):
+        path = value.replace("READ-ONLY", str(read_only))
+        started = time.monotonic()
+        run = run_cli("build", "tiny", "-p", "tinypkg", "--index-url", url, *TARGET,
+                      option, path, cwd=project)
+        assert_clean_failure(run, 2)
+        assert time.monotonic() - started < 20
+        assert said in run.stderr and option in run.stderr, run.stderr
+        assert len(run.stderr.strip().split("\n\n")) <= 2  # one paragraph (and its hint)
+        assert seen == []
+
+
+def test_report_o_on_a_read_only_file_system_or_proc_is_a_message(
+        project: Path, tmp_path: Path) -> None:
+    assert run_cli(*build(project), cwd=project).returncode == 0
+    for output, said in (("/proc/r.html", "kernel's /proc"), ("dist", "is a folder")):
+        run = run_cli("report", "dist/tiny.zip", "-o", output, cwd=project)
+        assert_clean_failure(run, 2)
+        assert said in run.stderr, run.stderr
+    for read_only in _read_only_folder(tmp_path):
+        run = run_cli("report", "dist/tiny.zip", "-o", str(read_only / "r.html"), cwd=project)
+        assert_clean_failure(run, 2)
+        assert "read-only file system" in run.stderr, run.stderr

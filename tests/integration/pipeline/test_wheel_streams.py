@@ -220,3 +220,27 @@ def test_a_wheel_file_given_as_a_requirement_gives_its_own_streams(tmp_path: Pat
     assert _raw(tmp_path / "dist" / "local.zip")["python/llrawlocal/big.py"] == \
         _raw(wheel)["llrawlocal/big.py"]
     assert list((cache / "wheels").rglob("*.verified"))  # its checks are kept
+
+
+def test_the_wheels_folder_is_private_like_the_rest_of_the_cache(
+        index: tuple[str, Path, dict[str, bytes]], tmp_path: Path) -> None:
+    """wheels/ and every folder below it are 0700 under a umask of 022 (docs/commands/
+    cache.md), and one an older release left at 0755 is made 0700 again."""
+    url, _, _ = index
+    env = {"LAMBDALAYER_CACHE_DIR": str(tmp_path / "c")}
+    args = ("build", "raw", "-p", "llraw==1.0", "--index-url", url, "--runtime", "python3.12",
+            "--arch", "x86_64", "--no-smoke", "--out", str(tmp_path / "dist"), "--force")
+    first = run_cli(*args, env=env, umask=0o022)
+    assert first.returncode == 0, first.stderr
+    wheels = tmp_path / "c" / "wheels"
+    folders = [wheels, *(p for p in wheels.rglob("*") if p.is_dir())]
+    assert len(folders) >= 2 and list(wheels.rglob("*.whl"))
+    assert {oct(p.stat().st_mode & 0o777) for p in folders} == {"0o700"}
+    for folder in folders:
+        folder.chmod(0o755)
+    shutil.rmtree(tmp_path / "dist")
+    for kept in wheels.rglob("*.whl"):
+        kept.unlink()  # fetched again: its folders are made (and fixed) again
+    again = run_cli(*args, env=env, umask=0o022)
+    assert again.returncode == 0, again.stderr
+    assert {oct(p.stat().st_mode & 0o777) for p in folders} == {"0o700"}
