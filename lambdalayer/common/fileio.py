@@ -121,3 +121,30 @@ def tree_size(path: os.PathLike[str] | str) -> int:
             except OSError:
                 continue
     return total
+
+
+# What stands for a file's content without reading it: a write changes the size or the
+# mtime, and always the ctime, which no unprivileged process can set back.
+FileStamp = tuple[int, int, int, int]
+
+
+def tree_stamps(root: Path) -> dict[str, FileStamp]:
+    """(size, mtime_ns, ctime_ns, inode) of every file and link under `root`, by path."""
+    stamps: dict[str, FileStamp] = {}
+    for folder, subfolders, names in os.walk(root):
+        for name in [*names, *(d for d in subfolders if os.path.islink(os.path.join(folder, d)))]:
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            stamps[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns,
+                                                   info.st_ctime_ns, info.st_ino)
+    return stamps
+
+
+def changed_files(root: Path, before: dict[str, FileStamp]) -> list[str]:
+    """The paths under `root` added, removed or written since `before` (tree_stamps), sorted."""
+    now = tree_stamps(root)
+    return sorted(path for path in before.keys() | now.keys()
+                  if before.get(path) != now.get(path))

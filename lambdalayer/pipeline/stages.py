@@ -43,7 +43,10 @@ from lambdalayer.common import interrupt
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.common.errors import AuditError, LambdaLayerError, ProofFailed, UsageError
 from lambdalayer.common.fileio import (
+    FileStamp,
+    changed_files,
     replace_retrying,
+    tree_stamps,
     write_atomic,
 )
 from lambdalayer.common.limits import UNZIPPED_LIMIT
@@ -454,6 +457,8 @@ class _Layer:
     allow: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
     proof: ArtifactProof | None = None
+    # Every file as the audit (and --compile) left it: the zip must hold exactly that.
+    stamps: dict[str, FileStamp] = field(default_factory=dict)
 
 
 def _stage_all(request: BuildRequest, layers: list[_Layer], clock: _Clock,
@@ -540,6 +545,7 @@ def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
     if request.compile:
         compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                              sizes.total, progress=progress)
+    item.stamps = tree_stamps(root)
     if beside_proof:  # the tree is final now: only swapped into place once proven
         zips.start(layer.name, root, site_dirs)
 
@@ -551,6 +557,20 @@ def _finish(request: BuildRequest, item: _Layer, proof: ArtifactProof, clock: _C
                                          request.name, item.findings, proof)
     item.warnings.extend(proof.warnings)
     item.proof = proof
+
+
+def _unchanged_since_audit(item: _Layer) -> None:
+    """AuditError when a file of the layer changed after the audit read it (the proof
+    ran third-party code meanwhile): what was zipped may not be what was audited."""
+    changed = changed_files(item.root, item.stamps)
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5
+                                          else "")
+        raise AuditError(
+            f"The files of {item.plan.name} changed after the audit read them ({shown}); "
+            "something ran during the build wrote into the layer, so no zip was written.",
+            hint="Build again; if it repeats, a package in the layer writes into its own "
+                 "files when imported: see docs/proof-threat-model.md.")
 
 
 def _note_unavailable(streams: WheelStreams, record: dict[str, Any], inputs_hash: str,
@@ -581,6 +601,8 @@ def _write_artifacts(request: BuildRequest, layers: list[_Layer],
             progress(f"writing {item.plan.name}.zip")
         done.append(zips.result(item.plan.name, item.root, item.site_dirs))
     warnings.extend(zips.warnings)
+    for item in layers:
+        _unchanged_since_audit(item)
     for zipped in done:
         warnings.extend(zipped.warnings)
     record, inputs_hash = _note_unavailable(streams, record, inputs_hash, warnings)

@@ -209,3 +209,34 @@ def test_garbage_answers_are_a_failed_proof_not_a_traceback(tmp_path: Path, box:
                       env={"LAMBDALAYER_SANDBOX": box}, timeout=120)
         assert run.returncode == 6, (name, run.stdout, run.stderr)
         assert "Traceback (most recent call last)" not in run.stderr, (name, run.stderr)
+
+
+HUNTER = '''
+import glob
+for path in glob.glob({tmp!r} + "/lambdalayer-*/**/hunter/__init__.py", recursive=True):
+    with open(path, "a") as handle:
+        handle.write("\\n# changed after the audit\\n")
+'''
+
+
+def test_without_a_box_code_that_writes_into_the_real_tree_stops_the_build(
+        tmp_path: Path) -> None:
+    """Unboxed, the proof runs on a private copy of the layer; code that hunts the build's
+    own tree down and writes into it is caught before anything is zipped (exit 4)."""
+    require(find_interpreter("3.12") is not None, "CPython 3.12 (pyenv install 3.12)")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "hunter", "1.0",
+               files={"hunter/__init__.py": HUNTER.format(tmp=str(scratch)).encode()})
+    with serve_index(wheels) as url:
+        run = run_cli("build", "hunter", "-p", "hunter", "--index-url", url, "--runtime",
+                      "python3.12", "--arch", "x86_64", "--out", str(tmp_path / "dist"),
+                      env={"LAMBDALAYER_SANDBOX": "none", "TMPDIR": str(scratch),
+                           "LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache")}, timeout=300)
+    assert run.returncode == 4, run.stderr
+    assert "changed after the audit read them (python/hunter/__init__.py)" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "dist" / "hunter.zip").exists()
+    dist = tmp_path / "dist"
+    assert not dist.exists() or not list(dist.glob(".*partial*"))
