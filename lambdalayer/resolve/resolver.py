@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from lambdalayer.common.advice import alternatives
 from lambdalayer.common.distinfo import InstalledDist, read_installed
@@ -309,12 +309,12 @@ def _held_back(requirement: Requirement | None, offer: IndexOffer, target: Targe
                                                                       prereleases=True):
         return f"your requirement `{requirement}` excludes it"
     if offer.requires_python:
-        try:
-            allowed = SpecifierSet(offer.requires_python)
-        except InvalidSpecifier:
-            allowed = None
-        if allowed is not None and not allowed.contains(f"{target.runtime.python_version}.0",
-                                                         prereleases=True):
+        try:  # ValueError: InvalidSpecifier, or a version number past int's digit limit
+            excluded = not SpecifierSet(offer.requires_python).contains(
+                f"{target.runtime.python_version}.0", prereleases=True)
+        except ValueError:
+            excluded = False
+        if excluded:
             return f"it requires Python {offer.requires_python}"
     if any(target.accepts_wheel_tag(t) for t in offer.wheel_tags):
         return "another requirement holds it back"
@@ -338,17 +338,19 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
         return first
     from lambdalayer.resolve.index_cache import wait
 
-    offers = {n: (wait(asked[n]) if n in asked else newest_offer(n, inputs)).offer
-              for n in names}
-    notes: list[str] = []
+    answers = {n: wait(asked[n]) if n in asked else newest_offer(n, inputs) for n in names}
+    # An index answer lambdalayer refused (too large, too deep, a hostile file name) is
+    # said: the build goes on with what uv installed.
+    notes = [f"{a.note} Whether {n} has a newer release was not checked."
+             for n, a in answers.items() if a.refused]
     to_build: dict[str, tuple[Version, Version]] = {}
     for name in names:
-        offer, dist = offers[name], installed[name]
+        offer, dist = answers[name].offer, installed[name]
         if offer is None:
             continue
         try:
             newest, have = Version(offer.version), Version(dist.version)
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number past int's digit limit
             continue
         if have >= newest:
             continue
@@ -403,7 +405,7 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
 def _newer(version: str | None, than: Version) -> bool:
     try:
         return version is not None and Version(version) > than
-    except InvalidVersion:
+    except ValueError:
         return False
 
 
