@@ -96,13 +96,16 @@ _OFFLINE_NOTE = ("Offline: the index was not asked whether newer releases than t
 
 def _ask_newest(inputs: RequirementInputs) -> dict[str, Future[IndexAnswer]]:
     """Each requested project's newest-release answer, asked in the background, once per
-    run and index configuration (index_cache.once), nothing when offline."""
+    run and index configuration (index_cache.once), nothing when offline; never for a
+    name you required by path or URL."""
     from lambdalayer.resolve.index_query import ask_once
 
     if inputs.index.offline:
         return {}
     plan = _query_plan(inputs)
-    names = dict.fromkeys(canonicalize_name(r.name) for r in inputs.all_requirements)
+    requested = dict.fromkeys(canonicalize_name(r.name) for r in inputs.all_requirements)
+    # Local projects and `name @ URL` (inputs.direct_names) are never asked of an index.
+    names = [name for name in requested if name not in inputs.direct_names]
     return {name: ask_once(name, plan) for name in names}
 
 
@@ -265,8 +268,11 @@ def _install_from_cache(inputs: RequirementInputs, target: Target, dest: Path,
     if result.returncode == 0:
         dists = tuple(read_installed(dest))
         closed = not no_deps or _closed(dists, inputs, target)
-        if closed and (all(d.name in fresh for d in dists) or (ask and still_current(
-                dists, _query_plan(inputs), target, built=no_binary, fresh=fresh))):
+        # Yours (inputs.direct_names) are never asked of an index: uv took them from
+        # their URL, with or without its cache.
+        known = fresh | inputs.direct_names
+        if closed and (all(d.name in known for d in dists) or (ask and still_current(
+                dists, _query_plan(inputs), target, built=no_binary, fresh=known))):
             return Resolution(target=target, tree=dest, dists=dists,
                               built_from_sdist=tuple(sorted(no_binary)),
                               notes=_check_fit(dists, target, no_binary))
@@ -331,7 +337,9 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
                    asked: dict[str, Future[IndexAnswer]]) -> Resolution:
     requested: dict[str, Requirement] = {}
     for req in inputs.all_requirements:
-        requested.setdefault(canonicalize_name(req.name), req)
+        # A local project or `name @ URL` is what ships, whatever the index has newer.
+        if canonicalize_name(req.name) not in inputs.direct_names:
+            requested.setdefault(canonicalize_name(req.name), req)
     installed = {d.name: d for d in first.dists}
     names = [n for n in requested if n in installed]
     if not names:
