@@ -18,7 +18,7 @@ import json
 import tarfile
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +124,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     seen: list[tuple[str, bool]]
     served_instead: dict[str, bytes]  # file name -> other bytes than those the page hashes
     stall: threading.Event | None  # set: a file's second half waits for it, except for uv
+    to_others: Callable[[str], bytes | None] | None  # path -> a body for all but uv
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet test output
@@ -148,6 +149,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return None
         parts = [p for p in self.path.split("?")[0].split("/") if p]
+        hostile = None if self.to_others is None or self._from_uv() else \
+            self.to_others(self.path)
+        if hostile is not None:  # what lambdalayer's own queries get instead
+            return self._send(hostile, "application/vnd.pypi.simple.v1+json")
         if len(parts) == 2 and parts[0] == "files":
             path = self.files_dir / parts[1]
             if parts[1] in self.served_instead:
@@ -176,6 +181,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         return None
 
+    def _from_uv(self) -> bool:
+        return self.headers.get("User-Agent", "").startswith("uv/")
+
     def _send(self, body: bytes, content_type: str) -> None:
         self.send_response(200)
         self.send_header("Content-Type", content_type)
@@ -184,7 +192,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.head:
             return
         stalled = (self.stall is not None and content_type == "application/octet-stream"
-                   and not self.headers.get("User-Agent", "").startswith("uv/"))
+                   and not self._from_uv())
         if not stalled or self.stall is None:
             self.wfile.write(body)
             return
@@ -208,13 +216,15 @@ class PrivateIndex:
 def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_allowed: bool,
            seen: list[tuple[str, bool]],
            served_instead: dict[str, bytes] | None = None,
-           stall: threading.Event | None = None) -> Iterator[int]:
+           stall: threading.Event | None = None,
+           to_others: Callable[[str], bytes | None] | None = None) -> Iterator[int]:
     """Serve `files_dir` on a free loopback port (yielded) until the block ends."""
     handler = type("Handler", (_Handler,), {
         "files_dir": files_dir, "expected_auth": expected_auth, "to_pypi": to_pypi,
         "head_allowed": head_allowed, "seen": seen,
         "served_instead": served_instead if served_instead is not None else {},
-        "stall": stall})
+        "stall": stall,
+        "to_others": staticmethod(to_others) if to_others is not None else None})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -228,15 +238,18 @@ def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_al
 @contextmanager
 def serve_index(files_dir: Path, *, served_instead: dict[str, bytes] | None = None,
                 stall: threading.Event | None = None,
-                requests: list[tuple[str, bool]] | None = None) -> Iterator[str]:
+                requests: list[tuple[str, bool]] | None = None,
+                to_others: Callable[[str], bytes | None] | None = None) -> Iterator[str]:
     """Serve `files_dir` as a simple index; yields its URL (`http://127.0.0.1:PORT/simple`).
     `served_instead` (file name -> bytes, changeable while serving): what a download of
     that file gets, while the project page still gives the real file's hash. `stall`:
     a download by anything but uv sends half the file, then waits until it is set.
-    `requests` gets each request's (path, True) as it comes."""
+    `requests` gets each request's (path, True) as it comes. `to_others` (request path ->
+    body or None): a hostile index's answer to everything but uv (lambdalayer's own
+    queries), uv still getting the real pages."""
     with _serve(files_dir, expected_auth=None, to_pypi=True, head_allowed=True,
                 seen=requests if requests is not None else [], served_instead=served_instead,
-                stall=stall) as port:
+                stall=stall, to_others=to_others) as port:
         yield f"http://127.0.0.1:{port}/simple"
 
 

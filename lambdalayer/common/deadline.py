@@ -21,6 +21,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.request
 import weakref
 from collections.abc import Iterable
@@ -166,13 +167,26 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
                             context=self.context)
 
 
+class _OnlyHTTP(urllib.request.BaseHandler):
+    """Refuses every scheme but http(s) before any handler opens it (urllib's default
+    opener reads file://, ftp:// and data: URLs, also when a redirect leads there): a
+    deadline cannot end a read of `file:///dev/zero` or block in the open of a FIFO."""
+
+    handler_order = 0  # before the proxy handler and every *_open
+
+    def default_open(self, req: urllib.request.Request) -> None:
+        if req.type not in ("http", "https"):
+            raise urllib.error.URLError(f"{req.type}:// URLs are not fetched, only http(s)")
+
+
 def open_url(request: urllib.request.Request | str, deadline: Deadline, *,
              context: ssl.SSLContext | None = None,
              handlers: Iterable[urllib.request.BaseHandler] = ()) -> Any:
-    """urlopen under `deadline`; `handlers` are added to the opener (e.g. a redirect
-    policy). HTTPError and URLError propagate as from urlopen; DeadlineExceeded when
-    the deadline cut the connection."""
-    opener = urllib.request.build_opener(_HTTPHandler(deadline),
+    """urlopen under `deadline`, http(s) only (URLError for any other scheme, redirects
+    included); `handlers` are added to the opener (e.g. a redirect policy). HTTPError
+    and URLError propagate as from urlopen; DeadlineExceeded when the deadline cut the
+    connection."""
+    opener = urllib.request.build_opener(_OnlyHTTP(), _HTTPHandler(deadline),
                                          _HTTPSHandler(deadline, context), *handlers)
     try:
         return opener.open(request, timeout=deadline.timeout())

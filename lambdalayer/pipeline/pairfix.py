@@ -116,7 +116,8 @@ def newest_release_pin(request: BuildRequest, target: Target, conflict: Conflict
     if inputs.exact_pins() is not None or inputs.index.offline:
         return None
     held = {canonicalize_name(name): version for name, version in versions.items()}
-    requested = {canonicalize_name(r.name): r for r in inputs.all_requirements}
+    requested = {canonicalize_name(r.name): r for r in inputs.all_requirements
+                 if canonicalize_name(r.name) not in inputs.direct_names}  # yours: never asked
     tried = 0
     for name, requirement in requested.items():
         if tried >= 2 or name not in held:

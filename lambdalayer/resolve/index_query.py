@@ -1,5 +1,11 @@
 """Ask the package index what it offers for a project (for error messages and the
-newest-release check; answers are kept as the index allows: index_cache.py)."""
+newest-release check; answers are kept as the index allows: index_cache.py).
+
+An index answer is input from a server, never trusted (docs/trust.md, "What an index may
+answer"): only http(s) URLs are opened, a page is read only when it is at most
+_MAX_RESPONSE bytes, nested at most _MAX_DEPTH levels and lists file names a file system
+could hold; anything else is refused (`Refused`) with a reason that names it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import functools
 import http.client
 import json
 import os
+import re
 import ssl
 import time
 import urllib.error
@@ -39,6 +46,9 @@ from lambdalayer.resolve import index_cache
 from lambdalayer.resolve.index_settings import IndexSettings, QueryPlan, query_plan
 
 _MAX_RESPONSE = 32 * 1024 * 1024  # a project page larger than this is not read
+_MAX_DEPTH = 10  # a PEP 691 page nests 4 levels ({files: [{hashes: {}}]})
+_MAX_FILENAME = 255  # no file system holds a longer file name
+_HTTP = ("http", "https")
 # Where systems keep their CA bundle, for a Python built without one (python.org's
 # macOS installer until "Install Certificates.command" is run).
 _SYSTEM_CA_FILES = ("/etc/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt",
@@ -64,6 +74,7 @@ class IndexAnswer:
 
     offer: IndexOffer | None
     note: str | None = None  # why the index could not be asked (shown in the message)
+    refused: bool = False  # the index answered with what lambdalayer does not read
 
 
 def _ssl_contexts() -> tuple[ssl.SSLContext, ...]:
@@ -82,6 +93,17 @@ def _contexts_for(_cert_file: str | None, _cert_dir: str | None) -> tuple[ssl.SS
 
 class _Unavailable(Exception):
     pass
+
+
+class _Refused(_Unavailable):
+    """The index answered, with something lambdalayer does not read (a page too large,
+    too deep, not JSON; a URL that is not http(s)): said to you, never a traceback."""
+
+
+def scheme_of(url: str) -> str:
+    """The URL's scheme, lower case ("" when it has none); never raises."""
+    head, colon, _ = url.partition(":")
+    return head.lower() if colon and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", head) else ""
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -106,7 +128,7 @@ class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
                          headers: Any, newurl: str) -> urllib.request.Request | None:
         old, new = _origin(req.full_url), _origin(newurl)
-        if new[0] not in ("http", "https") or (old[0] == "https" and new[0] != "https"):
+        if new[0] not in _HTTP or (old[0] == "https" and new[0] != "https"):
             raise _Unavailable(f"the index redirected from {old[0]}:// to "
                                f"{redact_url(newurl)}, which lambdalayer does not follow")
         redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -122,6 +144,9 @@ def _fetch(url: str, *, deadline: Deadline) -> bytes | None:
     holds during the reads (common/deadline.py).
     """
     bare, auth = split_credentials(url)
+    if scheme_of(bare) not in _HTTP:  # a file:// index of yours is uv's to read
+        raise _Unavailable(f"lambdalayer asks only http(s) indexes, not "
+                           f"{scheme_of(bare) or 'scheme-less'} ones")
     kept = index_cache.fresh(bare, auth)
     if kept is not None:  # the index said this answer stays fresh for now
         return kept
@@ -138,8 +163,7 @@ def _fetch(url: str, *, deadline: Deadline) -> bytes | None:
                 body = read_body(response, deadline, cap=_MAX_RESPONSE)
                 return index_cache.remember(bare, auth, response.headers, body)
         except BodyTooLarge:
-            raise _Unavailable(f"the index's answer was larger than {_MAX_RESPONSE:,} "
-                               "bytes") from None
+            raise _Refused(f"its answer is larger than {_MAX_RESPONSE:,} bytes") from None
         except DeadlineExceeded as exc:
             raise _Unavailable(str(exc)) from None
         except urllib.error.HTTPError as exc:
@@ -174,26 +198,73 @@ def project_files(project: str, plan: QueryPlan, *, offline: bool = False,
             body = index_cache.kept(bare, auth)
             if body is None:
                 raise _Unavailable("offline, and the index's page was not kept")
-        else:
-            with Deadline(deadline_seconds(timeout), url) as deadline:
-                body = _fetch(page, deadline=deadline)
-        if body is None:
-            continue
         try:
-            data = json.loads(body)
-        except ValueError:
-            raise _Unavailable("the index did not answer in JSON (PEP 691)") from None
-        files = data.get("files") if isinstance(data, dict) else None
-        if not isinstance(files, list):
-            raise _Unavailable("the index's answer lists no files")
-        return bare, auth, [f for f in files if isinstance(f, dict)]
+            if not offline:
+                with Deadline(deadline_seconds(timeout), url) as deadline:
+                    body = _fetch(page, deadline=deadline)
+            if body is None:
+                continue
+            return bare, auth, read_page(body)
+        except _Refused as exc:
+            raise _Refused(f"the index {redact_url(url)} answered about {name} with what "
+                           f"lambdalayer does not read: {exc}") from None
     raise _Unavailable(f"no index lists {name}")
+
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the byte it escapes
+_STRING = re.compile(rb'"[^"]*"')  # once escapes are gone, a string has no quote inside
+_PAIR = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nested_within(body: bytes, depth: int) -> bool:
+    """Whether the JSON text `body` nests at most `depth` arrays and objects, told in
+    linear time without parsing (json.loads recurses once per level: 500,000 `[` are a
+    RecursionError). Brackets inside strings do not count; each pass removes the
+    innermost empty pairs, so a text of depth d is empty after d passes."""
+    shape = _STRING.sub(b"", _ESCAPE.sub(b"", body)).translate(None, _NOT_BRACKET)
+    for _ in range(depth):
+        if not shape:
+            return True
+        shape = _PAIR.sub(b"", shape)
+    return not shape
+
+
+def read_page(body: bytes) -> list[dict[str, Any]]:
+    """The file entries of a PEP 691 project page, each with a string file name.
+
+    Raises Refused (its reason reads after "the page"/"it") when the page is nested
+    deeper than _MAX_DEPTH, is not a JSON object with a list of files, or names a file
+    longer than _MAX_FILENAME characters (a 5000-digit version is a ValueError in
+    packaging)."""
+    if not _nested_within(body, _MAX_DEPTH):
+        raise _Refused(f"its page is nested deeper than {_MAX_DEPTH} levels "
+                       "(or its brackets do not pair)")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # ValueError: also UnicodeDecodeError, long ints
+        raise _Refused("its page is not JSON (PEP 691)") from None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, list):
+        raise _Refused("its page lists no files")
+    entries = [f for f in files if isinstance(f, dict) and isinstance(f.get("filename"), str)]
+    for entry in entries:
+        if len(entry["filename"]) > _MAX_FILENAME:
+            raise _Refused(f"its page lists a file name of "
+                           f"{len(entry['filename']):,} characters (a file name has at most "
+                           f"{_MAX_FILENAME})")
+    return entries
 
 
 def download(url: str, auth: str | None, sink: Any, *, cap: int, timeout: float) -> None:
     """Write the file at `url` to `sink` (at most `cap` bytes, within `timeout` seconds in
-    all), with the index query's rules: the credentials header only to its own origin,
-    redirects guarded (_GuardedRedirects). Raises _Unavailable with a redacted reason."""
+    all), with the index query's rules: http(s) only (Refused otherwise: an index's
+    `file:///dev/zero` or FIFO is never opened), the credentials header only to its own
+    origin, redirects guarded (_GuardedRedirects). Raises _Unavailable with a redacted
+    reason."""
+    if scheme_of(url) not in _HTTP:
+        raise _Refused(f"its URL is a {scheme_of(url) or 'scheme-less'} URL, which "
+                       "lambdalayer never opens (only http and https)")
     headers = {"Authorization": auth} if auth else {}
     failure = "no answer"
     for context in _ssl_contexts():
@@ -221,6 +292,8 @@ def download(url: str, auth: str | None, sink: Any, *, cap: int, timeout: float)
 
 
 Unavailable = _Unavailable  # for resolve/wheel_fetch.py
+Refused = _Refused
+HTTP_SCHEMES = _HTTP
 
 
 def ask_once(project: str, plan: QueryPlan) -> Future[IndexAnswer]:
@@ -250,20 +323,17 @@ def ask_indexes(project: str, plan: QueryPlan, *, timeout: float = 20.0) -> Inde
                 raise _Unavailable("no time was left to ask it")
             with Deadline(deadline_seconds(left), url) as deadline:
                 body = _fetch(f"{url}/{name}/", deadline=deadline)
+            if body is None:
+                continue
+            files = read_page(body)
+        except _Refused as exc:
+            return IndexAnswer(offer=None, refused=True, note=redact_text(
+                f"The index {redact_url(url)} answered about {name} with what lambdalayer "
+                f"does not read: {exc}."))
         except _Unavailable as exc:
             return IndexAnswer(offer=None, note=redact_text(
                 f"The index {redact_url(url)} could not be asked: {exc}."))
-        if body is None:
-            continue
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return IndexAnswer(offer=None, note=f"The index {redact_url(url)} did not answer "
-                                                "in JSON (PEP 691).")
-        if isinstance(data, dict) and local:
-            listed = data.get("files")
-            data = {**data, "files": [*(listed if isinstance(listed, list) else []), *local]}
-        offer = _newest(name, data) if isinstance(data, dict) else None
+        offer = _newest(name, {"files": [*files, *local]})
         return IndexAnswer(offer=offer, note=None if offer else
                            f"The index {redact_url(url)} lists no usable files for {name}.")
     if local:
@@ -314,7 +384,7 @@ def _newest(name: str, data: dict[str, Any]) -> IndexOffer | None:
                 version = parse_wheel_filename(filename)[1]
             else:
                 version = parse_sdist_filename(filename)[1]
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        except ValueError:  # Invalid*, and the int limits of very long version numbers
             continue
         by_version.setdefault(version, []).append(filename)
         if isinstance(entry.get("requires-python"), str) and entry["requires-python"]:

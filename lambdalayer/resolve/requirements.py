@@ -78,6 +78,14 @@ class RequirementInputs:
         return found
 
     @property
+    def direct_names(self) -> frozenset[str]:
+        """The canonical names required by URL or path: your local projects (once built,
+        `name @ file:///…whl`) and `name @ URL`. uv installs them from there; no index is
+        ever asked about them, so a public project of the same name never stands in for
+        yours (docs/own-code.md, "Your names stay yours")."""
+        return frozenset(_canonical(r.name) for r in self.all_requirements if r.url)
+
+    @property
     def require_hashes(self) -> bool:
         """Hash-checking mode: only when every input is a hashed lock file."""
         return bool(self.files) and not self.specs and all(f.hashed for f in self.files)

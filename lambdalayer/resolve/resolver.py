@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from lambdalayer.common.advice import alternatives
 from lambdalayer.common.distinfo import InstalledDist, read_installed
@@ -97,13 +97,16 @@ _OFFLINE_NOTE = ("Offline: the index was not asked whether newer releases than t
 
 def _ask_newest(inputs: RequirementInputs) -> dict[str, Future[IndexAnswer]]:
     """Each requested project's newest-release answer, asked in the background, once per
-    run and index configuration (index_cache.once), nothing when offline."""
+    run and index configuration (index_cache.once), nothing when offline; never for a
+    name you required by path or URL."""
     from lambdalayer.resolve.index_query import ask_once
 
     if inputs.index.offline:
         return {}
     plan = _query_plan(inputs)
-    names = dict.fromkeys(canonicalize_name(r.name) for r in inputs.all_requirements)
+    requested = dict.fromkeys(canonicalize_name(r.name) for r in inputs.all_requirements)
+    # Local projects and `name @ URL` (inputs.direct_names) are never asked of an index.
+    names = [name for name in requested if name not in inputs.direct_names]
     return {name: ask_once(name, plan) for name in names}
 
 
@@ -268,8 +271,11 @@ def _install_from_cache(inputs: RequirementInputs, target: Target, dest: Path,
     if result.returncode == 0:
         dists = tuple(read_installed(dest))
         closed = not no_deps or _closed(dists, inputs, target)
-        if closed and (all(d.name in fresh for d in dists) or (ask and still_current(
-                dists, _query_plan(inputs), target, built=no_binary, fresh=fresh))):
+        # Yours (inputs.direct_names) are never asked of an index: uv took them from
+        # their URL, with or without its cache.
+        known = fresh | inputs.direct_names
+        if closed and (all(d.name in known for d in dists) or (ask and still_current(
+                dists, _query_plan(inputs), target, built=no_binary, fresh=known))):
             return Resolution(target=target, tree=dest, dists=dists,
                               built_from_sdist=tuple(sorted(no_binary)),
                               notes=_check_fit(dists, target, no_binary))
@@ -312,12 +318,12 @@ def _held_back(requirement: Requirement | None, offer: IndexOffer, target: Targe
                                                                       prereleases=True):
         return f"your requirement `{requirement}` excludes it"
     if offer.requires_python:
-        try:
-            allowed = SpecifierSet(offer.requires_python)
-        except InvalidSpecifier:
-            allowed = None
-        if allowed is not None and not allowed.contains(f"{target.runtime.python_version}.0",
-                                                         prereleases=True):
+        try:  # ValueError: InvalidSpecifier, or a version number past int's digit limit
+            excluded = not SpecifierSet(offer.requires_python).contains(
+                f"{target.runtime.python_version}.0", prereleases=True)
+        except ValueError:
+            excluded = False
+        if excluded:
             return f"it requires Python {offer.requires_python}"
     if any(target.accepts_wheel_tag(t) for t in offer.wheel_tags):
         return "another requirement holds it back"
@@ -334,24 +340,28 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
                    asked: dict[str, Future[IndexAnswer]]) -> Resolution:
     requested: dict[str, Requirement] = {}
     for req in inputs.all_requirements:
-        requested.setdefault(canonicalize_name(req.name), req)
+        # A local project or `name @ URL` is what ships, whatever the index has newer.
+        if canonicalize_name(req.name) not in inputs.direct_names:
+            requested.setdefault(canonicalize_name(req.name), req)
     installed = {d.name: d for d in first.dists}
     names = [n for n in requested if n in installed]
     if not names:
         return first
     from lambdalayer.resolve.index_cache import wait
 
-    offers = {n: (wait(asked[n]) if n in asked else newest_offer(n, inputs)).offer
-              for n in names}
-    notes: list[str] = []
+    answers = {n: wait(asked[n]) if n in asked else newest_offer(n, inputs) for n in names}
+    # An index answer lambdalayer refused (too large, too deep, a hostile file name) is
+    # said: the build goes on with what uv installed.
+    notes = [f"{a.note} Whether {n} has a newer release was not checked."
+             for n, a in answers.items() if a.refused]
     to_build: dict[str, tuple[Version, Version]] = {}
     for name in names:
-        offer, dist = offers[name], installed[name]
+        offer, dist = answers[name].offer, installed[name]
         if offer is None:
             continue
         try:
             newest, have = Version(offer.version), Version(dist.version)
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number past int's digit limit
             continue
         if have >= newest:
             continue
@@ -411,7 +421,7 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
 def _newer(version: str | None, than: Version) -> bool:
     try:
         return version is not None and Version(version) > than
-    except InvalidVersion:
+    except ValueError:
         return False
 
 

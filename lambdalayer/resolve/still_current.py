@@ -24,7 +24,7 @@ from collections.abc import Collection
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.resolve import index_cache
@@ -51,7 +51,7 @@ def _offered(dist: InstalledDist, offer: IndexOffer | None, target: Target, *,
     try:
         if Version(offer.version) != Version(dist.version):
             return False
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number past int's digit limit
         return False
     if built:
         return offer.has_sdist and not offer.wheel_files

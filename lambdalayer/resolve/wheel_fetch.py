@@ -8,7 +8,8 @@ version and tag set (the dist-info's WHEEL). An index's file is fetched with the
 index query's own client (credentials to the index's origin only, guarded
 redirects, a deadline, a size cap), checked against the SHA-256 the index gives,
 and kept in lambdalayer's cache (`wheels/`, by SHA-256). Offline, only kept pages
-and kept wheels are used.
+and kept wheels are used. Only an http(s) URL is fetched: a page that places a wheel at
+`file:///dev/zero` or a FIFO gets the wheel marked unavailable, the file never opened.
 """
 
 from __future__ import annotations
@@ -24,12 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from packaging.utils import (
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion, Version
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from lambdalayer.common import interrupt
 from lambdalayer.common.cache import WHEELS_DIR, max_size, usable_root, wheels_folder
@@ -80,7 +77,7 @@ def _matches(filename: str, wanted: WheelWanted, *, quick: bool = False) -> bool
         return (canonicalize_name(name) == wanted.name
                 and version == Version(wanted.version)
                 and {str(t) for t in tags} == set(wanted.tags))
-    except (InvalidWheelFilename, InvalidVersion):
+    except ValueError:  # InvalidWheelFilename, InvalidVersion, an over-long number
         return False
 
 
@@ -193,7 +190,19 @@ def _cached_or_fetched(entry: dict[str, object], sha: str, page: str, auth: str 
         return WheelOutcome(reason="offline, and the wheel is not in lambdalayer's cache",
                             unavailable=True)
     url = urllib.parse.urljoin(page, str(entry.get("url", "")))
-    from lambdalayer.resolve.index_query import Unavailable, _origin, download
+    from lambdalayer.resolve.index_query import (
+        HTTP_SCHEMES,
+        Unavailable,
+        _origin,
+        download,
+        scheme_of,
+    )
+
+    scheme = scheme_of(url)
+    if scheme not in HTTP_SCHEMES:  # file:///dev/zero, a FIFO: an index's URL is never opened
+        return WheelOutcome(reason=redact_text(
+            f"the page {page} gives its wheel a {scheme or 'scheme-less'}:// URL, which "
+            "lambdalayer never opens (only http and https)"), unavailable=True)
 
     # The index's credentials go to the index's own origin only (docs/trust.md).
     header = auth if _origin(url) == _origin(page) else None

@@ -135,3 +135,15 @@ def test_open_url_past_the_deadline_raises_without_connecting() -> None:
         time.sleep(0.01)
         with pytest.raises(DeadlineExceeded, match=r"127\.0\.0\.1"):
             open_url("http://127.0.0.1:9/x", deadline)
+
+
+@pytest.mark.parametrize("url", ["file:///dev/zero", "ftp://127.0.0.1/x", "data:,x"])
+def test_only_http_urls_are_opened(url: str) -> None:
+    """urllib's default opener reads file:// (a FIFO blocks in open, /dev/zero never ends)."""
+    import urllib.error
+
+    from lambdalayer.common.deadline import Deadline, open_url
+
+    with Deadline(5, url) as deadline, pytest.raises(urllib.error.URLError,
+                                                     match="only http"):
+        open_url(url, deadline)
