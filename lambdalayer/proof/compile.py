@@ -30,6 +30,8 @@ from pathlib import Path
 from lambdalayer.common.errors import AuditError, LambdaLayerError, UsageError
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 from lambdalayer.interpreters.find import Interpreter, find_interpreter, where_we_looked
+from lambdalayer.proof.runner import interpreter_paths
+from lambdalayer.proof.sandbox import View, find_sandbox
 from lambdalayer.targets.runtimes import Runtime
 from lambdalayer.targets.target import Target
 
@@ -125,17 +127,23 @@ def _jobs(root: Path, runtimes: Sequence[Runtime]) -> dict[str, list[tuple[str, 
 
 def _compile_one(runtime: str, interpreter: Interpreter, jobs: list[tuple[str, str]],
                  root: Path) -> CompiledRuntime:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    # Only what the compiler needs: none of the host's tokens or credentials.
+    env = {k: v for k in ("PATH", "LANG", "LC_ALL", "TZ") if (v := os.environ.get(k))}
     env["PYTHONHASHSEED"] = "0"
     with tempfile.TemporaryDirectory(prefix="lambdalayer-compile-") as scratch:
         jobs_file = Path(scratch, "jobs.json")
         results_file = Path(scratch, "results.json")
         jobs_file.write_text(json.dumps(jobs), "utf-8")
-        # -s -S: no site-packages; not -I, which would also drop PYTHONHASHSEED.
-        completed = subprocess.run(
+        # -s -S: no site-packages; not -I, which would also drop PYTHONHASHSEED. In the
+        # proof's box (proof/sandbox.py) like every run of a target interpreter on the
+        # layer's files: the tree and the scratch folder writable, the rest as the proof.
+        view = View(layer=(), readable=interpreter_paths(interpreter),
+                    writable=(root.resolve(), Path(scratch)), cwd=scratch)
+        command = find_sandbox().wrap(
             [interpreter.path, "-s", "-S", "-B", "-c", _COMPILER, str(jobs_file),
-             str(results_file)],
-            cwd=scratch, env=env, capture_output=True, text=True, encoding="utf-8",
+             str(results_file)], view)
+        completed = subprocess.run(
+            command, cwd=scratch, env=env, capture_output=True, text=True, encoding="utf-8",
             errors="replace", check=False, timeout=3600)
         if completed.returncode != 0 or not results_file.exists():
             raise LambdaLayerError(

@@ -423,10 +423,19 @@ _BYTECODE_IN_USE: set[str] = set()
 
 
 def _remove_partial_bytecode() -> None:
+    """Half-written NAME.tmp files two levels down, never following a link: a folder
+    that is a link is passed over, so nothing outside the cache is ever removed."""
     for directory in list(_BYTECODE_IN_USE):
-        for partial in Path(directory).glob("*/*.tmp"):
-            with contextlib.suppress(OSError):
-                partial.unlink()
+        with contextlib.suppress(OSError), os.scandir(directory) as folders:
+            for folder in folders:
+                if not folder.is_dir(follow_symlinks=False):
+                    continue
+                with contextlib.suppress(OSError), os.scandir(folder.path) as files:
+                    for entry in files:
+                        if entry.name.endswith(".tmp") and not entry.is_dir(
+                                follow_symlinks=False):
+                            with contextlib.suppress(OSError):
+                                os.unlink(entry.path)
 
 
 _STOP_FILE = "stop"

@@ -25,3 +25,21 @@ def test_the_last_cleanup_removes_half_written_bytecode_only(
     assert sorted(p.name for p in folder.iterdir()) == [whole.name]
     assert elsewhere.exists()
     elsewhere.unlink()
+
+
+def test_the_cleanup_never_follows_a_planted_link(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder in the cache that is a link to somewhere else is passed over: a signalled
+    build's cleanup deleted a file outside the cache through one."""
+    cache, outside = tmp_path / "cache", tmp_path / "outside"
+    cache.mkdir()
+    outside.mkdir()
+    precious = outside / "precious.tmp"
+    precious.write_bytes(b"mine")
+    (cache / "zz").symlink_to(outside, target_is_directory=True)
+    (cache / "ab").mkdir()
+    (cache / "ab" / "x.tmp").symlink_to(precious)
+    monkeypatch.setattr(runner, "_BYTECODE_IN_USE", {str(cache)})
+    runner._remove_partial_bytecode()
+    assert precious.read_bytes() == b"mine"
+    assert not (cache / "ab" / "x.tmp").is_symlink()  # the link itself goes, not its target
