@@ -102,6 +102,11 @@ def _build(root: str, mounts: list[list[str]]) -> None:
                    f"mode=1777,size={int(source)}")
         elif kind == "dir":
             _place(target, True)
+        elif kind == "folder":
+            _place(target, True)
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        elif kind == "freeze":
+            _mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _enter(root: str) -> None:

@@ -151,14 +151,23 @@ def _mounts(view: View) -> list[tuple[str, str, str]]:
     mounts += [("ro", path, path) for path in etc if os.path.exists(path)]
     mounts += [("proc", "", "/proc"), ("dev", "", "/dev"),
                ("tmpfs", str(view.tmp_bytes), TMP), ("dir", "", TASK)]
-    shown = {destination for _, _, destination in mounts}
-    for path in view.readable:
-        real = str(path)
-        if real not in shown and not any(real.startswith(s + "/") for s in ("/usr",)):
-            mounts.append(("ro", real, real))
-            shown.add(real)
-    mounts += [("ro", str(host), inside) for host, inside in view.layer]
+    readable = [str(p) for p in dict.fromkeys(view.readable)
+                if not str(p).startswith("/usr/") and str(p) != "/usr"]
+    frozen: list[str] = []
+    for host, inside in view.layer:
+        if not any(path.startswith(inside + "/") for path in readable):
+            mounts.append(("ro", str(host), inside))
+            continue
+        # The interpreter lives under the layer's path (actions/setup-python's
+        # /opt/hostedtoolcache): /opt is made of the layer's entries, one bind each, so
+        # the interpreter's folder can stand beside them; read-only once all are in.
+        mounts.append(("folder", "", inside))
+        mounts += [("ro", str(host / entry), f"{inside}/{entry}")
+                   for entry in sorted(os.listdir(host))]
+        frozen.append(inside)
+    mounts += [("ro", path, path) for path in readable]
     mounts += [("rw", str(path), str(path)) for path in view.writable]
+    mounts += [("freeze", "", path) for path in frozen]
     return mounts
 
 
@@ -180,6 +189,10 @@ def _bwrap_args(view: View) -> list[str]:
             args += ["--size", source, "--perms", "1777", "--tmpfs", destination]
         elif kind == "dir":
             args += ["--dir", destination]
+        elif kind == "folder":
+            args += ["--perms", "0755", "--size", str(1 << 20), "--tmpfs", destination]
+        elif kind == "freeze":
+            args += ["--remount-ro", destination]
     return [*args, "--remount-ro", "/", "--chdir", view.cwd]
 
 

@@ -186,3 +186,39 @@ def test_an_invoked_handler_keeps_the_network_but_not_our_environment(
     target = run.json()["targets"][0]
     assert target["handler"]["result"] == {"leaked": []}, target
     assert "the host's network kept for the invoked handler" in target["sandbox"]
+
+
+@pytest.mark.parametrize("box", ["bwrap", "box"])
+def test_an_interpreter_under_opt_stands_beside_the_layer(python312: None, tmp_path: Path,
+                                                          box: str) -> None:
+    """actions/setup-python puts CPython in /opt/hostedtoolcache: the box's /opt is then
+    the layer's entries plus the interpreter's folder, both read-only."""
+    import uuid
+
+    found = find_interpreter("3.12")
+    assert found is not None
+    folder = Path("/opt") / f"lltest-{uuid.uuid4().hex[:8]}"
+    try:
+        (folder / "bin").mkdir(parents=True)
+    except OSError:
+        require(False, "a writable /opt (the test places an interpreter there)")
+    try:
+        (folder / "bin" / "python3.12").symlink_to(os.path.realpath(found.path))
+        layer = tmp_path / "layer"
+        (layer / "python" / "mod").mkdir(parents=True)
+        (layer / "python" / "mod" / "__init__.py").write_text(
+            "import os\nassert sorted(os.listdir('/opt'))[-1] == 'python', os.listdir('/opt')\n"
+            "try:\n    open('/opt/python/new', 'w')\nexcept OSError:\n    pass\n"
+            "else:\n    raise RuntimeError('the layer is writable')\n"
+            "try:\n    os.mkdir('/opt/new')\nexcept OSError:\n    pass\n"
+            "else:\n    raise RuntimeError('/opt is writable')\n")
+        run = run_cli("test", str(layer), "--runtime", "python3.12", "--arch", "x86_64",
+                      "--json", env={"LAMBDALAYER_SANDBOX": box,
+                                     "LAMBDALAYER_PYTHON_3_12_X86_64":
+                                         str(folder / "bin" / "python3.12")})
+        assert run.returncode == 0, run.stdout + run.stderr
+        target = run.json()["targets"][0]
+        assert target["interpreter"].startswith(str(folder)), target
+        assert target["imports"][0]["origin"] == "/opt/python/mod/__init__.py"
+    finally:
+        shutil.rmtree(folder)
