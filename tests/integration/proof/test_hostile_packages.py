@@ -13,6 +13,7 @@ build, and the clean layer built after it is judged exactly as with a fresh cach
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,7 @@ def attempt(what, action):
         pass
 attempt("read the credentials file", lambda: open(CFG["secret_file"]).read())
 attempt("listed the home folder", lambda: os.listdir(CFG["home"]) or 1 / 0)
+attempt("read a file in the real home folder", lambda: open(CFG["canary"]).read())
 def unix():
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(2)
@@ -118,6 +120,9 @@ def host(tmp_path: Path) -> Iterator[dict[str, object]]:
     (home / ".aws").mkdir(parents=True)
     (home / ".aws" / "credentials").write_text(f"[default]\naws_secret_access_key = {SECRET}\n")
     (home / ".bashrc").write_text("# mine\n")
+    # A file in the real home folder, as an attacker guesses ~/.aws/credentials there.
+    canary = Path.home() / f".lambdalayer-canary-{os.getpid()}-{tmp_path.name[-12:]}"
+    canary.write_text(SECRET)
     unix = socket.socket(socket.AF_UNIX)
     unix.bind(str(tmp_path / "agent.sock"))
     unix.listen(4)
@@ -125,8 +130,10 @@ def host(tmp_path: Path) -> Iterator[dict[str, object]]:
     tcp.listen(4)
     try:
         yield {"home": str(home), "secret_file": str(home / ".aws" / "credentials"),
-               "unix_socket": str(tmp_path / "agent.sock"), "port": tcp.getsockname()[1]}
+               "unix_socket": str(tmp_path / "agent.sock"), "port": tcp.getsockname()[1],
+               "canary": str(canary)}
     finally:
+        canary.unlink()
         unix.close()
         tcp.close()
 
@@ -183,7 +190,8 @@ def test_a_hostile_package_does_no_harm_and_forges_nothing(
         assert (code, fresh_code) == (6, 6), said
         assert "the victim fails at import" in said and "the victim fails" in fresh_said
     # Nothing outlived the builds: no process, no file it meant to leave.
-    assert subprocess.run(["pgrep", "-f", "evil"], capture_output=True).stdout == b""
+    # (The proof's command line names this test's cache folder: no other test's runs.)
+    assert subprocess.run(["pgrep", "-f", str(cache)], capture_output=True).stdout == b""
     assert not (scratch / "outlived").exists()
     assert [p.name for p in scratch.iterdir()] == []
 
