@@ -35,7 +35,7 @@ def _record_line(name: str, data: bytes) -> str:
 def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-any",
                wheel_tag: str | None = None, files: dict[str, bytes] | None = None,
                requires_python: str | None = None, requires: tuple[str, ...] = (),
-               deflate_level: int | None = None) -> Path:
+               deflate_level: int | None = None, metadata_extra: str = "") -> Path:
     """A wheel named with `file_tag` whose WHEEL file says `wheel_tag` (default: the same);
     `files` default to one module named like the project; `requires` are Requires-Dist;
     members are stored, or deflated at `deflate_level` (as real wheels are)."""
@@ -47,7 +47,7 @@ def make_wheel(out: Path, name: str, version: str, *, file_tag: str = "py3-none-
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     if requires_python:
         metadata += f"Requires-Python: {requires_python}\n"
-    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires) + metadata_extra
     pure = wheel_tag.endswith("-none-any")
     contents = dict(files)
     contents[f"{info}/METADATA"] = metadata.encode()

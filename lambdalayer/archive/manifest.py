@@ -79,6 +79,8 @@ class Manifest:
     published: list[PublishedVersion] = field(default_factory=list)
     # The import proof behind this zip, per target ([] when it was not run: --no-proof).
     proof: list[ProofRecord] = field(default_factory=list)
+    # The layer's SBOM beside the zip (NAME.cdx.json, docs/supply-chain.md); None before.
+    sbom: str | None = None
     schema: int = MANIFEST_SCHEMA
 
     def zip_path(self, manifest_path: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import groupby
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -11,7 +12,8 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import for_people_on_a_terminal, human_console, marks, print_json
-from lambdalayer.common.errors import EXIT_AUDIT, Reported
+from lambdalayer.cli.vulns import vuln_options
+from lambdalayer.common.errors import EXIT_AUDIT, EXIT_VULNERABLE, Reported, UsageError
 from lambdalayer.common.units import format_size
 
 if TYPE_CHECKING:  # the audit is imported when the command runs, not for --help
@@ -36,10 +38,12 @@ _MAX_PATHS = 5
 @click.option("--profile", metavar="NAME", help="For a layer ARN: AWS profile to use.")
 @click.option("--endpoint-url", metavar="URL",
               help="For a layer ARN: send AWS calls here (boto3 also reads AWS_ENDPOINT_URL).")
+@vuln_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...],
                   allow: tuple[str, ...], region: str | None, profile: str | None,
-                  endpoint_url: str | None, as_json: bool) -> None:
+                  endpoint_url: str | None, vulns: bool, fail_on: str | None,
+                  vuln_service: str | None, as_json: bool) -> None:
     """Audit a layer directory, zip or published layer version for its targets.
 
     Looks inside every file: macOS/Windows binaries, Linux binaries for the other
@@ -54,15 +58,25 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer check dist/pg8000.zip --runtime python3.12 --arch x86_64
       lambdalayer check ./python --runtime python3.11 --arch arm64
       lambdalayer check arn:aws:lambda:us-east-1:123456789012:layer:x:3 --runtime python3.11
+      lambdalayer check dist/pg8000.zip --vulns --fail-on high
     """
     from lambdalayer.project.checking import check_source
 
+    if (fail_on or vuln_service) and not vulns:
+        raise UsageError("--fail-on and --vuln-service go with --vulns: add --vulns.")
+    if vulns and source.startswith("arn:"):
+        raise UsageError("--vulns reads a layer zip or folder: download the layer first "
+                         "(`lambdalayer check` of the ARN audits it) or check dist/NAME.zip.")
     allowed = frozenset(code.strip() for code in allow)
     report = check_source(source, runtimes=runtimes, archs=archs, allow=allowed, region=region,
                           profile=profile, endpoint_url=endpoint_url)
+    from lambdalayer.cli.vulns import render_vulns, report_json, vuln_report
+
+    vuln = vuln_report(Path(source), vuln_service) if vulns else None
     if as_json:
         print_json({
             "ok": report.ok,
+            **({"vulns": report_json(vuln)} if vuln is not None else {}),
             "source": source,
             "targets": list(report.targets),
             "allowed": sorted(allowed),
@@ -72,9 +86,13 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
         })
     else:
         _render(source, report)
+        if vuln is not None:
+            render_vulns(source, vuln)
     if not report.ok:
         # Not an AuditError: the findings are the message, already rendered above.
         raise Reported(EXIT_AUDIT)
+    if vuln is not None and vuln.failing(fail_on):
+        raise Reported(EXIT_VULNERABLE)
 
 
 def _plain(source: str, report: AuditReport) -> list[str]:

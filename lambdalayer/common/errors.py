@@ -12,6 +12,7 @@ Exit codes are part of the user-facing contract (docs/exit-codes.md):
     6  the import proof failed on a real interpreter
     7  the import proof could not run here (no interpreter for the target on this host)
     8  the proof's sandbox was required and cannot be made here (see docs/sandbox-and-limits.md)
+    9  a known vulnerability at or above --fail-on ships in the layer (docs/supply-chain.md)
   128+N  ended by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129): see lambdalayer.common.interrupt
 """
 
@@ -26,6 +27,7 @@ EXIT_AWS = 5
 EXIT_TEST_FAILED = 6
 EXIT_TEST_NOT_RUN = 7
 EXIT_SANDBOX = 8
+EXIT_VULNERABLE = 9
 
 
 class LambdaLayerError(Exception):

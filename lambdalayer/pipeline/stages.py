@@ -618,6 +618,10 @@ def _write_artifacts(request: BuildRequest, layers: list[_Layer],
                              inputs_hash, record)
         manifest.proof = _proof_records(item.proof)
         manifest_path = manifest_path_for(zip_path)
+        sbom_path, staged_sbom = _stage_sbom(request, item, zip_path, sha256, code_sha256,
+                                             inputs_hash, streams)
+        zips.partials.append(staged_sbom)
+        manifest.sbom = sbom_path.name
         with manifest_lock(manifest_path):  # a publish may be recording into it right now
             previous = _previous_manifest(manifest_path)
             old_sha = previous.sha256 if previous else None
@@ -633,12 +637,26 @@ def _write_artifacts(request: BuildRequest, layers: list[_Layer],
                          shown_as=manifest_path)
             with interrupt.deferred():
                 replace_retrying(partial, zip_path)
+                replace_retrying(staged_sbom, sbom_path)
                 replace_retrying(staged_manifest, manifest_path)
         artifacts.append(Artifact(name=layer.name, zip_path=zip_path,
                                   manifest_path=manifest_path, manifest=manifest,
                                   sizes=sizes, up_to_date=old_sha == sha256,
                                   compiled=compiled.get(layer.name)))
     return artifacts
+
+
+def _stage_sbom(request: BuildRequest, item: _Layer, zip_path: Path, sha256: str,
+                code_sha256: str, inputs_hash: str, streams: WheelStreams) -> tuple[Path, Path]:
+    """The layer's SBOM (dist/NAME.cdx.json) and its staged partial file."""
+    from lambdalayer.pipeline.sboms import layer_facts, stage_sbom
+    from lambdalayer.supply.sbom import sbom_path_for
+
+    facts = layer_facts(request, name=item.plan.name, zip_path=zip_path,
+                        targets=item.plan.targets, root=item.root, site_dirs=item.site_dirs,
+                        resolutions=item.plan.resolutions, streams=streams, sha256=sha256,
+                        code_sha256=code_sha256, inputs_hash=inputs_hash)
+    return sbom_path_for(zip_path), stage_sbom(facts, sbom_path_for(zip_path))
 
 
 Modules = dict[str, dict[str, list[str]]]  # runtime -> distribution -> top-level modules

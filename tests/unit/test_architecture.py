@@ -23,7 +23,7 @@ SCRIPTS = {"lambdalayer.proof.in_target", "lambdalayer.proof.box"}
 # open to all.
 _PLUMBING = {"common"}
 _STAGES = ("targets", "interpreters", "resolve", "shrink", "audit", "proof", "archive", "aws",
-           "reports")
+           "supply", "reports")
 ALLOWED: dict[str, set[str]] = {
     "common": set(),
     "targets": _PLUMBING,
@@ -34,7 +34,8 @@ ALLOWED: dict[str, set[str]] = {
     "proof": _PLUMBING | {"targets", "interpreters", "audit"},
     "archive": _PLUMBING | {"targets", "audit"},
     "aws": _PLUMBING | {"targets", "audit", "archive"},
-    "reports": _PLUMBING | {"targets", "shrink", "audit", "archive", "aws"},
+    "supply": _PLUMBING | {"targets", "audit", "archive"},
+    "reports": _PLUMBING | {"targets", "shrink", "audit", "archive", "aws", "supply"},
     "pipeline": _PLUMBING | set(_STAGES),
     "project": _PLUMBING | set(_STAGES) | {"pipeline"},
     "cli": _PLUMBING | set(_STAGES) | {"pipeline", "project"},

@@ -58,7 +58,7 @@ def test_the_architecture_page_has_the_direction_table() -> None:
             rows[cells[0].strip("`")] = cells[1]
     assert set(rows) == set(ALLOWED)
     stages = {"targets", "interpreters", "resolve", "shrink", "audit", "proof", "archive",
-              "aws", "reports"}
+              "aws", "supply", "reports"}
     for folder, allowed in ALLOWED.items():
         named = set(re.findall(r"`([a-z_]+)`", rows[folder]))
         if "every stage" in rows[folder]:
