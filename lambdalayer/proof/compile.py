@@ -30,8 +30,7 @@ from pathlib import Path
 from lambdalayer.common.errors import AuditError, LambdaLayerError, UsageError
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 from lambdalayer.interpreters.find import Interpreter, find_interpreter, where_we_looked
-from lambdalayer.proof.runner import interpreter_paths
-from lambdalayer.proof.sandbox import View, find_sandbox
+from lambdalayer.proof.sandbox import View, find_sandbox, interpreter_paths
 from lambdalayer.targets.runtimes import Runtime
 from lambdalayer.targets.target import Target
 

@@ -226,10 +226,33 @@ def prove_layer(root: Path, targets: Sequence[Target],
 
         # Walking the cache costs about 0.3 s: once per layer, and only after it grew.
         trim_proof_bytecode()
+    warnings, failures, conflicts = _judge(root, all_runs, modules, dependencies, provided,
+                                           versions, own)
+    proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
+                   for run in all_runs)
+    ran = [p for p in proofs if p.status != "skipped"]
+    status: ProofStatus = "failed" if failures else ("passed" if ran else "skipped")
+    not_run = [p for p in proofs if p.status == "skipped"]
+    reason = "; ".join(f"{p.target}: {p.reason}" for p in not_run) or None
+    interpreter = ", ".join(dict.fromkeys(
+        f"{p.interpreter} ({p.how})" for p in ran if p.interpreter and not p.covered_by)) or None
+    return ArtifactProof(status=status, reason=reason, interpreter=interpreter, targets=proofs,
+                      warnings=tuple(warnings), failures=tuple(failures),
+                      test_runs=() if test_imports is None else tuple(all_runs),
+                      conflicts=tuple(dict.fromkeys(conflicts)),
+                      own_code=_own_code(modules, own) if ran else ())
+
+
+def _judge(root: Path, runs: Sequence[TargetRun],
+           modules: Mapping[str, Mapping[str, Sequence[str]]],
+           dependencies: Mapping[str, Mapping[str, Sequence[str]]], provided: frozenset[str],
+           versions: Mapping[str, str], own: frozenset[str]
+           ) -> tuple[list[str], list[str], list[Conflict]]:
+    """Every run that ran, judged: (warnings, failures, conflicts)."""
     warnings: list[str] = []
     failures: list[str] = []
     conflicts: list[Conflict] = []
-    for run in all_runs:
+    for run in runs:
         if run.status == "not-run" or run.covered_by:
             continue
         if run.reason:  # the interpreter itself failed
@@ -247,19 +270,7 @@ def prove_layer(root: Path, targets: Sequence[Target],
                          failures, conflicts, own, roots)
         _judge_dependencies(run, dependencies.get(runtime, {}), requested, owners, versions,
                             by_module, warnings, failures, conflicts, roots)
-    proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
-                   for run in all_runs)
-    ran = [p for p in proofs if p.status != "skipped"]
-    status: ProofStatus = "failed" if failures else ("passed" if ran else "skipped")
-    not_run = [p for p in proofs if p.status == "skipped"]
-    reason = "; ".join(f"{p.target}: {p.reason}" for p in not_run) or None
-    interpreter = ", ".join(dict.fromkeys(
-        f"{p.interpreter} ({p.how})" for p in ran if p.interpreter and not p.covered_by)) or None
-    return ArtifactProof(status=status, reason=reason, interpreter=interpreter, targets=proofs,
-                      warnings=tuple(warnings), failures=tuple(failures),
-                      test_runs=() if test_imports is None else tuple(all_runs),
-                      conflicts=tuple(dict.fromkeys(conflicts)),
-                      own_code=_own_code(modules, own) if ran else ())
+    return warnings, failures, conflicts
 
 
 def _own_code(modules: Mapping[str, Mapping[str, Sequence[str]]],

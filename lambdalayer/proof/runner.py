@@ -58,6 +58,7 @@ from lambdalayer.proof.sandbox import (
     Sandbox,
     View,
     find_sandbox,
+    interpreter_paths,
 )
 from lambdalayer.proof.target_run import HandlerResult, ImportResult, Status, TargetRun
 from lambdalayer.targets.target import Target
@@ -440,21 +441,6 @@ def _remove_partial_bytecode() -> None:
 
 _STOP_FILE = "stop"
 _MAX_MISSES = 50_000  # sources one run may name for compiling afterwards
-
-
-def interpreter_paths(interpreter: Interpreter) -> tuple[Path, ...]:
-    """What the box shows read-only for `interpreter` besides the host's /usr: its prefix
-    (as named and resolved), and the root filesystem and program it is launched with."""
-    paths: set[Path] = set()
-    for executable in {interpreter.path, os.path.realpath(interpreter.path)}:
-        folder = Path(executable).parent
-        paths.add(folder.parent if folder.name == "bin" else folder)
-    launch = interpreter.launch
-    if launch.root:
-        paths.add(Path(launch.root))
-    if launch.program:
-        paths.add(Path(os.path.realpath(launch.program)).parent)
-    return tuple(sorted(p for p in paths if str(p) not in ("/", "/usr", ".")))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Literal
 
 from lambdalayer.common.errors import SandboxUnavailable
+from lambdalayer.interpreters.find import Interpreter
 
 Kind = Literal["bwrap", "box", "none"]
 SANDBOX_VARIABLE = "LAMBDALAYER_SANDBOX"
@@ -130,6 +131,21 @@ class Sandbox:
             return (f"sandboxed ({self.kind}: {spaces}; only the interpreter, the layer "
                     "read-only at /opt and a private /tmp)")
         return f"NOT sandboxed ({self.reason}); only its environment is scrubbed"
+
+
+def interpreter_paths(interpreter: Interpreter) -> tuple[Path, ...]:
+    """What the box shows read-only for `interpreter` besides the host's /usr: its prefix
+    (as named and resolved), and the root filesystem and program it is launched with."""
+    paths: set[Path] = set()
+    for executable in {interpreter.path, os.path.realpath(interpreter.path)}:
+        folder = Path(executable).parent
+        paths.add(folder.parent if folder.name == "bin" else folder)
+    launch = interpreter.launch
+    if launch.root:
+        paths.add(Path(launch.root))
+    if launch.program:
+        paths.add(Path(os.path.realpath(launch.program)).parent)
+    return tuple(sorted(p for p in paths if str(p) not in ("/", "/usr", ".")))
 
 
 def _system_entries() -> list[tuple[str, str, str]]:

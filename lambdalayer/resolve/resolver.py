@@ -335,25 +335,13 @@ def _held_back(requirement: Requirement | None, offer: IndexOffer, target: Targe
     return f"it has no files for {target}"
 
 
-def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
-                   first: Resolution, progress: Progress | None,
-                   asked: dict[str, Future[IndexAnswer]]) -> Resolution:
-    requested: dict[str, Requirement] = {}
-    for req in inputs.all_requirements:
-        # A local project or `name @ URL` is what ships, whatever the index has newer.
-        if canonicalize_name(req.name) not in inputs.direct_names:
-            requested.setdefault(canonicalize_name(req.name), req)
-    installed = {d.name: d for d in first.dists}
-    names = [n for n in requested if n in installed]
-    if not names:
-        return first
-    from lambdalayer.resolve.index_cache import wait
-
-    answers = {n: wait(asked[n]) if n in asked else newest_offer(n, inputs) for n in names}
-    # An index answer lambdalayer refused (too large, too deep, a hostile file name) is
-    # said: the build goes on with what uv installed.
-    notes = [f"{a.note} Whether {n} has a newer release was not checked."
-             for n, a in answers.items() if a.refused]
+def _behind_newest(inputs: RequirementInputs, target: Target, names: list[str],
+                   answers: dict[str, IndexAnswer], installed: dict[str, InstalledDist],
+                   requested: dict[str, Requirement], notes: list[str]
+                   ) -> dict[str, tuple[Version, Version]]:
+    """The distributions uv installed older than the index's newest release that may be
+    built from that release's sdist: name -> (installed, newest); why the others stay
+    behind is added to `notes`."""
     to_build: dict[str, tuple[Version, Version]] = {}
     for name in names:
         offer, dist = answers[name].offer, installed[name]
@@ -376,6 +364,29 @@ def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
         else:
             notes.append(f"{dist.display_name} {have} is not the newest release "
                          f"({newest}): {reason}.")
+    return to_build
+
+
+def _prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
+                   first: Resolution, progress: Progress | None,
+                   asked: dict[str, Future[IndexAnswer]]) -> Resolution:
+    requested: dict[str, Requirement] = {}
+    for req in inputs.all_requirements:
+        # A local project or `name @ URL` is what ships, whatever the index has newer.
+        if canonicalize_name(req.name) not in inputs.direct_names:
+            requested.setdefault(canonicalize_name(req.name), req)
+    installed = {d.name: d for d in first.dists}
+    names = [n for n in requested if n in installed]
+    if not names:
+        return first
+    from lambdalayer.resolve.index_cache import wait
+
+    answers = {n: wait(asked[n]) if n in asked else newest_offer(n, inputs) for n in names}
+    # An index answer lambdalayer refused (too large, too deep, a hostile file name) is
+    # said: the build goes on with what uv installed.
+    notes = [f"{a.note} Whether {n} has a newer release was not checked."
+             for n, a in answers.items() if a.refused]
+    to_build = _behind_newest(inputs, target, names, answers, installed, requested, notes)
     if not to_build:
         return dataclasses.replace(first, notes=(*first.notes, *notes))
     if progress:
