@@ -88,7 +88,8 @@ def cli() -> None:
     \b
     Exit codes: 0 ok, 2 usage/config error, 3 requirements cannot be resolved,
     4 audit failure, 5 AWS error, 6 import proof failed, 7 import proof could not run,
-    8 the proof's sandbox was required and cannot be made here,
+    8 the proof's sandbox was required and cannot be made here, 9 a known vulnerability
+    at or above --fail-on, 10 the package index cannot be reached,
     128+N ended by signal N (143 SIGTERM, 130 Ctrl-C).
     """
 

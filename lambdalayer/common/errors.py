@@ -13,6 +13,7 @@ Exit codes are part of the user-facing contract (docs/exit-codes.md):
     7  the import proof could not run here (no interpreter for the target on this host)
     8  the proof's sandbox was required and cannot be made here (see docs/sandbox-and-limits.md)
     9  a known vulnerability at or above --fail-on ships in the layer (docs/supply-chain.md)
+   10  the package index cannot be reached (refused, unknown host, timeout, a 5xx or 401/403)
   128+N  ended by signal N (SIGINT 130, SIGTERM 143, SIGHUP 129): see lambdalayer.common.interrupt
 """
 
@@ -28,6 +29,7 @@ EXIT_TEST_FAILED = 6
 EXIT_TEST_NOT_RUN = 7
 EXIT_SANDBOX = 8
 EXIT_VULNERABLE = 9
+EXIT_INDEX = 10
 
 
 class LambdaLayerError(Exception):
@@ -74,6 +76,12 @@ class AwsError(LambdaLayerError):
     """An AWS call failed in a way the user must fix (credentials, access, not found)."""
 
     exit_code = EXIT_AWS
+
+
+class IndexUnreachable(LambdaLayerError):
+    """A package index could not be reached or did not answer (not a dependency conflict)."""
+
+    exit_code = EXIT_INDEX
 
 
 class ProofFailed(LambdaLayerError):

@@ -69,6 +69,10 @@ def start_uv(args: list[str], *, python: str | None = None,
     full_env = dict(os.environ)
     # Plain, parseable messages; no spinner in captured output.
     full_env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
+    # One quick retry, not uv's three (8-13 s against a closed port before it says so):
+    # an index that fails twice is said as such (resolve/index_failure.py). A user's own
+    # UV_HTTP_RETRIES is kept.
+    full_env.setdefault("UV_HTTP_RETRIES", "1")
     if python:
         full_env["UV_PYTHON"] = python
     full_env.setdefault("UV_PYTHON", sys.executable)

@@ -68,7 +68,8 @@ def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
     results = [build(request) for request in requests]
     result = BuildResult(
         artifacts=tuple(a for r in results for a in r.artifacts),
-        warnings=tuple(lock_warnings) + tuple(w for r in results for w in r.warnings),
+        warnings=(*_index_notes(requests), *lock_warnings,
+                  *(w for r in results for w in r.warnings)),
         timings=_summed(r.timings for r in results),
     )
     unpacked = None if unpacked_dir is None else tuple(_unpack(result, unpacked_dir))
@@ -83,6 +84,20 @@ def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
                                              sandbox_required=required))
     return BuildOutcome(result=result, unpacked=unpacked, reports=reports,
                         test_reports=test_reports)
+
+
+def _index_notes(requests: Iterable[BuildRequest]) -> list[str]:
+    """Once per run: indexes taken from pip's variables, or pip.conf's index-url unused."""
+    from lambdalayer.resolve.index_settings import pip_conf_note
+
+    notes: dict[str, None] = {}
+    for request in requests:
+        index = request.inputs.index
+        notes.update(dict.fromkeys(index.origins))
+        note = pip_conf_note(index, [f.text for f in request.inputs.files])
+        if note:
+            notes[note] = None
+    return list(notes)
 
 
 def _with_function_target(flags: BuildFlags, for_function: FunctionTarget | None) -> BuildFlags:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdalayer.archive.manifest import Manifest, artifact_manifest_paths, read_manifest
 from lambdalayer.aws.arns import layer_identity
-from lambdalayer.common.errors import UsageError
+from lambdalayer.common.errors import AuditError, UsageError
 from lambdalayer.project.config import LayerConfig
 
 if TYPE_CHECKING:
@@ -252,9 +252,14 @@ def pick_for_function(manifests: Sequence[Path], region: str, function: Function
     built = "; ".join(f"{arn} ({', '.join(m.runtimes)} on {', '.join(m.architectures)})"
                       for m, arn in published)
     if not layers:
-        raise UsageError(f"No layer published to {region} is built for function "
-                         f"{function.name!r} ({function.runtime} on {function.architecture}): "
-                         f"{built}.", hint="Build and publish the layer for that target.")
+        # The layer would not load on the function's target: an audit verdict (exit 4), as
+        # when --layer names a version that does not declare it (docs/commands/attach.md).
+        raise AuditError(f"Refusing to attach: no layer published to {region} is built for "
+                         f"function {function.name!r} ({function.runtime} on "
+                         f"{function.architecture}): {built}.",
+                         hint="Build and publish the layer for that target (`lambdalayer build "
+                         f"NAME --runtime {function.runtime} --arch {function.architecture}`), "
+                         "or move the function to a target the layer is built for.")
     raise UsageError(f"Several layers published to {region} fit function {function.name!r}: "
                      f"{', '.join(sorted(layers))}.", hint="Choose one with --layer NAME.")
 

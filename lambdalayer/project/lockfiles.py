@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lambdalayer.common.errors import ResolutionError, UsageError
 from lambdalayer.common.fileio import write_atomic
-from lambdalayer.common.redact import redact_text, strip_credentials
+from lambdalayer.common.redact import strip_credentials
 from lambdalayer.common.uvtool import run_uv
 from lambdalayer.resolve.index_settings import IndexSettings, file_settings
 from lambdalayer.resolve.requirements import (
@@ -128,9 +128,15 @@ def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path
             *inputs.index.uv_args(),
         ], env=inputs.index.uv_env())
     if result.returncode != 0:
-        cause = " ".join(ln.strip() for ln in result.stderr.splitlines()
-                         if ln.strip() and not ln.startswith("Using "))
-        raise ResolutionError(f"Cannot lock {layer} for {target}: {redact_text(cause)}")
+        from lambdalayer.resolve.index_failure import index_failure
+        from lambdalayer.resolve.index_settings import query_plan
+        from lambdalayer.resolve.resolver import uv_lines
+
+        unreachable = index_failure(result.stderr, query_plan(
+            inputs.index, [f.text for f in inputs.files]).urls)
+        if unreachable is not None:
+            raise unreachable
+        raise ResolutionError(f"Cannot lock {layer} for {target}:\n{uv_lines(result.stderr)}")
     # A direct URL's user:token@ never goes into a file meant to be committed.
     body = strip_credentials(result.stdout)
     index_lines = lock_index(inputs).lock_lines()

@@ -21,7 +21,7 @@ from lambdalayer.project.config import (
     configured_interpreters,
 )
 from lambdalayer.project.recipes import Recipe, get_recipe, load_recipes
-from lambdalayer.resolve.index_settings import IndexSettings
+from lambdalayer.resolve.index_settings import IndexSettings, from_pip
 from lambdalayer.resolve.requirements import (
     LocalRef,
     RequirementInputs,
@@ -159,7 +159,8 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         options.setdefault("slim_patterns", recipe.slim_patterns)
     return BuildRequest(
         name=name,
-        inputs=dataclasses.replace(inputs, index=config.index_for(flags.index, layer)),
+        inputs=dataclasses.replace(inputs, index=from_pip(
+            config.index_for(flags.index, layer), [f.text for f in inputs.files])),
         out_dir=config.out_dir(flags.out_dir),
         runtimes=runtimes,
         architectures=archs,

@@ -2,12 +2,14 @@
 options (flags or config), passed to uv, and the same list for the index queries
 that explain a failure.
 
-uv does not read pip's configuration (pip.conf, PIP_INDEX_URL), so a team whose
-pip points at a private index must say so here or in uv's own settings
-(UV_INDEX_URL, uv.toml). The query behind an error message asks only the
-indexes uv itself would ask, in uv's order (extra indexes before the default
-one: uv's `first-index` strategy), so a private package name never goes to
-the public index when the build does not.
+uv does not read pip's configuration. lambdalayer passes PIP_INDEX_URL and
+PIP_EXTRA_INDEX_URL on to uv when nothing else names those indexes (flags, config,
+UV_* variables, uv.toml, requirement files), and the build says so (`from_pip`); a
+pip.conf `index-url` that is not used is warned about once (`pip_conf_note`).
+
+The query behind an error message asks only the indexes uv itself would ask, in
+uv's order (extra indexes before the default one: uv's `first-index` strategy), so
+a private package name never goes to the public index when the build does not.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class IndexSettings:
     # --offline: uv installs from its cache only, and the index is not asked (not part
     # of the build's inputs: the same versions offline or not are the same layer).
     offline: bool = False
+    # Where indexes came from when not from lambdalayer's own options ("index: URL (from
+    # PIP_INDEX_URL)"), said once by the build; not an input (the URLs are).
+    origins: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.index_url or self.extra_index_urls or self.find_links)
@@ -110,7 +115,8 @@ class IndexSettings:
         return IndexSettings(index_url=self.index_url or lower.index_url,
                              extra_index_urls=self.extra_index_urls or lower.extra_index_urls,
                              find_links=self.find_links or lower.find_links,
-                             offline=self.offline or lower.offline)
+                             offline=self.offline or lower.offline,
+                             origins=self.origins or lower.origins)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,3 +289,83 @@ def query_plan(settings: IndexSettings, requirement_texts: Iterable[str] = (),
               *files["extra"], *config_extra]
     ordered = [u.rstrip("/") for u in [*extras, primary]]
     return QueryPlan(urls=tuple(dict.fromkeys(ordered)), find_links=find_links)
+
+
+def _index_named_elsewhere(requirement_texts: Iterable[str], start: Path | None) -> tuple[
+        bool, bool]:
+    """(a default index, extra indexes) named by uv's own variables, requirement files or
+    uv's settings files: those win over pip's settings, as they would for uv."""
+    files = _file_options(requirement_texts)
+    configured = _uv_config_indexes((start or Path.cwd()).resolve()) or ([], [])
+    primary = bool(_env_urls("UV_DEFAULT_INDEX", "UV_INDEX_URL") or files["index"]
+                   or configured[0] or files["no-index"] or os.environ.get("UV_NO_INDEX"))
+    extra = bool(_env_urls("UV_INDEX", "UV_EXTRA_INDEX_URL") or files["extra"]
+                 or configured[1])
+    return primary, extra
+
+
+def from_pip(settings: IndexSettings, requirement_texts: Iterable[str] = (),
+             start: Path | None = None) -> IndexSettings:
+    """`settings` with PIP_INDEX_URL / PIP_EXTRA_INDEX_URL where nothing else names those
+    indexes (a company's CI often sets only pip's variables), each use said in `origins`.
+    Credentials in them go to uv through its environment, as for any index."""
+    pip_index = next(iter(_env_urls("PIP_INDEX_URL")), None)
+    pip_extra = tuple(_env_urls("PIP_EXTRA_INDEX_URL"))
+    if not pip_index and not pip_extra:
+        return settings
+    primary, extra = _index_named_elsewhere(requirement_texts, start)
+    index_url, extras, origins = settings.index_url, settings.extra_index_urls, []
+    if pip_index and not index_url and not primary:
+        index_url = pip_index
+        origins.append(f"index: {redact_url(pip_index)} (from PIP_INDEX_URL)")
+    if pip_extra and not extras and not extra:
+        extras = pip_extra
+        origins.append("extra index: " + " ".join(redact_url(u) for u in pip_extra)
+                       + " (from PIP_EXTRA_INDEX_URL)")
+    if not origins:
+        return settings
+    return IndexSettings(index_url=index_url, extra_index_urls=extras,
+                         find_links=settings.find_links, offline=settings.offline,
+                         origins=(*settings.origins, *origins))
+
+
+def _pip_conf_files() -> list[Path]:
+    """pip's configuration files, in pip's order (PIP_CONFIG_FILE alone when set)."""
+    chosen = os.environ.get("PIP_CONFIG_FILE")
+    if chosen is not None:
+        return [] if chosen in ("", os.devnull) else [Path(chosen)]
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    dirs = os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":")
+    files = [Path("/etc/pip.conf"), *(Path(d) / "pip" / "pip.conf" for d in dirs if d),
+             Path.home() / ".pip" / "pip.conf", Path(xdg) / "pip" / "pip.conf"]
+    if os.environ.get("VIRTUAL_ENV"):
+        files.append(Path(os.environ["VIRTUAL_ENV"]) / "pip.conf")
+    return files
+
+
+def pip_conf_note(settings: IndexSettings, requirement_texts: Iterable[str] = (),
+                  start: Path | None = None) -> str | None:
+    """A warning when pip's configuration file sets `index-url` that this build does not
+    use (uv does not read pip.conf): the build would go to another index than pip would.
+    None when nothing names another index, or the build's index is chosen anyway."""
+    import configparser
+
+    if settings.index_url or os.environ.get("PIP_INDEX_URL"):
+        return None
+    found: tuple[Path, str] | None = None
+    for path in _pip_conf_files():
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (OSError, UnicodeDecodeError, configparser.Error):
+            continue
+        for section in ("global", "install"):
+            if parser.has_option(section, "index-url"):
+                found = (path, parser.get(section, "index-url").strip())
+    if found is None or _index_named_elsewhere(requirement_texts, start)[0]:
+        return None
+    path, url = found
+    return (f"{path} sets pip's index-url {redact_url(url)}, which uv does not read: this "
+            f"build uses {DEFAULT_INDEX}. To build from that index, pass --index-url, set "
+            "index_url in [tool.lambdalayer], or PIP_INDEX_URL / UV_INDEX_URL; "
+            "PIP_CONFIG_FILE=/dev/null silences this.")

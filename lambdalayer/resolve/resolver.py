@@ -25,7 +25,7 @@ from packaging.version import Version
 
 from lambdalayer.common.advice import alternatives
 from lambdalayer.common.distinfo import InstalledDist, read_installed
-from lambdalayer.common.errors import ResolutionError
+from lambdalayer.common.errors import IndexUnreachable, ResolutionError
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.redact import redact_text
 from lambdalayer.common.uvtool import StartedUv, run_uv, wait_uv
@@ -71,6 +71,25 @@ def _uv_cause(stderr: str) -> str:
     text = redact_text(text.replace("No solution found when resolving dependencies: ", ""))
     return text.replace("No solution found when resolving dependencies ", "").replace(
         "cause: ", "")
+
+
+def uv_lines(stderr: str) -> str:
+    """uv's explanation as it wrote it, one line each (indented), without its banner."""
+    # uv's headline repeats ours ("Cannot resolve the requirements"): its causes follow.
+    lines = [ln.rstrip() for ln in stderr.strip().splitlines() if ln.strip()
+             and not ln.startswith(("Using ", "error: No solution found when resolving"))]
+    return redact_text("\n".join("  " + ln.removeprefix("error: ") for ln in lines))
+
+
+def _index_failure(stderr: str, inputs: RequirementInputs) -> IndexUnreachable | None:
+    """uv's failure when it is the index's (resolve/index_failure.py), else None."""
+    from lambdalayer.resolve.index_failure import index_failure
+
+    if "Failed to " not in stderr:  # the usual failure: a conflict, a missing wheel
+        return None
+    origins = [o for o in inputs.index.origins if o.startswith("index: ")]
+    source = origins[0].rsplit("(from ", 1)[-1].rstrip(")") if origins else None
+    return index_failure(stderr, _query_plan(inputs).urls, source)
 
 
 def newest_offer(name: str, inputs: RequirementInputs) -> IndexAnswer:
@@ -225,6 +244,9 @@ def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: s
                               built_from_sdist=tuple(sorted(no_binary)), notes=notes)
         if says_disk_full(result.stderr):  # not a resolution problem: say which disk
             raise disk_full_error(result.stderr)
+        unreachable = _index_failure(result.stderr, inputs)
+        if unreachable is not None:
+            raise unreachable
         cause = _uv_cause(result.stderr)
         missing = _NOT_FOUND.search(result.stderr)
         if missing:
@@ -238,7 +260,8 @@ def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: s
                                result.stderr)
         needs = _NEEDS_WHEEL.search(result.stderr)
         if not needs:
-            raise ResolutionError(f"Cannot resolve the requirements for {target}: {cause}")
+            raise ResolutionError(f"Cannot resolve the requirements for {target}:\n"
+                                  + uv_lines(result.stderr))
         name = canonicalize_name(needs.group(1))
         if name in alternatives():
             raise _no_wheel_error(name, target, newest_offer(name, inputs), cause)

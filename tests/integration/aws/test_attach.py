@@ -196,3 +196,25 @@ def test_config_driven_attach_checks_every_function_before_changing_any(
     assert "at most 5" in result.stderr
     assert aws.layers_of("first-ok") == []  # not changed: the second was refused first
     assert aws.layers_of("second-full") == five
+
+
+def test_a_python310_function_with_a_layer_for_newer_runtimes_is_exit_4(
+        aws: Aws, run: RunCli) -> None:
+    """docs/commands/attach.md: a runtime the layer does not declare is exit 4, whatever
+    the runtime's phase (python3.10 is deprecated)."""
+    aws.publish_raw("py312-only", runtimes=["python3.12"])
+    aws.create_function("legacy", runtime="python3.10")
+    result = run("attach", "--function", "legacy", "--layer", "py312-only")
+    assert result.code == 4, result.stderr
+    assert "python3.10" in result.stderr and "python3.12" in result.stderr
+
+
+def test_a_python310_function_and_the_layer_publish_recorded_is_exit_4(
+        aws: Aws, build_layer: BuildLayer, run: RunCli) -> None:
+    build_layer("pg8000", runtimes=("python3.12", "python3.13"))
+    assert run("publish", "--layer-name", "makenaide-pg8000").code == 0
+    aws.create_function("legacy", runtime="python3.10")
+    for extra in ((), ("--dry-run",)):
+        result = run("attach", "--function", "legacy", *extra)
+        assert result.code == 4, result.stderr
+        assert "python3.10" in result.stderr

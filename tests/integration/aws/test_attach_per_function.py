@@ -45,8 +45,8 @@ def test_a_function_no_built_layer_fits_is_refused_before_any_change(
 
     result = run("attach", "--function", "fn-x86", "--function", "fn-arm")
 
-    assert result.code == 2, result.stderr
-    assert "No layer published to us-east-1 is built for function 'fn-arm'" in result.stderr
+    assert result.code == 4, result.stderr  # docs/commands/attach.md: exit 4
+    assert "no layer published to us-east-1 is built for function 'fn-arm'" in result.stderr
     assert "python3.12 on arm64" in result.stderr
     assert "Traceback" not in result.stderr
     assert aws.layers_of("fn-x86") == []

@@ -12,9 +12,10 @@ from lambdalayer.targets.runtimes import load_runtime_table, parse_runtime_table
 from lambdalayer.targets.target import Target, expand_targets
 
 
-def test_table_covers_python_39_to_314_on_both_architectures() -> None:
+def test_table_covers_python_39_to_315_on_both_architectures() -> None:
     table = load_runtime_table()
-    assert list(table.runtimes) == [f"python3.{n}" for n in range(9, 15)]
+    assert list(table.runtimes) == [f"python3.{n}" for n in range(9, 16)]
+    assert table.runtime("python3.15").os.glibc == (2, 34)
     assert table.runtime("python3.11").os.glibc == (2, 26)
     assert table.runtime("python3.12").os.glibc == (2, 34)
     assert set(table.architectures) == {"x86_64", "arm64"}
