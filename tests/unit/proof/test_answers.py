@@ -145,3 +145,13 @@ def test_a_signal_is_named(tmp_path: Path) -> None:
     answer = run_boxed(_python("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"),
                        cwd=tmp_path, env={}, timeout=30)
     assert answer.crash is not None and "killed by signal 11" in answer.crash
+
+
+def test_the_whole_answer_is_read_before_it_is_judged(tmp_path: Path) -> None:
+    """A run that writes its answer and exits at once: every byte is there."""
+    answer = run_boxed(_python(
+        "import os\nline = b'{\"kind\": \"start\"}\\n'\n"
+        "for _ in range(4):\n    os.write(1, line * 150000)\nos._exit(0)\n"),
+        cwd=tmp_path, env={}, timeout=60)
+    assert answer.crash is None
+    assert len(answer.stdout) == 4 * 150000 * len(b'{"kind": "start"}\n')
