@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from pathlib import Path
 
@@ -182,8 +183,14 @@ def test_native_layer_for_both_archs_is_one_zip_per_arch(tmp_path: Path) -> None
     run = run_cli("build", "pgbin", "-p", "psycopg2-binary", "--runtime", "python3.12",
                   "--out", str(tmp_path), "--json")
     assert run.returncode == 0, run.stderr
-    names = sorted(a["name"] for a in run.json()["artifacts"])
-    assert names == ["pgbin-arm64", "pgbin-x86_64"]
+    artifacts = run.json()["artifacts"]
+    assert sorted(Path(a["path"]).name for a in artifacts) == ["pgbin-arm64.zip",
+                                                               "pgbin-x86_64.zip"]
+    # One layer name, as when two CI jobs build one architecture each: publish makes two
+    # versions of `pgbin`, not two layers (docs/ci.md#one-layer-name-per-layer).
+    assert [a["name"] for a in artifacts] == ["pgbin", "pgbin"]
+    assert {json.loads((tmp_path / f"pgbin-{arch}.json").read_text())["name"]
+            for arch in ("x86_64", "arm64")} == {"pgbin"}
 
 
 def test_native_layer_without_runtime_asks_for_one(tmp_path: Path) -> None:

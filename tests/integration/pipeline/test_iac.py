@@ -52,7 +52,8 @@ def test_unpacked_with_one_zip_per_architecture(tmp_path: Path) -> None:
     run = run_cli("build", "fast", "-p", "orjson==3.10.7", "--runtime", "python3.12",
                   "--out", str(tmp_path / "dist"), "--unpacked", str(target), "--json")
     assert run.returncode == 0, run.stderr
-    names = sorted(a["name"] for a in run.json()["artifacts"])
+    assert [a["name"] for a in run.json()["artifacts"]] == ["fast", "fast"]  # one layer
+    names = sorted(u["name"] for u in run.json()["unpacked"])  # a tree per zip
     assert names == ["fast-arm64", "fast-x86_64"]
     # Each tree's record of what was written sits beside it (docs/safety.md).
     assert sorted(p.name for p in target.iterdir() if not p.name.startswith(".")) == names
