@@ -39,9 +39,9 @@ def test_pg8000_recipe_is_one_pure_zip_for_every_runtime(pg8000_build: dict) -> 
     assert artifact["runtimes"] == CURRENT_RUNTIMES
     assert artifact["architectures"] == ["x86_64", "arm64"]
     versions = {p["name"]: p["version"] for p in artifact["packages"]}
-    assert versions["pg8000"] == "1.30.5"
-    assert versions["scramp"] == "1.4.4"
-    assert set(versions) == {"pg8000", "scramp", "asn1crypto", "python-dateutil", "six"}
+    assert versions["pg8000"] == "1.31.6"
+    assert versions["scramp"] == "1.5.0"
+    assert set(versions) == {"pg8000", "scramp", "asn1crypto", "python-dateutil", "tzdata"}
     for key in ("path", "sha256", "code_sha256", "size", "unzipped_size", "findings"):
         assert key in artifact
     zip_path = Path(artifact["path"])
@@ -55,7 +55,7 @@ def test_pg8000_zip_holds_importable_tree_without_installer_leftovers(pg8000_bui
         infos = archive.infolist()
     assert "python/pg8000/__init__.py" in names
     assert "python/scramp/__init__.py" in names
-    assert any(n.startswith("python/pg8000-1.30.5.dist-info/") for n in names)
+    assert any(n.startswith("python/pg8000-1.31.6.dist-info/") for n in names)
     assert all(n.startswith("python/") for n in names)
     assert not any("/bin/" in n or "__pycache__" in n or n.endswith(".pyc") for n in names)
     assert names == sorted(names)
