@@ -10,4 +10,16 @@ common/errors.py defines the exit code of every failure. docs/architecture.md
 has the map.
 """
 
-__version__ = "0.1.0"
+from pathlib import Path as _Path
+
+
+def _read_version() -> str:
+    """The version hatch-vcs wrote at build or install time, from the git tag
+    (pyproject.toml); 0.0.0 for a source tree that was never built."""
+    try:
+        return (_Path(__file__).parent / "VERSION").read_text("ascii").strip() or "0.0.0"
+    except OSError:
+        return "0.0.0"
+
+
+__version__ = _read_version()

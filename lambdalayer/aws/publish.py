@@ -103,6 +103,7 @@ class PublishedLayer:
     zip_path: Path
     via_s3: bool = False
     grants: tuple[str, ...] = ()
+    architectures: tuple[str, ...] = ()  # the zip's; one layer name has a version per arch
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,15 +198,23 @@ class NewestVersion:
                 and self.architectures == frozenset(layer.architectures))
 
 
-def newest_version(client: Any, layer_name: str) -> NewestVersion | None:
+def newest_version(client: Any, layer_name: str,
+                   architectures: Sequence[str] | None = None) -> NewestVersion | None:
     """The highest-numbered version of a layer and its CodeSha256, or None if it has none.
 
+    With `architectures`, only versions declaring exactly those count: one layer name
+    holds a version per architecture (docs/commands/publish.md), so the arm64 zip is
+    compared with the newest arm64 version, not with the x86_64 one published after it.
     ListLayerVersions items carry no CodeSha256, hence the second call.
     """
+    wanted = frozenset(architectures) if architectures is not None else None
     newest: dict[str, Any] | None = None
     try:
         for page in client.get_paginator("list_layer_versions").paginate(LayerName=layer_name):
             for item in page.get("LayerVersions", []):
+                if wanted is not None and frozenset(
+                        item.get("CompatibleArchitectures", [])) != wanted:
+                    continue
                 if newest is None or item["Version"] > newest["Version"]:
                     newest = item
     except Exception as exc:
@@ -256,13 +265,15 @@ def publish_to_region(
 
     with aws_errors(region=actual, resource=f"layer {layer.name!r}"):
         report("checking")
-        newest = None if options.force else newest_version(client, layer.name)
+        newest = (None if options.force
+                  else newest_version(client, layer.name, layer.architectures))
         if newest is not None and newest.holds(layer):
             grants = _grant(client, layer, newest.version, options, report)
             report("done")
             return PublishedLayer(name=layer.name, region=actual, arn=newest.arn,
                                   version=newest.version, skipped=True,
-                                  zip_path=layer.zip_path, grants=grants)
+                                  zip_path=layer.zip_path, grants=grants,
+                                  architectures=layer.architectures)
         content, via_s3 = _content(layer, clients=clients, region=actual, options=options,
                                    report=report)
         report("publishing")
@@ -283,7 +294,7 @@ def publish_to_region(
     report("done")
     return PublishedLayer(name=layer.name, region=actual, arn=response["LayerVersionArn"],
                           version=version, skipped=False, zip_path=layer.zip_path,
-                          via_s3=via_s3, grants=grants)
+                          via_s3=via_s3, grants=grants, architectures=layer.architectures)
 
 
 def _grant(client: Any, layer: LayerToPublish, version: int, options: PublishOptions,
@@ -426,17 +437,26 @@ def github_output_lines(results: Sequence[PublishedLayer]) -> list[str]:
     """`key=value` lines for $GITHUB_OUTPUT.
 
     `layer_arn` is the first result (first zip, first --region); every result
-    also gets `layer_arn_<name>_<region>` with characters other than letters,
-    digits and '_' turned into '_' (e.g. layer_arn_pg8000_us_east_1).
+    also gets `layer_arn_<name>_<region>` (the first zip of that layer there), and when
+    one layer has a zip per architecture (a native layer built for both),
+    `layer_arn_<name>_<arch>_<region>` too. Characters other than letters, digits and '_'
+    become '_' (e.g. layer_arn_pg8000_us_east_1, layer_arn_psycopg_arm64_us_east_1).
     """
     if not results:
         return []
-    lines = [f"layer_arn={results[0].arn}"]
+    archs: dict[tuple[str, str], set[tuple[str, ...]]] = {}
     for result in results:
-        key = "".join(c if c.isalnum() or c == "_" else "_"
-                      for c in f"layer_arn_{result.name}_{result.region}")
-        lines.append(f"{key}={result.arn}")
-    return lines
+        archs.setdefault((result.name, result.region), set()).add(result.architectures)
+    keys: dict[str, str] = {"layer_arn": results[0].arn}
+    for result in results:
+        names = [result.name]
+        if len(archs[(result.name, result.region)]) > 1 and len(result.architectures) == 1:
+            names.append(f"{result.name}_{result.architectures[0]}")
+        for name in names:
+            key = "".join(c if c.isalnum() or c == "_" else "_"
+                          for c in f"layer_arn_{name}_{result.region}")
+            keys.setdefault(key, result.arn)
+    return [f"{key}={arn}" for key, arn in keys.items()]
 
 
 def append_github_output(path: Path, results: Sequence[PublishedLayer]) -> None:

@@ -107,11 +107,19 @@ def list_versions(client: Any, layer: str) -> LayerVersions:
 
 
 def plan_prune(versions: Sequence[VersionInfo], *, keep: int, force: bool) -> PrunePlan:
-    """Keep the newest `keep`; delete the rest unless a function uses them (or `force`)."""
+    """Keep the newest `keep` of each architecture set; delete the rest unless a function
+    uses them (or `force`). A native layer has a version per architecture under one name,
+    so `--keep 1` keeps the newest arm64 version as well as the newest x86_64 one."""
     if keep < 0:
         raise UsageError("--keep must be 0 or more.")
     ordered = sorted(versions, key=lambda v: v.version, reverse=True)
-    kept, older = ordered[:keep], ordered[keep:]
+    seen: dict[frozenset[str], int] = {}
+    kept: list[VersionInfo] = []
+    older: list[VersionInfo] = []
+    for version in ordered:
+        group = frozenset(version.architectures)
+        seen[group] = seen.get(group, 0) + 1
+        (kept if seen[group] <= keep else older).append(version)
     in_use = () if force else tuple(v for v in older if v.functions)
     delete = tuple(v for v in older if v not in in_use)
     return PrunePlan(keep=tuple(kept), delete=delete, in_use=in_use)

@@ -77,6 +77,14 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
     manifest beside the zip, and the new ARN per region is recorded there. On
     GitHub Actions, `layer_arn` (and `layer_arn_<name>_<region>` for each
     layer and region) are written to $GITHUB_OUTPUT.
+
+    Examples:
+
+    \b
+      lambdalayer publish                        # the configured layers, or the one in dist/
+      lambdalayer publish dist/pg8000.zip --region eu-west-1 --region us-east-1
+      lambdalayer publish dist/pg8000.zip --layer-name team-pg8000 --org o-abc123
+      lambdalayer publish dist/layers-x86_64 dist/layers-arm64   # CI jobs' dist/ folders
     """
     from lambdalayer.project.deploy import PublishFlags, plan_publish
 
@@ -206,6 +214,15 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
     already there changes nothing. Refuses a layer whose declared runtimes or
     architectures exclude the function (--force overrides) and a sixth layer.
     Prints the previous layer list and the command that restores it.
+
+    Examples:
+
+    \b
+      lambdalayer attach                         # each configured layer onto its functions
+      lambdalayer attach --function my-function --dry-run
+      lambdalayer attach --function my-function --layer pg8000:4 --region eu-west-1
+      lambdalayer attach --function api-x86 --function worker-arm \\
+          --out dist/layers-x86_64 --out dist/layers-arm64   # each its own architecture
     """
     from lambdalayer.aws.attach import attach, resolve_layer
     from lambdalayer.project.config import load_config
@@ -360,7 +377,14 @@ def _version_row(v: Any) -> dict[str, Any]:
 @json_option
 def versions_command(layer: str, region: str | None, profile: str | None,
                      endpoint_url: str | None, as_json: bool) -> None:
-    """List a layer's versions, newest first, with the functions in the region using each."""
+    """List a layer's versions, newest first, with the functions in the region using each.
+
+    Examples:
+
+    \b
+      lambdalayer versions pg8000 --region eu-west-1
+      lambdalayer versions arn:aws:lambda:eu-west-1:123456789012:layer:pg8000 --json
+    """
     from lambdalayer.aws.versions import list_versions
 
     listing = list_versions(_lambda_client(region, profile, endpoint_url), layer)
@@ -394,7 +418,13 @@ def prune_command(layer: str, keep: int, region: str | None, profile: str | None
     """Delete all but the newest N versions of a layer.
 
     A version that a function in the region still uses is kept (and reported)
-    unless --force.
+    unless --force. A layer with a version per architecture keeps N of each.
+
+    Examples:
+
+    \b
+      lambdalayer prune pg8000 --keep 3 --dry-run --region eu-west-1
+      lambdalayer prune pg8000 --keep 3 --region eu-west-1
     """
     from lambdalayer.aws.versions import prune
 

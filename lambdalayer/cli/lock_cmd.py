@@ -28,6 +28,13 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, index_url: s
     Each lock (locks/LAYER/RUNTIME-ARCH.txt) is in requirements format with
     --hash lines, readable by pip and uv. `lambdalayer build` uses fresh locks;
     `lambdalayer build --locked` fails when a lock is missing or stale.
+
+    Examples:
+
+    \b
+      lambdalayer lock                           # every configured layer
+      lambdalayer lock --layer db                # only the layer db
+      lambdalayer lock && lambdalayer build --locked
     """
     from lambdalayer.pipeline.plan import plan_targets
     from lambdalayer.project.config import load_config

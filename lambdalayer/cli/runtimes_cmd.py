@@ -39,7 +39,7 @@ def _shown(runtime: Runtime, field: str) -> str:
 @cli.command("runtimes")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def runtimes_command(as_json: bool) -> None:
-    """List the Lambda Python runtimes: OS, glibc, and each one's phase as of today.
+    """List the Lambda Python runtimes: OS, glibc, architectures, and each one's phase.
 
     A phase is supported, deprecated (no more patches; not a default target),
     create blocked or update blocked, from AWS's runtime table (the dates and
@@ -89,12 +89,13 @@ def _render(table: RuntimeTable, rows: list[dict[str, Any]], today: dt.date) -> 
     """A table on a terminal; one aligned plain line per runtime in a log."""
     if sys.stdout.isatty():
         out = Table(title=f"Lambda Python runtimes on {today}")
-        for column in ("runtime", "OS", "glibc", "phase", "deprecated", "create blocked",
-                       "update blocked"):
+        for column in ("runtime", "OS", "glibc", "architectures", "phase", "deprecated",
+                       "create blocked", "update blocked"):
             out.add_column(column, no_wrap=column not in ("OS", "phase"))
         for r, row in zip(table.runtimes.values(), rows, strict=True):
             phase = row["phase"]
-            out.add_row(r.name, r.os.name, row["glibc"], f"[{_PHASE_STYLE[phase]}]{phase}[/]",
+            out.add_row(r.name, r.os.name, row["glibc"], ", ".join(row["architectures"]),
+                        f"[{_PHASE_STYLE[phase]}]{phase}[/]",
                         *(escape(_shown(r, field)) for field in LIFECYCLE_FIELDS))
         human_console().print(out)
     else:
@@ -105,5 +106,6 @@ def _render(table: RuntimeTable, rows: list[dict[str, Any]], today: dt.date) -> 
         for r, row in zip(table.runtimes.values(), rows, strict=True):
             dates = ", ".join(f"{field.replace('_', ' ')} {_shown(r, field)}"
                               for field in LIFECYCLE_FIELDS if getattr(r, field))
-            click.echo(f"{r.name:<{width}}  {r.os.name} (glibc {row['glibc']})  "
+            click.echo(f"{r.name:<{width}}  {r.os.name} (glibc {row['glibc']}; "
+                       f"{', '.join(row['architectures'])})  "
                        f"{row['phase']:<{phase_width}}" + (f"  [{dates}]" if dates else ""))

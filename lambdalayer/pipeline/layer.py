@@ -49,8 +49,8 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     if previous is not None:
         return BuildResult(
             artifacts=tuple(
-                Artifact(name=m.name, zip_path=m.zip_path(path), manifest_path=path, manifest=m,
-                         sizes=None, up_to_date=True)
+                Artifact(name=m.zip_path(path).stem, zip_path=m.zip_path(path),
+                         manifest_path=path, manifest=m, sizes=None, up_to_date=True)
                 for path, m in previous
             ),
             warnings=plan.warnings,

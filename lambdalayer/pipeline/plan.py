@@ -70,7 +70,8 @@ def _check_name(name: str, per_arch: bool) -> None:
     check_layer_name(name, hint=hint)
     if per_arch:
         check_layer_name(f"{name}-x86_64", hint=hint + " With both architectures, a layer "
-                         "with native code is named NAME-x86_64 and NAME-arm64: shorten it.")
+                         "with native code has zips NAME-x86_64.zip and NAME-arm64.zip: "
+                         "shorten it.")
 
 
 def _host_warnings(request: BuildRequest) -> list[str]:

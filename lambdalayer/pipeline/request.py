@@ -84,7 +84,7 @@ class BuildRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class Artifact:
-    name: str
+    name: str  # the zip's stem: NAME, or NAME-ARCH for one architecture of a native layer
     zip_path: Path
     manifest_path: Path
     manifest: Manifest

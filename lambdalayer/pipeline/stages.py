@@ -815,7 +815,10 @@ def _manifest(request: BuildRequest, plan: _Plan, zip_path: Path, sha256: str,
     archs = list(dict.fromkeys(t.arch for t in plan.targets))
     recipe = request.recipe
     return Manifest(
-        name=plan.name,
+        # The layer's name, whatever the zip is called: a native layer built for both
+        # architectures is NAME-x86_64.zip and NAME-arm64.zip, published as two versions
+        # of NAME, as when two CI jobs build one architecture each (docs/ci.md).
+        name=request.name,
         zip=zip_path.name,
         sha256=sha256,
         code_sha256=code_sha256,

@@ -238,6 +238,7 @@ def parse_requirement_text(text: str, path: Path, *, base: Path | None = None,
     requirements: list[Requirement] = []
     locals_: list[LocalRef] = []
     hashed: list[bool] = []
+    unhashed: list[tuple[int, str]] = []
     for number, line in _logical_lines(text):
         body, local = split_local_line(line, base or path.parent)
         if local is not None:
@@ -252,6 +253,10 @@ def parse_requirement_text(text: str, path: Path, *, base: Path | None = None,
             raise UsageError(f"{path}:{number}: {body!r} is not a valid requirement ({exc}).") \
                 from None
         hashed.append("--hash" in line)
+        if not hashed[-1]:
+            unhashed.append((number, body))
+    if any(hashed) and unhashed:
+        _refuse_some_hashes(path, unhashed)
     if not requirements and not locals_ and not virtual:
         raise UsageError(f"-r {path}: the file names no requirements.")
     return RequirementFile(
@@ -259,6 +264,19 @@ def parse_requirement_text(text: str, path: Path, *, base: Path | None = None,
         hashed=bool(hashed) and all(hashed), local_projects=tuple(locals_), base=base,
         virtual=virtual,
     )
+
+
+def _refuse_some_hashes(path: Path, unhashed: list[tuple[int, str]]) -> None:
+    """Hashes on some lines only: pip refuses that file (one --hash turns on hash-checking
+    for every requirement), so a layer built from it would not be the one pip checks."""
+    shown = ", ".join(f"{number} ({body})" for number, body in unhashed[:5])
+    more = f" and {len(unhashed) - 5} more" if len(unhashed) > 5 else ""
+    raise UsageError(
+        f"-r {path}: some requirements carry --hash and others do not; hashes are all or "
+        f"nothing, as in pip. Lines without a hash: {shown}{more}.",
+        hint="Regenerate the file with hashes for every line (`uv pip compile "
+             "--generate-hashes`, `pip-compile --generate-hashes`, or `lambdalayer lock`), "
+             "or remove every --hash.")
 
 
 def logical_lines(text: str) -> list[tuple[int, str]]:

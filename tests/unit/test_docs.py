@@ -105,4 +105,5 @@ def test_the_readme_is_a_guide_whose_commands_ci_runs() -> None:
     assert f"\n{ci_command}\n" in readme
     assert "\npip install . && lambdalayer build pg8000\n" in readme
     assert "Python ≥ 3.10" in readme
-    assert "pip install lambdalayer" not in readme, "not on the package index yet"
+    # On PyPI the distribution is lambdalayer-cli ("lambdalayer" is too close to lambda-layer).
+    assert not re.search(r"install lambdalayer(?!-cli)\b", readme), "PyPI: lambdalayer-cli"

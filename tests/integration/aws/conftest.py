@@ -35,13 +35,13 @@ def build_layer(tmp_path: Path) -> BuildLayer:
               runtimes: tuple[str, ...] = ("python3.12",),
               architectures: tuple[str, ...] = ("x86_64",),
               packages: tuple[tuple[str, str], ...] = (("pg8000", "1.31.2"), ("scramp", "1.4.5")),
-              pad_to: int = 0) -> Path:
+              pad_to: int = 0, stem: str | None = None) -> Path:
         out = dist or tmp_path / "dist"
-        tree = tmp_path / "trees" / f"{name}-{content}"
+        tree = tmp_path / "trees" / f"{stem or name}-{content}"
         package_dir = tree / "python" / name
         package_dir.mkdir(parents=True, exist_ok=True)
         (package_dir / "__init__.py").write_text(f"VERSION = {content!r}\n")
-        zip_path = out / f"{name}.zip"
+        zip_path = out / f"{stem or name}.zip"  # stem: NAME-ARCH, as build names them
         stats = write_zip(iter_tree(tree), zip_path)
         if pad_to:
             # A zip this big is only about its size here; sparse, so it costs no disk.

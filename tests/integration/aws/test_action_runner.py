@@ -298,12 +298,14 @@ def test_one_job_builds_publishes_attaches_and_summarises(
                     env, workspace)
         arn1 = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:demo:1"
         assert first.outputs["layer-arn"] == arn1
+        # The action's output is named as the CLI names it; `layer-arn` stays an alias.
+        assert first.outputs["layer_arn"] == arn1
         assert "No earlier published version to compare with." in first.summary.read_text()
         second = job(tmp_path, "second", {
             **common, "packages": "ll-fixture-tiny==2.0", "regions": "us-east-1, eu-west-1",
             "attach": "true", "functions": "action-fn"}, env, workspace)
     arn2 = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:demo:2"
-    assert second.outputs["layer-arn"] == arn2
+    assert second.outputs["layer-arn"] == second.outputs["layer_arn"] == arn2
     arns = json.loads(second.outputs["arns"])
     assert sorted((a["region"], a["version"]) for a in arns) == [("eu-west-1", 1),
                                                                 ("us-east-1", 2)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from pathlib import Path
 
@@ -38,9 +39,9 @@ def test_pg8000_recipe_is_one_pure_zip_for_every_runtime(pg8000_build: dict) -> 
     assert artifact["runtimes"] == CURRENT_RUNTIMES
     assert artifact["architectures"] == ["x86_64", "arm64"]
     versions = {p["name"]: p["version"] for p in artifact["packages"]}
-    assert versions["pg8000"] == "1.30.5"
-    assert versions["scramp"] == "1.4.4"
-    assert set(versions) == {"pg8000", "scramp", "asn1crypto", "python-dateutil", "six"}
+    assert versions["pg8000"] == "1.31.6"
+    assert versions["scramp"] == "1.5.0"
+    assert set(versions) == {"pg8000", "scramp", "asn1crypto", "python-dateutil", "tzdata"}
     for key in ("path", "sha256", "code_sha256", "size", "unzipped_size", "findings"):
         assert key in artifact
     zip_path = Path(artifact["path"])
@@ -54,7 +55,7 @@ def test_pg8000_zip_holds_importable_tree_without_installer_leftovers(pg8000_bui
         infos = archive.infolist()
     assert "python/pg8000/__init__.py" in names
     assert "python/scramp/__init__.py" in names
-    assert any(n.startswith("python/pg8000-1.30.5.dist-info/") for n in names)
+    assert any(n.startswith("python/pg8000-1.31.6.dist-info/") for n in names)
     assert all(n.startswith("python/") for n in names)
     assert not any("/bin/" in n or "__pycache__" in n or n.endswith(".pyc") for n in names)
     assert names == sorted(names)
@@ -182,8 +183,14 @@ def test_native_layer_for_both_archs_is_one_zip_per_arch(tmp_path: Path) -> None
     run = run_cli("build", "pgbin", "-p", "psycopg2-binary", "--runtime", "python3.12",
                   "--out", str(tmp_path), "--json")
     assert run.returncode == 0, run.stderr
-    names = sorted(a["name"] for a in run.json()["artifacts"])
-    assert names == ["pgbin-arm64", "pgbin-x86_64"]
+    artifacts = run.json()["artifacts"]
+    assert sorted(Path(a["path"]).name for a in artifacts) == ["pgbin-arm64.zip",
+                                                               "pgbin-x86_64.zip"]
+    # One layer name, as when two CI jobs build one architecture each: publish makes two
+    # versions of `pgbin`, not two layers (docs/ci.md#one-layer-name-per-layer).
+    assert [a["name"] for a in artifacts] == ["pgbin", "pgbin"]
+    assert {json.loads((tmp_path / f"pgbin-{arch}.json").read_text())["name"]
+            for arch in ("x86_64", "arm64")} == {"pgbin"}
 
 
 def test_native_layer_without_runtime_asks_for_one(tmp_path: Path) -> None:

@@ -52,7 +52,8 @@ def test_unpacked_with_one_zip_per_architecture(tmp_path: Path) -> None:
     run = run_cli("build", "fast", "-p", "orjson==3.10.7", "--runtime", "python3.12",
                   "--out", str(tmp_path / "dist"), "--unpacked", str(target), "--json")
     assert run.returncode == 0, run.stderr
-    names = sorted(a["name"] for a in run.json()["artifacts"])
+    assert [a["name"] for a in run.json()["artifacts"]] == ["fast", "fast"]  # one layer
+    names = sorted(u["name"] for u in run.json()["unpacked"])  # a tree per zip
     assert names == ["fast-arm64", "fast-x86_64"]
     # Each tree's record of what was written sits beside it (docs/safety.md).
     assert sorted(p.name for p in target.iterdir() if not p.name.startswith(".")) == names
@@ -159,3 +160,47 @@ def test_cdk_synth_gives_the_same_asset_hash(cdk_builds: list[Path]) -> None:
         assert f"asset.{layer[0]}.zip" in template
         hashes.append(layer[0])
     assert hashes[0] == hashes[1] == cdk_fingerprint(cdk_builds[0] / "dist" / "deps.zip")
+
+
+def _terraform_reads(terraform: str, work: Path, dist: Path) -> dict[str, Any]:
+    """What examples/terraform/main.tf's locals read from `dist`: its resource and provider
+    blocks left out, so `terraform console` evaluates them with no provider to download."""
+    work.mkdir()
+    text = (EXAMPLES / "terraform" / "main.tf").read_text("utf-8")
+    locals_only = text[:text.index("\nresource ")].replace(
+        text[text.index("terraform {"):text.index("\n}\n", text.index("terraform {")) + 3], "")
+    (work / "main.tf").write_text(locals_only)
+    shutil.copytree(dist, work / "dist")
+    expression = ("jsonencode({for key, m in local.manifests : key => "
+                  "[m.name, m.zip, m.code_sha256, m.architectures]})\n")
+    done = subprocess.run([terraform, "console"], cwd=work, input=expression,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull,
+                               "CHECKPOINT_DISABLE": "1"})
+    assert done.returncode == 0, done.stderr
+    return json.loads(json.loads(done.stdout.strip().splitlines()[-1]))  # type: ignore[no-any-return]
+
+
+def test_terraform_example_reads_both_layouts(tmp_path: Path) -> None:
+    terraform = _tool("LAMBDALAYER_TEST_TERRAFORM", "terraform")
+    require(terraform is not None, "terraform is not installed")
+    assert terraform is not None
+    pure, native = tmp_path / "pure", tmp_path / "native"
+    for out, package in ((pure, "six==1.17.0"), (native, "orjson==3.10.7")):
+        run = run_cli("build", "deps", "-p", package, "--runtime", "python3.12",
+                      "--out", str(out))
+        assert run.returncode == 0, run.stderr
+    # A pure layer: dist/deps.json, one version for both architectures.
+    read = _terraform_reads(terraform, tmp_path / "tf-pure", pure)
+    assert list(read) == ["deps"]
+    assert read["deps"][:2] == ["deps", "deps.zip"]
+    assert read["deps"][3] == ["x86_64", "arm64"]
+    # Native code, both architectures: there is no dist/deps.json; two versions of "deps".
+    assert not (native / "deps.json").exists()
+    read = _terraform_reads(terraform, tmp_path / "tf-native", native)
+    assert sorted(read) == ["deps-arm64", "deps-x86_64"]
+    for arch in ("x86_64", "arm64"):
+        name, zip_name, code_sha256, archs = read[f"deps-{arch}"]
+        assert (name, zip_name, archs) == ("deps", f"deps-{arch}.zip", [arch])
+        manifest = json.loads((native / f"deps-{arch}.json").read_text())
+        assert code_sha256 == manifest["code_sha256"]

@@ -154,4 +154,4 @@ def test_the_makenaide_example_builds_from_its_committed_locks(tmp_path: Path) -
     assert build.returncode == 0, build.stderr
     [artifact] = build.json()["artifacts"]
     assert artifact["name"] == "makenaide-pg8000"
-    assert {p["name"]: p["version"] for p in artifact["packages"]}["pg8000"] == "1.30.5"
+    assert {p["name"]: p["version"] for p in artifact["packages"]}["pg8000"] == "1.31.6"

@@ -44,7 +44,7 @@ class Server:
     socket_dir: Path
 
     def env(self) -> dict[str, str]:
-        """The handler's settings (examples/db_initializer reads these)."""
+        """The handler's settings (examples/makenaide's makenaide_common.db reads these)."""
         return {"DB_HOST": self.host, "DB_PORT": str(self.port), "DB_USER": self.user,
                 "DB_PASSWORD": self.password, "DB_NAME": self.database}
 

@@ -1,7 +1,7 @@
 """End to end: built layers talk to a real PostgreSQL from a Lambda-like interpreter.
 
-The handlers in examples/db_initializer and examples/makenaide (whose shared
-package comes from the layer too) run through `lambdalayer test --handler
+The handlers of examples/makenaide (whose shared package comes from the layer, or,
+with a plain driver layer, with the function's code) run through `lambdalayer test --handler
 --event` on CPython 3.11, isolated (-I -S) with Lambda's sys.path, so the
 driver can only come from the layer. The server requires SCRAM-SHA-256.
 """
@@ -24,7 +24,7 @@ from tests.integration.proof.postgres import Server, pg_tool, running_server
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-EXAMPLE = EXAMPLES / "db_initializer"
+MAKENAIDE = EXAMPLES / "makenaide"
 TABLES = ["scans", "signals", "tickers"]
 # The psycopg2-binary layer holds native code: it is built for, and run on, this host's arch.
 HOST_ARCH = ({"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine())
@@ -49,8 +49,19 @@ def _reset(server: Server) -> None:
     server.psql("DROP TABLE IF EXISTS signals, scans, tickers")
 
 
+def _function_code(tmp_path: Path) -> Path:
+    """makenaide's db-initializer as one function's code (/var/task): its handler and the
+    shared package beside it, for a layer that holds only a driver."""
+    code = tmp_path / "function"
+    shutil.copytree(MAKENAIDE / "db_initializer", code,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(MAKENAIDE / "common" / "makenaide_common", code / "makenaide_common",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return code
+
+
 def _invoke(zip_path: Path, server: Server, driver: str, *imports: str,
-            code: Path = EXAMPLE) -> dict[str, object]:
+            code: Path) -> dict[str, object]:
     args = ["test", str(zip_path), "--runtime", "python3.11", "--arch", HOST_ARCH or "x86_64",
             "--code", str(code), "--handler", "handler.handler", "--event", "{}", "--json"]
     for module in imports:
@@ -84,7 +95,8 @@ def test_pg8000_layer_creates_the_schema_idempotently(server: Server, tmp_path: 
     assert build.returncode == 0, build.stderr
     _reset(server)
 
-    first = _invoke(tmp_path / "pg8000.zip", server, "pg8000", "pg8000", "scramp")
+    code = _function_code(tmp_path)
+    first = _invoke(tmp_path / "pg8000.zip", server, "pg8000", "pg8000", "scramp", code=code)
     # The driver and its SCRAM implementation came from the layer, nowhere else.
     origins = {i["module"]: i["origin"] for i in first["imports"]}  # type: ignore[attr-defined]
     assert origins == {"pg8000": "/opt/python/pg8000/__init__.py",
@@ -97,7 +109,7 @@ def test_pg8000_layer_creates_the_schema_idempotently(server: Server, tmp_path: 
     assert result["created"] == TABLES and result["existing"] == []
     _assert_schema(server)
 
-    again = _invoke(tmp_path / "pg8000.zip", server, "pg8000")["handler"]
+    again = _invoke(tmp_path / "pg8000.zip", server, "pg8000", code=code)["handler"]
     assert again["result"]["created"] == [] and again["result"]["existing"] == TABLES  # type: ignore[index]
     _assert_schema(server)
 
@@ -111,7 +123,8 @@ def test_psycopg2_binary_layer_creates_the_schema(server: Server, tmp_path: Path
     [zip_path] = sorted(tmp_path.glob("*.zip"))
     _reset(server)
 
-    first = _invoke(zip_path, server, "psycopg2", "psycopg2", "psycopg2._psycopg")
+    code = _function_code(tmp_path)
+    first = _invoke(zip_path, server, "psycopg2", "psycopg2", "psycopg2._psycopg", code=code)
     site = "/opt/python/lib/python3.11/site-packages"
     origins = {i["module"]: i["origin"] for i in first["imports"]}  # type: ignore[attr-defined]
     assert origins["psycopg2"] == f"{site}/psycopg2/__init__.py"
@@ -121,7 +134,7 @@ def test_psycopg2_binary_layer_creates_the_schema(server: Server, tmp_path: Path
     assert result["created"] == TABLES
     _assert_schema(server)
 
-    again = _invoke(zip_path, server, "psycopg2")["handler"]["result"]  # type: ignore[index]
+    again = _invoke(zip_path, server, "psycopg2", code=code)["handler"]["result"]  # type: ignore[index]
     assert again["created"] == [] and again["existing"] == TABLES
 
 
@@ -132,7 +145,8 @@ def test_handler_error_is_the_drivers_own(server: Server, tmp_path: Path) -> Non
     env = {**server.env(), "DB_PASSWORD": "wrong", "DB_DRIVER": "pg8000"}
     passed = [arg for name in sorted(env) for arg in ("--pass-env", name)]
     run = run_cli("test", str(tmp_path / "pg8000.zip"), "--runtime", "python3.11", "--arch",
-                  HOST_ARCH or "x86_64", "--code", str(EXAMPLE), "--handler", "handler.handler",
+                  HOST_ARCH or "x86_64", "--code", str(_function_code(tmp_path)),
+                  "--handler", "handler.handler",
                   "--event", "{}", "--json", *passed, env=env)
     assert run.returncode == 6, run.stderr
     handler = json.loads(run.stdout)["targets"][0]["handler"]
@@ -158,7 +172,7 @@ def test_makenaide_functions_share_the_layers_own_package(server: Server,
     assert origins == {"makenaide_common.db": "/opt/python/makenaide_common/db.py",
                        "pg8000": "/opt/python/pg8000/__init__.py"}
     result = init["handler"]["result"]  # type: ignore[index]
-    assert result == {"existing": [], "created": TABLES}
+    assert (result["existing"], result["created"]) == ([], TABLES)
 
     scan = _invoke(zip_path, server, "pg8000", code=project / "scanner")["handler"]
     assert scan["ok"], scan  # type: ignore[index]
@@ -166,4 +180,5 @@ def test_makenaide_functions_share_the_layers_own_package(server: Server,
     assert server.psql("SELECT status FROM scans") == "succeeded"
 
     again = _invoke(zip_path, server, "pg8000", code=project / "db_initializer")["handler"]
-    assert again["result"] == {"existing": TABLES, "created": []}  # type: ignore[index]
+    result = again["result"]  # type: ignore[index]
+    assert (result["existing"], result["created"]) == (TABLES, [])

@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,32 @@ def test_runtimes_command_shows_phases_and_a_runtime_botocore_adds(tmp_path: Pat
     assert "python3.16" in plain.stderr and "does not know it yet" in plain.stderr
     line = next(li for li in plain.stdout.splitlines() if li.startswith("python3.10 "))
     assert "deprecated 2026-10-31" in line
+    # The architectures docs/commands/runtimes.md promises, in the log line and the table.
+    assert "(glibc 2.26; x86_64, arm64)" in line
+    assert rows["python3.12"]["architectures"] == ["x86_64", "arm64"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal needs a POSIX host")
+def test_runtimes_table_on_a_terminal_has_an_architectures_column() -> None:
+    import os
+    import pty
+    import subprocess
+
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "lambdalayer", "runtimes"], stdout=follower,
+                          stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"},
+                          timeout=60)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    text = shown.decode("utf-8", "replace")
+    assert "architectures" in text and "x86_64, arm64" in text
