@@ -146,3 +146,35 @@ def test_lock_format_pylock_writes_one_per_target_that_build_reads(
     assert built.returncode == 0, built.stderr
     manifest = json.loads((root / "dist" / "pg.json").read_text())
     assert manifest["inputs"]["locks"], "the build must record that it used the locks"
+
+
+@pytest.mark.network
+def test_poetry_export_and_a_uv_pylock_of_one_project_build_the_same_zip(tmp_path: Path) -> None:
+    """docs/supply-chain.md's Poetry line, where Poetry (and poetry-plugin-export) is on PATH."""
+    import shutil
+
+    poetry = shutil.which("poetry")
+    if poetry is None:
+        pytest.skip("poetry is not installed here")
+    root = tmp_path / "fn"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "fn"\nversion = "0"\nrequires-python = ">=3.10"\n'
+        'dependencies = ["scramp==1.4.5"]\n[tool.poetry]\npackage-mode = false\n')
+    for args in (["lock"], ["export", "-f", "requirements.txt", "--only", "main",
+                            "-o", "requirements.txt"]):
+        done = subprocess.run([poetry, *args], cwd=root, capture_output=True, text=True,
+                              check=False, timeout=300)
+        assert done.returncode == 0, done.stderr
+    _uv("lock", "--quiet", cwd=root)
+    _uv("export", "--format", "pylock.toml", "--no-emit-project", "--no-dev", "--quiet",
+        "-o", "pylock.toml", cwd=root)
+    sums = set()
+    for lock in ("requirements.txt", "pylock.toml"):
+        out = tmp_path / lock.split(".")[0]
+        run = run_cli("build", "scram", "-r", str(root / lock), "--runtime", "python3.12",
+                       "--arch", "x86_64", "--no-proof", "--out", str(out),
+                       env={"LAMBDALAYER_CACHE_DIR": str(tmp_path / f"cache-{out.name}")})
+        assert run.returncode == 0, run.stderr
+        sums.add(json.loads((out / "scram.json").read_text())["code_sha256"])
+    assert len(sums) == 1
