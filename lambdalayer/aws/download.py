@@ -9,6 +9,7 @@ then read like any local zip.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,9 +25,11 @@ DOWNLOAD_DEADLINE = 600.0  # seconds for the whole download (a layer is at most 
 
 def check_layer_arn(arn: str, targets: list[Target], *, allow: frozenset[str] = frozenset(),
                     region: str | None = None, profile: str | None = None,
-                    endpoint_url: str | None = None) -> AuditReport:
+                    endpoint_url: str | None = None,
+                    also: Callable[[Path], object] | None = None) -> AuditReport:
     """Download a published layer version (get_layer_version_by_arn's Content.Location)
-    and audit it. AwsError when this account may not read it."""
+    and audit it (`also` gets the downloaded zip too, e.g. for its SBOM). AwsError when
+    this account may not read it."""
     from lambdalayer.aws.arns import parse_layer_arn
 
     parsed = parse_layer_arn(arn)
@@ -41,7 +44,10 @@ def check_layer_arn(arn: str, targets: list[Target], *, allow: frozenset[str] = 
         _download(location, archive, arn=str(parsed))
         from lambdalayer.audit.check import check_path
 
-        return check_path(archive, targets, allow=allow, layer=parsed.name)
+        report = check_path(archive, targets, allow=allow, layer=parsed.name)
+        if also is not None:
+            also(archive)
+        return report
 
 
 def _layer_location(arn: str, *, region: str, profile: str | None, endpoint_url: str | None,

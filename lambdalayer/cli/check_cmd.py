@@ -11,7 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import for_people_on_a_terminal, human_console, marks, print_json
+from lambdalayer.cli.output import (
+    for_people_on_a_terminal,
+    human_console,
+    marks,
+    print_json,
+    say,
+)
 from lambdalayer.cli.vulns import vuln_options
 from lambdalayer.common.errors import EXIT_AUDIT, EXIT_VULNERABLE, Reported, UsageError
 from lambdalayer.common.units import format_size
@@ -39,11 +45,14 @@ _MAX_PATHS = 5
 @click.option("--endpoint-url", metavar="URL",
               help="For a layer ARN: send AWS calls here (boto3 also reads AWS_ENDPOINT_URL).")
 @vuln_options
+@click.option("--sbom", "sbom", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="Also write the zip's (or the ARN's) CycloneDX SBOM to "
+                                   "FILE (e.g. layer.cdx.json).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...],
                   allow: tuple[str, ...], region: str | None, profile: str | None,
                   endpoint_url: str | None, vulns: bool, fail_on: str | None,
-                  vuln_service: str | None, as_json: bool) -> None:
+                  vuln_service: str | None, sbom: Path | None, as_json: bool) -> None:
     """Audit a layer directory, zip or published layer version for its targets.
 
     Looks inside every file: macOS/Windows binaries, Linux binaries for the other
@@ -59,6 +68,7 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
       lambdalayer check ./python --runtime python3.11 --arch arm64
       lambdalayer check arn:aws:lambda:us-east-1:123456789012:layer:x:3 --runtime python3.11
       lambdalayer check dist/pg8000.zip --vulns --fail-on high
+      lambdalayer check arn:aws:lambda:us-east-1:123456789012:layer:x:3 --sbom x.cdx.json
     """
     from lambdalayer.project.checking import check_source
 
@@ -69,7 +79,7 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
                          "(`lambdalayer check` of the ARN audits it) or check dist/NAME.zip.")
     allowed = frozenset(code.strip() for code in allow)
     report = check_source(source, runtimes=runtimes, archs=archs, allow=allowed, region=region,
-                          profile=profile, endpoint_url=endpoint_url)
+                          profile=profile, endpoint_url=endpoint_url, sbom=sbom)
     from lambdalayer.cli.vulns import render_vulns, report_json, vuln_report
 
     vuln = vuln_report(Path(source), vuln_service) if vulns else None
@@ -78,6 +88,7 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
             "ok": report.ok,
             **({"vulns": report_json(vuln)} if vuln is not None else {}),
             "source": source,
+            **({"sbom": str(sbom)} if sbom is not None else {}),
             "targets": list(report.targets),
             "allowed": sorted(allowed),
             "unzipped_size": report.unzipped_size,
@@ -86,6 +97,8 @@ def check_command(source: str, runtimes: tuple[str, ...], archs: tuple[str, ...]
         })
     else:
         _render(source, report)
+        if sbom is not None:
+            say(f"wrote the SBOM {sbom}")
         if vuln is not None:
             render_vulns(source, vuln)
     if not report.ok:

@@ -18,16 +18,22 @@ from lambdalayer.common.errors import UsageError
 @click.option("--recipes", "recipes_dir", type=click.Path(path_type=Path, file_okay=False),
               metavar="DIRECTORY",
               help="A directory of your own recipes (overrides the config's `recipes`).")
+@click.option("--format", "fmt", type=click.Choice(["requirements", "pylock"]),
+              default="requirements", show_default=True,
+              help="requirements: locks/LAYER/RUNTIME-ARCH.txt (pip, uv). pylock: PEP 751 "
+                   "locks/LAYER/pylock.RUNTIME-ARCH.toml.")
 @index_options
 @json_option
-def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, index_url: str | None,
-                 extra_index_urls: tuple[str, ...], find_links: tuple[str, ...],
-                 as_json: bool) -> None:
+def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, fmt: str,
+                 index_url: str | None, extra_index_urls: tuple[str, ...],
+                 find_links: tuple[str, ...], as_json: bool) -> None:
     """Write a lock file per configured layer and target, to commit.
 
     Each lock (locks/LAYER/RUNTIME-ARCH.txt) is in requirements format with
-    --hash lines, readable by pip and uv. `lambdalayer build` uses fresh locks;
-    `lambdalayer build --locked` fails when a lock is missing or stale.
+    --hash lines, readable by pip and uv; with --format pylock, a PEP 751
+    pylock.RUNTIME-ARCH.toml of the packages that target installs.
+    `lambdalayer build` uses fresh locks; `lambdalayer build --locked` fails
+    when a lock is missing or stale.
 
     Examples:
 
@@ -35,6 +41,7 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, index_url: s
       lambdalayer lock                           # every configured layer
       lambdalayer lock --layer db                # only the layer db
       lambdalayer lock && lambdalayer build --locked
+      lambdalayer lock --format pylock           # PEP 751 pylock.*.toml files
     """
     from lambdalayer.pipeline.plan import plan_targets
     from lambdalayer.project.config import load_config
@@ -63,7 +70,7 @@ def lock_command(layers: tuple[str, ...], recipes_dir: Path | None, index_url: s
         for runtime, arch in plan_targets(request).pairs:
             target = Target.parse(runtime, arch)
             result = write_lock(request.name, request.inputs, target,
-                                lock_path(config.locks, request.name, target))
+                                lock_path(config.locks, request.name, target, fmt), fmt)
             written.append((request.name, result))
             if not as_json:
                 state = ("created" if result.created else

@@ -20,9 +20,11 @@ from lambdalayer.common.units import format_size
               help="Audit for this runtime (default: the zip's manifest's). Repeatable.")
 @click.option("--arch", "archs", multiple=True, metavar="ARCH",
               help="x86_64 or arm64, with --runtime. Repeatable.")
+@click.option("--sbom", "sbom", type=click.Path(path_type=Path, dir_okay=False),
+              metavar="FILE", help="Also write the zip's CycloneDX SBOM to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def report_command(source: Path, output: Path, runtimes: tuple[str, ...],
-                   archs: tuple[str, ...], as_json: bool) -> None:
+                   archs: tuple[str, ...], sbom: Path | None, as_json: bool) -> None:
     """Write one HTML page about a layer: a treemap of the unzipped size by package,
     directory and file (zipped sizes on hover), the targets, the audit findings and
     what --slim/--strip/--exclude would save. Opens offline; makes no request.
@@ -30,6 +32,7 @@ def report_command(source: Path, output: Path, runtimes: tuple[str, ...],
     \b
       lambdalayer report dist/pg8000.zip -o pg8000.html
       lambdalayer report ./layer --runtime python3.12 --arch arm64 -o layer.html
+      lambdalayer report dist/pg8000.zip -o pg8000.html --sbom pg8000.cdx.json
     """
     from lambdalayer.common.cache import cache_root
     from lambdalayer.common.safepaths import Protected, check_report_file
@@ -38,13 +41,22 @@ def report_command(source: Path, output: Path, runtimes: tuple[str, ...],
 
     # Before the (slow) measuring: a bad -o fails at once.
     check_report_file(output, Protected.make(cache=cache_root()), option="-o")
+    if sbom is not None:
+        from lambdalayer.common.safepaths import check_writable
+
+        check_writable(sbom, option="--sbom", want_dir=False)
     targets = expand_targets(list(runtimes), list(archs or ("x86_64",))) if runtimes else None
+    if sbom is not None:  # first: a folder is refused before the slow part
+        from lambdalayer.project.checking import existing_sbom
+
+        existing_sbom(source, sbom, targets or [], name=None)
     report = make_report(source, targets)
     write_report(report, output)
     if as_json:
         print_json({"report": str(output), "source": str(source), "unzipped_size": report.total,
                     "zipped_size": report.zipped_total, "packages": len(report.packages),
-                    "findings": len(report.findings)})
+                    "findings": len(report.findings),
+                    **({"sbom": str(sbom)} if sbom is not None else {})})
     else:
         say(f"wrote {output}: {format_size(report.total)} unzipped in "
             f"{len(report.packages)} package(s), {len(report.findings)} finding(s)")

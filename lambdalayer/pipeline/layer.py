@@ -39,10 +39,14 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     new_runtime = note_once(load_runtime_table().runtimes)  # once per botocore model
     if new_runtime:
         plan = replace(plan, warnings=(*plan.warnings, new_runtime))
-    if request.project is not None:
+    if request.project is not None or request.inputs.pylocks:
         from lambdalayer.targets.target import Target
 
-        request.project.check_covers([Target.parse(r, a) for r, a in plan.pairs])
+        targets = [Target.parse(r, a) for r, a in plan.pairs]
+        if request.project is not None:
+            request.project.check_covers(targets)
+        for lock in request.inputs.pylocks:  # before anything is resolved: exit 2
+            lock.check_targets(targets)
     record = inputs_record(request, plan)
     inputs_hash = hash_inputs(record)
     previous = up_to_date(request, inputs_hash)

@@ -1,9 +1,11 @@
 """Lock files: the exact, hashed wheel set of one layer for one target.
 
 `locks/LAYER/RUNTIME-ARCH.txt` is in requirements format with `--hash` lines,
-readable by pip and uv, and meant to be committed. Its header records a hash of
-the inputs it was made from, so `build --locked` can refuse a lock that no
-longer matches the configuration.
+readable by pip and uv, and meant to be committed; `lock --format pylock` writes
+`locks/LAYER/pylock.RUNTIME-ARCH.toml` instead (PEP 751; the runtime's dot is an
+underscore there, as PEP 751 allows none in the name). Either header records a
+hash of the inputs it was made from, so `build --locked` can refuse a lock that
+no longer matches the configuration.
 """
 
 from __future__ import annotations
@@ -46,8 +48,18 @@ class WrittenLock:
     created: bool = False  # there was no lock at this path before
 
 
-def lock_path(locks_dir: Path, layer: str, target: Target) -> Path:
-    return locks_dir / layer / f"{target.runtime.name}-{target.arch}.txt"
+LOCK_FORMATS = ("requirements", "pylock")
+
+
+def lock_path(locks_dir: Path, layer: str, target: Target, fmt: str | None = None) -> Path:
+    """Where the lock of `fmt` goes; without `fmt`, the one a build reads: the
+    requirements-format lock unless only the pylock exists."""
+    folder = locks_dir / layer
+    requirements = folder / f"{target.runtime.name}-{target.arch}.txt"
+    pylock = folder / f"pylock.{target.runtime.name.replace('.', '_')}-{target.arch}.toml"
+    if fmt is None:
+        return pylock if pylock.exists() and not requirements.exists() else requirements
+    return pylock if fmt == "pylock" else requirements
 
 
 def inputs_hash(inputs: RequirementInputs, target: Target) -> str:
@@ -109,8 +121,10 @@ def lockable(inputs: RequirementInputs) -> bool:
                 or any(f.virtual for f in inputs.files))
 
 
-def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path) -> WrittenLock:
-    """Resolve `inputs` for `target` with uv and write the hashed lock to `path` atomically."""
+def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path,
+               fmt: str = "requirements") -> WrittenLock:
+    """Resolve `inputs` for `target` with uv and write the hashed lock to `path` atomically,
+    as requirements or (`fmt` "pylock") a PEP 751 lock of that target's packages only."""
     if not lockable(inputs):
         raise UsageError(
             f"{layer}: only requirements from an index can be locked here. A layer from a "
@@ -125,6 +139,7 @@ def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path
             "--python-platform", target.uv_platform,
             "--python-version", target.runtime.python_version,
             "--only-binary", ":all:", "--generate-hashes", "--no-header", "--no-annotate",
+            *(["--format", "pylock.toml"] if fmt == "pylock" else []),
             *inputs.index.uv_args(),
         ], env=inputs.index.uv_env())
     if result.returncode != 0:
@@ -140,6 +155,8 @@ def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path
     # A direct URL's user:token@ never goes into a file meant to be committed.
     body = strip_credentials(result.stdout)
     index_lines = lock_index(inputs).lock_lines()
+    if fmt == "pylock":  # TOML has no options: said, and passed by the build (locked_inputs)
+        index_lines = [f"# {line}" for line in index_lines]
     header = (
         f"# lambdalayer lock: layer {layer}, target {target}\n"
         f"# inputs: {inputs_hash(inputs, target)}\n"
@@ -154,8 +171,9 @@ def write_lock(layer: str, inputs: RequirementInputs, target: Target, path: Path
     changed = created or path.read_text("utf-8") != text
     if changed:
         write_atomic(path, text.encode("utf-8"))
-    packages = sum(1 for line in body.splitlines() if line and not line[0].isspace()
-                   and not line.startswith("#"))
+    packages = (body.count("[[packages]]") if fmt == "pylock" else
+                sum(1 for line in body.splitlines() if line and not line[0].isspace()
+                    and not line.startswith("#")))
     return WrittenLock(path=path, target=str(target), packages=packages, changed=changed,
                        created=created)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,8 @@ from lambdalayer.resolve.index_settings import IndexSettings
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+
+    from lambdalayer.resolve.pylock import Pylock
 
 # packaging is imported inside the functions that parse: an up-to-date build
 # only needs `exact_pins` on plain `name==version` lines, which the regex
@@ -47,6 +49,7 @@ class RequirementFile:
     base: Path | None = None  # what relative paths in it are relative to (default: its dir)
     # The text is not at `path` (e.g. `uv export` output): it is written out before use.
     virtual: bool = False
+    pylock: Pylock | None = None  # read from a PEP 751 lock (resolve/pylock.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +87,11 @@ class RequirementInputs:
         ever asked about them, so a public project of the same name never stands in for
         yours (docs/own-code.md, "Your names stay yours")."""
         return frozenset(_canonical(r.name) for r in self.all_requirements if r.url)
+
+    @property
+    def pylocks(self) -> tuple[Pylock, ...]:
+        """The PEP 751 locks among the files, to check against the targets."""
+        return tuple(f.pylock for f in self.files if f.pylock is not None)
 
     @property
     def require_hashes(self) -> bool:
@@ -214,7 +222,14 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def read_requirement_file(path: Path) -> RequirementFile:
-    """Read and validate a requirements file (pip / pip-compile / uv format)."""
+    """Read and validate a requirements file (pip / pip-compile / uv format), or a
+    PEP 751 lock (`pylock.toml`, `pylock.NAME.toml`) as the hashed requirements it pins."""
+    from lambdalayer.resolve.pylock import is_pylock, read_pylock
+
+    if is_pylock(path):
+        lock = read_pylock(path)
+        read = parse_requirement_text(lock.requirement_text(), path, virtual=True)
+        return replace(read, path=path.resolve(), hashed=True, pylock=lock)
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
