@@ -124,7 +124,9 @@ def tree_size(path: os.PathLike[str] | str) -> int:
 
 
 # What stands for a file's content without reading it: a write changes the size or the
-# mtime, and always the ctime, which no unprivileged process can set back.
+# mtime, and always the ctime, which no unprivileged process can set back. But a file
+# hard-linked from uv's cache (nlink > 1) gets a new ctime whenever another build links
+# the same cache entry: for those, size, mtime and inode only.
 FileStamp = tuple[int, int, int, int]
 
 
@@ -138,8 +140,9 @@ def tree_stamps(root: Path) -> dict[str, FileStamp]:
                 info = os.lstat(path)
             except OSError:
                 continue
-            stamps[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns,
-                                                   info.st_ctime_ns, info.st_ino)
+            ctime = info.st_ctime_ns if info.st_nlink == 1 else 0
+            stamps[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns, ctime,
+                                                   info.st_ino)
     return stamps
 
 
