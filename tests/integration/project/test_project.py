@@ -124,7 +124,7 @@ def test_installed_wheel_lists_and_uses_its_builtin_recipes(tmp_path: Path) -> N
     wheels = tmp_path / "wheels"
     subprocess.run([uv_binary(), "build", "--wheel", "--out-dir", str(wheels), str(repo)],
                    check=True, capture_output=True)
-    [wheel] = wheels.glob("lambdalayer-*.whl")
+    [wheel] = wheels.glob("lambdalayer_cli-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([uv_binary(), "venv", "--python", sys.executable, str(venv)], check=True,
                    capture_output=True)
