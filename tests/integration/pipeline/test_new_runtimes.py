@@ -1,4 +1,4 @@
-"""A runtime Lambda offers builds the day it is in the table: python3.15 (issue 34)."""
+"""A runtime Lambda offers builds the day it is in the table: python3.15 (docs/runtimes.md)."""
 
 from __future__ import annotations
 
