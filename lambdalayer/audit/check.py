@@ -27,6 +27,7 @@ from lambdalayer.audit.elf import (
 )
 from lambdalayer.audit.findings import AuditReport, Finding, merge_findings
 from lambdalayer.audit.names import collisions
+from lambdalayer.audit.optional import mark_optional
 from lambdalayer.audit.syslibs import load_base_image_libs
 from lambdalayer.audit.tree import LayerFile, LayerTree, scan_layer
 from lambdalayer.audit.zipread import ExtractedZip, safe_extract
@@ -118,6 +119,8 @@ def _target_findings(ctx: rules.Context, tree: LayerTree,
         findings[start:], closure,
         frozenset(f.rel for f in files if may_be_on_demand(f, ctx.target)),
         ctx.target.runtime.os.name, missed=closure - static)
+    # Parts a package loads only for a feature it can do without (optional_parts.toml).
+    findings[start:] = mark_optional(findings[start:], tree, ctx.target, mapped=mapped)
     for dir_name, wheel in tree.wheel_files(files):
         tag_finding = rules.wheel_tags(ctx, dir_name, wheel)
         if tag_finding is not None:

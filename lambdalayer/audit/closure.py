@@ -118,7 +118,8 @@ def may_be_on_demand(layer_file: LayerFile, target: Target) -> bool:
     return loadable and any(layer_file.rel.startswith(root) for root in import_roots(target))
 
 
-def _reason(finding: Finding, os_name: str) -> str:
+def load_reason(finding: Finding, os_name: str) -> str:
+    """Why the loader cannot map the file of a load finding, as a clause ("it needs ...")."""
     subject = finding.subject
     if finding.code == "missing-library":
         return f"it needs {subject}, which is neither in the layer nor on {os_name}"
@@ -139,7 +140,7 @@ def on_demand(finding: Finding, os_name: str) -> Finding:
     message = (
         f"Loaded only on demand: no extension module of the layer links to {name} (a "
         f"plugin or driver that the package opens with dlopen when a feature needs it), "
-        f"and {_reason(finding, os_name)}. Importing the package works on Lambda, but the "
+        f"and {load_reason(finding, os_name)}. Importing the package works on Lambda, but the "
         f"feature that loads {name} will not work there (the plugin or driver fails to "
         "load). If you need it, bundle what it needs in the layer's lib/ directory.")
     return dataclasses.replace(finding, severity=severity, message=message, load="on-demand")

@@ -20,7 +20,7 @@ from lambdalayer.archive.manifest import Manifest, artifact_manifest_paths, read
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import file_digests
 from lambdalayer.common.redact import redact_text
-from lambdalayer.targets.runtimes import load_runtime_table
+from lambdalayer.targets.runtimes import RuntimeTable, load_runtime_table
 
 if TYPE_CHECKING:
     from lambdalayer.pipeline.request import BuildRequest
@@ -56,8 +56,25 @@ def plan_targets(request: BuildRequest) -> TargetPlan:
                           key=arch_order.index)
     warnings.extend(_host_warnings(request))
     _check_name(request.name, len(chosen_archs) > 1)
-    return TargetPlan(pairs=tuple((r, a) for r in chosen for a in chosen_archs),
-                      explicit_runtimes=explicit, warnings=tuple(warnings))
+    pairs = tuple((r, a) for r in chosen for a in chosen_archs
+                  if a in table.runtimes[r].architectures)
+    _check_declared_archs(table, chosen, chosen_archs, explicit=bool(archs))
+    return TargetPlan(pairs=pairs, explicit_runtimes=explicit, warnings=tuple(warnings))
+
+
+def _check_declared_archs(table: RuntimeTable, runtimes: list[str], archs: list[str], *,
+                          explicit: bool) -> None:
+    """A declared runtime limited to some architectures builds only on those; asking for
+    another by name is a usage error, not a silently smaller layer."""
+    for name in runtimes:
+        runtime = table.runtimes[name]
+        missing = [a for a in archs if a not in runtime.architectures]
+        if missing and (explicit or len(missing) == len(archs)):
+            raise UsageError(
+                f"{name} is declared for {', '.join(runtime.architectures)} only (in "
+                f"{runtime.declared_in or 'runtimes.toml'}), not {', '.join(missing)}.",
+                hint="Build it with --arch " + runtime.architectures[0] + ", or add the "
+                "architecture to the declaration if Lambda offers it.")
 
 
 def _check_name(name: str, per_arch: bool) -> None:
@@ -165,8 +182,20 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         "local_inputs": local_inputs_record(request),
         # Only when on, so that the inputs of every build without it hash as before.
         **({"fix_pairs": True} if request.fix_pairs else {}),
+        **_declared_record(plan),
         **_byte_makers(request, plan),
     }
+
+
+def _declared_record(plan: TargetPlan) -> dict[str, Any]:
+    """The facts of the declared runtimes built (changing a declaration rebuilds); nothing
+    when every runtime is the built-in table's, so those builds hash as before."""
+    table = load_runtime_table()
+    declared = {name: {"python": rt.python_version, "os": rt.os.key,
+                       "architectures": list(rt.architectures)}
+                for name in dict.fromkeys(r for r, _ in plan.pairs)
+                if (rt := table.runtimes[name]).declared_in}
+    return {"declared_runtimes": declared} if declared else {}
 
 
 def local_inputs_record(request: BuildRequest) -> list[dict[str, str]]:

@@ -29,14 +29,21 @@ from typing import TYPE_CHECKING, Any, Literal
 from lambdalayer.common import _toml
 from lambdalayer.common.errors import ConfigError, UsageError
 from lambdalayer.resolve.index_settings import IndexSettings
-from lambdalayer.targets.runtimes import load_runtime_table
+from lambdalayer.targets.runtimes import (
+    Runtime,
+    RuntimeTable,
+    builtin_runtime_table,
+    declare_runtime,
+    load_runtime_table,
+    use_declared_runtimes,
+)
 
 if TYPE_CHECKING:
     from lambdalayer.interpreters.configured import ConfiguredInterpreters
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
-             "layers", "interpreters", "proof_sandbox", *_INDEX_KEYS}
+             "layers", "interpreters", "proof_sandbox", "new_runtimes", *_INDEX_KEYS}
 _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
                "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
@@ -117,6 +124,8 @@ class ProjectConfig:
     # [interpreters]: "python3.12-arm64" -> the CPython that proves that target (absolute).
     interpreters: Mapping[str, Path] = field(default_factory=dict)
     proof_sandbox: ProofSandbox | None = None  # the file's proof_sandbox, when it sets one
+    # [new_runtimes."python3.N"]: runtimes this release does not know, declared by the project.
+    declared_runtimes: Mapping[str, Runtime] = field(default_factory=dict)
 
     def index_for(self, flags: IndexSettings, layer: LayerConfig | None = None
                   ) -> IndexSettings:
@@ -244,9 +253,10 @@ def _index(raw: Mapping[str, Any], base: Path, where: str) -> IndexSettings:
     )
 
 
-def _validated_targets(runtimes: tuple[str, ...], archs: tuple[str, ...],
-                       where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    table = load_runtime_table()
+def _validated_targets(runtimes: tuple[str, ...], archs: tuple[str, ...], where: str,
+                       table: RuntimeTable | None = None
+                       ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    table = table or load_runtime_table()
     try:
         return (tuple(table.runtime(r).name for r in runtimes),
                 tuple(table.architecture(a) for a in archs))
@@ -254,13 +264,12 @@ def _validated_targets(runtimes: tuple[str, ...], archs: tuple[str, ...],
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _interpreters(raw: Any, base: Path, where: str) -> dict[str, Path]:
+def _interpreters(raw: Any, base: Path, where: str, table: RuntimeTable) -> dict[str, Path]:
     """`"python3.12-arm64" = "path"` entries, keyed as written canonically; paths relative
     to the file (or starting with ~) are made absolute."""
     if not isinstance(raw, dict):
         raise ConfigError(f'{where}: expected a table like {{ "python3.12-arm64" = '
                           '"/path/to/python3.12" }.')
-    table = load_runtime_table()
     chosen: dict[str, Path] = {}
     for key, value in raw.items():
         runtime, separator, arch = str(key).replace("/", "-").partition("-")
@@ -275,7 +284,8 @@ def _interpreters(raw: Any, base: Path, where: str) -> dict[str, Path]:
     return chosen
 
 
-def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
+def _parse_layer(name: str, raw: Any, base: Path, where: str,
+                 table: RuntimeTable) -> LayerConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table.")
     for key in raw:
@@ -288,8 +298,8 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str) -> LayerConfig:
                           f"project, sources, include (found {', '.join(sources) or 'none'}).")
     _flag(raw, "with_self", where)
     runtimes, archs = _validated_targets(
-        _strings(raw.get("runtimes", []), f"{where}.runtimes"),
-        _strings(raw.get("architectures", []), f"{where}.architectures"), where)
+        _runtime_names(raw, where),
+        _strings(raw.get("architectures", []), f"{where}.architectures"), where, table)
     perms = raw.get("permissions", {})
     if not isinstance(perms, dict):
         raise ConfigError(f"{where}.permissions: expected a table.")
@@ -354,9 +364,11 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
         if key not in _TOP_KEYS:
             raise _unknown(key, _TOP_KEYS, where)
     base = _base(path)
+    declared = _declared_runtimes(data.get("new_runtimes", {}), path, f"{where}.new_runtimes")
+    table = builtin_runtime_table().with_runtimes(declared)
     runtimes, archs = _validated_targets(
-        _strings(data.get("runtimes", []), f"{where}.runtimes"),
-        _strings(data.get("architectures", []), f"{where}.architectures"), where)
+        _runtime_names(data, where),
+        _strings(data.get("architectures", []), f"{where}.architectures"), where, table)
     regions = _strings(data.get("regions", []), f"{where}.regions")
     if "region" in data:
         regions = (_string(data["region"], f"{where}.region"), *regions)
@@ -364,7 +376,7 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
     if not isinstance(layers_raw, dict):
         raise ConfigError(f"{where}.layers: expected tables like [{where}.layers.NAME].")
     layers = {_layer_name(name, f"{where}.layers.{name}"):
-              _parse_layer(name, raw, base, f"{where}.layers.{name}")
+              _parse_layer(name, raw, base, f"{where}.layers.{name}", table)
               for name, raw in layers_raw.items()}
     return ProjectConfig(
         path=path,
@@ -378,10 +390,41 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
         layers=layers,
         index=_index(data, base, where),
         interpreters=_interpreters(data.get("interpreters", {}), base,
-                                   f"{where}.interpreters"),
+                                   f"{where}.interpreters", table),
         proof_sandbox=proof_sandbox_value(data["proof_sandbox"], f"{where}.proof_sandbox")
         if "proof_sandbox" in data else None,
+        declared_runtimes=declared,
     )
+
+
+def _runtime_names(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """`runtimes`: the names to build. A table there is a declaration in the wrong place."""
+    value = raw.get("runtimes", [])
+    if isinstance(value, dict):
+        name = next(iter(value), "python3.N")
+        header = "tool.lambdalayer." if where.startswith("[tool.lambdalayer]") else ""
+        raise ConfigError(f"{where}.runtimes: expected a list of runtime names to build. To "
+                          f"declare a runtime, use [{header}new_runtimes.\"{name}\"] "
+                          "(docs/configuration.md).")
+    return _strings(value, f"{where}.runtimes")
+
+
+def _declared_runtimes(raw: Any, path: Path, where: str) -> dict[str, Runtime]:
+    """[new_runtimes."python3.N"] tables, each checked as runtimes.toml's entries are."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{where}: expected tables like [{where}."python3.16"].')
+    declared = {}
+    for name, entry in raw.items():
+        at = f'{where}."{name}"'
+        if not isinstance(entry, dict):
+            raise ConfigError(f'{at}: expected a table with os = "Amazon Linux 2023" '
+                              '(and python, glibc, architectures).')
+        try:
+            declared[name] = declare_runtime(name, entry, where=at, declared_in=str(path))
+        except ValueError as exc:
+            raise ConfigError(str(exc), hint="A declared runtime is documented in "
+                              "docs/configuration.md (new_runtimes).") from None
+    return declared
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -484,8 +527,11 @@ def _env_list(name: str) -> tuple[str, ...] | None:
 
 def load_config(start: Path | None = None) -> ProjectConfig:
     """The project configuration (file values) with `env` holding LAMBDALAYER_* overrides."""
+    use_declared_runtimes({})  # an earlier config's declarations never outlive it
     path = find_config(start)
     config = (_load_file(path) if path else None) or ProjectConfig(path=None)
+    # From here on every lookup by name (Target.parse, --runtime) knows the declared ones.
+    use_declared_runtimes(config.declared_runtimes)
     runtimes = _env_list("LAMBDALAYER_RUNTIMES")
     archs = _env_list("LAMBDALAYER_ARCHITECTURES")
     checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")

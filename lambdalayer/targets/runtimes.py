@@ -1,14 +1,21 @@
-"""The table of Lambda Python runtimes, loaded from `targets/runtimes.toml` and validated."""
+"""The table of Lambda Python runtimes, loaded from `targets/runtimes.toml` and validated.
+
+A project may declare a runtime this release does not know yet (its OS, glibc,
+Python version and architectures, from the project's config):
+`declare_runtime` validates one declaration with the table's own checks, and
+`use_declared_runtimes` makes the declared runtimes part of `load_runtime_table()`
+for the rest of the process (the config loader calls it; docs/runtimes.md).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from lambdalayer.common import _toml
 from lambdalayer.common.errors import UsageError
@@ -42,6 +49,8 @@ class Runtime:
     block_update: dt.date | None = None
     source: str = ""
     unverified: tuple[str, ...] = ()  # LIFECYCLE_FIELDS not checked against AWS's table
+    architectures: tuple[str, ...] = ("x86_64", "arm64")  # Lambda's names
+    declared_in: str = ""  # the config that declared it; "" for the built-in table's
 
     @property
     def python_version(self) -> str:
@@ -115,8 +124,18 @@ class RuntimeTable:
         return f"{self.architectures[arch]}-manylinux_{runtime.os.uv_manylinux}"
 
     def current(self, today: dt.date | None = None) -> list[Runtime]:
-        """Runtimes not yet deprecated, oldest first: the default build targets."""
-        return [r for r in self.runtimes.values() if not r.is_deprecated(today)]
+        """Built-in runtimes not yet deprecated, oldest first: the default build targets.
+
+        A declared runtime builds only when named: declaring one changes no default build.
+        """
+        return [r for r in self.runtimes.values()
+                if not r.is_deprecated(today) and not r.declared_in]
+
+    def with_runtimes(self, extra: Mapping[str, Runtime]) -> RuntimeTable:
+        """This table and `extra` (declared runtimes), in Python version order."""
+        merged = {**self.runtimes, **extra}
+        return replace(self, runtimes=dict(sorted(merged.items(),
+                                                  key=lambda item: item[1].python)))
 
 
 def _did_you_mean(name: str, choices: Mapping[str, object]) -> str:
@@ -147,6 +166,46 @@ def _date(text: object, where: str) -> dt.date | None:
         raise ValueError(f"{where}: {text!r} is not a date like 2026-10-31") from None
 
 
+def _runtime_version(name: str, where: str) -> tuple[int, int]:
+    """The Python version a runtime name stands for: python3.16 -> (3, 16). ValueError
+    `where: ...` for anything else."""
+    match = _RUNTIME_NAME.match(name)
+    if not match:
+        raise ValueError(f"{where}: {name!r} is not a Lambda Python runtime name like "
+                         "python3.16.")
+    return (3, int(match.group(1)))
+
+
+def _table_runtime(name: str, raw: Mapping[str, Any],
+                   systems: Mapping[str, OperatingSystem]) -> Runtime:
+    """One `[runtimes."python3.N"]` entry of runtimes.toml."""
+    python = _runtime_version(name, f"runtimes.{name}")
+    if raw["os"] not in systems:
+        raise ValueError(f"runtimes.{name}.os: unknown OS {raw['os']!r}")
+    dates = {field: _date(raw.get(field), f"runtimes.{name}.{field}")
+             for field in LIFECYCLE_FIELDS}
+    unverified = tuple(raw.get("unverified", ()))
+    unknown = set(unverified) - set(LIFECYCLE_FIELDS)
+    if unknown:
+        raise ValueError(f"runtimes.{name}.unverified: not a date field: {sorted(unknown)}")
+    known = [d for d in dates.values() if d is not None]
+    if known != sorted(known):
+        raise ValueError(f"runtimes.{name}: dates must fall in the order "
+                         f"{', '.join(LIFECYCLE_FIELDS)}")
+    if known and not raw.get("source"):
+        raise ValueError(f"runtimes.{name}: dates need a `source`")
+    return Runtime(
+        name=name,
+        python=python,
+        os=systems[raw["os"]],
+        deprecated=dates["deprecated"],
+        block_create=dates["block_create"],
+        block_update=dates["block_update"],
+        source=str(raw.get("source", "")),
+        unverified=unverified,
+    )
+
+
 def parse_runtime_table(text: str) -> RuntimeTable:
     """Parse and validate the runtime table. Raises ValueError naming the bad field."""
     data = _toml.loads(text)
@@ -166,35 +225,8 @@ def parse_runtime_table(text: str) -> RuntimeTable:
             libstdcxx=_version_tuple(raw["libstdcxx"], f"os.{key}.libstdcxx"),
             cxxabi=_version_tuple(raw["cxxabi"], f"os.{key}.cxxabi"),
         )
-    runtimes: dict[str, Runtime] = {}
-    for name, raw in data.get("runtimes", {}).items():
-        match = _RUNTIME_NAME.match(name)
-        if not match:
-            raise ValueError(f"runtimes.{name}: not a python3.N runtime name")
-        if raw["os"] not in systems:
-            raise ValueError(f"runtimes.{name}.os: unknown OS {raw['os']!r}")
-        dates = {field: _date(raw.get(field), f"runtimes.{name}.{field}")
-                 for field in LIFECYCLE_FIELDS}
-        unverified = tuple(raw.get("unverified", ()))
-        unknown = set(unverified) - set(LIFECYCLE_FIELDS)
-        if unknown:
-            raise ValueError(f"runtimes.{name}.unverified: not a date field: {sorted(unknown)}")
-        known = [d for d in dates.values() if d is not None]
-        if known != sorted(known):
-            raise ValueError(f"runtimes.{name}: dates must fall in the order "
-                             f"{', '.join(LIFECYCLE_FIELDS)}")
-        if known and not raw.get("source"):
-            raise ValueError(f"runtimes.{name}: dates need a `source`")
-        runtimes[name] = Runtime(
-            name=name,
-            python=(3, int(match.group(1))),
-            os=systems[raw["os"]],
-            deprecated=dates["deprecated"],
-            block_create=dates["block_create"],
-            block_update=dates["block_update"],
-            source=str(raw.get("source", "")),
-            unverified=unverified,
-        )
+    runtimes = {name: _table_runtime(name, raw, systems)
+                for name, raw in data.get("runtimes", {}).items()}
     architectures = dict(data.get("architectures", {}))
     if set(architectures) != {"x86_64", "arm64"}:
         raise ValueError("architectures: expected exactly x86_64 and arm64")
@@ -203,8 +235,124 @@ def parse_runtime_table(text: str) -> RuntimeTable:
 
 
 @cache
-def load_runtime_table() -> RuntimeTable:
+def builtin_runtime_table() -> RuntimeTable:
     """The table shipped inside the package."""
     # A plain path, not importlib.resources: this runs on every build (start-up time).
     text = (Path(__file__).resolve().parent / "runtimes.toml").read_text("utf-8")
     return parse_runtime_table(text)
+
+
+# The built-in table plus a project's declared runtimes, once the config declared some.
+_active: RuntimeTable | None = None
+
+
+def load_runtime_table() -> RuntimeTable:
+    """The runtimes this process targets: the built-in table and any declared runtimes."""
+    return _active or builtin_runtime_table()
+
+
+def use_declared_runtimes(declared: Mapping[str, Runtime]) -> RuntimeTable:
+    """Make `declared` (from `declare_runtime`) part of `load_runtime_table()` from now on,
+    replacing any earlier declarations; an empty mapping restores the built-in table."""
+    global _active
+    _active = builtin_runtime_table().with_runtimes(declared) if declared else None
+    return load_runtime_table()
+
+
+# The keys a declared runtime may have: the facts a build needs, nothing the table must
+# source (lifecycle dates come from AWS's pages, in runtimes.toml).
+DECLARATION_KEYS = ("python", "os", "glibc", "architectures")
+
+
+def declare_runtime(name: str, raw: Mapping[str, Any], *, where: str, declared_in: str,
+                    table: RuntimeTable | None = None) -> Runtime:
+    """A runtime a project declares, checked like the table's own entries.
+
+    `raw` holds `os` (an OS key of runtimes.toml or its name), optionally `python` ("3.N",
+    the name's version), `glibc` (the OS's) and `architectures` (default both). A name the
+    built-in table knows is accepted only when every fact agrees with the table. Raises
+    ValueError starting with `where` and the key at fault.
+    """
+    table = table or builtin_runtime_table()
+    python = _runtime_version(name, where)
+    for key in raw:
+        if key not in DECLARATION_KEYS:
+            raise ValueError(f"{where}: unknown key {key!r}; a runtime declares "
+                             f"{', '.join(DECLARATION_KEYS)}.")
+    system = _declared_os(raw, table, f"{where}.os")
+    if "python" in raw:
+        text = _declared_string(raw["python"], f"{where}.python", '"3.16"')
+        if text != f"{python[0]}.{python[1]}":
+            raise ValueError(f"{where}.python: {text!r} is not the version {name} runs; "
+                             f"expected \"{python[0]}.{python[1]}\".")
+    if "glibc" in raw:
+        text = _declared_string(raw["glibc"], f"{where}.glibc", '"2.34"')
+        glibc = ".".join(map(str, system.glibc))
+        if _version_tuple(text, f"{where}.glibc") != system.glibc:
+            raise ValueError(f"{where}.glibc: {system.name} ships glibc {glibc}, not {text}; "
+                             "a runtime on a new OS needs a lambdalayer release (see os).")
+    archs = _declared_architectures(raw.get("architectures", list(table.architectures)),
+                                    table, f"{where}.architectures")
+    runtime = Runtime(name=name, python=python, os=system, deprecated=None,
+                      architectures=archs, declared_in=declared_in,
+                      source=f"declared in {declared_in}")
+    builtin = table.runtimes.get(name)
+    if builtin is not None and not builtin.declared_in:
+        return _same_as_builtin(runtime, builtin, where)
+    return runtime
+
+
+def _declared_string(value: object, where: str, example: str) -> str:
+    if not isinstance(value, str):
+        # python = 3.10 in TOML is the number 3.1: only a quoted version says what it means.
+        raise ValueError(f"{where}: expected a quoted version like {example}, "
+                         f"not {value!r}.")
+    return value.strip()
+
+
+def _declared_os(raw: Mapping[str, Any], table: RuntimeTable, where: str) -> OperatingSystem:
+    """The OS named by its key in runtimes.toml (al2023) or its name (Amazon Linux 2023)."""
+    systems = {r.os.key: r.os for r in table.runtimes.values()}
+    known = ", ".join(f"{key} ({system.name})" for key, system in systems.items())
+    if "os" not in raw:
+        raise ValueError(f"{where}: missing; name the runtime's OS: {known}.")
+    wanted = _declared_string(raw["os"], where, '"Amazon Linux 2023"').lower()
+    for key, system in systems.items():
+        if wanted in (key.lower(), system.name.lower()):
+            return system
+    raise ValueError(f"{where}: unknown OS {raw['os']!r}; known: {known}. A runtime on "
+                     "another OS needs a lambdalayer release: the audit checks every "
+                     "library against that OS's base image (docs/base-image-libs.md).")
+
+
+def _declared_architectures(value: object, table: RuntimeTable, where: str
+                            ) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value \
+            or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: expected a list like [\"x86_64\", \"arm64\"].")
+    try:
+        chosen = {table.architecture(v) for v in value}
+    except UsageError as exc:
+        raise ValueError(f"{where}: {exc.message}") from None
+    return tuple(a for a in table.architectures if a in chosen)
+
+
+def _facts(runtime: Runtime) -> str:
+    return (f"Python {runtime.python_version} on {runtime.os.name} (glibc "
+            f"{'.'.join(map(str, runtime.os.glibc))}), {' and '.join(runtime.architectures)}")
+
+
+def _same_as_builtin(declared: Runtime, builtin: Runtime, where: str) -> Runtime:
+    """A declaration of a runtime this release knows: harmless when it says what the table
+    says (a declaration kept after upgrading), refused when it contradicts it."""
+    if (declared.python, declared.os.key, declared.architectures) == (
+            builtin.python, builtin.os.key, builtin.architectures):
+        return builtin
+    raise ValueError(
+        f"{where}: lambdalayer already knows {builtin.name} ({_facts(builtin)}, from AWS's "
+        f"pages: runtimes.toml) and this declaration says {_facts(declared)}. Pinning other "
+        "facts for a known runtime would build layers for a target Lambda does not have; "
+        "remove the declaration (or make it match), and report the table if AWS changed "
+        "the runtime.")
