@@ -48,12 +48,15 @@ def report_command(source: Path, output: Path, runtimes: tuple[str, ...],
     if (fail_on or vuln_service) and not vulns:
         raise UsageError("--fail-on and --vuln-service go with --vulns: add --vulns.")
     targets = expand_targets(list(runtimes), list(archs or ("x86_64",))) if runtimes else None
+    report = make_report(source, targets)  # first: an unreadable layer is its usage error
     asked = None
     if vulns:
+        import dataclasses
+
         from lambdalayer.cli.vulns import vuln_report
 
-        asked = vuln_report(source, vuln_service) if source.exists() else None
-    report = make_report(source, targets, vulns=asked.as_dict() if asked else None)
+        asked = vuln_report(source, vuln_service)
+        report = dataclasses.replace(report, vulns=asked.as_dict())
     write_report(report, output)
     if as_json:
         print_json({"report": str(output), "source": str(source), "unzipped_size": report.total,

@@ -59,13 +59,10 @@ def make_report(source: Path, targets: list[Target] | None = None, *,
     """Measure and audit the layer zip or directory at `source`. Targets default to
     the zip's manifest's; its findings (and its `vulns`, unless a `vulns` answer is
     given) are used when the manifest matches the zip."""
-    from lambdalayer.supply.inventory import layer_distributions
-
-    licences = tuple((d.name, d.version, d.licence.text) for d in layer_distributions(source)) \
-        if source.exists() else ()
     if source.is_dir():
         report = _report_tree(source, str(source), source.name, targets or [], None, None)
-        return LayerReport(**{**report.__dict__, "licences": licences, "vulns": vulns})
+        return LayerReport(**{**report.__dict__, "licences": _licences(source),
+                              "vulns": vulns})
     if not source.is_file():
         raise UsageError(f"{source} does not exist.", hint="Give a layer .zip or directory.")
     manifest = _own_manifest(source)
@@ -77,10 +74,18 @@ def make_report(source: Path, targets: list[Target] | None = None, *,
             zipped = {i.filename: i.compress_size for i in archive.infolist() if not i.is_dir()}
         report = _report_tree(extracted.root, str(source), source.stem, targets or [], zipped,
                               manifest)
+        licences = _licences(extracted.root)
     return LayerReport(**{**report.__dict__, "zipped_total": extracted.zipped_size,
                           "licences": licences,
                           "vulns": vulns if vulns is not None
                           else (manifest.vulns if manifest else None)})
+
+
+def _licences(root: Path) -> tuple[tuple[str, str, str], ...]:
+    """(distribution, version, licence) of each distribution in the layer tree `root`."""
+    from lambdalayer.supply.inventory import layer_distributions
+
+    return tuple((d.name, d.version, d.licence.text) for d in layer_distributions(root))
 
 
 def write_report(report: LayerReport, destination: Path, *, option: str = "--output") -> None:
