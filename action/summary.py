@@ -5,7 +5,9 @@ Markdown for $GITHUB_STEP_SUMMARY. Per layer: targets, sizes, the import proof
 (each artifact's `import_test`: status passed / failed / skipped, with a reason),
 the sandbox each target's proof ran in (`sandbox_kind`: bwrap, box or none; from the
 manifest's `proof` when the build did not prove the zip again), where it was
-published, and the package changes against the version it replaces.
+published, the licences of its distributions, the known vulnerabilities when the build
+asked (`vulns`: this build's, else the manifest's), and the package changes against the
+version it replaces.
 Standard library only: it runs on the runner's python3, not in lambdalayer's venv.
 """
 
@@ -75,6 +77,47 @@ def sandbox_cell(artifact: dict[str, Any]) -> str:
                      f"{', '.join(names)}" for kind, names in kinds.items())
 
 
+def _cell(text: Any) -> str:
+    """One table cell: one line, no column separators."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def licences_cell(artifact: dict[str, Any]) -> str:
+    """`MIT (a, b); unknown (c)` from `build --json`'s `licences`."""
+    by_licence: dict[str, list[str]] = {}
+    for dist in artifact.get("licences") or []:
+        if isinstance(dist, dict):
+            by_licence.setdefault(str(dist.get("licence")), []).append(str(dist.get("name")))
+    order = sorted(by_licence, key=lambda text: (text == "unknown", text.lower()))
+    return _cell("; ".join(f"{text} ({', '.join(by_licence[text])})" for text in order))
+
+
+def vulns_lines(artifact: dict[str, Any]) -> list[str]:
+    """The vulnerability row (and a table of the advisories) when the build asked."""
+    vulns = artifact.get("vulns")
+    if not isinstance(vulns, dict):
+        vulns = (load_path(artifact.get("manifest")) or {}).get("vulns")
+    if not isinstance(vulns, dict):
+        return []
+    if vulns.get("problem"):
+        return [f"| vulnerabilities | not checked: {_cell(vulns['problem'])} |"]
+    found = [v for v in vulns.get("vulnerabilities") or [] if isinstance(v, dict)]
+    if not found:
+        return [f"| vulnerabilities | none known ({vulns.get('checked', 0)} distributions "
+                f"checked) |"]
+    fixes = " ".join(f"-p '{fix}'" for fix in vulns.get("fixes") or [])
+    lines = [f"| vulnerabilities | **{len(found)} known**" +
+             (f"; fix: `{_cell(fixes)}`" if fixes else "") + " |", "",
+             "| package | advisory | severity | fixed in | |", "|---|---|---|---|---|"]
+    for v in found:
+        ids = ", ".join([str(v.get("id")), *map(str, v.get("aliases") or [])])
+        lines.append(f"| {_cell(v.get('package'))} {_cell(v.get('version'))} | {_cell(ids)} | "
+                     f"{_cell(v.get('severity'))} | "
+                     f"{_cell(', '.join(map(str, v.get('fixed') or [])) or 'no fix yet')} | "
+                     f"{_cell(v.get('summary') or '')} |")
+    return lines
+
+
 def load_path(path: Any) -> Any:
     if not isinstance(path, str) or not path:
         return None
@@ -113,8 +156,12 @@ def artifact_lines(artifact: dict[str, Any], releases: list[dict[str, Any]]) -> 
              f"{size(artifact['unzipped_size'])} unzipped |",
              f"| import test | {proof_cell(artifact.get('import_test'))} |",
              f"| sandbox | {sandbox_cell(artifact)} |"]
+    if artifact.get("licences"):
+        lines.append(f"| licences | {licences_cell(artifact)} |")
     lines += [f"| {p['region']} | {'unchanged' if p['skipped'] else 'published'} `{p['arn']}` |"
               for p in releases]
+    # Last: its advisories' table ends the artifact's table.
+    lines += vulns_lines(artifact)
     lines.append("")
     old = next((p.get("supersedes") for p in releases if p.get("supersedes")), None)
     lines.append(changes(old, artifact["path"]) if old

@@ -81,6 +81,9 @@ class Manifest:
     proof: list[ProofRecord] = field(default_factory=list)
     # The layer's SBOM beside the zip (NAME.cdx.json, docs/supply-chain.md); None before.
     sbom: str | None = None
+    # What `build --vulns` last heard from the vulnerability service about this zip
+    # (supply/osv.py VulnReport.as_dict; None: not asked). Read by `report` and the Action.
+    vulns: dict[str, Any] | None = None
     schema: int = MANIFEST_SCHEMA
 
     def zip_path(self, manifest_path: Path) -> Path:

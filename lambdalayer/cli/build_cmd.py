@@ -10,11 +10,13 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, index_options, proof_sandbox_option
+from lambdalayer.cli.vulns import build_vuln_options
 
 if TYPE_CHECKING:
     from lambdalayer.project.builds import FunctionTarget
     from lambdalayer.project.config import ProofSandbox
     from lambdalayer.project.precedence import BuildFlags
+    from lambdalayer.project.supply_checks import VulnSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +48,10 @@ class _CommandLine:
     smoke: bool | None  # the old names: --smoke = --test-report, --no-smoke = --no-proof
     fix_pairs: bool
     proof_sandbox: ProofSandbox | None
+    deny_licences: tuple[str, ...]
+    vulns: bool | None
+    fail_on: str | None
+    vuln_service: str | None
     slim: bool
     strip: bool
     excludes: tuple[str, ...]
@@ -71,6 +77,7 @@ class _CommandLine:
             allow=self.allow, locked=self.locked, sources=self.sources,
             includes=self.includes, project=self.project, with_self=self.with_self,
             follow_links=self.follow_links, proof_sandbox=self.proof_sandbox,
+            deny_licences=self.deny_licences,
             index=IndexSettings(index_url=self.index_url,
                                 extra_index_urls=self.extra_index_urls,
                                 find_links=self.find_links, offline=self.offline),
@@ -94,6 +101,12 @@ class _CommandLine:
             raise UsageError("--no-proof (--no-smoke) and --test-report (--smoke) do not go "
                              "together: the test report comes from the proof's run.")
         return no_proof
+
+    def vuln_settings(self) -> VulnSettings:
+        from lambdalayer.project.supply_checks import VulnSettings
+
+        return VulnSettings(enabled=self.vulns, fail_on=self.fail_on,
+                            service=self.vuln_service)
 
     def function(self) -> FunctionTarget | None:
         if not self.for_function:
@@ -175,6 +188,12 @@ class _CommandLine:
                    "build; a warning names the pin, the manifest records it. Default: "
                    "refuse and advise the pin (exit 6).")
 @proof_sandbox_option
+@click.option("--deny-licence", "deny_licences", multiple=True, metavar="LICENCE",
+              help="Refuse (exit 4, nothing written) a layer with a distribution that needs "
+                   "this licence: an SPDX id (GPL-3.0-only), a glob (AGPL-*) or unknown. "
+                   "'A OR B' passes when the other is allowed. Repeatable; adds to the "
+                   "config's deny_licences.")
+@build_vuln_options
 @click.option("--slim", is_flag=True,
               help="Leave out what no import needs: tests/ and test/ dirs, C/C++ sources and "
                    "headers, .pyx/.pxd/.pyi, docs and examples inside packages.")
@@ -222,6 +241,7 @@ def build_command(**given: Any) -> None:
       lambdalayer build common -p ./libs/common          # your own project, built to a wheel
       lambdalayer build shared --source src --include ./jq:bin/
       lambdalayer build deps --project . --runtime python3.12   # uv.lock's versions
+      lambdalayer build api -r requirements.txt --vulns --fail-on high --deny-licence 'AGPL-*'
     """
     from lambdalayer.cli.build_render import build_with_progress, render_build
     from lambdalayer.project.builds import build_all
@@ -229,5 +249,5 @@ def build_command(**given: Any) -> None:
     options = _CommandLine(**given)
     outcome = build_all(options.flags(), for_function=options.function(),
                         unpacked_dir=options.unpacked_dir, report_file=options.report_file,
-                        build=build_with_progress)
+                        build=build_with_progress, vulns=options.vuln_settings())
     render_build(outcome, as_json=options.as_json, verbose=options.verbose)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lambdalayer.cli.output import human_console, print_json, say
-from lambdalayer.common.errors import Reported
+from lambdalayer.common.errors import EXIT_VULNERABLE, Reported
 from lambdalayer.common.units import format_size
 from lambdalayer.pipeline.layer import build_layer
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from lambdalayer.project.builds import BuildOutcome
+    from lambdalayer.project.supply_checks import ArtifactSupply
     from lambdalayer.proof.runner import ProofReport
     from lambdalayer.proof.verdict import ArtifactProof
     from lambdalayer.reports.sizing import SizeReport
@@ -36,12 +37,45 @@ def render_build(outcome: BuildOutcome, *, as_json: bool, verbose: bool = False)
         _render_rich(human_console(), result)
     else:
         _render_plain(result)
+    for supply in outcome.supply:
+        _render_supply(supply, as_json)
     for done in outcome.unpacked or ():
         say(f"unpacked {done.name} into {done.directory} ({done.files} entries)")
     for path in outcome.reports or ():
         say(f"wrote {path}")
     if outcome.test_reports is not None:
         _finish_test_reports(list(outcome.test_reports), as_json)
+    # Last: the zips, SBOMs and manifests are written and everything was said.
+    if any(s.vulns is not None and s.vulns.failing(outcome.fail_on) for s in outcome.supply):
+        raise Reported(EXIT_VULNERABLE)
+
+
+def licence_line(supply: ArtifactSupply) -> str:
+    """`licences in NAME.zip: MIT (a, b); BSD-3-Clause (c); unknown (d)`."""
+    by_licence: dict[str, list[str]] = {}
+    for dist in supply.distributions:
+        by_licence.setdefault(dist.licence.text, []).append(dist.name)
+    order = sorted(by_licence, key=lambda text: (text == "unknown", text.lower()))
+    listed = "; ".join(f"{text} ({', '.join(by_licence[text])})" for text in order)
+    return f"licences in {supply.zip_path.name}: {listed or 'no distributions'}"
+
+
+def _render_supply(supply: ArtifactSupply, as_json: bool) -> None:
+    """Each artifact's licences, then what the vulnerability service said (--vulns)."""
+    say(licence_line(supply))
+    if supply.vulns is not None:
+        from lambdalayer.cli.vulns import render_vulns
+
+        render_vulns(str(supply.zip_path), supply.vulns, stderr=as_json)
+
+
+def supply_json(supply: ArtifactSupply | None) -> dict[str, Any]:
+    """An artifact's `licences` and `vulns` (null: not asked) keys (docs/json.md)."""
+    if supply is None:
+        return {"licences": [], "vulns": None}
+    return {"licences": [{"name": d.name, "version": d.version, "licence": d.licence.text,
+                          "source": d.licence.source} for d in supply.distributions],
+            "vulns": supply.vulns.as_dict() if supply.vulns is not None else None}
 
 
 def _build_json(outcome: BuildOutcome) -> dict[str, Any]:
@@ -50,6 +84,10 @@ def _build_json(outcome: BuildOutcome) -> dict[str, Any]:
                  "warnings": list(result.warnings)}
                 if outcome.test_reports is None
                 else _with_test_reports(result, list(outcome.test_reports)))
+    by_zip = {s.zip_path: s for s in outcome.supply}
+    entries = cast("list[dict[str, Any]]", document["artifacts"])
+    for entry, artifact in zip(entries, result.artifacts, strict=True):
+        entry.update(supply_json(by_zip.get(artifact.zip_path)))
     if outcome.reports is not None:
         document["reports"] = [str(path) for path in outcome.reports]
     if outcome.unpacked is not None:

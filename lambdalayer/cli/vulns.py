@@ -3,28 +3,41 @@ distribution of a layer and render the answer (supply/osv.py does the asking).""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.markup import escape
 
 from lambdalayer.cli.output import human_console
-from lambdalayer.supply.osv import VulnReport
+
+if TYPE_CHECKING:  # neither rich nor packaging for --help or a plain build's summary
+    from lambdalayer.supply.osv import VulnReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 SERVICE_ENV = "LAMBDALAYER_VULN_SERVICE"
 
 
+_ASK = ("Ask OSV (the database pip-audit and osv-scanner use) about every distribution's "
+        "exact version; list each known vulnerability with its fixed versions and a fix line.")
+
+
 def vuln_options(command: F) -> F:
-    """The three options, in the order --help shows them."""
+    """The three options of `check`, in the order --help shows them."""
+    return _with_options(command, click.option("--vulns", is_flag=True, help=_ASK))
+
+
+def build_vuln_options(command: F) -> F:
+    """`build`'s: --vulns/--no-vulns (None: not given; the config decides), then the same."""
+    return _with_options(command, click.option(
+        "--vulns/--no-vulns", "vulns", default=None,
+        help=_ASK + " Asked once the zip, SBOM and manifest are written, and recorded in "
+                    "the manifest. Also `vulns = true` in the config, or LAMBDALAYER_VULNS=1."))
+
+
+def _with_options(command: F, vulns: Callable[[F], F]) -> F:
     for option in reversed((
-        click.option("--vulns", is_flag=True,
-                     help="Ask OSV (the database pip-audit and osv-scanner use) about every "
-                          "distribution's exact version; list each known vulnerability "
-                          "with its fixed versions and a fix line."),
+        vulns,
         click.option("--fail-on", "fail_on", type=click.Choice(["any", "high", "critical"]),
                      help="With --vulns: exit 9 when a vulnerability of this severity or "
                           "worse ships (any: every one). Default: report only."),
@@ -37,28 +50,20 @@ def vuln_options(command: F) -> F:
 
 
 def vuln_report(source: Path, service: str | None) -> VulnReport:
-    """The vulnerabilities of the layer zip or folder `source` (one core call each)."""
-    from lambdalayer.common.cache import usable_root
-    from lambdalayer.supply.inventory import layer_distributions
-    from lambdalayer.supply.osv import DEFAULT_SERVICE, query
+    """The vulnerabilities of the layer zip or folder `source` (one core call)."""
+    from lambdalayer.project.supply_checks import layer_vulns
 
-    shipped = layer_distributions(source)
-    return query([(d.name, d.version) for d in shipped],
-                 service=service or os.environ.get(SERVICE_ENV) or DEFAULT_SERVICE,
-                 cache_root=usable_root())
+    return layer_vulns(source, service)
 
 
 def report_json(report: VulnReport) -> dict[str, Any]:
-    return {"service": report.service, "problem": report.problem,
-            "checked": len(report.asked), "fixes": list(report.fixes),
-            "vulnerabilities": [{"package": a.package, "version": a.version, "id": a.id,
-                                 "aliases": list(a.aliases), "severity": a.severity,
-                                 "fixed": list(a.fixed), "summary": a.summary}
-                                for a in report.advisories]}
+    return report.as_dict()
 
 
 def render_vulns(label: str, report: VulnReport, *, stderr: bool = False) -> None:
     """One line per advisory, then the fix line that removes them all."""
+    from rich.markup import escape
+
     console = human_console() if not stderr else _stderr()
     if report.problem:
         console.print(escape(report.problem))

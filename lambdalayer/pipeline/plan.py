@@ -183,6 +183,7 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         # Only when on, so that the inputs of every build without it hash as before.
         **({"fix_pairs": True} if request.fix_pairs else {}),
         **_declared_record(plan),
+        **({"deny_licences": list(request.deny_licences)} if request.deny_licences else {}),
         **_byte_makers(request, plan),
     }
 

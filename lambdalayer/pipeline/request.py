@@ -70,6 +70,9 @@ class BuildRequest:
     # "required": no proof runs outside its sandbox (SandboxUnavailable, exit 8) instead of
     # running with a scrubbed environment only; docs/sandbox-and-limits.md.
     proof_sandbox: Literal["auto", "required"] = "auto"
+    # --deny-licence / deny_licences: licences no distribution of the layer may need
+    # (supply/licences.py); a layer with one is refused like an audit error (exit 4).
+    deny_licences: tuple[str, ...] = ()
 
     def inputs_for(self, target: object) -> RequirementInputs:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""

@@ -77,6 +77,7 @@ from lambdalayer.resolve.requirements import RequirementInputs
 from lambdalayer.resolve.resolver import Resolution, resolve_for_target
 from lambdalayer.resolve.sources import place_includes, place_sources
 from lambdalayer.shrink.apply import ShrinkOptions, shrink_layer
+from lambdalayer.supply.inventory import refuse_denied_licences
 from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
 
@@ -542,6 +543,7 @@ def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
         item.allow = item.allow | {"missing-python-dir"}
     with clock.stage("audit"):
         item.findings = _audit(root, layer.targets, item.allow, request.name)
+        refuse_denied_licences(root, request.deny_licences, layer.name)
     if request.compile:
         compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                              sizes.total, progress=progress)

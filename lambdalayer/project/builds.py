@@ -21,6 +21,7 @@ from lambdalayer.project.precedence import BuildFlags
 
 if TYPE_CHECKING:
     from lambdalayer.archive.unpack import Unpacked
+    from lambdalayer.project.supply_checks import ArtifactSupply, VulnSettings
     from lambdalayer.proof.runner import ProofReport
 
 
@@ -40,6 +41,9 @@ class BuildOutcome:
     unpacked: tuple[Unpacked, ...] | None = None  # with --unpacked
     reports: tuple[Path, ...] | None = None  # with --report
     test_reports: tuple[ProofReport, ...] | None = None  # with --smoke, one per artifact
+    # Per artifact: its distributions' licences and, with --vulns, its vulnerabilities.
+    supply: tuple[ArtifactSupply, ...] = ()
+    fail_on: str | None = None  # --fail-on: exit 9 at this severity (after rendering)
 
 
 def _summed(timings: Iterable[tuple[tuple[str, float], ...]]) -> tuple[tuple[str, float], ...]:
@@ -51,15 +55,20 @@ def _summed(timings: Iterable[tuple[tuple[str, float], ...]]) -> tuple[tuple[str
 
 def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
               unpacked_dir: Path | None = None, report_file: Path | None = None,
-              build: Callable[[BuildRequest], BuildResult] = build_layer) -> BuildOutcome:
+              build: Callable[[BuildRequest], BuildResult] = build_layer,
+              vulns: VulnSettings | None = None) -> BuildOutcome:
     """Every layer one `build` invocation makes (`build` builds one: build_layer with
     the caller's progress), and the extras asked for."""
     from lambdalayer.project.config import configured_interpreters, load_config
     from lambdalayer.project.outputs import check_build_outputs
     from lambdalayer.project.precedence import apply_locks, plan_builds
+    from lambdalayer.project.supply_checks import VulnSettings, require_vulns, supply_checks
 
     flags = _with_function_target(flags, for_function)
     config = load_config()
+    asked = vulns or VulnSettings()
+    vulns = dataclasses.replace(asked, enabled=config.vulns_for(asked.enabled))
+    require_vulns(vulns)
     requests, lock_warnings = apply_locks(plan_builds(flags, config), config,
                                           locked=flags.locked)
     # Every output path is judged before anything is written (docs/safety.md).
@@ -72,6 +81,8 @@ def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
                   *(w for r in results for w in r.warnings)),
         timings=_summed(r.timings for r in results),
     )
+    # Before the HTML reports, which show the vulnerabilities recorded in the manifests.
+    supply = supply_checks(result.artifacts, vulns)
     unpacked = None if unpacked_dir is None else tuple(_unpack(result, unpacked_dir))
     reports = None if report_file is None else tuple(_reports(result, report_file))
     test_reports = None
@@ -83,7 +94,8 @@ def build_all(flags: BuildFlags, *, for_function: FunctionTarget | None = None,
                                              configured=configured_interpreters(config),
                                              sandbox_required=required))
     return BuildOutcome(result=result, unpacked=unpacked, reports=reports,
-                        test_reports=test_reports)
+                        test_reports=test_reports,
+                        supply=supply, fail_on=vulns.fail_on)
 
 
 def _index_notes(requests: Iterable[BuildRequest]) -> list[str]:

@@ -13,8 +13,9 @@ Precedence, lowest first: built-in defaults < this file < `LAMBDALAYER_*`
 environment variables < command-line flags. The environment variables are
 LAMBDALAYER_OUT, LAMBDALAYER_REGION, LAMBDALAYER_RUNTIMES and
 LAMBDALAYER_ARCHITECTURES (comma-separated), LAMBDALAYER_RECIPES,
-LAMBDALAYER_PROOF_SANDBOX (auto or required) and LAMBDALAYER_CONFIG (the file to
-use instead of searching).
+LAMBDALAYER_PROOF_SANDBOX (auto or required), LAMBDALAYER_VULNS (1 or 0: `build`
+asks OSV about every distribution) and LAMBDALAYER_CONFIG (the file to use instead of
+searching).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
-             "layers", "interpreters", "proof_sandbox", "new_runtimes", *_INDEX_KEYS}
+             "layers", "interpreters", "proof_sandbox", "new_runtimes", "vulns",
+             "deny_licences", *_INDEX_KEYS}
 _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
                "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
@@ -107,6 +109,7 @@ class EnvOverrides:
     runtimes: tuple[str, ...] | None = None
     architectures: tuple[str, ...] | None = None
     proof_sandbox: ProofSandbox | None = None  # LAMBDALAYER_PROOF_SANDBOX
+    vulns: bool | None = None  # LAMBDALAYER_VULNS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +129,8 @@ class ProjectConfig:
     proof_sandbox: ProofSandbox | None = None  # the file's proof_sandbox, when it sets one
     # [new_runtimes."python3.N"]: runtimes this release does not know, declared by the project.
     declared_runtimes: Mapping[str, Runtime] = field(default_factory=dict)
+    vulns: bool | None = None  # the file's `vulns`: build asks OSV (docs/supply-chain.md)
+    deny_licences: tuple[str, ...] = ()  # licences no layer may need (supply/licences.py)
 
     def index_for(self, flags: IndexSettings, layer: LayerConfig | None = None
                   ) -> IndexSettings:
@@ -135,6 +140,17 @@ class ProjectConfig:
     def proof_sandbox_for(self, flag: ProofSandbox | None) -> ProofSandbox:
         """The proof's sandbox policy by precedence: flag, environment, file, "auto"."""
         return flag or self.env.proof_sandbox or self.proof_sandbox or "auto"
+
+    def vulns_for(self, flag: bool | None) -> bool:
+        """Whether `build` asks about vulnerabilities: flag, environment, file, off."""
+        for chosen in (flag, self.env.vulns, self.vulns):
+            if chosen is not None:
+                return chosen
+        return False
+
+    def deny_licences_for(self, flags: tuple[str, ...]) -> tuple[str, ...]:
+        """The licences denied: the file's and the flags' together (a policy adds up)."""
+        return tuple(dict.fromkeys((*self.deny_licences, *flags)))
 
     def out_dir(self, flag: Path | None) -> Path:
         return flag or self.env.out or self.out
@@ -227,6 +243,26 @@ def proof_sandbox_value(value: Any, where: str) -> ProofSandbox:
             return valid
     raise ConfigError(f"{where}: {value!r} is not a proof sandbox policy; use "
                       f"{' or '.join(repr(v) for v in PROOF_SANDBOX_VALUES)}.")
+
+
+def deny_patterns(values: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """--deny-licence / deny_licences values checked (supply/licences.check_pattern)."""
+    from lambdalayer.supply.licences import check_pattern
+
+    try:
+        return tuple(check_pattern(v) for v in values)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}.") from None
+
+
+def vulns_value(value: str, where: str) -> bool:
+    """LAMBDALAYER_VULNS: 1/true/yes or 0/false/no."""
+    word = value.strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{where}: {value!r} is not 1 or 0 (true or false).")
 
 
 def _layer_name(name: str, where: str) -> str:
@@ -394,6 +430,9 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
         proof_sandbox=proof_sandbox_value(data["proof_sandbox"], f"{where}.proof_sandbox")
         if "proof_sandbox" in data else None,
         declared_runtimes=declared,
+        vulns=_flag(data, "vulns", where) if "vulns" in data else None,
+        deny_licences=deny_patterns(_strings(data.get("deny_licences", []),
+                                             f"{where}.deny_licences"), f"{where}.deny_licences"),
     )
 
 
@@ -536,6 +575,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
     archs = _env_list("LAMBDALAYER_ARCHITECTURES")
     checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")
     sandbox = os.environ.get("LAMBDALAYER_PROOF_SANDBOX", "").strip() or None  # "": not set
+    vulns = os.environ.get("LAMBDALAYER_VULNS", "").strip() or None
     env = EnvOverrides(
         out=Path(os.environ["LAMBDALAYER_OUT"]) if os.environ.get("LAMBDALAYER_OUT") else None,
         region=os.environ.get("LAMBDALAYER_REGION") or None,
@@ -545,6 +585,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
         architectures=checked[1] if archs is not None else None,
         proof_sandbox=None if sandbox is None
         else proof_sandbox_value(sandbox, "LAMBDALAYER_PROOF_SANDBOX"),
+        vulns=None if vulns is None else vulns_value(vulns, "LAMBDALAYER_VULNS"),
     )
     return replace(config, env=env)
 

@@ -19,6 +19,7 @@ from lambdalayer.project.config import (
     ProjectConfig,
     ProofSandbox,
     configured_interpreters,
+    deny_patterns,
 )
 from lambdalayer.project.recipes import Recipe, get_recipe, load_recipes
 from lambdalayer.resolve.index_settings import IndexSettings, from_pip
@@ -68,6 +69,7 @@ class BuildFlags:
     with_self: bool = False
     follow_links: bool = False  # --follow-links (docs/trust.md)
     proof_sandbox: ProofSandbox | None = None  # --proof-sandbox
+    deny_licences: tuple[str, ...] = ()  # --deny-licence
     # --index-url, --extra-index-url, --find-links
     index: IndexSettings = field(default_factory=IndexSettings)
     # Further BuildRequest fields set on the command line (e.g. slim, compile).
@@ -172,6 +174,8 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         smoke_imports=layer.smoke_imports if layer else (),
         interpreters=configured_interpreters(config),
         proof_sandbox=config.proof_sandbox_for(flags.proof_sandbox),
+        deny_licences=config.deny_licences_for(
+            deny_patterns(flags.deny_licences, "--deny-licence")),
         **own,
         **options,
     )

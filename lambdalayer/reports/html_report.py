@@ -1,10 +1,11 @@
 """`lambdalayer report` / `build --report`: one self-contained HTML page about a layer.
 
 A treemap of the unzipped size (package -> directory -> file; zipped sizes on
-hover), the targets, the audit findings and what --slim/--strip/--exclude
-would save. Everything is inline (CSS, SVG, a few lines of JS): the file opens
-offline and makes no request. The layout is computed here, so the labels are
-in the SVG itself.
+hover), the targets, the audit findings, what --slim/--strip/--exclude
+would save, each distribution's licence, and the known vulnerabilities when a
+`--vulns` run or the manifest (`build --vulns`) has them. Everything is inline
+(CSS, SVG, a few lines of JS): the file opens offline and makes no request. The
+layout is computed here, so the labels are in the SVG itself.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lambdalayer.archive.manifest import Manifest, manifest_path_for, read_manifest
 from lambdalayer.audit.check import audit_layer
@@ -48,13 +50,19 @@ class LayerReport:
     findings_known: bool  # False when there were no targets to audit for
     savings: SavingsEstimate | None
     tree: SizeNode
+    licences: tuple[tuple[str, str, str], ...] = ()  # (distribution, version, licence)
+    vulns: dict[str, Any] | None = None  # VulnReport.as_dict(); None: not asked
 
 
-def make_report(source: Path, targets: list[Target] | None = None) -> LayerReport:
+def make_report(source: Path, targets: list[Target] | None = None, *,
+                vulns: dict[str, Any] | None = None) -> LayerReport:
     """Measure and audit the layer zip or directory at `source`. Targets default to
-    the zip's manifest's; its findings are used when the manifest matches the zip."""
+    the zip's manifest's; its findings (and its `vulns`, unless a `vulns` answer is
+    given) are used when the manifest matches the zip."""
     if source.is_dir():
-        return _report_tree(source, str(source), source.name, targets or [], None, None)
+        report = _report_tree(source, str(source), source.name, targets or [], None, None)
+        return LayerReport(**{**report.__dict__, "licences": _licences(source),
+                              "vulns": vulns})
     if not source.is_file():
         raise UsageError(f"{source} does not exist.", hint="Give a layer .zip or directory.")
     manifest = _own_manifest(source)
@@ -66,7 +74,18 @@ def make_report(source: Path, targets: list[Target] | None = None) -> LayerRepor
             zipped = {i.filename: i.compress_size for i in archive.infolist() if not i.is_dir()}
         report = _report_tree(extracted.root, str(source), source.stem, targets or [], zipped,
                               manifest)
-    return LayerReport(**{**report.__dict__, "zipped_total": extracted.zipped_size})
+        licences = _licences(extracted.root)
+    return LayerReport(**{**report.__dict__, "zipped_total": extracted.zipped_size,
+                          "licences": licences,
+                          "vulns": vulns if vulns is not None
+                          else (manifest.vulns if manifest else None)})
+
+
+def _licences(root: Path) -> tuple[tuple[str, str, str], ...]:
+    """(distribution, version, licence) of each distribution in the layer tree `root`."""
+    from lambdalayer.supply.inventory import layer_distributions
+
+    return tuple((d.name, d.version, d.licence.text) for d in layer_distributions(root))
 
 
 def write_report(report: LayerReport, destination: Path, *, option: str = "--output") -> None:
@@ -234,6 +253,31 @@ _JS = """
 """
 
 
+def _vulns_html(vulns: dict[str, Any] | None) -> str:
+    """The known vulnerabilities (a `--vulns` answer, or the manifest's); "" when never
+    asked."""
+    if not isinstance(vulns, dict):
+        return ""
+    e = html.escape
+    head = "<h2>Known vulnerabilities</h2>"
+    if vulns.get("problem"):
+        return f"{head}<p>{e(str(vulns['problem']))}</p>"
+    found = [v for v in vulns.get("vulnerabilities") or [] if isinstance(v, dict)]
+    if not found:
+        return (f"{head}<p>None known: {e(str(vulns.get('checked', 0)))} distributions asked "
+                f"of {e(str(vulns.get('service', '')))}.</p>")
+    rows = "".join(
+        f"<tr><td>{e(str(v.get('package')))} {e(str(v.get('version')))}</td>"
+        f"<td>{e(', '.join(map(str, [v.get('id'), *(v.get('aliases') or [])])))}</td>"
+        f"<td class={e(str(v.get('severity')))}>{e(str(v.get('severity')))}</td>"
+        f"<td>{e(', '.join(map(str, v.get('fixed') or [])) or 'no fix yet')}</td>"
+        f"<td>{e(str(v.get('summary') or ''))}</td></tr>" for v in found)
+    fixes = " ".join(f"-p '{fix}'" for fix in vulns.get("fixes") or [])
+    fix = f"<p>Fix: <code>{e(fixes)}</code></p>" if fixes else ""
+    return (f"{head}<table><tr><th>distribution</th><th>advisory</th><th>severity</th>"
+            f"<th>fixed in</th><th></th></tr>{rows}</table>{fix}")
+
+
 def render_html(report: LayerReport) -> str:
     """The whole page as a string."""
     e = html.escape
@@ -265,6 +309,10 @@ def render_html(report: LayerReport) -> str:
             f"{_size(report.total - report.savings.combined)} unzipped.</p>"
     zipped = "" if report.zipped_total is None else f", {_size(report.zipped_total)} zipped"
     targets = ", ".join(report.targets) or "none given"
+    licences = "<table><tr><th>distribution</th><th>version</th><th>licence</th></tr>" + "".join(
+        f"<tr><td>{e(name)}</td><td>{e(version)}</td><td>{e(text)}</td></tr>"
+        for name, version, text in report.licences) + "</table>" if report.licences \
+        else "<p>No distributions (no *.dist-info) in this layer.</p>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
@@ -284,6 +332,9 @@ def render_html(report: LayerReport) -> str:
 {findings}
 <h2>What the size options would save</h2>
 {savings}
+<h2>Licences</h2>
+{licences}
+{_vulns_html(report.vulns)}
 <script>{_JS}</script>
 </body></html>
 """

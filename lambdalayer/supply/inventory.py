@@ -57,3 +57,30 @@ def layer_distributions(source: Path) -> list[Shipped]:
         if shipped is not None:
             found.setdefault((shipped.name.lower(), shipped.version), shipped)
     return [found[key] for key in sorted(found)]
+
+
+def refuse_denied_licences(source: Path, patterns: tuple[str, ...], layer: str) -> None:
+    """AuditError naming each distribution of `source` whose licence `patterns` deny
+    (--deny-licence, `deny_licences`; docs/supply-chain.md); nothing when none is."""
+    if not patterns:
+        return
+    from lambdalayer.common.errors import AuditError
+    from lambdalayer.supply.licences import denied_terms
+
+    refused = [(d, denied_terms(d.licence, list(patterns))) for d in layer_distributions(source)]
+    refused = [(d, terms) for d, terms in refused if terms]
+    if not refused:
+        return
+    lines = "\n".join(f"  {d.name} {d.version}: {d.licence.text} ({', '.join(terms)} denied)"
+                      for d, terms in refused)
+    excludes = " ".join(f"--exclude {d.name}" for d, _ in refused)
+    raise AuditError(
+        f"{layer} contains {len(refused)} distribution{'s' * (len(refused) != 1)} under a "
+        f"licence you deny ({', '.join(patterns)}); no zip was written.\n{lines}",
+        hint=f"Leave it out if nothing needs it ({excludes}), replace it, or, if its licence "
+             "is acceptable after all, drop that --deny-licence / deny_licences entry.",
+        details=tuple({"severity": "error", "code": "denied-licence", "package": d.name,
+                       "path": f"{d.name} {d.version}", "licence": d.licence.text,
+                       "denied": ", ".join(terms),
+                       "message": f"its licence {d.licence.text} needs {', '.join(terms)}"}
+                      for d, terms in refused))

@@ -68,6 +68,15 @@ class VulnReport:
     problem: str | None = None  # why nothing (or not everything) could be asked
     fixes: tuple[str, ...] = field(default=())  # one "NAME>=VERSION" per distribution
 
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form (`--json`'s `vulns`, the manifest's; docs/json.md)."""
+        return {"service": self.service, "problem": self.problem,
+                "checked": len(self.asked), "fixes": list(self.fixes),
+                "vulnerabilities": [{"package": a.package, "version": a.version, "id": a.id,
+                                     "aliases": list(a.aliases), "severity": a.severity,
+                                     "fixed": list(a.fixed), "summary": a.summary}
+                                    for a in self.advisories]}
+
     def failing(self, level: str | None) -> tuple[Advisory, ...]:
         return tuple(a for a in self.advisories if level and a.at_least(level))
 
