@@ -70,6 +70,9 @@ class BuildRequest:
     # "required": no proof runs outside its sandbox (SandboxUnavailable, exit 8) instead of
     # running with a scrubbed environment only; docs/sandbox-and-limits.md.
     proof_sandbox: Literal["auto", "required"] = "auto"
+    # "required": a target the proof cannot run on this host refuses the build (ProofNotRun,
+    # exit 7) instead of being "skipped"; docs/commands/build.md.
+    proof: Literal["required", "best-effort"] = "best-effort"
 
     def inputs_for(self, target: object) -> RequirementInputs:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""

@@ -13,7 +13,8 @@ Precedence, lowest first: built-in defaults < this file < `LAMBDALAYER_*`
 environment variables < command-line flags. The environment variables are
 LAMBDALAYER_OUT, LAMBDALAYER_REGION, LAMBDALAYER_RUNTIMES and
 LAMBDALAYER_ARCHITECTURES (comma-separated), LAMBDALAYER_RECIPES,
-LAMBDALAYER_PROOF_SANDBOX (auto or required) and LAMBDALAYER_CONFIG (the file to
+LAMBDALAYER_PROOF_SANDBOX (auto or required), LAMBDALAYER_PROOF (required or
+best-effort) and LAMBDALAYER_CONFIG (the file to
 use instead of searching).
 """
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
-             "layers", "interpreters", "proof_sandbox", *_INDEX_KEYS}
+             "layers", "interpreters", "proof_sandbox", "proof", *_INDEX_KEYS}
 _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
                "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
@@ -54,6 +55,10 @@ ProofSandbox = Literal["auto", "required"]
 # "auto": the best sandbox the host offers, else run with a scrubbed environment and say
 # so; "required": refuse (exit 8) rather than run the layer's code outside a sandbox.
 PROOF_SANDBOX_VALUES: tuple[ProofSandbox, ...] = ("auto", "required")
+ProofPolicy = Literal["required", "best-effort"]
+# "best-effort": a target this host cannot run is "skipped" and the zip is written;
+# "required": such a target refuses the build (exit 7), naming why and the fix.
+PROOF_VALUES: tuple[ProofPolicy, ...] = ("required", "best-effort")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +105,7 @@ class EnvOverrides:
     runtimes: tuple[str, ...] | None = None
     architectures: tuple[str, ...] | None = None
     proof_sandbox: ProofSandbox | None = None  # LAMBDALAYER_PROOF_SANDBOX
+    proof: ProofPolicy | None = None  # LAMBDALAYER_PROOF
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +123,7 @@ class ProjectConfig:
     # [interpreters]: "python3.12-arm64" -> the CPython that proves that target (absolute).
     interpreters: Mapping[str, Path] = field(default_factory=dict)
     proof_sandbox: ProofSandbox | None = None  # the file's proof_sandbox, when it sets one
+    proof: ProofPolicy | None = None  # the file's top-level proof, when it sets one
 
     def index_for(self, flags: IndexSettings, layer: LayerConfig | None = None
                   ) -> IndexSettings:
@@ -126,6 +133,10 @@ class ProjectConfig:
     def proof_sandbox_for(self, flag: ProofSandbox | None) -> ProofSandbox:
         """The proof's sandbox policy by precedence: flag, environment, file, "auto"."""
         return flag or self.env.proof_sandbox or self.proof_sandbox or "auto"
+
+    def proof_for(self, flag: ProofPolicy | None) -> ProofPolicy:
+        """The proof policy by precedence: flag, environment, file, "best-effort"."""
+        return flag or self.env.proof or self.proof or "best-effort"
 
     def out_dir(self, flag: Path | None) -> Path:
         return flag or self.env.out or self.out
@@ -218,6 +229,15 @@ def proof_sandbox_value(value: Any, where: str) -> ProofSandbox:
             return valid
     raise ConfigError(f"{where}: {value!r} is not a proof sandbox policy; use "
                       f"{' or '.join(repr(v) for v in PROOF_SANDBOX_VALUES)}.")
+
+
+def proof_value(value: Any, where: str) -> ProofPolicy:
+    """`value` as a proof policy; ConfigError naming the valid values otherwise."""
+    for valid in PROOF_VALUES:
+        if value == valid:
+            return valid
+    raise ConfigError(f"{where}: {value!r} is not a proof policy; use "
+                      f"{' or '.join(repr(v) for v in PROOF_VALUES)}.")
 
 
 def _layer_name(name: str, where: str) -> str:
@@ -381,6 +401,7 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
                                    f"{where}.interpreters"),
         proof_sandbox=proof_sandbox_value(data["proof_sandbox"], f"{where}.proof_sandbox")
         if "proof_sandbox" in data else None,
+        proof=proof_value(data["proof"], f"{where}.proof") if "proof" in data else None,
     )
 
 
@@ -490,6 +511,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
     archs = _env_list("LAMBDALAYER_ARCHITECTURES")
     checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")
     sandbox = os.environ.get("LAMBDALAYER_PROOF_SANDBOX", "").strip() or None  # "": not set
+    proof = os.environ.get("LAMBDALAYER_PROOF", "").strip() or None
     env = EnvOverrides(
         out=Path(os.environ["LAMBDALAYER_OUT"]) if os.environ.get("LAMBDALAYER_OUT") else None,
         region=os.environ.get("LAMBDALAYER_REGION") or None,
@@ -499,6 +521,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
         architectures=checked[1] if archs is not None else None,
         proof_sandbox=None if sandbox is None
         else proof_sandbox_value(sandbox, "LAMBDALAYER_PROOF_SANDBOX"),
+        proof=None if proof is None else proof_value(proof, "LAMBDALAYER_PROOF"),
     )
     return replace(config, env=env)
 

@@ -17,6 +17,7 @@ from lambdalayer.pipeline.request import BuildRequest
 from lambdalayer.project.config import (
     LayerConfig,
     ProjectConfig,
+    ProofPolicy,
     ProofSandbox,
     configured_interpreters,
 )
@@ -68,6 +69,7 @@ class BuildFlags:
     with_self: bool = False
     follow_links: bool = False  # --follow-links (docs/trust.md)
     proof_sandbox: ProofSandbox | None = None  # --proof-sandbox
+    proof: ProofPolicy | None = None  # --proof required|best-effort
     # --index-url, --extra-index-url, --find-links
     index: IndexSettings = field(default_factory=IndexSettings)
     # Further BuildRequest fields set on the command line (e.g. slim, compile).
@@ -155,6 +157,12 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
     runtimes, archs = config.targets_for(flags.runtimes, flags.architectures, layer)
     allow = set(flags.allow) | set(layer.allow if layer else ())
     options = _options(layer, flags)
+    proof = config.proof_for(flags.proof)
+    if proof == "required" and options.get("no_proof"):
+        raise UsageError(
+            f"The import proof of {name} is required (--proof required, LAMBDALAYER_PROOF or "
+            "the config's proof) and turned off (--no-proof, or proof = false in the "
+            "layer's table): choose one.")
     if recipe is not None and recipe.slim_patterns:
         options.setdefault("slim_patterns", recipe.slim_patterns)
     return BuildRequest(
@@ -171,6 +179,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         smoke_imports=layer.smoke_imports if layer else (),
         interpreters=configured_interpreters(config),
         proof_sandbox=config.proof_sandbox_for(flags.proof_sandbox),
+        proof=proof,
         **own,
         **options,
     )
