@@ -54,4 +54,7 @@ def check_source(source: str, *, runtimes: tuple[str, ...], archs: tuple[str, ..
     if looks_like_layer_arn(source):
         return check_layer_arn(source, targets, allow=allow, region=region, profile=profile,
                                endpoint_url=endpoint_url)
-    return check_path(Path(source), targets, allow=allow, layer=layer)
+    # The fix rebuilds what the layer holds, pinned as its manifest records it.
+    manifest = manifest_beside(Path(source))
+    pins = [f"{p.name}=={p.version}" for p in manifest.packages] if manifest else None
+    return check_path(Path(source), targets, allow=allow, layer=layer, pins=pins)
