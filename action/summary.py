@@ -7,7 +7,8 @@ the sandbox each target's proof ran in (`sandbox_kind`: bwrap, box or none; from
 manifest's `proof` when the build did not prove the zip again), where it was
 published, the licences of its distributions, the known vulnerabilities when the build
 asked (`vulns`: this build's, else the manifest's), and the package changes against the
-version it replaces.
+version it replaces. Then, when the action attached, each function with the layer version
+it got and the command that undoes it (from `attach --json`).
 Standard library only: it runs on the runner's python3, not in lambdalayer's venv.
 """
 
@@ -169,7 +170,34 @@ def artifact_lines(artifact: dict[str, Any], releases: list[dict[str, Any]]) -> 
     return lines
 
 
+def _version(arn: str) -> str:
+    """`name:7` of a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:7)."""
+    parts = arn.split(":")
+    return ":".join(parts[-2:]) if len(parts) >= 8 else arn
+
+
+def function_lines(attached: Any) -> list[str]:
+    """Each function `attach` touched: the layer versions it got, and the undo command."""
+    functions = [f for f in (attached or {}).get("functions") or [] if isinstance(f, dict)]
+    if not functions:
+        return []
+    lines = ["", "### Functions\n", "| function | region | layer version | undo |",
+             "|---|---|---|---|"]
+    for fn in functions:
+        before = set(fn.get("before") or [])
+        got = [arn for arn in fn.get("after") or [] if arn not in before]
+        version = ", ".join(f"`{_version(arn)}`" for arn in got) or "unchanged"
+        undo = f"`{fn['rollback']}`" if fn.get("rollback") else "nothing to undo"
+        undo = undo.replace("|", "\\|")  # a table cell
+        lines.append(f"| {fn.get('name')} | {fn.get('region')} | {version} | {undo} |")
+    return lines
+
+
 def summary(temp: str) -> list[str]:
+    return _layer_lines(temp) + function_lines(load(temp, "lambdalayer-attach.json"))
+
+
+def _layer_lines(temp: str) -> list[str]:
     build, published = load(temp, "lambdalayer-build.json"), load(temp, "lambdalayer-publish.json")
     lines = ["## Lambda layers\n"]
     layers = (published or {}).get("layers", [])

@@ -7,6 +7,7 @@ aws/download.check_layer_arn). None of them print.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 import tempfile
@@ -84,7 +85,8 @@ def audit_tree(tree: LayerTree, targets: list[Target], *, allow: frozenset[str] 
     findings.extend(_layer_findings(tree))
     return AuditReport(findings=merge_findings(findings), allow=allow, files=len(tree.files),
                        unzipped_size=tree.unzipped_size, zipped_size=zipped_size,
-                       targets=tuple(str(t) for t in targets))
+                       targets=tuple(str(t) for t in targets),
+                       pins=tuple(rules.installed_pins(tree)))
 
 
 def _target_findings(ctx: rules.Context, tree: LayerTree,
@@ -226,11 +228,35 @@ def _name_collisions(tree: LayerTree) -> list[Finding]:
         for group in collisions(names)]
 
 
+def one_fix_per_layer(report: AuditReport, layer: str, pins: Iterable[str],
+                      targets: list[Target]) -> AuditReport:
+    """`report` with every rebuild fix (`lambdalayer build LAYER -p ONE …`) replaced by one
+    command rebuilding everything the layer holds (`pins`, NAME==VERSION) for `targets`:
+    a fix per package would rebuild the layer with that package alone."""
+    prefix = f"lambdalayer build {layer} "
+    if not any(f.fix and f.fix.startswith(prefix) for f in report.findings):
+        return report
+    runtimes = dict.fromkeys(t.runtime.name for t in targets)
+    archs = dict.fromkeys(t.arch for t in targets)
+    fix = " ".join([prefix.rstrip(), *(f"-p {pin}" for pin in pins),
+                    *(f"--runtime {r}" for r in runtimes), *(f"--arch {a}" for a in archs)])
+    findings = [dataclasses.replace(f, fix=fix, message=f.message.replace(f.fix, fix))
+                if f.fix and f.fix.startswith(prefix) else f for f in report.findings]
+    return dataclasses.replace(report, findings=findings)
+
+
 def check_path(source: Path, targets: list[Target], *, allow: frozenset[str] = frozenset(),
-               layer: str | None = None) -> AuditReport:
+               layer: str | None = None, pins: Iterable[str] | None = None) -> AuditReport:
     """Audit a layer directory (or its python/ directory) or a layer zip; `layer` names
-    the layer in the fixes printed (default: from the file name)."""
-    layer = layer or advice_name(source)
+    the layer in the fixes printed (default: from the file name). The fixes rebuild the
+    whole layer: `pins` (NAME==VERSION, from its manifest), else what its dist-info says."""
+    report = _check_path(source, targets, allow=allow, layer=layer or advice_name(source))
+    return one_fix_per_layer(report, layer or advice_name(source),
+                             pins if pins is not None else report.pins, targets)
+
+
+def _check_path(source: Path, targets: list[Target], *, allow: frozenset[str],
+                layer: str) -> AuditReport:
     if source.is_dir():
         tree = scan_layer(source)
         modes = [

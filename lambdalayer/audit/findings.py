@@ -66,6 +66,8 @@ class AuditReport:
     unzipped_size: int = 0
     zipped_size: int | None = None
     targets: tuple[str, ...] = field(default=())
+    # NAME==VERSION of every distribution in the layer (its dist-info), for rebuild fixes.
+    pins: tuple[str, ...] = field(default=())
 
     @property
     def errors(self) -> list[Finding]:

@@ -466,7 +466,7 @@ def python_dir(ctx: Context, files: list[LayerFile]) -> Finding | None:
     others = sorted(ctx.tree.runtime_dirs() - {ctx.target.runtime.python_version})
     if others:
         dirs = ", ".join(f"python/lib/python{v}/" for v in others)
-        pins = _installed_pins(ctx.tree)
+        pins = installed_pins(ctx.tree)
         fix = (f"lambdalayer build {ctx.layer} {' '.join(f'-p {p}' for p in pins)} "
                f"--runtime {ctx.target.runtime.name} --arch {ctx.target.arch}") if pins else None
         how = f": {fix}" if fix else " (lambdalayer build NAME --runtime ...)"
@@ -485,7 +485,7 @@ def python_dir(ctx: Context, files: list[LayerFile]) -> Finding | None:
         "the packages under python/ (lambdalayer build does).")
 
 
-def _installed_pins(tree: LayerTree) -> list[str]:
+def installed_pins(tree: LayerTree) -> list[str]:
     """NAME==VERSION of every distribution in the layer (its *.dist-info directories):
     the -p options that rebuild the same packages for another runtime."""
     pins = set()

@@ -9,12 +9,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.options import aws_options, index_options, proof_sandbox_option
+from lambdalayer.cli.options import (
+    aws_options,
+    index_options,
+    proof_option,
+    proof_sandbox_option,
+)
 from lambdalayer.cli.vulns import build_vuln_options
 
 if TYPE_CHECKING:
     from lambdalayer.project.builds import FunctionTarget
-    from lambdalayer.project.config import ProofSandbox
+    from lambdalayer.project.config import ProofPolicy, ProofSandbox
     from lambdalayer.project.precedence import BuildFlags
     from lambdalayer.project.supply_checks import VulnSettings
 
@@ -43,7 +48,8 @@ class _CommandLine:
     for_function: str | None
     region: str | None
     compile_: bool
-    proof: bool | None
+    proof: str | None  # --proof: "on" (bare), "required", "best-effort"
+    no_proof: bool  # --no-proof
     test_report: bool
     smoke: bool | None  # the old names: --smoke = --test-report, --no-smoke = --no-proof
     fix_pairs: bool
@@ -78,11 +84,12 @@ class _CommandLine:
             includes=self.includes, project=self.project, with_self=self.with_self,
             follow_links=self.follow_links, proof_sandbox=self.proof_sandbox,
             deny_licences=self.deny_licences,
+            proof=self.proof_policy,
             index=IndexSettings(index_url=self.index_url,
                                 extra_index_urls=self.extra_index_urls,
                                 find_links=self.find_links, offline=self.offline),
             options=BuildOptions(compile=self.compile_, test_report=self.wants_test_report,
-                                 no_proof=self.no_proof, fix_pairs=self.fix_pairs,
+                                 no_proof=self.skips_proof, fix_pairs=self.fix_pairs,
                                  slim=self.slim,
                                  strip=self.strip, excludes=self.excludes,
                                  compression_level=self.compression_level),
@@ -93,8 +100,18 @@ class _CommandLine:
         return self.test_report or self.smoke is True
 
     @property
-    def no_proof(self) -> bool:
-        no_proof = self.proof is False or self.smoke is False
+    def proof_policy(self) -> ProofPolicy | None:
+        if self.proof == "required":
+            return "required"
+        return "best-effort" if self.proof == "best-effort" else None  # bare --proof: "on"
+
+    @property
+    def skips_proof(self) -> bool:
+        if self.no_proof and self.proof is not None:
+            from lambdalayer.common.errors import UsageError
+
+            raise UsageError("--proof and --no-proof do not go together: choose one.")
+        no_proof = self.no_proof or self.smoke is False
         if no_proof and self.wants_test_report:
             from lambdalayer.common.errors import UsageError
 
@@ -171,11 +188,7 @@ class _CommandLine:
 @click.option("--compile", "compile_", is_flag=True,
               help="Ship .pyc compiled by each runtime's own interpreter (faster cold starts "
                    "from read-only /opt); needs a local CPython per runtime.")
-@click.option("--proof/--no-proof", "proof", default=None,
-              help="On by default: every build imports the layer after the audit on a "
-                   "CPython of each target (native, or emulated: `lambdalayer "
-                   "interpreters`) and writes no zip if an import fails (exit 6). --no-proof "
-                   "(config: proof = false) skips it. Old names: --no-smoke, smoke = false.")
+@proof_option
 @click.option("--test-report", "test_report", is_flag=True,
               help="Also report what `lambdalayer test` finds in each zip (from the same "
                    "interpreter run) and exit 7 when a target cannot be tried here. Old "

@@ -36,6 +36,29 @@ def proof_sandbox_option(func: F) -> F:
              "LAMBDALAYER_PROOF_SANDBOX, or proof_sandbox in the config.")(func)
 
 
+class _ProofChoice(click.Choice[str]):
+    """required|best-effort; also "on", the value of a bare `--proof` (the default)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        return value if value == "on" else super().convert(value, param, ctx)
+
+
+def proof_option(func: F) -> F:
+    """--proof [required|best-effort] and --no-proof (`build`; docs/commands/build.md)."""
+    func = click.option(
+        "--no-proof", "no_proof", is_flag=True,
+        help="Skip the import proof (config: proof = false in a layer's table).")(func)
+    return click.option(
+        "--proof", "proof", type=_ProofChoice(["required", "best-effort"]), is_flag=False,
+        flag_value="on", default=None,
+        help="On by default: every build imports the layer after the audit on a CPython of "
+             "each target (native, or emulated: `lambdalayer interpreters`) and writes no "
+             "zip if an import fails (exit 6). A target this host cannot run is skipped "
+             "with the reason (best-effort, the default); required: exit 7 instead, naming "
+             "why and the fix. Also LAMBDALAYER_PROOF, or proof in the config.")(func)
+
+
 def index_options(func: F) -> F:
     """--index-url, --extra-index-url, --find-links: passed to uv (which ignores pip.conf)."""
     func = click.option("--find-links", "find_links", multiple=True, metavar="URL|DIR",

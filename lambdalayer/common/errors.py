@@ -90,6 +90,12 @@ class ProofFailed(LambdaLayerError):
     exit_code = EXIT_TEST_FAILED
 
 
+class ProofNotRun(LambdaLayerError):
+    """The import proof was required (`--proof required`) and could not run on a target."""
+
+    exit_code = EXIT_TEST_NOT_RUN
+
+
 class SandboxUnavailable(LambdaLayerError):
     """The proof's sandbox was required (or named) and cannot be made on this host."""
 

@@ -267,4 +267,7 @@ def up_to_date(request: BuildRequest, inputs_hash: str) -> list[tuple[Path, Mani
             return None
         if {p.name: p.version for p in manifest.packages} != pins:
             return None
+        if request.proof == "required" and (
+                not manifest.proof or any(r.status != "passed" for r in manifest.proof)):
+            return None  # proven only in part before: prove it now, or refuse (exit 7)
     return previous

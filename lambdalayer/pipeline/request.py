@@ -73,6 +73,9 @@ class BuildRequest:
     # --deny-licence / deny_licences: licences no distribution of the layer may need
     # (supply/licences.py); a layer with one is refused like an audit error (exit 4).
     deny_licences: tuple[str, ...] = ()
+    # "required": a target the proof cannot run on this host refuses the build (ProofNotRun,
+    # exit 7) instead of being "skipped"; docs/commands/build.md.
+    proof: Literal["required", "best-effort"] = "best-effort"
 
     def inputs_for(self, target: object) -> RequirementInputs:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""

@@ -41,7 +41,13 @@ from lambdalayer.archive.record import rewrite_records
 from lambdalayer.archive.zipwriter import zips_as_is
 from lambdalayer.common import interrupt
 from lambdalayer.common.distinfo import InstalledDist
-from lambdalayer.common.errors import AuditError, LambdaLayerError, ProofFailed, UsageError
+from lambdalayer.common.errors import (
+    AuditError,
+    LambdaLayerError,
+    ProofFailed,
+    ProofNotRun,
+    UsageError,
+)
 from lambdalayer.common.fileio import (
     FileStamp,
     changed_files,
@@ -780,7 +786,25 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         if search is not None and request.fix_pairs and search.complete:
             raise _PinsFound(search.pins, refusal)
         raise refusal
+    if request.proof == "required":
+        _require_every_target(layer.name, proof)
     return proof
+
+
+def _require_every_target(name: str, proof: ArtifactProof) -> None:
+    """`--proof required`: ProofNotRun (exit 7) when a target's proof was skipped here."""
+    not_run = [t for t in proof.targets if t.status == "skipped"]
+    if not not_run:
+        return
+    reasons = "\n".join(f"  {t.target}: {t.reason}" for t in not_run)
+    raise ProofNotRun(
+        f"The import proof of {name} is required (--proof required, LAMBDALAYER_PROOF or the "
+        f"config's proof) but could not run on this host for {len(not_run)} target"
+        f"{'s' * (len(not_run) != 1)}; no zip was written.\n{reasons}",
+        hint="Fix: provision an interpreter as the reason says (`lambdalayer interpreters add`, "
+             "docs/commands/interpreters.md), or build on a host of the target's architecture "
+             "(in CI: an arm64 runner for arm64, the fan-out in docs/ci.md); or give --proof "
+             "best-effort to write the zip with these targets not import-tested.")
 
 
 def _previous_manifest(manifest_path: Path) -> Manifest | None:

@@ -63,7 +63,10 @@ def check_source(source: str, *, runtimes: tuple[str, ...], archs: tuple[str, ..
             lambda archive: existing_sbom(archive, sbom, targets, name=_arn_name(source)))
     if sbom is not None:
         existing_sbom(Path(source), sbom, targets, name=layer)
-    return check_path(Path(source), targets, allow=allow, layer=layer)
+    # The fix rebuilds what the layer holds, pinned as its manifest records it.
+    manifest = manifest_beside(Path(source))
+    pins = [f"{p.name}=={p.version}" for p in manifest.packages] if manifest else None
+    return check_path(Path(source), targets, allow=allow, layer=layer, pins=pins)
 
 
 def existing_sbom(zip_path: Path, out: Path, targets: list[Target], *,

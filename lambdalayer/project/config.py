@@ -13,9 +13,9 @@ Precedence, lowest first: built-in defaults < this file < `LAMBDALAYER_*`
 environment variables < command-line flags. The environment variables are
 LAMBDALAYER_OUT, LAMBDALAYER_REGION, LAMBDALAYER_RUNTIMES and
 LAMBDALAYER_ARCHITECTURES (comma-separated), LAMBDALAYER_RECIPES,
-LAMBDALAYER_PROOF_SANDBOX (auto or required), LAMBDALAYER_VULNS (1 or 0: `build`
-asks OSV about every distribution) and LAMBDALAYER_CONFIG (the file to use instead of
-searching).
+LAMBDALAYER_PROOF_SANDBOX (auto or required), LAMBDALAYER_PROOF (required or
+best-effort), LAMBDALAYER_VULNS (1 or 0: `build` asks OSV about every distribution) and
+LAMBDALAYER_CONFIG (the file to use instead of searching).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 _INDEX_KEYS = {"index_url", "extra_index_url", "find_links"}
 _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes", "locks",
-             "layers", "interpreters", "proof_sandbox", "new_runtimes", "vulns",
+             "layers", "interpreters", "proof_sandbox", "proof", "new_runtimes", "vulns",
              "deny_licences", *_INDEX_KEYS}
 _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
@@ -63,6 +63,10 @@ ProofSandbox = Literal["auto", "required"]
 # "auto": the best sandbox the host offers, else run with a scrubbed environment and say
 # so; "required": refuse (exit 8) rather than run the layer's code outside a sandbox.
 PROOF_SANDBOX_VALUES: tuple[ProofSandbox, ...] = ("auto", "required")
+ProofPolicy = Literal["required", "best-effort"]
+# "best-effort": a target this host cannot run is "skipped" and the zip is written;
+# "required": such a target refuses the build (exit 7), naming why and the fix.
+PROOF_VALUES: tuple[ProofPolicy, ...] = ("required", "best-effort")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +114,7 @@ class EnvOverrides:
     architectures: tuple[str, ...] | None = None
     proof_sandbox: ProofSandbox | None = None  # LAMBDALAYER_PROOF_SANDBOX
     vulns: bool | None = None  # LAMBDALAYER_VULNS
+    proof: ProofPolicy | None = None  # LAMBDALAYER_PROOF
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +136,7 @@ class ProjectConfig:
     declared_runtimes: Mapping[str, Runtime] = field(default_factory=dict)
     vulns: bool | None = None  # the file's `vulns`: build asks OSV (docs/supply-chain.md)
     deny_licences: tuple[str, ...] = ()  # licences no layer may need (supply/licences.py)
+    proof: ProofPolicy | None = None  # the file's top-level proof, when it sets one
 
     def index_for(self, flags: IndexSettings, layer: LayerConfig | None = None
                   ) -> IndexSettings:
@@ -151,6 +157,9 @@ class ProjectConfig:
     def deny_licences_for(self, flags: tuple[str, ...]) -> tuple[str, ...]:
         """The licences denied: the file's and the flags' together (a policy adds up)."""
         return tuple(dict.fromkeys((*self.deny_licences, *flags)))
+    def proof_for(self, flag: ProofPolicy | None) -> ProofPolicy:
+        """The proof policy by precedence: flag, environment, file, "best-effort"."""
+        return flag or self.env.proof or self.proof or "best-effort"
 
     def out_dir(self, flag: Path | None) -> Path:
         return flag or self.env.out or self.out
@@ -263,6 +272,13 @@ def vulns_value(value: str, where: str) -> bool:
     if word in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{where}: {value!r} is not 1 or 0 (true or false).")
+def proof_value(value: Any, where: str) -> ProofPolicy:
+    """`value` as a proof policy; ConfigError naming the valid values otherwise."""
+    for valid in PROOF_VALUES:
+        if value == valid:
+            return valid
+    raise ConfigError(f"{where}: {value!r} is not a proof policy; use "
+                      f"{' or '.join(repr(v) for v in PROOF_VALUES)}.")
 
 
 def _layer_name(name: str, where: str) -> str:
@@ -433,6 +449,7 @@ def parse_config(data: Mapping[str, Any], path: Path, where: str) -> ProjectConf
         vulns=_flag(data, "vulns", where) if "vulns" in data else None,
         deny_licences=deny_patterns(_strings(data.get("deny_licences", []),
                                              f"{where}.deny_licences"), f"{where}.deny_licences"),
+        proof=proof_value(data["proof"], f"{where}.proof") if "proof" in data else None,
     )
 
 
@@ -576,6 +593,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
     checked = _validated_targets(runtimes or (), archs or (), "LAMBDALAYER_* environment")
     sandbox = os.environ.get("LAMBDALAYER_PROOF_SANDBOX", "").strip() or None  # "": not set
     vulns = os.environ.get("LAMBDALAYER_VULNS", "").strip() or None
+    proof = os.environ.get("LAMBDALAYER_PROOF", "").strip() or None
     env = EnvOverrides(
         out=Path(os.environ["LAMBDALAYER_OUT"]) if os.environ.get("LAMBDALAYER_OUT") else None,
         region=os.environ.get("LAMBDALAYER_REGION") or None,
@@ -586,6 +604,7 @@ def load_config(start: Path | None = None) -> ProjectConfig:
         proof_sandbox=None if sandbox is None
         else proof_sandbox_value(sandbox, "LAMBDALAYER_PROOF_SANDBOX"),
         vulns=None if vulns is None else vulns_value(vulns, "LAMBDALAYER_VULNS"),
+        proof=None if proof is None else proof_value(proof, "LAMBDALAYER_PROOF"),
     )
     return replace(config, env=env)
 

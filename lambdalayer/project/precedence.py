@@ -17,6 +17,7 @@ from lambdalayer.pipeline.request import BuildRequest
 from lambdalayer.project.config import (
     LayerConfig,
     ProjectConfig,
+    ProofPolicy,
     ProofSandbox,
     configured_interpreters,
     deny_patterns,
@@ -70,6 +71,7 @@ class BuildFlags:
     follow_links: bool = False  # --follow-links (docs/trust.md)
     proof_sandbox: ProofSandbox | None = None  # --proof-sandbox
     deny_licences: tuple[str, ...] = ()  # --deny-licence
+    proof: ProofPolicy | None = None  # --proof required|best-effort
     # --index-url, --extra-index-url, --find-links
     index: IndexSettings = field(default_factory=IndexSettings)
     # Further BuildRequest fields set on the command line (e.g. slim, compile).
@@ -157,6 +159,12 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
     runtimes, archs = config.targets_for(flags.runtimes, flags.architectures, layer)
     allow = set(flags.allow) | set(layer.allow if layer else ())
     options = _options(layer, flags)
+    proof = config.proof_for(flags.proof)
+    if proof == "required" and options.get("no_proof"):
+        raise UsageError(
+            f"The import proof of {name} is required (--proof required, LAMBDALAYER_PROOF or "
+            "the config's proof) and turned off (--no-proof, or proof = false in the "
+            "layer's table): choose one.")
     if recipe is not None and recipe.slim_patterns:
         options.setdefault("slim_patterns", recipe.slim_patterns)
     return BuildRequest(
@@ -176,6 +184,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         proof_sandbox=config.proof_sandbox_for(flags.proof_sandbox),
         deny_licences=config.deny_licences_for(
             deny_patterns(flags.deny_licences, "--deny-licence")),
+        proof=proof,
         **own,
         **options,
     )

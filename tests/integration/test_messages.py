@@ -108,7 +108,8 @@ def test_help_is_consistent() -> None:
         text = run_cli(command, "--help").stdout
         assert "--out DIRECTORY" in text, (command, text)
     build = run_cli("build", "--help").stdout
-    assert "--proof / --no-proof" in build and "On by default" in build
+    assert "--proof [required|best-effort]" in build and "On by default" in build
+    assert "--no-proof" in build
     assert "--test-report" in build and "--smoke" not in build.split("Old name")[0]
     publish = " ".join(run_cli("publish", "--help").stdout.split())
     assert "--layer-name NAME The name to publish one ZIP under" in publish

@@ -115,3 +115,50 @@ def test_missing_python_dir_fix_runs(index: Path, tmp_path: Path) -> None:
         # No cp311 wheel in this index: a resolution failure (3), never a usage error (2).
         assert run.returncode in (0, 3), run.stderr
         assert "Name the layer" not in run.stderr and "Usage:" not in run.stderr
+
+
+@pytest.fixture(scope="module")
+def two_native(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two native distributions, each with a wheel per architecture."""
+    root = tmp_path_factory.mktemp("index2")
+    x86 = compile_so(root / "cc", "x86.so")
+    arm = compile_so(root / "cc", "arm.so")
+    set_machine(arm, EM_AARCH64)
+    for name in ("ll-fixture-one", "ll-fixture-two"):
+        module = name.replace("-", "_")
+        for machine, so in (("x86_64", x86), ("aarch64", arm)):
+            make_wheel(root / "files", name, "1.0",
+                       file_tag=f"cp312-cp312-manylinux_2_17_{machine}",
+                       wheel_tag=f"cp312-cp312-manylinux_2_17_{machine}",
+                       files={f"{module}/__init__.py": b"",
+                              f"{module}/_n.cpython-312-{machine}-linux-gnu.so":
+                                  so.read_bytes()})
+    return root / "files"
+
+
+def test_one_fix_per_layer_rebuilds_every_package_it_holds(two_native: Path,
+                                                           tmp_path: Path) -> None:
+    with serve_index(two_native) as url:
+        env = _env(tmp_path, url)
+        built = _cli(tmp_path, env, "build", "duo", "-p", "ll-fixture-one", "-p",
+                     "ll-fixture-two", "--runtime", "python3.12", "--arch", "arm64",
+                     "--no-proof")
+        assert built.returncode == 0, built.stderr
+        wrong = _cli(tmp_path, env, "check", "dist/duo.zip", "--arch", "x86_64")
+        assert wrong.returncode == 4, wrong.stderr
+        fixes = {line.split("fix: ", 1)[1] for line in wrong.stderr.splitlines()
+                 if "fix: " in line}
+        assert len(fixes) == 1, wrong.stderr  # one per layer, not one per package
+        [fix] = fixes
+        words = shlex.split(fix)
+        assert words[:3] == ["lambdalayer", "build", "duo"], fix
+        assert {"ll-fixture-one==1.0", "ll-fixture-two==1.0"} <= set(words), fix
+        assert words[-4:] == ["--runtime", "python3.12", "--arch", "x86_64"], fix
+        as_json = _cli(tmp_path, env, "check", "dist/duo.zip", "--arch", "x86_64", "--json")
+        assert {f.get("fix") for f in as_json.json()["findings"] if f.get("fix")} == {fix}
+        # The printed fix runs as printed, and the layer it makes passes `check`.
+        fixed = _cli(tmp_path, env, *words[1:], "--no-proof")
+        assert fixed.returncode == 0, fixed.stderr
+        again = _cli(tmp_path, env, "check", "dist/duo.zip", "--json")
+        assert again.returncode == 0, again.stderr
+        assert again.json()["targets"] == ["python3.12/x86_64"]

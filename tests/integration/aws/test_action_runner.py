@@ -66,6 +66,16 @@ def parse_commands_file(text: str) -> dict[str, str]:
 
 
 @dataclass
+
+def _special_files(folder: str, names: list[str]) -> list[str]:
+    """Device nodes, FIFOs and sockets, which actions/cache (tar) keeps as such: copying
+    one would read it (a root filesystem's dev/full or dev/zero never ends)."""
+    import stat
+
+    return [n for n in names if not os.path.islink(os.path.join(folder, n)) and (
+        stat.S_ISCHR(mode := os.lstat(os.path.join(folder, n)).st_mode)
+        or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))]
+
 class Runner:
     """Just enough of the runner for a composite action, and strict about the rest."""
 
@@ -81,6 +91,9 @@ class Runner:
     failed: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    # actions/cache: one store per test (key -> folder), shared by the jobs given it.
+    cache_store: Path | None = None
+    post: list[tuple[Path, Path]] = field(default_factory=list)  # (path, store/key) to save
 
     def __post_init__(self) -> None:
         declared = {name: str(spec.get("default", ""))
@@ -132,10 +145,31 @@ class Runner:
         for number, step in enumerate(self.action["runs"]["steps"]):
             if self.condition(step.get("if")):
                 self._run_step(number, step)
+        for path, saved in self.post if not self.failed else ():  # actions/cache's post step
+            if not saved.exists() and path.is_dir():
+                shutil.copytree(path, saved, symlinks=True, ignore=_special_files)
         return {name: self.expand(spec["value"])
                 for name, spec in self.action["outputs"].items()}
 
+    def _cache_step(self, step: dict[str, Any]) -> None:
+        """actions/cache@v4: restore `path` from the store by exact `key`; save at the end."""
+        assert step["uses"] == "actions/cache@v4", f"{step['name']}: not supported"
+        given = {k: self.expand(str(v)) for k, v in step["with"].items()}
+        assert set(given) == {"path", "key"} and all(given.values()), given
+        assert self.cache_store is not None, "this test gave the runner no cache store"
+        path, saved = Path(given["path"]), self.cache_store / given["key"]
+        if saved.is_dir():
+            shutil.copytree(saved, path, symlinks=True, dirs_exist_ok=True,
+                            ignore=_special_files)
+            self.logs.append(f"--- {step['name']}: restored {given['key']}")
+        else:
+            self.logs.append(f"--- {step['name']}: no cache for {given['key']}")
+        self.post.append((path, saved))
+
     def _run_step(self, number: int, step: dict[str, Any]) -> None:
+        if "uses" in step:
+            self._cache_step(step)
+            return
         assert step.get("shell") == "bash", f"{step['name']}: only bash steps are supported"
         assert set(step) <= {"name", "id", "if", "shell", "env", "run", "working-directory"}, \
             f"{step['name']}: keys the test runner does not know: {set(step)}"
@@ -193,18 +227,28 @@ def runner_env(aws: Aws, tmp_path: Path) -> dict[str, str]:
     # user namespaces never gets a real AppArmor profile written by a test.
     env = {**aws.env, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
            "LAMBDALAYER_ACTION_USERNS_SYSCTL": str(tmp_path / "no-such-sysctl")}
-    env["PATH"] = os.pathsep.join([str(runner_python(tmp_path / "runner-bin")), env["PATH"]])
+    # apt-get and sudo stand-ins: a test never installs packages on the host; uv never
+    # downloads a CPython (the interpreters step's provisioning fails fast, as offline).
+    calls = tmp_path / "calls.log"
+    stand_ins = _stand_ins(tmp_path / "stand-ins", calls, **{"apt-get": "exit 1"})
+    env["PATH"] = os.pathsep.join([str(runner_python(tmp_path / "runner-bin")),
+                                   str(stand_ins), env["PATH"]])
+    env["UV_PYTHON_DOWNLOADS_JSON_URL"] = str(tmp_path / "no-such-downloads.json")
     return env
 
 
 def job(tmp_path: Path, name: str, inputs: dict[str, str], env: dict[str, str],
-        workspace: Path) -> Runner:
-    """One job's run of the action: its own RUNNER_TEMP, like a fresh runner."""
+        workspace: Path, *, may_fail: bool = False) -> Runner:
+    """One job's run of the action: its own RUNNER_TEMP, like a fresh runner; the jobs of
+    one test share actions/cache's store."""
     temp = tmp_path / f"temp-{name}"
     temp.mkdir()
-    runner = Runner(workspace=workspace, temp=temp, inputs=inputs, env=env)
+    store = tmp_path / "actions-cache"
+    store.mkdir(exist_ok=True)
+    runner = Runner(workspace=workspace, temp=temp, inputs=inputs,
+                    env={**env, "HOME": str(tmp_path / f"home-{name}")}, cache_store=store)
     runner.outputs = runner.run()
-    assert not runner.failed, runner.log()
+    assert may_fail or not runner.failed, runner.log()
     return runner
 
 
@@ -318,6 +362,9 @@ def test_one_job_builds_publishes_attaches_and_summarises(
     # moto serves no layer content, so the diff against version 1 is reported as unreadable.
     assert f"No diff against {arn1}: it could not be read" in summary
     assert aws.layers_of("action-fn") == [arn2]
+    # Which function got which version, and the command that undoes it.
+    assert ("| action-fn | us-east-1 | `demo:2` | `aws lambda update-function-configuration "
+            "--region us-east-1 --function-name action-fn --layers '[]'` |") in summary, summary
 
 
 def test_the_runner_reads_both_forms_of_github_output() -> None:
@@ -562,3 +609,90 @@ def test_the_summary_of_an_up_to_date_zip_reads_the_sandbox_from_its_manifest(
     assert "| sandbox | bwrap: python3.12/x86_64 |" in summary, summary
     manifest.write_text(json.dumps({"proof": []}))  # built with --no-proof
     assert "| sandbox | no proof ran |" in _summary_of(tmp_path, {"artifacts": [artifact]})
+
+
+# proof: required | best-effort. A layer with an arm64 extension module (an x86-64 .so
+# relabelled EM_AARCH64, all the audit reads): its python3.12/arm64 proof needs an arm64
+# CPython 3.12, which this runner lacks and cannot provision (no apt-get, no downloads).
+def _native_arm64_index(root: Path) -> Path:
+    from tests.unit.audit.fixtures import compile_so, set_machine
+
+    so = compile_so(root / "cc", "arm.so")
+    set_machine(so, 183)  # EM_AARCH64
+    make_wheel(root / "files", "ll-fixture-native", "1.0",
+               file_tag="cp312-cp312-manylinux_2_17_aarch64",
+               wheel_tag="cp312-cp312-manylinux_2_17_aarch64",
+               files={"ll_fixture_native/__init__.py": b"",
+                      "ll_fixture_native/_n.cpython-312-aarch64-linux-gnu.so": so.read_bytes()})
+    return root / "files"
+
+
+def _arm64_job(tmp_path: Path, runner_env: dict[str, str], proof: str | None) -> Runner:
+    from lambdalayer.interpreters.find import find_for
+
+    require(find_for("3.12", "aarch64") is None, "a host without an arm64 CPython 3.12")
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    inputs = {"layer": "native", "packages": "ll-fixture-native==1.0",
+              "runtimes": "python3.12", "architectures": "arm64", "publish": "false"}
+    if proof is not None:
+        inputs["proof"] = proof
+    with serve_index(_native_arm64_index(tmp_path / "index")) as index:
+        return job(tmp_path, "arm64", inputs, {**runner_env, "UV_INDEX_URL": index}, workspace,
+                   may_fail=True)
+
+
+def test_proof_required_is_the_default_and_an_unprovable_arm64_target_fails_naming_the_fix(
+        aws: Aws, tmp_path: Path, runner_env: dict[str, str]) -> None:
+    declared = yaml.safe_load((ROOT / "action.yml").read_text("utf-8"))["inputs"]
+    assert declared["proof"]["default"] == "required"
+    runner = _arm64_job(tmp_path, runner_env, None)
+    log = runner.log()
+    assert runner.failed == ["Build"], log
+    # It tried: the plan named the target, provisioning was attempted and warned.
+    assert "To provision for the import proof: python3.12 arm64 uv" in log, log
+    assert "::warning title=lambdalayer import proof::No arm64 CPython for python3.12" in log
+    assert "ubuntu-24.04-arm" in log and "docs/ci.md" in log
+    build = json.loads((runner.temp / "lambdalayer-build.json").read_text())
+    assert build["error"]["exit_code"] == 7
+    message = build["error"]["message"]
+    assert "python3.12/arm64: no aarch64 CPython 3.12" in message, message
+    assert "arm64 runner" in message and "docs/ci.md" in message, message
+    assert not (tmp_path / "repo" / "dist" / "native.zip").exists()
+    summary = runner.summary.read_text()
+    assert "The build did not finish: The import proof of native is required" in summary
+
+
+def test_proof_best_effort_warns_and_goes_on(
+        aws: Aws, tmp_path: Path, runner_env: dict[str, str]) -> None:
+    runner = _arm64_job(tmp_path, runner_env, "best-effort")
+    log = runner.log()
+    assert not runner.failed, log
+    assert "To provision" not in log  # best-effort provisions nothing
+    assert ("::warning title=lambdalayer import proof::native is not import-tested on "
+            "python3.12/arm64: no aarch64 CPython 3.12") in log, log
+    assert "| import test | skipped: python3.12/arm64: no aarch64 CPython 3.12" \
+        in runner.summary.read_text()
+
+
+def test_the_summary_lists_each_function_its_layer_version_and_the_undo(
+        tmp_path: Path) -> None:
+    temp = tmp_path / "summary-temp"
+    temp.mkdir()
+    (temp / "lambdalayer-attach.json").write_text(json.dumps({"functions": [
+        {"name": "fn-a", "region": "us-east-1", "changed": True,
+         "before": ["arn:aws:lambda:us-east-1:1:layer:other:2"],
+         "after": ["arn:aws:lambda:us-east-1:1:layer:other:2",
+                   "arn:aws:lambda:us-east-1:1:layer:demo:3"],
+         "rollback": "aws lambda update-function-configuration --region us-east-1 "
+                     "--function-name fn-a --layers arn:aws:lambda:us-east-1:1:layer:other:2"},
+        {"name": "fn-b", "region": "us-east-1", "changed": False, "rollback": None,
+         "before": ["arn:aws:lambda:us-east-1:1:layer:demo:3"],
+         "after": ["arn:aws:lambda:us-east-1:1:layer:demo:3"]}]}))
+    done = subprocess.run([sys.executable, str(ROOT / "action" / "summary.py"), str(temp)],
+                          capture_output=True, text=True, check=True).stdout
+    assert "| function | region | layer version | undo |" in done
+    assert ("| fn-a | us-east-1 | `demo:3` | `aws lambda update-function-configuration "
+            "--region us-east-1 --function-name fn-a --layers "
+            "arn:aws:lambda:us-east-1:1:layer:other:2` |") in done, done
+    assert "| fn-b | us-east-1 | unchanged | nothing to undo |" in done, done
