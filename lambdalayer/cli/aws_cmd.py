@@ -17,7 +17,7 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, json_option
-from lambdalayer.cli.output import human_console, print_json
+from lambdalayer.cli.output import error_console, human_console, print_json
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.units import format_size
 
@@ -84,9 +84,8 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
         zips=zips, layer_name=layer_name, regions=regions, s3_bucket=s3_bucket, force=force,
         public=public, principals=principals, org_id=org_id, out_dir=out_dir, layers=layers,
         all_built=all_built))
-    console = human_console()
     results = _publish_plan(plan, profile=profile, endpoint_url=endpoint_url,
-                            console=console)
+                            console=error_console())
     github_output = os.environ.get("GITHUB_OUTPUT")
     if github_output:
         from lambdalayer.aws.publish import append_github_output
@@ -100,6 +99,7 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
              "grants": list(r.grants), **_superseded_json(changes.get(i))}
             for i, r in enumerate(results)]})
         return
+    console = human_console()
     for i, r in enumerate(results):
         verb = "[dim]unchanged[/]" if r.skipped else "[green]published[/]"
         console.print(f"{verb} {escape(r.arn)}"
@@ -110,7 +110,8 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
 
 def _publish_plan(plan: PublishPlan, *, profile: str | None, endpoint_url: str | None,
                   console: Any) -> list[Any]:
-    """Publish each group of the plan with its regions and grants, showing progress."""
+    """Publish each group of the plan with its regions and grants, showing progress on
+    `console` (stderr)."""
     from lambdalayer.aws.client import AwsSettings
     from lambdalayer.aws.publish import prepare_layer, publish
 
@@ -244,11 +245,12 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
 def _render_attach(results: list[Any]) -> None:
     """Each function's before and after, the size, and the command that undoes it."""
     console = human_console()
+    warn = error_console()
     for r in results:
         for problem in r.forced:
-            console.print(f"[yellow]warning:[/] {escape(problem)} (attached because of --force)")
+            warn.print(f"[yellow]warning:[/] {escape(problem)} (attached because of --force)")
         for part in r.unzipped.unknown if r.unzipped else ():
-            console.print(f"[yellow]warning:[/] {escape(r.name)}: could not measure the "
+            warn.print(f"[yellow]warning:[/] {escape(r.name)}: could not measure the "
                           f"unzipped size of {escape(part.label)} ({escape(part.source)}); "
                           "the 250 MB check counted only the rest.")
         if not r.changed:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from lambdalayer.cli.output import human_console, print_json, say
+from lambdalayer.cli.output import (
+    error_console,
+    for_people_on_a_terminal,
+    human_console,
+    print_json,
+    say,
+    tell,
+)
 from lambdalayer.common.errors import Reported
 from lambdalayer.common.units import format_size
 from lambdalayer.pipeline.layer import build_layer
@@ -22,8 +29,9 @@ if TYPE_CHECKING:
 
 
 def render_build(outcome: BuildOutcome, *, as_json: bool, verbose: bool = False) -> None:
-    """The JSON document (--json), then people's lines; exit 6/7 when --smoke found that.
-    `verbose` adds where the time went, per stage (`timings` in the JSON)."""
+    """The JSON document (--json), then people's lines (the summary on stdout, warnings on
+    stderr); exit 6/7 when --test-report found that. `verbose` adds where the time went,
+    per stage (`timings` in the JSON)."""
     result = outcome.result
     if as_json:
         document = _build_json(outcome)
@@ -31,8 +39,8 @@ def render_build(outcome: BuildOutcome, *, as_json: bool, verbose: bool = False)
             document["timings"] = {stage: round(s, 3) for stage, s in result.timings}
         print_json(document)
     if verbose and result.timings:
-        say("time: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings))
-    if _interactive():
+        tell("time: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings))
+    if for_people_on_a_terminal():
         _render_rich(human_console(), result)
     else:
         _render_plain(result)
@@ -160,7 +168,7 @@ def _size_notes(sizes: SizeReport) -> list[str]:
 def _render_plain(result: BuildResult) -> None:
     """Plain lines for logs and pipes; rich is not even imported (start-up time)."""
     for warning in result.warnings:
-        say(f"warning: {warning}")
+        tell(f"warning: {warning}")
     for artifact in result.artifacts:
         for line in _summary_lines(artifact):
             say(line)
@@ -180,7 +188,7 @@ def _render_plain(result: BuildResult) -> None:
         for finding in artifact.manifest.findings:
             say(f"  {finding.severity} {finding.code} {finding.path}: {finding.message}")
     for note in run_notes([artifact.proof for artifact in result.artifacts]):
-        say(note)
+        tell(note)  # how the proof ran: a diagnostic, on stderr
 
 
 def _render_rich(console: Console, result: BuildResult) -> None:
@@ -188,7 +196,7 @@ def _render_rich(console: Console, result: BuildResult) -> None:
     from rich.table import Table
 
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        error_console().print(f"[yellow]warning:[/] {escape(warning)}")
     for artifact in result.artifacts:
         first, *rest = _summary_lines(artifact)
         console.print(f"[green]{escape(first)}[/]")
@@ -221,11 +229,12 @@ def _render_rich(console: Console, result: BuildResult) -> None:
             console.print(f"  [{colour}]{finding.severity}[/] {escape(finding.code)} "
                           f"{escape(finding.path)}: "
                           f"{escape(finding.message)}")
+    notes = error_console()  # how the proof ran: diagnostics, on stderr
     for note in run_notes([artifact.proof for artifact in result.artifacts]):
         if note.startswith("warning: "):  # a proof ran without a sandbox
-            console.print(f"[yellow]warning:[/] {escape(note.removeprefix('warning: '))}")
+            notes.print(f"[yellow]warning:[/] {escape(note.removeprefix('warning: '))}")
         else:
-            console.print(f"[dim]{escape(note)}[/]")
+            notes.print(f"[dim]{escape(note)}[/]")
 
 
 def _with_test_reports(result: BuildResult, reports: list[ProofReport]) -> dict[str, Any]:
@@ -248,16 +257,11 @@ def _finish_test_reports(reports: list[ProofReport], as_json: bool) -> None:
         raise Reported(status)
 
 
-def _interactive() -> bool:
+def build_with_progress(request: BuildRequest) -> BuildResult:
+    """Progress on stderr: a spinner on a terminal, plain lines otherwise (CI logs)."""
     import sys
 
-    return sys.stdout.isatty() or sys.stderr.isatty()
-
-
-def build_with_progress(request: BuildRequest) -> BuildResult:
-    """A spinner on a terminal, plain progress lines otherwise (CI logs)."""
-    if _interactive():
-        console = human_console()
-        with console.status("building…") as status:
+    if sys.stderr.isatty():
+        with error_console().status("building…") as status:
             return build_layer(request, progress=lambda msg: status.update(f"{msg}…"))
-    return build_layer(request, progress=lambda msg: say(f"… {msg}"))
+    return build_layer(request, progress=lambda msg: tell(f"… {msg}"))

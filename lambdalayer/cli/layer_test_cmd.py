@@ -17,7 +17,7 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import proof_sandbox_option
-from lambdalayer.cli.output import human_console, marks, print_json
+from lambdalayer.cli.output import error_console, human_console, marks, print_json
 from lambdalayer.common.errors import (
     EXIT_OK,
     EXIT_TEST_FAILED,
@@ -202,7 +202,7 @@ def proof_json(report: ProofReport) -> dict[str, Any]:
 
 
 def render_proof(report: ProofReport) -> None:
-    """People's output for one report (stderr unless stdout is a terminal)."""
+    """People's output for one report: stdout (stderr under --json)."""
     from rich.markup import escape
 
     from lambdalayer.proof.runner import host_description
@@ -317,8 +317,8 @@ def _print_sandbox(console: Console, sandbox: str) -> None:
 
     from lambdalayer.proof.verdict import sandbox_kind, unsandboxed_warning
 
-    if sandbox_kind(sandbox) == "none":
+    if sandbox_kind(sandbox) == "none":  # a warning: stderr, with the other diagnostics
         warning = unsandboxed_warning(sandbox).removeprefix("warning: ")
-        console.print(f"    [yellow]warning:[/] {escape(warning)}")
+        error_console().print(f"[yellow]warning:[/] {escape(warning)}")
     else:
         console.print(f"    [dim]{escape(sandbox)}[/]")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Any
 
 import click
@@ -11,7 +10,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import human_console, print_json, say
+from lambdalayer.cli.output import (
+    for_people_on_a_terminal,
+    human_console,
+    print_json,
+    say,
+    tell,
+)
 from lambdalayer.targets.runtimes import (
     LIFECYCLE_FIELDS,
     Runtime,
@@ -82,12 +87,12 @@ def runtimes_command(as_json: bool) -> None:
         say("? = not checked against AWS's runtime table; see the sources in runtimes.toml.")
     note = note_for(missing)
     if note:
-        say(note)
+        tell(note)
 
 
 def _render(table: RuntimeTable, rows: list[dict[str, Any]], today: dt.date) -> None:
     """A table on a terminal; one aligned plain line per runtime in a log."""
-    if sys.stdout.isatty():
+    if for_people_on_a_terminal():
         out = Table(title=f"Lambda Python runtimes on {today}")
         for column in ("runtime", "OS", "glibc", "phase", "deprecated", "create blocked",
                        "update blocked"):

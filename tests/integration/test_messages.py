@@ -57,9 +57,9 @@ def test_cache_says_clean_keeps_the_interpreters(tmp_path: Path) -> None:
     env = {"LAMBDALAYER_CACHE_DIR": str(cache)}
     cleaned = run_cli("cache", "clean", env=env)
     assert cleaned.returncode == 0, cleaned.stderr
-    assert "kept 5.0 KB of interpreters" in cleaned.stderr
+    assert "kept 5.0 KB of interpreters" in cleaned.stdout
     shown = run_cli("cache", env=env)
-    assert "5.0 KB of it interpreters" in shown.stderr and "cache clean` keeps" in shown.stderr
+    assert "5.0 KB of it interpreters" in shown.stdout and "cache clean` keeps" in shown.stdout
     assert run_cli("cache", "--json", env=env).json()["cache"]["interpreters"] == 5000
 
 

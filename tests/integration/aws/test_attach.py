@@ -55,9 +55,9 @@ def test_attach_prints_the_previous_list_and_the_command_that_restores_it(
     result = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000")
 
     assert result.code == 0, result.stderr
-    assert f"before: {other}" in result.stderr
+    assert f"before: {other}" in result.stdout
     assert ("aws lambda update-function-configuration --region us-east-1 "
-            f"--function-name makenaide-scanner --layers {other}") in result.stderr
+            f"--function-name makenaide-scanner --layers {other}") in result.stdout
 
 
 def test_an_arm64_only_layer_is_refused_on_an_x86_64_function(aws: Aws, run: RunCli) -> None:

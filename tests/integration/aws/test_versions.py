@@ -29,7 +29,7 @@ def test_versions_lists_newest_first_with_the_functions_using_each(
     assert all(row["size"] > 0 and row["created"] for row in rows)
 
     human = run("versions", "makenaide-pg8000", env={"COLUMNS": "200"})
-    assert human.code == 0 and "makenaide-scanner" in human.stderr
+    assert human.code == 0 and "makenaide-scanner" in human.stdout
 
 
 def test_prune_keeps_the_newest_and_refuses_versions_still_attached(
@@ -46,7 +46,7 @@ def test_prune_keeps_the_newest_and_refuses_versions_still_attached(
 
     assert result.code == 0, result.stderr
     assert aws.version_numbers("makenaide-pg8000") == [1, 4, 5]
-    assert "kept version 1" in result.stderr and "makenaide-scanner" in result.stderr
+    assert "kept version 1" in result.stdout and "makenaide-scanner" in result.stdout
 
     forced = run("prune", "makenaide-pg8000", "--keep", "2", "--force", "--json")
     assert forced.code == 0, forced.stderr
