@@ -248,7 +248,8 @@ def _render_attach(results: list[Any]) -> None:
     warn = error_console()
     for r in results:
         for problem in r.forced:
-            warn.print(f"[yellow]warning:[/] {escape(problem)} (attached because of --force)")
+            done = "would attach" if r.dry_run else "attached"
+            warn.print(f"[yellow]warning:[/] {escape(problem)} ({done} because of --force)")
         for part in r.unzipped.unknown if r.unzipped else ():
             warn.print(f"[yellow]warning:[/] {escape(r.name)}: could not measure the "
                           f"unzipped size of {escape(part.label)} ({escape(part.source)}); "

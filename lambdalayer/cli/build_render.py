@@ -177,7 +177,7 @@ def _render_plain(result: BuildResult) -> None:
             continue
         total = artifact.sizes.total or 1
         zipped = artifact.sizes.compressed_total or 1
-        width = max(len(p.name) for p in artifact.sizes.packages)
+        width = max((len(p.name) for p in artifact.sizes.packages), default=7)
         for package in artifact.sizes.packages:
             say(f"  {package.name:<{width}}  {package.version:<14} "
                 f"{format_size(package.size):>10}  {100 * package.size / total:3.0f}%  "

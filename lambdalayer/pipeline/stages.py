@@ -518,6 +518,7 @@ def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
                               item.site_targets, progress=progress)
         item.site_dirs = site_dirs = shrunk.site_dirs
         item.warnings.extend(shrunk.warnings)
+        _refuse_if_emptied(request, layer.name, site_dirs)
         # Your own files come after the size options: those are about installed packages.
         place_sources(request.sources, site_dirs)
         place_includes(request.includes, root)
@@ -542,6 +543,23 @@ def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
                                              sizes.total, progress=progress)
     if beside_proof:  # the tree is final now: only swapped into place once proven
         zips.start(layer.name, root, site_dirs)
+
+
+def _refuse_if_emptied(request: BuildRequest, name: str,
+                       site_dirs: dict[Path, list[InstalledDist]]) -> None:
+    """A layer --exclude left without a package (and no files of your own) would be
+    an empty zip: refused, naming the cause, before the audit and the proof."""
+    if not request.excludes or request.sources or request.includes:
+        return
+    if any(site_dirs.values()):
+        return
+    excluded = " ".join(f"--exclude {spec}" for spec in request.excludes)
+    raise UsageError(
+        f"Nothing is left in layer {name}: {excluded} leaves out every package it "
+        "would hold (':runtime:' is what Lambda's Python runtime already ships), so "
+        "the zip would be empty.",
+        hint="Ask for a package the runtime does not ship, or drop --exclude; a layer "
+             "of only boto3 is meant to replace the runtime's copy, so keep it in.")
 
 
 def _finish(request: BuildRequest, item: _Layer, proof: ArtifactProof, clock: _Clock) -> None:

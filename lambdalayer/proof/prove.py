@@ -104,18 +104,50 @@ def _fix(dist: str, error: str | None, runtime: str) -> str:
     return f"{dist} does not import on {runtime}: see the error above"
 
 
-def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]]) -> TargetProof:
+def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]],
+              judged_failed: bool | None, provided: frozenset[str]) -> TargetProof:
+    """One target's proof. `judged_failed`: whether the judges (_judge_requested,
+    _judge_dependencies) failed this run; None for a run they did not judge, which
+    then fails on any requested module that did not import. A run the judges let
+    pass says so, even when a module left out for the runtime could not be tried:
+    "import FAILED" above "built" would contradict itself."""
     # Judged on the requested modules only: with test_imports the run imports more
     # (every top-level package), and those are the smoke report's to judge.
     requested = {m for mods in modules.values() for m in mods}
+    if judged_failed is None:
+        judged_failed = any(not i.ok for i in run.imports if i.module in requested)
     status: ProofStatus = "skipped" if run.status == "not-run" else (
-        "failed" if run.reason or any(not i.ok for i in run.imports if i.module in requested)
-        else "passed")
+        "failed" if run.reason or judged_failed else "passed")
     return TargetProof(target=str(run.target), status=status, how=run.how,
                        interpreter=run.interpreter, python_version=run.python_version,
                        reason=run.reason, seconds=run.seconds, glibc=run.glibc,
                        glibc_newer=run.glibc_newer, covered_by=run.covered_by,
-                       sandbox=run.sandbox, mapped=run.mapped)
+                       sandbox=run.sandbox, mapped=run.mapped,
+                       left_out=_left_out(run, provided), ran_on=_ran_on(run))
+
+
+def _ran_on(run: TargetRun) -> str | None:
+    """The host's architecture when a pure-Python target ran unemulated on another one
+    (an arm64 target on an x86_64 CPython): "natively" would not be true."""
+    from lambdalayer.interpreters.find import host_machine
+
+    if run.how != "native" or run.status == "not-run":
+        return None
+    host = host_machine()
+    if host == run.target.machine:
+        return None
+    return {"aarch64": "arm64"}.get(host, host)
+
+
+def _left_out(run: TargetRun, provided: frozenset[str]) -> tuple[str, ...]:
+    """The modules that could not be tried because what they import was left out with
+    --exclude for the runtime to provide (this interpreter has no copy of it)."""
+    found = []
+    for result in run.imports:
+        missing = None if result.ok else _MISSING.search(result.error or "")
+        if missing and missing.group(1).split(".")[0] in provided:
+            found.append(result.module)
+    return tuple(found)
 
 
 def _wanted(root: Path, version: str, requested: Sequence[str],
@@ -229,12 +261,14 @@ def prove_layer(root: Path, targets: Sequence[Target],
     warnings: list[str] = []
     failures: list[str] = []
     conflicts: list[Conflict] = []
+    judged: dict[str, bool] = {}  # target -> whether the judges failed it
     for run in all_runs:
         if run.status == "not-run" or run.covered_by:
             continue
         if run.reason:  # the interpreter itself failed
             failures.append(f"{run.target}: {run.reason}")
             continue
+        before = len(failures)
         by_module: dict[str, ImportResult] = {i.module: i for i in run.imports}
         runtime = run.target.runtime.name
         requested = modules.get(runtime, {})
@@ -247,7 +281,9 @@ def prove_layer(root: Path, targets: Sequence[Target],
                          failures, conflicts, own, roots)
         _judge_dependencies(run, dependencies.get(runtime, {}), requested, owners, versions,
                             by_module, warnings, failures, conflicts, roots)
-    proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
+        judged[str(run.target)] = len(failures) > before
+    proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}),
+                             judged.get(str(run.target)), provided)
                    for run in all_runs)
     ran = [p for p in proofs if p.status != "skipped"]
     status: ProofStatus = "failed" if failures else ("passed" if ran else "skipped")

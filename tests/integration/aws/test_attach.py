@@ -196,3 +196,16 @@ def test_config_driven_attach_checks_every_function_before_changing_any(
     assert "at most 5" in result.stderr
     assert aws.layers_of("first-ok") == []  # not changed: the second was refused first
     assert aws.layers_of("second-full") == five
+
+
+def test_a_forced_dry_run_says_it_would_attach(aws: Aws, run: RunCli) -> None:
+    aws.publish_raw("arm-only", archs=["arm64"])
+    aws.create_function("makenaide-scanner", arch="x86_64")
+
+    dry = run("attach", "--function", "makenaide-scanner", "--layer", "arm-only", "--force",
+              "--dry-run")
+
+    assert dry.code == 0, dry.stderr
+    assert "(would attach because of --force)" in dry.stderr
+    assert "attached because" not in dry.stderr
+    assert aws.layers_of("makenaide-scanner") == []
