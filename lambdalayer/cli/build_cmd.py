@@ -43,7 +43,6 @@ class _CommandLine:
     compile_: bool
     proof: bool | None
     test_report: bool
-    smoke: bool | None  # the old names: --smoke = --test-report, --no-smoke = --no-proof
     fix_pairs: bool
     proof_sandbox: ProofSandbox | None
     slim: bool
@@ -83,16 +82,16 @@ class _CommandLine:
 
     @property
     def wants_test_report(self) -> bool:
-        return self.test_report or self.smoke is True
+        return self.test_report
 
     @property
     def no_proof(self) -> bool:
-        no_proof = self.proof is False or self.smoke is False
+        no_proof = self.proof is False
         if no_proof and self.wants_test_report:
             from lambdalayer.common.errors import UsageError
 
-            raise UsageError("--no-proof (--no-smoke) and --test-report (--smoke) do not go "
-                             "together: the test report comes from the proof's run.")
+            raise UsageError("--no-proof and --test-report do not go together: the test "
+                             "report comes from the proof's run.")
         return no_proof
 
     def function(self) -> FunctionTarget | None:
@@ -162,13 +161,10 @@ class _CommandLine:
               help="On by default: every build imports the layer after the audit on a "
                    "CPython of each target (native, or emulated: `lambdalayer "
                    "interpreters`) and writes no zip if an import fails (exit 6). --no-proof "
-                   "(config: proof = false) skips it. Old names: --no-smoke, smoke = false.")
+                   "(config: proof = false) skips it.")
 @click.option("--test-report", "test_report", is_flag=True,
               help="Also report what `lambdalayer test` finds in each zip (from the same "
-                   "interpreter run) and exit 7 when a target cannot be tried here. Old "
-                   "name: --smoke.")
-@click.option("--smoke/--no-smoke", "smoke", default=None, hidden=True,
-              help="Old names: --smoke is --test-report, --no-smoke is --no-proof.")
+                   "interpreter run) and exit 7 when a target cannot be tried here.")
 @click.option("--fix-pairs", "fix_pairs", is_flag=True,
               help="When the proof finds two distributions of the layer that no longer fit "
                    "together and an older (or the newest) release that imports, pin it and "

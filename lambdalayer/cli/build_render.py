@@ -240,7 +240,7 @@ def _render_rich(console: Console, result: BuildResult) -> None:
 def _with_test_reports(result: BuildResult, reports: list[ProofReport]) -> dict[str, Any]:
     from lambdalayer.cli.layer_test_cmd import proof_json
 
-    return {"artifacts": [{**artifact_json(a), "smoke": proof_json(r)}
+    return {"artifacts": [{**artifact_json(a), "test_report": proof_json(r)}
                           for a, r in zip(result.artifacts, reports, strict=True)],
             "warnings": list(result.warnings)}
 

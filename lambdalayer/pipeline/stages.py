@@ -712,8 +712,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     """Import the layer on each target's CPython; ProofFailed when an import fails.
     `alone`: no other layer is proven meanwhile (prove_layer's `spare_cores`)."""
     if request.no_proof:
-        return skipped("--no-smoke (or smoke = false in the config)")
-    listed = request.smoke_imports or (request.recipe.smoke_imports if request.recipe
+        return skipped("--no-proof (or proof = false in the config)")
+    listed = request.proof_imports or (request.recipe.proof_imports if request.recipe
                                        else ())
     dependencies: Modules = {}
     if listed:
@@ -727,9 +727,9 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     from lambdalayer.shrink.exclude import expand_excludes
 
     provided = provided_modules(expand_excludes(request.excludes))
-    # With --smoke, the proof imports what `lambdalayer test` of the zip would, and the
+    # With --test-report, the proof imports what `lambdalayer test` of the zip would, and the
     # CLI reports those runs instead of importing again: one interpreter run per target.
-    # Only when the zip will hold this tree as it is; else --smoke tests the zip.
+    # Only when the zip will hold this tree as it is; else --test-report tests the zip.
     test_imports = tuple(listed) if request.test_report and zips_as_is(root) else None
     proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports,
                         configured=request.interpreters, dependencies=dependencies,
@@ -744,11 +744,11 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         what = ("your code or the requirements" if any(
             "(your code (" in failure for failure in proof.failures) else "the requirements")
         hint = (f"Fix {what} (the fix line says what is likely missing), or build "
-                "with --no-smoke to skip the import test (the audit still runs).")
+                "with --no-proof to skip the import test (the audit still runs).")
         search = (search_pairs(request, layer.targets, proof.conflicts, root.parent,
                                progress, versions) if proof.conflicts else None)
         if search is not None:
-            hint = (search.advice() + "Or build with --no-smoke to skip the import test (the "
+            hint = (search.advice() + "Or build with --no-proof to skip the import test (the "
                     "audit still runs).")
         refusal = ProofFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
@@ -808,7 +808,7 @@ def _manifest(request: BuildRequest, plan: _Plan, zip_path: Path, sha256: str,
         recipe=recipe.name if recipe else None,
         description=request.description or (recipe.description if recipe else None),
         license=request.license or (recipe.license if recipe else None),
-        smoke_imports=list(request.smoke_imports or (recipe.smoke_imports if recipe else ())),
+        proof_imports=list(request.proof_imports or (recipe.proof_imports if recipe else ())),
         findings=findings,
         allowed=sorted(request.allow),
     )

@@ -13,7 +13,7 @@ whose main module imported is a warning (typically it needs an optional extra
 the user did not ask for). Targets this host cannot run are "skipped" with the
 reason; the audit has already gated them. Nothing here prints or raises for a
 failed import: the caller decides (pipeline/stages.py raises ProofFailed). With
-`build --smoke` the runs also import what `lambdalayer test` would, and serve
+`build --test-report` the runs also import what `lambdalayer test` would, and serve
 as its report, so the layer is imported once per target.
 """
 
@@ -112,7 +112,7 @@ def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]],
     pass says so, even when a module left out for the runtime could not be tried:
     "import FAILED" above "built" would contradict itself."""
     # Judged on the requested modules only: with test_imports the run imports more
-    # (every top-level package), and those are the smoke report's to judge.
+    # (every top-level package), and those are the test report's to judge.
     requested = {m for mods in modules.values() for m in mods}
     if judged_failed is None:
         judged_failed = any(not i.ok for i in run.imports if i.module in requested)
@@ -157,10 +157,10 @@ def _wanted(root: Path, version: str, requested: Sequence[str],
     if test_imports is None or not requested:
         return list(requested)
     if test_imports:
-        return list(test_imports)  # the smoke imports, in their order, as `test` runs them
+        return list(test_imports)  # the proof imports, in their order, as `test` runs them
     # Every top-level package, in `test`'s order, so its report is the same. (An extra
     # module that crashes the interpreter before a requested one is reached leaves that
-    # one untried by the proof; the smoke report fails then, exit 6, as `test` would.)
+    # one untried by the proof; the test report fails then, exit 6, as `test` would.)
     return sorted({*layer_modules(root, version), *requested}, key=str.lower)
 
 
@@ -224,11 +224,11 @@ def prove_layer(root: Path, targets: Sequence[Target],
     module in `provided` (left out with --exclude: the runtime ships it) is a
     warning too, since this interpreter does not have the runtime's copy.
 
-    `test_imports` (for `build --smoke`) makes each run import what `lambdalayer
-    test` of the zip would: these modules when given (the smoke imports, which
+    `test_imports` (for `build --test-report`) makes each run import what `lambdalayer
+    test` of the zip would: these modules when given (the proof imports, which
     `modules` must hold), else every top-level package of the layer, in `test`'s
     order. The verdict above still judges only `modules`; the runs are kept as
-    `test_runs`, the smoke report (proof_report_of).
+    `test_runs`, the test report (proof_report_of).
 
     `dependencies` (same shape) are the layer's other distributions: their top levels
     are imported after `modules`. A dependency failing because another distribution of

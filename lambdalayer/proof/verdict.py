@@ -124,9 +124,9 @@ class ArtifactProof:
     targets: tuple[TargetProof, ...] = ()
     warnings: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()  # each: the target, the module, the interpreter's error, a fix
-    # With `build --smoke`: the interpreter runs behind `targets`, each importing exactly
+    # With `build --test-report`: the interpreter runs behind `targets`, each importing exactly
     # what `lambdalayer test` of the zip would (prove.prove_layer's test_imports), so
-    # the smoke report is made from them instead of importing the layer again. Empty when
+    # the test report is made from them instead of importing the layer again. Empty when
     # they cannot stand for that test (plain build, or a tree the zip does not hold as is).
     test_runs: tuple[TargetRun, ...] = ()
     # Failures caused by another distribution of the layer (proof/conflicts.py), in order.
@@ -136,5 +136,5 @@ class ArtifactProof:
 
 
 def skipped(reason: str) -> ArtifactProof:
-    """The proof was not run at all (e.g. --no-smoke)."""
+    """The proof was not run at all (e.g. --no-proof)."""
     return ArtifactProof(status="skipped", reason=reason)

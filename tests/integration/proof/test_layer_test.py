@@ -1,4 +1,4 @@
-"""`lambdalayer test` and `build --smoke` on the real interpreters of this machine."""
+"""`lambdalayer test` and `build --test-report` on the real interpreters of this machine."""
 
 from __future__ import annotations
 
@@ -136,17 +136,17 @@ def test_a_broken_handler_fails_with_its_error(pg8000_zip: Path, tmp_path: Path)
     assert "KeyError: 'x'" in bad.stdout and 'File "/var/task/app.py"' in bad.stdout
 
 
-def test_build_smoke(tmp_path: Path) -> None:
-    run = run_cli("build", "pg8000", "--runtime", "python3.11", "--smoke", "--json",
+def test_build_test_report(tmp_path: Path) -> None:
+    run = run_cli("build", "pg8000", "--runtime", "python3.11", "--test-report", "--json",
                   "--out", str(tmp_path))
     assert run.returncode == 0, run.stderr
     [artifact] = run.json()["artifacts"]
-    assert artifact["smoke"]["status"] == "passed"
-    assert artifact["smoke"]["check"] is None  # build audited already
+    assert artifact["test_report"]["status"] == "passed"
+    assert artifact["test_report"]["check"] is None  # build audited already
 
 
-def test_build_smoke_cannot_run_a_missing_runtime(tmp_path: Path) -> None:
-    run = run_cli("build", "pg8000", "--runtime", "python3.14", "--smoke", "--out",
+def test_build_test_report_cannot_run_a_missing_runtime(tmp_path: Path) -> None:
+    run = run_cli("build", "pg8000", "--runtime", "python3.14", "--test-report", "--out",
                   str(tmp_path / "dist"), env=without_interpreters(tmp_path))
     assert run.returncode == 7, run.stderr
     assert "no CPython 3.14 on this host" in run.stdout
