@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -371,16 +371,31 @@ def versions_command(layer: str, region: str | None, profile: str | None,
         print_json({"layer": listing.layer, "region": listing.region,
                     "versions": [_version_row(v) for v in listing.versions]})
         return
-    table = Table(title=f"{listing.layer} ({listing.region})")
-    for column in ("version", "created", "runtimes", "architectures", "size", "used by"):
-        # Fold function names rather than cut them with "…": a cut name is useless.
-        table.add_column(column, justify="right" if column in ("version", "size") else "left",
-                         overflow="fold", no_wrap=column in ("version", "created", "size"))
-    for v in listing.versions:
-        table.add_row(str(v.version), v.created[:16].replace("T", " "), ", ".join(v.runtimes),
-                      ", ".join(v.architectures), format_size(v.size),
-                      escape(", ".join(v.functions)) or "[dim]-[/]")
-    human_console().print(table)
+    rows = [(str(v.version), v.created[:16].replace("T", " "), ", ".join(v.runtimes),
+             ", ".join(v.architectures), format_size(v.size), ", ".join(v.functions))
+            for v in listing.versions]
+    console = human_console()
+    console.print(_versions_table(f"{listing.layer} ({listing.region})", rows, console.width))
+
+
+def _versions_table(title: str, rows: Sequence[tuple[str, ...]], width: int) -> Table:
+    """The versions as a table that never splits a word it can keep whole: every column
+    but "used by" is at least as wide as its longest word (on a narrow terminal, at most
+    that: one runtime per line), and only a function name too long for what is left folds
+    (a name cut with "…" would be useless)."""
+    table = Table(title=title, show_edge=False)
+    narrow = width < 120
+    for i, column in enumerate(("version", "created", "runtimes", "arch", "size", "used by")):
+        whole = column in ("version", "size")  # never wrapped: "1.2 MB" is one thing
+        longest = max([len(column)] + [len(cell) if whole else max(map(len, cell.split()),
+                                                                      default=0)
+                                        for cell in (row[i] for row in rows)])
+        table.add_column(column, justify="right" if whole else "left", overflow="fold",
+                         no_wrap=whole, min_width=None if column == "used by" else longest,
+                         max_width=longest if narrow and column != "used by" else None)
+    for row in rows:
+        table.add_row(*row[:5], escape(row[5]) or "[dim]-[/]")
+    return table
 
 
 @cli.command("prune")

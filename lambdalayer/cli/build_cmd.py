@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.options import aws_options, index_options, proof_sandbox_option
+from lambdalayer.cli.options import (
+    SectionedCommand,
+    aws_options,
+    index_options,
+    proof_sandbox_option,
+)
 
 if TYPE_CHECKING:
     from lambdalayer.project.builds import FunctionTarget
@@ -103,7 +108,22 @@ class _CommandLine:
                               profile=self.profile, endpoint_url=self.endpoint_url)
 
 
-@cli.command("build")
+# build's options by purpose, in --help's order (cli/options.SectionedCommand).
+_SECTIONS = (
+    ("What goes in", ("requirement_files", "packages", "project", "with_self", "sources",
+                      "includes", "follow_links", "excludes", "layers", "recipes_dir",
+                      "locked")),
+    ("Targets", ("runtimes", "architectures", "for_function", "region")),
+    ("Size and cold start", ("slim", "strip", "compression_level", "compile_")),
+    ("Audit and import proof", ("allow", "proof", "test_report", "fix_pairs",
+                                "proof_sandbox")),
+    ("Package index", ("index_url", "extra_index_urls", "find_links", "offline")),
+    ("Output", ("out_dir", "unpacked_dir", "report_file", "force", "as_json", "verbose")),
+    ("AWS (for --for-function)", ("profile", "endpoint_url")),
+)
+
+
+@cli.command("build", cls=SectionedCommand, sections=_SECTIONS)
 @click.argument("name", required=False)
 @click.option("-r", "--requirements", "requirement_files", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False),

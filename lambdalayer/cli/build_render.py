@@ -178,8 +178,10 @@ def _render_plain(result: BuildResult) -> None:
         total = artifact.sizes.total or 1
         zipped = artifact.sizes.compressed_total or 1
         width = max((len(p.name) for p in artifact.sizes.packages), default=7)
+        # As wide as the longest version: certifi's 2026.10.19.post1 must not shift a row.
+        version_width = max((len(p.version) for p in artifact.sizes.packages), default=0)
         for package in artifact.sizes.packages:
-            say(f"  {package.name:<{width}}  {package.version:<14} "
+            say(f"  {package.name:<{width}}  {package.version:<{version_width}} "
                 f"{format_size(package.size):>10}  {100 * package.size / total:3.0f}%  "
                 f"zipped {format_size(package.compressed or 0):>9} "
                 f"{100 * (package.compressed or 0) / zipped:3.0f}%")

@@ -106,9 +106,12 @@ def _render(table: RuntimeTable, rows: list[dict[str, Any]], today: dt.date) -> 
         # Read in logs: one plain line per runtime, never squeezed to a terminal's width.
         click.echo(f"Lambda Python runtimes on {today}:")
         width = max(len(name) for name in table.runtimes)
+        systems = [f"{r.os.name} (glibc {row['glibc']})"
+                   for r, row in zip(table.runtimes.values(), rows, strict=True)]
+        os_width = max(len(system) for system in systems)  # AL2 and AL2023 rows line up
         phase_width = max(len(row["phase"]) for row in rows)
-        for r, row in zip(table.runtimes.values(), rows, strict=True):
+        for r, row, system in zip(table.runtimes.values(), rows, systems, strict=True):
             dates = ", ".join(f"{field.replace('_', ' ')} {_shown(r, field)}"
                               for field in LIFECYCLE_FIELDS if getattr(r, field))
-            click.echo(f"{r.name:<{width}}  {r.os.name} (glibc {row['glibc']})  "
-                       f"{row['phase']:<{phase_width}}" + (f"  [{dates}]" if dates else ""))
+            line = f"{r.name:<{width}}  {system:<{os_width}}  {row['phase']:<{phase_width}}"
+            click.echo((line + (f"  [{dates}]" if dates else "")).rstrip())

@@ -72,7 +72,7 @@ from lambdalayer.reports.sizing import (
 from lambdalayer.resolve.install import lay_out
 from lambdalayer.resolve.requirements import RequirementInputs
 from lambdalayer.resolve.resolver import Resolution, resolve_for_target
-from lambdalayer.resolve.sources import place_includes, place_sources
+from lambdalayer.resolve.sources import own_code_files, place_includes, place_sources
 from lambdalayer.shrink.apply import ShrinkOptions, shrink_layer
 from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
@@ -524,7 +524,9 @@ def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
         place_includes(request.includes, root)
         for site in site_dirs:
             rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
-        item.sizes = sizes = measure(root, site_dirs, reductions=shrunk.reductions)
+        item.sizes = sizes = measure(
+            root, site_dirs, reductions=shrunk.reductions,
+            own=own_code_files(request.sources, request.includes, root, site_dirs))
     if sizes.total > UNZIPPED_LIMIT:
         raise _size_error(layer.name, sizes, estimate_savings(
             root, site_dirs, item.site_targets, request.inputs.all_requirements,

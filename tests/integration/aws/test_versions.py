@@ -60,3 +60,18 @@ def test_versions_of_an_unknown_layer_is_a_clear_aws_error(aws: Aws, run: RunCli
     assert result.code == 5
     assert "no-such-layer" in result.stderr and "us-east-1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_versions_on_80_columns_keeps_words_whole(aws: Aws, run: RunCli) -> None:
+    runtimes = ["python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
+    arn = aws.publish_raw("makenaide-pg8000", b"1", runtimes=runtimes, archs=["x86_64", "arm64"])
+    aws.create_function("makenaide-scanner", layers=[arn])
+
+    result = run("versions", "makenaide-pg8000", env={"COLUMNS": "80"})
+
+    assert result.code == 0, result.stderr
+    words = result.stdout.split()
+    for whole in ("version", "created", "runtimes", "arch", "size", "used", "by", "x86_64,",
+                  "arm64", "makenaide-scanner", *[f"{r}," for r in runtimes[:-1]], runtimes[-1]):
+        assert whole in words, (whole, result.stdout)
+    assert all(len(line) <= 80 for line in result.stdout.splitlines()), result.stdout
