@@ -165,8 +165,14 @@ def artifact_lines(artifact: dict[str, Any], releases: list[dict[str, Any]]) -> 
     lines += vulns_lines(artifact)
     lines.append("")
     old = next((p.get("supersedes") for p in releases if p.get("supersedes")), None)
-    lines.append(changes(old, artifact["path"]) if old
-                 else "No earlier published version to compare with.\n")
+    if old:
+        lines.append(changes(old, artifact["path"]))
+    elif releases and all(p["skipped"] for p in releases):
+        # Not published: the newest version already has these bytes (the rows above).
+        lines.append("Nothing changed: the newest published version already has these "
+                     "bytes.\n")
+    else:
+        lines.append("No earlier published version to compare with.\n")
     return lines
 
 

@@ -3,16 +3,16 @@
     LAMBDALAYER_INTERPRETERS=DIR python bench/proof_bench.py [--repeat 5]
 
 - `build pg8000 --force` (warm caches, unchanged inputs, all five runtimes) with the
-  default proof vs with --no-smoke: the difference is the proof's cost; goal <= 0.5 s
+  default proof vs with --no-proof: the difference is the proof's cost; goal <= 0.5 s
   for a typical layer (the runtimes the host cannot run are skipped, not timed).
 - the same for one runtime (`--runtime python3.12`).
 - the emulated proof of a typical native layer (orjson + psycopg2-binary, arm64):
   `lambdalayer test` per target, under qemu-user; goal < 5 s per target. The same layer's
   x86_64 build proven natively is the baseline.
-- `build --smoke --force` of that layer for one target (python3.11/arm64 under qemu-user
+- `build --test-report --force` of that layer for one target (python3.11/arm64 under qemu-user
   when $LAMBDALAYER_TEST_INTERPRETERS names the root filesystems, else python3.11/x86_64)
   against `build --force` and against `build --force` + `lambdalayer test` of the zip
-  (what --smoke cost when it imported the zip a second time). Goal: --smoke costs no
+  (what --test-report cost when it imported the zip a second time). Goal: --test-report costs no
   more than the plain build (ratio ~1.0x): the proof's run is its report.
   Measured on this 2-core machine (medians of 5, python3.11/arm64 under qemu-user):
   before, importing twice: 4.25 s (plain build 2.85 s, 1.49x); after: 2.51 s (plain
@@ -48,30 +48,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--emulated-repeat", type=int, default=3)
-    parser.add_argument("--only-smoke", action="store_true",
-                        help="Measure only `build --smoke` against the plain build.")
+    parser.add_argument("--only-test-report", action="store_true",
+                        help="Measure only `build --test-report` against the plain build.")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="proof-bench-") as scratch:
         base = Path(scratch)
         env = {**os.environ, "LAMBDALAYER_CACHE_DIR": str(base / "cache"),
                "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(base / "uv"))}
-        if options.only_smoke:
-            smoke_once(base, env, options.repeat)
+        if options.only_test_report:
+            report_once(base, env, options.repeat)
             return
         for label, extra in (("pg8000, all runtimes", []),
                              ("pg8000, python3.12", ["--runtime", "python3.12"])):
             args = ["build", "pg8000", "--out", str(base / "dist"), "--force", *extra]
             timed(args, env)  # warm the caches
-            without = median([*args, "--no-smoke"], env, options.repeat)
+            without = median([*args, "--no-proof"], env, options.repeat)
             with_proof = median(args, env, options.repeat)
-            print(f"{label}: build --no-smoke {without:.2f} s, with the proof "
+            print(f"{label}: build --no-proof {without:.2f} s, with the proof "
                   f"{with_proof:.2f} s: +{with_proof - without:.2f} s "
                   f"({with_proof / without:.2f}x)  [goal: +0.5 s at most]")
         for arch, runtimes in (("x86_64", ["python3.11", "python3.13"]),
                                ("arm64", ["python3.11", "python3.13"])):
             out = base / f"layer-{arch}"
             subprocess.run([sys.executable, "-m", "lambdalayer", "build", "typical", "-p",
-                            "orjson", "-p", "psycopg2-binary", "--arch", arch, "--no-smoke",
+                            "orjson", "-p", "psycopg2-binary", "--arch", arch, "--no-proof",
                             *[f"--runtime={r}" for r in runtimes], "--out", str(out)],
                            check=True, capture_output=True, env=env)
             tree = base / f"tree-{arch}"
@@ -84,28 +84,29 @@ def main() -> None:
                 print(f"{runtime}/{arch} ({how}): `lambdalayer test` median {seconds:.2f} s"
                       + ("  [goal: < 5 s]" if how != "native" else ""))
 
-        smoke_once(base, env, options.repeat)
+        report_once(base, env, options.repeat)
 
 
-def smoke_once(base: Path, env: dict[str, str], repeat: int) -> None:
-    """`build --smoke` imports each target once: compare it with the plain build and with
-    the plain build plus a `test` of the zip (the second import --smoke used to make)."""
+def report_once(base: Path, env: dict[str, str], repeat: int) -> None:
+    """`build --test-report` imports each target once: compare it with the plain build and
+    with the plain build plus a `test` of the zip (the second import it used to make)."""
     roots = os.environ.get("LAMBDALAYER_TEST_INTERPRETERS")
     arch, how = ("arm64", "qemu-user") if roots else ("x86_64", "native")
     env = {**env, **({"LAMBDALAYER_INTERPRETERS": roots} if roots else {})}
-    out = base / f"smoke-{arch}"
+    out = base / f"test-report-{arch}"
     args = ["build", "typical", "-p", "orjson", "-p", "psycopg2-binary", "--runtime",
             "python3.11", "--arch", arch, "--out", str(out), "--force"]
     timed(args, env)  # warm the caches
     plain = median(args, env, repeat)
-    smoke = median([*args, "--smoke"], env, repeat)
+    with_report = median([*args, "--test-report"], env, repeat)
     zipped = str(out / "typical.zip")
     twice = statistics.median(timed(args, env) + timed(["test", zipped], env)
                               for _ in range(repeat))
-    print(f"python3.11/{arch} ({how}) orjson+psycopg2-binary: build --smoke --force "
-          f"{smoke:.2f} s; build --force {plain:.2f} s ({smoke / plain:.2f}x); build --force "
-          f"+ `test` of the zip (--smoke's two imports before) {twice:.2f} s "
-          f"({smoke / twice:.2f}x)  [goal: ~1.0x the plain build]")
+    print(f"python3.11/{arch} ({how}) orjson+psycopg2-binary: build --test-report --force "
+          f"{with_report:.2f} s; build --force {plain:.2f} s "
+          f"({with_report / plain:.2f}x); build --force + `test` of the zip "
+          f"(--test-report's two imports before) {twice:.2f} s "
+          f"({with_report / twice:.2f}x)  [goal: ~1.0x the plain build]")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ Runs alternate (each round runs every variant once) so that noise from other wor
 hits all alike; prints medians, the spread (max - min) and the ratios:
 
 1. forced rebuild of numpy + pandas (python3.12/x86_64, warm caches): proof on vs
-   --no-smoke.                                                goal: proof adds <= 25%
+   --no-proof.                                                goal: proof adds <= 25%
    Also: proof on with a cold proof-bytecode cache (deleted before each run), i.e.
    what every run cost before the proof kept its bytecode.
-2. forced rebuild of a small layer (pg8000 + its dependency): proof on vs --no-smoke.
+2. forced rebuild of a small layer (pg8000 + its dependency): proof on vs --no-proof.
                                                               goal: proof adds <= 0.3 s
 3. ten targets (orjson + pydantic + cryptography, 5 runtimes x 2 architectures,
    --force) vs one target (python3.12/x86_64).               goal: <= 3x
@@ -77,7 +77,7 @@ def main() -> None:
         one = ["--runtime", "python3.12", "--arch", "x86_64"]
         print("1. numpy + pandas, forced rebuild")
         big = rounds({"proof": (["numpy", "pandas"], one, False),
-                      "no proof": (["numpy", "pandas"], [*one, "--no-smoke"], False),
+                      "no proof": (["numpy", "pandas"], [*one, "--no-proof"], False),
                       "proof, bytecode cold": (["numpy", "pandas"], one, True)},
                      env, base, options.repeat)
         added = median(big["proof"]) / median(big["no proof"]) - 1
@@ -85,7 +85,7 @@ def main() -> None:
         print(f"  proof adds {added:+.0%} (goal <= 25%); with cold bytecode {before:+.0%}")
         print("2. pg8000, forced rebuild")
         small = rounds({"proof": (["pg8000"], one, False),
-                        "no proof": (["pg8000"], [*one, "--no-smoke"], False)},
+                        "no proof": (["pg8000"], [*one, "--no-proof"], False)},
                        env, base, options.repeat)
         print(f"  proof adds {median(small['proof']) - median(small['no proof']):+.2f} s "
               "(goal <= 0.3 s)")

@@ -73,7 +73,7 @@ class Manifest:
     recipe: str | None = None
     description: str | None = None
     license: str | None = None
-    smoke_imports: list[str] = field(default_factory=list)
+    proof_imports: list[str] = field(default_factory=list)
     findings: list[FindingRecord] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)
     published: list[PublishedVersion] = field(default_factory=list)

@@ -121,6 +121,10 @@ def _run(args: list[str]) -> int:
     from lambdalayer.common import interrupt
 
     want_json = "--json" in args
+    if want_json:
+        from lambdalayer.cli.output import json_given
+
+        json_given()  # stdout is the JSON document's alone
     try:
         # Without standalone mode click returns (rather than raises) the code of
         # a `ctx.exit(code)` / click.exceptions.Exit raised inside a command.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options, json_option
-from lambdalayer.cli.output import human_console, print_json
+from lambdalayer.cli.output import error_console, human_console, print_json
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.units import format_size
 
@@ -92,9 +92,8 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
         zips=zips, layer_name=layer_name, regions=regions, s3_bucket=s3_bucket, force=force,
         public=public, principals=principals, org_id=org_id, out_dir=out_dir, layers=layers,
         all_built=all_built))
-    console = human_console()
     results = _publish_plan(plan, profile=profile, endpoint_url=endpoint_url,
-                            console=console)
+                            console=error_console())
     github_output = os.environ.get("GITHUB_OUTPUT")
     if github_output:
         from lambdalayer.aws.publish import append_github_output
@@ -108,6 +107,7 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
              "grants": list(r.grants), **_superseded_json(changes.get(i))}
             for i, r in enumerate(results)]})
         return
+    console = human_console()
     for i, r in enumerate(results):
         verb = "[dim]unchanged[/]" if r.skipped else "[green]published[/]"
         console.print(f"{verb} {escape(r.arn)}"
@@ -118,7 +118,8 @@ def publish_command(zips: tuple[Path, ...], layer_name: str | None, regions: tup
 
 def _publish_plan(plan: PublishPlan, *, profile: str | None, endpoint_url: str | None,
                   console: Any) -> list[Any]:
-    """Publish each group of the plan with its regions and grants, showing progress."""
+    """Publish each group of the plan with its regions and grants, showing progress on
+    `console` (stderr)."""
     from lambdalayer.aws.client import AwsSettings
     from lambdalayer.aws.publish import prepare_layer, publish
 
@@ -261,11 +262,13 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
 def _render_attach(results: list[Any]) -> None:
     """Each function's before and after, the size, and the command that undoes it."""
     console = human_console()
+    warn = error_console()
     for r in results:
         for problem in r.forced:
-            console.print(f"[yellow]warning:[/] {escape(problem)} (attached because of --force)")
+            done = "would attach" if r.dry_run else "attached"
+            warn.print(f"[yellow]warning:[/] {escape(problem)} ({done} because of --force)")
         for part in r.unzipped.unknown if r.unzipped else ():
-            console.print(f"[yellow]warning:[/] {escape(r.name)}: could not measure the "
+            warn.print(f"[yellow]warning:[/] {escape(r.name)}: could not measure the "
                           f"unzipped size of {escape(part.label)} ({escape(part.source)}); "
                           "the 250 MB check counted only the rest.")
         if not r.changed:
@@ -392,16 +395,31 @@ def versions_command(layer: str, region: str | None, profile: str | None,
         print_json({"layer": listing.layer, "region": listing.region,
                     "versions": [_version_row(v) for v in listing.versions]})
         return
-    table = Table(title=f"{listing.layer} ({listing.region})")
-    for column in ("version", "created", "runtimes", "architectures", "size", "used by"):
-        # Fold function names rather than cut them with "…": a cut name is useless.
-        table.add_column(column, justify="right" if column in ("version", "size") else "left",
-                         overflow="fold", no_wrap=column in ("version", "created", "size"))
-    for v in listing.versions:
-        table.add_row(str(v.version), v.created[:16].replace("T", " "), ", ".join(v.runtimes),
-                      ", ".join(v.architectures), format_size(v.size),
-                      escape(", ".join(v.functions)) or "[dim]-[/]")
-    human_console().print(table)
+    rows = [(str(v.version), v.created[:16].replace("T", " "), ", ".join(v.runtimes),
+             ", ".join(v.architectures), format_size(v.size), ", ".join(v.functions))
+            for v in listing.versions]
+    console = human_console()
+    console.print(_versions_table(f"{listing.layer} ({listing.region})", rows, console.width))
+
+
+def _versions_table(title: str, rows: Sequence[tuple[str, ...]], width: int) -> Table:
+    """The versions as a table that never splits a word it can keep whole: every column
+    but "used by" is at least as wide as its longest word (on a narrow terminal, at most
+    that: one runtime per line), and only a function name too long for what is left folds
+    (a name cut with "…" would be useless)."""
+    table = Table(title=title, show_edge=False)
+    narrow = width < 120
+    for i, column in enumerate(("version", "created", "runtimes", "arch", "size", "used by")):
+        whole = column in ("version", "size")  # never wrapped: "1.2 MB" is one thing
+        longest = max([len(column)] + [len(cell) if whole else max(map(len, cell.split()),
+                                                                      default=0)
+                                        for cell in (row[i] for row in rows)])
+        table.add_column(column, justify="right" if whole else "left", overflow="fold",
+                         no_wrap=whole, min_width=None if column == "used by" else longest,
+                         max_width=longest if narrow and column != "used by" else None)
+    for row in rows:
+        table.add_row(*row[:5], escape(row[5]) or "[dim]-[/]")
+    return table
 
 
 @cli.command("prune")

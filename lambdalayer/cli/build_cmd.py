@@ -10,6 +10,7 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import (
+    SectionedCommand,
     aws_options,
     index_options,
     proof_option,
@@ -51,7 +52,6 @@ class _CommandLine:
     proof: str | None  # --proof: "on" (bare), "required", "best-effort"
     no_proof: bool  # --no-proof
     test_report: bool
-    smoke: bool | None  # the old names: --smoke = --test-report, --no-smoke = --no-proof
     fix_pairs: bool
     proof_sandbox: ProofSandbox | None
     deny_licences: tuple[str, ...]
@@ -97,7 +97,7 @@ class _CommandLine:
 
     @property
     def wants_test_report(self) -> bool:
-        return self.test_report or self.smoke is True
+        return self.test_report
 
     @property
     def proof_policy(self) -> ProofPolicy | None:
@@ -111,12 +111,12 @@ class _CommandLine:
             from lambdalayer.common.errors import UsageError
 
             raise UsageError("--proof and --no-proof do not go together: choose one.")
-        no_proof = self.no_proof or self.smoke is False
+        no_proof = self.no_proof
         if no_proof and self.wants_test_report:
             from lambdalayer.common.errors import UsageError
 
-            raise UsageError("--no-proof (--no-smoke) and --test-report (--smoke) do not go "
-                             "together: the test report comes from the proof's run.")
+            raise UsageError("--no-proof and --test-report do not go together: the test "
+                             "report comes from the proof's run.")
         return no_proof
 
     def vuln_settings(self) -> VulnSettings:
@@ -134,7 +134,24 @@ class _CommandLine:
                               profile=self.profile, endpoint_url=self.endpoint_url)
 
 
-@cli.command("build")
+# build's options by purpose, in --help's order (cli/options.SectionedCommand).
+_SECTIONS = (
+    ("What goes in", ("requirement_files", "packages", "project", "with_self", "sources",
+                      "includes", "follow_links", "excludes", "layers", "recipes_dir",
+                      "locked")),
+    ("Targets", ("runtimes", "architectures", "for_function", "region")),
+    ("Size and cold start", ("slim", "strip", "compression_level", "compile_")),
+    ("Audit and import proof", ("allow", "proof", "no_proof", "test_report", "fix_pairs",
+                                "proof_sandbox")),
+    ("What ships: licences and known vulnerabilities", ("deny_licences", "vulns", "fail_on",
+                                                        "vuln_service")),
+    ("Package index", ("index_url", "extra_index_urls", "find_links", "offline")),
+    ("Output", ("out_dir", "unpacked_dir", "report_file", "force", "as_json", "verbose")),
+    ("AWS (for --for-function)", ("profile", "endpoint_url")),
+)
+
+
+@cli.command("build", cls=SectionedCommand, sections=_SECTIONS)
 @click.argument("name", required=False)
 @click.option("-r", "--requirements", "requirement_files", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False),
@@ -191,10 +208,7 @@ class _CommandLine:
 @proof_option
 @click.option("--test-report", "test_report", is_flag=True,
               help="Also report what `lambdalayer test` finds in each zip (from the same "
-                   "interpreter run) and exit 7 when a target cannot be tried here. Old "
-                   "name: --smoke.")
-@click.option("--smoke/--no-smoke", "smoke", default=None, hidden=True,
-              help="Old names: --smoke is --test-report, --no-smoke is --no-proof.")
+                   "interpreter run) and exit 7 when a target cannot be tried here.")
 @click.option("--fix-pairs", "fix_pairs", is_flag=True,
               help="When the proof finds two distributions of the layer that no longer fit "
                    "together and an older (or the newest) release that imports, pin it and "

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, cast
 
-from lambdalayer.cli.output import human_console, print_json, say
+from lambdalayer.cli.output import (
+    error_console,
+    for_people_on_a_terminal,
+    human_console,
+    print_json,
+    say,
+    tell,
+)
 from lambdalayer.common.errors import EXIT_VULNERABLE, Reported
 from lambdalayer.common.units import format_size
 from lambdalayer.pipeline.layer import build_layer
@@ -23,8 +30,9 @@ if TYPE_CHECKING:
 
 
 def render_build(outcome: BuildOutcome, *, as_json: bool, verbose: bool = False) -> None:
-    """The JSON document (--json), then people's lines; exit 6/7 when --smoke found that.
-    `verbose` adds where the time went, per stage (`timings` in the JSON)."""
+    """The JSON document (--json), then people's lines (the summary on stdout, warnings on
+    stderr); exit 6/7 when --test-report found that. `verbose` adds where the time went,
+    per stage (`timings` in the JSON)."""
     result = outcome.result
     if as_json:
         document = _build_json(outcome)
@@ -32,8 +40,8 @@ def render_build(outcome: BuildOutcome, *, as_json: bool, verbose: bool = False)
             document["timings"] = {stage: round(s, 3) for stage, s in result.timings}
         print_json(document)
     if verbose and result.timings:
-        say("time: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings))
-    if _interactive():
+        tell("time: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings))
+    if for_people_on_a_terminal():
         _render_rich(human_console(), result)
     else:
         _render_plain(result)
@@ -198,7 +206,7 @@ def _size_notes(sizes: SizeReport) -> list[str]:
 def _render_plain(result: BuildResult) -> None:
     """Plain lines for logs and pipes; rich is not even imported (start-up time)."""
     for warning in result.warnings:
-        say(f"warning: {warning}")
+        tell(f"warning: {warning}")
     for artifact in result.artifacts:
         for line in _summary_lines(artifact):
             say(line)
@@ -207,9 +215,11 @@ def _render_plain(result: BuildResult) -> None:
             continue
         total = artifact.sizes.total or 1
         zipped = artifact.sizes.compressed_total or 1
-        width = max(len(p.name) for p in artifact.sizes.packages)
+        width = max((len(p.name) for p in artifact.sizes.packages), default=7)
+        # As wide as the longest version: certifi's 2026.10.19.post1 must not shift a row.
+        version_width = max((len(p.version) for p in artifact.sizes.packages), default=0)
         for package in artifact.sizes.packages:
-            say(f"  {package.name:<{width}}  {package.version:<14} "
+            say(f"  {package.name:<{width}}  {package.version:<{version_width}} "
                 f"{format_size(package.size):>10}  {100 * package.size / total:3.0f}%  "
                 f"zipped {format_size(package.compressed or 0):>9} "
                 f"{100 * (package.compressed or 0) / zipped:3.0f}%")
@@ -218,7 +228,7 @@ def _render_plain(result: BuildResult) -> None:
         for finding in artifact.manifest.findings:
             say(f"  {finding.severity} {finding.code} {finding.path}: {finding.message}")
     for note in run_notes([artifact.proof for artifact in result.artifacts]):
-        say(note)
+        tell(note)  # how the proof ran: a diagnostic, on stderr
 
 
 def _render_rich(console: Console, result: BuildResult) -> None:
@@ -226,7 +236,7 @@ def _render_rich(console: Console, result: BuildResult) -> None:
     from rich.table import Table
 
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        error_console().print(f"[yellow]warning:[/] {escape(warning)}")
     for artifact in result.artifacts:
         first, *rest = _summary_lines(artifact)
         console.print(f"[green]{escape(first)}[/]")
@@ -259,17 +269,18 @@ def _render_rich(console: Console, result: BuildResult) -> None:
             console.print(f"  [{colour}]{finding.severity}[/] {escape(finding.code)} "
                           f"{escape(finding.path)}: "
                           f"{escape(finding.message)}")
+    notes = error_console()  # how the proof ran: diagnostics, on stderr
     for note in run_notes([artifact.proof for artifact in result.artifacts]):
         if note.startswith("warning: "):  # a proof ran without a sandbox
-            console.print(f"[yellow]warning:[/] {escape(note.removeprefix('warning: '))}")
+            notes.print(f"[yellow]warning:[/] {escape(note.removeprefix('warning: '))}")
         else:
-            console.print(f"[dim]{escape(note)}[/]")
+            notes.print(f"[dim]{escape(note)}[/]")
 
 
 def _with_test_reports(result: BuildResult, reports: list[ProofReport]) -> dict[str, Any]:
     from lambdalayer.cli.layer_test_cmd import proof_json
 
-    return {"artifacts": [{**artifact_json(a), "smoke": proof_json(r)}
+    return {"artifacts": [{**artifact_json(a), "test_report": proof_json(r)}
                           for a, r in zip(result.artifacts, reports, strict=True)],
             "warnings": list(result.warnings)}
 
@@ -286,16 +297,11 @@ def _finish_test_reports(reports: list[ProofReport], as_json: bool) -> None:
         raise Reported(status)
 
 
-def _interactive() -> bool:
+def build_with_progress(request: BuildRequest) -> BuildResult:
+    """Progress on stderr: a spinner on a terminal, plain lines otherwise (CI logs)."""
     import sys
 
-    return sys.stdout.isatty() or sys.stderr.isatty()
-
-
-def build_with_progress(request: BuildRequest) -> BuildResult:
-    """A spinner on a terminal, plain progress lines otherwise (CI logs)."""
-    if _interactive():
-        console = human_console()
-        with console.status("building…") as status:
+    if sys.stderr.isatty():
+        with error_console().status("building…") as status:
             return build_layer(request, progress=lambda msg: status.update(f"{msg}…"))
-    return build_layer(request, progress=lambda msg: say(f"… {msg}"))
+    return build_layer(request, progress=lambda msg: tell(f"… {msg}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import print_json, say
+from lambdalayer.cli.output import print_json, say, tell
 from lambdalayer.common.fileio import tree_size
 from lambdalayer.common.units import format_size
 
@@ -70,5 +70,5 @@ def clean_command(also_uv: bool, as_json: bool) -> None:
             say("uv's cache cleaned (`uv cache clean`)")
     if uv_cleaned is False:
         # Not fatal: lambdalayer's own cache is gone either way.
-        say("warning: `uv cache clean` failed; run it yourself to see why "
+        tell("warning: `uv cache clean` failed; run it yourself to see why "
             "(another uv process may hold its lock).")

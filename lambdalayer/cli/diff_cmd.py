@@ -8,7 +8,7 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import aws_options
-from lambdalayer.cli.output import human_console, print_json, say
+from lambdalayer.cli.output import human_console, print_json, tell
 from lambdalayer.common.units import format_size
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def diff_command(old: str, new: str, runtimes: tuple[str, ...], archs: tuple[str
                        aws=AwsAccess(region=region, profile=profile, endpoint_url=endpoint_url))
     for snapshot in (diff.old, diff.new):
         for warning in snapshot.warnings:
-            say(f"warning: {snapshot.label}: {warning}; its files count as (other files)")
+            tell(f"warning: {snapshot.label}: {warning}; its files count as (other files)")
     if as_json:
         print_json(diff_json(diff))
     elif as_markdown:

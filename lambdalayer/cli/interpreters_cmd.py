@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import print_json, say
+from lambdalayer.cli.output import print_json, say, tell
 from lambdalayer.targets.target import Target
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -126,7 +126,7 @@ def add_command(runtime: str, arch: str, suite: str | None, into: str | None) ->
                          "filesystem in, or leave --into out for lambdalayer's cache.")
     dest = Path(into) if into is not None else None
     target = Target.parse(runtime, arch)
-    done = provision(target, suite=suite, dest=dest, progress=lambda m: say(f"… {m}"))
+    done = provision(target, suite=suite, dest=dest, progress=lambda m: tell(f"… {m}"))
     say(f"{target}: {done.interpreter} ({done.how})")
     if done.warning:
-        say(f"warning: {done.warning}")
+        tell(f"warning: {done.warning}")

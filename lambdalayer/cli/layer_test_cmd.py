@@ -2,7 +2,7 @@
 
 Exit status: 0 every target passed; 6 an import (or the handler) failed; 7 a
 target could not run on this host (the audit runs for it instead). `build
---smoke` reuses `proof_json`, `render_proof` and `proof_exit_code` from here
+--test-report` reuses `proof_json`, `render_proof` and `proof_exit_code` from here
 (its reports come from pipeline.artifact_proofs.prove_artifacts).
 """
 
@@ -17,7 +17,7 @@ import click
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.options import proof_sandbox_option
-from lambdalayer.cli.output import human_console, marks, print_json
+from lambdalayer.cli.output import error_console, human_console, marks, print_json
 from lambdalayer.common.errors import (
     EXIT_OK,
     EXIT_TEST_FAILED,
@@ -60,7 +60,7 @@ def _event(raw: str | None) -> Any:
 @click.option("--arch", "archs", multiple=True, metavar="ARCH",
               help="x86_64 or arm64; repeatable. Default: the manifest's, else x86_64.")
 @click.option("--import", "imports", multiple=True, metavar="MODULE",
-              help="Module to import; repeatable. Default: the recipe's smoke imports, else "
+              help="Module to import; repeatable. Default: the recipe's proof imports, else "
                    "every top-level package in the layer.")
 @click.option("--code", type=click.Path(path_type=Path), metavar="DIR|ZIP",
               help="The function's code, placed where Lambda puts it (/var/task).")
@@ -121,8 +121,8 @@ def test_command(source: Path, runtimes: tuple[str, ...], archs: tuple[str, ...]
         function = FunctionCode(code=code, handler=handler, event=_event(event),
                                 invoke=event is not None)
     wanted, imports_from = list(imports), "option"
-    if not wanted and manifest is not None and manifest.smoke_imports:
-        wanted, imports_from = list(manifest.smoke_imports), "manifest"
+    if not wanted and manifest is not None and manifest.proof_imports:
+        wanted, imports_from = list(manifest.proof_imports), "manifest"
     config = load_config()
     report = run_proof(source, targets, imports=wanted, imports_from=imports_from,
                        function=function, timeout=timeout, pass_env=pass_env,
@@ -182,7 +182,8 @@ def _run_json(run: TargetRun) -> dict[str, Any]:
 
 
 def proof_json(report: ProofReport) -> dict[str, Any]:
-    """The `test --json` document body (also `build --smoke --json`'s "smoke" per artifact)."""
+    """The `test --json` document body (also each artifact's "test_report" in
+    `build --test-report --json`)."""
     from lambdalayer.proof.runner import host_description
 
     check = report.check
@@ -202,7 +203,7 @@ def proof_json(report: ProofReport) -> dict[str, Any]:
 
 
 def render_proof(report: ProofReport) -> None:
-    """People's output for one report (stderr unless stdout is a terminal)."""
+    """People's output for one report: stdout (stderr under --json)."""
     from rich.markup import escape
 
     from lambdalayer.proof.runner import host_description
@@ -317,8 +318,8 @@ def _print_sandbox(console: Console, sandbox: str) -> None:
 
     from lambdalayer.proof.verdict import sandbox_kind, unsandboxed_warning
 
-    if sandbox_kind(sandbox) == "none":
+    if sandbox_kind(sandbox) == "none":  # a warning: stderr, with the other diagnostics
         warning = unsandboxed_warning(sandbox).removeprefix("warning: ")
-        console.print(f"    [yellow]warning:[/] {escape(warning)}")
+        error_console().print(f"[yellow]warning:[/] {escape(warning)}")
     else:
         console.print(f"    [dim]{escape(sandbox)}[/]")

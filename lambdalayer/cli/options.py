@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -71,3 +71,38 @@ def index_options(func: F) -> F:
                         help="The package index (default PyPI, or UV_INDEX_URL). Credentials "
                              "in it (https://USER:TOKEN@host/...) are never printed.")(func)
     return func
+
+
+class SectionedCommand(click.Command):
+    """A command whose --help lists its options in sections by purpose.
+
+    `sections` is (title, parameter names) in order; an option in none of them is
+    listed last under "Other options" (tests/unit/cli/test_help_sections.py keeps
+    build's list complete), so a new option is never hidden.
+    """
+
+    def __init__(self, *args: Any, sections: Sequence[tuple[str, Sequence[str]]] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sections = tuple((title, tuple(names)) for title, names in sections)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        help_option = self.get_help_option(ctx)
+        records = {param.name: record for param in self.get_params(ctx)
+                   if isinstance(param, click.Option) and param is not help_option
+                   and (record := param.get_help_record(ctx)) is not None}
+        # One width for the option column of every section, so the sections line up.
+        width = min(max((len(term) for term, _ in records.values()), default=0), 30)
+        placed: set[str | None] = set()
+        sections = [(title, [records[n] for n in names if n in records])
+                    for title, names in self.sections]
+        for _title, names in self.sections:
+            placed.update(names)
+        sections.append(("Other options",
+                         [record for name, record in records.items() if name not in placed]))
+        if help_option is not None and (record := help_option.get_help_record(ctx)):
+            sections[-1][1].append(record)
+        for title, rows in sections:
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl([(term.ljust(width), text) for term, text in rows])

@@ -1,8 +1,11 @@
-"""Rendering: JSON documents on stdout, human output through rich.
+"""Rendering: results on stdout, progress and diagnostics on stderr (as uv, git, pip).
 
-Human output goes to stdout when it is a terminal and to stderr otherwise, so
-`--json` (and pipes) always get a clean stdout. rich is imported only when
-something is rendered with it: `--help` and an up-to-date build skip it.
+Results (listings, reports, diffs, the build summary) go to stdout whether or
+not it is a terminal, so piping `lambdalayer recipes` into wc counts recipes. Progress
+("… resolving"), warnings and errors go to stderr. With `--json` the JSON
+document is stdout's only content and people's results move to stderr
+(`json_given`). rich is imported only when something is rendered with it:
+`--help` and an up-to-date build skip it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,21 @@ if TYPE_CHECKING:
 
 JSON_SCHEMA = 1
 
+# Set once by main() when the command line has --json: results for people then go
+# to stderr, leaving stdout to the one JSON document.
+_json_given = False
+
+
+def json_given() -> None:
+    """--json was given: stdout carries only the JSON document from now on."""
+    global _json_given
+    _json_given = True
+
+
+def results_stream() -> Any:
+    """Where results for people go: stdout, or stderr under --json."""
+    return sys.stderr if _json_given else sys.stdout
+
 
 def _tolerant_streams() -> None:
     """A console that cannot encode a character (a Windows code page) shows '?' rather than
@@ -34,7 +52,7 @@ def _tolerant_streams() -> None:
 
 def can_print(text: str, stream: object = None) -> bool:
     """Whether `stream` (default: where human output goes) can encode `text`."""
-    stream = stream or (sys.stdout if sys.stdout.isatty() else sys.stderr)
+    stream = stream or results_stream()
     try:
         text.encode(getattr(stream, "encoding", None) or "ascii")
     except (UnicodeEncodeError, LookupError):
@@ -60,15 +78,16 @@ def _width(stream: object) -> int | None:
 
 
 def human_console() -> Console:
-    """The console for people: stdout on a TTY, stderr otherwise (and always with --json)."""
+    """The console for results: stdout (stderr under --json)."""
     from rich.console import Console
 
     _tolerant_streams()
-    return Console(stderr=not sys.stdout.isatty(), highlight=False, soft_wrap=True,
-                   width=_width(sys.stdout if sys.stdout.isatty() else sys.stderr))
+    return Console(stderr=_json_given, highlight=False, soft_wrap=True,
+                   width=_width(results_stream()))
 
 
 def error_console() -> Console:
+    """The console for progress, warnings and errors: always stderr."""
     from rich.console import Console
 
     _tolerant_streams()
@@ -76,14 +95,21 @@ def error_console() -> Console:
 
 
 def for_people_on_a_terminal() -> bool:
-    """Whether human output reaches a terminal (tables) or a log or pipe (plain lines)."""
-    return sys.stdout.isatty()
+    """Whether results reach a terminal (tables) or a log or pipe (plain lines)."""
+    isatty = getattr(results_stream(), "isatty", None)
+    return bool(callable(isatty) and isatty())
 
 
 def say(message: str) -> None:
-    """One plain line for people, without loading rich (stdout on a TTY, else stderr)."""
+    """One plain line of results, without loading rich (stdout; stderr under --json)."""
     _tolerant_streams()
-    click.echo(redact_text(message), err=not sys.stdout.isatty())
+    click.echo(redact_text(message), err=_json_given)
+
+
+def tell(message: str) -> None:
+    """One plain line of progress or a warning, without loading rich (always stderr)."""
+    _tolerant_streams()
+    click.echo(redact_text(message), err=True)
 
 
 def print_json(document: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ def recipe_json(recipe: Recipe) -> dict[str, Any]:
         "name": recipe.name, "description": recipe.description,
         "requirements": list(recipe.requirements), "runtimes": list(recipe.runtimes),
         "architectures": list(recipe.architectures), "license": recipe.license,
-        "smoke_imports": list(recipe.smoke_imports), "alternatives": list(recipe.alternatives),
+        "proof_imports": list(recipe.proof_imports), "alternatives": list(recipe.alternatives),
         "notes": recipe.notes, "source": recipe.source, "builtin": recipe.builtin,
         "shadows": recipe.shadows,
     }
@@ -40,7 +40,7 @@ def recipes_group(ctx: click.Context, recipes_dir: Path | None, as_json: bool) -
     """List the built-in recipes and yours (from the config's `recipes` or --recipes).
 
     A recipe is a reviewed TOML file: requirements, targets, license, the imports
-    its smoke test runs, and alternatives. `lambdalayer build NAME` builds one.
+    its import test runs, and alternatives. `lambdalayer build NAME` builds one.
     """
     ctx.obj = recipes_dir
     if ctx.invoked_subcommand is not None:
@@ -93,8 +93,8 @@ def recipes_show(ctx: click.Context, name: str, recipes_dir: Path | None,
                   f"architectures: {', '.join(recipe.architectures) or 'both'}")
     if recipe.license:
         console.print(f"  license: {escape(recipe.license)}")
-    if recipe.smoke_imports:
-        console.print(f"  smoke imports: {', '.join(recipe.smoke_imports)}")
+    if recipe.proof_imports:
+        console.print(f"  proof imports: {', '.join(recipe.proof_imports)}")
     for alternative in recipe.alternatives:
         console.print(f"  alternative: {escape(alternative)}")
     if recipe.notes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Any
 
 import click
@@ -11,7 +10,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.output import human_console, print_json, say
+from lambdalayer.cli.output import (
+    for_people_on_a_terminal,
+    human_console,
+    print_json,
+    say,
+    tell,
+)
 from lambdalayer.targets.runtimes import (
     LIFECYCLE_FIELDS,
     Runtime,
@@ -82,12 +87,12 @@ def runtimes_command(as_json: bool) -> None:
         say("? = not checked against AWS's runtime table; see the sources in runtimes.toml.")
     note = note_for(missing)
     if note:
-        say(note)
+        tell(note)
 
 
 def _render(table: RuntimeTable, rows: list[dict[str, Any]], today: dt.date) -> None:
     """A table on a terminal; one aligned plain line per runtime in a log."""
-    if sys.stdout.isatty():
+    if for_people_on_a_terminal():
         out = Table(title=f"Lambda Python runtimes on {today}")
         for column in ("runtime", "OS", "glibc", "architectures", "phase", "deprecated",
                        "create blocked", "update blocked"):
@@ -102,10 +107,12 @@ def _render(table: RuntimeTable, rows: list[dict[str, Any]], today: dt.date) -> 
         # Read in logs: one plain line per runtime, never squeezed to a terminal's width.
         click.echo(f"Lambda Python runtimes on {today}:")
         width = max(len(name) for name in table.runtimes)
+        systems = [f"{r.os.name} (glibc {row['glibc']}; {', '.join(row['architectures'])})"
+                   for r, row in zip(table.runtimes.values(), rows, strict=True)]
+        os_width = max(len(system) for system in systems)  # AL2 and AL2023 rows line up
         phase_width = max(len(row["phase"]) for row in rows)
-        for r, row in zip(table.runtimes.values(), rows, strict=True):
+        for r, row, system in zip(table.runtimes.values(), rows, systems, strict=True):
             dates = ", ".join(f"{field.replace('_', ' ')} {_shown(r, field)}"
                               for field in LIFECYCLE_FIELDS if getattr(r, field))
-            click.echo(f"{r.name:<{width}}  {r.os.name} (glibc {row['glibc']}; "
-                       f"{', '.join(row['architectures'])})  "
-                       f"{row['phase']:<{phase_width}}" + (f"  [{dates}]" if dates else ""))
+            line = f"{r.name:<{width}}  {system:<{os_width}}  {row['phase']:<{phase_width}}"
+            click.echo((line + (f"  [{dates}]" if dates else "")).rstrip())

@@ -19,7 +19,7 @@ class Recipe:
     runtimes: tuple[str, ...] = ()
     architectures: tuple[str, ...] = ()
     license: str | None = None
-    smoke_imports: tuple[str, ...] = ()
+    proof_imports: tuple[str, ...] = ()
     notes: str = ""
     alternatives: tuple[str, ...] = ()
     slim_patterns: tuple[str, ...] = ()  # extra globs `--slim` drops for this recipe

@@ -39,7 +39,7 @@ class BuildRequest:
     allow: frozenset[str] = frozenset()
     description: str | None = None
     license: str | None = None
-    smoke_imports: tuple[str, ...] = ()
+    proof_imports: tuple[str, ...] = ()
     # Size options (shrink/apply.py): drop what no import needs, strip ELF symbols, leave
     # packages out ("--exclude" values as given, ":runtime:" included), zip level.
     slim: bool = False
@@ -48,9 +48,9 @@ class BuildRequest:
     excludes: tuple[str, ...] = ()
     compression_level: int = 6  # archive.DEFAULT_LEVEL
     compile: bool = False  # ship unchecked-hash .pyc per runtime (proof/compile.py)
-    # --smoke: after the build, the CLI shows what `lambdalayer test` finds in each zip.
+    # --test-report: after the build, the CLI shows what `lambdalayer test` finds in each zip.
     test_report: bool = False
-    no_proof: bool = False  # --no-smoke / smoke = false: skip the default import proof
+    no_proof: bool = False  # --no-proof / proof = false: skip the default import proof
     # --fix-pairs / fix_pairs = true: apply the working pin the proof finds for two
     # distributions that no longer fit together, instead of advising it (pairfix.py).
     fix_pairs: bool = False

@@ -81,7 +81,7 @@ from lambdalayer.reports.sizing import (
 from lambdalayer.resolve.install import lay_out
 from lambdalayer.resolve.requirements import RequirementInputs
 from lambdalayer.resolve.resolver import Resolution, resolve_for_target
-from lambdalayer.resolve.sources import place_includes, place_sources
+from lambdalayer.resolve.sources import own_code_files, place_includes, place_sources
 from lambdalayer.shrink.apply import ShrinkOptions, shrink_layer
 from lambdalayer.supply.inventory import refuse_denied_licences
 from lambdalayer.targets.runtimes import load_runtime_table
@@ -530,12 +530,15 @@ def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
                               item.site_targets, progress=progress)
         item.site_dirs = site_dirs = shrunk.site_dirs
         item.warnings.extend(shrunk.warnings)
+        _refuse_if_emptied(request, layer.name, site_dirs)
         # Your own files come after the size options: those are about installed packages.
         place_sources(request.sources, site_dirs)
         place_includes(request.includes, root)
         for site in site_dirs:
             rewrite_records(site)  # RECORD names only what ships (no host-made bin/ scripts)
-        item.sizes = sizes = measure(root, site_dirs, reductions=shrunk.reductions)
+        item.sizes = sizes = measure(
+            root, site_dirs, reductions=shrunk.reductions,
+            own=own_code_files(request.sources, request.includes, root, site_dirs))
     if sizes.total > UNZIPPED_LIMIT:
         raise _size_error(layer.name, sizes, estimate_savings(
             root, site_dirs, item.site_targets, request.inputs.all_requirements,
@@ -556,6 +559,23 @@ def _prepare(request: BuildRequest, item: _Layer, clock: _Clock,
     item.stamps = tree_stamps(root)
     if beside_proof:  # the tree is final now: only swapped into place once proven
         zips.start(layer.name, root, site_dirs)
+
+
+def _refuse_if_emptied(request: BuildRequest, name: str,
+                       site_dirs: dict[Path, list[InstalledDist]]) -> None:
+    """A layer --exclude left without a package (and no files of your own) would be
+    an empty zip: refused, naming the cause, before the audit and the proof."""
+    if not request.excludes or request.sources or request.includes:
+        return
+    if any(site_dirs.values()):
+        return
+    excluded = " ".join(f"--exclude {spec}" for spec in request.excludes)
+    raise UsageError(
+        f"Nothing is left in layer {name}: {excluded} leaves out every package it "
+        "would hold (':runtime:' is what Lambda's Python runtime already ships), so "
+        "the zip would be empty.",
+        hint="Ask for a package the runtime does not ship, or drop --exclude; a layer "
+             "of only boto3 is meant to replace the runtime's copy, so keep it in.")
 
 
 def _finish(request: BuildRequest, item: _Layer, proof: ArtifactProof, clock: _Clock) -> None:
@@ -742,8 +762,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     """Import the layer on each target's CPython; ProofFailed when an import fails.
     `alone`: no other layer is proven meanwhile (prove_layer's `spare_cores`)."""
     if request.no_proof:
-        return skipped("--no-smoke (or smoke = false in the config)")
-    listed = request.smoke_imports or (request.recipe.smoke_imports if request.recipe
+        return skipped("--no-proof (or proof = false in the config)")
+    listed = request.proof_imports or (request.recipe.proof_imports if request.recipe
                                        else ())
     dependencies: Modules = {}
     if listed:
@@ -757,9 +777,9 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
     from lambdalayer.shrink.exclude import expand_excludes
 
     provided = provided_modules(expand_excludes(request.excludes))
-    # With --smoke, the proof imports what `lambdalayer test` of the zip would, and the
+    # With --test-report, the proof imports what `lambdalayer test` of the zip would, and the
     # CLI reports those runs instead of importing again: one interpreter run per target.
-    # Only when the zip will hold this tree as it is; else --smoke tests the zip.
+    # Only when the zip will hold this tree as it is; else --test-report tests the zip.
     test_imports = tuple(listed) if request.test_report and zips_as_is(root) else None
     proof = prove_layer(root, layer.targets, modules, provided, test_imports=test_imports,
                         configured=request.interpreters, dependencies=dependencies,
@@ -774,11 +794,11 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         what = ("your code or the requirements" if any(
             "(your code (" in failure for failure in proof.failures) else "the requirements")
         hint = (f"Fix {what} (the fix line says what is likely missing), or build "
-                "with --no-smoke to skip the import test (the audit still runs).")
+                "with --no-proof to skip the import test (the audit still runs).")
         search = (search_pairs(request, layer.targets, proof.conflicts, root.parent,
                                progress, versions) if proof.conflicts else None)
         if search is not None:
-            hint = (search.advice() + "Or build with --no-smoke to skip the import test (the "
+            hint = (search.advice() + "Or build with --no-proof to skip the import test (the "
                     "audit still runs).")
         refusal = ProofFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
@@ -859,7 +879,7 @@ def _manifest(request: BuildRequest, plan: _Plan, zip_path: Path, sha256: str,
         recipe=recipe.name if recipe else None,
         description=request.description or (recipe.description if recipe else None),
         license=request.license or (recipe.license if recipe else None),
-        smoke_imports=list(request.smoke_imports or (recipe.smoke_imports if recipe else ())),
+        proof_imports=list(request.proof_imports or (recipe.proof_imports if recipe else ())),
         findings=findings,
         allowed=sorted(request.allow),
     )

@@ -2,7 +2,7 @@
 
 Plans the requests (precedence.py) and applies the lock files, builds each
 layer, then unpacks the zips (--unpacked), writes the HTML reports (--report)
-and, with --smoke, tests each zip as `lambdalayer test` would. Returns data;
+and, with --test-report, tests each zip as `lambdalayer test` would. Returns data;
 the CLI renders it.
 """
 
@@ -40,7 +40,7 @@ class BuildOutcome:
     result: BuildResult
     unpacked: tuple[Unpacked, ...] | None = None  # with --unpacked
     reports: tuple[Path, ...] | None = None  # with --report
-    test_reports: tuple[ProofReport, ...] | None = None  # with --smoke, one per artifact
+    test_reports: tuple[ProofReport, ...] | None = None  # with --test-report, one per artifact
     # Per artifact: its distributions' licences and, with --vulns, its vulnerabilities.
     supply: tuple[ArtifactSupply, ...] = ()
     fail_on: str | None = None  # --fail-on: exit 9 at this severity (after rendering)

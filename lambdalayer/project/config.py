@@ -49,7 +49,7 @@ _TOP_KEYS = {"out", "region", "regions", "runtimes", "architectures", "recipes",
 _LAYER_KEYS = {*_INDEX_KEYS, "recipe", "requirements", "packages", "runtimes",
                "architectures", "functions", "regions", "permissions", "description",
                "license", "allow", "slim", "strip", "exclude", "slim_patterns", "compile",
-               "compression_level", "smoke_imports", "smoke", "proof", "sources", "include",
+               "compression_level", "proof_imports", "proof", "sources", "include",
                "project", "with_self", "fix_pairs"}
 _PERMISSION_KEYS = {"public", "principals", "org"}
 # Build options passed to BuildRequest under the same name when it has that field.
@@ -92,7 +92,7 @@ class LayerConfig:
     description: str | None = None
     license: str | None = None
     allow: tuple[str, ...] = ()
-    smoke_imports: tuple[str, ...] = ()
+    proof_imports: tuple[str, ...] = ()
     build_options: Mapping[str, Any] = field(default_factory=dict)
     # Your own code (paths relative to the config file, kept as written for messages).
     sources: tuple[str, ...] = ()
@@ -372,13 +372,11 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str,
                 isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9):
             raise ConfigError(f"{where}.compression_level: expected a whole number 0-9.")
         options[request_field] = value
-    for key in ("proof", "smoke"):  # smoke: the old name
-        if key not in raw:
-            continue
+    if "proof" in raw:
         # proof = false turns off the default import proof (like --no-proof).
-        if not isinstance(raw[key], bool):
-            raise ConfigError(f"{where}.{key}: expected true or false.")
-        if not raw[key]:
+        if not isinstance(raw["proof"], bool):
+            raise ConfigError(f"{where}.proof: expected true or false.")
+        if not raw["proof"]:
             options["no_proof"] = True
     requirements = raw.get("requirements")
     return LayerConfig(
@@ -399,7 +397,7 @@ def _parse_layer(name: str, raw: Any, base: Path, where: str,
         description=_optional_string(raw, "description", where),
         license=_optional_string(raw, "license", where),
         allow=_strings(raw.get("allow", []), f"{where}.allow"),
-        smoke_imports=_strings(raw.get("smoke_imports", []), f"{where}.smoke_imports"),
+        proof_imports=_strings(raw.get("proof_imports", []), f"{where}.proof_imports"),
         build_options=options,
         sources=_strings(raw.get("sources", []), f"{where}.sources"),
         include=_strings(raw.get("include", []), f"{where}.include"),

@@ -39,8 +39,8 @@ class BuildOptions:
     """BuildRequest fields set on the command line: None, False and () mean "not given"."""
 
     compile: bool = False
-    test_report: bool = False  # --smoke
-    no_proof: bool = False  # --no-smoke
+    test_report: bool = False  # --test-report
+    no_proof: bool = False  # --no-proof
     fix_pairs: bool = False  # --fix-pairs
     slim: bool = False
     strip: bool = False
@@ -179,7 +179,7 @@ def _request(name: str, inputs: RequirementInputs, recipe: Recipe | None,
         allow=frozenset(allow),
         description=layer.description if layer else None,
         license=layer.license if layer else None,
-        smoke_imports=layer.smoke_imports if layer else (),
+        proof_imports=layer.proof_imports if layer else (),
         interpreters=configured_interpreters(config),
         proof_sandbox=config.proof_sandbox_for(flags.proof_sandbox),
         deny_licences=config.deny_licences_for(

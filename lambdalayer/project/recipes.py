@@ -21,7 +21,7 @@ __all__ = ["Recipe", "builtin_recipe_dir", "get_recipe", "load_recipes"]
 
 _FIELDS: dict[str, type] = {
     "name": str, "description": str, "requirements": list, "runtimes": list,
-    "architectures": list, "license": str, "smoke_imports": list, "notes": str,
+    "architectures": list, "license": str, "proof_imports": list, "notes": str,
     "alternatives": list, "slim_patterns": list,
 }
 _REQUIRED = ("name", "requirements")
@@ -74,7 +74,7 @@ def parse_recipe(text: str, source: str, *, builtin: bool) -> Recipe:
         runtimes=runtimes,
         architectures=archs,
         license=data.get("license"),
-        smoke_imports=tuple(data.get("smoke_imports", [])),
+        proof_imports=tuple(data.get("proof_imports", [])),
         notes=data.get("notes", ""),
         alternatives=tuple(data.get("alternatives", [])),
         slim_patterns=tuple(data.get("slim_patterns", [])),

@@ -13,7 +13,7 @@ whose main module imported is a warning (typically it needs an optional extra
 the user did not ask for). Targets this host cannot run are "skipped" with the
 reason; the audit has already gated them. Nothing here prints or raises for a
 failed import: the caller decides (pipeline/stages.py raises ProofFailed). With
-`build --smoke` the runs also import what `lambdalayer test` would, and serve
+`build --test-report` the runs also import what `lambdalayer test` would, and serve
 as its report, so the layer is imported once per target.
 """
 
@@ -104,18 +104,50 @@ def _fix(dist: str, error: str | None, runtime: str) -> str:
     return f"{dist} does not import on {runtime}: see the error above"
 
 
-def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]]) -> TargetProof:
+def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]],
+              judged_failed: bool | None, provided: frozenset[str]) -> TargetProof:
+    """One target's proof. `judged_failed`: whether the judges (_judge_requested,
+    _judge_dependencies) failed this run; None for a run they did not judge, which
+    then fails on any requested module that did not import. A run the judges let
+    pass says so, even when a module left out for the runtime could not be tried:
+    "import FAILED" above "built" would contradict itself."""
     # Judged on the requested modules only: with test_imports the run imports more
-    # (every top-level package), and those are the smoke report's to judge.
+    # (every top-level package), and those are the test report's to judge.
     requested = {m for mods in modules.values() for m in mods}
+    if judged_failed is None:
+        judged_failed = any(not i.ok for i in run.imports if i.module in requested)
     status: ProofStatus = "skipped" if run.status == "not-run" else (
-        "failed" if run.reason or any(not i.ok for i in run.imports if i.module in requested)
-        else "passed")
+        "failed" if run.reason or judged_failed else "passed")
     return TargetProof(target=str(run.target), status=status, how=run.how,
                        interpreter=run.interpreter, python_version=run.python_version,
                        reason=run.reason, seconds=run.seconds, glibc=run.glibc,
                        glibc_newer=run.glibc_newer, covered_by=run.covered_by,
-                       sandbox=run.sandbox, mapped=run.mapped)
+                       sandbox=run.sandbox, mapped=run.mapped,
+                       left_out=_left_out(run, provided), ran_on=_ran_on(run))
+
+
+def _ran_on(run: TargetRun) -> str | None:
+    """The host's architecture when a pure-Python target ran unemulated on another one
+    (an arm64 target on an x86_64 CPython): "natively" would not be true."""
+    from lambdalayer.interpreters.find import host_machine
+
+    if run.how != "native" or run.status == "not-run":
+        return None
+    host = host_machine()
+    if host == run.target.machine:
+        return None
+    return {"aarch64": "arm64"}.get(host, host)
+
+
+def _left_out(run: TargetRun, provided: frozenset[str]) -> tuple[str, ...]:
+    """The modules that could not be tried because what they import was left out with
+    --exclude for the runtime to provide (this interpreter has no copy of it)."""
+    found = []
+    for result in run.imports:
+        missing = None if result.ok else _MISSING.search(result.error or "")
+        if missing and missing.group(1).split(".")[0] in provided:
+            found.append(result.module)
+    return tuple(found)
 
 
 def _wanted(root: Path, version: str, requested: Sequence[str],
@@ -125,10 +157,10 @@ def _wanted(root: Path, version: str, requested: Sequence[str],
     if test_imports is None or not requested:
         return list(requested)
     if test_imports:
-        return list(test_imports)  # the smoke imports, in their order, as `test` runs them
+        return list(test_imports)  # the proof imports, in their order, as `test` runs them
     # Every top-level package, in `test`'s order, so its report is the same. (An extra
     # module that crashes the interpreter before a requested one is reached leaves that
-    # one untried by the proof; the smoke report fails then, exit 6, as `test` would.)
+    # one untried by the proof; the test report fails then, exit 6, as `test` would.)
     return sorted({*layer_modules(root, version), *requested}, key=str.lower)
 
 
@@ -192,11 +224,11 @@ def prove_layer(root: Path, targets: Sequence[Target],
     module in `provided` (left out with --exclude: the runtime ships it) is a
     warning too, since this interpreter does not have the runtime's copy.
 
-    `test_imports` (for `build --smoke`) makes each run import what `lambdalayer
-    test` of the zip would: these modules when given (the smoke imports, which
+    `test_imports` (for `build --test-report`) makes each run import what `lambdalayer
+    test` of the zip would: these modules when given (the proof imports, which
     `modules` must hold), else every top-level package of the layer, in `test`'s
     order. The verdict above still judges only `modules`; the runs are kept as
-    `test_runs`, the smoke report (proof_report_of).
+    `test_runs`, the test report (proof_report_of).
 
     `dependencies` (same shape) are the layer's other distributions: their top levels
     are imported after `modules`. A dependency failing because another distribution of
@@ -226,9 +258,10 @@ def prove_layer(root: Path, targets: Sequence[Target],
 
         # Walking the cache costs about 0.3 s: once per layer, and only after it grew.
         trim_proof_bytecode()
-    warnings, failures, conflicts = _judge(root, all_runs, modules, dependencies, provided,
-                                           versions, own)
-    proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}))
+    warnings, failures, conflicts, judged = _judge(root, all_runs, modules, dependencies,
+                                                   provided, versions, own)
+    proofs = tuple(_proof_of(run, modules.get(run.target.runtime.name, {}),
+                             judged.get(str(run.target)), provided)
                    for run in all_runs)
     ran = [p for p in proofs if p.status != "skipped"]
     status: ProofStatus = "failed" if failures else ("passed" if ran else "skipped")
@@ -247,17 +280,20 @@ def _judge(root: Path, runs: Sequence[TargetRun],
            modules: Mapping[str, Mapping[str, Sequence[str]]],
            dependencies: Mapping[str, Mapping[str, Sequence[str]]], provided: frozenset[str],
            versions: Mapping[str, str], own: frozenset[str]
-           ) -> tuple[list[str], list[str], list[Conflict]]:
-    """Every run that ran, judged: (warnings, failures, conflicts)."""
+           ) -> tuple[list[str], list[str], list[Conflict], dict[str, bool]]:
+    """Every run that ran, judged: (warnings, failures, conflicts, and per target whether
+    the judges failed it)."""
     warnings: list[str] = []
     failures: list[str] = []
     conflicts: list[Conflict] = []
+    judged: dict[str, bool] = {}  # target -> whether the judges failed it
     for run in runs:
         if run.status == "not-run" or run.covered_by:
             continue
         if run.reason:  # the interpreter itself failed
             failures.append(f"{run.target}: {run.reason}")
             continue
+        before = len(failures)
         by_module: dict[str, ImportResult] = {i.module: i for i in run.imports}
         runtime = run.target.runtime.name
         requested = modules.get(runtime, {})
@@ -270,7 +306,8 @@ def _judge(root: Path, runs: Sequence[TargetRun],
                          failures, conflicts, own, roots)
         _judge_dependencies(run, dependencies.get(runtime, {}), requested, owners, versions,
                             by_module, warnings, failures, conflicts, roots)
-    return warnings, failures, conflicts
+        judged[str(run.target)] = len(failures) > before
+    return warnings, failures, conflicts, judged
 
 
 def _own_code(modules: Mapping[str, Mapping[str, Sequence[str]]],

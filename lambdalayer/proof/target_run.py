@@ -43,7 +43,7 @@ class HandlerResult:
 
 @dataclass(frozen=True, kw_only=True)
 class TargetRun:
-    """The smoke test of one target; `reason` says why it failed as a whole or did not run."""
+    """The import test of one target; `reason` says why it failed as a whole or did not run."""
 
     target: Target
     status: Status

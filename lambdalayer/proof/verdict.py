@@ -49,6 +49,12 @@ class TargetProof:
     # The layer's ELF files the imports mapped (TargetRun.mapped): they confirm the
     # audit's static import closure (pipeline/stages.py).
     mapped: tuple[str, ...] | None = None
+    # Modules not tried here: what they import was left out with --exclude for the
+    # runtime to provide, and this interpreter has no copy of the runtime's.
+    left_out: tuple[str, ...] = ()
+    # The host architecture a pure-Python target ran on, when not its own (an arm64
+    # target proven on an x86_64 CPython: the same bytes, but not "natively").
+    ran_on: str | None = None
 
     @property
     def sandbox_kind(self) -> SandboxKind | None:
@@ -65,8 +71,16 @@ class TargetProof:
         verb = "imported" if self.status == "passed" else "import FAILED"
         # A proving glibc newer than Lambda's is said once per run (glibc_note), not here.
         text = f"{self.target}: {verb} {under}, CPython {self.python_version}"
+        if self.ran_on:
+            arch = self.target.split("/")[-1]
+            text = (f"{self.target}: {verb} on {self.ran_on} CPython {self.python_version} "
+                    f"(pure Python: the same bytes on {arch})")
         # How the sandbox was made is said once per run (run_notes); here only whether.
-        return f"{text}, {self.sandbox.split(' (')[0]}" if self.sandbox else text
+        text = f"{text}, {self.sandbox.split(' (')[0]}" if self.sandbox else text
+        if self.left_out:
+            text += (f"; not tried here: {', '.join(self.left_out)} (needs what was left "
+                     "out for the runtime to provide)")
+        return text
 
 
 def run_notes(proofs: list[ArtifactProof | None]) -> list[str]:
@@ -110,9 +124,9 @@ class ArtifactProof:
     targets: tuple[TargetProof, ...] = ()
     warnings: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()  # each: the target, the module, the interpreter's error, a fix
-    # With `build --smoke`: the interpreter runs behind `targets`, each importing exactly
+    # With `build --test-report`: the interpreter runs behind `targets`, each importing exactly
     # what `lambdalayer test` of the zip would (prove.prove_layer's test_imports), so
-    # the smoke report is made from them instead of importing the layer again. Empty when
+    # the test report is made from them instead of importing the layer again. Empty when
     # they cannot stand for that test (plain build, or a tree the zip does not hold as is).
     test_runs: tuple[TargetRun, ...] = ()
     # Failures caused by another distribution of the layer (proof/conflicts.py), in order.
@@ -122,5 +136,5 @@ class ArtifactProof:
 
 
 def skipped(reason: str) -> ArtifactProof:
-    """The proof was not run at all (e.g. --no-smoke)."""
+    """The proof was not run at all (e.g. --no-proof)."""
     return ArtifactProof(status="skipped", reason=reason)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -48,10 +48,14 @@ class SizeReport:
 
 
 def measure(layer_root: Path, site_dirs: dict[Path, list[InstalledDist]],
-            top: int = 5, *, reductions: tuple[tuple[str, int], ...] = ()) -> SizeReport:
+            top: int = 5, *, reductions: tuple[tuple[str, int], ...] = (),
+            own: Mapping[str, str] | None = None) -> SizeReport:
     """Sizes of everything below `layer_root`, attributed to packages through RECORD.
 
-    `reductions` (what the size options removed before) is carried into the report.
+    `own` (archive path -> "your code (--source src)") names the files your own code
+    placed, so they are not "(other)". `reductions` (what the size options removed
+    before) is carried into the report. The largest files are distinct: the same
+    library in each runtime's site-packages is listed once.
     """
     sizes: dict[str, int] = {}
     for dirpath, _dirs, filenames in os.walk(layer_root, onerror=walk_error):
@@ -71,13 +75,25 @@ def measure(layer_root: Path, site_dirs: dict[Path, list[InstalledDist]],
                     total += sizes[key]
                     count += 1
             owned[(dist.display_name, dist.version)] = (total, count)
+    for key, label in (own or {}).items():
+        if key in sizes and key not in claimed:
+            claimed[key] = (label, "")
+            total, count = owned.get((label, ""), (0, 0))
+            owned[(label, "")] = (total + sizes[key], count + 1)
     packages = [PackageSize(name=n, version=v, size=s, files=c) for (n, v), (s, c) in owned.items()]
     other = [path for path in sizes if path not in claimed]
     if other:
         packages.append(PackageSize(name="(other)", version="", files=len(other),
                                     size=sum(sizes[p] for p in other)))
     packages.sort(key=lambda p: (-p.size, p.name))
-    largest = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:top]
+    largest: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for name, size in sorted(sizes.items(), key=lambda item: (-item[1], item[0])):
+        if len(largest) == top:
+            break
+        if short_path(name) not in seen:  # one library, several runtimes' site-packages
+            seen.add(short_path(name))
+            largest.append((name, size))
     return SizeReport(total=sum(sizes.values()), packages=tuple(packages),
                       largest_files=tuple(largest), owners=claimed, reductions=reductions)
 

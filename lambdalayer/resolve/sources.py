@@ -198,3 +198,20 @@ def own_code_modules(sources: tuple[SourceFolder, ...], includes: tuple[Included
             if names := _importable(directory, tops):
                 found.setdefault(f"your code (--include {include.label})", {})[directory] = names
     return found
+
+
+def own_code_files(sources: tuple[SourceFolder, ...], includes: tuple[IncludedPath, ...],
+                   root: Path, site_dirs: Iterable[Path]) -> dict[str, str]:
+    """Archive path -> "your code (--source src)" or "your code (--include SRC:DEST)" for
+    every file your own code placed below `root` (the size breakdown names them)."""
+    found: dict[str, str] = {}
+    for source in sources:
+        label = f"your code (--source {source.label})"
+        files = source.files()
+        for site in site_dirs:
+            prefix = site.relative_to(root).as_posix()
+            found.update({f"{prefix}/{rel}": label for rel, _ in files})
+    for include in includes:
+        label = f"your code (--include {include.label})"
+        found.update({rel: label for rel, _ in included_files(include)})
+    return found

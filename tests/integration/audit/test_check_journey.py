@@ -64,13 +64,13 @@ def test_check_of_an_arm64_zip_reads_its_manifest(index: Path, tmp_path: Path) -
         # --arch overrides it: two findings, in a log-sized listing with one fix.
         wrong = _cli(tmp_path, env, "check", "dist/graviton.zip", "--arch", "x86_64")
         assert wrong.returncode == 4, wrong.stderr
-        lines = wrong.stderr.strip().splitlines()
-        assert len(lines) <= 16, wrong.stderr
+        lines = wrong.stdout.strip().splitlines()
+        assert len(lines) <= 16, wrong.stdout
         assert {"wrong-machine", "wheel-tag-mismatch"} <= {
             word for line in lines for word in line.split()}
         assert all(len(line) > 0 for line in lines)
         fixes = [line.split("fix: ", 1)[1] for line in lines if "fix: " in line]
-        assert len(fixes) == 1, wrong.stderr
+        assert len(fixes) == 1, wrong.stdout
         assert fixes[0].startswith("lambdalayer build graviton ")
         assert sum(fixes[0] in line for line in lines) == 1  # said once
 

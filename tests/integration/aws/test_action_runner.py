@@ -401,7 +401,7 @@ def test_the_summary_shows_a_skipped_proof_with_its_reason(tmp_path: Path) -> No
     with serve_index(files) as index:
         built = subprocess.run(
             [sys.executable, "-m", "lambdalayer", "build", "tiny", "-p", "ll-fixture-tiny",
-             "--runtime", "python3.12", "--arch", "x86_64", "--no-smoke", "--json",
+             "--runtime", "python3.12", "--arch", "x86_64", "--no-proof", "--json",
              "--out", str(tmp_path / "dist")],
             capture_output=True, text=True, env={**os.environ, "UV_INDEX_URL": index},
             check=False)

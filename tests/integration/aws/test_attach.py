@@ -55,9 +55,9 @@ def test_attach_prints_the_previous_list_and_the_command_that_restores_it(
     result = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000")
 
     assert result.code == 0, result.stderr
-    assert f"before: {other}" in result.stderr
+    assert f"before: {other}" in result.stdout
     assert ("aws lambda update-function-configuration --region us-east-1 "
-            f"--function-name makenaide-scanner --layers {other}") in result.stderr
+            f"--function-name makenaide-scanner --layers {other}") in result.stdout
 
 
 def test_an_arm64_only_layer_is_refused_on_an_x86_64_function(aws: Aws, run: RunCli) -> None:
@@ -218,3 +218,16 @@ def test_a_python310_function_and_the_layer_publish_recorded_is_exit_4(
         result = run("attach", "--function", "legacy", *extra)
         assert result.code == 4, result.stderr
         assert "python3.10" in result.stderr
+
+
+def test_a_forced_dry_run_says_it_would_attach(aws: Aws, run: RunCli) -> None:
+    aws.publish_raw("arm-only", archs=["arm64"])
+    aws.create_function("makenaide-scanner", arch="x86_64")
+
+    dry = run("attach", "--function", "makenaide-scanner", "--layer", "arm-only", "--force",
+              "--dry-run")
+
+    assert dry.code == 0, dry.stderr
+    assert "(would attach because of --force)" in dry.stderr
+    assert "attached because" not in dry.stderr
+    assert aws.layers_of("makenaide-scanner") == []

@@ -71,7 +71,7 @@ def test_dry_run_shows_the_sum_and_names_what_it_could_not_measure(
     result = run("attach", "--function", "scanner", "--layer", "pandas", "--dry-run", "--json")
 
     assert human.code == 0, human.stderr
-    assert "150,000,000 of 262,144,000 bytes" in human.stderr
+    assert "150,000,000 of 262,144,000 bytes" in human.stdout
     # moto's code location is not served anywhere: a warning, not a guess.
     assert "could not measure the unzipped size of code" in human.stderr
     [function] = result.json()["functions"]

@@ -222,7 +222,7 @@ def test_a_new_version_says_what_it_supersedes(
     assert layer["changes"] is None
     assert "previous version not readable" in layer["changes_unavailable"]
     human = run("publish", "--force")
-    assert human.code == 0 and "no diff: previous version not readable" in human.stderr
+    assert human.code == 0 and "no diff: previous version not readable" in human.stdout
 
 
 def test_bare_publish_of_several_unrelated_layers_lists_them_and_publishes_nothing(

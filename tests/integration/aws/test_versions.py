@@ -29,7 +29,7 @@ def test_versions_lists_newest_first_with_the_functions_using_each(
     assert all(row["size"] > 0 and row["created"] for row in rows)
 
     human = run("versions", "makenaide-pg8000", env={"COLUMNS": "200"})
-    assert human.code == 0 and "makenaide-scanner" in human.stderr
+    assert human.code == 0 and "makenaide-scanner" in human.stdout
 
 
 def test_prune_keeps_the_newest_and_refuses_versions_still_attached(
@@ -46,7 +46,7 @@ def test_prune_keeps_the_newest_and_refuses_versions_still_attached(
 
     assert result.code == 0, result.stderr
     assert aws.version_numbers("makenaide-pg8000") == [1, 4, 5]
-    assert "kept version 1" in result.stderr and "makenaide-scanner" in result.stderr
+    assert "kept version 1" in result.stdout and "makenaide-scanner" in result.stdout
 
     forced = run("prune", "makenaide-pg8000", "--keep", "2", "--force", "--json")
     assert forced.code == 0, forced.stderr
@@ -60,3 +60,18 @@ def test_versions_of_an_unknown_layer_is_a_clear_aws_error(aws: Aws, run: RunCli
     assert result.code == 5
     assert "no-such-layer" in result.stderr and "us-east-1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_versions_on_80_columns_keeps_words_whole(aws: Aws, run: RunCli) -> None:
+    runtimes = ["python3.10", "python3.11", "python3.12", "python3.13", "python3.14"]
+    arn = aws.publish_raw("makenaide-pg8000", b"1", runtimes=runtimes, archs=["x86_64", "arm64"])
+    aws.create_function("makenaide-scanner", layers=[arn])
+
+    result = run("versions", "makenaide-pg8000", env={"COLUMNS": "80"})
+
+    assert result.code == 0, result.stderr
+    words = result.stdout.split()
+    for whole in ("version", "created", "runtimes", "arch", "size", "used", "by", "x86_64,",
+                  "arm64", "makenaide-scanner", *[f"{r}," for r in runtimes[:-1]], runtimes[-1]):
+        assert whole in words, (whole, result.stdout)
+    assert all(len(line) <= 80 for line in result.stdout.splitlines()), result.stdout

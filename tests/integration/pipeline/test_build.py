@@ -102,7 +102,7 @@ def test_unchanged_rebuild_does_nothing_and_says_so(tmp_path: Path) -> None:
     second = run_cli("build", "pg8000", "--out", str(tmp_path), "--json")
     assert second.returncode == 0
     assert second.json()["artifacts"][0]["up_to_date"] is True
-    assert "up to date" in second.stderr
+    assert "up to date" in second.stdout
     assert zip_path.stat().st_mtime_ns == mtime
     forced = run_cli("build", "pg8000", "--out", str(tmp_path), "--force")
     assert forced.returncode == 0
@@ -112,7 +112,7 @@ def test_unchanged_rebuild_does_nothing_and_says_so(tmp_path: Path) -> None:
 def test_a_tampered_zip_is_not_up_to_date(tmp_path: Path) -> None:
     # The manifest's digest, not the file's presence, decides "up to date": a zip edited
     # after the build (same name, same size) is rebuilt to the bytes the inputs make.
-    first = run_cli("build", "pg8000", "--out", str(tmp_path), "--json", "--no-smoke")
+    first = run_cli("build", "pg8000", "--out", str(tmp_path), "--json", "--no-proof")
     assert first.returncode == 0, first.stderr
     zip_path = tmp_path / "pg8000.zip"
     good = zip_path.read_bytes()
@@ -120,7 +120,7 @@ def test_a_tampered_zip_is_not_up_to_date(tmp_path: Path) -> None:
     tampered[len(tampered) // 2] ^= 0xFF
     zip_path.write_bytes(bytes(tampered))
 
-    again = run_cli("build", "pg8000", "--out", str(tmp_path), "--json", "--no-smoke")
+    again = run_cli("build", "pg8000", "--out", str(tmp_path), "--json", "--no-proof")
 
     assert again.returncode == 0, again.stderr
     assert zip_path.read_bytes() == good  # rebuilt, not trusted

@@ -89,7 +89,7 @@ def test_moving_the_project_keeps_its_layers_up_to_date(tmp_path: Path) -> None:
     mtime = (moved / "dist" / "cd.zip").stat().st_mtime_ns
     second = run_cli(*args, "--json", cwd=moved, env=env)
     assert second.returncode == 0, second.stderr
-    assert "up to date" in second.stderr
+    assert "up to date" in second.stdout
     assert (moved / "dist" / "cd.zip").stat().st_mtime_ns == mtime
 
 

@@ -46,7 +46,7 @@ def _build(files: Path, tmp: Path, answer: Callable[[str], bytes | None],
     started = time.monotonic()
     with serve_index(files, to_others=answer, requests=requests) as url:
         run = run_cli("build", "x", "-p", PROJECT, "--index-url", url, "--runtime",
-                      "python3.12", "--arch", "x86_64", "--no-smoke", "--out",
+                      "python3.12", "--arch", "x86_64", "--no-proof", "--out",
                       str(tmp / "dist"), "--force",
                       env={"LAMBDALAYER_CACHE_DIR": str(tmp / "cache")}, timeout=120)
     return run, time.monotonic() - started

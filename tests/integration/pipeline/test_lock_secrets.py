@@ -55,7 +55,7 @@ def test_a_requirements_files_extra_index_survives_lock_and_locked_build(
     lock = (tmp_path / "locks" / "priv" / "python3.12-x86_64.txt").read_text()
     assert f"--extra-index-url {index.bare_url}\n" in lock
     assert "llprivate-pure==1.0" in lock
-    built = run_cli("build", "--locked", "--no-smoke", "--json", cwd=tmp_path)
+    built = run_cli("build", "--locked", "--no-proof", "--json", cwd=tmp_path)
     _assert_no_secret(built, tmp_path / "dist", tmp_path / "locks")
     [artifact] = built.json()["artifacts"]
     assert {p["name"] for p in artifact["packages"]} == {"llprivate-pure"}
@@ -76,7 +76,7 @@ def test_a_direct_url_password_is_cut_whole_in_lock_manifest_json_and_logs(
     lock = (tmp_path / "locks" / "direct" / "python3.12-x86_64.txt").read_text()
     bare_wheel = f"{index.bare_url.removesuffix('/simple')}/files/"
     assert f"llprivate-pure @ {bare_wheel}" in lock
-    built = run_cli("build", "direct", "--no-smoke", "--json", cwd=tmp_path, env=env)
+    built = run_cli("build", "direct", "--no-proof", "--json", cwd=tmp_path, env=env)
     _assert_no_secret(built, tmp_path / "dist", cache)
     manifest = json.loads((tmp_path / "dist" / "direct.json").read_text())
     [spec] = manifest["inputs"]["requirements"]

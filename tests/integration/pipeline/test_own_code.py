@@ -41,7 +41,7 @@ def _pure_project(root: Path, name: str = "common") -> Path:
 
 def _state(run: CliRun) -> str:
     """The first word(s) of the build summary: "built", "up to date", "rebuilt ..."."""
-    return next(line for line in run.stderr.splitlines() if ".zip —" in line)
+    return next(line for line in run.stdout.splitlines() if ".zip —" in line)
 
 
 def _names(zip_path: Path) -> list[str]:

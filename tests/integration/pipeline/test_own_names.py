@@ -40,7 +40,7 @@ def test_a_local_project_named_like_a_public_one_is_never_asked_of_the_index(
     requests: list[tuple[str, bool]] = []
     with serve_index(offered, requests=requests) as url:
         run = run_cli("build", "x", "-p", "./common", "-p", "llother", "--index-url", url,
-                      "--runtime", "python3.12", "--arch", "x86_64", "--no-smoke",
+                      "--runtime", "python3.12", "--arch", "x86_64", "--no-proof",
                       "--out", "dist", "--json", cwd=tmp_path,
                       env={"LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache")}, timeout=300)
     assert run.returncode == 0, run.stderr

@@ -18,7 +18,7 @@ def _page_reads(index: PrivateIndex, project: str) -> int:
 def _build(index: PrivateIndex, out: Path, *runtimes: str) -> dict[str, object]:
     args = [arg for runtime in runtimes for arg in ("--runtime", runtime)]
     run = run_cli("build", "reuse", "-p", "llreuse-app", "--index-url", index.url, *args,
-                  "--arch", "x86_64", "--no-smoke", "--force", "--out", str(out), "--json")
+                  "--arch", "x86_64", "--no-proof", "--force", "--out", str(out), "--json")
     assert run.returncode == 0, run.stderr
     result: dict[str, object] = run.json()
     return result

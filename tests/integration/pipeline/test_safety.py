@@ -23,7 +23,7 @@ from lambdalayer.common.workdirs import sweep_partials
 from tests.helpers import assert_clean_failure, run_cli
 from tests.package_index import make_wheel, serve_index
 
-TARGET = ["--runtime", "python3.12", "--arch", "x86_64", "--no-smoke"]
+TARGET = ["--runtime", "python3.12", "--arch", "x86_64", "--no-proof"]
 
 
 @pytest.fixture
@@ -192,8 +192,8 @@ _TOP = ["out", "region", "regions", "runtimes", "architectures", "recipes", "loc
         "layers", "interpreters", "index_url", "extra_index_url", "find_links"]
 _LAYER = ["recipe", "requirements", "packages", "runtimes", "architectures", "functions",
           "regions", "permissions", "description", "license", "allow", "slim", "strip",
-          "exclude", "slim_patterns", "compile", "compression_level", "smoke_imports",
-          "smoke", "sources", "include", "project", "with_self", "index_url",
+          "exclude", "slim_patterns", "compile", "compression_level", "proof_imports",
+          "proof", "sources", "include", "project", "with_self", "index_url",
           "extra_index_url", "find_links"]
 
 
@@ -293,7 +293,7 @@ def test_a_layer_value_of_the_wrong_type_fails_before_the_build(project: Path,
     (project / "pyproject.toml").write_text(
         "[tool.lambdalayer.layers.l1]\n"
         'packages = ["./tinypkg-1.0-py3-none-any.whl"]\nruntimes = ["python3.12"]\n'
-        f'architectures = ["x86_64"]\nsmoke = false\n{line}\n')
+        f'architectures = ["x86_64"]\nproof = false\n{line}\n')
     run = run_cli("build", "l1", cwd=project)
     assert_clean_failure(run, 2)
     assert not (project / "dist").exists()

@@ -127,7 +127,7 @@ def test_signal_sweep_leaves_no_temporary_file(tmp_path: Path) -> None:
            "PYTHONFAULTHANDLER": "1"}
     args = [sys.executable, "-m", "lambdalayer", "build", "tiny", "-p",
             "./tinypkg-1.0-py3-none-any.whl", "--runtime", "python3.12", "--arch", "x86_64",
-            "--no-smoke", "--force", "--out", str(dist)]
+            "--no-proof", "--force", "--out", str(dist)]
     # One build without a signal says how long a build takes on this machine: the
     # moments are spread over it, so a fast or a loaded machine sweeps it all the same.
     timed = time.monotonic()

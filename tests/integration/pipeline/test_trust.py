@@ -21,7 +21,7 @@ def _source(tmp_path: Path) -> Path:
 
 
 def _build(tmp_path: Path, *args: str) -> tuple[int, str, Path]:
-    run = run_cli("build", "mine", *args, "--no-smoke", "--out", "dist", cwd=tmp_path,
+    run = run_cli("build", "mine", *args, "--no-proof", "--out", "dist", cwd=tmp_path,
                   env={"GITHUB_TOKEN": FAKE_SECRET}, timeout=120)
     return run.returncode, run.stderr, tmp_path / "dist" / "mine.zip"
 
@@ -35,7 +35,7 @@ def test_a_link_to_proc_environ_is_refused_even_with_follow_links(tmp_path: Path
     src = _source(tmp_path)
     (src / "pkg" / "settings.txt").symlink_to("/proc/self/environ")
     for extra in ((), ("--follow-links",)):
-        run = run_cli("build", "mine", "--source", "src", *extra, "--no-smoke", "--out", "dist",
+        run = run_cli("build", "mine", "--source", "src", *extra, "--no-proof", "--out", "dist",
                       cwd=tmp_path, env={"GITHUB_TOKEN": FAKE_SECRET}, timeout=120)
         assert_clean_failure(run, 2)
         assert "pkg/settings.txt is a link to /proc/" in run.stderr
@@ -101,7 +101,7 @@ def test_a_config_linked_into_a_shared_directory_is_not_adopted(tmp_path: Path) 
         os.lchown(link, 65534, 65534)
     except PermissionError:
         require(False, "needs root to give a link another owner")
-    run = run_cli("build", "--no-smoke", "--out", str(tmp_path / "dist"), cwd=shared / "work",
+    run = run_cli("build", "--no-proof", "--out", str(tmp_path / "dist"), cwd=shared / "work",
                   timeout=120)
     assert_clean_failure(run, 2)  # no configuration found: name a recipe or a layer
     assert not (tmp_path / "dist").exists()
@@ -109,7 +109,7 @@ def test_a_config_linked_into_a_shared_directory_is_not_adopted(tmp_path: Path) 
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "pyproject.toml").symlink_to(ours / "pyproject.toml")
-    run = run_cli("build", "--no-smoke", "--out", str(tmp_path / "dist"), cwd=mine,
+    run = run_cli("build", "--no-proof", "--out", str(tmp_path / "dist"), cwd=mine,
                   timeout=120)
     assert run.returncode == 0, run.stderr
     with zipfile.ZipFile(tmp_path / "dist" / "app.zip") as archive:

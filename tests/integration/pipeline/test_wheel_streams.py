@@ -57,7 +57,7 @@ def _build(url: str, tmp: Path, cache: str, *extra: str, uv: Path | None = None)
     if uv is not None:
         env["UV_CACHE_DIR"] = str(uv)
     return run_cli("build", "raw", "-p", "llraw==1.0", "--index-url", url, "--runtime",
-                   "python3.12", "--arch", "x86_64", "--no-smoke", "--out",
+                   "python3.12", "--arch", "x86_64", "--no-proof", "--out",
                    str(tmp / f"dist-{cache}"), "--json", "--force", *extra, env=env)
 
 
@@ -162,7 +162,7 @@ def test_a_private_indexs_wheel_is_fetched_with_its_credentials_kept_out_of_the_
     cache = tmp_path / "cache"
     with private_index(files) as served:
         run = run_cli("build", "priv", "-p", "llrawpriv==1.0", "--index-url", served.url,
-                      "--runtime", "python3.12", "--no-smoke", "--out",
+                      "--runtime", "python3.12", "--no-proof", "--out",
                       str(tmp_path / "dist"), env={"LAMBDALAYER_CACHE_DIR": str(cache)})
     assert run.returncode == 0, run.stderr
     wheel = _raw(files / "llrawpriv-1.0-py3-none-any.whl")
@@ -213,7 +213,7 @@ def test_a_wheel_file_given_as_a_requirement_gives_its_own_streams(tmp_path: Pat
     wheel = make_wheel(tmp_path / "mine", "llrawlocal", "1.0",
                        files={"llrawlocal/big.py": BIG}, deflate_level=9)
     cache = tmp_path / "cache"
-    run = run_cli("build", "local", "-p", str(wheel), "--runtime", "python3.12", "--no-smoke",
+    run = run_cli("build", "local", "-p", str(wheel), "--runtime", "python3.12", "--no-proof",
                   "--out", str(tmp_path / "dist"), env={"LAMBDALAYER_CACHE_DIR": str(cache)})
     assert run.returncode == 0, run.stderr
     assert "differ from an online build" not in run.stderr
@@ -229,7 +229,7 @@ def test_the_wheels_folder_is_private_like_the_rest_of_the_cache(
     url, _, _ = index
     env = {"LAMBDALAYER_CACHE_DIR": str(tmp_path / "c")}
     args = ("build", "raw", "-p", "llraw==1.0", "--index-url", url, "--runtime", "python3.12",
-            "--arch", "x86_64", "--no-smoke", "--out", str(tmp_path / "dist"), "--force")
+            "--arch", "x86_64", "--no-proof", "--out", str(tmp_path / "dist"), "--force")
     first = run_cli(*args, env=env, umask=0o022)
     assert first.returncode == 0, first.stderr
     wheels = tmp_path / "c" / "wheels"

@@ -97,9 +97,9 @@ def test_lock_says_created_then_unchanged(tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj")
     first = run_cli("lock", "--layer", "makenaide-util", cwd=root)
     assert first.returncode == 0, first.stderr
-    assert first.stderr.count("created ") == 2 and "updated" not in first.stderr
+    assert first.stdout.count("created ") == 2 and "updated" not in first.stdout
     again = run_cli("lock", "--layer", "makenaide-util", cwd=root)
-    assert again.stderr.count("unchanged ") == 2, again.stderr
+    assert again.stdout.count("unchanged ") == 2, again.stdout
 
 
 def test_a_tampered_lock_hash_fails_the_build(tmp_path: Path) -> None:

@@ -45,9 +45,9 @@ def test_an_undeclared_import_stops_the_build(tmp_path: Path) -> None:
     assert "mainpkg imports numpy, which is not in the layer: add it: -p numpy" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (out / "broken.zip").exists()
-    # --no-smoke skips the proof: the audit alone gates, and the zip is written.
+    # --no-proof skips the proof: the audit alone gates, and the zip is written.
     skipped = run_cli("build", "broken", "-p", str(project), "--runtime", "python3.12",
-                      "--arch", "x86_64", "--out", str(out), "--no-smoke", "--json")
+                      "--arch", "x86_64", "--out", str(out), "--no-proof", "--json")
     assert skipped.returncode == 0, skipped.stderr
     assert skipped.json()["artifacts"][0]["import_test"]["status"] == "skipped"
     assert (out / "broken.zip").exists()
@@ -67,26 +67,24 @@ def test_a_secondary_module_needing_an_extra_is_a_warning(tmp_path: Path) -> Non
     assert "No module named 'yaml'" in warning and "optional extra" in warning
 
 
-@pytest.mark.parametrize("key", ["proof", "smoke"])  # smoke: the old name
-def test_config_proof_false_turns_the_proof_off(tmp_path: Path, key: str) -> None:
+def test_config_proof_false_turns_the_proof_off(tmp_path: Path) -> None:
     project = _project(tmp_path / "proj", {
         "src/mainpkg/__init__.py": "import numpy\n",
         "src/mainpkg_cli/__init__.py": "",
     })
     (tmp_path / "lambdalayer.toml").write_text(
         f'[layers.broken]\npackages = ["{project}"]\nruntimes = ["python3.12"]\n'
-        f'architectures = ["x86_64"]\n{key} = false\n', "utf-8")
+        'architectures = ["x86_64"]\nproof = false\n', "utf-8")
     run = run_cli("build", "--json", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.json()["artifacts"][0]["import_test"]["status"] == "skipped"
 
 
-@pytest.mark.parametrize("flag", ["--no-proof", "--no-smoke"])
-def test_no_proof_flag_and_its_old_name_skip_the_proof(tmp_path: Path, flag: str) -> None:
+def test_no_proof_flag_skips_the_proof(tmp_path: Path) -> None:
     project = _project(tmp_path / "proj", {"src/mainpkg/__init__.py": "import numpy\n",
                                            "src/mainpkg_cli/__init__.py": ""})
     run = run_cli("build", "broken", "-p", str(project), "--runtime", "python3.12",
-                  "--arch", "x86_64", "--out", str(tmp_path / "dist"), flag, "--json")
+                  "--arch", "x86_64", "--out", str(tmp_path / "dist"), "--no-proof", "--json")
     assert run.returncode == 0, run.stderr
     assert run.json()["artifacts"][0]["import_test"]["status"] == "skipped"
 

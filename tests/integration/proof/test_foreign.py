@@ -41,13 +41,13 @@ def test_arm64_native_layer_imports_under_qemu(arm64_roots: None, tmp_path: Path
     run = run_cli("build", "arm", "-p", "orjson", "-p", "psycopg2-binary", "-p", "pydantic",
                   "-p", "cryptography", "-p", "numpy",
                   "--runtime", "python3.11", "--runtime", "python3.13", "--arch", "arm64",
-                  "--out", str(tmp_path), "--smoke", "--json", env=_env())
+                  "--out", str(tmp_path), "--test-report", "--json", env=_env())
     assert run.returncode == 0, run.stderr
     proof = run.json()["artifacts"][0]["import_test"]
     assert proof["status"] == "passed", proof
-    smoke = run.json()["artifacts"][0]["smoke"]  # the proof's own imports, module by module
-    assert [t["target"] for t in smoke["targets"]] == ["python3.11/arm64", "python3.13/arm64"]
-    for target in smoke["targets"]:
+    report = run.json()["artifacts"][0]["test_report"]  # the proof's own imports, module by module
+    assert [t["target"] for t in report["targets"]] == ["python3.11/arm64", "python3.13/arm64"]
+    for target in report["targets"]:
         imported = {i["module"] for i in target["imports"] if i["ok"]}
         assert {"orjson", "psycopg2", "pydantic", "cryptography", "numpy"} <= imported, target
     versions = {t["target"]: t["python_version"] for t in proof["targets"]}
@@ -61,7 +61,7 @@ def test_x86_64_code_in_an_arm64_layer_fails_the_proof_and_the_audit(
         arm64_roots: None, tmp_path: Path) -> None:
     # bcrypt's wheel is abi3: an arm64 CPython does try to load the x86_64 .so.
     built = run_cli("build", "bc", "-p", "bcrypt", "--runtime", "python3.11", "--arch",
-                    "x86_64", "--no-smoke", "--out", str(tmp_path / "dist"), env=_env())
+                    "x86_64", "--no-proof", "--out", str(tmp_path / "dist"), env=_env())
     assert built.returncode == 0, built.stderr
     layer = tmp_path / "layer"
     with zipfile.ZipFile(tmp_path / "dist" / "bc.zip") as archive:

@@ -91,7 +91,7 @@ def test_interpreters_add_installs_it_with_uv(standalone: Standalone, uv_cache: 
             in run.stdout + run.stderr)
     assert not (install_dir / "bin").exists()  # no arm64 python3.11 put on PATH
     listing = run_cli("interpreters", "--runtime", "python3.11", "--arch", "arm64", env=env)
-    assert f"qemu-aarch64  CPython {standalone.version}  {exe}" in listing.stderr
+    assert f"qemu-aarch64  CPython {standalone.version}  {exe}" in listing.stdout
 
 
 def test_interpreters_lists_the_uv_cpython_under_qemu(standalone: Standalone, installed: Path,

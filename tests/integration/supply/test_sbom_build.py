@@ -39,7 +39,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
 
 def _build(url: str, out: Path, cache: Path) -> CliRun:
     return run_cli("build", "vend", "-p", "llvend==1.0", "--index-url", url, "--runtime",
-                   "python3.12", "--arch", "x86_64", "--no-smoke", "--out", str(out),
+                   "python3.12", "--arch", "x86_64", "--no-proof", "--out", str(out),
                    "--json", env={"LAMBDALAYER_CACHE_DIR": str(cache)})
 
 

@@ -29,7 +29,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _build(url: str, out: Path, *packages: str) -> CliRun:
     args = [a for p in packages for a in ("-p", p)]
     return run_cli("build", "yaml", *args, "--index-url", url, "--runtime", "python3.12",
-                   "--no-smoke", "--out", str(out))
+                   "--no-proof", "--out", str(out))
 
 
 def test_pyyaml_5_3_is_reported_and_the_fix_line_builds_a_clean_layer(

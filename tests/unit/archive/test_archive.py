@@ -110,7 +110,8 @@ def test_entries_are_sorted_and_carry_one_fixed_timestamp(tmp_path: Path,
 
 
 def test_zips_as_is_says_when_the_zip_would_differ_from_the_tree(tmp_path: Path) -> None:
-    """`build --smoke` reports the proof of the tree as the zip's test only when they agree."""
+    """`build --test-report` reports the proof of the tree as the zip's test only when
+    they agree."""
     def tree(name: str) -> Path:
         root = tmp_path / name
         (root / "python" / "pkg").mkdir(parents=True)

@@ -95,7 +95,7 @@ def test_a_foreign_cache_directory_gets_no_build_log(tmp_path: Path) -> None:
     (foreign / "keep.txt").write_text("x")
     _local_project(tmp_path)
     run = run_cli("build", "p", "-p", "./proj", "--runtime", "python3.12", "--arch",
-                  "x86_64", "--no-smoke", "--out", str(tmp_path / "dist"), cwd=tmp_path,
+                  "x86_64", "--no-proof", "--out", str(tmp_path / "dist"), cwd=tmp_path,
                   env={"LAMBDALAYER_CACHE_DIR": str(foreign)})
     assert "Traceback" not in run.stderr
     assert sorted(p.name for p in foreign.iterdir()) == ["keep.txt"]
@@ -106,12 +106,12 @@ def test_a_cache_path_that_is_a_file_is_no_traceback(tmp_path: Path) -> None:
     afile.write_text("not a folder")
     wheel = make_wheel(tmp_path, "tinypkg", "1.0")
     run = run_cli("build", "tiny", "-p", str(wheel), "--runtime", "python3.12", "--arch",
-                  "x86_64", "--no-smoke", "--out", str(tmp_path / "dist"), cwd=tmp_path,
+                  "x86_64", "--no-proof", "--out", str(tmp_path / "dist"), cwd=tmp_path,
                   env={"LAMBDALAYER_CACHE_DIR": str(afile)})
     assert run.returncode == 0, run.stderr
     _local_project(tmp_path)
     run = run_cli("build", "p", "-p", "./proj", "--runtime", "python3.12", "--arch",
-                  "x86_64", "--no-smoke", "--out", str(tmp_path / "dist"), cwd=tmp_path,
+                  "x86_64", "--no-proof", "--out", str(tmp_path / "dist"), cwd=tmp_path,
                   env={"LAMBDALAYER_CACHE_DIR": str(afile)})
     assert_clean_failure(run, 3)
     assert afile.read_text() == "not a folder"

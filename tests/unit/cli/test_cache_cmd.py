@@ -21,7 +21,7 @@ def test_cache_shows_size_and_clean_empties_it(tmp_path: Path) -> None:
         str(cache), 1234 + 20, 2, 500_000_000)
     cleaned = run_cli("cache", "clean", env=env)
     assert cleaned.returncode == 0, cleaned.stderr
-    assert "1.2 KB" in cleaned.stderr
+    assert "1.2 KB" in cleaned.stdout
     assert [p.name for p in cache.rglob("*")] == [".lambdalayer-cache"]
 
 

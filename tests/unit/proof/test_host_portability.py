@@ -79,5 +79,5 @@ def test_marks_fall_back_to_ascii_where_the_console_cannot_print_them(tmp_path: 
          "python3.12", "--arch", "x86_64"], capture_output=True, check=False,
         env={**os.environ, "PYTHONIOENCODING": "cp1252", "PYTHONUTF8": "0"})
     assert completed.returncode == 0, completed.stderr
-    err = completed.stderr.decode("cp1252")
-    assert "OK no errors" in err and "Traceback" not in err
+    out = completed.stdout.decode("cp1252")  # check's result: stdout
+    assert "OK no errors" in out and "Traceback" not in completed.stderr.decode("cp1252")

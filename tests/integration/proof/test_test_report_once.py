@@ -1,4 +1,4 @@
-"""`build --smoke` imports the layer once: the build's own proof run is the smoke report.
+"""`build --test-report` imports the layer once: the build's own proof run is the test report.
 
 The interpreter for python3.12/x86_64 is named through LAMBDALAYER_PYTHON_3_12_X86_64
 as a wrapper script that logs every start, so the tests count what a user could count:
@@ -52,7 +52,7 @@ def _imports(log: Path) -> int:
 
 
 def _report(document: dict[str, Any]) -> dict[str, Any]:
-    """A smoke report without its timings (they differ from run to run)."""
+    """A test report without its timings (they differ from run to run)."""
     return {
         "status": document["status"], "imports_from": document["imports_from"],
         "problems": document["problems"], "check": document["check"],
@@ -79,59 +79,59 @@ def _project(root: Path, cli_module: str) -> Path:
     return root
 
 
-def test_build_smoke_imports_a_native_layer_once(counted: tuple[dict[str, str], Path],
+def test_build_proof_imports_a_native_layer_once(counted: tuple[dict[str, str], Path],
                                                  tmp_path: Path) -> None:
     env, log = counted
     out = tmp_path / "dist"
     # orjson is native; scramp brings asn1crypto, which was not asked for, but which
     # `lambdalayer test` imports too (every top-level package of the layer).
     run = run_cli("build", "oj", "-p", "orjson", "-p", "scramp", "--runtime", "python3.12",
-                  "--arch", "x86_64", "--out", str(out), "--smoke", "--json", env=env)
+                  "--arch", "x86_64", "--out", str(out), "--test-report", "--json", env=env)
     assert run.returncode == 0, run.stderr
-    assert _imports(log) == 1  # the proof's run is the smoke test: no second import
+    assert _imports(log) == 1  # the proof's run is the import test: no second import
     [artifact] = run.json()["artifacts"]
     assert artifact["import_test"]["status"] == "passed"
-    smoke = artifact["smoke"]
-    [target] = smoke["targets"]
+    report = artifact["test_report"]
+    [target] = report["targets"]
     assert [i["module"] for i in target["imports"]] == ["asn1crypto", "orjson", "scramp"]
     assert target["seconds"] > 0 and target["how"] == "native"
-    assert smoke["source"] == str(out / "oj.zip")
+    assert report["source"] == str(out / "oj.zip")
 
-    # The same report `lambdalayer test` makes of the zip (what --smoke ran before).
+    # The same report `lambdalayer test` makes of the zip (what --test-report ran before).
     test = run_cli("test", str(out / "oj.zip"), "--json", env=env)
     assert test.returncode == 0, test.stderr
     assert _imports(log) == 2
-    assert _report(smoke) == _report(test.json())
+    assert _report(report) == _report(test.json())
 
 
 def test_an_up_to_date_zip_is_tested_itself(counted: tuple[dict[str, str], Path],
                                             tmp_path: Path) -> None:
     env, log = counted
     args = ("build", "oj", "-p", "orjson==3.11.5", "--runtime", "python3.12", "--arch",
-            "x86_64", "--out", str(tmp_path / "dist"), "--smoke", "--json")
+            "x86_64", "--out", str(tmp_path / "dist"), "--test-report", "--json")
     first = run_cli(*args, env=env)
     assert first.returncode == 0, first.stderr
     assert _imports(log) == 1
     # Exact pins, nothing changed: not rebuilt, so nothing was proven in this run and
-    # --smoke imports the zip.
+    # --test-report imports the zip.
     again = run_cli(*args, env=env)
     assert again.returncode == 0, again.stderr
     assert _imports(log) == 2
     [artifact] = again.json()["artifacts"]
     assert artifact["up_to_date"]
     assert artifact["import_test"]["reason"] == "the zip was up to date; not rebuilt"
-    assert _report(artifact["smoke"]) == _report(first.json()["artifacts"][0]["smoke"])
+    assert _report(artifact["test_report"]) == _report(first.json()["artifacts"][0]["test_report"])
 
 
-def test_build_smoke_failures_keep_their_exit_codes(counted: tuple[dict[str, str], Path],
+def test_build_test_report_failures_keep_their_exit_codes(counted: tuple[dict[str, str], Path],
                                                     tmp_path: Path) -> None:
     env, log = counted
     # A secondary module needing an extra: the build's proof only warns (the zip is
-    # written), the smoke report fails it as `test` does: exit 6, the zip stays.
+    # written), the test report fails it as `test` does: exit 6, the zip stays.
     extra = _project(tmp_path / "extra", "import yaml  # the [cli] extra\n")
     out = tmp_path / "dist"
     run = run_cli("build", "ok", "-p", str(extra), "--runtime", "python3.12", "--arch",
-                  "x86_64", "--out", str(out), "--smoke", "--json", env=env)
+                  "x86_64", "--out", str(out), "--test-report", "--json", env=env)
     assert run.returncode == 6, run.stderr
     assert _imports(log) == 1
     document = run.json()
@@ -139,20 +139,20 @@ def test_build_smoke_failures_keep_their_exit_codes(counted: tuple[dict[str, str
     assert artifact["import_test"]["status"] == "passed"
     assert any("mainpkg_cli" in w and "optional extra" in w for w in document["warnings"])
     assert (out / "ok.zip").exists()
-    smoke = artifact["smoke"]
-    assert smoke["status"] == "failed"
+    report = artifact["test_report"]
+    assert report["status"] == "failed"
     test = run_cli("test", str(out / "ok.zip"), "--json", env=env)
     assert test.returncode == 6
-    assert _report(smoke) == _report(test.json())
+    assert _report(report) == _report(test.json())
 
     # Your own --source module fails: the build's proof judges it as your code (exit 6,
-    # no zip), in the same one run that serves as the smoke report.
+    # no zip), in the same one run that serves as the test report.
     source = tmp_path / "src"
     source.mkdir()
     (source / "helper.py").write_text("import numpy\n", "utf-8")
     before = _imports(log)
     run = run_cli("build", "own", "-p", "orjson", "--source", str(source), "--runtime",
-                  "python3.12", "--arch", "x86_64", "--out", str(out), "--smoke", "--json",
+                  "python3.12", "--arch", "x86_64", "--out", str(out), "--test-report", "--json",
                   env=env)
     assert run.returncode == 6, run.stderr
     assert _imports(log) == before + 1
@@ -165,39 +165,39 @@ def test_build_smoke_failures_keep_their_exit_codes(counted: tuple[dict[str, str
     (broken / "src" / "mainpkg" / "__init__.py").write_text("import numpy\n", "utf-8")
     before = _imports(log)
     run = run_cli("build", "broken", "-p", str(broken), "--runtime", "python3.12",
-                  "--arch", "x86_64", "--out", str(out), "--smoke", env=env)
+                  "--arch", "x86_64", "--out", str(out), "--test-report", env=env)
     assert run.returncode == 6, run.stderr
     assert "mainpkg imports numpy, which is not in the layer" in run.stderr
     assert not (out / "broken.zip").exists()
     assert _imports(log) == before + 1
 
 
-def test_build_smoke_that_cannot_run_exits_7(tmp_path: Path) -> None:
+def test_build_test_report_that_cannot_run_exits_7(tmp_path: Path) -> None:
     require(platform.system() == "Linux", "a Linux host")
     # A named interpreter that is not there: the target cannot be tried; nothing starts.
     env = {"LAMBDALAYER_PYTHON_3_12_X86_64": str(tmp_path / "gone" / "python3.12")}
     out = tmp_path / "dist"
     run = run_cli("build", "oj", "-p", "orjson", "--runtime", "python3.12", "--arch",
-                  "x86_64", "--out", str(out), "--smoke", "--json", env=env)
+                  "x86_64", "--out", str(out), "--test-report", "--json", env=env)
     assert run.returncode == 7, run.stderr
     assert (out / "oj.zip").exists()  # the build itself succeeded
     [artifact] = run.json()["artifacts"]
-    [target] = artifact["smoke"]["targets"]
+    [target] = artifact["test_report"]["targets"]
     assert target["status"] == "not-run" and "does not exist" in target["reason"]
     assert artifact["import_test"]["targets"][0]["status"] == "skipped"
 
 
-def test_build_smoke_with_the_proof_off_tests_the_zip(
+def test_build_test_report_with_the_proof_off_tests_the_zip(
         counted: tuple[dict[str, str], Path], tmp_path: Path) -> None:
     env, log = counted
     (tmp_path / "lambdalayer.toml").write_text(
         '[layers.oj]\npackages = ["orjson"]\nruntimes = ["python3.12"]\n'
-        'architectures = ["x86_64"]\nsmoke = false\n', "utf-8")
-    run = run_cli("build", "--smoke", "--json", cwd=tmp_path, env=env)
+        'architectures = ["x86_64"]\nproof = false\n', "utf-8")
+    run = run_cli("build", "--test-report", "--json", cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
     [artifact] = run.json()["artifacts"]
     assert artifact["import_test"]["status"] == "skipped"
-    assert artifact["smoke"]["status"] == "passed"
+    assert artifact["test_report"]["status"] == "passed"
     assert _imports(log) == 1  # the zip's test: the proof did not run
 
 
@@ -227,15 +227,15 @@ def test_a_tree_the_zip_does_not_hold_as_is_is_tested_as_zipped(
         counted: tuple[dict[str, str], Path], tmp_path: Path) -> None:
     env, log = counted
     # An empty directory in the tree: the zip cannot hold it, so the proof's run on the
-    # tree does not stand for the zip, which --smoke then imports itself.
+    # tree does not stand for the zip, which --test-report then imports itself.
     wheel = _wheel_with_an_empty_directory(tmp_path)
     out = tmp_path / "dist"
     run = run_cli("build", "emptyd", "-p", str(wheel), "--runtime", "python3.12", "--arch",
-                  "x86_64", "--out", str(out), "--smoke", "--json", env=env)
+                  "x86_64", "--out", str(out), "--test-report", "--json", env=env)
     assert run.returncode == 0, run.stderr
     [artifact] = run.json()["artifacts"]
     assert artifact["import_test"]["status"] == "passed"
-    assert artifact["smoke"]["status"] == "passed"
+    assert artifact["test_report"]["status"] == "passed"
     assert _imports(log) == 2  # the proof's on the tree, then the zip's own
 
 
@@ -246,11 +246,11 @@ def test_uv_told_to_install_by_symlink_still_gives_real_files(
     env, log = counted
     out = tmp_path / "dist"
     run = run_cli("build", "linked", "-p", "six", "--runtime", "python3.12", "--arch",
-                  "x86_64", "--out", str(out), "--smoke", "--json",
+                  "x86_64", "--out", str(out), "--test-report", "--json",
                   env={**env, "UV_LINK_MODE": "symlink"})
     assert run.returncode == 0, run.stderr
     [artifact] = run.json()["artifacts"]
-    assert artifact["smoke"]["status"] == "passed"
+    assert artifact["test_report"]["status"] == "passed"
     with zipfile.ZipFile(out / "linked.zip") as layer:
         assert "python/six.py" in layer.namelist()
     assert _imports(log) == 1  # the tree is the zip: imported once

@@ -1,4 +1,4 @@
-"""`lambdalayer test` and `build --smoke` on the real interpreters of this machine."""
+"""`lambdalayer test` and `build --test-report` on the real interpreters of this machine."""
 
 from __future__ import annotations
 
@@ -72,8 +72,8 @@ def test_host_packages_are_invisible(pg8000_zip: Path) -> None:
     run = run_cli("test", str(pg8000_zip), "--runtime", "python3.11", "--arch", "x86_64",
                   "--import", "click", "--import", "pg8000")
     assert run.returncode == 6, run.stderr
-    assert "ModuleNotFoundError: No module named 'click'" in run.stderr
-    assert "lambdalayer check" in run.stderr
+    assert "ModuleNotFoundError: No module named 'click'" in run.stdout
+    assert "lambdalayer check" in run.stdout
 
 
 def test_default_imports_are_every_top_level_package(pg8000_zip: Path, tmp_path: Path) -> None:
@@ -133,23 +133,23 @@ def test_a_broken_handler_fails_with_its_error(pg8000_zip: Path, tmp_path: Path)
     bad = run_cli("test", str(pg8000_zip), "--runtime", "python3.11", "--arch", "x86_64",
                   "--code", str(code), "--handler", "app.broken", "--event", "{}")
     assert bad.returncode == 6
-    assert "KeyError: 'x'" in bad.stderr and 'File "/var/task/app.py"' in bad.stderr
+    assert "KeyError: 'x'" in bad.stdout and 'File "/var/task/app.py"' in bad.stdout
 
 
-def test_build_smoke(tmp_path: Path) -> None:
-    run = run_cli("build", "pg8000", "--runtime", "python3.11", "--smoke", "--json",
+def test_build_test_report(tmp_path: Path) -> None:
+    run = run_cli("build", "pg8000", "--runtime", "python3.11", "--test-report", "--json",
                   "--out", str(tmp_path))
     assert run.returncode == 0, run.stderr
     [artifact] = run.json()["artifacts"]
-    assert artifact["smoke"]["status"] == "passed"
-    assert artifact["smoke"]["check"] is None  # build audited already
+    assert artifact["test_report"]["status"] == "passed"
+    assert artifact["test_report"]["check"] is None  # build audited already
 
 
-def test_build_smoke_cannot_run_a_missing_runtime(tmp_path: Path) -> None:
-    run = run_cli("build", "pg8000", "--runtime", "python3.14", "--smoke", "--out",
+def test_build_test_report_cannot_run_a_missing_runtime(tmp_path: Path) -> None:
+    run = run_cli("build", "pg8000", "--runtime", "python3.14", "--test-report", "--out",
                   str(tmp_path / "dist"), env=without_interpreters(tmp_path))
     assert run.returncode == 7, run.stderr
-    assert "no CPython 3.14 on this host" in run.stderr
+    assert "no CPython 3.14 on this host" in run.stdout
     assert (tmp_path / "dist" / "pg8000.zip").exists()  # the build itself succeeded
 
 
@@ -177,8 +177,8 @@ def test_macos_layer_fails_as_on_lambda(macos_psycopg2_zip: Path) -> None:
     run = run_cli("test", str(macos_psycopg2_zip), "--runtime", "python3.11", "--arch",
                   HOST_ARCH, "--import", "psycopg2")
     assert run.returncode == 6, run.stderr
-    assert "No module named 'psycopg2._psycopg'" in run.stderr
-    assert 'File "/opt/python/psycopg2/__init__.py"' in run.stderr
+    assert "No module named 'psycopg2._psycopg'" in run.stdout
+    assert 'File "/opt/python/psycopg2/__init__.py"' in run.stdout
 
     check = run_cli("check", str(macos_psycopg2_zip), "--runtime", "python3.11", "--arch",
                     HOST_ARCH, "--json")
