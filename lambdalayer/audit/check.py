@@ -230,7 +230,7 @@ def _name_collisions(tree: LayerTree) -> list[Finding]:
 
 def one_fix_per_layer(report: AuditReport, layer: str, pins: Iterable[str],
                       targets: list[Target]) -> AuditReport:
-    """`report` with every rebuild fix (`lambdalayer build LAYER -p ONE …`) replaced by one
+    """`report` with every rebuild fix (a build of one package each) replaced by one
     command rebuilding everything the layer holds (`pins`, NAME==VERSION) for `targets`:
     a fix per package would rebuild the layer with that package alone."""
     prefix = f"lambdalayer build {layer} "
