@@ -65,7 +65,6 @@ def parse_commands_file(text: str) -> dict[str, str]:
     return values
 
 
-@dataclass
 
 def _special_files(folder: str, names: list[str]) -> list[str]:
     """Device nodes, FIFOs and sockets, which actions/cache (tar) keeps as such: copying
@@ -75,6 +74,9 @@ def _special_files(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if not os.path.islink(os.path.join(folder, n)) and (
         stat.S_ISCHR(mode := os.lstat(os.path.join(folder, n)).st_mode)
         or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode))]
+
+
+@dataclass
 
 class Runner:
     """Just enough of the runner for a composite action, and strict about the rest."""
