@@ -77,7 +77,6 @@ def _special_files(folder: str, names: list[str]) -> list[str]:
 
 
 @dataclass
-
 class Runner:
     """Just enough of the runner for a composite action, and strict about the rest."""
 
