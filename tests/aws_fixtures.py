@@ -115,9 +115,12 @@ class Aws:
         config = self.client("lambda", region).get_function_configuration(FunctionName=name)
         return [layer["Arn"] for layer in config.get("Layers", [])]
 
-    def publish_raw(self, name: str, payload: bytes = b"x", *, runtimes: list[str] | None = None,
+    def publish_raw(self, name: str, payload: bytes | None = None, *,
+                    runtimes: list[str] | None = None,
                     archs: list[str] | None = None, region: str = REGION) -> str:
-        """Publish a layer version directly (not through lambdalayer); returns its ARN."""
+        """Publish a layer version directly (not through lambdalayer); returns its ARN.
+        Its bytes differ from another name's (attach replaces the same bytes in place)."""
+        payload = payload if payload is not None else name.encode()
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("python/marker.txt", payload)

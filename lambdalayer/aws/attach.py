@@ -56,6 +56,7 @@ class LayerChoice:
     version: int
     runtimes: tuple[str, ...]
     architectures: tuple[str, ...]
+    code_sha256: str | None = None  # the version's CodeSha256: its bytes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +82,9 @@ class AttachResult:
     dry_run: bool = False
     forced: tuple[str, ...] = ()  # the compatibility problems --force overrode
     unzipped: FunctionSize | None = None  # code + layers after the change (aws/sizes.py)
+    # Other layers the function had with the very bytes attached (the same CodeSha256
+    # under another name), replaced in place rather than kept beside it.
+    same_bytes: tuple[str, ...] = ()
 
     @property
     def rollback_command(self) -> str:
@@ -125,19 +129,22 @@ def undo_on_failure(done: Sequence[AttachResult]) -> Iterator[None]:
         raise
 
 
-def plan_layers(before: Sequence[str], new_arn: str) -> tuple[str, ...]:
+def plan_layers(before: Sequence[str], new_arn: str,
+                same_bytes: Sequence[str] = ()) -> tuple[str, ...]:
     """The layer list after attaching `new_arn` to a function that has `before`.
 
     Another version of the same layer is replaced in place (Lambda refuses two
-    versions of one layer); other layers keep their order; a layer not there
-    yet goes last. The result equals `before` when `new_arn` is already
-    attached. The 5-layer limit is checked by the caller, not here.
+    versions of one layer), and so is a layer in `same_bytes` (the same zip under
+    another name: two copies of one layer would only shadow each other); other
+    layers keep their order; a layer not there yet goes last. The result equals
+    `before` when `new_arn` is already attached. The 5-layer limit is checked by the
+    caller, not here.
     """
     identity = layer_identity(new_arn)
     after: list[str] = []
     placed = False
     for arn in before:
-        if layer_identity(arn) != identity:
+        if layer_identity(arn) != identity and arn not in same_bytes:
             after.append(arn)
         elif not placed:
             after.append(new_arn)
@@ -145,6 +152,30 @@ def plan_layers(before: Sequence[str], new_arn: str) -> tuple[str, ...]:
     if not placed:
         after.append(new_arn)
     return tuple(after)
+
+
+def same_bytes_as(client: Any, attached: Sequence[str], layer: LayerChoice,
+                  known: dict[str, str | None]) -> tuple[str, ...]:
+    """The layers of `attached` (other than `layer`'s own) whose zip is `layer`'s, by
+    CodeSha256; `known` remembers each version's digest across functions."""
+    if not layer.code_sha256:
+        return ()
+    found = []
+    for arn in attached:
+        parsed = parse_layer_arn(arn)
+        if parsed is None or parsed.version is None or \
+                layer_identity(arn) == layer_identity(layer.arn):
+            continue
+        if arn not in known:
+            try:
+                detail = client.get_layer_version(LayerName=parsed.layer_arn,
+                                                  VersionNumber=parsed.version)
+                known[arn] = detail.get("Content", {}).get("CodeSha256")
+            except Exception:  # another account's layer we may not read: not the same
+                known[arn] = None
+        if known[arn] == layer.code_sha256:
+            found.append(arn)
+    return tuple(found)
 
 
 def compatibility_problems(function: FunctionState, layer: LayerChoice) -> list[str]:
@@ -240,10 +271,12 @@ def _describe(client: Any, name: str, version: int) -> LayerChoice:
         version=int(detail["Version"]),
         runtimes=tuple(detail.get("CompatibleRuntimes", [])),
         architectures=tuple(detail.get("CompatibleArchitectures", [])),
+        code_sha256=detail.get("Content", {}).get("CodeSha256"),
     )
 
 
-def check_attachable(function: FunctionState, layer: LayerChoice, *, force: bool) -> list[str]:
+def check_attachable(function: FunctionState, layer: LayerChoice, *, force: bool,
+                     same_bytes: Sequence[str] = ()) -> list[str]:
     """Refuse (AuditError) what cannot work; return the problems `force` overrides."""
     if function.runtime is None:
         raise UsageError(f"Function {function.name!r} is a container image; "
@@ -252,7 +285,7 @@ def check_attachable(function: FunctionState, layer: LayerChoice, *, force: bool
     if problems and not force:
         raise AuditError("Refusing to attach: " + "; ".join(problems) + ".",
                          hint="Build the layer for that target, or pass --force to attach anyway.")
-    after = plan_layers(function.layers, layer.arn)
+    after = plan_layers(function.layers, layer.arn, same_bytes)
     if len(after) > MAX_LAYERS:
         raise AuditError(
             f"Function {function.name!r} already has {len(function.layers)} layers; Lambda "
@@ -280,34 +313,40 @@ def attach(
     for tests.
     """
     states = [read_function(client, name) for name in functions]
-    forced = {state.name: tuple(check_attachable(state, layer, force=force))
+    digests: dict[str, str | None] = {}
+    twins = {state.name: same_bytes_as(client, state.layers, layer, digests)
+             for state in states}
+    forced = {state.name: tuple(check_attachable(state, layer, force=force,
+                                                 same_bytes=twins[state.name]))
               for state in states}
-    sizes = check_sizes(client, states, layer, dist=dist)
+    sizes = check_sizes(client, states, layer, dist=dist, twins=twins)
     results: list[AttachResult] = []
     if dry_run:
         for state in states:
-            after = plan_layers(state.layers, layer.arn)
+            after = plan_layers(state.layers, layer.arn, twins[state.name])
             results.append(AttachResult(name=state.name, region=region_of(client),
                                         before=state.layers, after=after,
                                         changed=after != state.layers, dry_run=True,
                                         forced=forced[state.name],
-                                        unzipped=sizes.get(state.name)))
+                                        unzipped=sizes.get(state.name),
+                                        same_bytes=twins[state.name]))
         return tuple(results)
     with undo_on_failure(results):
         for state in states:
             result = _attach_one(client, state.name, layer, force=force, sleep=sleep,
-                                 waiter_config=waiter_config or {})
+                                 waiter_config=waiter_config or {}, digests=digests)
             results.append(dataclasses.replace(result, unzipped=sizes.get(state.name)))
     return tuple(results)
 
 
 def check_sizes(client: Any, states: Sequence[FunctionState], layer: LayerChoice, *,
-                dist: Path | None) -> dict[str, FunctionSize]:
+                dist: Path | None,
+                twins: dict[str, tuple[str, ...]] | None = None) -> dict[str, FunctionSize]:
     """Measure each function that would change; AuditError when one would exceed Lambda's
     262,144,000 unzipped bytes (code + layers), before anything is changed."""
     sizes = {}
     for state in states:
-        after = plan_layers(state.layers, layer.arn)
+        after = plan_layers(state.layers, layer.arn, (twins or {}).get(state.name, ()))
         if after != state.layers:
             sizes[state.name] = function_size(client, state.name, after, dist=dist)
     over = [size for size in sizes.values() if size.over]
@@ -329,14 +368,16 @@ def _layers(count: int) -> str:
 
 
 def _attach_one(client: Any, name: str, layer: LayerChoice, *, force: bool,
-                sleep: Callable[[float], None], waiter_config: dict[str, int]) -> AttachResult:
+                sleep: Callable[[float], None], waiter_config: dict[str, int],
+                digests: dict[str, str | None] | None = None) -> AttachResult:
     region = region_of(client)
     resource = f"function {name!r}"
     for _ in range(_REPLAN_ATTEMPTS):
         _wait_updated(client, name, waiter_config, sleep)  # a Failed one is repaired below
         state = read_function(client, name)
-        problems = check_attachable(state, layer, force=force)
-        after = plan_layers(state.layers, layer.arn)
+        twins = same_bytes_as(client, state.layers, layer, {} if digests is None else digests)
+        problems = check_attachable(state, layer, force=force, same_bytes=twins)
+        after = plan_layers(state.layers, layer.arn, twins)
         if after == state.layers:
             return AttachResult(name=state.name, region=region, before=state.layers,
                                 after=after, changed=False, forced=tuple(problems))
@@ -353,7 +394,8 @@ def _attach_one(client: Any, name: str, layer: LayerChoice, *, force: bool,
         # `before` is the list our write replaced (after any re-plan), so the
         # rollback command undoes this change and keeps a concurrent one.
         result = AttachResult(name=state.name, region=region, before=state.layers,
-                              after=after, changed=True, forced=tuple(problems))
+                              after=after, changed=True, forced=tuple(problems),
+                              same_bytes=twins)
         with undo_on_failure([result]):
             config = _wait_updated(client, name, waiter_config, sleep)
             if config.get("LastUpdateStatus") == "Failed":

@@ -253,6 +253,7 @@ def attach_command(functions: tuple[str, ...], layer_spec: str | None, region: s
             {"name": r.name, "region": r.region, "before": list(r.before),
              "after": list(r.after), "changed": r.changed, "forced": list(r.forced),
              "rollback": r.rollback_command if r.changed else None,
+             "same_bytes": list(r.same_bytes),
              "unzipped": _size_json(r.unzipped)}
             for r in results]})
         return
@@ -277,6 +278,9 @@ def _render_attach(results: list[Any]) -> None:
             continue
         head = "would change" if r.dry_run else "changed"
         console.print(f"[bold]{escape(r.name)}[/] ({r.region}) {head}:")
+        for twin in r.same_bytes:
+            console.print(f"  replaces {escape(twin)}: the same bytes (CodeSha256) under "
+                          "another name, so the function keeps one copy")
         console.print("  before: " + (escape(" ".join(r.before)) or "(no layers)"))
         console.print("  after:  " + escape(" ".join(r.after)))
         if r.unzipped is not None:

@@ -125,6 +125,24 @@ def provision(target: Target, *, suite: str | None, dest: Path | None,
     return _from_debian(target, suite, dest or _default_dest(), progress)
 
 
+def _uv_python_dir() -> Path | None:
+    """Where uv installs CPythons (`uv python dir`), or None when uv does not say."""
+    from lambdalayer.common.uvtool import run_uv
+
+    result = run_uv(["python", "dir"], timeout=60)
+    found = result.stdout.strip().splitlines()
+    return Path(found[-1]) if result.returncode == 0 and found else None
+
+
+def _first_missing(path: Path | None) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (what an install creates),
+    or None when it all exists."""
+    missing = None
+    while path is not None and not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
+
+
 def _with_uv(target: Target) -> Provisioned:
     from lambdalayer.common.uvtool import run_uv
 
@@ -133,11 +151,14 @@ def _with_uv(target: Target) -> Provisioned:
     # An explicit install: allowed unless the user forbids downloads (lambdalayer's own uv
     # runs never download CPython); no `python3.X` link on PATH, which for another
     # architecture would shadow the host's own CPython in every shell.
+    created = _first_missing(_uv_python_dir())
     result = run_uv(["python", "install", request], timeout=600, env={
         "UV_PYTHON_DOWNLOADS": os.environ.get("UV_PYTHON_DOWNLOADS", "manual"),
         "UV_PYTHON_INSTALL_BIN": os.environ.get("UV_PYTHON_INSTALL_BIN", "0")})
     suite = DEBIAN_SUITES.get(version)
     if result.returncode != 0:
+        if created is not None:  # what this failed install made, and nothing else
+            shutil.rmtree(created, ignore_errors=True)
         # uv's first line says what failed, its last cause why (a DNS error, a 404…).
         lines = [re.sub(r"^(error|cause|Caused by):\s*", "", line.strip())
                  for line in result.stderr.splitlines() if line.strip()] or ["(no output)"]

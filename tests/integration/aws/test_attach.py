@@ -231,3 +231,44 @@ def test_a_forced_dry_run_says_it_would_attach(aws: Aws, run: RunCli) -> None:
     assert "(would attach because of --force)" in dry.stderr
     assert "attached because" not in dry.stderr
     assert aws.layers_of("makenaide-scanner") == []
+
+
+def _publish_bytes(aws: Aws, name: str, payload: bytes) -> str:
+    """A layer version whose zip is exactly `payload`'s bytes (fixed timestamps)."""
+    import io
+    import zipfile
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("python/marker.txt", (1980, 1, 1, 0, 0, 0)), payload)
+    response = aws.client("lambda").publish_layer_version(
+        LayerName=name, Content={"ZipFile": code.getvalue()},
+        CompatibleRuntimes=["python3.12"], CompatibleArchitectures=["x86_64"])
+    return str(response["LayerVersionArn"])
+
+
+def test_the_same_bytes_under_another_name_replace_instead_of_stacking(
+        aws: Aws, run: RunCli) -> None:
+    """Following the README top to bottom stacked two layers with identical bytes on one
+    function (a hand-published one and lambdalayer's): the new one takes its place."""
+    handmade = _publish_bytes(aws, "makenaide-pg8000-by-hand", b"same")
+    other = aws.publish_raw("other-layer", b"different")
+    aws.create_function("makenaide-scanner", layers=[handmade, other])
+    ours = _publish_bytes(aws, "makenaide-pg8000", b"same")
+
+    dry = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000",
+              "--dry-run", "--json")
+    assert dry.code == 0, dry.stderr
+    [planned] = dry.json()["functions"]
+    assert planned["after"] == [ours, other] and planned["same_bytes"] == [handmade]
+    assert aws.layers_of("makenaide-scanner") == [handmade, other]
+
+    done = run("attach", "--function", "makenaide-scanner", "--layer", "makenaide-pg8000")
+    assert done.code == 0, done.stderr
+    assert aws.layers_of("makenaide-scanner") == [ours, other]
+    assert f"replaces {handmade}: the same bytes" in done.stdout
+    # Different bytes under another name are another layer: kept beside it.
+    newer = _publish_bytes(aws, "makenaide-extra", b"other bytes")
+    assert run("attach", "--function", "makenaide-scanner", "--layer",
+               "makenaide-extra").code == 0
+    assert aws.layers_of("makenaide-scanner") == [ours, other, newer]

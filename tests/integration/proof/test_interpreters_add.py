@@ -44,3 +44,18 @@ def test_a_suite_name_reaches_mmdebstrap_as_its_suite(tmp_path: Path) -> None:
     assert_clean_failure(run, 2)  # the witness makes nothing
     assert "mmdebstrap could not make a bookworm-backports" in run.stderr, run.stderr
     assert ran.read_text().split()[-2] == "bookworm-backports"
+
+
+def test_a_failed_uv_install_leaves_no_python_folder_behind(tmp_path: Path) -> None:
+    """`interpreters add` through uv that fails (downloads forbidden here) removes the
+    folders it made for it (~/.local/share/uv/python), and says what to do."""
+    home = tmp_path / "home"
+    home.mkdir()
+    share = home / ".local" / "share"
+    env = {"HOME": str(home), "UV_PYTHON_DOWNLOADS": "never", "XDG_DATA_HOME": str(share),
+           "UV_PYTHON_INSTALL_DIR": str(share / "uv" / "python")}
+    run = run_cli("interpreters", "add", "--runtime", "python3.12", "--arch", "arm64",
+                  env=env)
+    assert run.returncode == 2, run.stderr
+    assert "uv could not install" in run.stderr and "Traceback" not in run.stderr
+    assert not (home / ".local").exists()
