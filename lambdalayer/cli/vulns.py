@@ -61,12 +61,13 @@ def report_json(report: VulnReport) -> dict[str, Any]:
 
 
 def render_vulns(label: str, report: VulnReport, *, stderr: bool = False) -> None:
-    """One line per advisory, then the fix line that removes them all."""
+    """One line per advisory, then the fix line that removes them all: results, on stdout
+    (stderr with --json); why the service was not asked goes to stderr."""
     from rich.markup import escape
 
     console = human_console() if not stderr else _stderr()
-    if report.problem:
-        console.print(escape(report.problem))
+    if report.problem:  # a diagnostic, not a result: stderr, as progress and warnings
+        _stderr().print(escape(report.problem))
         return
     if not report.advisories:
         console.print(f"No known vulnerabilities in {escape(label)} "

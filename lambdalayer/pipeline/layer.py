@@ -17,6 +17,7 @@ from lambdalayer.pipeline.plan import (
     TargetPlan,
     hash_inputs,
     inputs_record,
+    marker_environments,
     plan_targets,
     up_to_date,
 )
@@ -49,7 +50,7 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             lock.check_targets(targets)
     record = inputs_record(request, plan)
     inputs_hash = hash_inputs(record)
-    previous = up_to_date(request, inputs_hash)
+    previous = up_to_date(request, inputs_hash, marker_environments(plan.pairs))
     if previous is not None:
         return BuildResult(
             artifacts=tuple(

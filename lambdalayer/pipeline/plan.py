@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,14 +237,24 @@ def hash_inputs(record: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-def up_to_date(request: BuildRequest, inputs_hash: str) -> list[tuple[Path, Manifest]] | None:
+def marker_environments(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """Each (runtime, arch) target's PEP 508 marker values."""
+    from lambdalayer.targets.target import Target
+
+    return [Target.parse(runtime, arch).marker_environment for runtime, arch in pairs]
+
+
+def up_to_date(request: BuildRequest, inputs_hash: str,
+               environments: Sequence[dict[str, str]] = ()
+               ) -> list[tuple[Path, Manifest]] | None:
     """The previous (manifest path, manifest) pairs when nothing can have changed, else None.
 
-    Only for inputs that pin every resolved package exactly: then resolving again
-    could not change anything, so no index round trip is needed. Every zip the
-    previous build wrote must still be there with the digest its manifest records.
+    Only for inputs that pin every resolved package exactly (for every target, whose
+    marker values are `environments`): then resolving again could not change anything,
+    so no index round trip is needed. Every zip the previous build wrote must still be
+    there with the digest its manifest records.
     """
-    pins = request.exact_pins()
+    pins = request.exact_pins(environments)
     if request.force or pins is None:
         return None
     previous: list[tuple[Path, Manifest]] = []

@@ -6,7 +6,7 @@ imports another in a circle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -81,10 +81,15 @@ class BuildRequest:
         """What to install for `target` (a Target or "runtime/arch"): its lock, if any."""
         return self.target_inputs.get(str(target), self.inputs)
 
-    def exact_pins(self) -> dict[str, str] | None:
-        """The exact pins every target installs, when they are the same for all, else None."""
-        sources = list(self.target_inputs.values()) or [self.inputs]
-        pins = [s.exact_pins() for s in sources]
+    def exact_pins(self, environments: Sequence[dict[str, str]] = ()) -> dict[str, str] | None:
+        """The exact pins every target installs, when they are the same for all, else None;
+        `environments`: each target's marker values (a pin under a marker counts where
+        the marker takes the target in)."""
+        if self.target_inputs:
+            pins = [s.exact_pins() for s in self.target_inputs.values()]
+        else:
+            pins = [self.inputs.exact_pins(env) for env in environments] or [
+                self.inputs.exact_pins()]
         return pins[0] if pins[0] is not None and all(p == pins[0] for p in pins) else None
 
 

@@ -98,11 +98,14 @@ class RequirementInputs:
         """Hash-checking mode: only when every input is a hashed lock file."""
         return bool(self.files) and not self.specs and all(f.hashed for f in self.files)
 
-    def exact_pins(self) -> dict[str, str] | None:
+    def exact_pins(self, environment: dict[str, str] | None = None) -> dict[str, str] | None:
         """name -> version when every requirement is `name==version` for all targets, else None.
 
         When the pins also cover every resolved package, the resolution cannot change,
-        which lets `build` skip re-resolving an unchanged layer.
+        which lets `build` skip re-resolving an unchanged layer. With a target's marker
+        `environment`, a requirement whose marker leaves the target out does not count,
+        and one whose marker takes it in is a pin like any other (the pg8000 recipe pins
+        older releases for python3.9/3.10 only).
         """
         if self.all_local_projects:
             return None  # a local project's version is known only once it is built
@@ -113,7 +116,12 @@ class RequirementInputs:
             return {_canonical(m.group(1)): m.group(2) for m in fast if m}
         for req in self.all_requirements:
             specifiers = list(req.specifier)
-            if req.marker is not None or req.url or len(specifiers) != 1:
+            if req.marker is not None and environment is not None:
+                if not req.marker.evaluate(environment):
+                    continue
+            elif req.marker is not None:
+                return None
+            if req.url or len(specifiers) != 1:
                 return None
             spec = specifiers[0]
             if spec.operator not in ("==", "===") or "*" in spec.version:

@@ -146,9 +146,9 @@ def test_one_fix_per_layer_rebuilds_every_package_it_holds(two_native: Path,
         assert built.returncode == 0, built.stderr
         wrong = _cli(tmp_path, env, "check", "dist/duo.zip", "--arch", "x86_64")
         assert wrong.returncode == 4, wrong.stderr
-        fixes = {line.split("fix: ", 1)[1] for line in wrong.stderr.splitlines()
+        fixes = {line.split("fix: ", 1)[1] for line in wrong.stdout.splitlines()
                  if "fix: " in line}
-        assert len(fixes) == 1, wrong.stderr  # one per layer, not one per package
+        assert len(fixes) == 1, wrong.stdout  # one per layer, not one per package
         [fix] = fixes
         words = shlex.split(fix)
         assert words[:3] == ["lambdalayer", "build", "duo"], fix

@@ -102,7 +102,7 @@ def test_unchanged_rebuild_does_nothing_and_says_so(tmp_path: Path) -> None:
     second = run_cli("build", "pg8000", "--out", str(tmp_path), "--json")
     assert second.returncode == 0
     assert second.json()["artifacts"][0]["up_to_date"] is True
-    assert "up to date" in second.stdout
+    assert "up to date" in second.stderr  # --json: people's lines on stderr
     assert zip_path.stat().st_mtime_ns == mtime
     forced = run_cli("build", "pg8000", "--out", str(tmp_path), "--force")
     assert forced.returncode == 0

@@ -64,7 +64,7 @@ def test_a_closed_port_is_an_unreachable_index_after_one_quick_retry(tmp_path: P
     run = run_cli("build", "x", "-p", "six", "--runtime", "python3.12",
                   "--out", str(tmp_path / "dist"), env={**env(), "UV_INDEX_URL": url})
     took = time.monotonic() - started
-    assert_clean_failure(run, 9)
+    assert_clean_failure(run, 10)
     assert f"Cannot reach the package index {url}: connection refused" in run.stderr
     assert "tried 2 times" in run.stderr
     assert "Cannot resolve" not in run.stderr
@@ -72,7 +72,7 @@ def test_a_closed_port_is_an_unreachable_index_after_one_quick_retry(tmp_path: P
     assert not (tmp_path / "dist" / "x.zip").exists()
 
 
-def test_an_index_answering_500_is_exit_9_with_credentials_hidden(tmp_path: Path) -> None:
+def test_an_index_answering_500_is_exit_10_with_credentials_hidden(tmp_path: Path) -> None:
     with failing_index() as bare:
         url = bare.replace("http://", "http://ci:s3cr3t-token@")
         run = run_cli("build", "x", "-p", "six", "--runtime", "python3.12", "--json",
@@ -148,5 +148,5 @@ def test_lock_says_the_index_cannot_be_reached(tmp_path: Path, command: list[str
         'architectures = ["x86_64"]\n')
     url = f"http://127.0.0.1:{closed_port()}/simple"
     run = run_cli(*command, cwd=tmp_path, env={**env(), "UV_INDEX_URL": url})
-    assert_clean_failure(run, 9)
+    assert_clean_failure(run, 10)
     assert f"Cannot reach the package index {url}" in run.stderr

@@ -123,8 +123,27 @@ def _build_loader(tmp_path: Path, *args: str) -> CliRun:
 
 
 def _host_has_it(tmp_path: Path) -> dict[str, str]:
-    # The host has the library (the proof loads it); Lambda does not.
-    return {"LD_LIBRARY_PATH": str(tmp_path / "cc" / "stubs")}
+    # The host has the library (the proof loads it); Lambda does not. Only an unboxed
+    # proof sees the host's LD_LIBRARY_PATH: the box shows the host's /usr, not the
+    # folders a caller's environment names (test below).
+    return {"LD_LIBRARY_PATH": str(tmp_path / "cc" / "stubs"), "LAMBDALAYER_SANDBOX": "none"}
+
+
+def test_in_the_box_a_library_only_the_hosts_environment_finds_fails_the_proof(
+        tmp_path: Path) -> None:
+    """As on Lambda: the caller's LD_LIBRARY_PATH is not in the proof's box, so the
+    import that dlopens a library found only there fails, naming it (exit 6)."""
+    index = _dlopen_wheel(tmp_path)
+    with serve_index(index) as served:
+        run = run_cli("build", "loader", "-p", "ll-fixture-loader", "--runtime",
+                      "python3.12", "--arch", "x86_64", "--out", str(tmp_path / "dist"),
+                      env={"UV_DEFAULT_INDEX": served,
+                           "UV_CACHE_DIR": str(tmp_path / "uvcache"),
+                           "LAMBDALAYER_CACHE_DIR": str(tmp_path / "llcache"),
+                           "LD_LIBRARY_PATH": str(tmp_path / "cc" / "stubs")})
+    assert_clean_failure(run, 6)
+    assert "libll-host-only.so.1: cannot open shared object file" in run.stderr
+    assert not (tmp_path / "dist" / "loader.zip").exists()
 
 
 def test_a_library_opened_with_dlopen_at_import_is_refused_as_load_time(

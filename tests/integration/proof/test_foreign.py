@@ -86,8 +86,13 @@ def test_build_pg8000_proves_every_default_runtime(tmp_path: Path) -> None:
     assert proof["status"] == "passed"
     proven = {t["target"].split("/")[0] for t in proof["targets"]
               if t["status"] == "passed" and not t["covered_by"]}
+    skipped = {t["target"].split("/")[0]: t["reason"] for t in proof["targets"]
+               if t["status"] == "skipped"}
     # From the runtime table: the default targets shrink as Lambda deprecates runtimes.
-    assert proven == {r.name for r in load_runtime_table().current()}
+    # python3.15 is Lambda's before any CPython 3.15 can be had here: said, not proven.
+    assert proven == {r.name for r in load_runtime_table().current()} - {"python3.15"}
+    assert set(skipped) <= {"python3.15"}
+    assert all("no CPython 3.15" in reason for reason in skipped.values()), skipped
 
 
 def test_without_qemu_the_arm64_proof_is_skipped_not_failed(arm64_roots: None,

@@ -85,7 +85,7 @@ def test_default_imports_are_every_top_level_package(pg8000_zip: Path, tmp_path:
     assert document["imports_from"] == "layer"
     [target] = document["targets"]
     assert [i["module"] for i in target["imports"]] == [
-        "asn1crypto", "dateutil", "pg8000", "scramp", "six"]
+        "asn1crypto", "dateutil", "pg8000", "scramp", "tzdata"]
 
 
 def test_a_layer_directory_can_be_tested(pg8000_zip: Path, tmp_path: Path) -> None:

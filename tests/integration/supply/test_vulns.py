@@ -41,12 +41,12 @@ def test_pyyaml_5_3_is_reported_and_the_fix_line_builds_a_clean_layer(
                         "--vuln-service", service.url, "--fail-on", "high")
         assert check.returncode == 9, (check.stdout, check.stderr)
         assert "Traceback" not in check.stdout + check.stderr
-        out = " ".join(check.stderr.split())  # human output: stderr off a TTY
+        out = " ".join(check.stdout.split())  # results: stdout, piped or not
         assert "PyYAML 5.3: GHSA-6757-jp84-gxfx (CVE-2020-1747, PYSEC-2020-96), critical, " \
                "fixed in 5.3.1" in out
         assert "GHSA-8q59-q68h-6hv4 (CVE-2020-14343, PYSEC-2021-142), critical, fixed in " \
                "5.4" in out
-        fix_line = next(line for line in check.stderr.splitlines()
+        fix_line = next(line for line in check.stdout.splitlines()
                         if line.strip().startswith("fix: -p"))
         assert fix_line.strip() == "fix: -p 'PyYAML>=5.4'"
         fixed = _build(index, tmp_path / "dist", *shlex.split(fix_line.split("fix:")[1])[1::2])
