@@ -94,6 +94,7 @@ class Runner:
     outputs: dict[str, str] = field(default_factory=dict)
     # actions/cache: one store per test (key -> folder), shared by the jobs given it.
     cache_store: Path | None = None
+    artifact_store: Path | None = None  # actions/upload-artifact: one per workflow run
     post: list[tuple[Path, Path]] = field(default_factory=list)  # (path, store/key) to save
 
     def __post_init__(self) -> None:
@@ -152,6 +153,17 @@ class Runner:
         return {name: self.expand(spec["value"])
                 for name, spec in self.action["outputs"].items()}
 
+    def _upload_step(self, step: dict[str, Any]) -> None:
+        """actions/upload-artifact@v4: the folder kept under its name, which must be new in
+        the workflow run (v4 refuses a second artifact of one name)."""
+        given = {k: self.expand(str(v)) for k, v in step["with"].items()}
+        assert set(given) == {"name", "path"} and all(given.values()), given
+        assert self.artifact_store is not None, "this test gave the runner no artifact store"
+        kept = self.artifact_store / given["name"]
+        assert not kept.exists(), f"a second artifact named {given['name']!r}"
+        shutil.copytree(given["path"], kept, ignore=_special_files)
+        self.logs.append(f"--- {step['name']}: uploaded {given['name']}")
+
     def _cache_step(self, step: dict[str, Any]) -> None:
         """actions/cache@v4: restore `path` from the store by exact `key`; save at the end."""
         assert step["uses"] == "actions/cache@v4", f"{step['name']}: not supported"
@@ -168,6 +180,9 @@ class Runner:
         self.post.append((path, saved))
 
     def _run_step(self, number: int, step: dict[str, Any]) -> None:
+        if step.get("uses") == "actions/upload-artifact@v4":
+            self._upload_step(step)
+            return
         if "uses" in step:
             self._cache_step(step)
             return
@@ -246,8 +261,11 @@ def job(tmp_path: Path, name: str, inputs: dict[str, str], env: dict[str, str],
     temp.mkdir()
     store = tmp_path / "actions-cache"
     store.mkdir(exist_ok=True)
+    artifacts = tmp_path / "workflow-artifacts"
+    artifacts.mkdir(exist_ok=True)
     runner = Runner(workspace=workspace, temp=temp, inputs=inputs,
-                    env={**env, "HOME": str(tmp_path / f"home-{name}")}, cache_store=store)
+                    env={**env, "HOME": str(tmp_path / f"home-{name}"), "GITHUB_JOB": name},
+                    cache_store=store, artifact_store=artifacts)
     runner.outputs = runner.run()
     assert may_fail or not runner.failed, runner.log()
     return runner
@@ -355,6 +373,11 @@ def test_one_job_builds_publishes_attaches_and_summarises(
     assert sorted((a["region"], a["version"]) for a in arns) == [("eu-west-1", 1),
                                                                 ("us-east-1", 2)]
     [artifact] = json.loads((second.temp / "lambdalayer-build.json").read_text())["artifacts"]
+    # Each job uploaded the layer's SBOM as a workflow artifact of its own.
+    uploaded = sorted(p.relative_to(tmp_path / "workflow-artifacts").as_posix()
+                      for p in (tmp_path / "workflow-artifacts").rglob("*.cdx.json"))
+    assert uploaded == ["lambdalayer-sboms-first-demo/demo.cdx.json",
+                        "lambdalayer-sboms-second-demo/demo.cdx.json"], uploaded
     summary = second.summary.read_text()
     assert proof_cell(artifact) in summary, summary
     if artifact["import_test"]["status"] == "passed":
