@@ -33,8 +33,10 @@ def test_fail_on_stops_the_job_before_publishing_and_the_summary_gives_the_fix(
         env = {**runner_env, "UV_INDEX_URL": index, "LAMBDALAYER_VULN_SERVICE": service.url}
         temp = tmp_path / "temp-vulnerable"
         temp.mkdir()
-        stopped = Runner(workspace=tmp_path, temp=temp, env=env, inputs={
-            **common, "packages": "PyYAML==5.3", "fail-on": "high"})
+        artifacts = tmp_path / "workflow-artifacts"
+        artifacts.mkdir()
+        stopped = Runner(workspace=tmp_path, temp=temp, env=env, artifact_store=artifacts,
+                         inputs={**common, "packages": "PyYAML==5.3", "fail-on": "high"})
         stopped.run()
         assert stopped.failed == ["Build"], stopped.log()
         assert not stopped.steps.get("publish"), "a vulnerable layer was published"
@@ -45,8 +47,8 @@ def test_fail_on_stops_the_job_before_publishing_and_the_summary_gives_the_fix(
         assert "| licences | MIT (PyYAML) |" in summary
         temp = tmp_path / "temp-fixed"
         temp.mkdir()
-        fixed = Runner(workspace=tmp_path, temp=temp, env=env, inputs={
-            **common, "packages": "PyYAML>=5.4", "vulns": "true"})
+        fixed = Runner(workspace=tmp_path, temp=temp, env=env, artifact_store=artifacts,
+                       inputs={**common, "packages": "PyYAML>=5.4", "vulns": "true"})
         outputs = fixed.run()
         assert not fixed.failed, fixed.log()
     assert outputs["layer-arn"].endswith(":layer:yaml:1")
