@@ -150,12 +150,16 @@ def test_lock_format_pylock_writes_one_per_target_that_build_reads(
 
 @pytest.mark.network
 def test_poetry_export_and_a_uv_pylock_of_one_project_build_the_same_zip(tmp_path: Path) -> None:
-    """docs/supply-chain.md's Poetry line, where Poetry (and poetry-plugin-export) is on PATH."""
+    """docs/supply-chain.md's Poetry line: Poetry with poetry-plugin-export, from
+    $LAMBDALAYER_TEST_POETRY (.ci/run installs it in its own venv) or PATH."""
     import shutil
 
-    poetry = shutil.which("poetry")
-    if poetry is None:
-        pytest.skip("poetry is not installed here")
+    from tests.conftest import require
+
+    poetry = os.environ.get("LAMBDALAYER_TEST_POETRY") or shutil.which("poetry")
+    require(poetry is not None and Path(poetry).exists(),
+            "poetry with poetry-plugin-export (.ci/run installs it)")
+    assert poetry is not None
     root = tmp_path / "fn"
     root.mkdir()
     (root / "pyproject.toml").write_text(
