@@ -25,7 +25,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from lambdalayer.common import _toml
 from lambdalayer.common.errors import ConfigError, UsageError
@@ -245,13 +245,18 @@ def _flag(raw: Mapping[str, Any], key: str, where: str) -> bool:
     return value
 
 
+def _one_of(value: Any, valid: tuple[str, ...], what: str, where: str) -> str:
+    """`value` when it is one of `valid`; ConfigError naming the valid values otherwise."""
+    if isinstance(value, str) and value in valid:
+        return value
+    raise ConfigError(f"{where}: {value!r} is not {what}; use "
+                      f"{' or '.join(repr(v) for v in valid)}.")
+
+
 def proof_sandbox_value(value: Any, where: str) -> ProofSandbox:
     """`value` as a proof sandbox policy; ConfigError naming the valid values otherwise."""
-    for valid in PROOF_SANDBOX_VALUES:
-        if value == valid:
-            return valid
-    raise ConfigError(f"{where}: {value!r} is not a proof sandbox policy; use "
-                      f"{' or '.join(repr(v) for v in PROOF_SANDBOX_VALUES)}.")
+    return cast("ProofSandbox", _one_of(value, PROOF_SANDBOX_VALUES,
+                                        "a proof sandbox policy", where))
 
 
 def deny_patterns(values: tuple[str, ...], where: str) -> tuple[str, ...]:
@@ -272,13 +277,11 @@ def vulns_value(value: str, where: str) -> bool:
     if word in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{where}: {value!r} is not 1 or 0 (true or false).")
+
+
 def proof_value(value: Any, where: str) -> ProofPolicy:
     """`value` as a proof policy; ConfigError naming the valid values otherwise."""
-    for valid in PROOF_VALUES:
-        if value == valid:
-            return valid
-    raise ConfigError(f"{where}: {value!r} is not a proof policy; use "
-                      f"{' or '.join(repr(v) for v in PROOF_VALUES)}.")
+    return cast("ProofPolicy", _one_of(value, PROOF_VALUES, "a proof policy", where))
 
 
 def _layer_name(name: str, where: str) -> str:
