@@ -68,6 +68,9 @@ INDEX_ANSWERS_DIR = "index-answers"
 # record of which of their members were verified (resolve/wheel_fetch.py,
 # archive/wheel_streams.py).
 WHEELS_DIR = "wheels"
+# The runtime's own AWS SDK, installed for the proof of `--exclude :runtime:` layers
+# (resolve/runtime_sdk.py): one folder per Python, architecture and boto3 release.
+RUNTIME_SDK_DIR = "runtime-sdk"
 
 
 def wheels_folder(folder: Path) -> None:
@@ -91,7 +94,7 @@ def wheels_folder(folder: Path) -> None:
 LAMBDA_MODEL_RECORD = "lambda-model-runtimes.json"  # targets/lambda_model.py
 OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, BUILD_LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR,
                          "CACHEDIR.TAG", SECRET, LAMBDA_MODEL_RECORD, PROOF_BYTECODE_DIR,
-                         INDEX_ANSWERS_DIR, WHEELS_DIR})
+                         INDEX_ANSWERS_DIR, WHEELS_DIR, RUNTIME_SDK_DIR})
 # What `cache clean` may delete in each folder of ours: only names lambdalayer writes there
 # (and its temporary files). Anything else, another tool's file included, stays.
 _TEMPORARY = r"|^\.tmp-.*|^\..*\.tmp$"
@@ -106,6 +109,8 @@ _CLEANABLE = {
     # (proof/in_target.py: NAME.TAG.pyc, written as NAME.TAG.pyc.PID-RANDOM.tmp).
     PROOF_BYTECODE_DIR: re.compile(r"^[0-9a-f]{24}$|^[0-9a-f]{2}$|"
                                    r"^[0-9a-f]{64}\.[^/]+\.pyc(?:\.\d+-[0-9a-f]+\.tmp)?$"),
+    # Everything below it is an installed SDK lambdalayer put there (uv --target).
+    RUNTIME_SDK_DIR: re.compile(r".", re.DOTALL),
 }
 
 

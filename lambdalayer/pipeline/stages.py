@@ -90,6 +90,7 @@ from lambdalayer.targets.target import Target
 if TYPE_CHECKING:
     from lambdalayer.audit.findings import AuditReport, Finding, FindingGroup
     from lambdalayer.pipeline.wheel_reuse import WheelStreams
+    from lambdalayer.targets.runtime_sdk import RuntimeSdk
 
 
 # The stages `build --verbose` times. "index query" is the time resolution waited on the
@@ -756,6 +757,19 @@ def _requested_modules(request: BuildRequest, layer: _Plan, root: Path,
     return listed(chosen), listed(every)
 
 
+def _runtime_sdks(request: BuildRequest, targets: Sequence[Target],
+                  excluded: frozenset[str]) -> dict[str, RuntimeSdk]:
+    """The SDK each runtime ships, installed for the proof when the layer leaves boto3 or
+    botocore out for the runtime to provide (`--exclude :runtime:`); else none."""
+    if not {"boto3", "botocore"} & excluded:
+        return {}
+    from lambdalayer.resolve.runtime_sdk import runtime_sdk
+
+    first = {t.runtime.name: t for t in reversed(targets)}
+    return {name: runtime_sdk(target, request.inputs_for(target).index)
+            for name, target in first.items()}
+
+
 def _prove(request: BuildRequest, layer: _Plan, root: Path,
            site_dirs: dict[Path, list[InstalledDist]], site_targets: dict[Path, Target],
            progress: Progress | None, *, alone: bool = False) -> ArtifactProof:
@@ -776,7 +790,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         progress(f"import-testing {layer.name}")
     from lambdalayer.shrink.exclude import expand_excludes
 
-    provided = provided_modules(expand_excludes(request.excludes))
+    excluded = expand_excludes(request.excludes)
+    provided = provided_modules(excluded)
     # With --test-report, the proof imports what `lambdalayer test` of the zip would, and the
     # CLI reports those runs instead of importing again: one interpreter run per target.
     # Only when the zip will hold this tree as it is; else --test-report tests the zip.
@@ -788,7 +803,8 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
                         spare_cores=alone,
                         own=frozenset(n for mods in modules.values() for n in mods
                                       if n.startswith("your code (")),
-                        sandbox_required=request.proof_sandbox == "required")
+                        sandbox_required=request.proof_sandbox == "required",
+                        runtime_sdk=_runtime_sdks(request, layer.targets, excluded))
     if proof.status == "failed":
         failures = "\n".join(f"  {failure}" for failure in proof.failures[:10])
         what = ("your code or the requirements" if any(

@@ -278,6 +278,9 @@ def main() -> None:
     # site-packages in the layer, /opt/python, then the interpreter's own paths.
     # -I -S already removed the script dir, user and host site-packages.
     sys.path[0:0] = config["paths"]
+    # The runtime's SDK (--exclude :runtime:) after the layer, as Lambda has it.
+    after = config.get("after") or []
+    sys.path[len(config["paths"]):len(config["paths"])] = after
     if config.get("bytecode"):
         _cache_bytecode(config["bytecode"], config["paths"])
     _emit(out, {"kind": "start", "version": sys.version.split()[0], "glibc": _glibc()})

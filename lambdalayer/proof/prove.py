@@ -32,6 +32,7 @@ from lambdalayer.proof.conflicts import Conflict, find_conflict
 from lambdalayer.proof.runner import ProofReport, layer_modules, run_proof
 from lambdalayer.proof.target_run import ImportResult, TargetRun
 from lambdalayer.proof.verdict import ArtifactProof, ProofStatus, TargetProof, skipped
+from lambdalayer.targets.runtime_sdk import RuntimeSdk
 from lambdalayer.targets.target import Target
 
 __all__ = [
@@ -123,7 +124,8 @@ def _proof_of(run: TargetRun, modules: Mapping[str, Sequence[str]],
                        reason=run.reason, seconds=run.seconds, glibc=run.glibc,
                        glibc_newer=run.glibc_newer, covered_by=run.covered_by,
                        sandbox=run.sandbox, mapped=run.mapped,
-                       left_out=_left_out(run, provided), ran_on=_ran_on(run))
+                       left_out=_left_out(run, provided), ran_on=_ran_on(run),
+                       runtime_sdk=run.runtime_sdk)
 
 
 def _ran_on(run: TargetRun) -> str | None:
@@ -170,7 +172,8 @@ def _runs(root: Path, targets: Sequence[Target],
           configured: ConfiguredInterpreters,
           dependencies: Mapping[str, Mapping[str, Sequence[str]]],
           bytecode_scope: str | None, spare_cores: bool,
-          sandbox_required: bool) -> list[TargetRun]:
+          sandbox_required: bool,
+          runtime_sdk: Mapping[str, RuntimeSdk] | None = None) -> list[TargetRun]:
     """One proof run per runtime, each importing what that runtime's tree holds: the
     requested modules first (a dependency that crashes the interpreter cannot hide
     them), then the dependencies' top levels."""
@@ -197,7 +200,8 @@ def _runs(root: Path, targets: Sequence[Target],
             lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False,
                                   configured=configured, bytecode_scope=bytecode_scope,
                                   trim_bytecode=False, precompile=precompile,
-                                  sandbox_required=sandbox_required),
+                                  sandbox_required=sandbox_required,
+                                  runtime_sdk=runtime_sdk),
             jobs))
     return [run for report in reports for run in report.runs]
 
@@ -216,7 +220,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
                 versions: Mapping[str, str] | None = None,
                 bytecode_scope: str | None = None,
                 spare_cores: bool = False, own: frozenset[str] = frozenset(),
-                sandbox_required: bool = False) -> ArtifactProof:
+                sandbox_required: bool = False,
+                runtime_sdk: Mapping[str, RuntimeSdk] | None = None) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -245,6 +250,9 @@ def prove_layer(root: Path, targets: Sequence[Target],
 
     `sandbox_required` (`--proof-sandbox required`): run_proof raises SandboxUnavailable
     rather than run the layer's code outside a sandbox.
+
+    `runtime_sdk` (runtime name -> the SDK that runtime ships, for a layer that left it
+    out): each run has it after the layer, so what needs boto3 is imported, not skipped.
     """
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no top-level module in the requested "
@@ -252,7 +260,7 @@ def prove_layer(root: Path, targets: Sequence[Target],
     dependencies = dependencies or {}
     versions = versions or {}
     all_runs = _runs(root, targets, modules, test_imports, configured, dependencies,
-                     bytecode_scope, spare_cores, sandbox_required)
+                     bytecode_scope, spare_cores, sandbox_required, runtime_sdk)
     if any(run.bytecode_stored for run in all_runs):
         from lambdalayer.common.cache import trim_proof_bytecode
 

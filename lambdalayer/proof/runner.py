@@ -26,7 +26,7 @@ import platform
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,6 +61,7 @@ from lambdalayer.proof.sandbox import (
     interpreter_paths,
 )
 from lambdalayer.proof.target_run import HandlerResult, ImportResult, Status, TargetRun
+from lambdalayer.targets.runtime_sdk import SDK_INSIDE, RuntimeSdk
 from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
@@ -453,6 +454,7 @@ class _Box:
     env: dict[str, str]
     library_path: list[str]
     network: bool = False
+    extra: tuple[tuple[Path, str], ...] = ()  # more read-only binds: the runtime's SDK
 
     def command(self, config: dict[str, Any], *, writable: tuple[Path, ...] = (),
                 readable: tuple[Path, ...] = ()) -> list[str]:
@@ -461,7 +463,7 @@ class _Box:
             ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"), json.dumps(config)],
             self.library_path)
         emulated = self.interpreter.launch.kind in ("qemu", "binfmt")
-        view = View(layer=tuple(self.staged.binds),
+        view = View(layer=(*self.staged.binds, *self.extra),
                     readable=(*interpreter_paths(self.interpreter), *readable),
                     writable=writable, network=self.network,
                     memory=MEMORY_BYTES + (EMULATION_EXTRA_BYTES if emulated else 0),
@@ -505,9 +507,10 @@ def _end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
 
 def _config(staged: _Staged, version: str, imports: Sequence[str],
             function: FunctionCode | None, timeout: float,
-            bytecode: str | None) -> dict[str, Any]:
+            bytecode: str | None, after: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "paths": [staged.inside_task, *_inside_dirs(staged.inside_opt, version)],
+        "after": list(after),  # after the layer, as Lambda has its SDK
         "imports": list(imports),
         "handler": function.handler if function else None,
         "event": function.event if function else None,
@@ -523,7 +526,8 @@ def _config(staged: _Staged, version: str, imports: Sequence[str],
 def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
                 imports: Sequence[str], function: FunctionCode | None,
                 timeout: float, sandbox: Sandbox, pass_env: Sequence[str] = (),
-                bytecode_scope: str | None = None, precompile: bool = False) -> TargetRun:
+                bytecode_scope: str | None = None, precompile: bool = False,
+                sdk: RuntimeSdk | None = None) -> TargetRun:
     version = target.runtime.python_version
     bytecode = bytecode_cache(interpreter, bytecode_scope)
     env = _environment(staged, pass_env)
@@ -536,9 +540,10 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     # An invoked handler keeps the network (a database on the CI runner); nothing else
     # of the host is in the box (proof/sandbox.py).
     network = bool(function and function.invoke)
+    extra, sdk_paths, sdk_note = _place_sdk(staged, sdk)
     box = _Box(sandbox=sandbox, interpreter=interpreter, staged=staged, env=env,
-               library_path=library_path, network=network)
-    config = _config(staged, version, imports, function, timeout, bytecode)
+               library_path=library_path, network=network, extra=extra)
+    config = _config(staged, version, imports, function, timeout, bytecode, sdk_paths)
     # The cache is read-only to the import, where the layer's code runs.
     command = box.command(config, readable=(Path(bytecode),) if bytecode else ())
     helper = (_start_precompile(box, version, bytecode)
@@ -557,7 +562,26 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         after = _start_precompile(box, version, bytecode, list(run.misses[:_MAX_MISSES]))
         stored += _end_precompile(after, stop=False, timeout=timeout) if after else 0
     return replace(run, sandbox=sandbox.describe(network=network),
-                   bytecode_stored=stored, misses=())
+                   bytecode_stored=stored, misses=(), runtime_sdk=sdk_note)
+
+
+def _place_sdk(staged: _Staged, sdk: RuntimeSdk | None
+               ) -> tuple[tuple[tuple[Path, str], ...], list[str], str | None]:
+    """(binds, sys.path entries after the layer, what the run says) for the runtime's
+    SDK: bound read-only at /var/runtime in a box; without one, a private copy, so
+    unboxed code cannot change the cached SDK the next build reads."""
+    import shutil
+
+    if sdk is None:
+        return (), [], None
+    if sdk.folder is None:
+        return (), [], f"without the runtime's SDK ({sdk.reason})"
+    if staged.boxed:
+        return ((sdk.folder, SDK_INSIDE),), [SDK_INSIDE], f"with {sdk.describe()}"
+    copy = staged.base / f"runtime-sdk-{sdk.runtime}"
+    if not copy.exists():
+        shutil.copytree(sdk.folder, copy, symlinks=True)
+    return (), [str(copy)], f"with {sdk.describe()}"
 
 
 def _collect(target: Target, interpreter: Interpreter, staged: _Staged, answer: BoxedAnswer,
@@ -605,7 +629,7 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
              function: FunctionCode | None, timeout: float,
              pass_env: Sequence[str], configured: ConfiguredInterpreters,
              bytecode_scope: str | None, sandbox: Sandbox,
-             precompile: bool = False) -> TargetRun:
+             precompile: bool = False, sdk: RuntimeSdk | None = None) -> TargetRun:
     if platform.system() != "Linux":
         # Said before looking for interpreters: none of them could stand in for Lambda.
         return TargetRun(target=target, status="not-run", reason=(
@@ -626,7 +650,7 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
                     f"python/lib/python{target.runtime.python_version}/site-packages/; were "
                     "the files zipped without the python/ prefix?)"))
     return _run_target(target, interpreter, staged, wanted, function, timeout, sandbox,
-                       pass_env, bytecode_scope, precompile)
+                       pass_env, bytecode_scope, precompile, sdk)
 
 
 def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
@@ -635,7 +659,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               pass_env: Sequence[str] = (),
               configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
               bytecode_scope: str | None = None, trim_bytecode: bool = True,
-              precompile: bool = False, sandbox_required: bool = False) -> ProofReport:
+              precompile: bool = False, sandbox_required: bool = False,
+              runtime_sdk: Mapping[str, RuntimeSdk] | None = None) -> ProofReport:
     """Import-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -648,7 +673,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     running several run_proof side by side trims once itself). `precompile`: a core is
     spare, so a first run on a native interpreter may fill that cache beside the import
     (_start_precompile). Every run is boxed (proof/sandbox.py); `sandbox_required`
-    refuses to run unboxed.
+    refuses to run unboxed. `runtime_sdk` (runtime name -> its SDK): placed after the
+    layer, where Lambda has it, for layers that left it out (`--exclude :runtime:`).
     Raises UsageError for a source that is not a layer, SandboxUnavailable when a box
     is required or named and cannot be made (before anything runs).
     """
@@ -666,7 +692,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
                 runs.append(replace(done[key], target=target, covered_by=str(done[key].target)))
                 continue
             runs.append(_run_one(target, staged, native, imports, function, timeout,
-                                 pass_env, configured, bytecode_scope, sandbox, precompile))
+                                 pass_env, configured, bytecode_scope, sandbox, precompile,
+                                 (runtime_sdk or {}).get(target.runtime.name)))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
     if trim_bytecode and any(run.bytecode_stored for run in runs):

@@ -70,6 +70,9 @@ class TargetRun:
     # Sources the import compiled because the cache lacked them (as the run named them):
     # compiled again afterwards where the layer's code cannot reach (runner._run_target).
     misses: tuple[str, ...] = ()
+    # The runtime's SDK the run had after the layer (`--exclude :runtime:`): "with the
+    # runtime's boto3 1.34.126 at /var/runtime", or "without the runtime's SDK (why)".
+    runtime_sdk: str | None = None
 
     @property
     def glibc_newer(self) -> bool:

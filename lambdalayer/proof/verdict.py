@@ -55,6 +55,8 @@ class TargetProof:
     # The host architecture a pure-Python target ran on, when not its own (an arm64
     # target proven on an x86_64 CPython: the same bytes, but not "natively").
     ran_on: str | None = None
+    # The runtime's SDK the run had after the layer (`--exclude :runtime:`), or why none.
+    runtime_sdk: str | None = None
 
     @property
     def sandbox_kind(self) -> SandboxKind | None:
@@ -77,6 +79,8 @@ class TargetProof:
                     f"(pure Python: the same bytes on {arch})")
         # How the sandbox was made is said once per run (run_notes); here only whether.
         text = f"{text}, {self.sandbox.split(' (')[0]}" if self.sandbox else text
+        if self.runtime_sdk:
+            text += f"; {self.runtime_sdk}"
         if self.left_out:
             text += (f"; not tried here: {', '.join(self.left_out)} (needs what was left "
                      "out for the runtime to provide)")

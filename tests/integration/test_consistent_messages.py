@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -37,14 +38,72 @@ def _build(tmp_path: Path, *args: str) -> CliRun:
                             "UV_CACHE_DIR": str(tmp_path / "uvcache")})
 
 
-def test_a_module_needing_what_was_left_out_for_the_runtime_is_not_a_failure(
+def test_a_module_needing_what_was_left_out_for_the_runtime_is_imported_with_its_sdk(
         tmp_path: Path) -> None:
+    """six is left out for the runtime to provide: the proof imports the layer with the
+    runtime's SDK after it (six among its dependencies), never "import FAILED"."""
     require(find_python("3.11") is not None, "CPython 3.11")
     run = _build(tmp_path, "rt", "-p", "ll-fixture-uses-six", "--exclude", ":runtime:",
                  "--runtime", "python3.11", "--arch", host_arch())
     assert run.returncode == 0, run.stderr
     assert "FAILED" not in run.stdout + run.stderr
     assert "built " in run.stdout
+    assert "with the runtime's boto3 1.34.126? at /var/runtime" in run.stdout
+    assert "not tried here" not in run.stdout + run.stderr
+
+
+def _sdk_index(files: Path) -> None:
+    """The runtime's SDK as AWS's table lists it for python3.11, and a package needing it."""
+    from lambdalayer.targets.runtime_sdk import listed_release
+
+    boto3, botocore, _ = listed_release("python3.11")
+    assert boto3 and botocore
+    make_wheel(files, "botocore", botocore,
+               files={"botocore/__init__.py": f"__version__ = {botocore!r}\n".encode()})
+    make_wheel(files, "boto3", boto3, requires=(f"botocore=={botocore}",),
+               files={"boto3/__init__.py": f"__version__ = {boto3!r}\n".encode()})
+    make_wheel(files, "ll-fixture-uses-boto3", "1.0", requires=("boto3",),
+               files={"ll_fixture_uses_boto3/__init__.py":
+                      b"import boto3\nassert boto3.__file__.startswith('/var/runtime/')\n"})
+
+
+def test_the_proof_places_the_runtime_sdk_where_lambda_has_it(tmp_path: Path) -> None:
+    """--exclude :runtime: leaves boto3 out; the proof imports the layer with the
+    runtime's own boto3 release after it (at /var/runtime), and says so."""
+    require(find_python("3.11") is not None, "CPython 3.11")
+    files = tmp_path / "index"
+    _sdk_index(files)
+    with serve_index(files) as index:
+        run = run_cli("build", "aws", "-p", "ll-fixture-uses-boto3", "--exclude", ":runtime:",
+                      "--runtime", "python3.11", "--arch", host_arch(),
+                      "--out", str(tmp_path / "dist"), "--json",
+                      env={"UV_DEFAULT_INDEX": index,
+                           "UV_CACHE_DIR": str(tmp_path / "uvcache")})
+    assert run.returncode == 0, run.stderr
+    target = json.loads(run.stdout)["artifacts"][0]["import_test"]["targets"][0]
+    assert target["status"] == "passed", target
+    assert target["left_out"] == []
+    assert target["runtime_sdk"].startswith("with the runtime's boto3 1.34.126"), target
+    assert target["runtime_sdk"].endswith("at /var/runtime")
+    with zipfile.ZipFile(tmp_path / "dist" / "aws.zip") as archive:
+        assert not [n for n in archive.namelist() if "boto3" in n.split("/")[1:3]]
+
+
+def test_without_the_runtime_sdk_the_proof_says_why(tmp_path: Path) -> None:
+    """No SDK to place (here: the cache is off): what needs it is "not tried", and why;
+    still not a failure."""
+    require(find_python("3.11") is not None, "CPython 3.11")
+    files = tmp_path / "index"
+    _index(files)
+    with serve_index(files) as index:
+        run = run_cli("build", "rt", "-p", "ll-fixture-uses-six", "--exclude", ":runtime:",
+                      "--runtime", "python3.11", "--arch", host_arch(),
+                      "--out", str(tmp_path / "dist"),
+                      env={"UV_DEFAULT_INDEX": index, "LAMBDALAYER_CACHE_MAX": "0",
+                           "UV_CACHE_DIR": str(tmp_path / "uvcache")})
+    assert run.returncode == 0, run.stderr
+    assert "FAILED" not in run.stdout + run.stderr
+    assert "without the runtime's SDK (the cache is off" in run.stdout
     assert "not tried here: ll_fixture_uses_six" in run.stdout
     assert "left out with --exclude for the runtime to provide; not tried here" in run.stderr
 
