@@ -36,6 +36,8 @@ def runtime_sdk(target: Target, index: IndexSettings) -> RuntimeSdk:
     root = cache_root()
     key = f"python{python}-boto3-{boto3 or 'newest'}"  # pure Python: any arch
     folder = root / RUNTIME_SDK_DIR / key
+    if folder.is_symlink():  # never follow a link out of the cache: install afresh
+        folder.unlink()
     if (folder / ".complete").is_file():
         return RuntimeSdk(runtime=runtime, folder=folder, boto3=boto3, unverified=unverified)
     try:
