@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from lambdalayer.archive.zipwriter import fixed_timestamp
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.common.fileio import write_atomic
-from lambdalayer.resolve.sources import included_files
+from lambdalayer.owncode.sources import included_files
 from lambdalayer.supply.cdx import render
 from lambdalayer.supply.sbom import LayerFacts, OwnCode, collect_dists, tree_sha256
 

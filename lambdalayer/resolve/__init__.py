@@ -4,6 +4,6 @@ Takes `requirements.RequirementInputs` (specs, files, index settings, local
 projects, a uv project's lock) and a target; gives the installed distributions
 in Lambda's layout. `resolver` runs uv for the target (a wheel's tags are judged
 in `resolver._check_fit`), `index_query` asks the index what it offers,
-`index_settings` says which indexes, `install` lays trees out, `sources` places
-your own files.
+`index_settings` says which indexes, `install` lays trees out. Your own files
+and projects are `owncode/`'s: it fills these inputs, this folder never imports it.
 """

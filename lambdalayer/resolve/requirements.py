@@ -44,7 +44,8 @@ class RequirementFile:
     text: str
     requirements: tuple[Requirement, ...]
     hashed: bool  # every requirement line carries --hash (a pip-compile / uv lock file)
-    # Lines naming local projects (built into wheels by local_projects.py before uv sees them).
+    # Lines naming local projects (built into wheels by owncode/local_projects.py before uv
+    # sees them).
     local_projects: tuple[LocalRef, ...] = ()
     base: Path | None = None  # what relative paths in it are relative to (default: its dir)
     # The text is not at `path` (e.g. `uv export` output): it is written out before use.
