@@ -81,7 +81,8 @@ from lambdalayer.reports.sizing import (
 )
 from lambdalayer.resolve.install import lay_out
 from lambdalayer.resolve.requirements import RequirementInputs
-from lambdalayer.resolve.resolver import Resolution, resolve_for_target
+from lambdalayer.resolve.resolution import Resolution
+from lambdalayer.resolve.resolver import resolve_for_target
 from lambdalayer.shrink.apply import ShrinkOptions, shrink_layer
 from lambdalayer.supply.inventory import refuse_denied_licences
 from lambdalayer.targets.runtimes import load_runtime_table
