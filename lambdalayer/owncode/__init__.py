@@ -6,5 +6,5 @@ Takes what you name on the command line or in the config: `--source DIR` folders
 built into pure wheels before uv sees them) and `--project DIR` (`uv_project`: its
 uv.lock exported as hashed requirements). Gives the checked paths and their digests
 for the input hash, `resolve.requirements.RequirementInputs` for the resolver, and
-the copies placed into the layer tree. Nothing here resolves or prints.
+the copies placed into the layer tree. Nothing here installs for a target or prints.
 """
