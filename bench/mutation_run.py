@@ -49,7 +49,7 @@ MUTATIONS = (
     Mutation("fix-pairs-ignored", "lambdalayer/pipeline/stages.py",
              "request.fix_pairs and search.complete", "False and search.complete",
              ("tests/integration/pipeline/test_dependency_pairs.py",)),
-    Mutation("note-names-newest-not-written", "lambdalayer/resolve/resolver.py",
+    Mutation("note-names-newest-not-written", "lambdalayer/resolve/newest.py",
              "        version = got.get(name, str(have))\n", "        version = str(newest)\n",
              ("tests/integration/pipeline/test_resolution_policy.py",)),
     Mutation("zip-unsorted", "lambdalayer/archive/zipwriter.py",

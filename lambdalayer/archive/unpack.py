@@ -17,7 +17,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdalayer.audit.zipread import safe_extract
 from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.safepaths import (
@@ -26,6 +25,7 @@ from lambdalayer.common.safepaths import (
     resolved,
     write_record,
 )
+from lambdalayer.common.zipread import safe_extract
 
 
 @dataclass(frozen=True, kw_only=True)

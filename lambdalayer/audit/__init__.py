@@ -1,6 +1,6 @@
 """Stage 4, audit: can this layer load on its target?
 
-Takes a layer tree or a zip (read by `zipread`, the safe extractor) and the
+Takes a layer tree or a zip (read by `common/zipread.py`, the safe extractor) and the
 targets; gives an `AuditReport` of findings (a published layer is downloaded
 by aws/download.py first).
 

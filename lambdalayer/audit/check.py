@@ -31,10 +31,10 @@ from lambdalayer.audit.names import collisions
 from lambdalayer.audit.optional import mark_optional
 from lambdalayer.audit.syslibs import load_base_image_libs
 from lambdalayer.audit.tree import LayerFile, LayerTree, scan_layer
-from lambdalayer.audit.zipread import ExtractedZip, safe_extract
 from lambdalayer.common.budget import PER_RUN, Budget
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
+from lambdalayer.common.zipread import ExtractedZip, safe_extract
 from lambdalayer.targets.target import Target
 
 _T = TypeVar("_T")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lambdalayer.common.distinfo import read_record, run_budget
 from lambdalayer.common.fileio import unreadable, walk_error
+from lambdalayer.common.zipread import link_target
 from lambdalayer.targets.target import Target
 
 _RUNTIME_DIR = re.compile(r"^python/lib/python(\d+)\.(\d+)/")
@@ -182,22 +183,6 @@ def _add_link(tree: LayerTree, rel: str, raw_target: str) -> None:
         tree.escaping_links[rel] = raw_target
     else:
         tree.links[rel] = resolved
-
-
-def link_target(rel: str, raw_target: str) -> str | None:
-    """The layer path a symlink at `rel` points to, or None when it leaves the layer.
-
-    An absolute target counts as inside only under /opt, where Lambda puts the layer.
-    """
-    if raw_target.startswith("/"):
-        normal = posixpath.normpath(raw_target)
-        if not normal.startswith("/opt/"):
-            return None
-        return normal[len("/opt/"):]
-    normal = posixpath.normpath(posixpath.join(posixpath.dirname(rel), raw_target))
-    if normal == ".." or normal.startswith("../") or normal.startswith("/"):
-        return None
-    return normal
 
 
 def _read_records(tree: LayerTree) -> dict[str, str]:

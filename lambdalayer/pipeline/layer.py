@@ -74,7 +74,7 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     try:
         with interrupt.deferred():  # created and named as one step
             work = make_workdir()
-        from lambdalayer.resolve.local_projects import with_local_wheels
+        from lambdalayer.owncode.local_projects import with_local_wheels
 
         inputs, target_inputs, projects = with_local_wheels(
             request.inputs, request.target_inputs, work, progress)

@@ -32,8 +32,10 @@ from lambdalayer.pipeline.request import BuildRequest
 from lambdalayer.proof.conflicts import Conflict, defines
 from lambdalayer.proof.prove import dist_modules, prove_layer
 from lambdalayer.resolve.install import lay_out
+from lambdalayer.resolve.newest import newest_offer
 from lambdalayer.resolve.requirements import RequirementInputs
-from lambdalayer.resolve.resolver import Resolution, newest_offer, resolve_for_target
+from lambdalayer.resolve.resolution import Resolution
+from lambdalayer.resolve.resolver import resolve_for_target
 from lambdalayer.targets.target import Target
 
 MAX_TRIES = 5

@@ -209,8 +209,8 @@ def local_inputs_record(request: BuildRequest) -> list[dict[str, str]]:
             or any(i.all_local_projects for i in (request.inputs,
                                                   *request.target_inputs.values()))):
         return []
-    from lambdalayer.resolve.folder import PROJECT_LEFTOVERS, folder_files, tree_digest
-    from lambdalayer.resolve.sources import included_files
+    from lambdalayer.owncode.folder import PROJECT_LEFTOVERS, folder_files, tree_digest
+    from lambdalayer.owncode.sources import included_files
 
     found = []
     refs = {r.path: r for i in (request.inputs, *request.target_inputs.values())

@@ -17,11 +17,11 @@ from lambdalayer.pipeline.recipe import Recipe
 from lambdalayer.resolve.requirements import RequirementInputs
 
 if TYPE_CHECKING:
+    from lambdalayer.owncode.sources import IncludedPath, SourceFolder
+    from lambdalayer.owncode.uv_project import ProjectLock
     from lambdalayer.proof.compile import CompileReport
     from lambdalayer.proof.verdict import ArtifactProof
     from lambdalayer.reports.sizing import SizeReport
-    from lambdalayer.resolve.sources import IncludedPath, SourceFolder
-    from lambdalayer.resolve.uv_project import ProjectLock
 
 
 
@@ -56,8 +56,8 @@ class BuildRequest:
     fix_pairs: bool = False
     # Per-target inputs from lock files ("python3.12/x86_64" -> the lock), when used.
     target_inputs: Mapping[str, RequirementInputs] = field(default_factory=dict)
-    # Your own files (resolve/sources.py) and the project the inputs came from
-    # (resolve/uv_project.py).
+    # Your own files (owncode/sources.py) and the project the inputs came from
+    # (owncode/uv_project.py).
     sources: tuple[SourceFolder, ...] = ()
     includes: tuple[IncludedPath, ...] = ()
     # The local projects' distribution names (canonical), once built (pipeline/layer.py):

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 from lambdalayer.archive.zipwriter import fixed_timestamp
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.common.fileio import write_atomic
-from lambdalayer.resolve.sources import included_files
+from lambdalayer.owncode.sources import included_files
 from lambdalayer.supply.cdx import render
 from lambdalayer.supply.sbom import LayerFacts, OwnCode, collect_dists, tree_sha256
 
 if TYPE_CHECKING:
     from lambdalayer.pipeline.request import BuildRequest
     from lambdalayer.pipeline.wheel_reuse import WheelStreams
-    from lambdalayer.resolve.resolver import Resolution
+    from lambdalayer.resolve.resolution import Resolution
     from lambdalayer.targets.target import Target
 
 

@@ -58,6 +58,7 @@ from lambdalayer.common.fileio import (
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
+from lambdalayer.owncode.sources import own_code_files, place_includes, place_sources
 from lambdalayer.pipeline.pairfix import AppliedPin, search_pairs
 from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
@@ -80,8 +81,8 @@ from lambdalayer.reports.sizing import (
 )
 from lambdalayer.resolve.install import lay_out
 from lambdalayer.resolve.requirements import RequirementInputs
-from lambdalayer.resolve.resolver import Resolution, resolve_for_target
-from lambdalayer.resolve.sources import own_code_files, place_includes, place_sources
+from lambdalayer.resolve.resolution import Resolution
+from lambdalayer.resolve.resolver import resolve_for_target
 from lambdalayer.shrink.apply import ShrinkOptions, shrink_layer
 from lambdalayer.supply.inventory import refuse_denied_licences
 from lambdalayer.targets.runtimes import load_runtime_table
@@ -706,7 +707,7 @@ def _own_modules(request: BuildRequest, root: Path, targets: Sequence[Target],
                  site_dirs: dict[Path, list[InstalledDist]]) -> dict[str, dict[str, set[str]]]:
     """Per runtime, the top-level modules of your --source and --include code, each piece
     named as "your code (--source src)"."""
-    from lambdalayer.resolve.sources import own_code_modules
+    from lambdalayer.owncode.sources import own_code_modules
 
     dirs = _import_dirs(root, targets)
     own: dict[str, dict[str, set[str]]] = {}

@@ -44,7 +44,7 @@ from lambdalayer.resolve.wheel_fetch import (
 if TYPE_CHECKING:
     from lambdalayer.pipeline.request import BuildRequest
     from lambdalayer.resolve.requirements import RequirementInputs
-    from lambdalayer.resolve.resolver import Resolution
+    from lambdalayer.resolve.resolution import Resolution
 
 UNAVAILABLE_KEY = "wheel_streams_unavailable"
 _Found = tuple[WheelOutcome, OpenWheel | None]

@@ -121,7 +121,7 @@ def _own_code(layer: LayerConfig | None, flags: BuildFlags
               ) -> tuple[dict[str, Any], RequirementInputs]:
     """BuildRequest fields for --source/--include/--project (flags over the config),
     and the project's dependencies as inputs."""
-    from lambdalayer.resolve.sources import parse_include, source_folder
+    from lambdalayer.owncode.sources import parse_include, source_folder
 
     cwd = Path.cwd()
     base = layer.base if layer else cwd
@@ -144,7 +144,7 @@ def _own_code(layer: LayerConfig | None, flags: BuildFlags
         if flags.with_self:
             raise UsageError("--with-self adds the project itself: use it with --project DIR.")
         return fields, RequirementInputs()
-    from lambdalayer.resolve.uv_project import project_inputs
+    from lambdalayer.owncode.uv_project import project_inputs
 
     inputs, info = project_inputs(project[0], project[1], with_self=flags.with_self or bool(
         layer and layer.with_self))

@@ -156,7 +156,7 @@ def _show(staged: _Staged, folder: Path, where: Path, inside: str) -> Path:
 
 
 def _extract(staged: _Staged, archive: Path, where: Path, inside: str, label: str) -> None:
-    from lambdalayer.audit.zipread import safe_extract
+    from lambdalayer.common.zipread import safe_extract
 
     where.mkdir(parents=True)
     extracted = safe_extract(archive, where)

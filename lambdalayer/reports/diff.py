@@ -19,10 +19,10 @@ from typing import Any
 
 from lambdalayer.archive.manifest import Manifest, manifest_path_for, read_manifest
 from lambdalayer.audit.check import audit_layer, looks_like_layer_arn
-from lambdalayer.audit.zipread import safe_extract
 from lambdalayer.aws.download import download_layer
 from lambdalayer.common.errors import AwsError, UsageError
 from lambdalayer.common.fileio import file_digests
+from lambdalayer.common.zipread import safe_extract
 from lambdalayer.reports.layersize import measure_layer
 from lambdalayer.targets.target import Target, expand_targets
 

@@ -21,11 +21,11 @@ from typing import Any
 from lambdalayer.archive.manifest import Manifest, manifest_path_for, read_manifest
 from lambdalayer.audit.check import audit_layer
 from lambdalayer.audit.findings import Finding
-from lambdalayer.audit.zipread import safe_extract
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import file_digests, write_atomic
 from lambdalayer.common.units import format_size
+from lambdalayer.common.zipread import safe_extract
 from lambdalayer.reports.layersize import measure_layer
 from lambdalayer.reports.sizemap import Box, SizeNode, size_tree, squarify
 from lambdalayer.reports.sizing import PackageSize, SavingsEstimate, estimate_savings

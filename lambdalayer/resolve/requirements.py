@@ -16,7 +16,9 @@ from lambdalayer.resolve.index_settings import IndexSettings
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+    from lambdalayer.common.distinfo import InstalledDist
     from lambdalayer.resolve.pylock import Pylock
+    from lambdalayer.targets.target import Target
 
 # packaging is imported inside the functions that parse: an up-to-date build
 # only needs `exact_pins` on plain `name==version` lines, which the regex
@@ -44,7 +46,8 @@ class RequirementFile:
     text: str
     requirements: tuple[Requirement, ...]
     hashed: bool  # every requirement line carries --hash (a pip-compile / uv lock file)
-    # Lines naming local projects (built into wheels by local_projects.py before uv sees them).
+    # Lines naming local projects (built into wheels by owncode/local_projects.py before uv
+    # sees them).
     local_projects: tuple[LocalRef, ...] = ()
     base: Path | None = None  # what relative paths in it are relative to (default: its dir)
     # The text is not at `path` (e.g. `uv export` output): it is written out before use.
@@ -128,6 +131,26 @@ class RequirementInputs:
                 return None
             pins[_canonical(req.name)] = spec.version
         return pins
+
+    def closed_over(self, dists: tuple[InstalledDist, ...], target: Target) -> bool:
+        """True when every dependency of every one of `dists`, on `target`, is among them:
+        installed without resolving (`--no-deps`), exact pins named the whole closure."""
+        installed = {d.name: d.version for d in dists}
+        extras: dict[str, set[str]] = {}
+        # Extras asked for anywhere (conservatively, whatever the marker): checking
+        # more dependencies than needed only costs a normal resolution.
+        for req in [*self.all_requirements, *(r for d in dists for r in d.requires)]:
+            extras.setdefault(_canonical(req.name), set()).update(req.extras)
+        for dist in dists:
+            for req in dist.requires:
+                wanted = ["", *sorted(extras.get(dist.name, ()))]
+                if req.marker is not None and not any(target.evaluate(req.marker, e)
+                                                      for e in wanted):
+                    continue
+                version = installed.get(_canonical(req.name))
+                if version is None or not req.specifier.contains(version, prereleases=True):
+                    return False
+        return True
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()

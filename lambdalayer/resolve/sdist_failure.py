@@ -6,10 +6,16 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from lambdalayer.common.advice import alternatives
 from lambdalayer.common.cache import BUILD_LOGS_DIR, usable_root
-from lambdalayer.common.errors import UsageError
+from lambdalayer.common.errors import ResolutionError, UsageError
 from lambdalayer.common.fileio import write_atomic
+from lambdalayer.common.redact import redact_text
+
+if TYPE_CHECKING:
+    from lambdalayer.targets.target import Target
 
 # (pattern in the build log, what the package needs): first match wins.
 _KNOWN: tuple[tuple[str, str], ...] = (
@@ -51,3 +57,19 @@ def write_build_log(name: str, log: str) -> Path | None:
     except (OSError, UsageError):
         return None
     return path
+
+
+def build_error(name: str, version: str, target: Target, log: str) -> ResolutionError:
+    """The refusal of `name` `version`, whose sdist did not build for `target`: its reason in
+    one line, the whole `log` kept (redacted) for the user."""
+    reason = one_line_reason(log)
+    path = write_build_log(name, redact_text(log))  # an index token never lands on disk
+    better = alternatives().get(name)
+    advice = f" Use {better} instead." if better else (
+        " Choose a package with manylinux wheels, or pin a release that has one.")
+    return ResolutionError(
+        f"{name} {version} publishes no wheel for {target} and its sdist did not build: "
+        f"{reason}. A Docker-free build cannot compile native code for Lambda (it would "
+        f"be code for this host).{advice}",
+        hint=f"The full build log: {path}" if path is not None else
+        "The build log was not kept: lambdalayer's cache directory is not usable.")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from lambdalayer.audit.zipread import safe_extract
 from lambdalayer.common.distinfo import InstalledDist, read_installed
 from lambdalayer.common.fileio import file_digests, write_atomic
+from lambdalayer.common.zipread import safe_extract
 from lambdalayer.supply.sbom import LayerFacts, collect_dists
 
 NOT_KNOWN = "not known"

@@ -24,11 +24,15 @@ SCRIPTS = {"lambdalayer.proof.in_target", "lambdalayer.proof.box"}
 _PLUMBING = {"common"}
 _STAGES = ("targets", "interpreters", "resolve", "shrink", "audit", "proof", "archive", "aws",
            "supply", "reports")
+# Your own files and projects: inputs to the resolver (its RequirementInputs), not a
+# stage of their own; only the orchestration above uses them.
+_OWN_CODE = {"owncode"}
 ALLOWED: dict[str, set[str]] = {
     "common": set(),
     "targets": _PLUMBING,
     "interpreters": _PLUMBING | {"targets"},
     "resolve": _PLUMBING | {"targets", "interpreters"},
+    "owncode": _PLUMBING | {"targets", "resolve"},
     "shrink": _PLUMBING | {"targets"},
     "audit": _PLUMBING | {"targets"},
     "proof": _PLUMBING | {"targets", "interpreters", "audit"},
@@ -36,9 +40,9 @@ ALLOWED: dict[str, set[str]] = {
     "aws": _PLUMBING | {"targets", "audit", "archive"},
     "supply": _PLUMBING | {"targets", "audit", "archive"},
     "reports": _PLUMBING | {"targets", "shrink", "audit", "archive", "aws", "supply"},
-    "pipeline": _PLUMBING | set(_STAGES),
-    "project": _PLUMBING | set(_STAGES) | {"pipeline"},
-    "cli": _PLUMBING | set(_STAGES) | {"pipeline", "project"},
+    "pipeline": _PLUMBING | set(_STAGES) | _OWN_CODE,
+    "project": _PLUMBING | set(_STAGES) | _OWN_CODE | {"pipeline"},
+    "cli": _PLUMBING | set(_STAGES) | _OWN_CODE | {"pipeline", "project"},
 }
 FOLDERS = tuple(ALLOWED)
 

@@ -8,7 +8,6 @@ import pytest
 
 from lambdalayer.common.errors import UsageError
 from lambdalayer.resolve.requirements import local_path, parse_requirement_text
-from lambdalayer.resolve.sources import parse_include
 
 
 @pytest.mark.parametrize("spec", [
@@ -54,17 +53,3 @@ def test_a_folder_without_packaging_metadata_is_not_a_project(tmp_path: Path) ->
     req = tmp_path / "requirements.txt"
     with pytest.raises(UsageError, match="--source DIR"):
         parse_requirement_text("./plain\n", req)
-
-
-@pytest.mark.parametrize("dest", ["../bin", "/opt/bin", "bin/../../x", ".."])
-def test_include_dest_must_stay_inside_the_layer(dest: str, tmp_path: Path) -> None:
-    (tmp_path / "tool").write_text("x", "utf-8")
-    with pytest.raises(UsageError, match="outside the layer"):
-        parse_include(f"tool:{dest}", tmp_path)
-
-
-def test_include_dest_of_a_file(tmp_path: Path) -> None:
-    (tmp_path / "tool").write_text("x", "utf-8")
-    assert parse_include("tool:bin/", tmp_path).dest == "bin/tool"
-    assert parse_include("tool:bin/jq", tmp_path).dest == "bin/jq"
-    assert parse_include("tool:", tmp_path).dest == "tool"

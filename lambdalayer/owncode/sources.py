@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdalayer.common.errors import UsageError
-from lambdalayer.resolve.folder import (
+from lambdalayer.owncode.folder import (
     folder_files,
     is_executable,
     read_regular,

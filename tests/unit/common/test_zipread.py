@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambdalayer.audit import check_path
-from lambdalayer.audit.zipread import safe_extract
 from lambdalayer.common.errors import UsageError
+from lambdalayer.common.zipread import safe_extract
 from lambdalayer.targets.target import Target
 
 PY311 = Target.parse("python3.11", "x86_64")
@@ -221,7 +221,7 @@ def test_arbitrary_entry_names_never_escape(tmp_path: Path,
 def test_extraction_has_a_wall_clock_total(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Many cheap entries still stop at the time budget, as a UsageError, not a hang."""
-    from lambdalayer.audit import zipread
+    from lambdalayer.common import zipread
 
     archive = tmp_path / "many.zip"
     with zipfile.ZipFile(archive, "w") as zf:

@@ -5,6 +5,10 @@ extracted; each becomes a `ZipProblem` (the audit turns them into findings):
 `..` or absolute names, links leaving the tree, duplicates, corrupt or encrypted
 data. What cannot be audited at all (not a zip, truncated directory, a zip bomb
 past the caps) is a UsageError. The writer is `archive/zipwriter.py`.
+
+Here, below every stage, because the audit, the proof, the archive (`--unpacked`),
+the supply checks and the reports all open zips someone else made. `link_target` is
+the one rule for where a layer's symlink points; audit/tree.py uses it too.
 """
 
 from __future__ import annotations
@@ -278,11 +282,24 @@ def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget
             out.write(chunk)
 
 
+def link_target(rel: str, raw_target: str) -> str | None:
+    """The layer path a symlink at `rel` points to, or None when it leaves the layer.
+
+    An absolute target counts as inside only under /opt, where Lambda puts the layer.
+    """
+    if raw_target.startswith("/"):
+        normal = posixpath.normpath(raw_target)
+        if not normal.startswith("/opt/"):
+            return None
+        return normal[len("/opt/"):]
+    normal = posixpath.normpath(posixpath.join(posixpath.dirname(rel), raw_target))
+    if normal == ".." or normal.startswith("../") or normal.startswith("/"):
+        return None
+    return normal
+
+
 def _make_link(zf: zipfile.ZipFile, info: zipfile.ZipInfo, normal: str, destination: Path,
                problems: list[ZipProblem]) -> None:
-    # Imported here: tree.py belongs to the audit, the reader only borrows its rule.
-    from lambdalayer.audit.tree import link_target
-
     try:
         if info.file_size > MAX_LINK_TARGET:
             raise ValueError("link target too long")

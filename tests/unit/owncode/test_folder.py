@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lambdalayer.common.errors import UsageError
-from lambdalayer.resolve.folder import PROJECT_LEFTOVERS, folder_files, tree_digest
-from lambdalayer.resolve.gitignore import load_gitignore, parse_rule
+from lambdalayer.owncode.folder import PROJECT_LEFTOVERS, folder_files, tree_digest
+from lambdalayer.owncode.gitignore import load_gitignore, parse_rule
 
 
 def _write(root: Path, *paths: str) -> None:

@@ -2,7 +2,7 @@
 
 With a `uv.lock`, `uv export --frozen` turns it into hashed requirements with
 environment markers (no dev groups, without the project itself unless
-`with_self`); resolver.py installs them per target with `--require-hashes`,
+`with_self`); resolve/resolver.py installs them per target with `--require-hashes`,
 so each target gets exactly the locked versions its markers select. A lock
 whose `requires-python` (or `supported-markers`) leaves a target out is
 refused naming the target. Without a lock, `[project].dependencies` are

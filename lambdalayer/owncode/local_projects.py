@@ -1,6 +1,6 @@
 """Local projects (paths given as requirements) -> pure wheels uv can install for any target.
 
-Resolution runs with `--only-binary :all:` (resolver.py), so a project directory
+Resolution runs with `--only-binary :all:` (resolve/resolver.py), so a project directory
 is first built into a wheel by its own build backend, in an isolated
 environment (`uv build --wheel`), and then required by that wheel's file URL.
 The wheel must be pure (`*-none-any`): a native one would carry this host's
@@ -51,7 +51,7 @@ def _keep_log(ref: LocalRef, text: str) -> Path | None:
 def build_wheel(ref: LocalRef, out_dir: Path) -> Path:
     """Build `ref` into a pure wheel in `out_dir`; ResolutionError (with the log) otherwise."""
     if ref.path.is_file():
-        return ref.path  # a wheel already: resolver.py checks it fits each target
+        return ref.path  # a wheel already: resolve/resolver.py checks it fits each target
     out_dir.mkdir(parents=True, exist_ok=True)
     result = run_uv(["build", "--wheel", "--out-dir", str(out_dir), str(ref.path)])
     # An index token in uv's output never lands on disk.

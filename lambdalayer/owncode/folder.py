@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 
 from lambdalayer.common.errors import UsageError
-from lambdalayer.resolve.gitignore import load_gitignore
+from lambdalayer.owncode.gitignore import load_gitignore
 
 _SKIPPED_DIRS = frozenset({
     "__pycache__", ".git", ".hg", ".svn", ".bzr", ".idea", ".vscode", ".mypy_cache",
