@@ -1,6 +1,7 @@
 """lambdalayer against its anchors, in one run, the import proof on.
 
-    python bench/anchor_bench.py [--repeat 3] [--skip-ten] [--skip-big] [--baseline DIR]
+    python bench/anchor_bench.py [--repeat 3] [--skip-ten] [--skip-big] [--skip-cold]
+                                 [--baseline DIR]
 
 --baseline DIR: also run the ten-target builds with another checkout of lambdalayer
 (`git archive REV | tar -x -C DIR`), in the same rounds, to compare before and after.
@@ -15,6 +16,11 @@ alike); prints each variant's median and spread (max - min) and the ratios:
      `zip -6 -r` (what a user would script);                       goal: <= 1x
    - forced rebuild (lambdalayer cache warm) vs the same script;
    - the proof's share: forced rebuild with the proof vs --no-proof.  goal: <= +25%
+3. the same, cold: every run with an empty uv cache (and an empty lambdalayer cache), so
+   every wheel comes from the index: first build vs `uv pip install --target` + `zip -6`,
+   both cold.                                                        goal: <= 1x
+4. a cold small build (pg8000, the proof on, empty uv and lambdalayer caches) vs a cold
+   `uv pip install --target` of the same requirement.               goal: <= 1.3x
 Each lambdalayer build prints `build --verbose`'s stage timings; the last round's show.
 Each variant's CPU time is the whole machine's busy time during its runs (/proc/stat:
 uv, the sandboxed and emulated proofs included), so keep the machine otherwise idle; the
@@ -40,6 +46,7 @@ ONE = ["--runtime", "python3.12", "--arch", "x86_64"]
 TEN = [a for r in RUNTIMES for a in ("--runtime", r)] + ["--arch", "x86_64", "--arch", "arm64"]
 SMALL = ["orjson", "pydantic", "cryptography"]
 BIG = ["numpy", "pandas"]
+SMALL_COLD = ["pg8000"]
 
 
 def build(env: dict[str, str], out: Path, name: str, packages: list[str],
@@ -59,7 +66,8 @@ def build(env: dict[str, str], out: Path, name: str, packages: list[str],
     return elapsed, stages
 
 
-def uv_and_zip(base: Path) -> tuple[float, str]:
+def uv_and_zip(base: Path, env: dict[str, str] | None = None,
+               packages: list[str] = BIG, archive_it: bool = True) -> tuple[float, str]:
     """`uv pip install --target` for the same target, then `zip -6 -r` of the tree."""
     tree, archive = base / "uv-tree", base / "uv.zip"
     shutil.rmtree(tree, ignore_errors=True)
@@ -67,9 +75,20 @@ def uv_and_zip(base: Path) -> tuple[float, str]:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "uv", "pip", "install", "-q", "--target",
                     str(tree / "python"), "--python-platform", "x86_64-manylinux_2_28",
-                    "--python-version", "3.12", *BIG], check=True, capture_output=True)
+                    "--python-version", "3.12", *packages], check=True, capture_output=True,
+                   env=env)
+    if not archive_it:
+        return time.perf_counter() - started, ""
     subprocess.run(["zip", "-6", "-r", "-q", str(archive), "python"], cwd=tree, check=True)
     return time.perf_counter() - started, f"{archive.stat().st_size / 1e6:.1f} MB zip"
+
+
+def emptied(env: dict[str, str], base: Path) -> dict[str, str]:
+    """`env` with empty uv and lambdalayer caches: every wheel comes from the index."""
+    for name in ("cold-uv-cache", "cold-cache"):
+        shutil.rmtree(base / name, ignore_errors=True)
+    return {**env, "UV_CACHE_DIR": str(base / "cold-uv-cache"),
+            "LAMBDALAYER_CACHE_DIR": str(base / "cold-cache")}
 
 
 Variant = Callable[[], tuple[float, str]]
@@ -121,6 +140,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-ten", action="store_true")
     parser.add_argument("--skip-big", action="store_true", help="only the ten-target part")
+    parser.add_argument("--skip-cold", action="store_true", help="no cold-cache parts")
     parser.add_argument("--baseline", type=Path)
     options = parser.parse_args()
     # `pip install` byte-compiles a package; an editable checkout under
@@ -176,6 +196,27 @@ def main() -> None:
         print(f"  forced rebuild / uv + zip -6: {big['forced rebuild'] / anchor:.2f}x")
         added = big["forced rebuild"] / big["forced rebuild, --no-proof"] - 1
         print(f"  the proof adds {added:+.0%} to a forced rebuild (goal <= +25%)")
+        if not options.skip_cold:
+            cold_parts(base, warm, out, options.repeat)
+
+
+def cold_parts(base: Path, warm: dict[str, str], out: Path, repeat: int) -> None:
+    """Parts 3 and 4: empty uv and lambdalayer caches in every run."""
+    print("3. numpy + pandas, python3.12/x86_64, cold uv cache (every wheel downloaded)")
+    cold = rounds({
+        "uv + zip -6, cold": lambda: uv_and_zip(base, emptied(dict(os.environ), base)),
+        "first build, cold": lambda: build(emptied(warm, base), out, "np-cold", BIG, *ONE)},
+        repeat)
+    print(f"  cold first build / cold uv + zip -6: "
+          f"{cold['first build, cold'] / cold['uv + zip -6, cold']:.2f}x (goal <= 1x)")
+    print("4. pg8000, python3.12/x86_64, the proof on, cold uv cache")
+    small = rounds({
+        "uv pip install, cold": lambda: uv_and_zip(base, emptied(dict(os.environ), base),
+                                                   SMALL_COLD, archive_it=False),
+        "small build, cold": lambda: build(emptied(warm, base), out, "pg-cold", SMALL_COLD,
+                                           *ONE)}, repeat)
+    print(f"  cold small build / cold uv pip install: "
+          f"{small['small build, cold'] / small['uv pip install, cold']:.2f}x (goal <= 1.3x)")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ Deflate output is fixed for a given compressor; a host whose Python links
 another (zlib-ng, say) writes other compressed bytes, so the compressor's
 known answer (compressor.py) is a build input. Level 0 writes stored entries,
 which no compressor touches. A file installed unchanged from a wheel is written
-as that wheel member's own deflate stream when one is given (wheel_streams.py,
-docs/zip-format.md): no compressor touches those either.
+as that wheel member's own deflate stream when one is given (a `StreamSource`:
+pipeline/wheel_streams/, docs/zip-format.md): no compressor touches those either.
 """
 
 from __future__ import annotations
@@ -37,15 +37,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, Protocol
 
 from lambdalayer.archive.compressor import compressor_record
 from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import replace_retrying, unreadable, walk_error
-
-if TYPE_CHECKING:
-    from lambdalayer.archive.wheel_streams import StreamRef
 
 DEFAULT_LEVEL = 6
 _DOS_EPOCH = dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc)
@@ -55,6 +52,14 @@ _UTF8_FLAG = 0x800
 _STORED = 0
 _MADE_BY_UNIX = (3 << 8) | 20
 _VERSION_NEEDED = 20
+
+
+class StreamSource(Protocol):
+    """A raw deflate stream offered for one file (a wheel's member:
+    pipeline/wheel_streams/members.py). The source vouches for it: `stream_for` returns
+    it only when it inflates to exactly the file's content, else None."""
+
+    def stream_for(self, path: Path, size: int, crc: int, sha256: str) -> bytes | None: ...
 
 
 class ZipStopped(Exception):
@@ -230,8 +235,8 @@ class _Member:
     cached: bytes | None = None
     same_as: int | None = None  # index of an earlier member with the same key
     identity: tuple[int, int, int, int] = (0, 0, 0, 0)  # device, inode, size, mtime
-    stream: StreamRef | None = None  # the wheel member this file may be copied from
-    reused: bool = False  # `cached` is the wheel's own stream (wheel_streams.py)
+    stream: StreamSource | None = None  # the wheel member this file may be copied from
+    reused: bool = False  # `cached` is the wheel's own stream (StreamSource)
 
 
 def _cache_key(digest: str, level: int) -> str:
@@ -261,12 +266,10 @@ def _probe(member: _Member, level: int, cache: MemberCache | None,
         if memo is not None:
             memo.probed[member.identity] = (crc, key)
     if member.stream is not None:
-        from lambdalayer.archive.wheel_streams import stream_for
-
         # The wheel's stream only when it holds exactly this content (verified there);
         # never kept under the deflate key, which names our own deflate's bytes.
-        reused = stream_for(member.stream, member.path, member.size, crc,
-                            key.split("-", 1)[0])
+        reused = member.stream.stream_for(member.path, member.size, crc,
+                                          key.split("-", 1)[0])
         if reused is not None:
             return replace(member, crc=crc, cached=reused, reused=True)
     known = memo.get(key) if memo is not None else None
@@ -395,7 +398,7 @@ def _checked_entries(files: Iterable[tuple[str, Path]], level: int) -> list[tupl
 
 def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoolExecutor,
                     cache: MemberCache | None, memo: RunMemo | None,
-                    streams: Mapping[str, StreamRef]) -> list[_Member]:
+                    streams: Mapping[str, StreamSource]) -> list[_Member]:
     members = []
     for name, source in entries:
         info = source.stat()
@@ -464,7 +467,7 @@ def write_zip(
     workers: int | None = None,
     cache: MemberCache | None = None,
     memo: RunMemo | None = None,
-    streams: Mapping[str, StreamRef] | None = None,
+    streams: Mapping[str, StreamSource] | None = None,
     stop: threading.Event | None = None,
 ) -> ZipStats:
     """Write `files` (archive name -> source path) to `destination`, deterministically.
@@ -475,7 +478,7 @@ def write_zip(
     not on whether `cache` (compressed members from earlier builds) was warm, nor on
     what `memo` (compressed members of this run's earlier zips) holds.
 
-    `streams` (archive name -> wheel member, archive/wheel_streams.py): a file whose
+    `streams` (archive name -> wheel member, pipeline/wheel_streams/): a file whose
     content is exactly its wheel member's is written as that member's deflate stream;
     the bytes then depend on the wheel instead of on zlib. Level 0 stores everything.
 

@@ -28,7 +28,7 @@ from typing import Any
 from lambdalayer.archive.manifest import find_manifests, read_manifest
 from lambdalayer.aws.arns import check_layer_name, layer_identity, parse_layer_arn
 from lambdalayer.aws.client import aws_errors, error_code, region_of
-from lambdalayer.aws.sizes import FunctionSize, function_size
+from lambdalayer.aws.function_size import FunctionSize, function_size
 from lambdalayer.common import interrupt
 from lambdalayer.common.errors import AuditError, AwsError, LambdaLayerError, UsageError
 from lambdalayer.common.limits import UNZIPPED_LIMIT
@@ -81,7 +81,7 @@ class AttachResult:
     changed: bool
     dry_run: bool = False
     forced: tuple[str, ...] = ()  # the compatibility problems --force overrode
-    unzipped: FunctionSize | None = None  # code + layers after the change (aws/sizes.py)
+    unzipped: FunctionSize | None = None  # code + layers after the change (aws/function_size.py)
     # Other layers the function had with the very bytes attached (the same CodeSha256
     # under another name), replaced in place rather than kept beside it.
     same_bytes: tuple[str, ...] = ()

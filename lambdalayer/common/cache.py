@@ -65,8 +65,7 @@ INTERPRETERS_DIR = "interpreters"
 PROOF_BYTECODE_DIR = "proof-bytecode"
 INDEX_ANSWERS_DIR = "index-answers"
 # Wheel files by SHA-256, whose deflate streams zips reuse (docs/zip-format.md), and the
-# record of which of their members were verified (resolve/wheel_fetch.py,
-# archive/wheel_streams.py).
+# record of which of their members were verified (pipeline/wheel_streams/).
 WHEELS_DIR = "wheels"
 # The runtime's own AWS SDK, installed for the proof of `--exclude :runtime:` layers
 # (resolve/runtime_sdk.py): one folder per Python, architecture and boto3 release.

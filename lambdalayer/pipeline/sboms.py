@@ -18,7 +18,7 @@ from lambdalayer.supply.sbom import LayerFacts, OwnCode, collect_dists, tree_sha
 
 if TYPE_CHECKING:
     from lambdalayer.pipeline.request import BuildRequest
-    from lambdalayer.pipeline.wheel_reuse import WheelStreams
+    from lambdalayer.pipeline.wheel_streams.reuse import WheelStreams
     from lambdalayer.resolve.resolution import Resolution
     from lambdalayer.targets.target import Target
 

@@ -90,7 +90,7 @@ from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
     from lambdalayer.audit.findings import AuditReport, Finding, FindingGroup
-    from lambdalayer.pipeline.wheel_reuse import WheelStreams
+    from lambdalayer.pipeline.wheel_streams.reuse import WheelStreams
     from lambdalayer.targets.runtime_sdk import RuntimeSdk
 
 
@@ -410,7 +410,7 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     # One note per distinct text: a shared tree or several targets repeat them.
     warnings.extend(dict.fromkeys(n for p in plans for r in p.resolutions for n in r.notes))
     record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
-    from lambdalayer.pipeline.wheel_reuse import start_fetches
+    from lambdalayer.pipeline.wheel_streams.reuse import start_fetches
 
     # Fetched while the layers are installed, audited and proven (never before resolving).
     streams = start_fetches(request, [r for p in plans for r in p.resolutions], work)
@@ -608,7 +608,7 @@ def _note_unavailable(streams: WheelStreams, record: dict[str, Any], inputs_hash
     """The record and inputs hash, naming the wheels this build could not have (their
     files deflated here: the zip differs from an online build's), and a warning."""
     from lambdalayer.pipeline.plan import hash_inputs
-    from lambdalayer.pipeline.wheel_reuse import UNAVAILABLE_KEY, unavailable_warning
+    from lambdalayer.pipeline.wheel_streams.reuse import UNAVAILABLE_KEY, unavailable_warning
 
     missing = streams.unavailable()
     if not missing:

@@ -31,7 +31,7 @@ from lambdalayer.common.workdirs import sweep_partials
 
 if TYPE_CHECKING:
     from lambdalayer.pipeline.request import BuildRequest
-    from lambdalayer.pipeline.wheel_reuse import WheelStreams
+    from lambdalayer.pipeline.wheel_streams.reuse import WheelStreams
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,6 +2,6 @@
 
 Takes layer trees, zips, manifests or ARNs (downloaded through aws/); gives
 `sizing.SizeReport` (where the bytes go and what each size option would save),
-`diff.LayerDiff`, the size map and the self-contained HTML report. Nothing here
+`diff.LayerDiff`, the treemap and the self-contained HTML report. Nothing here
 changes a layer.
 """

@@ -3,7 +3,7 @@
 Either side is a zip, a manifest (dist/NAME.json), a layer directory, a layer
 version ARN or NAME:VERSION (downloaded through GetLayerVersion and unpacked
 with the safe reader). Packages and their unzipped sizes come from the tree's
-*.dist-info RECORDs (`layersize.measure_layer`), also for a manifest (its zip is
+*.dist-info RECORDs (`sizing.measure_layer`), also for a manifest (its zip is
 read), so both sides are measured the same way. Findings come from a manifest
 when there is one (also a zip's own manifest beside it), else from auditing the
 tree for the targets the other side or the caller names. Nothing here prints.
@@ -23,7 +23,7 @@ from lambdalayer.aws.download import download_layer
 from lambdalayer.common.errors import AwsError, UsageError
 from lambdalayer.common.fileio import file_digests
 from lambdalayer.common.zipread import safe_extract
-from lambdalayer.reports.layersize import measure_layer
+from lambdalayer.reports.sizing import measure_layer
 from lambdalayer.targets.target import Target, expand_targets
 
 _NAME_VERSION = re.compile(r"^(?P<name>[A-Za-z0-9_-]{1,140}):(?P<version>\d+)$")

@@ -26,9 +26,13 @@ from lambdalayer.common.errors import UsageError
 from lambdalayer.common.fileio import file_digests, write_atomic
 from lambdalayer.common.units import format_size
 from lambdalayer.common.zipread import safe_extract
-from lambdalayer.reports.layersize import measure_layer
-from lambdalayer.reports.sizemap import Box, SizeNode, size_tree, squarify
-from lambdalayer.reports.sizing import PackageSize, SavingsEstimate, estimate_savings
+from lambdalayer.reports.sizing import (
+    PackageSize,
+    SavingsEstimate,
+    estimate_savings,
+    measure_layer,
+)
+from lambdalayer.reports.treemap import Box, SizeNode, size_tree, squarify
 from lambdalayer.targets.target import Target, expand_targets
 
 WIDTH, HEIGHT = 1200, 640

@@ -1,7 +1,10 @@
-"""Where a layer's bytes go, and what each size option would save.
+"""Where a layer's bytes go, and what each size option would save: the one place
+`build`, `diff` and `report` measure a layer tree.
 
 `measure` attributes every file to its package through RECORD;
-`with_compressed` adds each package's share of the zip once it is written;
+`measure_layer` does it for a layer on disk (its import roots found, their
+distributions read); `with_compressed` adds each package's share of the zip once
+it is written;
 `estimate_savings` evaluates `--slim`, `--strip` and `--exclude :runtime:` on
 the actual tree (without changing it) so a refusal can say what would help,
 in bytes rather than adjectives.
@@ -17,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from packaging.requirements import Requirement
 
-from lambdalayer.common.distinfo import InstalledDist
+from lambdalayer.common.distinfo import InstalledDist, read_installed, run_budget
 from lambdalayer.common.fileio import walk_error
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 from lambdalayer.common.units import megabytes
@@ -109,6 +112,35 @@ def with_compressed(report: SizeReport, members: Iterable[tuple[str, int, int]],
     packages = tuple(replace(p, compressed=per_package.get((p.name, p.version), 0))
                      for p in report.packages)
     return replace(report, packages=packages, compressed_total=zip_size)
+
+
+_SITE_GLOB = "python/lib/python*/site-packages"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerSizes:
+    root: Path  # the layer root (holding python/)
+    sizes: SizeReport
+    site_dirs: dict[Path, list[InstalledDist]]
+
+
+def layer_root(path: Path) -> Path:
+    """`path`, or its parent when the user passed the layer's python/ directory."""
+    if path.name == "python" and not (path / "python").is_dir():
+        return path.parent
+    return path
+
+
+def measure_layer(path: Path, top: int = 5) -> LayerSizes:
+    """Measure the layer at `path` (its root or its python/ directory): the import roots
+    (python/ and python/lib/pythonX.Y/site-packages) found, their distributions read and
+    handed to `measure`, the same attribution `build` prints."""
+    root = layer_root(path)
+    budget = run_budget()  # one for all RECORDs of the layer
+    site_dirs = {site: read_installed(site, budget)
+                 for site in [root / "python", *sorted(root.glob(_SITE_GLOB))]
+                 if site.is_dir()}
+    return LayerSizes(root=root, sizes=measure(root, site_dirs, top), site_dirs=site_dirs)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -291,7 +291,7 @@ def download(url: str, auth: str | None, sink: Any, *, cap: int, timeout: float)
     raise _Unavailable(failure)
 
 
-Unavailable = _Unavailable  # for resolve/wheel_fetch.py
+Unavailable = _Unavailable  # for pipeline/wheel_streams/fetch.py
 Refused = _Refused
 HTTP_SCHEMES = _HTTP
 

@@ -21,7 +21,7 @@ import pytest
 
 from lambdalayer.archive.manifest import read_manifest, write_manifest
 from lambdalayer.aws.attach import attach, resolve_layer
-from lambdalayer.aws.sizes import cached_size, function_size
+from lambdalayer.aws.function_size import cached_size, function_size
 from lambdalayer.common.errors import AuditError
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 from tests.integration.aws.conftest import ACCOUNT, Aws, BuildLayer, Run

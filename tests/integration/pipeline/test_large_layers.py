@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from lambdalayer.archive.wheel_streams import StreamRef, open_wheel
 from lambdalayer.archive.zipwriter import iter_tree, write_zip
 from lambdalayer.common.limits import UNZIPPED_LIMIT
+from lambdalayer.pipeline.wheel_streams.members import StreamRef, open_wheel
 from tests.conftest import find_python, require
 from tests.helpers import assert_clean_failure, run_cli
 

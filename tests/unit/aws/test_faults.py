@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from lambdalayer.aws.attach import LayerChoice, attach
-from lambdalayer.aws.sizes import FunctionSize
+from lambdalayer.aws.function_size import FunctionSize
 from lambdalayer.common.errors import AwsError
 
 PREFIX = "arn:aws:lambda:us-east-1:123456789012:layer:"

@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from lambdalayer.aws.download import check_layer_arn
-from lambdalayer.aws.sizes import read_remote_size
+from lambdalayer.aws.function_size import read_remote_size
 from lambdalayer.common.deadline import DEADLINE_VARIABLE, Deadline, DeadlineExceeded, open_url
 from lambdalayer.common.errors import AwsError, UsageError
 from lambdalayer.resolve.index_query import ask_indexes

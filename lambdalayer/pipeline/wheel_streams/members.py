@@ -1,4 +1,4 @@
-"""The wheels' own deflate streams, copied into the layer zip (docs/zip-format.md).
+"""A wheel's deflated members, copied into the layer zip as they are (docs/zip-format.md).
 
 A layer file whose bytes equal the member of the same name in the wheel its
 distribution was installed from, when that member is deflated, is written as that
@@ -182,6 +182,10 @@ class StreamRef:
     name: str
     member: WheelMember
     dist: str  # "name==version", for the record of what was reused
+
+    def stream_for(self, path: Path, size: int, crc: int, sha256: str) -> bytes | None:
+        """archive/zipwriter.StreamSource: the module's `stream_for` for this member."""
+        return stream_for(self, path, size, crc, sha256)
 
 
 def stream_for(ref: StreamRef, path: Path, size: int, crc: int, sha256: str) -> bytes | None:

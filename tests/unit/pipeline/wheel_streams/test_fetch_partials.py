@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lambdalayer.common import interrupt
-from lambdalayer.resolve import wheel_fetch
+from lambdalayer.pipeline.wheel_streams import fetch as wheel_fetch
 
 
 def test_the_last_cleanup_removes_downloads_under_way_and_stops_new_ones(

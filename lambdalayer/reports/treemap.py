@@ -1,4 +1,5 @@
-"""A layer's size as a tree (package -> directory -> file) laid out as a treemap.
+"""The HTML report's picture of a layer's sizes: a tree (package -> directory -> file)
+laid out as a treemap. The sizes themselves are measured in sizing.py.
 
 `size_tree` groups every file under the package that installed it (RECORD),
 then by its directories below the import root; `squarify` places the nodes in
@@ -8,10 +9,9 @@ area is proportional to the unzipped bytes. Pure data: the HTML is elsewhere.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-_IMPORT_ROOT = re.compile(r"^python/(lib/python\d+\.\d+/site-packages/)?")
+from lambdalayer.reports.sizing import short_path
 
 
 @dataclass(kw_only=True)
@@ -51,7 +51,7 @@ def size_tree(files: dict[str, int], owners: dict[str, tuple[str, str]],
             package = SizeNode(name=name, path=name, kind="package", version=version,
                                zipped=0 if zipped is not None else None)
             root.children[name] = package
-        inner = _IMPORT_ROOT.sub("", rel) if name != "(other files)" else rel
+        inner = short_path(rel) if name != "(other files)" else rel
         parts = inner.split("/")
         node = package
         z = None if zipped is None else zipped.get(rel, 0)

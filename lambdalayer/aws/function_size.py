@@ -1,5 +1,8 @@
 """Lambda's 262,144,000-byte rule at attach time: a function's code plus all its layers.
 
+Not a layer tree's sizes (reports/sizing.py measures those, before a zip exists): the
+unzipped total of zips already published, read from manifests, the cache or AWS.
+
 Lambda refuses (or later fails to deploy) a function whose code and layers add
 up to more than 262,144,000 bytes unzipped. Before `attach` changes anything it
 sums, for the code and every layer the function will have:

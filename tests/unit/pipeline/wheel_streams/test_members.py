@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from lambdalayer.archive.wheel_streams import (
+from lambdalayer.archive.zipwriter import write_zip
+from lambdalayer.pipeline.wheel_streams.members import (
     StreamRef,
     inflates_to_file,
     keep_record,
     open_wheel,
 )
-from lambdalayer.archive.zipwriter import write_zip
 
 CONTENT = b"".join(b"def f%d():\n    return %d\n" % (i, i * i) for i in range(3000))
 

@@ -23,23 +23,23 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from lambdalayer.archive.wheel_streams import (
-    OpenWheel,
-    StreamRef,
-    keep_record,
-    open_wheel,
-)
 from lambdalayer.archive.zipwriter import ZipStopped
 from lambdalayer.common.distinfo import InstalledDist
-from lambdalayer.resolve import index_cache
-from lambdalayer.resolve.index_settings import QueryPlan, is_offline, query_plan
-from lambdalayer.resolve.wheel_fetch import (
+from lambdalayer.pipeline.wheel_streams.fetch import (
     PageMemo,
     WheelOutcome,
     WheelWanted,
     find_wheel,
     trim_wheels,
 )
+from lambdalayer.pipeline.wheel_streams.members import (
+    OpenWheel,
+    StreamRef,
+    keep_record,
+    open_wheel,
+)
+from lambdalayer.resolve import index_cache
+from lambdalayer.resolve.index_settings import QueryPlan, is_offline, query_plan
 
 if TYPE_CHECKING:
     from lambdalayer.pipeline.request import BuildRequest

@@ -1,5 +1,5 @@
 """The wheel file an installed distribution came from, for its deflate streams
-(archive/wheel_streams.py, docs/zip-format.md).
+(members.py, docs/zip-format.md).
 
 uv's cache keeps wheels unpacked, so the `.whl` is found again: in a --find-links
 folder or a wheel file given as a requirement, else on the first index (in uv's
@@ -183,8 +183,8 @@ def _cached_or_fetched(entry: dict[str, object], sha: str, page: str, auth: str 
     if kept is not None and kept.is_file():
         with contextlib.suppress(OSError):
             os.utime(kept)  # recently used: trimmed last
-        # Hashed when opened (archive/wheel_streams.open_wheel); a damaged copy is
-        # deleted then and fetched again (pipeline/wheel_reuse.py).
+        # Hashed when opened (members.open_wheel); a damaged copy is deleted then and
+        # fetched again (reuse.py).
         return WheelOutcome(path=kept, sha256=sha, record=_record_path(sha), kept=True)
     if offline:
         return WheelOutcome(reason="offline, and the wheel is not in lambdalayer's cache",
