@@ -50,6 +50,18 @@ class ProofRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LicenceRecord:
+    """One distribution of the zip and its licence as its METADATA states it
+    (supply/licences.Licence), read from the zip when it was built (docs/json.md)."""
+
+    name: str
+    version: str
+    expression: str | None = None  # SPDX, from License-Expression
+    names: list[str] = field(default_factory=list)  # from classifiers or License:
+    source: str = "unknown"
+
+
+@dataclass(frozen=True, kw_only=True)
 class PublishedVersion:
     region: str
     arn: str
@@ -84,6 +96,10 @@ class Manifest:
     # What `build --vulns` last heard from the vulnerability service about this zip
     # (supply/osv.py VulnReport.as_dict; None: not asked). Read by `report` and the Action.
     vulns: dict[str, Any] | None = None
+    # The zip's distributions and their licences, recorded by `build` once the zip is
+    # written, so that an up-to-date build's summary need not read the zip again. None:
+    # not recorded (a manifest from before); the summary then reads the zip.
+    licences: list[LicenceRecord] | None = None
     schema: int = MANIFEST_SCHEMA
 
     def zip_path(self, manifest_path: Path) -> Path:
@@ -117,6 +133,8 @@ class Manifest:
         data["findings"] = [FindingRecord(**f) for f in data.get("findings", [])]
         data["published"] = [PublishedVersion(**p) for p in data.get("published", [])]
         data["proof"] = [ProofRecord(**p) for p in data.get("proof", [])]
+        if data.get("licences") is not None:
+            data["licences"] = [LicenceRecord(**d) for d in data["licences"]]
         return cls(**data)
 
 

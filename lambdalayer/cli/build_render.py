@@ -15,13 +15,11 @@ from lambdalayer.cli.output import (
 )
 from lambdalayer.common.errors import EXIT_VULNERABLE, Reported
 from lambdalayer.common.units import format_size
-from lambdalayer.pipeline.layer import build_layer
-from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
-from lambdalayer.proof.verdict import run_notes
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
     from lambdalayer.project.builds import BuildOutcome
     from lambdalayer.project.supply_checks import ArtifactSupply
     from lambdalayer.proof.runner import ProofReport
@@ -227,8 +225,19 @@ def _render_plain(result: BuildResult) -> None:
             say(line)
         for finding in artifact.manifest.findings:
             say(f"  {finding.severity} {finding.code} {finding.path}: {finding.message}")
-    for note in run_notes([artifact.proof for artifact in result.artifacts]):
+    for note in _run_notes(result):
         tell(note)  # how the proof ran: a diagnostic, on stderr
+
+
+def _run_notes(result: BuildResult) -> list[str]:
+    """How the proofs ran; none for zips that were up to date (no proof ran: nothing to
+    import, which keeps the up-to-date path short)."""
+    proofs = [artifact.proof for artifact in result.artifacts]
+    if all(proof is None for proof in proofs):
+        return []
+    from lambdalayer.proof.verdict import run_notes
+
+    return run_notes(proofs)
 
 
 def _render_rich(console: Console, result: BuildResult) -> None:
@@ -270,7 +279,7 @@ def _render_rich(console: Console, result: BuildResult) -> None:
                           f"{escape(finding.path)}: "
                           f"{escape(finding.message)}")
     notes = error_console()  # how the proof ran: diagnostics, on stderr
-    for note in run_notes([artifact.proof for artifact in result.artifacts]):
+    for note in _run_notes(result):
         if note.startswith("warning: "):  # a proof ran without a sandbox
             notes.print(f"[yellow]warning:[/] {escape(note.removeprefix('warning: '))}")
         else:
@@ -300,6 +309,8 @@ def _finish_test_reports(reports: list[ProofReport], as_json: bool) -> None:
 def build_with_progress(request: BuildRequest) -> BuildResult:
     """Progress on stderr: a spinner on a terminal, plain lines otherwise (CI logs)."""
     import sys
+
+    from lambdalayer.pipeline.layer import build_layer
 
     if sys.stderr.isatty():
         with error_console().status("building…") as status:

@@ -6,8 +6,6 @@ import datetime as dt
 from typing import Any
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
 from lambdalayer.cli import cli
 from lambdalayer.cli.output import (
@@ -93,6 +91,9 @@ def runtimes_command(as_json: bool) -> None:
 def _render(table: RuntimeTable, rows: list[dict[str, Any]], today: dt.date) -> None:
     """A table on a terminal; one aligned plain line per runtime in a log."""
     if for_people_on_a_terminal():
+        from rich.markup import escape  # only for a terminal: a log's lines need no rich
+        from rich.table import Table
+
         out = Table(title=f"Lambda Python runtimes on {today}")
         for column in ("runtime", "OS", "glibc", "architectures", "phase", "deprecated",
                        "create blocked", "update blocked"):

@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import re
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +217,8 @@ def _secret(root: Path) -> bytes | None:
     try:
         if not path.exists():
             ensure_root(root)
+            import tempfile  # here: reading the cache (an up-to-date build) needs none
+
             name: str | None = None
             try:
                 with interrupt.deferred():  # created and named as one step
@@ -393,6 +394,8 @@ class DeflateCache:
             blob = _HEADER.pack(_MAGIC, len(data), zlib.crc32(data), mac) + data
             self.directory.mkdir(mode=0o700, exist_ok=True)
             path.parent.mkdir(mode=0o700, exist_ok=True)
+            import tempfile
+
             with interrupt.deferred():  # created and named as one step
                 descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
                 temporary = Path(name)
@@ -449,6 +452,8 @@ def open_member_cache() -> tuple[DeflateCache | None, str | None]:
     try:
         ensure_root(found.root)  # private, marked; refuses someone else's directory
         found.directory.mkdir(mode=0o700, exist_ok=True)
+        import tempfile
+
         with tempfile.TemporaryFile(dir=found.directory, prefix=".probe-"):
             pass
     except OSError as exc:

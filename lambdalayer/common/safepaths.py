@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +109,11 @@ def check_writable(path: Path, *, option: str, want_dir: bool) -> None:
     while not where.exists() and where != where.parent:
         where = where.parent
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".lambdalayer-probe-", dir=where))
+        # A random name, as tempfile.mkdtemp makes, without importing tempfile (and
+        # shutil, random): every build, an up-to-date one too, comes through here.
+        probe = where / f".lambdalayer-probe-{os.getpid()}-{os.urandom(8).hex()}"
+        os.mkdir(probe, 0o700)
+        os.rmdir(probe)
     except OSError as exc:
         reason = {errno.EROFS: "it is on a read-only file system",
                   errno.ENOSPC: "its disk is full",

@@ -1,8 +1,10 @@
 """Is a layer already built from exactly these inputs?
 
 Answered from the manifests in the output directory, without resolving and
-without importing the resolver: an unchanged rebuild is meant to cost less
-than half of a warm `uv pip install` (bench/build_bench.py).
+without importing the resolver, starting a process or reading the zip more than
+once (its digest): an unchanged rebuild is meant to take under 100 ms and a quarter
+of a warm `uv pip install` (bench/noop_bench.py; tests/integration/pipeline/
+test_noop_path.py guards what it imports, opens and starts).
 """
 
 from __future__ import annotations

@@ -121,8 +121,9 @@ def _own_code(layer: LayerConfig | None, flags: BuildFlags
               ) -> tuple[dict[str, Any], RequirementInputs]:
     """BuildRequest fields for --source/--include/--project (flags over the config),
     and the project's dependencies as inputs."""
-    from lambdalayer.owncode.sources import parse_include, source_folder
-
+    if flags.sources or flags.includes or (layer and (layer.sources or layer.include)):
+        # Only then: an up-to-date build without own code stays short (bench/noop_bench.py).
+        from lambdalayer.owncode.sources import parse_include, source_folder
     cwd = Path.cwd()
     base = layer.base if layer else cwd
     follow = flags.follow_links

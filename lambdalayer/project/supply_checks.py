@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdalayer.archive.manifest import manifest_lock, read_manifest, write_manifest
+from lambdalayer.archive.manifest import (
+    LicenceRecord,
+    manifest_lock,
+    read_manifest,
+    write_manifest,
+)
 from lambdalayer.common.errors import UsageError
-from lambdalayer.pipeline.request import Artifact
 from lambdalayer.supply.inventory import Shipped, layer_distributions
+from lambdalayer.supply.licences import Licence
 
 if TYPE_CHECKING:  # osv.py imports packaging: only when --vulns asks
+    from lambdalayer.pipeline.request import Artifact
     from lambdalayer.supply.osv import VulnReport
 
 SERVICE_ENV = "LAMBDALAYER_VULN_SERVICE"
@@ -73,23 +79,45 @@ def layer_vulns(source: Path, service: str | None,
 
 def supply_checks(artifacts: Iterable[Artifact],
                   settings: VulnSettings) -> tuple[ArtifactSupply, ...]:
-    """Each artifact's licences and (when enabled) vulnerabilities, the latter recorded in
-    its manifest."""
+    """Each artifact's licences and (when enabled) vulnerabilities, both recorded in the
+    manifest of a zip built now; an up-to-date zip's licences come from its manifest
+    (whose digest the up-to-date check matched against the zip) when it records them."""
     checked = []
     for artifact in artifacts:
-        shipped = tuple(layer_distributions(artifact.zip_path))
+        recorded = artifact.manifest.licences
+        shipped = (tuple(layer_distributions(artifact.zip_path)) if recorded is None
+                   else tuple(_shipped(record) for record in recorded))
         report = layer_vulns(artifact.zip_path, settings.service, shipped) \
             if settings.enabled else None
-        if report is not None:
-            _record(artifact.manifest_path, report)
+        built_now = artifact.sizes is not None
+        if report is not None or (built_now and recorded is None):
+            _record(artifact.manifest_path, report, shipped if built_now else None)
         checked.append(ArtifactSupply(name=artifact.name, zip_path=artifact.zip_path,
                                       distributions=shipped, vulns=report))
     return tuple(checked)
 
 
-def _record(manifest_path: Path, report: VulnReport) -> None:
-    """The answer in the manifest beside the zip (under the lock `publish` also takes)."""
+def licence_records(shipped: Iterable[Shipped]) -> list[LicenceRecord]:
+    """What the manifest keeps of each distribution's licence (archive/manifest.py)."""
+    return [LicenceRecord(name=d.name, version=d.version, expression=d.licence.expression,
+                          names=list(d.licence.names), source=d.licence.source)
+            for d in shipped]
+
+
+def _shipped(record: LicenceRecord) -> Shipped:
+    return Shipped(name=record.name, version=record.version,
+                   licence=Licence(expression=record.expression, names=tuple(record.names),
+                                   source=record.source))
+
+
+def _record(manifest_path: Path, report: VulnReport | None,
+            shipped: tuple[Shipped, ...] | None) -> None:
+    """The answer and (for a zip built now) its licences in the manifest beside the zip,
+    under the lock `publish` also takes."""
     with manifest_lock(manifest_path):
         manifest = read_manifest(manifest_path)
-        manifest.vulns = report.as_dict()
+        if report is not None:
+            manifest.vulns = report.as_dict()
+        if shipped is not None:
+            manifest.licences = licence_records(shipped)
         write_manifest(manifest_path, manifest)

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,11 +75,16 @@ class RequirementInputs:
         """Nothing to install (a layer of source folders or included files only)."""
         return not (self.specs or self.files or self.local_projects)
 
-    @property
-    def all_requirements(self) -> list[Requirement]:
+    @cached_property
+    def _parsed_specs(self) -> tuple[Requirement, ...]:
+        """Parsed once: exact_pins asks again for every target (ten for a recipe)."""
         from packaging.requirements import Requirement
 
-        found = [Requirement(spec) for spec in self.specs]
+        return tuple(Requirement(spec) for spec in self.specs)
+
+    @property
+    def all_requirements(self) -> list[Requirement]:
+        found = list(self._parsed_specs)
         for req_file in self.files:
             found.extend(req_file.requirements)
         return found

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 
 from lambdalayer.supply.licences import Licence, licence_from_metadata
@@ -23,6 +21,8 @@ class Shipped:
 
 
 def _parse(text: str) -> Shipped | None:
+    from email.parser import HeaderParser  # here: an up-to-date build's summary needs none
+
     message = HeaderParser().parsestr(text, headersonly=True)
     headers = [(k, str(v)) for k, v in message.items()]
     get = {k.lower(): v for k, v in headers}
@@ -40,6 +40,8 @@ def _is_metadata(name: str) -> bool:
 def layer_distributions(source: Path) -> list[Shipped]:
     """Every distribution of the zip or folder `source`, by name and version (a
     distribution installed for several runtimes counts once per version)."""
+    import zipfile
+
     texts: list[str] = []
     if source.is_dir():
         for path in sorted(source.rglob("*.dist-info/METADATA")):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,8 @@ def read_licence(dist_info: Path) -> Licence:
         text = (dist_info / "METADATA").read_text("utf-8", errors="replace")
     except OSError:
         return Licence()
+    from email.parser import HeaderParser  # here: Licence alone is read from manifests
+
     message = HeaderParser().parsestr(text, headersonly=True)
     return licence_from_metadata([(k, str(v)) for k, v in message.items()])
 
