@@ -69,6 +69,8 @@ WHEELS_DIR = "wheels"
 # The runtime's own AWS SDK, installed for the proof of `--exclude :runtime:` layers
 # (resolve/runtime_sdk.py): one folder per Python, architecture and boto3 release.
 RUNTIME_SDK_DIR = "runtime-sdk"
+# Memos of up-to-date builds, answered without loading the build (common/noop_memo.py).
+NOOP_MEMO_DIR = "noop"
 
 
 def wheels_folder(folder: Path) -> None:
@@ -92,7 +94,8 @@ def wheels_folder(folder: Path) -> None:
 LAMBDA_MODEL_RECORD = "lambda-model-runtimes.json"  # targets/lambda_model.py
 OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, BUILD_LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR,
                          "CACHEDIR.TAG", SECRET, LAMBDA_MODEL_RECORD, PROOF_BYTECODE_DIR,
-                         INDEX_ANSWERS_DIR, WHEELS_DIR, RUNTIME_SDK_DIR})
+                         INDEX_ANSWERS_DIR, WHEELS_DIR, RUNTIME_SDK_DIR,
+                         NOOP_MEMO_DIR})
 # What `cache clean` may delete in each folder of ours: only names lambdalayer writes there
 # (and its temporary files). Anything else, another tool's file included, stays.
 _TEMPORARY = r"|^\.tmp-.*|^\..*\.tmp$"
@@ -109,6 +112,7 @@ _CLEANABLE = {
                                    r"^[0-9a-f]{64}\.[^/]+\.pyc(?:\.\d+-[0-9a-f]+\.tmp)?$"),
     # Everything below it is an installed SDK lambdalayer put there (uv --target).
     RUNTIME_SDK_DIR: re.compile(r".", re.DOTALL),
+    NOOP_MEMO_DIR: re.compile(r"^[0-9a-f]{64}\.json(?:\.\d+\.tmp)?$"),
 }
 
 

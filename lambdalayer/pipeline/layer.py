@@ -51,6 +51,12 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     record = inputs_record(request, plan)
     inputs_hash = hash_inputs(record)
     previous = up_to_date(request, inputs_hash, marker_environments(plan.pairs))
+    from lambdalayer.common import noop_memo
+
+    if previous is None:
+        noop_memo.cancel()  # real work: this run leaves no memo
+    else:
+        noop_memo.confirm()
     if previous is not None:
         return BuildResult(
             artifacts=tuple(
