@@ -13,8 +13,8 @@ from tests.unit.test_architecture import ALLOWED
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-# Everything under these folders is read: source, tests, data files, CI scripts.
-SCANNED = ("lambdalayer", "tests", "bench", ".ci")
+# Everything under these folders is read: source, tests, data files, CI scripts and workflows.
+SCANNED = ("lambdalayer", "tests", "bench", ".ci", ".github", "action")
 # Written so that this file does not match them itself.
 OUTSIDE_DOC = re.compile("DESIGN" + r"\.md")
 ISSUE_NUMBER = re.compile(r"\b[Ii]ssues? ?#?\d+\b")
