@@ -17,15 +17,15 @@ from lambdalayer.common.errors import EXIT_VULNERABLE, Reported
 from lambdalayer.common.units import format_size
 from lambdalayer.pipeline.layer import build_layer
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
-from lambdalayer.proof.verdict import run_notes
+from lambdalayer.proof.result import run_notes
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from lambdalayer.project.builds import BuildOutcome
     from lambdalayer.project.supply_checks import ArtifactSupply
+    from lambdalayer.proof.result import ArtifactProof
     from lambdalayer.proof.runner import ProofReport
-    from lambdalayer.proof.verdict import ArtifactProof
     from lambdalayer.reports.sizing import SizeReport
 
 
@@ -142,7 +142,7 @@ def _proof_lines(artifact: Artifact) -> list[str]:
     if proof is None:
         return []
     if not proof.targets:
-        return [f"  not import-tested: {proof.reason}"]
+        return [f"  not proven: {proof.reason}"]
     covered: dict[str, list[str]] = {}
     for target in proof.targets:
         if target.covered_by:

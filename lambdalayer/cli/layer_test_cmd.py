@@ -146,7 +146,7 @@ def proof_exit_code(reports: Sequence[ProofReport]) -> int:
 
 
 def _run_json(run: TargetRun) -> dict[str, Any]:
-    from lambdalayer.proof.verdict import sandbox_kind
+    from lambdalayer.proof.result import sandbox_kind
 
     handler = run.handler
     return {
@@ -313,7 +313,7 @@ def _print_sandbox(console: Console, sandbox: str) -> None:
     (docs/sandbox-and-limits.md)."""
     from rich.markup import escape
 
-    from lambdalayer.proof.verdict import sandbox_kind, unsandboxed_warning
+    from lambdalayer.proof.result import sandbox_kind, unsandboxed_warning
 
     if sandbox_kind(sandbox) == "none":  # a warning: stderr, with the other diagnostics
         warning = unsandboxed_warning(sandbox).removeprefix("warning: ")

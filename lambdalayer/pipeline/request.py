@@ -18,7 +18,7 @@ from lambdalayer.resolve.requirements import RequirementInputs
 
 if TYPE_CHECKING:
     from lambdalayer.proof.compile import CompileReport
-    from lambdalayer.proof.verdict import ArtifactProof
+    from lambdalayer.proof.result import ArtifactProof
     from lambdalayer.reports.sizing import SizeReport
     from lambdalayer.resolve.sources import IncludedPath, SourceFolder
     from lambdalayer.resolve.uv_project import ProjectLock

@@ -562,7 +562,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
 
 def _collect(target: Target, interpreter: Interpreter, staged: _Staged, answer: BoxedAnswer,
              elapsed: float) -> TargetRun:
-    """The run's verdict from its answer, which the layer's code could have written:
+    """What the run proved, read from its answer, which the layer's code could have written:
     anything malformed, missing or cut short fails the run."""
     parsed = parse_records(answer.stdout)
     crash = _lambda_path(answer.crash or parsed.problem, staged)
@@ -636,7 +636,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
               bytecode_scope: str | None = None, trim_bytecode: bool = True,
               precompile: bool = False, sandbox_required: bool = False) -> ProofReport:
-    """Import-test the layer at `source` (zip or directory) on every target the host can run.
+    """Prove the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
     Targets the host cannot run are "not-run" with a reason; with

@@ -1,4 +1,4 @@
-"""The zip is written while its layer is import-tested, and only swapped into dist/ once
+"""The zip is written while its layer is proven, and only swapped into dist/ once
 the proof passed (pipeline/zips.py).
 
 Local wheels (no network), CPython 3.12 on this host, the proof under bubblewrap (the

@@ -17,7 +17,7 @@ import pytest
 
 from lambdalayer.common.errors import AuditError, ProofFailed
 from lambdalayer.pipeline import stages
-from lambdalayer.proof.verdict import skipped
+from lambdalayer.proof.result import skipped
 
 
 class _Plan:
