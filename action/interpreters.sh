@@ -26,7 +26,7 @@ as_root=()
 [ "$(id -u)" = 0 ] || as_root=(sudo -n)
 
 warn() {
-  echo "::warning title=lambdalayer import proof::$1 With proof: required the build stops (exit 7) for a target it cannot prove; build arm64 layers on an arm64 runner (runs-on: ubuntu-24.04-arm), the fan-out in docs/ci.md, or set proof: best-effort to publish them not import-tested."
+  echo "::warning title=lambdalayer import proof::$1 With proof: required the build stops (exit 7) for a target it cannot prove; build arm64 layers on an arm64 runner (runs-on: ubuntu-24.04-arm), the fan-out in docs/ci.md, or set proof: best-effort to publish them not proven."
 }
 
 plan() {

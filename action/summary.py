@@ -155,7 +155,7 @@ def artifact_lines(artifact: dict[str, Any], releases: list[dict[str, Any]]) -> 
              f"{', '.join(artifact['architectures'])} |",
              f"| size | {size(artifact['size'])} zipped, "
              f"{size(artifact['unzipped_size'])} unzipped |",
-             f"| import test | {proof_cell(artifact.get('import_test'))} |",
+             f"| proof | {proof_cell(artifact.get('import_test'))} |",
              f"| sandbox | {sandbox_cell(artifact)} |"]
     if artifact.get("licences"):
         lines.append(f"| licences | {licences_cell(artifact)} |")

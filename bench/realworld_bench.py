@@ -103,7 +103,7 @@ def audit_failure(layer: Path) -> str | None:
 
 
 def judge(layer: Path, case: Case, env: dict[str, str]) -> tuple[bool, str, float]:
-    """(correct, what, seconds the import test took) for a layer a tool built."""
+    """(correct, what, seconds the proof took) for a layer a tool built."""
     failure = audit_failure(layer)
     if failure is not None:
         return False, f"audit FAIL: {failure}"[:30], 0.0

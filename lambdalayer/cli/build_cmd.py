@@ -15,6 +15,7 @@ from lambdalayer.cli.options import (
     index_options,
     proof_option,
     proof_sandbox_option,
+    target_options,
 )
 from lambdalayer.cli.vulns import build_vuln_options
 
@@ -176,11 +177,8 @@ _SECTIONS = (
               help="Store the bytes of files that links in --source/--include folders and "
                    "local projects lead to outside them (refused by default; /proc, /sys, "
                    "FIFOs and devices always are). See docs/trust.md.")
-@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
-              help="Target runtime, e.g. python3.12. Repeatable. Default: every current "
-                   "runtime (see `lambdalayer runtimes`).")
-@click.option("--arch", "architectures", multiple=True, metavar="ARCH",
-              help="x86_64 or arm64. Repeatable. Default: both.")
+@target_options("Target runtime", "every current runtime (see `lambdalayer runtimes`)",
+                "both", arch_dest="architectures")
 # Output paths are plain paths: project/outputs.py judges them, each with its own message.
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               metavar="DIRECTORY",

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
     from lambdalayer.project.builds import BuildOutcome
     from lambdalayer.project.supply_checks import ArtifactSupply
+    from lambdalayer.proof.result import ArtifactProof
     from lambdalayer.proof.runner import ProofReport
-    from lambdalayer.proof.verdict import ArtifactProof
     from lambdalayer.reports.sizing import SizeReport
 
 
@@ -140,7 +140,7 @@ def _proof_lines(artifact: Artifact) -> list[str]:
     if proof is None:
         return []
     if not proof.targets:
-        return [f"  not import-tested: {proof.reason}"]
+        return [f"  not proven: {proof.reason}"]
     covered: dict[str, list[str]] = {}
     for target in proof.targets:
         if target.covered_by:
@@ -235,7 +235,7 @@ def _run_notes(result: BuildResult) -> list[str]:
     proofs = [artifact.proof for artifact in result.artifacts]
     if all(proof is None for proof in proofs):
         return []
-    from lambdalayer.proof.verdict import run_notes
+    from lambdalayer.proof.result import run_notes
 
     return run_notes(proofs)
 

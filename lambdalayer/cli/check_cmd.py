@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lambdalayer.cli import cli
+from lambdalayer.cli.options import target_options
 from lambdalayer.cli.output import (
     for_people_on_a_terminal,
     human_console,
@@ -31,11 +32,8 @@ _MAX_PATHS = 5
 
 @cli.command("check")
 @click.argument("source", metavar="PATH|ZIP|LAYER_ARN")
-@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
-              help="Lambda runtime to check for (python3.12, ...); repeatable. Default: the "
-                   "runtimes in the manifest beside the zip.")
-@click.option("--arch", "archs", multiple=True, metavar="ARCH",
-              help="x86_64 or arm64; repeatable. Default: the manifest's, else x86_64.")
+@target_options("Lambda runtime to check for", "the runtimes in the manifest beside the zip",
+                "the manifest's, else x86_64")
 @click.option("--allow", "allow", multiple=True, metavar="CODE",
               help="Do not fail on findings with this code (e.g. unverified-system-library); "
                    "repeatable. They are still reported.")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.options import aws_options
+from lambdalayer.cli.options import aws_options, target_options
 from lambdalayer.cli.output import human_console, print_json, tell
 from lambdalayer.common.units import format_size
 
@@ -141,11 +141,8 @@ def _render(diff: LayerDiff) -> None:
 @cli.command("diff")
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
-@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
-              help="Audit sides without a manifest for this runtime (default: the "
-                   "manifest's or the published version's). Repeatable.")
-@click.option("--arch", "archs", multiple=True, metavar="ARCH",
-              help="x86_64 or arm64, with --runtime. Repeatable.")
+@target_options("Runtime to audit sides without a manifest for",
+                "the manifest's or the published version's", "x86_64", arch_needs_runtime=True)
 @click.option("--region", metavar="REGION", help="For ARNs and NAME:VERSION: the region.")
 @aws_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")

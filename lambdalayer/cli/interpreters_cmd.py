@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from lambdalayer.cli import cli
+from lambdalayer.cli.options import json_option, target_options
 from lambdalayer.cli.output import print_json, say, tell
 from lambdalayer.targets.target import Target
 
@@ -26,17 +27,7 @@ def _targets(runtimes: tuple[str, ...], archs: tuple[str, ...]) -> list[Target]:
 
 def _listing_options(command: _F) -> _F:
     """--runtime, --arch and --json: the same on `interpreters` and `interpreters list`."""
-    for option in reversed((
-        click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
-                     help="Only this runtime (e.g. python3.12). Repeatable. Default: all."),
-        click.option("--arch", "archs", multiple=True, metavar="ARCH",
-                     help="Only this architecture (x86_64 or arm64). Repeatable. "
-                          "Default: both."),
-        click.option("--json", "as_json", is_flag=True,
-                     help="Print one JSON document on stdout."),
-    )):
-        command = option(command)
-    return command
+    return target_options("Runtime to list", "all", "both")(json_option(command))
 
 
 @cli.group("interpreters", invoke_without_command=True)
@@ -100,8 +91,7 @@ def _list(runtimes: tuple[str, ...], archs: tuple[str, ...], as_json: bool) -> N
 
 
 @interpreters_command.command("add")
-@click.option("--runtime", required=True, metavar="RUNTIME", help="e.g. python3.13")
-@click.option("--arch", required=True, metavar="ARCH", help="x86_64 or arm64")
+@target_options("Runtime to add a CPython for", required=True)
 @click.option("--from-debian", "suite", metavar="SUITE",
               help="Make a Debian root filesystem holding CPython with mmdebstrap "
                    "(bookworm: 3.11, trixie: 3.13, unstable: 3.14). Default: uv downloads "

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lambdalayer.cli import cli
-from lambdalayer.cli.options import proof_sandbox_option
+from lambdalayer.cli.options import proof_sandbox_option, target_options
 from lambdalayer.cli.output import error_console, human_console, marks, print_json
 from lambdalayer.common.errors import (
     EXIT_OK,
@@ -54,11 +54,8 @@ def _event(raw: str | None) -> Any:
 
 @cli.command("test")
 @click.argument("source", metavar="ZIP|DIR", type=click.Path(path_type=Path))
-@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
-              help="Runtime to test, e.g. python3.11; repeatable. Default: the runtimes in "
-                   "the manifest beside the zip.")
-@click.option("--arch", "archs", multiple=True, metavar="ARCH",
-              help="x86_64 or arm64; repeatable. Default: the manifest's, else x86_64.")
+@target_options("Runtime to test", "the runtimes in the manifest beside the zip",
+                "the manifest's, else x86_64")
 @click.option("--import", "imports", multiple=True, metavar="MODULE",
               help="Module to import; repeatable. Default: the recipe's proof imports, else "
                    "every top-level package in the layer.")
@@ -149,7 +146,7 @@ def proof_exit_code(reports: Sequence[ProofReport]) -> int:
 
 
 def _run_json(run: TargetRun) -> dict[str, Any]:
-    from lambdalayer.proof.verdict import sandbox_kind
+    from lambdalayer.proof.result import sandbox_kind
 
     handler = run.handler
     return {
@@ -316,7 +313,7 @@ def _print_sandbox(console: Console, sandbox: str) -> None:
     (docs/sandbox-and-limits.md)."""
     from rich.markup import escape
 
-    from lambdalayer.proof.verdict import sandbox_kind, unsandboxed_warning
+    from lambdalayer.proof.result import sandbox_kind, unsandboxed_warning
 
     if sandbox_kind(sandbox) == "none":  # a warning: stderr, with the other diagnostics
         warning = unsandboxed_warning(sandbox).removeprefix("warning: ")

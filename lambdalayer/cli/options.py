@@ -25,6 +25,31 @@ def json_option(func: F) -> F:
                         help="Print one JSON document on stdout.")(func)
 
 
+def target_options(purpose: str, runtime_default: str = "", arch_default: str = "", *,
+                   arch_needs_runtime: bool = False, arch_dest: str = "archs",
+                   required: bool = False) -> Callable[[F], F]:
+    """--runtime and --arch: the one declaration of the targets a command works for.
+
+    `purpose` says what the runtime is for ("Runtime to test"); the defaults say what an
+    absent option means to this command. Repeatable (`runtimes`, `arch_dest`: tuples),
+    unless `required`: then each is given once (`runtime`, `arch`: strings). Values are
+    checked where they are used (`Target.parse`), with the same message everywhere.
+    """
+    runtime_help, arch_help = f"{purpose}, e.g. python3.12.", "x86_64 or arm64"
+    arch_help += ", with --runtime." if arch_needs_runtime else "."
+    if not required:
+        runtime_help += f" Repeatable. Default: {runtime_default}."
+        arch_help += f" Repeatable. Default: {arch_default}."
+
+    def decorate(func: F) -> F:
+        func = click.option("--arch", "arch" if required else arch_dest, metavar="ARCH",
+                            multiple=not required, required=required, help=arch_help)(func)
+        return click.option("--runtime", "runtime" if required else "runtimes",
+                            metavar="RUNTIME", multiple=not required, required=required,
+                            help=runtime_help)(func)
+    return decorate
+
+
 def proof_sandbox_option(func: F) -> F:
     """--proof-sandbox auto|required (`build` and `test`; docs/sandbox-and-limits.md)."""
     return click.option(

@@ -40,7 +40,7 @@ def recipes_group(ctx: click.Context, recipes_dir: Path | None, as_json: bool) -
     """List the built-in recipes and yours (from the config's `recipes` or --recipes).
 
     A recipe is a reviewed TOML file: requirements, targets, license, the imports
-    its import test runs, and alternatives. `lambdalayer build NAME` builds one.
+    its proof tries, and alternatives. `lambdalayer build NAME` builds one.
     """
     ctx.obj = recipes_dir
     if ctx.invoked_subcommand is not None:

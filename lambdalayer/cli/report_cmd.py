@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from lambdalayer.cli import cli
+from lambdalayer.cli.options import target_options
 from lambdalayer.cli.output import print_json, say
 from lambdalayer.cli.vulns import vuln_options
 from lambdalayer.common.units import format_size
@@ -17,10 +18,8 @@ from lambdalayer.common.units import format_size
 @click.option("-o", "--output", "output", required=True, metavar="FILE.html",
               type=click.Path(path_type=Path),  # judged by check_report_file
               help="Where to write the page (one file: inline CSS, SVG and JS).")
-@click.option("--runtime", "runtimes", multiple=True, metavar="RUNTIME",
-              help="Audit for this runtime (default: the zip's manifest's). Repeatable.")
-@click.option("--arch", "archs", multiple=True, metavar="ARCH",
-              help="x86_64 or arm64, with --runtime. Repeatable.")
+@target_options("Runtime to audit for", "the zip's manifest's", "x86_64",
+                arch_needs_runtime=True)
 @click.option("--sbom", "sbom", type=click.Path(path_type=Path, dir_okay=False),
               metavar="FILE", help="Also write the zip's CycloneDX SBOM to FILE.")
 @vuln_options

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lambdalayer.owncode.sources import IncludedPath, SourceFolder
     from lambdalayer.owncode.uv_project import ProjectLock
     from lambdalayer.proof.compile import CompileReport
-    from lambdalayer.proof.verdict import ArtifactProof
+    from lambdalayer.proof.result import ArtifactProof
     from lambdalayer.reports.sizing import SizeReport
 
 

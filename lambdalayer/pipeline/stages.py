@@ -788,7 +788,7 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
                                                    site_targets)
     versions = {d.display_name: d.version for dists in site_dirs.values() for d in dists}
     if progress:
-        progress(f"import-testing {layer.name}")
+        progress(f"proving {layer.name}")
     from lambdalayer.shrink.exclude import expand_excludes
 
     excluded = expand_excludes(request.excludes)
@@ -811,11 +811,11 @@ def _prove(request: BuildRequest, layer: _Plan, root: Path,
         what = ("your code or the requirements" if any(
             "(your code (" in failure for failure in proof.failures) else "the requirements")
         hint = (f"Fix {what} (the fix line says what is likely missing), or build "
-                "with --no-proof to skip the import test (the audit still runs).")
+                "with --no-proof to skip the proof (the audit still runs).")
         search = (search_pairs(request, layer.targets, proof.conflicts, root.parent,
                                progress, versions) if proof.conflicts else None)
         if search is not None:
-            hint = (search.advice() + "Or build with --no-proof to skip the import test (the "
+            hint = (search.advice() + "Or build with --no-proof to skip the proof (the "
                     "audit still runs).")
         refusal = ProofFailed(
             f"The layer {layer.name} does not import on its target (the interpreter's own "
@@ -841,7 +841,7 @@ def _require_every_target(name: str, proof: ArtifactProof) -> None:
         hint="Fix: provision an interpreter as the reason says (`lambdalayer interpreters add`, "
              "docs/commands/interpreters.md), or build on a host of the target's architecture "
              "(in CI: an arm64 runner for arm64, the fan-out in docs/ci.md); or give --proof "
-             "best-effort to write the zip with these targets not import-tested.")
+             "best-effort to write the zip with these targets not proven.")
 
 
 def _previous_manifest(manifest_path: Path) -> Manifest | None:

@@ -29,9 +29,9 @@ from packaging.utils import canonicalize_name
 
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.proof.conflicts import Conflict, find_conflict
+from lambdalayer.proof.result import ArtifactProof, ProofStatus, TargetProof, skipped
 from lambdalayer.proof.runner import ProofReport, layer_modules, run_proof
 from lambdalayer.proof.target_run import ImportResult, TargetRun
-from lambdalayer.proof.verdict import ArtifactProof, ProofStatus, TargetProof, skipped
 from lambdalayer.targets.runtime_sdk import RuntimeSdk
 from lambdalayer.targets.target import Target
 
@@ -232,7 +232,7 @@ def prove_layer(root: Path, targets: Sequence[Target],
     `test_imports` (for `build --test-report`) makes each run import what `lambdalayer
     test` of the zip would: these modules when given (the proof imports, which
     `modules` must hold), else every top-level package of the layer, in `test`'s
-    order. The verdict above still judges only `modules`; the runs are kept as
+    order. The proof above still judges only `modules`; the runs are kept as
     `test_runs`, the test report (proof_report_of).
 
     `dependencies` (same shape) are the layer's other distributions: their top levels

@@ -586,7 +586,7 @@ def _place_sdk(staged: _Staged, sdk: RuntimeSdk | None
 
 def _collect(target: Target, interpreter: Interpreter, staged: _Staged, answer: BoxedAnswer,
              elapsed: float) -> TargetRun:
-    """The run's verdict from its answer, which the layer's code could have written:
+    """What the run proved, read from its answer, which the layer's code could have written:
     anything malformed, missing or cut short fails the run."""
     parsed = parse_records(answer.stdout)
     crash = _lambda_path(answer.crash or parsed.problem, staged)
@@ -661,7 +661,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               bytecode_scope: str | None = None, trim_bytecode: bool = True,
               precompile: bool = False, sandbox_required: bool = False,
               runtime_sdk: Mapping[str, RuntimeSdk] | None = None) -> ProofReport:
-    """Import-test the layer at `source` (zip or directory) on every target the host can run.
+    """Prove the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
     Targets the host cannot run are "not-run" with a reason; with

@@ -1,7 +1,7 @@
-"""What one interpreter run of the import test found, per target (runner.py makes these).
+"""What one interpreter run of the proof found, per target (runner.py makes these).
 
 Plain records, kept apart from the runner so that the build's result types
-(verdict.ArtifactProof, held by pipeline/request.py) can carry them without
+(result.ArtifactProof, held by pipeline/request.py) can carry them without
 reaching the runner, the audit or anything else of the pipeline.
 """
 
@@ -43,7 +43,7 @@ class HandlerResult:
 
 @dataclass(frozen=True, kw_only=True)
 class TargetRun:
-    """The import test of one target; `reason` says why it failed as a whole or did not run."""
+    """The proof of one target; `reason` says why it failed as a whole or did not run."""
 
     target: Target
     status: Status

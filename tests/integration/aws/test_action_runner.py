@@ -275,8 +275,8 @@ def proof_cell(artifact: dict[str, Any]) -> str:
     """What the summary must say about an artifact's import proof, from the build's JSON."""
     proof = artifact["import_test"]
     if proof["status"] == "skipped":
-        return f"| import test | skipped: {' '.join(proof['reason'].split())} |"
-    return f"| import test | {proof['status'] if proof['status'] == 'passed' else '**FAILED'}"
+        return f"| proof | skipped: {' '.join(proof['reason'].split())} |"
+    return f"| proof | {proof['status'] if proof['status'] == 'passed' else '**FAILED'}"
 
 
 def sandbox_row(artifact: dict[str, Any]) -> str:
@@ -448,7 +448,7 @@ def test_the_summary_shows_a_failed_proof_and_where(tmp_path: Path) -> None:
                                 "interpreter": None,
                                 "targets": [{"target": "python3.12/arm64", "status": "failed"}]}}
     summary = _summary_of(tmp_path, {"artifacts": [artifact]})
-    assert ("| import test | **FAILED** on python3.12/arm64: No module named 'x._speed' |"
+    assert ("| proof | **FAILED** on python3.12/arm64: No module named 'x._speed' |"
             in summary)
 
 
@@ -693,9 +693,9 @@ def test_proof_best_effort_warns_and_goes_on(
     log = runner.log()
     assert not runner.failed, log
     assert "To provision" not in log  # best-effort provisions nothing
-    assert ("::warning title=lambdalayer import proof::native is not import-tested on "
+    assert ("::warning title=lambdalayer import proof::native is not proven on "
             "python3.12/arm64: no aarch64 CPython 3.12") in log, log
-    assert "| import test | skipped: python3.12/arm64: no aarch64 CPython 3.12" \
+    assert "| proof | skipped: python3.12/arm64: no aarch64 CPython 3.12" \
         in runner.summary.read_text()
 
 

@@ -8,7 +8,6 @@ import http.server
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,15 +59,14 @@ def env(**more: str) -> dict[str, str]:
 
 def test_a_closed_port_is_an_unreachable_index_after_one_quick_retry(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}/simple"
-    started = time.monotonic()
     run = run_cli("build", "x", "-p", "six", "--runtime", "python3.12",
                   "--out", str(tmp_path / "dist"), env={**env(), "UV_INDEX_URL": url})
-    took = time.monotonic() - started
     assert_clean_failure(run, 10)
     assert f"Cannot reach the package index {url}: connection refused" in run.stderr
+    # uv's own count ("failed after 1 retry"): one retry, not uv's default three, which
+    # take 8.8-13.5 s against a closed port.
     assert "tried 2 times" in run.stderr
     assert "Cannot resolve" not in run.stderr
-    assert took < 7, took  # uv's own three retries took 8.8-13.5 s
     assert not (tmp_path / "dist" / "x.zip").exists()
 
 

@@ -21,4 +21,4 @@ def test_python315_builds_and_says_honestly_whether_it_was_imported(tmp_path: Pa
     output = run.stdout + run.stderr
     assert "Unknown runtime" not in output and "does not know it yet" not in output
     if find_python("3.15") is None:
-        assert "not import-tested: no CPython 3.15" in output
+        assert "not proven: no CPython 3.15" in output

@@ -47,7 +47,7 @@ with open(sys.argv[1], "w") as out:
 NEVER = ("boto3", "botocore", "rich", "zipfile", "email.parser", "tempfile",
          "lambdalayer.pipeline.stages", "lambdalayer.resolve.resolver",
          "lambdalayer.owncode.sources", "lambdalayer.proof.runner",
-         "lambdalayer.audit.check", "lambdalayer.proof.verdict")
+         "lambdalayer.audit.check", "lambdalayer.proof.result")
 
 SPECS = ("-p", "llnoop==1.0", "-p", "llnoopdep==2.0; python_version >= '3.11'",
          "-p", "llnoopold==1.0; python_version < '3.11'")

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -338,14 +337,12 @@ def test_an_output_that_cannot_be_written_fails_before_resolving(
     url, seen = index_requests
     for read_only in (_read_only_folder(tmp_path) if "READ-ONLY" in value else [None]):
         path = value.replace("READ-ONLY", str(read_only))
-        started = time.monotonic()
         run = run_cli("build", "tiny", "-p", "tinypkg", "--index-url", url, *TARGET,
                       option, path, cwd=project)
         assert_clean_failure(run, 2)
-        assert time.monotonic() - started < 20
         assert said in run.stderr and option in run.stderr, run.stderr
         assert len(run.stderr.strip().split("\n\n")) <= 2  # one paragraph (and its hint)
-        assert seen == []
+        assert seen == []  # "at once": before the first request, not within N seconds
 
 
 def test_report_o_on_a_read_only_file_system_or_proc_is_a_message(

@@ -60,9 +60,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(("signum", "stage", "delay"), [
     (signal.SIGTERM, "resolving", 0.3),
     (signal.SIGHUP, "auditing", 0.0),
-    # The zip is written while the layer is import-tested (pipeline/zips.py): both are
+    # The zip is written while the layer is proven (pipeline/zips.py): both are
     # under way 0.3 s in.
-    (signal.SIGTERM, "import-testing", 0.3),
+    (signal.SIGTERM, "proving", 0.3),
     (signal.SIGINT, "resolving", 0.3),  # Ctrl-C
 ])
 def test_signal_mid_build_cleans_up(built: Path, tmp_path: Path, signum: int, stage: str,

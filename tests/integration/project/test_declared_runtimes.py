@@ -32,7 +32,7 @@ def project(root: Path, text: str, name: str = "pyproject.toml") -> Path:
 
 
 @pytest.mark.network
-def test_a_declared_runtime_builds_and_says_it_was_not_import_tested(tmp_path: Path) -> None:
+def test_a_declared_runtime_builds_and_says_it_was_not_proven(tmp_path: Path) -> None:
     root = project(tmp_path / "app", PYTHON316)
     run = run_cli("build", "x", "-p", "six", "--runtime", "python3.16", cwd=root)
     assert run.returncode == 0, run.stderr
@@ -43,7 +43,7 @@ def test_a_declared_runtime_builds_and_says_it_was_not_import_tested(tmp_path: P
     output = run.stdout + run.stderr
     assert "Unknown runtime" not in output
     if find_python("3.16") is None:
-        assert "not import-tested: no CPython 3.16" in output
+        assert "not proven: no CPython 3.16" in output
 
 
 @pytest.mark.network

@@ -29,7 +29,7 @@ try:
         time.sleep(0.01)
     print("signal lost", flush=True)
 except KeyboardInterrupt as stop:  # Terminated is one too
-    print(type(stop).__name__, round(time.monotonic() - started, 2), flush=True)
+    print(type(stop).__name__, flush=True)
 """
 
 
@@ -40,8 +40,8 @@ def test_signal_landing_in_del_is_delivered_again(name: str, raised: str) -> Non
                          capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert "Exception ignored" not in run.stderr, run.stderr
-    assert run.stdout.split()[0] == raised, run.stdout + run.stderr
-    assert float(run.stdout.split()[1]) < 1.0  # a moment later, not at the grace time
+    # Raised while the loop still ran (5 s), not lost and not left to the 20 s grace time.
+    assert run.stdout.split() == [raised], run.stdout + run.stderr
 
 
 def _script(body: str) -> subprocess.CompletedProcess[str]:
@@ -95,11 +95,12 @@ def test_waiting_for_children_ends_when_they_are_gone_and_not_before() -> None:
         "interrupt._wait_children_gone(deadline=0.5)  # a live child: the whole deadline\n"
         "print(round(time.monotonic() - started, 1))\n"
         "running.kill()\n"
-        "started = time.monotonic()\n"
-        "interrupt._wait_children_gone(deadline=10)  # killed, not reaped: at once\n"
-        "print(round(time.monotonic() - started, 1))\n")
-    waited_live, waited_killed = map(float, run.stdout.split())
-    assert waited_live >= 0.5 and waited_killed < 2, run.stderr
+        "interrupt._wait_children_gone(deadline=600)  # killed, not reaped: returns\n"
+        "print('returned')\n")
+    # The second wait returns only because the child is gone: its deadline is past the
+    # run's own 60 s timeout, which fails a wait that does not see it.
+    waited_live, returned = run.stdout.split()
+    assert float(waited_live) >= 0.5 and returned == "returned", run.stderr
 
 
 def test_no_frame_is_a_place_that_raises() -> None:
@@ -120,20 +121,20 @@ def test_a_worker_threads_deferred_step_does_not_hold_the_signal_back(name: str)
         "    with interrupt.deferred():\n"
         "        inside.set()\n"
         "        time.sleep(1.5)\n"
+        "        print('worker step ending', flush=True)\n"
         "    print('worker step whole', flush=True)\n"
         "thread = threading.Thread(target=worker)\n"
         "thread.start()\n"
         "inside.wait()\n"
-        "started = time.monotonic()\n"
         "try:\n"
         f"    os.kill(os.getpid(), signal.{name})\n"
         "    time.sleep(5)\n"
         "    print('signal lost', flush=True)\n"
         "except KeyboardInterrupt:\n"
-        "    print('main stopped', round(time.monotonic() - started, 1), flush=True)\n"
+        "    print('main stopped', flush=True)\n"
         "thread.join()\n")
-    lines = run.stdout.splitlines()
-    assert lines[0].startswith("main stopped"), run.stdout + run.stderr
-    assert float(lines[0].split()[2]) < 1.0
-    assert lines[1] == "worker step whole"  # the worker's own step is never cut
+    # Order, not seconds: the main thread stopped while the worker's step still ran,
+    # and that step was never cut.
+    assert run.stdout.splitlines() == ["main stopped", "worker step ending",
+                                       "worker step whole"], run.stdout + run.stderr
     assert "Traceback" not in run.stderr and "Exception" not in run.stderr

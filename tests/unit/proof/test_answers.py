@@ -133,12 +133,28 @@ def test_stderr_keeps_its_tail_only(tmp_path: Path) -> None:
 def test_one_deadline_for_the_whole_run_and_its_children(tmp_path: Path) -> None:
     """A run that forks a child holding the pipes and never ends is killed at the deadline,
     its process group too: the read does not wait for the child."""
-    started = time.monotonic()
     answer = run_boxed(_python(
-        "import os, time\nif os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\n"
-        "time.sleep(60)\n"), cwd=tmp_path, env={}, timeout=2)
+        "import os, time\nchild = os.fork()\nif child == 0:\n    time.sleep(60)\n"
+        "    open('child finished', 'w').close()\n    os._exit(0)\n"
+        "open('child', 'w').write(str(child))\ntime.sleep(60)\n"),
+        cwd=tmp_path, env={}, timeout=2)
     assert answer.crash == "timed out after 2 s"
-    assert time.monotonic() - started < 10
+    # Order, not seconds: the answer came back before the child's sleep was over...
+    assert not (tmp_path / "child finished").exists()
+    # ...and the child went with its group (gone, or a zombie until init reaps it; the
+    # 30 s are only for a child that was never killed).
+    stat = Path(f"/proc/{int((tmp_path / 'child').read_text())}/stat")
+    ends = time.monotonic() + 30
+    while _alive(stat):
+        assert time.monotonic() < ends, "the run's child outlived its deadline"
+        time.sleep(0.01)
+
+
+def _alive(stat: Path) -> bool:
+    try:
+        return stat.read_text().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def test_a_signal_is_named(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ class TargetProof:
     def line(self) -> str:
         """One line for the summary, e.g. "python3.11/arm64: imported under qemu-aarch64 …"."""
         if self.status == "skipped":
-            return f"{self.target}: not import-tested: {self.reason}"
+            return f"{self.target}: not proven: {self.reason}"
         if self.covered_by:
             return f"{self.target}: same files as {self.covered_by} (pure Python), {self.status}"
         under = "natively" if self.how == "native" else f"under {self.how}"

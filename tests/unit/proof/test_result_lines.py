@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdalayer.proof.verdict import (
+from lambdalayer.proof.result import (
     ArtifactProof,
     TargetProof,
     glibc_note,
