@@ -98,21 +98,18 @@ def add_own_code(layout: Layout, root: Path, site_dirs: SiteDirs) -> None:
         rewrite_records(site)
 
 
-def measure_layer(layout: Layout, root: Path, site_dirs: SiteDirs,
+def measure_layer(layout: Layout, name: str, root: Path, site_dirs: SiteDirs,
+                  site_targets: dict[Path, Target],
                   reductions: tuple[tuple[str, int], ...]) -> SizeReport:
-    """The layer's unzipped sizes, per package and for your own code."""
-    return measure(root, site_dirs, reductions=reductions,
-                   own=own_code_files(layout.sources, layout.includes, root, site_dirs))
-
-
-def check_size(layout: Layout, name: str, root: Path, site_dirs: SiteDirs,
-               site_targets: dict[Path, Target], sizes: SizeReport) -> None:
-    """AuditError when the layer is over Lambda's unzipped limit, with what the size
-    options would save."""
+    """The layer's unzipped sizes, per package and for your own code; AuditError when
+    it is over Lambda's unzipped limit, with what the size options would save."""
+    sizes = measure(root, site_dirs, reductions=reductions,
+                    own=own_code_files(layout.sources, layout.includes, root, site_dirs))
     if sizes.total > UNZIPPED_LIMIT:
         raise _size_error(name, sizes, estimate_savings(
             root, site_dirs, site_targets, layout.inputs.all_requirements,
             slim_patterns=layout.shrink.slim_patterns))
+    return sizes
 
 
 def _size_error(name: str, sizes: SizeReport, savings: SavingsEstimate) -> AuditError:

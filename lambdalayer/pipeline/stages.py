@@ -3,7 +3,8 @@
     resolve      resolving.resolve_all      requirements -> one LayerPlan per artifact
     install      layout.install             each resolution laid out in the layer's tree
     shrink       layout.shrink              --exclude, --slim, --strip
-    own code     layout.add_own_code        --source, --include; then the size check
+    own code     layout.add_own_code        --source, --include
+    size         layout.measure_layer       refused over Lambda's unzipped limit
     audit        auditing.audit             ELF files and licences judged
     proof        proving.prove              imported on each target (the zip written
                                             beside it when the proof is boxed: zips.py)
@@ -11,10 +12,9 @@
     artifacts    artifacts.write_artifacts  zip + SBOM + manifest swapped into dist/
 
 The request is read once (settings.split_request): each stage takes only its own
-settings. Outputs: one `NAME.zip` for pure Python (one `python/` tree, or one
-site-packages tree per runtime when markers differ), one zip per architecture for
-native code (`NAME-ARCH.zip` when there are several). Nothing is written to the output
-directory until every artifact has passed the size check, the audit and the proof.
+settings. Outputs: one `NAME.zip` for pure Python (one site-packages tree per runtime
+when markers differ), one per architecture for native code (`NAME-ARCH.zip` when there
+are several). No zip is swapped into the output folder before every layer passed its proof.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
 from lambdalayer.pipeline.artifacts import StagedLayer, write_artifacts
 from lambdalayer.pipeline.auditing import audit, confirm_closure
-from lambdalayer.pipeline.layout import add_own_code, check_size, install, measure_layer, shrink
+from lambdalayer.pipeline.layout import add_own_code, install, measure_layer, shrink
 from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.proving import PinsFound, prove, zip_beside_proof
 from lambdalayer.pipeline.request import BuildRequest, BuildResult
@@ -225,8 +225,8 @@ def _prepare(settings: StageSettings, item: StagedLayer, clock: _Clock,
         item.site_dirs = shrunk.site_dirs
         item.warnings.extend(shrunk.warnings)
         add_own_code(layout, root, item.site_dirs)
-        item.sizes = measure_layer(layout, root, item.site_dirs, shrunk.reductions)
-    check_size(layout, layer.name, root, item.site_dirs, item.site_targets, item.sizes)
+        item.sizes = measure_layer(layout, layer.name, root, item.site_dirs,
+                                   item.site_targets, shrunk.reductions)
     if progress:
         progress(f"auditing {layer.name}")
     with clock.stage("audit"):

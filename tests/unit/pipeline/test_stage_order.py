@@ -22,7 +22,7 @@ from lambdalayer.reports.sizing import SizeReport
 from lambdalayer.resolve.requirements import RequirementInputs
 from lambdalayer.shrink.apply import ShrinkResult
 
-ORDER = ["resolve", "install", "shrink", "own code", "measure", "size check", "audit",
+ORDER = ["resolve", "install", "shrink", "own code", "size", "audit",
          "zip begun", "proof", "audit again", "artifacts"]
 
 
@@ -58,9 +58,8 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(stages, "shrink", stage("shrink", ShrinkResult(
         site_dirs={}, reductions=(), warnings=())))
     monkeypatch.setattr(stages, "add_own_code", stage("own code"))
-    monkeypatch.setattr(stages, "measure_layer", stage("measure", SizeReport(
+    monkeypatch.setattr(stages, "measure_layer", stage("size", SizeReport(
         total=0, packages=(), largest_files=())))
-    monkeypatch.setattr(stages, "check_size", stage("size check"))
     monkeypatch.setattr(stages, "audit", stage("audit", Audited(findings=[],
                                                                 allow=frozenset())))
     monkeypatch.setattr(stages, "zip_beside_proof", lambda proving: True)
@@ -85,7 +84,7 @@ def test_the_docstring_lists_the_stages_in_that_order() -> None:
     """The table a reader learns the order from names the functions the loop calls."""
     doc = stages.__doc__ or ""
     named = ["resolving.resolve_all", "layout.install", "layout.shrink",
-             "layout.add_own_code", "auditing.audit", "proving.prove",
+             "layout.add_own_code", "layout.measure_layer", "auditing.audit", "proving.prove",
              "auditing.confirm_closure", "artifacts.write_artifacts"]
     positions = [doc.index(name) for name in named]
     assert positions == sorted(positions)
