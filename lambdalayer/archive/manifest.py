@@ -208,7 +208,7 @@ def manifest_lock(path: Path) -> Iterator[None]:
 
 def artifact_manifest_paths(out_dir: Path, name: str) -> list[Path]:
     """Where `build` puts the manifests of layer `name`: NAME.json, or NAME-ARCH.json per
-    architecture for native layers (pipeline/stages.py names the zips the same way)."""
+    architecture for native layers (pipeline/resolving.py names the zips the same way)."""
     return [out_dir / f"{name}.json", out_dir / f"{name}-x86_64.json",
             out_dir / f"{name}-arm64.json"]
 

@@ -19,7 +19,7 @@ def prove_artifacts(artifacts: Sequence[Artifact], *, configured: ConfiguredInte
     `sandbox_required`: as run_proof's (`--proof-sandbox required`).
 
     A zip this build just proved is not imported again: its proof ran exactly these
-    imports on the tree the zip holds (pipeline._prove), and those runs are the report.
+    imports on the tree the zip holds (pipeline/proving.prove), and those runs are the report.
     """
     from lambdalayer.proof.prove import proof_report_of
     from lambdalayer.proof.runner import run_proof

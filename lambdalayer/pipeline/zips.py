@@ -2,7 +2,7 @@
 
 The proof is CPU-bound in interpreter processes and the zip mostly reads, hashes and
 copies; side by side they take about the longer of the two instead of the sum. The
-zip is only swapped into place (pipeline/stages.py) after the proof passed, so dist/
+zip is only swapped into place (pipeline/artifacts.py) after the proof passed, so dist/
 never holds an unproven layer. It is written beside the proof only when the proof
 cannot write into the tree (bubblewrap makes every host file read-only to it,
 proof/sandbox.py); otherwise layer code run by the proof could change a file while it

@@ -12,7 +12,7 @@ when its main module imports; a failing secondary module of a distribution
 whose main module imported is a warning (typically it needs an optional extra
 the user did not ask for). Targets this host cannot run are "skipped" with the
 reason; the audit has already gated them. Nothing here prints or raises for a
-failed import: the caller decides (pipeline/stages.py raises ProofFailed). With
+failed import: the caller decides (pipeline/proving.py raises ProofFailed). With
 `build --test-report` the runs also import what `lambdalayer test` would, and serve
 as its report, so the layer is imported once per target.
 """

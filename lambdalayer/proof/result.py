@@ -47,7 +47,7 @@ class TargetProof:
     covered_by: str | None = None
     sandbox: str | None = None  # "sandboxed (bwrap: …)" or "NOT sandboxed (why)"
     # The layer's ELF files the imports mapped (TargetRun.mapped): they confirm the
-    # audit's static import closure (pipeline/stages.py).
+    # audit's static import closure (pipeline/auditing.py).
     mapped: tuple[str, ...] | None = None
     # Modules not tried here: what they import was left out with --exclude for the
     # runtime to provide, and this interpreter has no copy of the runtime's.

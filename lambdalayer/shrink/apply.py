@@ -1,7 +1,7 @@
 """Apply the size options to a laid-out layer: `--exclude`, then `--slim`, then `--strip`.
 
 In that order so that nothing is stripped only to be deleted. The audit and the
-size check run after this (pipeline/stages.py), on what is actually shipped.
+size check run after this (pipeline/layout.py), on what is actually shipped.
 """
 
 from __future__ import annotations

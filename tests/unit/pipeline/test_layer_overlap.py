@@ -11,12 +11,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from lambdalayer.common.errors import AuditError, ProofFailed
 from lambdalayer.pipeline import stages
+from lambdalayer.pipeline.artifacts import StagedLayer
 from lambdalayer.proof.result import skipped
 
 
@@ -26,8 +28,8 @@ class _Plan:
         self.targets: list[Any] = []
 
 
-def _layers(count: int, tmp_path: Path) -> list[stages._Layer]:
-    return [stages._Layer(plan=_Plan(f"layer{n}"), root=tmp_path / f"layer-{n}")  # type: ignore[arg-type]
+def _layers(count: int, tmp_path: Path) -> list[StagedLayer]:
+    return [StagedLayer(plan=_Plan(f"layer{n}"), root=tmp_path / f"layer-{n}")  # type: ignore[arg-type]
             for n in range(count)]
 
 
@@ -55,13 +57,13 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> StandIns:
 
     behaviour: dict[str, Any] = {}
 
-    def prepare(request: Any, item: stages._Layer, *args: Any) -> None:
+    def prepare(settings: Any, item: StagedLayer, *args: Any) -> None:
         note(f"prepare {item.plan.name}")
         failure = behaviour.get(f"prepare {item.plan.name}")
         if failure is not None:
             raise failure
 
-    def prove(request: Any, plan: _Plan, *args: Any, alone: bool = False) -> Any:
+    def prove(proving: Any, plan: _Plan, *args: Any, alone: bool = False) -> Any:
         note(f"prove {plan.name} begins" + (" alone" if alone else ""))
         awaited = behaviour.get(f"await {plan.name}")
         if awaited is None:
@@ -76,19 +78,19 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> StandIns:
             raise failure
         return skipped("stand-in")
 
-    def finish(request: Any, item: stages._Layer, proof: Any, clock: Any) -> None:
+    def finish(settings: Any, item: StagedLayer, proof: Any, clock: Any) -> None:
         item.proof = proof
 
     monkeypatch.setattr(stages, "_prepare", prepare)
-    monkeypatch.setattr(stages, "_prove", prove)
+    monkeypatch.setattr(stages, "prove", prove)
     monkeypatch.setattr(stages, "_finish", finish)
     return StandIns(events=log, behaviour=behaviour)
 
 
-def _run(layers: list[stages._Layer]) -> list[tuple[Any, ...]]:
+def _run(layers: list[StagedLayer]) -> list[tuple[Any, ...]]:
     """Each layer as the zip stage gets it: (plan, proof), in the list's order."""
-    stages._stage_all(None, layers, stages._Clock(), {}, None,  # type: ignore[arg-type]
-                      False, None)
+    settings = SimpleNamespace(proving=None)
+    stages._stage_all(settings, layers, stages._Clock(), {}, None, None)  # type: ignore[arg-type]
     return [(item.plan, item.proof) for item in layers if item.proof is not None]
 
 
@@ -139,13 +141,13 @@ def test_one_layer_is_proven_in_the_main_thread(stand_ins: StandIns, tmp_path: P
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """...and told it is alone: its proof may compile on the spare core."""
     threads: list[str] = []
-    original = stages._prove
+    original = stages.prove
 
     def prove(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(stages, "_prove", prove)
+    monkeypatch.setattr(stages, "prove", prove)
     _run(_layers(1, tmp_path))
     assert threads == ["MainThread"]
     assert stand_ins.events[-2:] == ["prove layer0 begins alone", "prove layer0 ends"]
