@@ -243,22 +243,30 @@ def _signature(body: bytes) -> str | None:
     return None if mac is None else mac.hex()
 
 
+def _racy(states: dict[str, list[Any] | None]) -> bool:
+    """A file among `states` changed too recently to trust its times."""
+    newest = max((s[1] for s in states.values() if s and s[0] != "folder"), default=0)
+    return bool(newest / 1e9 > time.time() - _RACY_SECONDS)
+
+
 def _write(recording: _Recording) -> None:
     from pathlib import Path
 
     from lambdalayer.common.cache import NOOP_MEMO_DIR, cache_root, ensure_root
 
-    # The cache's folder, its secret and the memos' folder first: made afterwards, they
-    # would change what this memo recorded of the cache.
+    watched = _watched(recording.paths)
+    if _racy({path: _state(path) for path in watched}):
+        return
+    # The cache's folder, its secret and the memos' folder before the states are kept:
+    # made afterwards, they would change what this memo recorded of the cache.
     root = Path(cache_root())
     ensure_root(root)
     (root / NOOP_MEMO_DIR).mkdir(mode=0o700, exist_ok=True)
     if _signature(b"") is None:
         return
-    states = {path: _state(path) for path in _watched(recording.paths)}
-    newest = max((s[1] for s in states.values() if s and s[0] != "folder"), default=0)
-    if newest / 1e9 > time.time() - _RACY_SECONDS:
-        return  # changed too recently to trust its times
+    states = {path: _state(path) for path in watched}
+    if _racy(states):
+        return
     body = json.dumps({"output": recording.output, "states": states}).encode()
     signature = _signature(body)
     if signature is None:
