@@ -10,14 +10,16 @@ common/errors.py defines the exit code of every failure. docs/architecture.md
 has the map.
 """
 
-from pathlib import Path as _Path
+import os as _os
 
 
 def _read_version() -> str:
     """The version hatch-vcs wrote at build or install time, from the git tag
-    (pyproject.toml); 0.0.0 for a source tree that was never built."""
+    (pyproject.toml); 0.0.0 for a source tree that was never built. (os.path, not
+    pathlib: every command, an answered rebuild too, starts here.)"""
     try:
-        return (_Path(__file__).parent / "VERSION").read_text("ascii").strip() or "0.0.0"
+        with open(_os.path.join(_os.path.dirname(__file__), "VERSION"), encoding="ascii") as f:
+            return f.read().strip() or "0.0.0"
     except OSError:
         return "0.0.0"
 

@@ -10,11 +10,13 @@ its documented exit code in `main()`, the one catch point.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
 
-from lambdalayer.common.errors import EXIT_USAGE, LambdaLayerError, Reported
-
+# Not typing's: an unchanged rebuild answered from its memo imports none of typing, the
+# errors or click (main); mypy reads a TYPE_CHECKING of our own the same way.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from lambdalayer.cli.group import COMMANDS, cli
 
 __all__ = ["COMMANDS", "cli", "main"]
@@ -37,17 +39,23 @@ def __getattr__(name: str) -> Any:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run `cli` and map failures to exit codes."""
     from lambdalayer.cli import pipes
-    from lambdalayer.common import interrupt, noop_memo
 
     args = sys.argv[1:] if argv is None else argv
     pipes.guard()  # a reader that closes the pipe stops our output, not the work
-    if noop_memo.replay(args):  # an unchanged rebuild, answered without the build
-        sys.exit(0)
-    noop_memo.start(args)
+    memo = args[:1] == ["build"]
+    if memo:
+        from lambdalayer.common import noop_memo
+
+        if noop_memo.replay(args):  # an unchanged rebuild, answered without the build
+            sys.exit(0)
+        noop_memo.start(args)
+    from lambdalayer.common import interrupt
+
     try:
         interrupt.install()  # inside: a signal right after it is ours to report
         status = _run(args)
-        noop_memo.finish(status)
+        if memo:
+            noop_memo.finish(status)
         # The command is over: a signal from here on (in an exit handler) changes nothing.
         interrupt.finishing()
     except interrupt.Terminated as stop:  # arrived while a failure was being reported
@@ -66,6 +74,7 @@ def _run(args: list[str]) -> int:
     from lambdalayer.cli import pipes
     from lambdalayer.cli.group import cli
     from lambdalayer.common import interrupt
+    from lambdalayer.common.errors import EXIT_USAGE, LambdaLayerError, Reported
 
     want_json = "--json" in args
     if want_json:

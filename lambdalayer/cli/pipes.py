@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # typing is not imported on the way to an answered rebuild
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 _broken = False
 

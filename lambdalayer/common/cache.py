@@ -70,7 +70,7 @@ WHEELS_DIR = "wheels"
 # (resolve/runtime_sdk.py): one folder per Python, architecture and boto3 release.
 RUNTIME_SDK_DIR = "runtime-sdk"
 # Memos of up-to-date builds, answered without loading the build (common/noop_memo.py).
-NOOP_MEMO_DIR = "noop"
+NOOP_MEMO_DIR = "noop"  # noop_memo.NOOP_MEMO_DIR: it reads the cache without this module
 
 
 def wheels_folder(folder: Path) -> None:

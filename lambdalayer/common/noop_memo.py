@@ -27,17 +27,28 @@ What makes a memo sound:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
 import json
 import os
 import stat
 import sys
 import time
-from typing import Any
+
+# Not typing's, nor hashlib's or hmac's: an answered rebuild loads none of them (they
+# cost more than the rest of the answer); mypy reads a TYPE_CHECKING of our own alike.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+try:  # CPython's own SHA-256 (hashlib's is OpenSSL's, slower to load)
+    from _sha2 import sha256 as _sha256  # type: ignore[import-not-found]  # 3.12 on
+except ImportError:  # pragma: no cover - before 3.12, or built without it
+    try:
+        from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+    except ImportError:
+        from hashlib import sha256 as _sha256  # type: ignore[assignment,unused-ignore]
 
 _RACY_SECONDS = 2.0
+NOOP_MEMO_DIR = "noop"  # in the cache (common/cache.py lists it as its own)
+SECRET = ".lambdalayer-cache-secret"  # common/cache.SECRET (tests hold the two equal)
 _FORMAT = 1
 _IGNORED_ENV = frozenset({"_", "OLDPWD"})
 # What the configuration lookups look for in the working directory and each ancestor.
@@ -130,8 +141,10 @@ def finish(status: int) -> None:
     recording, _recording = _recording, None  # what the memo's writing reads is not in it
     if recording is None or status != 0 or recording.cancelled or not recording.confirmed:
         return
-    with contextlib.suppress(OSError, ValueError):
+    try:
         _write(recording)
+    except (OSError, ValueError):
+        return  # a memo must never fail the build
 
 
 def replay(args: list[str]) -> bool:
@@ -151,10 +164,9 @@ def replay(args: list[str]) -> bool:
 
 
 def _applies(args: list[str]) -> bool:
-    from lambdalayer.common.cache import max_size
-
-    return (args[:1] == ["build"] and "--force" not in args
-            and not os.environ.get("LAMBDALAYER_NO_MEMO") and max_size() > 0)
+    # The cache's cap is in the key (the environment): a cache turned off writes no memo.
+    return not (args[:1] != ["build"] or "--force" in args
+                or os.environ.get("LAMBDALAYER_NO_MEMO"))
 
 
 def _package_files() -> list[tuple[str, int, int]]:
@@ -181,7 +193,7 @@ def _key(args: list[str]) -> str:
     material = json.dumps([_FORMAT, args, os.getcwd(), env,
                            time.strftime("%Y-%m-%d", time.gmtime()), sys.executable,
                            ttys, width, _package_files()])
-    return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
+    return str(_sha256(material.encode("utf-8", "surrogateescape")).hexdigest())
 
 
 def _state(path: str) -> list[Any] | None:
@@ -228,19 +240,39 @@ def _watched(paths: set[str]) -> list[str]:
     return sorted(watched)
 
 
-def _memo_path(key: str) -> str:
-    from lambdalayer.common.cache import NOOP_MEMO_DIR, cache_root
+def _cache_root() -> str:
+    """common/cache.cache_root, as text (pathlib costs an answered rebuild 10 ms)."""
+    explicit = os.environ.get("LAMBDALAYER_CACHE_DIR")
+    if explicit:
+        return os.path.expanduser(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return os.path.join(os.path.expanduser(xdg) if xdg else os.path.expanduser("~/.cache"),
+                        "lambdalayer")
 
-    return os.path.join(cache_root(), NOOP_MEMO_DIR, f"{key}.json")
+
+def _memo_path(key: str) -> str:
+    return os.path.join(_cache_root(), NOOP_MEMO_DIR, f"{key}.json")
+
+
+def _hmac(key: bytes, message: bytes) -> str:
+    """HMAC-SHA256 (RFC 2104), hex: what common/cache.sign computes with hmac."""
+    key = key.ljust(64, b"\0")
+    inner = _sha256(bytes(b ^ 0x36 for b in key) + message).digest()
+    return str(_sha256(bytes(b ^ 0x5C for b in key) + inner).hexdigest())
 
 
 def _signature(body: bytes) -> str | None:
-    from pathlib import Path
-
-    from lambdalayer.common.cache import cache_root, sign
-
-    mac = sign(Path(cache_root()), body)
-    return None if mac is None else mac.hex()
+    """The memo's signature under the cache's secret (common/cache.SECRET, read as
+    cache.sign reads it); None when there is no secret."""
+    path = os.path.join(_cache_root(), SECRET)
+    try:
+        if os.path.islink(path):
+            return None
+        with open(path, "rb") as handle:
+            secret = handle.read(33)
+    except OSError:
+        return None
+    return _hmac(secret, body) if len(secret) == 32 else None
 
 
 def _racy(states: dict[str, list[Any] | None]) -> bool:
@@ -252,8 +284,10 @@ def _racy(states: dict[str, list[Any] | None]) -> bool:
 def _write(recording: _Recording) -> None:
     from pathlib import Path
 
-    from lambdalayer.common.cache import NOOP_MEMO_DIR, cache_root, ensure_root
+    from lambdalayer.common.cache import cache_root, ensure_root, max_size, sign
 
+    if max_size() <= 0:
+        return
     watched = _watched(recording.paths)
     if _racy({path: _state(path) for path in watched}):
         return
@@ -262,7 +296,7 @@ def _write(recording: _Recording) -> None:
     root = Path(cache_root())
     ensure_root(root)
     (root / NOOP_MEMO_DIR).mkdir(mode=0o700, exist_ok=True)
-    if _signature(b"") is None:
+    if sign(root, b"") is None:  # makes the secret when there is none
         return
     states = {path: _state(path) for path in watched}
     if _racy(states):
@@ -286,7 +320,7 @@ def _read(key: str) -> dict[str, Any] | None:
         stored = json.load(handle)
     body = stored["body"].encode()
     expected = _signature(body)
-    if expected is None or not hmac.compare_digest(expected, str(stored["signature"])):
+    if expected is None or expected != str(stored["signature"]):
         return None
     memo: dict[str, Any] = json.loads(body)
     for watched, state in memo["states"].items():
