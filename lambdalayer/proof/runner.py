@@ -635,7 +635,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               pass_env: Sequence[str] = (),
               configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
               bytecode_scope: str | None = None, trim_bytecode: bool = True,
-              precompile: bool = False, sandbox_required: bool = False) -> ProofReport:
+              precompile: bool = False, sandbox_required: bool = False,
+              native: bool | None = None) -> ProofReport:
     """Import-test the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -648,7 +649,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     running several run_proof side by side trims once itself). `precompile`: a core is
     spare, so a first run on a native interpreter may fill that cache beside the import
     (_start_precompile). Every run is boxed (proof/sandbox.py); `sandbox_required`
-    refuses to run unboxed.
+    refuses to run unboxed. `native`: whether the layer holds native code, when the caller
+    already knows (has_native_code walks the whole tree of a pure-Python layer).
     Raises UsageError for a source that is not a layer, SandboxUnavailable when a box
     is required or named and cannot be made (before anything runs).
     """
@@ -658,7 +660,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     sandbox = (find_sandbox(required=sandbox_required) if platform.system() == "Linux"
                else Sandbox(kind="none", reason=f"this host runs {platform.system()}"))
     with _staged(source, function.code if function else None, sandbox.boxed) as staged:
-        native = has_native_code(staged.opt)
+        if native is None:
+            native = has_native_code(staged.opt)
         done: dict[tuple[str, str], TargetRun] = {}
         for target in targets:
             key = (target.runtime.name, target.arch if native else "")
