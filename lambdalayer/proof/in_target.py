@@ -193,16 +193,13 @@ def _store(path: str, data: bytes) -> None:
 def _cache_bytecode(directory: str, roots: list[str]) -> None:
     """Compile each layer module once per interpreter instead of once per run.
 
-    -B still keeps CPython from writing into the layer (Lambda's /opt is
-    read-only). A module under `roots` that has no bytecode of its own in the
-    layer is compiled from its source as before, and the code object kept in
-    `directory` under the SHA-256 of the source bytes: the next run with the
-    same source (whatever its path or mtime, both new on every build) reads it
-    back instead of compiling (this run only reads the cache: what it compiles is named
-    in _MISSES for the precompile run to keep). The module's code is the same either
-    way; its co_filename is set to the file being imported, as CPython does for a pyc.
-    A module with its own pyc in the layer is loaded by CPython exactly as
-    Lambda would, from that pyc when it is valid.
+    -B still keeps CPython from writing into the layer (Lambda's /opt is read-only). A
+    module under `roots` without bytecode of its own in the layer is read from
+    `directory` under the SHA-256 of its source (whatever its path or mtime, both new on
+    every build), else compiled as before and named in _MISSES for the precompile run to
+    keep (this run only reads the cache). Its code is the same either way, co_filename
+    set to the file imported, as CPython does for a pyc. A module with its own pyc in
+    the layer is loaded by CPython exactly as Lambda would, from that pyc when valid.
     """
     import _imp
     import marshal
@@ -214,7 +211,6 @@ def _cache_bytecode(directory: str, roots: list[str]) -> None:
     tag: str | None = getattr(sys.implementation, "cache_tag", None)
     if tag is None:  # an implementation without bytecode files: nothing to keep
         return
-
     if TYPE_CHECKING:
         from importlib.machinery import SourceFileLoader
     else:
