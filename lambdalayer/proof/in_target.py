@@ -8,8 +8,9 @@ Input: argv[1] is the config (marshal data in base64, runner.config_argument; JS
 is read too): {"paths": [...], "imports": [...],
 "handler": "module.func" | null, "event": ... | null, "invoke": bool,
 "bytecode": DIR | null, "layer": [DIR, ...]}; or {"precompile": [DIR, ...],
-"files": [FILE, ...] | null, "bytecode": DIR, "stop": FILE}, which only fills the
-bytecode cache (_precompile) and says how much it stored.
+"files": [FILE, ...] | null, "bytecode": DIR, "stop": FILE, "script": TEXT | null},
+which only fills the bytecode cache (_precompile; with "script", this script's own
+code, _keep_script) and says how much it stored.
 Output: one JSON object per line on the original stdout, written and flushed as each
 step starts and ends, so a crash (a segfaulting extension) still names the import
 that caused it. Before anything is imported, stdout (fd 1) is pointed at stderr, so
@@ -310,6 +311,25 @@ def _precompile(directory: str, roots: list[str], stop: str,
         _store(cached, magic + (1).to_bytes(4, "little") + digest[:8] + marshal.dumps(code))
 
 
+def _keep_script(directory: str, source: str) -> None:
+    """Keep this script's own code (`source`, as runner passes it with -c, so compiled as
+    "<string>") in the cache under the SHA-256 of its UTF-8 text (proof/script.py)."""
+    import marshal
+    import os
+
+    tag: str | None = getattr(sys.implementation, "cache_tag", None)
+    if tag is None:
+        return
+    data = source.encode("utf-8")
+    digest = _sha256()(data).digest()
+    name = digest.hex()
+    cached = os.path.join(directory, name[:2], f"{name}.{tag}.pyc")
+    if not os.path.exists(cached):
+        code = compile(source, "<string>", "exec", dont_inherit=True)
+        _store(cached, _machinery().MAGIC_NUMBER + (1).to_bytes(4, "little") + digest[:8]
+               + marshal.dumps(code))
+
+
 def _mapped(roots: list[str]) -> list[str] | None:
     """The ELF files under `roots` (the layer's directory, as given and resolved) that
     this process has mapped, relative to the root: what the dynamic loader actually
@@ -367,6 +387,8 @@ def main() -> None:
     out = _results()
     if config.get("precompile"):
         try:
+            if config.get("script"):
+                _keep_script(config["bytecode"], config["script"])
             _precompile(config["bytecode"], config["precompile"], config["stop"],
                         config.get("files"))
         finally:

@@ -42,6 +42,7 @@ from lambdalayer.interpreters.find import (
     host_machine,
     missing_reason,
 )
+from lambdalayer.proof import script
 from lambdalayer.proof.answers import (
     BoxedAnswer,
     finish_boxed,
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
-_RUNNER = Path(__file__).with_name("in_target.py")
 _SKIPPED_TOP = frozenset({"__pycache__", "bin", "lib", "include", "share"})
 DEFAULT_TIMEOUT = 120.0
 
@@ -443,16 +443,6 @@ _STOP_FILE = "stop"
 _MAX_MISSES = 50_000  # sources one run may name for compiling afterwards
 
 
-def config_argument(config: dict[str, Any]) -> str:
-    """`config` as in_target.py reads it: marshal data in base64, so the script needs
-    no json module (whose import costs a run under qemu 0.1 s). Plain data only (what
-    JSON holds), which every CPython 3 reads alike."""
-    import base64
-    import marshal
-
-    return base64.b64encode(marshal.dumps(config, 4)).decode("ascii")
-
-
 @dataclass(frozen=True, kw_only=True)
 class _Box:
     """One target's run: the sandbox, its view, the command's environment."""
@@ -463,12 +453,13 @@ class _Box:
     env: dict[str, str]
     library_path: list[str]
     network: bool = False
+    bytecode: str | None = None  # the proof's bytecode cache, which may hold the script's
 
     def command(self, config: dict[str, Any], *, writable: tuple[Path, ...] = (),
                 readable: tuple[Path, ...] = ()) -> list[str]:
         argv = self.interpreter.launch.argv(
             self.interpreter.path,
-            ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"), config_argument(config)],
+            script.arguments(config, self.bytecode, self.interpreter.version),
             self.library_path)
         emulated = self.interpreter.launch.kind in ("qemu", "binfmt")
         view = View(layer=tuple(self.staged.binds),
@@ -483,11 +474,14 @@ def _start_precompile(box: _Box, version: str, bytecode: str,
                       files: list[str] | None = None) -> tuple[Popen[bytes], Path] | None:
     """A run of the target's CPython that fills the bytecode cache (in_target._precompile):
     beside the proof's import on a spare core (`files` None: the whole layer), or after
-    it for what the import compiled (`files`). It runs none of the layer's code, and is
-    the only run that may write the cache."""
+    it for what the import compiled (`files`), and the runner script's own code when the
+    cache lacks it (proof/script.py). It runs none of the layer's code, and is the only
+    run that may write the cache."""
     control = Path(tempfile.mkdtemp(prefix="control-", dir=box.staged.base))
+    kept = script.is_kept(bytecode, box.interpreter.version)
     config = {"precompile": _inside_dirs(box.staged.inside_opt, version),
-              "files": files, "bytecode": bytecode, "stop": str(control / _STOP_FILE)}
+              "files": files, "bytecode": bytecode, "stop": str(control / _STOP_FILE),
+              "script": None if kept else script.source()}
     command = box.command(config, writable=(Path(bytecode),), readable=(control,))
     try:
         helper = start_boxed(command, cwd=box.staged.task, env=box.env)
@@ -547,7 +541,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     # of the host is in the box (proof/sandbox.py).
     network = bool(function and function.invoke)
     box = _Box(sandbox=sandbox, interpreter=interpreter, staged=staged, env=env,
-               library_path=library_path, network=network)
+               library_path=library_path, network=network, bytecode=bytecode)
     config = _config(staged, version, imports, function, timeout, bytecode)
     # The cache is read-only to the import, where the layer's code runs.
     command = box.command(config, readable=(Path(bytecode),) if bytecode else ())
@@ -562,7 +556,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         stored = _end_precompile(helper, stop=True, timeout=5.0) if helper else 0
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, answer, elapsed)
-    if bytecode and run.misses:
+    if bytecode and (run.misses or not script.is_kept(bytecode, interpreter.version)):
         # What the import compiled, compiled again where the layer's code cannot reach.
         after = _start_precompile(box, version, bytecode, list(run.misses[:_MAX_MISSES]))
         stored += _end_precompile(after, stop=False, timeout=timeout) if after else 0

@@ -36,7 +36,7 @@ def counted(tmp_path: Path) -> tuple[dict[str, str], Path]:
     assert found is not None
     log = tmp_path / "starts.log"
     wrapper = tmp_path / "python3.12"
-    # $6 is the runner's config (runner.config_argument): "paths" imports, "precompile"
+    # $6 is the runner's config (script.config_argument): "paths" imports, "precompile"
     # only compiles.
     wrapper.write_text(f'#!/bin/sh\necho "$1 $2 $3 $6" >> {log}\n'
                        f'exec {found.path} "$@"\n')

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from lambdalayer.interpreters import find
-from lambdalayer.proof import prove, runner, sandbox
+from lambdalayer.proof import prove, runner, sandbox, script
 from lambdalayer.targets.target import Target
 
 
@@ -90,11 +90,10 @@ def test_the_runner_imports_nothing_it_can_do_without(tmp_path: Path) -> None:
         f"import sys\nprint('LOADED', sorted(m for m in {watched!r} if m in sys.modules), "
         "file=sys.stderr)\n")
     (layer / "broken.py").write_text("raise ValueError('broken on purpose')\n")
-    script = Path(runner.__file__).with_name("in_target.py").read_text("utf-8")
     config = {"paths": [str(layer)], "imports": ["looks", "broken"],
               "bytecode": str(tmp_path / "bytecode")}
-    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", script,
-                           runner.config_argument(config)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", script.source(),
+                           script.config_argument(config)], capture_output=True, text=True,
                           check=True, timeout=60)
     assert "LOADED []" in done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
@@ -125,5 +124,52 @@ def test_the_config_reaches_the_runner_as_it_was_given() -> None:
     config = {"paths": ["/var/task", "/opt/python"], "imports": ["six"], "handler": None,
               "event": {"k": [1, 2.5, True, None, "é", 10**30]}, "invoke": False,
               "timeout": 120.0, "bytecode": None, "layer": ["/opt"]}
-    assert read(runner.config_argument(config)) == config
+    assert read(script.config_argument(config)) == config
     assert read(json.dumps(config)) == config  # JSON text, as a person would write it
+
+
+def _stub_run(tmp_path: Path, entry_code: str, digest_of: str) -> str:
+    """Run STUB with the real script's source beside it and a cache entry holding the
+    code of `entry_code` under a header naming the SHA-256 of `digest_of`."""
+    import hashlib
+    import importlib.util
+    import marshal
+
+    source = script.source()
+    digest = hashlib.sha256(digest_of.encode("utf-8")).digest()
+    entry = tmp_path / "entry.pyc"
+    entry.write_bytes(importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + digest[:8]
+                      + marshal.dumps(compile(entry_code, "<string>", "exec")))
+    config = script.config_argument({"paths": [], "imports": []})
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", script.STUB, config,
+                           source, str(entry), hashlib.sha256(source.encode()).hexdigest()],
+                          capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout
+
+
+def test_the_stub_runs_the_kept_code_only_when_it_names_this_source(tmp_path: Path) -> None:
+    marker = "print('FROM THE CACHE')"
+    assert _stub_run(tmp_path, marker, script.source()) == "FROM THE CACHE\n"
+    # An entry compiled from other text (another release's script): the source is compiled.
+    other = _stub_run(tmp_path, marker, "another source")
+    assert "FROM THE CACHE" not in other and json.loads(other.splitlines()[-1]) == {
+        "kind": "end"}
+
+
+def test_the_script_is_kept_by_the_helper_and_then_started_from_the_cache(
+        tmp_path: Path) -> None:
+    from tests.conftest import require
+
+    python = find.find_interpreter("3.12")
+    require(python is not None, "CPython 3.12 (pyenv install 3.12)")
+    assert python is not None
+    (tmp_path / "python").mkdir()
+    (tmp_path / "python" / "mine.py").write_text("VALUE = 1\n")
+    target = Target.parse("python3.12", "x86_64")
+    first = runner.run_proof(tmp_path, [target], imports=["mine"], bytecode_scope="s")
+    bytecode = runner.bytecode_cache(python, "s")
+    assert first.status == "passed" and bytecode is not None
+    assert Path(script.entry(bytecode, python.version)).is_file()  # written by the helper
+    assert script.arguments({}, bytecode, python.version)[4] == script.STUB
+    again = runner.run_proof(tmp_path, [target], imports=["mine"], bytecode_scope="s")
+    assert again.status == "passed"
