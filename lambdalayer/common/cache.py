@@ -92,10 +92,11 @@ def wheels_folder(folder: Path) -> None:
 
 
 LAMBDA_MODEL_RECORD = "lambda-model-runtimes.json"  # targets/lambda_model.py
+INTERPRETERS_FOUND_RECORD = "interpreters-found.json"  # interpreters/memo.py
 OWN_ENTRIES = frozenset({MEMBERS_DIR, LOGS_DIR, BUILD_LOGS_DIR, SIZES_DIR, INTERPRETERS_DIR,
                          "CACHEDIR.TAG", SECRET, LAMBDA_MODEL_RECORD, PROOF_BYTECODE_DIR,
                          INDEX_ANSWERS_DIR, WHEELS_DIR, RUNTIME_SDK_DIR,
-                         NOOP_MEMO_DIR})
+                         NOOP_MEMO_DIR, INTERPRETERS_FOUND_RECORD})
 # What `cache clean` may delete in each folder of ours: only names lambdalayer writes there
 # (and its temporary files). Anything else, another tool's file included, stays.
 _TEMPORARY = r"|^\.tmp-.*|^\..*\.tmp$"
@@ -284,6 +285,12 @@ def clean(root: Path | None = None) -> int:
         if child.is_symlink() or not child.is_dir():
             continue  # never follow a link out of the cache
         freed += _clean_folder(child, pattern)
+    found = root / INTERPRETERS_FOUND_RECORD  # what was found is looked for again
+    try:
+        freed += found.lstat().st_size
+        found.unlink()
+    except OSError:
+        pass
     return freed
 
 

@@ -307,7 +307,8 @@ def _write(recording: _Recording) -> None:
         return
     path = _memo_path(recording.key)
     partial = f"{path}.{os.getpid()}.tmp"
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_BINARY", 0), 0o600)
     with open(descriptor, "w", encoding="utf-8") as handle:
         json.dump({"signature": signature, "body": body.decode()}, handle)
     os.replace(partial, path)

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from lambdalayer.interpreters import memo
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.interpreters.launch import (
     LOADERS,
@@ -108,18 +110,48 @@ def _windows_candidates(version: str, *, system: str | None = None) -> list[str]
 
 
 def _uv_candidate(version: str) -> list[str]:
-    from lambdalayer.common.uvtool import run_uv
+    """`uv python find X.Y`'s answer (0.3-0.5 s when the host has none), remembered while
+    what steers uv's search holds (interpreters/memo.py)."""
+    from lambdalayer.common.uvtool import run_uv, uv_binary
 
-    try:
-        result = run_uv(["python", "find", "--no-project", version], timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    path = result.stdout.strip()
-    return [path] if result.returncode == 0 and path else []
+    def ask() -> list[str]:
+        try:
+            result = run_uv(["python", "find", "--no-project", version], timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return []
+        path = result.stdout.strip()
+        return [path] if result.returncode == 0 and path else []
+
+    return memo.remembered(f"uv python find {version}", memo.uv_search_facts(uv_binary()),
+                           ask, list, lambda kept: [str(p) for p in kept])
 
 
 def probe(path: str) -> Interpreter | None:
-    """What `path` is, by running it; None when it does not run or is not CPython."""
+    """What `path` is, by running it; None when it does not run or is not CPython.
+    Remembered while the file (and LD_LIBRARY_PATH, which may pick its libpython) is the
+    same (interpreters/memo.py)."""
+    facts = memo.file_facts(path)
+    if facts is None:
+        return _probe(path)
+    return memo.remembered(f"probe {path}", [facts, os.environ.get("LD_LIBRARY_PATH")],
+                           lambda: _probe(path), _encode, _decode)
+
+
+def _encode(found: Interpreter | None) -> dict[str, str] | None:
+    return None if found is None else {"path": found.path, "version": found.version,
+                                       "machine": found.machine, "system": found.system,
+                                       "libc": found.libc}
+
+
+def _decode(kept: Any) -> Interpreter | None:
+    if kept is None:
+        return None
+    return Interpreter(path=str(kept["path"]), version=str(kept["version"]),
+                       machine=str(kept["machine"]), system=str(kept["system"]),
+                       libc=str(kept["libc"]))
+
+
+def _probe(path: str) -> Interpreter | None:
     try:
         completed = subprocess.run([path, "-I", "-S", "-c", _PROBE], capture_output=True,
                                    text=True, encoding="utf-8", errors="replace", timeout=60,
@@ -279,13 +311,10 @@ def _uv_foreign_executables(version: str, machine: str) -> list[tuple[str, Path]
     out, and so are free-threaded (+freethreaded), debug builds and prereleases, which
     Lambda does not run.
     """
-    from lambdalayer.common.uvtool import run_uv
-
     try:
-        result = run_uv(["python", "dir"], timeout=60)
-        directory = Path(result.stdout.strip()) if result.returncode == 0 else None
+        directory = _uv_python_dir()
         entries = list(directory.iterdir()) if directory and directory.is_dir() else []
-    except (OSError, subprocess.SubprocessError):
+    except OSError:
         return []
     name = re.compile(rf"cpython-{re.escape(version)}\.(\d+)-linux-{re.escape(machine)}-gnu")
     found = []
@@ -295,6 +324,22 @@ def _uv_foreign_executables(version: str, machine: str) -> list[tuple[str, Path]
         if matched and elf_machine(exe) == machine:
             found.append((int(matched.group(1)), exe))
     return [(f"{version}.{patch}", exe) for patch, exe in sorted(found, reverse=True)]
+
+
+def _uv_python_dir() -> Path | None:
+    """`uv python dir`, remembered as `uv python find` is (interpreters/memo.py)."""
+    from lambdalayer.common.uvtool import run_uv, uv_binary
+
+    def ask() -> str | None:
+        try:
+            result = run_uv(["python", "dir"], timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    found = memo.remembered("uv python dir", memo.uv_search_facts(uv_binary()), ask,
+                            lambda text: text, lambda kept: None if kept is None else str(kept))
+    return Path(found) if found else None
 
 
 def _uv_foreign(version: str, machine: str) -> list[Interpreter | None]:

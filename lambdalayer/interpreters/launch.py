@@ -123,15 +123,25 @@ def qemu_cpu_args(program: str, machine: str | None) -> list[str]:
 
 @cache
 def qemu_version(program: str) -> tuple[int, ...]:
-    """(major, minor) from `program --version`; () when it does not say."""
-    try:
-        completed = subprocess.run([program, "--version"], capture_output=True, text=True,
-                                   encoding="utf-8", errors="replace", timeout=30,
-                                   check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    found = re.search(r"version (\d+)\.(\d+)", completed.stdout)
-    return (int(found.group(1)), int(found.group(2))) if found else ()
+    """(major, minor) from `program --version`; () when it does not say. Remembered while
+    the program's file is the same (interpreters/memo.py)."""
+    from lambdalayer.interpreters import memo
+
+    def ask() -> tuple[int, ...]:
+        try:
+            completed = subprocess.run([program, "--version"], capture_output=True,
+                                       text=True, encoding="utf-8", errors="replace",
+                                       timeout=30, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return ()
+        found = re.search(r"version (\d+)\.(\d+)", completed.stdout)
+        return (int(found.group(1)), int(found.group(2))) if found else ()
+
+    facts = memo.file_facts(program)
+    if facts is None:
+        return ask()
+    return memo.remembered(f"qemu version {program}", facts, ask, list,
+                           lambda kept: tuple(int(part) for part in kept))
 
 
 def root_library_dirs(root: Path, machine: str) -> list[str]:

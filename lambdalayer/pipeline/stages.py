@@ -128,6 +128,10 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     # thread only waits on a subprocess then, so the import costs no wall time.
     threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
                      daemon=True).start()
+    if not request.no_proof:  # the proof's box and interpreters, found meanwhile too
+        from lambdalayer.proof import warmup
+
+        warmup.start(targets, request.interpreters)
     clock = _Clock()
     from lambdalayer.resolve import index_cache
 

@@ -4,11 +4,13 @@ It is read as text by runner.py and passed to `python -I -S -B -c`, so it must
 use the standard library only and stay valid on the oldest runtime we test.
 Nothing here is imported by lambdalayer itself.
 
-Input: argv[1] is a JSON object {"paths": [...], "imports": [...],
+Input: argv[1] is the config (marshal data in base64, runner.config_argument; JSON text
+is read too): {"paths": [...], "imports": [...],
 "handler": "module.func" | null, "event": ... | null, "invoke": bool,
 "bytecode": DIR | null, "layer": [DIR, ...]}; or {"precompile": [DIR, ...],
-"files": [FILE, ...] | null, "bytecode": DIR, "stop": FILE}, which only fills the
-bytecode cache (_precompile) and says how much it stored.
+"files": [FILE, ...] | null, "bytecode": DIR, "stop": FILE, "script": TEXT | null},
+which only fills the bytecode cache (_precompile; with "script", this script's own
+code, _keep_script) and says how much it stored.
 Output: one JSON object per line on the original stdout, written and flushed as each
 step starts and ends, so a crash (a segfaulting extension) still names the import
 that caused it. Before anything is imported, stdout (fd 1) is pointed at stderr, so
@@ -23,18 +25,99 @@ the precompile run, which imports nothing, writes the cache (runner._fill).
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import json
 import sys
 import time
-import traceback
-from typing import Any
+
+# Only what every run needs is imported up front, and nothing that imports `re`: under
+# qemu a module costs tens of milliseconds (json 0.1 s, typing and traceback together
+# 0.09 s, hashlib's OpenSSL 0.06 s), natively a few each, and a layer like six imports
+# none of them. So the config comes as marshal data (config_argument), the records are
+# written by _dumps, the import machinery is CPython's frozen one, and the rest is
+# imported where it is used (traceback only when an import fails) or for type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import traceback
+    from typing import Any
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+            "\f": "\\f"}
+
+
+def _string(text: str) -> str:
+    """`text` as json.dumps writes it (ASCII only)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    parts = []
+    for char in text:
+        code = ord(char)
+        if char in _ESCAPES:
+            parts.append(_ESCAPES[char])
+        elif 0x20 <= code < 0x7F:
+            parts.append(char)
+        elif code > 0xFFFF:  # a surrogate pair, as json writes it
+            code -= 0x10000
+            parts.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
+        else:
+            parts.append(f"\\u{code:04x}")
+    return '"' + "".join(parts) + '"'
+
+
+def _dumps(value: Any) -> str:
+    """json.dumps(value, default=repr) for what the records hold, without the json module."""
+    if value is None or value is True or value is False:
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+        return float.__repr__(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_dumps(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_dumps(_key(k))}: {_dumps(v)}"
+                               for k, v in value.items()) + "}"
+    return _string(repr(value))
+
+
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) else _dumps(key).strip('"')
 
 
 def _emit(stream: Any, record: dict[str, Any]) -> None:
-    stream.write(json.dumps(record, default=repr) + "\n")
+    json = sys.modules.get("json")  # already imported (a handler's result): json's own
+    text = json.dumps(record, default=repr) if json is not None else _dumps(record)
+    stream.write(text + "\n")
     stream.flush()
+
+
+def _import(name: str) -> Any:
+    """importlib.import_module(name), without importing importlib."""
+    __import__(name)
+    return sys.modules[name]
+
+
+def _machinery() -> Any:
+    """CPython's import machinery (importlib.machinery and .util take it from there)."""
+    found = sys.modules.get("_frozen_importlib_external")
+    if found is None:
+        import importlib.machinery as found
+    return found
+
+
+def _sha256() -> Any:
+    """CPython's own SHA-256 (hashlib would load OpenSSL's libcrypto), hashlib's as a
+    last resort; the digests are the same."""
+    for name in ("_sha2", "_sha256"):
+        try:
+            return __import__(name).sha256
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256
 
 
 def _noise(frame: traceback.FrameSummary) -> bool:
@@ -46,6 +129,8 @@ def _noise(frame: traceback.FrameSummary) -> bool:
 
 def _failure(exc: BaseException) -> dict[str, Any]:
     # The interpreter's own words, exactly as a Lambda log would show them.
+    import traceback
+
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _noise(f)]
     only = "".join(traceback.format_exception_only(type(exc), exc))
     stack = "".join(traceback.format_list(frames))
@@ -89,6 +174,7 @@ _MISSES: list[str] = []  # sources an importing run compiled because the cache l
 
 
 def _store(path: str, data: bytes) -> None:
+    import contextlib
     import os
 
     # Not the pid alone: in a sandbox's PID namespace the proof and its helper
@@ -108,36 +194,36 @@ def _store(path: str, data: bytes) -> None:
 def _cache_bytecode(directory: str, roots: list[str]) -> None:
     """Compile each layer module once per interpreter instead of once per run.
 
-    -B still keeps CPython from writing into the layer (Lambda's /opt is
-    read-only). A module under `roots` that has no bytecode of its own in the
-    layer is compiled from its source as before, and the code object kept in
-    `directory` under the SHA-256 of the source bytes: the next run with the
-    same source (whatever its path or mtime, both new on every build) reads it
-    back instead of compiling (this run only reads the cache: what it compiles is named
-    in _MISSES for the precompile run to keep). The module's code is the same either
-    way; its co_filename is set to the file being imported, as CPython does for a pyc.
-    A module with its own pyc in the layer is loaded by CPython exactly as
-    Lambda would, from that pyc when it is valid.
+    -B still keeps CPython from writing into the layer (Lambda's /opt is read-only). A
+    module under `roots` without bytecode of its own in the layer is read from
+    `directory` under the SHA-256 of its source (whatever its path or mtime, both new on
+    every build), else compiled as before and named in _MISSES for the precompile run to
+    keep (this run only reads the cache). Its code is the same either way, co_filename
+    set to the file imported, as CPython does for a pyc. A module with its own pyc in
+    the layer is loaded by CPython exactly as Lambda would, from that pyc when valid.
     """
     import _imp
-    import hashlib
-    import importlib.machinery as machinery
-    import importlib.util
     import marshal
     import os
 
-    magic = importlib.util.MAGIC_NUMBER
+    machinery = _machinery()
+    sha256 = _sha256()
+    magic = machinery.MAGIC_NUMBER
     tag: str | None = getattr(sys.implementation, "cache_tag", None)
     if tag is None:  # an implementation without bytecode files: nothing to keep
         return
+    if TYPE_CHECKING:
+        from importlib.machinery import SourceFileLoader
+    else:
+        SourceFileLoader = machinery.SourceFileLoader
 
-    class CachedSourceLoader(machinery.SourceFileLoader):
+    class CachedSourceLoader(SourceFileLoader):
         def get_code(self, fullname: str) -> Any:
             path = self.get_filename(fullname)
-            if os.path.exists(importlib.util.cache_from_source(path)):
+            if os.path.exists(machinery.cache_from_source(path)):
                 return super().get_code(fullname)  # the layer's own bytecode
             source = self.get_data(path)
-            digest = hashlib.sha256(source).digest()
+            digest = sha256(source).digest()
             name = digest.hex()
             cached = os.path.join(directory, name[:2], f"{name}.{tag}.pyc")
             try:
@@ -180,13 +266,13 @@ def _precompile(directory: str, roots: list[str], stop: str,
     so the two runs meet rather than follow each other through the same modules.
     Runs until done or until the file `stop` exists. `files`: only these sources (the
     misses an importing run named), each still checked to lie under `roots`."""
-    import hashlib
-    import importlib.util
     import marshal
     import os
     import stat
 
-    magic = importlib.util.MAGIC_NUMBER
+    machinery = _machinery()
+    sha256 = _sha256()
+    magic = machinery.MAGIC_NUMBER
     tag: str | None = getattr(sys.implementation, "cache_tag", None)
     if tag is None:
         return
@@ -209,11 +295,11 @@ def _precompile(directory: str, roots: list[str], stop: str,
             info = os.stat(path)
             if not stat.S_ISREG(info.st_mode) or info.st_size > _PRECOMPILE_MAX:
                 continue
-            if os.path.exists(importlib.util.cache_from_source(path)):
+            if os.path.exists(machinery.cache_from_source(path)):
                 continue
             with open(path, "rb") as handle:
                 source = handle.read()
-            name = hashlib.sha256(source).hexdigest()
+            name = sha256(source).hexdigest()
             cached = os.path.join(directory, name[:2], f"{name}.{tag}.pyc")
             if os.path.exists(cached):
                 continue
@@ -223,6 +309,25 @@ def _precompile(directory: str, roots: list[str], stop: str,
             continue  # the importing run reports what fails to import
         digest = bytes.fromhex(name)
         _store(cached, magic + (1).to_bytes(4, "little") + digest[:8] + marshal.dumps(code))
+
+
+def _keep_script(directory: str, source: str) -> None:
+    """Keep this script's own code (`source`, as runner passes it with -c, so compiled as
+    "<string>") in the cache under the SHA-256 of its UTF-8 text (proof/script.py)."""
+    import marshal
+    import os
+
+    tag: str | None = getattr(sys.implementation, "cache_tag", None)
+    if tag is None:
+        return
+    data = source.encode("utf-8")
+    digest = _sha256()(data).digest()
+    name = digest.hex()
+    cached = os.path.join(directory, name[:2], f"{name}.{tag}.pyc")
+    if not os.path.exists(cached):
+        code = compile(source, "<string>", "exec", dont_inherit=True)
+        _store(cached, _machinery().MAGIC_NUMBER + (1).to_bytes(4, "little") + digest[:8]
+               + marshal.dumps(code))
 
 
 def _mapped(roots: list[str]) -> list[str] | None:
@@ -264,11 +369,26 @@ def _results() -> Any:
     return out
 
 
+def _config(argument: str) -> Any:
+    """The run's config: marshal data in base64 (runner.config_argument), or JSON text
+    (as a person or a test may write it)."""
+    if argument.lstrip().startswith("{"):
+        import json
+
+        return json.loads(argument)
+    import binascii
+    import marshal
+
+    return marshal.loads(binascii.a2b_base64(argument))
+
+
 def main() -> None:
-    config = json.loads(sys.argv[1])
+    config = _config(sys.argv[1])
     out = _results()
     if config.get("precompile"):
         try:
+            if config.get("script"):
+                _keep_script(config["bytecode"], config["script"])
             _precompile(config["bytecode"], config["precompile"], config["stop"],
                         config.get("files"))
         finally:
@@ -288,7 +408,7 @@ def main() -> None:
         _emit(out, {"kind": "begin", "module": name})
         started = time.perf_counter()
         try:
-            module = importlib.import_module(name)
+            module = _import(name)
         except BaseException as exc:  # SystemExit at import time is a failure too
             record = {"kind": "import", "module": name, "ok": False,
                       "seconds": time.perf_counter() - started, **_failure(exc)}
@@ -318,7 +438,7 @@ def _run_handler(out: Any, handler: str, config: dict[str, Any]) -> None:
     started = time.perf_counter()
     called = False
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name)
         func = getattr(module, func_name)
         if not callable(func):
             raise TypeError(f"{handler} is not callable")
@@ -327,6 +447,8 @@ def _run_handler(out: Any, handler: str, config: dict[str, Any]) -> None:
             context = _Context(time.monotonic() + float(config.get("timeout", 60)))
             called = True
             result = func(config.get("event"), context)
+            import json
+
             json.dumps(result)  # Lambda serialises the result: it must be JSON
     except BaseException as exc:  # report whatever the handler raised
         _emit(out, {"kind": "handler", "handler": handler, "ok": False,

@@ -30,7 +30,7 @@ from packaging.utils import canonicalize_name
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.proof.conflicts import Conflict, find_conflict
 from lambdalayer.proof.result import ArtifactProof, ProofStatus, TargetProof, skipped
-from lambdalayer.proof.runner import ProofReport, layer_modules, run_proof
+from lambdalayer.proof.runner import ProofReport, has_native_code, layer_modules, run_proof
 from lambdalayer.proof.target_run import ImportResult, TargetRun
 from lambdalayer.targets.runtime_sdk import RuntimeSdk
 from lambdalayer.targets.target import Target
@@ -177,6 +177,9 @@ def _runs(root: Path, targets: Sequence[Target],
     """One proof run per runtime, each importing what that runtime's tree holds: the
     requested modules first (a dependency that crashes the interpreter cannot hide
     them), then the dependencies' top levels."""
+    from lambdalayer.proof import warmup
+
+    warmup.wait()  # the interpreters and the box, looked up while the build resolved
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
         by_runtime.setdefault(target.runtime.name, []).append(target)
@@ -190,6 +193,7 @@ def _runs(root: Path, targets: Sequence[Target],
                               for m in mods} - set(wanted), key=str.lower)
         if wanted:
             jobs.append((group, wanted))
+    native = has_native_code(root)  # once for every runtime's run, not once each
     # Each run waits on its own interpreter process: running them side by side turns
     # the proof of a five-runtime layer from the sum of its runs into about the longest.
     cores = os.cpu_count() or 1
@@ -200,7 +204,7 @@ def _runs(root: Path, targets: Sequence[Target],
             lambda job: run_proof(root, job[0], imports=job[1], fallback_check=False,
                                   configured=configured, bytecode_scope=bytecode_scope,
                                   trim_bytecode=False, precompile=precompile,
-                                  sandbox_required=sandbox_required,
+                                  sandbox_required=sandbox_required, native=native,
                                   runtime_sdk=runtime_sdk),
             jobs))
     return [run for report in reports for run in report.runs]

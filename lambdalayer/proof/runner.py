@@ -42,6 +42,7 @@ from lambdalayer.interpreters.find import (
     host_machine,
     missing_reason,
 )
+from lambdalayer.proof import script
 from lambdalayer.proof.answers import (
     BoxedAnswer,
     finish_boxed,
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
-_RUNNER = Path(__file__).with_name("in_target.py")
 _SKIPPED_TOP = frozenset({"__pycache__", "bin", "lib", "include", "share"})
 DEFAULT_TIMEOUT = 120.0
 
@@ -455,12 +455,13 @@ class _Box:
     library_path: list[str]
     network: bool = False
     extra: tuple[tuple[Path, str], ...] = ()  # more read-only binds: the runtime's SDK
+    bytecode: str | None = None  # the proof's bytecode cache, which may hold the script's
 
     def command(self, config: dict[str, Any], *, writable: tuple[Path, ...] = (),
                 readable: tuple[Path, ...] = ()) -> list[str]:
         argv = self.interpreter.launch.argv(
             self.interpreter.path,
-            ["-I", "-S", "-B", "-c", _RUNNER.read_text("utf-8"), json.dumps(config)],
+            script.arguments(config, self.bytecode, self.interpreter.version),
             self.library_path)
         emulated = self.interpreter.launch.kind in ("qemu", "binfmt")
         view = View(layer=(*self.staged.binds, *self.extra),
@@ -475,11 +476,14 @@ def _start_precompile(box: _Box, version: str, bytecode: str,
                       files: list[str] | None = None) -> tuple[Popen[bytes], Path] | None:
     """A run of the target's CPython that fills the bytecode cache (in_target._precompile):
     beside the proof's import on a spare core (`files` None: the whole layer), or after
-    it for what the import compiled (`files`). It runs none of the layer's code, and is
-    the only run that may write the cache."""
+    it for what the import compiled (`files`), and the runner script's own code when the
+    cache lacks it (proof/script.py). It runs none of the layer's code, and is the only
+    run that may write the cache."""
     control = Path(tempfile.mkdtemp(prefix="control-", dir=box.staged.base))
+    kept = script.is_kept(bytecode, box.interpreter.version)
     config = {"precompile": _inside_dirs(box.staged.inside_opt, version),
-              "files": files, "bytecode": bytecode, "stop": str(control / _STOP_FILE)}
+              "files": files, "bytecode": bytecode, "stop": str(control / _STOP_FILE),
+              "script": None if kept else script.source()}
     command = box.command(config, writable=(Path(bytecode),), readable=(control,))
     try:
         helper = start_boxed(command, cwd=box.staged.task, env=box.env)
@@ -542,7 +546,8 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     network = bool(function and function.invoke)
     extra, sdk_paths, sdk_note = _place_sdk(staged, sdk)
     box = _Box(sandbox=sandbox, interpreter=interpreter, staged=staged, env=env,
-               library_path=library_path, network=network, extra=extra)
+               library_path=library_path, network=network, extra=extra,
+               bytecode=bytecode)
     config = _config(staged, version, imports, function, timeout, bytecode, sdk_paths)
     # The cache is read-only to the import, where the layer's code runs.
     command = box.command(config, readable=(Path(bytecode),) if bytecode else ())
@@ -557,7 +562,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         stored = _end_precompile(helper, stop=True, timeout=5.0) if helper else 0
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, answer, elapsed)
-    if bytecode and run.misses:
+    if bytecode and (run.misses or not script.is_kept(bytecode, interpreter.version)):
         # What the import compiled, compiled again where the layer's code cannot reach.
         after = _start_precompile(box, version, bytecode, list(run.misses[:_MAX_MISSES]))
         stored += _end_precompile(after, stop=False, timeout=timeout) if after else 0
@@ -660,7 +665,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               configured: ConfiguredInterpreters = NOTHING_CONFIGURED,
               bytecode_scope: str | None = None, trim_bytecode: bool = True,
               precompile: bool = False, sandbox_required: bool = False,
-              runtime_sdk: Mapping[str, RuntimeSdk] | None = None) -> ProofReport:
+              runtime_sdk: Mapping[str, RuntimeSdk] | None = None,
+              native: bool | None = None) -> ProofReport:
     """Prove the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -675,6 +681,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     (_start_precompile). Every run is boxed (proof/sandbox.py); `sandbox_required`
     refuses to run unboxed. `runtime_sdk` (runtime name -> its SDK): placed after the
     layer, where Lambda has it, for layers that left it out (`--exclude :runtime:`).
+    `native`: whether the layer holds native code, when the caller already knows
+    (has_native_code walks the whole tree of a pure-Python layer).
     Raises UsageError for a source that is not a layer, SandboxUnavailable when a box
     is required or named and cannot be made (before anything runs).
     """
@@ -684,7 +692,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     sandbox = (find_sandbox(required=sandbox_required) if platform.system() == "Linux"
                else Sandbox(kind="none", reason=f"this host runs {platform.system()}"))
     with _staged(source, function.code if function else None, sandbox.boxed) as staged:
-        native = has_native_code(staged.opt)
+        if native is None:
+            native = has_native_code(staged.opt)
         done: dict[tuple[str, str], TargetRun] = {}
         for target in targets:
             key = (target.runtime.name, target.arch if native else "")

@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -273,6 +274,9 @@ _APPARMOR_HINT = (
     "turning kernel.apparmor_restrict_unprivileged_userns off")
 
 
+_FINDING = threading.Lock()
+
+
 @cache
 def _find(choice: str) -> Sandbox:
     if platform.system() != "Linux":
@@ -308,7 +312,8 @@ def find_sandbox(*, required: bool = False) -> Sandbox:
         raise SandboxUnavailable(
             f"{SANDBOX_VARIABLE}={choice!r} names no sandbox; use one of "
             f"{', '.join(_CHOICES)}.")
-    found = _find(choice)
+    with _FINDING:  # one probe: a second thread (proof/warmup.py) waits for its answer
+        found = _find(choice)
     if found.kind == "none" and (required or choice in ("bwrap", "box")):
         asked = (f"{SANDBOX_VARIABLE}={choice}" if choice in ("bwrap", "box")
                  else "proof_sandbox = \"required\"")

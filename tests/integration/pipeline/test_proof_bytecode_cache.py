@@ -60,10 +60,21 @@ def _imports(document: dict[str, object]) -> dict[str, dict[str, object]]:
     return {i["module"]: i for i in targets[0]["imports"]}
 
 
+def _layer_entries(cache: Path) -> list[Path]:
+    """The kept bytecode of layer modules: not the proof's own runner script's code,
+    which the helper keeps there too (proof/script.py)."""
+    import hashlib
+
+    from lambdalayer.proof import script
+
+    runner = hashlib.sha256(script.source().encode("utf-8")).hexdigest()
+    return [p for p in (cache / "proof-bytecode").rglob("*.pyc")
+            if not p.name.startswith(runner)]
+
+
 def _kept(cache: Path) -> dict[str, int]:
     """Each kept bytecode file (folder/name) and its inode (a rewrite replaces the inode)."""
-    return {f"{p.parent.parent.name}/{p.name}": p.stat().st_ino
-            for p in (cache / "proof-bytecode").rglob("*.pyc")}
+    return {f"{p.parent.parent.name}/{p.name}": p.stat().st_ino for p in _layer_entries(cache)}
 
 
 def test_an_unchanged_module_is_compiled_once(tmp_path: Path) -> None:
@@ -174,7 +185,7 @@ IN_TESTS = b"IN_TESTS = 'a test module'\n"
 
 def _kept_sources(cache: Path) -> set[str]:
     """The SHA-256 of each source whose bytecode the proof keeps."""
-    return {p.name.split(".")[0] for p in (cache / "proof-bytecode").rglob("*.pyc")}
+    return {p.name.split(".")[0] for p in _layer_entries(cache)}
 
 
 def test_a_lone_first_proof_compiles_beside_the_import(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 The interpreter for python3.12/x86_64 is named through LAMBDALAYER_PYTHON_3_12_X86_64
 as a wrapper script that logs every start, so the tests count what a user could count:
-how often the layer was imported (`-I -S -B` with the import runner's `{"paths": …}`;
-`-I -S -c` is the finder's one probe of the interpreter, and a first build's helper that
-compiles beside the proof gets `{"precompile": …}`).
+how often the layer was imported (`-I -S -B` with an import runner's config, which has
+"paths"; `-I -S -c` is the finder's one probe of the interpreter, and a first build's
+helper that compiles beside the proof gets a config with "precompile").
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def counted(tmp_path: Path) -> tuple[dict[str, str], Path]:
     assert found is not None
     log = tmp_path / "starts.log"
     wrapper = tmp_path / "python3.12"
-    # $6 is the runner's JSON: {"paths": … imports, {"precompile": … only compiles.
-    wrapper.write_text(f'#!/bin/sh\necho "$1 $2 $3 ${{6%%:*}}" >> {log}\n'
+    # $6 is the runner's config (script.config_argument): "paths" imports, "precompile"
+    # only compiles.
+    wrapper.write_text(f'#!/bin/sh\necho "$1 $2 $3 $6" >> {log}\n'
                        f'exec {found.path} "$@"\n')
     wrapper.chmod(0o755)
     # The wrapper writes its log on the host: a box shows the host's files read-only or
@@ -47,8 +48,11 @@ def counted(tmp_path: Path) -> tuple[dict[str, str], Path]:
 
 def _imports(log: Path) -> int:
     """How many times the layer was imported (runs of the import runner)."""
+    import marshal
+
     lines = log.read_text().splitlines() if log.exists() else []
-    return sum(line == '-I -S -B {"paths"' for line in lines)
+    runs = [line.split(" ", 3) for line in lines if line.startswith("-I -S -B ")]
+    return sum("paths" in marshal.loads(base64.b64decode(run[3])) for run in runs)
 
 
 def _report(document: dict[str, Any]) -> dict[str, Any]:

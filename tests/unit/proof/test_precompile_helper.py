@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lambdalayer.proof import runner
+from lambdalayer.proof import script
 
 
 def test_the_helper_skips_fifos_and_devices_and_compiles_the_rest(tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ def test_the_helper_skips_fifos_and_devices_and_compiles_the_rest(tmp_path: Path
     config = {"precompile": [str(layer)], "bytecode": str(cache),
               "stop": str(tmp_path / "stop")}
     done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c",
-                           runner._RUNNER.read_text("utf-8"), json.dumps(config)],
+                           script.source(), json.dumps(config)],
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     name = hashlib.sha256(b"GOOD = 1\n").hexdigest()
