@@ -50,7 +50,8 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             lock.check_targets(targets)
     record = inputs_record(request, plan)
     inputs_hash = hash_inputs(record)
-    previous = up_to_date(request, inputs_hash, marker_environments(plan.pairs))
+    environments = marker_environments(plan.pairs)
+    previous = up_to_date(request, inputs_hash, environments)
     from lambdalayer.common import noop_memo
 
     if previous is None:

@@ -129,11 +129,14 @@ def _byte_makers(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
     and --compile the strip tools and the compiling interpreters (full versions)."""
     from lambdalayer.archive.compressor import compressor_record
 
-    makers: dict[str, Any] = {"compressor": compressor_record(request.compression_level)}
+    strip_tools = None
     if request.strip:
         from lambdalayer.shrink.strip import tool_versions
 
-        makers["strip_tools"] = tool_versions(sorted({a for _, a in plan.pairs}))
+        strip_tools = tool_versions(sorted({a for _, a in plan.pairs}))
+    makers: dict[str, Any] = {"compressor": compressor_record(request.compression_level)}
+    if strip_tools is not None:
+        makers["strip_tools"] = strip_tools
     if request.compile:
         from lambdalayer.interpreters.find import find_interpreter
 

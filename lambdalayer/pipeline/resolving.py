@@ -106,11 +106,11 @@ def resolve_all(wanted: Resolving, targets: list[Target], work: Path,
     differs per runtime needs one per runtime; native code needs one per target.
     `started` is uv already running for the first target (layer._start_first_resolution).
     """
+    # With lock files, one tree serves several targets only if their locks say the same.
+    locks = {str(t): wanted.of(t).fingerprint() for t in targets}
     probe = resolve_for_target(wanted.of(targets[0]), targets[0], work / "resolve-0",
                                progress=progress, started=started)
-    # With lock files, one tree serves all targets only if every lock says the same.
-    same_locks = len({wanted.of(t).fingerprint() for t in targets}) == 1
-    if same_locks and _shareable(probe, wanted.of(targets[0]), targets):
+    if len(set(locks.values())) == 1 and _shareable(probe, wanted.of(targets[0]), targets):
         return [LayerPlan(name=wanted.name, targets=targets, shared=True, resolutions=[probe])]
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
@@ -120,8 +120,7 @@ def resolve_all(wanted: Resolving, targets: list[Target], work: Path,
         per_runtime = [probe, *_resolve_many(wanted, firsts[1:], work, progress, 1, probe)]
         if all(_shareable(res, wanted.of(res.target),
                           by_runtime[res.target.runtime.name]) for res in per_runtime) and all(
-                len({wanted.of(t).fingerprint() for t in group}) == 1
-                for group in by_runtime.values()):
+                len({locks[str(t)] for t in group}) == 1 for group in by_runtime.values()):
             return [LayerPlan(name=wanted.name, targets=targets, shared=False,
                               resolutions=per_runtime)]
     native = sorted({d.display_name for d in probe.dists if not d.is_pure})

@@ -62,15 +62,15 @@ def newest_offer(name: str, inputs: RequirementInputs) -> IndexAnswer:
     return ask_indexes(name, query_plan(inputs))
 
 
-def ask_newest(inputs: RequirementInputs) -> dict[str, Future[IndexAnswer]]:
-    """Each requested project's newest-release answer, asked in the background, once per
-    run and index configuration (index_cache.once), nothing when offline; never for a
-    name you required by path or URL."""
+def ask_newest(inputs: RequirementInputs, plan: QueryPlan) -> dict[str, Future[IndexAnswer]]:
+    """Each requested project's newest-release answer from the indexes of `plan` (the
+    inputs' query_plan), asked in the background, once per run and index configuration
+    (index_cache.once), nothing when offline; never for a name you required by path or
+    URL."""
     from lambdalayer.resolve.index_query import ask_once
 
     if inputs.index.offline:
         return {}
-    plan = query_plan(inputs)
     requested = dict.fromkeys(canonicalize_name(r.name) for r in inputs.all_requirements)
     # Local projects and `name @ URL` (inputs.direct_names) are never asked of an index.
     names = [name for name in requested if name not in inputs.direct_names]
@@ -148,7 +148,8 @@ def prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
                   asked: dict[str, Future[IndexAnswer]], install: Install) -> Resolution:
     """`first` (uv's install in `dest`), or the install with the newest releases built from
     their sdists (`install`, then moved to `dest`), with notes on every requested package
-    left older than the index's newest release. `asked`: ask_newest's answers."""
+    left older than the index's newest release. `asked`: ask_newest's answers (every
+    requested name but yours, asked when online)."""
     if inputs.index.offline:
         return dataclasses.replace(first, notes=(*first.notes, OFFLINE_NOTE))
     requested = _requested(inputs)
@@ -158,7 +159,7 @@ def prefer_newest(inputs: RequirementInputs, target: Target, dest: Path,
         return first
     from lambdalayer.resolve.index_cache import wait
 
-    answers = {n: wait(asked[n]) if n in asked else newest_offer(n, inputs) for n in names}
+    answers = {n: wait(asked[n]) for n in names}
     # An index answer lambdalayer refused (too large, too deep, a hostile file name) is
     # said: the build goes on with what uv installed.
     notes = [f"{a.note} Whether {n} has a newer release was not checked."

@@ -2,8 +2,8 @@
 
 uv does the resolving; this module runs it, reads what it installed, judges each
 wheel's tags (`_check_fit`) and turns uv's failures into refusals that say what the
-index offers. The newest-release policy is newest.py's; the install from uv's cache
-alone, and whether it stands, is still_current.py's.
+index offers. The newest-release policy is newest.py's; whether an install from uv's
+cache alone stands for an online one is still_current.py's.
 
 uv evaluates environment markers for the *target* (pip evaluates them for the
 host: docs/lambda-facts.md), and `--only-binary :all:` keeps it from picking a version
@@ -14,6 +14,7 @@ publishes only an sdist may still be built, but the result must be a pure
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import shutil
@@ -27,9 +28,9 @@ from lambdalayer.common.distinfo import InstalledDist, read_installed
 from lambdalayer.common.errors import IndexUnreachable, ResolutionError
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.redact import redact_text
-from lambdalayer.common.uvtool import StartedUv, run_uv, wait_uv
+from lambdalayer.common.uvtool import StartedUv, UvResult, run_uv, wait_uv
 from lambdalayer.common.workdirs import disk_full_error, says_disk_full
-from lambdalayer.resolve.newest import ask_newest, newest_offer, prefer_newest, query_plan
+from lambdalayer.resolve.newest import ask_newest, prefer_newest, query_plan
 from lambdalayer.resolve.requirements import RequirementInputs, pip_install_args
 from lambdalayer.resolve.resolution import Resolution
 from lambdalayer.resolve.sdist_failure import build_error
@@ -37,6 +38,7 @@ from lambdalayer.targets.target import Target
 
 if TYPE_CHECKING:
     from lambdalayer.resolve.index_query import IndexAnswer
+    from lambdalayer.resolve.index_settings import QueryPlan
 
 _NEEDS_WHEEL = re.compile(r"Wheels are required for `([^`]+)`")
 _NOT_FOUND = re.compile(r"Because ([A-Za-z0-9._-]+) was not found in the package registry")
@@ -63,15 +65,16 @@ def uv_lines(stderr: str) -> str:
     return redact_text("\n".join("  " + ln.removeprefix("error: ") for ln in lines))
 
 
-def _index_failure(stderr: str, inputs: RequirementInputs) -> IndexUnreachable | None:
+def _index_failure(stderr: str, origins: tuple[str, ...],
+                   plan: QueryPlan) -> IndexUnreachable | None:
     """uv's failure when it is the index's (resolve/index_failure.py), else None."""
     from lambdalayer.resolve.index_failure import index_failure
 
     if "Failed to " not in stderr:  # the usual failure: a conflict, a missing wheel
         return None
-    origins = [o for o in inputs.index.origins if o.startswith("index: ")]
-    source = origins[0].rsplit("(from ", 1)[-1].rstrip(")") if origins else None
-    return index_failure(stderr, query_plan(inputs).urls, source)
+    named = [o for o in origins if o.startswith("index: ")]
+    source = named[0].rsplit("(from ", 1)[-1].rstrip(")") if named else None
+    return index_failure(stderr, plan.urls, source)
 
 
 def _describe_offer(answer: IndexAnswer) -> str:
@@ -138,99 +141,151 @@ def resolve_for_target(
     if inputs.empty:  # a layer of your own files only: nothing to install
         dest.mkdir(parents=True, exist_ok=True)
         return Resolution(target=target, tree=dest, dists=(), built_from_sdist=())
+    # What every step below asks of the inputs, worked out once: whether they pin
+    # exactly, the indexes this build uses, and uv's environment for them.
     pinned = inputs.exact_pins() is not None
+    plan = query_plan(inputs)
+    env = inputs.index.uv_env()
     # Asked while uv resolves (never before): the answers are ready when uv is done.
-    offers = {} if pinned else ask_newest(inputs)
-    first = (_from_cache(inputs, target, dest, set(built), fresh, ask=not pinned)
+    offers = {} if pinned else ask_newest(inputs, plan)
+    first = (_from_cache(inputs, target, dest, set(built), fresh, plan, env, no_deps=pinned,
+                         ask=not pinned)
              if fresh and started is None and not inputs.index.offline else None)
     if first is None:
-        first = _install(inputs, target, dest, set(), progress=progress, started=started)
+        first = _install(inputs, target, dest, set(), plan, env, no_deps=pinned,
+                         progress=progress, started=started)
     if pinned:
         return first
     return prefer_newest(inputs, target, dest, first, progress, offers,
-                         lambda i, d, nb: _install(i, target, d, nb, progress=None))
+                         lambda i, d, nb: _install(i, target, d, nb, plan, env, no_deps=False,
+                                                   progress=None))
 
 
-def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: set[str], *,
+def _install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: set[str],
+             plan: QueryPlan, env: dict[str, str], *, no_deps: bool,
              progress: Progress | None, started: StartedUv | None = None) -> Resolution:
-    """One binary-first uv install; projects that publish only sdists are built (pure only)."""
-    # Exact pins (a lock file, a recipe) usually name the whole closure: then
-    # uv need not fetch metadata to resolve, as with `uv pip sync`. Whether
-    # they really do is checked after installing; if not, resolve normally.
-    no_deps = inputs.exact_pins() is not None
+    """One binary-first uv install; projects that publish only sdists are built (pure only).
+
+    `no_deps`: the inputs pin exactly. Exact pins (a lock file, a recipe) usually name
+    the whole closure: then uv need not fetch metadata to resolve, as with `uv pip
+    sync`. Whether they really do is checked after installing; if not, resolve normally.
+    """
     for _attempt in range(_MAX_SDIST_RETRIES + 1):
         if no_binary and not no_deps and not inputs.index.offline:
             # uv would build these sdists again (an index without caching headers).
-            cached = _from_cache(inputs, target, dest, no_binary, frozenset(), ask=True)
+            cached = _from_cache(inputs, target, dest, no_binary, frozenset(), plan, env,
+                                 no_deps=False, ask=True)
             if cached is not None:
                 return cached
-        args = pip_install_args(inputs, uv_platform=target.uv_platform,
-                                python_version=target.runtime.python_version, dest=dest,
-                                no_binary=frozenset(no_binary), no_deps=no_deps)
         if progress:
             progress(f"resolving for {target}")
-        env = inputs.index.uv_env()
-        if started is not None and started.started_as(args, env):
-            result = wait_uv(started)
-        else:
-            if started is not None:
-                started.stop()
-            if dest.exists():
-                shutil.rmtree(dest)
-            result = run_uv(args, python=_build_python(target) if no_binary else None, env=env)
+        result, dists = _uv_install(inputs, target, dest, no_binary, env, no_deps=no_deps,
+                                    started=started)
         started = None
-        if result.returncode == 0:
-            dists = tuple(read_installed(dest))
-            if no_deps and not inputs.closed_over(dists, target):
-                no_deps = False
-                continue
-            notes = _check_fit(dists, target, no_binary)
-            return Resolution(target=target, tree=dest, dists=dists,
-                              built_from_sdist=tuple(sorted(no_binary)), notes=notes)
-        if says_disk_full(result.stderr):  # not a resolution problem: say which disk
-            raise disk_full_error(result.stderr)
-        unreachable = _index_failure(result.stderr, inputs)
-        if unreachable is not None:
-            raise unreachable
-        cause = _uv_cause(result.stderr)
-        missing = _NOT_FOUND.search(result.stderr)
-        if missing:
-            raise ResolutionError(
-                f"{missing.group(1)} was not found on the package index.",
-                hint="Check the spelling (`pip index versions NAME`) or the index URL.",
-            )
-        failed = _FAILED_BUILD.search(result.stderr)
-        if failed:
-            raise build_error(canonicalize_name(failed.group(1)), failed.group(2), target,
-                              result.stderr)
-        needs = _NEEDS_WHEEL.search(result.stderr)
-        if not needs:
-            raise ResolutionError(f"Cannot resolve the requirements for {target}:\n"
-                                  + uv_lines(result.stderr))
-        name = canonicalize_name(needs.group(1))
-        if name in alternatives():
-            raise _no_wheel_error(name, target, newest_offer(name, inputs), cause)
-        answer = newest_offer(name, inputs)
-        offer = answer.offer
-        # Only a project that ships no wheels at all may be built from its sdist:
-        # one that ships wheels, none for this target, is native and would be
-        # compiled for the host.
-        if name in no_binary or offer is None or offer.wheel_platforms or not offer.has_sdist:
-            raise _no_wheel_error(name, target, answer, cause)
-        no_binary.add(name)
+        if result.returncode != 0:
+            no_binary.add(_sdist_to_build(result.stderr, target, no_binary,
+                                          inputs.index.origins, plan))
+        elif dists is None:  # the exact pins did not name the whole closure
+            no_deps = False
+        else:
+            return _resolution(target, dest, dists, no_binary)
     raise ResolutionError(f"Too many source-only packages for {target}: {sorted(no_binary)}.")
 
 
-def _from_cache(inputs: RequirementInputs, target: Target, dest: Path, no_binary: set[str],
-                fresh: frozenset[str], *, ask: bool) -> Resolution | None:
-    """uv's install from its cache alone when it stands for an online one
-    (resolve/still_current.py); None (and `dest` removed) when not."""
-    from lambdalayer.resolve.still_current import install_from_cache
+def _uv_install(inputs: RequirementInputs, target: Target, dest: Path, no_binary: set[str],
+                env: dict[str, str], *, no_deps: bool, offline: bool = False,
+                started: StartedUv | None = None
+                ) -> tuple[UvResult, tuple[InstalledDist, ...] | None]:
+    """uv's install into `dest` (emptied first; `offline`: from uv's cache alone), the
+    sdists of `no_binary` built: (uv's result, what it installed). What it installed is
+    None when uv failed, or when `no_deps` (installed without resolving) and the exact
+    pins do not name the whole closure. `started`: uv already running; used when it
+    runs this very install."""
+    if offline:
+        inputs = dataclasses.replace(inputs,
+                                     index=dataclasses.replace(inputs.index, offline=True))
+    args = pip_install_args(inputs, uv_platform=target.uv_platform,
+                            python_version=target.runtime.python_version, dest=dest,
+                            no_binary=frozenset(no_binary), no_deps=no_deps)
+    if started is not None and started.started_as(args, env):
+        result = wait_uv(started)
+    else:
+        if started is not None:
+            started.stop()
+        if dest.exists():
+            shutil.rmtree(dest)
+        result = run_uv(args, python=_build_python(target) if no_binary else None, env=env)
+    if result.returncode != 0:
+        return result, None
+    dists = tuple(read_installed(dest))
+    if no_deps and not inputs.closed_over(dists, target):
+        return result, None
+    return result, dists
 
-    dists = install_from_cache(inputs, target, dest, no_binary, fresh, ask=ask,
-                               python=_build_python(target) if no_binary else None)
-    if dists is None:
+
+def _sdist_to_build(stderr: str, target: Target, no_binary: set[str],
+                    origins: tuple[str, ...], plan: QueryPlan) -> str:
+    """The project whose sdist the next attempt builds, after uv's failure (`stderr`): one
+    that publishes no wheel at all. Raises the refusal that explains any other failure."""
+    if says_disk_full(stderr):  # not a resolution problem: say which disk
+        raise disk_full_error(stderr)
+    unreachable = _index_failure(stderr, origins, plan)
+    if unreachable is not None:
+        raise unreachable
+    cause = _uv_cause(stderr)
+    missing = _NOT_FOUND.search(stderr)
+    if missing:
+        raise ResolutionError(
+            f"{missing.group(1)} was not found on the package index.",
+            hint="Check the spelling (`pip index versions NAME`) or the index URL.",
+        )
+    failed = _FAILED_BUILD.search(stderr)
+    if failed:
+        raise build_error(canonicalize_name(failed.group(1)), failed.group(2), target, stderr)
+    needs = _NEEDS_WHEEL.search(stderr)
+    if not needs:
+        raise ResolutionError(f"Cannot resolve the requirements for {target}:\n"
+                              + uv_lines(stderr))
+    name = canonicalize_name(needs.group(1))
+    # Imported here: urllib is only needed when explaining a failure.
+    from lambdalayer.resolve.index_query import ask_indexes
+
+    answer = ask_indexes(name, plan)
+    offer = answer.offer
+    # Only a project that ships no wheels at all may be built from its sdist: one that
+    # ships wheels, none for this target, is native and would be compiled for the host.
+    if (name in alternatives() or name in no_binary or offer is None
+            or offer.wheel_platforms or not offer.has_sdist):
+        raise _no_wheel_error(name, target, answer, cause)
+    return name
+
+
+def _from_cache(inputs: RequirementInputs, target: Target, dest: Path, no_binary: set[str],
+                fresh: frozenset[str], plan: QueryPlan, env: dict[str, str], *,
+                no_deps: bool, ask: bool) -> Resolution | None:
+    """uv's install into `dest` from its cache alone (`--offline`), the sdists of
+    `no_binary` as uv built them before, when it stands for an online one: every
+    distribution it chose is one whose index page this build read moments ago (`fresh`)
+    or, when `ask`, one the indexes of `plan` offer now as exactly that file
+    (resolve/still_current.py). None (and `dest` removed) when not: a page not read
+    this build may be stale, a wheel not cached needs the network."""
+    from lambdalayer.resolve.still_current import still_current
+
+    _, dists = _uv_install(inputs, target, dest, no_binary, env, no_deps=no_deps,
+                           offline=True)
+    # Yours (inputs.direct_names) are never asked of an index: uv took them from their
+    # URL, with or without its cache.
+    known = fresh | inputs.direct_names
+    if dists is None or not (all(d.name in known for d in dists) or (ask and still_current(
+            dists, plan, target, built=no_binary, fresh=known))):
+        shutil.rmtree(dest, ignore_errors=True)
         return None
+    return _resolution(target, dest, dists, no_binary)
+
+
+def _resolution(target: Target, dest: Path, dists: tuple[InstalledDist, ...],
+                no_binary: set[str]) -> Resolution:
+    """What uv installed in `dest`, each wheel judged (`_check_fit`)."""
     return Resolution(target=target, tree=dest, dists=dists,
                       built_from_sdist=tuple(sorted(no_binary)),
                       notes=_check_fit(dists, target, no_binary))

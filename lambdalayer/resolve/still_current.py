@@ -1,5 +1,5 @@
-"""The cache-only attempt: uv's install from its cache alone, and whether it is what the
-index offers now (docs/commands/cache.md, "Sdists built before").
+"""The cache-only attempt: whether uv's install from its cache alone (the resolver's
+`_from_cache`) is what the index offers now (docs/commands/cache.md, "Sdists built before").
 
 uv keeps the wheels it built from sdists, but behind an index that sends no caching
 headers it cannot tell that an sdist is unchanged, so an online run builds it again
@@ -20,51 +20,17 @@ cannot be asked) sends the build back to uv's online run.
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
 from collections.abc import Collection
-from pathlib import Path
 
 from packaging.tags import Tag, parse_tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
-from lambdalayer.common.distinfo import InstalledDist, read_installed
-from lambdalayer.common.uvtool import run_uv
+from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.resolve import index_cache
 from lambdalayer.resolve.index_query import IndexOffer, ask_once
 from lambdalayer.resolve.index_settings import QueryPlan
-from lambdalayer.resolve.newest import query_plan
-from lambdalayer.resolve.requirements import RequirementInputs, pip_install_args
 from lambdalayer.targets.target import Target
-
-
-def install_from_cache(inputs: RequirementInputs, target: Target, dest: Path,
-                       no_binary: set[str], fresh: frozenset[str], *, ask: bool,
-                       python: str | None) -> tuple[InstalledDist, ...] | None:
-    """uv's install into `dest` from its cache alone (`--offline`), the sdists of
-    `no_binary` as uv built them before (with `python`), when every distribution it chose
-    is one whose index page this build read moments ago (`fresh`) or, when `ask`, one the
-    index offers now as exactly that file (`still_current`); None (and `dest` removed)
-    when not: a page not read this build may be stale, a wheel not cached needs the
-    network."""
-    no_deps = inputs.exact_pins() is not None
-    cached = dataclasses.replace(inputs, index=dataclasses.replace(inputs.index, offline=True))
-    args = pip_install_args(cached, uv_platform=target.uv_platform,
-                            python_version=target.runtime.python_version, dest=dest,
-                            no_binary=frozenset(no_binary), no_deps=no_deps)
-    result = run_uv(args, python=python, env=inputs.index.uv_env())
-    if result.returncode == 0:
-        dists = tuple(read_installed(dest))
-        closed = not no_deps or inputs.closed_over(dists, target)
-        # Yours (inputs.direct_names) are never asked of an index: uv took them from
-        # their URL, with or without its cache.
-        known = fresh | inputs.direct_names
-        if closed and (all(d.name in known for d in dists) or (ask and still_current(
-                dists, query_plan(inputs), target, built=no_binary, fresh=known))):
-            return dists
-    shutil.rmtree(dest, ignore_errors=True)
-    return None
 
 
 def still_current(dists: Collection[InstalledDist], plan: QueryPlan, target: Target, *,
