@@ -104,7 +104,7 @@ def resolve_all(wanted: Resolving, targets: list[Target], work: Path,
 
     One resolution serves every target when it is shareable; a pure result that
     differs per runtime needs one per runtime; native code needs one per target.
-    `started` is uv already running for the first target (layer._start_first_resolution).
+    `started` is uv already running for the first target (requirements.start_install).
     """
     # With lock files, one tree serves several targets only if their locks say the same.
     locks = {str(t): wanted.of(t).fingerprint() for t in targets}

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from lambdalayer.common.distinfo import InstalledDist
+    from lambdalayer.common.uvtool import StartedUv
     from lambdalayer.resolve.pylock import Pylock
     from lambdalayer.targets.target import Target
 
@@ -358,6 +359,24 @@ def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_vers
     for req_file in inputs.files:
         args += ["-r", str(req_file.path)]
     return [*args, *_specs_off_the_command_line(inputs.specs, dest)]
+
+
+def start_install(inputs: RequirementInputs, runtime_name: str, arch: str, *,
+                  dest: Path) -> StartedUv | None:
+    """uv started now on installing `inputs` for (`runtime_name`, `arch`) into `dest`, as
+    resolver.resolve_for_target would (it picks the run up when the args agree); None when
+    there is nothing to install."""
+    if inputs.empty:
+        return None
+    from lambdalayer.common.uvtool import start_uv
+    from lambdalayer.targets.runtimes import load_runtime_table
+
+    table = load_runtime_table()
+    runtime = table.runtime(runtime_name)
+    args = pip_install_args(inputs, uv_platform=table.uv_platform(runtime, arch),
+                            python_version=runtime.python_version, dest=dest,
+                            no_deps=inputs.exact_pins() is not None)
+    return start_uv(args, env=inputs.index.uv_env())
 
 
 def _specs_off_the_command_line(specs: tuple[str, ...], dest: Path) -> list[str]:
