@@ -13,9 +13,6 @@ from pathlib import Path
 
 from lambdalayer.common.progress import Progress
 from lambdalayer.pipeline.plan import (
-    hash_inputs,
-    inputs_record,
-    marker_environments,
     plan_targets,
     up_to_date,
 )
@@ -44,10 +41,8 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             request.project.check_covers(targets)
         for lock in request.inputs.pylocks:  # before anything is resolved: exit 2
             lock.check_targets(targets)
-    record = inputs_record(request, plan)
-    inputs_hash = hash_inputs(record)
-    environments = marker_environments(plan.pairs)
-    previous = up_to_date(request, inputs_hash, environments)
+    built = up_to_date(request, plan)
+    record, inputs_hash, previous = built.record, built.inputs_hash, built.previous
     from lambdalayer.common import noop_memo
 
     if previous is None:
