@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from lambdalayer.common.distinfo import InstalledDist
     from lambdalayer.common.uvtool import StartedUv
     from lambdalayer.resolve.pylock import Pylock
-    from lambdalayer.targets.target import Target
 
 # packaging is imported inside the functions that parse: an up-to-date build
 # only needs `exact_pins` on plain `name==version` lines, which the regex
@@ -139,9 +138,11 @@ class RequirementInputs:
             pins[_canonical(req.name)] = spec.version
         return pins
 
-    def closed_over(self, dists: tuple[InstalledDist, ...], target: Target) -> bool:
-        """True when every dependency of every one of `dists`, on `target`, is among them:
-        installed without resolving (`--no-deps`), exact pins named the whole closure."""
+    def closed_over(self, dists: tuple[InstalledDist, ...],
+                    environment: dict[str, str]) -> bool:
+        """True when every dependency of every one of `dists`, on the target whose marker
+        values are `environment`, is among them: installed without resolving
+        (`--no-deps`), exact pins named the whole closure."""
         installed = {d.name: d.version for d in dists}
         extras: dict[str, set[str]] = {}
         # Extras asked for anywhere (conservatively, whatever the marker): checking
@@ -151,8 +152,8 @@ class RequirementInputs:
         for dist in dists:
             for req in dist.requires:
                 wanted = ["", *sorted(extras.get(dist.name, ()))]
-                if req.marker is not None and not any(target.evaluate(req.marker, e)
-                                                      for e in wanted):
+                if req.marker is not None and not any(
+                        req.marker.evaluate({**environment, "extra": e}) for e in wanted):
                     continue
                 version = installed.get(_canonical(req.name))
                 if version is None or not req.specifier.contains(version, prereleases=True):
