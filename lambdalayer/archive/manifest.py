@@ -8,6 +8,7 @@ the ARN per region in it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdalayer.common.errors import UsageError
-from lambdalayer.common.fileio import write_atomic
+from lambdalayer.common.fileio import file_digests, write_atomic
 
 MANIFEST_SCHEMA = 1
 
@@ -104,6 +105,14 @@ class Manifest:
 
     def zip_path(self, manifest_path: Path) -> Path:
         return manifest_path.parent / self.zip
+
+    def pins(self) -> dict[str, str]:
+        """Each distribution in the zip: name -> version."""
+        return {p.name: p.version for p in self.packages}
+
+    def proven(self) -> bool:
+        """The import proof ran for this zip and passed on every target."""
+        return bool(self.proof) and all(r.status == "passed" for r in self.proof)
 
     def record_published(self, entry: PublishedVersion) -> None:
         """Remember `entry` as the layer's current version in its region (one per region).
@@ -211,6 +220,39 @@ def artifact_manifest_paths(out_dir: Path, name: str) -> list[Path]:
     architecture for native layers (pipeline/resolving.py names the zips the same way)."""
     return [out_dir / f"{name}.json", out_dir / f"{name}-x86_64.json",
             out_dir / f"{name}-arm64.json"]
+
+
+def hash_inputs(record: dict[str, Any]) -> str:
+    """The inputs hash a manifest records: sha256 of `record` as JSON, keys sorted."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+def intact_build(out_dir: Path, name: str,
+                 inputs_hash: str) -> list[tuple[Path, Manifest]] | None:
+    """The (manifest path, manifest) pairs of layer `name` in `out_dir` written from inputs
+    hashed to `inputs_hash`, when they are every zip that build wrote and each zip is still
+    there with the digest its manifest records; else None (also when a manifest there
+    cannot be read)."""
+    previous: list[tuple[Path, Manifest]] = []
+    for path in artifact_manifest_paths(out_dir, name):
+        if not path.exists():
+            continue
+        try:
+            manifest = read_manifest(path)
+        except UsageError:
+            return None
+        if manifest.inputs_hash == inputs_hash:
+            previous.append((path, manifest))
+    if not previous:
+        return None
+    expected = set(previous[0][1].inputs.get("artifacts", []))
+    if {m.zip for _, m in previous} != expected:
+        return None
+    for path, manifest in previous:
+        zip_path = manifest.zip_path(path)
+        if not zip_path.exists() or file_digests(zip_path)[0] != manifest.sha256:
+            return None
+    return previous
 
 
 def find_manifests(directory: Path) -> list[Path]:

@@ -149,7 +149,7 @@ def _note_unavailable(streams: WheelStreams, record: dict[str, Any], inputs_hash
                       warnings: list[str]) -> tuple[dict[str, Any], str]:
     """The record and inputs hash, naming the wheels this build could not have (their
     files deflated here: the zip differs from an online build's), and a warning."""
-    from lambdalayer.pipeline.plan import hash_inputs
+    from lambdalayer.archive.manifest import hash_inputs
     from lambdalayer.pipeline.wheel_streams.reuse import UNAVAILABLE_KEY, unavailable_warning
 
     missing = streams.unavailable()

@@ -10,22 +10,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lambdalayer.common.progress import Progress
 from lambdalayer.pipeline.plan import (
-    TargetPlan,
-    hash_inputs,
-    inputs_record,
-    marker_environments,
     plan_targets,
     up_to_date,
 )
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.targets.runtimes import load_runtime_table
 
-if TYPE_CHECKING:
-    from lambdalayer.common.uvtool import StartedUv
 
 def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> BuildResult:
     """Build the layer `request` describes, or report the existing zips when up to date.
@@ -48,10 +41,8 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             request.project.check_covers(targets)
         for lock in request.inputs.pylocks:  # before anything is resolved: exit 2
             lock.check_targets(targets)
-    record = inputs_record(request, plan)
-    inputs_hash = hash_inputs(record)
-    environments = marker_environments(plan.pairs)
-    previous = up_to_date(request, inputs_hash, environments)
+    built = up_to_date(request, plan)
+    record, inputs_hash, previous = built.record, built.inputs_hash, built.previous
     from lambdalayer.common import noop_memo
 
     if previous is None:
@@ -87,7 +78,12 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             request.inputs, request.target_inputs, work, progress)
         request = dataclasses.replace(request, inputs=inputs, target_inputs=target_inputs,
                                       local_projects=projects)
-        started = _start_first_resolution(request, plan, work)
+        if plan.pairs:  # uv starts on the first target now; resolve_for_target picks it up
+            from lambdalayer.resolve.requirements import start_install
+
+            runtime_name, arch = plan.pairs[0]
+            started = start_install(request.inputs_for(f"{runtime_name}/{arch}"), runtime_name,
+                                    arch, dest=work / "resolve-0")
         # The pipeline's imports (packaging, the audit, ...) overlap uv's work.
         from lambdalayer.pipeline.stages import run_pipeline
 
@@ -105,20 +101,3 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             if work is not None:
                 shutil.rmtree(work, ignore_errors=True)
 
-
-def _start_first_resolution(request: BuildRequest, plan: TargetPlan,
-                            work: Path) -> StartedUv | None:
-    """Start uv for the first target now; resolve_for_target picks it up if the args agree."""
-    from lambdalayer.common.uvtool import start_uv
-    from lambdalayer.resolve.requirements import pip_install_args
-
-    if not plan.pairs or request.inputs_for("/".join(plan.pairs[0])).empty:
-        return None
-    runtime_name, arch = plan.pairs[0]
-    table = load_runtime_table()
-    runtime = table.runtime(runtime_name)
-    inputs = request.inputs_for(f"{runtime_name}/{arch}")
-    args = pip_install_args(inputs, uv_platform=table.uv_platform(runtime, arch),
-                            python_version=runtime.python_version, dest=work / "resolve-0",
-                            no_deps=inputs.exact_pins() is not None)
-    return start_uv(args, env=inputs.index.uv_env())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalayer import __version__
-from lambdalayer.archive.manifest import Manifest, artifact_manifest_paths, read_manifest
+from lambdalayer.archive.manifest import Manifest, hash_inputs, intact_build
 from lambdalayer.common.errors import UsageError
-from lambdalayer.common.fileio import file_digests
 from lambdalayer.common.redact import redact_text
 from lambdalayer.targets.runtimes import RuntimeTable, load_runtime_table
 
@@ -124,30 +122,6 @@ def _portable_path(path: Path) -> str:
         return path.name
 
 
-def _byte_makers(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
-    """Host tools whose versions change the zip's bytes: the compressor, and with --strip
-    and --compile the strip tools and the compiling interpreters (full versions)."""
-    from lambdalayer.archive.compressor import compressor_record
-
-    strip_tools = None
-    if request.strip:
-        from lambdalayer.shrink.strip import tool_versions
-
-        strip_tools = tool_versions(sorted({a for _, a in plan.pairs}))
-    makers: dict[str, Any] = {"compressor": compressor_record(request.compression_level)}
-    if strip_tools is not None:
-        makers["strip_tools"] = strip_tools
-    if request.compile:
-        from lambdalayer.interpreters.find import find_interpreter
-
-        table = load_runtime_table()
-        found = {r: find_interpreter(table.runtime(r).python_version)
-                 for r in dict.fromkeys(r for r, _ in plan.pairs)}
-        makers["compile_interpreters"] = {r: i.version if i else None
-                                          for r, i in found.items()}
-    return makers
-
-
 def _uv_version() -> str:
     """uv's version from its dist-info name (importlib.metadata costs ~10 ms to import)."""
     spec = importlib.util.find_spec("uv")
@@ -161,6 +135,25 @@ def _uv_version() -> str:
 def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
     """Every build input that decides the output; hashed into the manifest."""
     recipe = request.recipe
+    declared = _declared_record(plan)
+    local_inputs = local_inputs_record(request)
+    # Host tools whose versions change the zip's bytes: with --compile the compiling
+    # interpreters, with --strip the strip tools (full versions), and the compressor.
+    compiling = strip_tools = None
+    if request.compile:
+        from lambdalayer.interpreters.find import find_interpreter
+
+        table = load_runtime_table()
+        found = {r: find_interpreter(table.runtime(r).python_version)
+                 for r in dict.fromkeys(r for r, _ in plan.pairs)}
+        compiling = {r: i.version if i else None for r, i in found.items()}
+    if request.strip:
+        from lambdalayer.shrink.strip import tool_versions
+
+        strip_tools = tool_versions(sorted({a for _, a in plan.pairs}))
+    from lambdalayer.archive.compressor import compressor_record
+
+    compressor = compressor_record(request.compression_level)
     return {
         "tool_version": __version__,
         "uv_version": _uv_version(),
@@ -185,12 +178,14 @@ def inputs_record(request: BuildRequest, plan: TargetPlan) -> dict[str, Any]:
         "strip": request.strip,
         "excludes": sorted({e.strip().lower() for e in request.excludes}),
         "compression_level": request.compression_level,
-        "local_inputs": local_inputs_record(request),
+        "local_inputs": local_inputs,
         # Only when on, so that the inputs of every build without it hash as before.
         **({"fix_pairs": True} if request.fix_pairs else {}),
-        **_declared_record(plan),
+        **declared,
         **({"deny_licences": list(request.deny_licences)} if request.deny_licences else {}),
-        **_byte_makers(request, plan),
+        "compressor": compressor,
+        **({"strip_tools": strip_tools} if strip_tools is not None else {}),
+        **({"compile_interpreters": compiling} if compiling is not None else {}),
     }
 
 
@@ -238,10 +233,6 @@ def local_inputs_record(request: BuildRequest) -> list[dict[str, str]]:
     return found
 
 
-def hash_inputs(record: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
-
-
 def marker_environments(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     """Each (runtime, arch) target's PEP 508 marker values."""
     from lambdalayer.targets.target import Target
@@ -249,41 +240,32 @@ def marker_environments(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]
     return [Target.parse(runtime, arch).marker_environment for runtime, arch in pairs]
 
 
-def up_to_date(request: BuildRequest, inputs_hash: str,
-               environments: Sequence[dict[str, str]] = ()
-               ) -> list[tuple[Path, Manifest]] | None:
-    """The previous (manifest path, manifest) pairs when nothing can have changed, else None.
+@dataclass(frozen=True, kw_only=True)
+class BuildInputs:
+    """Every input that decides the output (`record`), its hash, and the previous build's
+    (manifest path, manifest) pairs when it is up to date, else None."""
 
-    Only for inputs that pin every resolved package exactly (for every target, whose
-    marker values are `environments`): then resolving again could not change anything,
-    so no index round trip is needed. Every zip the previous build wrote must still be
-    there with the digest its manifest records.
+    record: dict[str, Any]
+    inputs_hash: str
+    previous: list[tuple[Path, Manifest]] | None
+
+
+def up_to_date(request: BuildRequest, plan: TargetPlan) -> BuildInputs:
+    """The build's inputs, hashed, and whether the previous build stands for them.
+
+    Only for inputs that pin every resolved package exactly (for every target, with its
+    marker values): then resolving again could not change anything, so no index round
+    trip is needed. Every zip the previous build wrote must still be there with the
+    digest its manifest records, hold exactly those pins and, with --proof required,
+    have passed the proof on every target (else prove it now, or refuse: exit 7).
     """
-    pins = request.exact_pins(environments)
-    if request.force or pins is None:
-        return None
-    previous: list[tuple[Path, Manifest]] = []
-    for path in artifact_manifest_paths(request.out_dir, request.name):
-        if not path.exists():
-            continue
-        try:
-            manifest = read_manifest(path)
-        except UsageError:
-            return None
-        if manifest.inputs_hash == inputs_hash:
-            previous.append((path, manifest))
-    if not previous:
-        return None
-    expected = set(previous[0][1].inputs.get("artifacts", []))
-    if {m.zip for _, m in previous} != expected:
-        return None
-    for path, manifest in previous:
-        zip_path = manifest.zip_path(path)
-        if not zip_path.exists() or file_digests(zip_path)[0] != manifest.sha256:
-            return None
-        if {p.name: p.version for p in manifest.packages} != pins:
-            return None
-        if request.proof == "required" and (
-                not manifest.proof or any(r.status != "passed" for r in manifest.proof)):
-            return None  # proven only in part before: prove it now, or refuse (exit 7)
-    return previous
+    pins = request.exact_pins(marker_environments(plan.pairs))
+    record = inputs_record(request, plan)
+    inputs_hash = hash_inputs(record)
+    previous = (None if request.force or pins is None
+                else intact_build(request.out_dir, request.name, inputs_hash))
+    if previous is not None and not all(
+            m.pins() == pins and (request.proof != "required" or m.proven())
+            for _, m in previous):
+        previous = None
+    return BuildInputs(record=record, inputs_hash=inputs_hash, previous=previous)

@@ -13,13 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
 from lambdalayer.resolve.requirements import RequirementInputs
-from lambdalayer.resolve.resolution import Resolution
+from lambdalayer.resolve.resolution import Resolution, shareable
 from lambdalayer.resolve.resolver import resolve_for_target
 from lambdalayer.targets.runtimes import load_runtime_table
 from lambdalayer.targets.target import Target
@@ -48,37 +46,6 @@ class LayerPlan:
     resolutions: list[Resolution] = field(default_factory=list)
 
 
-def _markers_agree(requirements: list[Requirement], extras: tuple[str, ...],
-                   targets: list[Target]) -> bool:
-    for req in requirements:
-        if req.marker is None:
-            continue
-        for extra in ("", *extras):
-            if len({t.evaluate(req.marker, extra) for t in targets}) > 1:
-                return False
-    return True
-
-
-def _shareable(resolution: Resolution, inputs: RequirementInputs, targets: list[Target]) -> bool:
-    """True when one pure-Python tree is exactly right for every target.
-
-    That needs every wheel to be pure, every Requires-Python to admit every
-    target, and every environment marker involved to evaluate the same on all.
-    """
-    if not _markers_agree(inputs.all_requirements, (), targets):
-        return False
-    for dist in resolution.dists:
-        if not dist.is_pure:
-            return False
-        if dist.requires_python is not None and not all(
-            dist.requires_python.contains(f"{t.runtime.python_version}.99") for t in targets
-        ):
-            return False
-        if not _markers_agree(list(dist.requires), dist.extras, targets):
-            return False
-    return True
-
-
 def _resolve_many(wanted: Resolving, targets: list[Target], work: Path,
                   progress: Progress | None, start: int, probe: Resolution) -> list[Resolution]:
     """Resolve for several targets at once (uv is I/O bound: threads suffice), from uv's
@@ -104,13 +71,14 @@ def resolve_all(wanted: Resolving, targets: list[Target], work: Path,
 
     One resolution serves every target when it is shareable; a pure result that
     differs per runtime needs one per runtime; native code needs one per target.
-    `started` is uv already running for the first target (layer._start_first_resolution).
+    `started` is uv already running for the first target (requirements.start_install).
     """
     # With lock files, one tree serves several targets only if their locks say the same.
     locks = {str(t): wanted.of(t).fingerprint() for t in targets}
     probe = resolve_for_target(wanted.of(targets[0]), targets[0], work / "resolve-0",
                                progress=progress, started=started)
-    if len(set(locks.values())) == 1 and _shareable(probe, wanted.of(targets[0]), targets):
+    if len(set(locks.values())) == 1 and shareable(
+            probe, wanted.of(targets[0]).all_requirements, targets):
         return [LayerPlan(name=wanted.name, targets=targets, shared=True, resolutions=[probe])]
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
@@ -118,8 +86,8 @@ def resolve_all(wanted: Resolving, targets: list[Target], work: Path,
     if probe.dists and all(d.is_pure for d in probe.dists):
         firsts = [group[0] for group in by_runtime.values()]
         per_runtime = [probe, *_resolve_many(wanted, firsts[1:], work, progress, 1, probe)]
-        if all(_shareable(res, wanted.of(res.target),
-                          by_runtime[res.target.runtime.name]) for res in per_runtime) and all(
+        if all(shareable(res, wanted.of(res.target).all_requirements,
+                         by_runtime[res.target.runtime.name]) for res in per_runtime) and all(
                 len({locks[str(t)] for t in group}) == 1 for group in by_runtime.values()):
             return [LayerPlan(name=wanted.name, targets=targets, shared=False,
                               resolutions=per_runtime)]

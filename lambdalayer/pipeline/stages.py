@@ -76,7 +76,7 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
     """Resolve, lay out, check and archive every artifact of `request`.
 
     `work` is an empty scratch directory the caller removes; `started` is uv
-    already running for the first target (see layer._start_first_resolution).
+    already running for the first target (see resolve/requirements.start_install).
     With `request.fix_pairs`, a proof that finds distributions that no longer fit
     together, and the working pin of each, builds once more with the pins added
     (nothing is written before): one warning line per pin, and the manifest's inputs

@@ -69,10 +69,10 @@ class LayerZips:
 
     def start(self, name: str, root: Path, site_dirs: dict[Path, list[InstalledDist]]) -> None:
         """Begin writing `name`.zip from `root` in the background."""
+        partial = self._partial(name)
         self._open()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zip")
-        partial = self._partial(name)
         self._jobs[name] = self._pool.submit(self._write, name, root, site_dirs, partial)
 
     def result(self, name: str, root: Path,
@@ -81,8 +81,9 @@ class LayerZips:
         job = self._jobs.pop(name, None)
         if job is not None:
             return job.result()
+        partial = self._partial(name)
         self._open()
-        return self._write(name, root, site_dirs, self._partial(name))
+        return self._write(name, root, site_dirs, partial)
 
     def ready(self, name: str) -> bool:
         """True when `name`.zip was written in the background and is complete."""

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from lambdalayer.common.distinfo import InstalledDist
+    from lambdalayer.common.uvtool import StartedUv
     from lambdalayer.resolve.pylock import Pylock
-    from lambdalayer.targets.target import Target
 
 # packaging is imported inside the functions that parse: an up-to-date build
 # only needs `exact_pins` on plain `name==version` lines, which the regex
@@ -138,9 +138,11 @@ class RequirementInputs:
             pins[_canonical(req.name)] = spec.version
         return pins
 
-    def closed_over(self, dists: tuple[InstalledDist, ...], target: Target) -> bool:
-        """True when every dependency of every one of `dists`, on `target`, is among them:
-        installed without resolving (`--no-deps`), exact pins named the whole closure."""
+    def closed_over(self, dists: tuple[InstalledDist, ...],
+                    environment: dict[str, str]) -> bool:
+        """True when every dependency of every one of `dists`, on the target whose marker
+        values are `environment`, is among them: installed without resolving
+        (`--no-deps`), exact pins named the whole closure."""
         installed = {d.name: d.version for d in dists}
         extras: dict[str, set[str]] = {}
         # Extras asked for anywhere (conservatively, whatever the marker): checking
@@ -150,8 +152,8 @@ class RequirementInputs:
         for dist in dists:
             for req in dist.requires:
                 wanted = ["", *sorted(extras.get(dist.name, ()))]
-                if req.marker is not None and not any(target.evaluate(req.marker, e)
-                                                      for e in wanted):
+                if req.marker is not None and not any(
+                        req.marker.evaluate({**environment, "extra": e}) for e in wanted):
                     continue
                 version = installed.get(_canonical(req.name))
                 if version is None or not req.specifier.contains(version, prereleases=True):
@@ -358,6 +360,24 @@ def pip_install_args(inputs: RequirementInputs, *, uv_platform: str, python_vers
     for req_file in inputs.files:
         args += ["-r", str(req_file.path)]
     return [*args, *_specs_off_the_command_line(inputs.specs, dest)]
+
+
+def start_install(inputs: RequirementInputs, runtime_name: str, arch: str, *,
+                  dest: Path) -> StartedUv | None:
+    """uv started now on installing `inputs` for (`runtime_name`, `arch`) into `dest`, as
+    resolver.resolve_for_target would (it picks the run up when the args agree); None when
+    there is nothing to install."""
+    if inputs.empty:
+        return None
+    from lambdalayer.common.uvtool import start_uv
+    from lambdalayer.targets.runtimes import load_runtime_table
+
+    table = load_runtime_table()
+    runtime = table.runtime(runtime_name)
+    args = pip_install_args(inputs, uv_platform=table.uv_platform(runtime, arch),
+                            python_version=runtime.python_version, dest=dest,
+                            no_deps=inputs.exact_pins() is not None)
+    return start_uv(args, env=inputs.index.uv_env())
 
 
 def _specs_off_the_command_line(specs: tuple[str, ...], dest: Path) -> list[str]:

@@ -218,7 +218,7 @@ def _uv_install(inputs: RequirementInputs, target: Target, dest: Path, no_binary
     if result.returncode != 0:
         return result, None
     dists = tuple(read_installed(dest))
-    if no_deps and not inputs.closed_over(dists, target):
+    if no_deps and not inputs.closed_over(dists, target.marker_environment):
         return result, None
     return result, dists
 

@@ -134,14 +134,14 @@ def start_fetches(request: BuildRequest, resolutions: Iterable[Resolution],
     for resolution in resolutions:
         inputs = request.inputs_for(resolution.target)
         local, direct = _direct_requirements(inputs, work)
+        # Built from an sdist, from a direct URL or without tags: no wheel to look for.
+        wheels = [wanted_of(dist) for dist in resolution.dists
+                  if dist.name not in resolution.built_from_sdist
+                  and dist.name not in direct and dist.tags]
         plan = query_plan(inputs.index, [f.text for f in inputs.files],
                           bases=[f.base or f.path.parent for f in inputs.files],
                           even_offline=True)
-        for dist in resolution.dists:
-            if dist.name in resolution.built_from_sdist or dist.name in direct or \
-                    not dist.tags:
-                continue
-            wanted = wanted_of(dist)
+        for wanted in wheels:
             if wanted in streams.asked:
                 continue
             # Per build, not per process: each build opens (and closes) its own wheels.

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from lambdalayer.archive import compressor
+from lambdalayer.archive.manifest import hash_inputs
 from lambdalayer.archive.zipwriter import fixed_timestamp, timestamp_warning, write_zip
 from lambdalayer.interpreters import find as interpreters
 from lambdalayer.interpreters.find import Interpreter
-from lambdalayer.pipeline.plan import hash_inputs, inputs_record, plan_targets
+from lambdalayer.pipeline.plan import inputs_record, plan_targets
 from lambdalayer.pipeline.request import BuildRequest
 from lambdalayer.resolve.requirements import RequirementInputs, read_requirement_file
 
