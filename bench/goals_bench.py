@@ -1,4 +1,4 @@
-"""Issue 36's speed goals, each against its anchor, in one run (and `--runs 3` in a row).
+"""The speed goals of docs/performance.md against their anchors, in one run (`--runs 3`).
 
     python bench/goals_bench.py [--repeat 5] [--runs 3] [--skip-big]
 

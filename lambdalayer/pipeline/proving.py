@@ -74,6 +74,15 @@ class PinsFound(Exception):
         self.refusal = refusal
 
 
+def warm_up(proving: Proving, targets: list[Target]) -> None:
+    """The proof's box and interpreters looked up in threads while uv resolves
+    (proof/warmup.py); the proof then waits for what they found."""
+    if not proving.skip:
+        from lambdalayer.proof import warmup
+
+        warmup.start(targets, proving.interpreters)
+
+
 def zip_beside_proof(proving: Proving) -> bool:
     """Whether each zip is written while its layer is proven (pipeline/zips.py): only
     when the proof runs in a box, which shows it the tree read-only."""

@@ -41,7 +41,7 @@ from lambdalayer.pipeline.artifacts import StagedLayer, write_artifacts
 from lambdalayer.pipeline.auditing import audit, confirm_closure
 from lambdalayer.pipeline.layout import add_own_code, install, measure_layer, shrink
 from lambdalayer.pipeline.plan import TargetPlan
-from lambdalayer.pipeline.proving import PinsFound, prove, zip_beside_proof
+from lambdalayer.pipeline.proving import PinsFound, prove, warm_up, zip_beside_proof
 from lambdalayer.pipeline.request import BuildRequest, BuildResult
 from lambdalayer.pipeline.resolving import resolve_all
 from lambdalayer.pipeline.settings import StageSettings, split_request
@@ -124,14 +124,10 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     if request.compile:
         # A missing interpreter is known now: say so before resolving, not after.
         require_interpreters(list(dict.fromkeys(t.runtime for t in targets)))
-    # Import the audit (pyelftools and its rules) while uv resolves: the main
-    # thread only waits on a subprocess then, so the import costs no wall time.
+    # The audit (pyelftools, its rules) imported while uv resolves: no wall time then.
     threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
                      daemon=True).start()
-    if not request.no_proof:  # the proof's box and interpreters, found meanwhile too
-        from lambdalayer.proof import warmup
-
-        warmup.start(targets, request.interpreters)
+    warm_up(settings.proving, targets)  # the proof's box and interpreters, meanwhile too
     clock = _Clock()
     from lambdalayer.resolve import index_cache
 
