@@ -46,8 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     if memo:
         from lambdalayer.common import noop_memo
 
-        if noop_memo.replay(args):  # an unchanged rebuild, answered without the build
-            sys.exit(0)
+        try:
+            if noop_memo.replay(args):  # an unchanged rebuild, answered without the build
+                sys.exit(0)
+        except KeyboardInterrupt:  # Ctrl-C before the handlers below exist: no traceback
+            _interrupted()
         noop_memo.start(args)
     from lambdalayer.common import interrupt
 

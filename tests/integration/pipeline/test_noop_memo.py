@@ -173,3 +173,21 @@ def test_inputs_changed_just_before_leave_no_memo(index: str, tmp_path: Path) ->
         seen, _out, err = _run(tmp_path, index)
         assert seen["code"] == 0, err
     assert not list((tmp_path / "cache" / "noop").glob("*.json"))
+
+
+def test_ctrl_c_while_answering_from_the_memo_is_exit_130_without_a_traceback(
+        tmp_path: Path) -> None:
+    """Ctrl-C can land while the memo's answer is printed, before the command's own
+    signal handling exists: one line and exit 130, as everywhere else."""
+    script = ("from lambdalayer.common import noop_memo\n"
+              "def interrupted(args):\n"
+              "    raise KeyboardInterrupt\n"
+              "noop_memo.replay = interrupted\n"
+              "from lambdalayer.cli import main\n"
+              "main(['build', 'memo'])\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, check=False, timeout=60,
+                          env={**os.environ, "LAMBDALAYER_CACHE_DIR": str(tmp_path / "c")})
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("Interrupted (Ctrl-C)")
