@@ -22,12 +22,13 @@ from lambdalayer.archive.manifest import (
     write_manifest,
 )
 from lambdalayer.common.errors import UsageError
-from lambdalayer.supply.inventory import Shipped, layer_distributions
-from lambdalayer.supply.licences import Licence
 
 if TYPE_CHECKING:  # osv.py imports packaging: only when --vulns asks
     from lambdalayer.pipeline.request import Artifact
+    from lambdalayer.supply.inventory import Shipped
     from lambdalayer.supply.osv import VulnReport
+# supply/ is imported where the zips are read: `build` asks for VulnSettings before uv
+# starts, and every ms there is on a cold build's critical path.
 
 SERVICE_ENV = "LAMBDALAYER_VULN_SERVICE"
 
@@ -70,6 +71,7 @@ def layer_vulns(source: Path, service: str | None,
     """The vulnerabilities of the layer zip or folder `source` (its distributions as read,
     unless given)."""
     from lambdalayer.common.cache import usable_root
+    from lambdalayer.supply.inventory import layer_distributions
     from lambdalayer.supply.osv import query
 
     found = layer_distributions(source) if shipped is None else shipped
@@ -82,6 +84,8 @@ def supply_checks(artifacts: Iterable[Artifact],
     """Each artifact's licences and (when enabled) vulnerabilities, both recorded in the
     manifest of a zip built now; an up-to-date zip's licences come from its manifest
     (whose digest the up-to-date check matched against the zip) when it records them."""
+    from lambdalayer.supply.inventory import layer_distributions
+
     checked = []
     for artifact in artifacts:
         recorded = artifact.manifest.licences
@@ -105,6 +109,9 @@ def licence_records(shipped: Iterable[Shipped]) -> list[LicenceRecord]:
 
 
 def _shipped(record: LicenceRecord) -> Shipped:
+    from lambdalayer.supply.inventory import Shipped
+    from lambdalayer.supply.licences import Licence
+
     return Shipped(name=record.name, version=record.version,
                    licence=Licence(expression=record.expression, names=tuple(record.names),
                                    source=record.source))
