@@ -15,20 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdalayer.archive.manifest import (
-    LicenceRecord,
-    manifest_lock,
-    read_manifest,
-    write_manifest,
-)
 from lambdalayer.common.errors import UsageError
 
 if TYPE_CHECKING:  # osv.py imports packaging: only when --vulns asks
+    from lambdalayer.archive.manifest import LicenceRecord
     from lambdalayer.pipeline.request import Artifact
     from lambdalayer.supply.inventory import Shipped
     from lambdalayer.supply.osv import VulnReport
-# supply/ is imported where the zips are read: `build` asks for VulnSettings before uv
-# starts, and every ms there is on a cold build's critical path.
+# supply/ and the manifest's module are imported where the zips are read: `build` asks for
+# VulnSettings before uv starts, and every ms there is on a cold build's critical path.
 
 SERVICE_ENV = "LAMBDALAYER_VULN_SERVICE"
 
@@ -103,6 +98,8 @@ def supply_checks(artifacts: Iterable[Artifact],
 
 def licence_records(shipped: Iterable[Shipped]) -> list[LicenceRecord]:
     """What the manifest keeps of each distribution's licence (archive/manifest.py)."""
+    from lambdalayer.archive.manifest import LicenceRecord
+
     return [LicenceRecord(name=d.name, version=d.version, expression=d.licence.expression,
                           names=list(d.licence.names), source=d.licence.source)
             for d in shipped]
@@ -121,6 +118,8 @@ def _record(manifest_path: Path, report: VulnReport | None,
             shipped: tuple[Shipped, ...] | None) -> None:
     """The answer and (for a zip built now) its licences in the manifest beside the zip,
     under the lock `publish` also takes."""
+    from lambdalayer.archive.manifest import manifest_lock, read_manifest, write_manifest
+
     with manifest_lock(manifest_path):
         manifest = read_manifest(manifest_path)
         if report is not None:

@@ -18,7 +18,7 @@ from tests.package_index import make_wheel, serve_index
 SITECUSTOMIZE = '''
 import atexit, os, subprocess, sys
 _out = os.environ["OBSERVED"]
-def _note(line):
+def _note(line, open=open):  # open kept: the teardown may have emptied builtins
     with open(_out, "a") as handle:
         handle.write(line + "\\n")
 atexit.register(_note, "atexit ran")
@@ -34,9 +34,12 @@ def _popen(self, args, *rest, **kwargs):
 subprocess.Popen.__init__ = _popen
 '''
 
-# Loaded only once the stages run: every one of them would delay uv on a cold build.
+# Loaded only once uv runs: every one of them would delay uv on a cold build. (packaging:
+# a bare name is neither parsed nor a pin; the manifest's module: the inputs hash waits.)
 HEAVY = ("lambdalayer.pipeline.stages", "lambdalayer.audit", "lambdalayer.proof",
-         "lambdalayer.supply.cdx", "cyclonedx", "lambdalayer.archive.zipwriter", "rich")
+         "lambdalayer.supply.cdx", "cyclonedx", "lambdalayer.archive.zipwriter", "rich",
+         "packaging", "lambdalayer.archive.manifest", "lambdalayer.supply.inventory",
+         "lambdalayer.targets.lambda_model")
 
 
 def _observed_build(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str],
