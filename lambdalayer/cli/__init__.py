@@ -37,9 +37,15 @@ def __getattr__(name: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run `cli` and map failures to exit codes."""
+    """Console-script entry point: run `cli` and map failures to exit codes.
+
+    Without `argv` (the console script, `python -m lambdalayer`) the process is the CLI's
+    own and ends without the interpreter's teardown (`_leave`); with `argv` (a test calling
+    it in its own process) it raises SystemExit as before.
+    """
     from lambdalayer.cli import pipes
 
+    own_process = argv is None
     args = sys.argv[1:] if argv is None else argv
     pipes.guard()  # a reader that closes the pipe stops our output, not the work
     memo = args[:1] == ["build"]
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
 
         try:
             if noop_memo.replay(args):  # an unchanged rebuild, answered without the build
-                sys.exit(0)
+                _leave(0, own_process=own_process)
         except KeyboardInterrupt:  # Ctrl-C before the handlers below exist: no traceback
             _interrupted()
         noop_memo.start(args)
@@ -67,6 +73,36 @@ def main(argv: list[str] | None = None) -> None:
         _interrupted()
     if interrupt.received() is not None:  # the signal came at the very end
         _terminated(interrupt.received() or 0)
+    _leave(status, own_process=own_process)
+
+
+def _leave(status: int, *, own_process: bool) -> NoReturn:
+    """Exit with `status`, the one place every command's normal end passes through.
+
+    In the CLI's own process, the interpreter's teardown (freeing every module: 40-80 ms
+    after a build) is skipped: what it would run that matters is run here, in its order
+    (non-daemon threads joined, then the `atexit` handlers: tempfile's finalizers,
+    index_cache's questions, logging), the streams are flushed, then os._exit. The work
+    directories are gone by now (removed by the build's `finally` blocks). A flush that
+    fails other than on a closed pipe (pipes.py) takes the ordinary exit, which reports it
+    as Python does.
+    """
+    if own_process:
+        import atexit
+        import os
+
+        threading = sys.modules.get("threading")
+        shutdown = getattr(threading, "_shutdown", None)
+        if shutdown is not None:
+            shutdown()  # as the interpreter would first: wait for non-daemon threads
+        atexit._run_exitfuncs()
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+        except (OSError, ValueError):
+            sys.exit(status)
+        os._exit(status)
     sys.exit(status)
 
 

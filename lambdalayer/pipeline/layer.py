@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lambdalayer.common.progress import Progress
 from lambdalayer.pipeline.plan import (
+    TargetPlan,
     plan_targets,
     up_to_date,
 )
@@ -28,11 +29,6 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     UsageError, ResolutionError or AuditError; on error nothing is written.
     """
     plan = plan_targets(request)
-    from lambdalayer.targets.lambda_model import note_once
-
-    new_runtime = note_once(load_runtime_table().runtimes)  # once per botocore model
-    if new_runtime:
-        plan = replace(plan, warnings=(*plan.warnings, new_runtime))
     if request.project is not None or request.inputs.pylocks:
         from lambdalayer.targets.target import Target
 
@@ -42,7 +38,7 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
         for lock in request.inputs.pylocks:  # before anything is resolved: exit 2
             lock.check_targets(targets)
     built = up_to_date(request, plan)
-    record, inputs_hash, previous = built.record, built.inputs_hash, built.previous
+    previous = built.previous
     from lambdalayer.common import noop_memo
 
     if previous is None:
@@ -50,6 +46,7 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
     else:
         noop_memo.confirm()
     if previous is not None:
+        plan = _with_runtime_note(plan)
         return BuildResult(
             artifacts=tuple(
                 Artifact(name=m.zip_path(path).stem, zip_path=m.zip_path(path),
@@ -84,11 +81,13 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             runtime_name, arch = plan.pairs[0]
             started = start_install(request.inputs_for(f"{runtime_name}/{arch}"), runtime_name,
                                     arch, dest=work / "resolve-0")
-        # The pipeline's imports (packaging, the audit, ...) overlap uv's work.
+        # What is not needed to start uv comes after it, overlapping its work: the
+        # pipeline's imports (packaging, the audit, ...), botocore's model.
+        plan = _with_runtime_note(plan)
         from lambdalayer.pipeline.stages import run_pipeline
 
-        result = run_pipeline(request, plan, record, inputs_hash, work=work, started=started,
-                              progress=progress)
+        result = run_pipeline(request, plan, built.record, built.inputs_hash, work=work,
+                              started=started, progress=progress)
         if notice:
             result = dataclasses.replace(result, warnings=(notice, *result.warnings))
         return result
@@ -101,3 +100,12 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             if work is not None:
                 shutil.rmtree(work, ignore_errors=True)
 
+
+
+def _with_runtime_note(plan: TargetPlan) -> TargetPlan:
+    """`plan` with a warning when botocore's Lambda model lists a runtime the table lacks
+    (read once per model: targets/lambda_model.py)."""
+    from lambdalayer.targets.lambda_model import note_once
+
+    new_runtime = note_once(load_runtime_table().runtimes)
+    return plan if not new_runtime else replace(plan, warnings=(*plan.warnings, new_runtime))

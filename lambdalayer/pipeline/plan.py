@@ -9,21 +9,23 @@ test_noop_path.py guards what it imports, opens and starts).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambdalayer import __version__
-from lambdalayer.archive.manifest import Manifest, hash_inputs, intact_build
 from lambdalayer.common.errors import UsageError
 from lambdalayer.common.redact import redact_text
 from lambdalayer.targets.runtimes import RuntimeTable, load_runtime_table
 
 if TYPE_CHECKING:
+    from lambdalayer.archive.manifest import Manifest
     from lambdalayer.pipeline.request import BuildRequest
 
 
@@ -240,14 +242,29 @@ def marker_environments(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]
     return [Target.parse(runtime, arch).marker_environment for runtime, arch in pairs]
 
 
+def _has_markers(request: BuildRequest) -> bool:
+    """Whether a requirement carries a marker: only then do the targets' marker values
+    (packaging's, a cold build's start-up time) change which requirements are pins."""
+    inputs = request.inputs
+    return (any(";" in spec for spec in inputs.specs)
+            or any(r.marker is not None for f in inputs.files for r in f.requirements))
+
+
 @dataclass(frozen=True, kw_only=True)
 class BuildInputs:
     """Every input that decides the output (`record`), its hash, and the previous build's
     (manifest path, manifest) pairs when it is up to date, else None."""
 
     record: dict[str, Any]
-    inputs_hash: str
     previous: list[tuple[Path, Manifest]] | None
+
+    @cached_property
+    def inputs_hash(self) -> str:
+        """Hashed when first asked: a build that cannot be up to date (--force, no exact
+        pins) starts uv first (docs/performance.md)."""
+        from lambdalayer.archive.manifest import hash_inputs
+
+        return hash_inputs(self.record)
 
 
 def up_to_date(request: BuildRequest, plan: TargetPlan) -> BuildInputs:
@@ -259,13 +276,16 @@ def up_to_date(request: BuildRequest, plan: TargetPlan) -> BuildInputs:
     digest its manifest records, hold exactly those pins and, with --proof required,
     have passed the proof on every target (else prove it now, or refuse: exit 7).
     """
-    pins = request.exact_pins(marker_environments(plan.pairs))
-    record = inputs_record(request, plan)
-    inputs_hash = hash_inputs(record)
-    previous = (None if request.force or pins is None
-                else intact_build(request.out_dir, request.name, inputs_hash))
+    pins = None if request.force else request.exact_pins(
+        marker_environments(plan.pairs) if _has_markers(request) else ())
+    built = BuildInputs(record=inputs_record(request, plan), previous=None)
+    if pins is None:
+        return built
+    from lambdalayer.archive.manifest import intact_build
+
+    previous = intact_build(request.out_dir, request.name, built.inputs_hash)
     if previous is not None and not all(
             m.pins() == pins and (request.proof != "required" or m.proven())
             for _, m in previous):
         previous = None
-    return BuildInputs(record=record, inputs_hash=inputs_hash, previous=previous)
+    return dataclasses.replace(built, previous=previous)

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from lambdalayer.archive.manifest import Manifest
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.pipeline.recipe import Recipe
 from lambdalayer.resolve.requirements import RequirementInputs
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the manifest's module is loaded after uv starts (pipeline/layer.py)
+    from lambdalayer.archive.manifest import Manifest
     from lambdalayer.owncode.sources import IncludedPath, SourceFolder
     from lambdalayer.owncode.uv_project import ProjectLock
     from lambdalayer.proof.compile import CompileReport

@@ -15,19 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lambdalayer.archive.manifest import (
-    LicenceRecord,
-    manifest_lock,
-    read_manifest,
-    write_manifest,
-)
 from lambdalayer.common.errors import UsageError
-from lambdalayer.supply.inventory import Shipped, layer_distributions
-from lambdalayer.supply.licences import Licence
 
 if TYPE_CHECKING:  # osv.py imports packaging: only when --vulns asks
+    from lambdalayer.archive.manifest import LicenceRecord
     from lambdalayer.pipeline.request import Artifact
+    from lambdalayer.supply.inventory import Shipped
     from lambdalayer.supply.osv import VulnReport
+# supply/ and the manifest's module are imported where the zips are read: `build` asks for
+# VulnSettings before uv starts, and every ms there is on a cold build's critical path.
 
 SERVICE_ENV = "LAMBDALAYER_VULN_SERVICE"
 
@@ -70,6 +66,7 @@ def layer_vulns(source: Path, service: str | None,
     """The vulnerabilities of the layer zip or folder `source` (its distributions as read,
     unless given)."""
     from lambdalayer.common.cache import usable_root
+    from lambdalayer.supply.inventory import layer_distributions
     from lambdalayer.supply.osv import query
 
     found = layer_distributions(source) if shipped is None else shipped
@@ -82,6 +79,8 @@ def supply_checks(artifacts: Iterable[Artifact],
     """Each artifact's licences and (when enabled) vulnerabilities, both recorded in the
     manifest of a zip built now; an up-to-date zip's licences come from its manifest
     (whose digest the up-to-date check matched against the zip) when it records them."""
+    from lambdalayer.supply.inventory import layer_distributions
+
     checked = []
     for artifact in artifacts:
         recorded = artifact.manifest.licences
@@ -99,12 +98,17 @@ def supply_checks(artifacts: Iterable[Artifact],
 
 def licence_records(shipped: Iterable[Shipped]) -> list[LicenceRecord]:
     """What the manifest keeps of each distribution's licence (archive/manifest.py)."""
+    from lambdalayer.archive.manifest import LicenceRecord
+
     return [LicenceRecord(name=d.name, version=d.version, expression=d.licence.expression,
                           names=list(d.licence.names), source=d.licence.source)
             for d in shipped]
 
 
 def _shipped(record: LicenceRecord) -> Shipped:
+    from lambdalayer.supply.inventory import Shipped
+    from lambdalayer.supply.licences import Licence
+
     return Shipped(name=record.name, version=record.version,
                    licence=Licence(expression=record.expression, names=tuple(record.names),
                                    source=record.source))
@@ -114,6 +118,8 @@ def _record(manifest_path: Path, report: VulnReport | None,
             shipped: tuple[Shipped, ...] | None) -> None:
     """The answer and (for a zip built now) its licences in the manifest beside the zip,
     under the lock `publish` also takes."""
+    from lambdalayer.archive.manifest import manifest_lock, read_manifest, write_manifest
+
     with manifest_lock(manifest_path):
         manifest = read_manifest(manifest_path)
         if report is not None:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 # below answers without it (start-up time is a product goal).
 _HASH_OPTION = re.compile(r"\s--hash[=\s]\S+")
 _EXACT_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([A-Za-z0-9.!+_-]+)\s*$")
+# A name alone (`-p pg8000`), valid PEP 508 by construction and never a pin: a cold build's
+# uv starts without packaging's parser (docs/performance.md).
+_BARE_NAME = re.compile(r"^\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*$")
 
 
 def _canonical(name: str) -> str:
@@ -118,6 +121,8 @@ class RequirementInputs:
         """
         if self.all_local_projects:
             return None  # a local project's version is known only once it is built
+        if any(_BARE_NAME.match(spec) for spec in self.specs):
+            return None  # no version, no marker: not a pin for any target
         pins: dict[str, str] = {}
         lines = list(self.specs) + [str(r) for f in self.files for r in f.requirements]
         fast = [_EXACT_PIN.match(line) for line in lines]
@@ -225,8 +230,8 @@ def local_ref(path: Path, label: str) -> LocalRef:
 
 def parse_spec(spec: str, *, origin: str = "-p") -> str:
     """Validate one PEP 508 requirement; UsageError naming where it came from otherwise."""
-    if _EXACT_PIN.match(spec):
-        return spec.strip()  # `name==version` is valid by construction
+    if _EXACT_PIN.match(spec) or _BARE_NAME.match(spec):
+        return spec.strip()  # `name==version` and `name` are valid by construction
     from packaging.requirements import InvalidRequirement, Requirement
 
     try:
