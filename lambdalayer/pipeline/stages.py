@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdalayer.common import interrupt
-from lambdalayer.common.fileio import tree_stamps
+from lambdalayer.common.fileio import stamps_of, tree_stamps
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
 from lambdalayer.pipeline.artifacts import StagedLayer, write_artifacts
@@ -161,19 +161,16 @@ def _stage_all(settings: StageSettings, layers: list[StagedLayer], clock: _Clock
     (qemu: the longest) first; a refusal is the first-started layer's first."""
     if len(layers) == 1:
         only = layers[0]
-        _prepare(settings, only, clock, compiled, zips, progress)
+        _prepare(settings, only, clock, compiled, progress)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit") as auditor:
-            audited = (auditor.submit(_audit, settings, only, clock, beside=True)
-                       if compiled is None else None)  # --compile: _prepare audited
+            audited = auditor.submit(_beside_proof, settings, only, clock, compiled, zips)
             try:
                 with clock.stage("proof"):
                     proof = prove(settings.proving, only.plan, only.root, only.site_dirs,
-                                  only.site_targets, progress, alone=True,
-                                  overlap=only.overlap)
+                                  only.site_targets, progress, alone=True, overlap=only.overlap)
             finally:
                 only.overlap.ended()
-                if audited:
-                    audited.result()  # its refusal, if any, replaces the proof's verdict
+                audited.result()  # its refusal, if any, replaces the proof's verdict
         _finish(settings, only, proof, clock)
         return
     from lambdalayer.interpreters.find import host_machine
@@ -184,13 +181,12 @@ def _stage_all(settings: StageSettings, layers: list[StagedLayer], clock: _Clock
         running: list[Future[ArtifactProof]] = []
         try:
             for item in order:
-                _prepare(settings, item, clock, compiled, zips, progress)
+                _prepare(settings, item, clock, compiled, progress)
                 started = pool.submit(prove, settings.proving, item.plan, item.root,
                                       item.site_dirs, item.site_targets, progress,
                                       overlap=item.overlap)
                 started.add_done_callback(item.overlap.ended)
-                if compiled is None:  # its proof is awaited by the pool
-                    _audit(settings, item, clock, beside=True)
+                _beside_proof(settings, item, clock, compiled, zips)  # pool awaits its proof
                 running.append(started)
         except Exception:
             for future in running:  # an earlier layer's refusal comes first
@@ -205,10 +201,9 @@ def _stage_all(settings: StageSettings, layers: list[StagedLayer], clock: _Clock
 
 
 def _prepare(settings: StageSettings, item: StagedLayer, clock: _Clock,
-             compiled: dict[str, CompileReport] | None, zips: LayerZips | None,
-             progress: Progress | None) -> None:
-    """Install, shrink, own code, size and stamp one layer (with --compile: audit, then
-    compile); its zip begun when `zips` writes it beside the proof."""
+             compiled: dict[str, CompileReport] | None, progress: Progress | None) -> None:
+    """Install, shrink, own code, size and stamp one layer (a change before the swap-in is
+    exit 4); with --compile, audit and compile before the stamps."""
     layer, root, layout = item.plan, item.root, settings.layout
     with clock.stage("install"):
         item.site_dirs, item.site_targets = install(layer, root)
@@ -216,25 +211,30 @@ def _prepare(settings: StageSettings, item: StagedLayer, clock: _Clock,
         shrunk = shrink(layout, layer.name, root, item.site_dirs, item.site_targets, progress)
         item.site_dirs = shrunk.site_dirs
         item.warnings.extend(shrunk.warnings)
-        add_own_code(layout, root, item.site_dirs)
+        walked = add_own_code(layout, root, item.site_dirs)
         item.sizes = measure_layer(layout, layer.name, root, item.site_dirs,
-                                   item.site_targets, shrunk.reductions)
+                                   item.site_targets, shrunk.reductions, walked)
     if progress:
         progress(f"auditing {layer.name}")
     if compiled is not None:  # the audit reads the tree before the bytecode is added
         _audit(settings, item, clock)
         compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                              item.sizes.total, progress=progress)
-    item.stamps = tree_stamps(root)  # a change before the zip is swapped in: exit 4
-    if zips is not None:  # the tree is final now: only swapped into place once proven
-        zips.start(layer.name, root, item.site_dirs)
+    item.stamps = stamps_of(walked) if compiled is None else tree_stamps(root)
 
 
-def _audit(settings: StageSettings, item: StagedLayer, clock: _Clock, *,
-           beside: bool = False) -> None:
-    """`beside` the proof: once its box started (or it ended), not slowing its start."""
-    if beside:
-        item.overlap.started.wait()
+def _beside_proof(settings: StageSettings, item: StagedLayer, clock: _Clock,
+                  compiled: dict[str, CompileReport] | None, zips: LayerZips | None) -> None:
+    """Once the proof's box started (its start not slowed): the audit (--compile:
+    _prepare's), then the zip begun if `zips` (after a refusal, dist/ is untouched)."""
+    item.overlap.started.wait()
+    if compiled is None:
+        _audit(settings, item, clock)
+    if zips is not None:  # the tree is final: only swapped into place once proven
+        zips.start(item.plan.name, item.root, item.site_dirs)
+
+
+def _audit(settings: StageSettings, item: StagedLayer, clock: _Clock) -> None:
     with clock.stage("audit"):
         audited = audit(settings.auditing, item.plan, item.root)
         item.findings, item.allow = audited.findings, audited.allow

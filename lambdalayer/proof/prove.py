@@ -1,4 +1,4 @@
-"""The import proof `build` runs on every layer after the audit, before the zip is written.
+"""The import proof `build` runs on every layer beside the audit, before any zip is swapped in.
 
 Each requested distribution's top-level modules are imported on a CPython of
 each target (native, or emulated: see interpreters/find.find_for), in Lambda's

@@ -25,8 +25,9 @@ from lambdalayer.shrink.apply import ShrinkResult
 
 # The audit runs beside the proof: its stand-in ends only once the proof began (a proof
 # started after the audit would never let it end, and the audit notes that it waited in vain).
-ORDER = ["resolve", "install", "shrink", "own code", "size", "zip begun", "proof",
-         "audit", "audit again", "artifacts"]
+# The zip is begun once the audit passed (a refusal leaves dist/ untouched).
+ORDER = ["resolve", "install", "shrink", "own code", "size", "proof", "audit",
+         "zip begun", "audit again", "artifacts"]
 HANG = 10.0  # only an audit waiting for a proof that never starts waits this long
 
 
@@ -61,7 +62,7 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(stages, "install", stage("install", ({}, {})))
     monkeypatch.setattr(stages, "shrink", stage("shrink", ShrinkResult(
         site_dirs={}, reductions=(), warnings=())))
-    monkeypatch.setattr(stages, "add_own_code", stage("own code"))
+    monkeypatch.setattr(stages, "add_own_code", stage("own code", {}))
     monkeypatch.setattr(stages, "measure_layer", stage("size", SizeReport(
         total=0, packages=(), largest_files=())))
     def audit(*args: Any) -> Audited:
