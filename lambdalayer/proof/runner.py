@@ -515,11 +515,11 @@ class Overlap:
     """For a caller that works while the proof runs (pipeline/stages.py).
 
     `started` is set once the first import run's box is launched (or by `ended`, when
-    the proof ends, in case none was). What only fills the bytecode cache
-    after an import (the helper compiling what the import compiled, the cache's trim,
-    and the staged folders the helper runs in) waits for `close()` instead of delaying
-    the proof's verdict: the caller closes it once its own work is done, on success or
-    failure, so no box or scratch folder outlives the build."""
+    the proof ends, in case none was). What only fills the bytecode cache (the helper
+    compiling beside the import, asked to stop when it ends; the one compiling what
+    the import compiled; the cache's trim; the staged folders they run in) waits for
+    `close()` instead of delaying the proof's verdict: the caller closes it once its own
+    work is done, on success or failure, so no box or scratch folder outlives the build."""
 
     def __init__(self) -> None:
         self.started = threading.Event()
@@ -534,8 +534,14 @@ class Overlap:
         """`size` bytes were added to the cache (it is trimmed on close)."""
         self._stored += size
 
-    def compile_after(self, helper: tuple[Popen[bytes], Path], timeout: float) -> None:
-        self._stack.callback(lambda: self.stored(_end_precompile(helper, stop=False,
+    def end_later(self, helper: tuple[Popen[bytes], Path], *, stop: bool,
+                  timeout: float) -> None:
+        """`helper` (_start_precompile's) awaited on close (_end_precompile); with `stop`,
+        asked to stop now, between two files."""
+        if stop:
+            with contextlib.suppress(OSError):
+                (helper[1] / _STOP_FILE).touch()
+        self._stack.callback(lambda: self.stored(_end_precompile(helper, stop=stop,
                                                                  timeout=timeout)))
 
     def ended(self, *_: object) -> None:
@@ -605,14 +611,18 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     try:
         answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
     finally:
-        stored = _end_precompile(helper, stop=True, timeout=5.0) if helper else 0
+        stored = 0
+        if helper and overlap is not None:
+            overlap.end_later(helper, stop=True, timeout=5.0)  # not waited for meanwhile
+        elif helper:
+            stored = _end_precompile(helper, stop=True, timeout=5.0)
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, answer, elapsed)
     if bytecode and (run.misses or not script.is_kept(bytecode, interpreter.version)):
         # What the import compiled, compiled again where the layer's code cannot reach.
         after = _start_precompile(box, version, bytecode, list(run.misses[:_MAX_MISSES]))
         if after and overlap is not None:
-            overlap.compile_after(after, timeout)  # ended after the verdict
+            overlap.end_later(after, stop=False, timeout=timeout)  # after the verdict
         elif after:
             stored += _end_precompile(after, stop=False, timeout=timeout)
     return replace(run, sandbox=sandbox.describe(network=network),

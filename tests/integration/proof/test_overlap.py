@@ -24,8 +24,11 @@ def _kept(cache: Path) -> list[Path]:
     return list((cache / "proof-bytecode").rglob("*.pyc"))
 
 
+@pytest.mark.parametrize("beside", [False, True])
 def test_the_helper_ends_and_the_staged_folders_go_when_the_caller_closes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, beside: bool) -> None:
+    """`beside`: a first proof on a spare core, its helper compiling the layer beside
+    the import (asked to stop as the import ends, awaited on close too)."""
     require(find_interpreter("3.12") is not None, "CPython 3.12 (pyenv install 3.12)")
     layer = tmp_path / "layer"
     (layer / "python" / "llmod").mkdir(parents=True)
@@ -37,7 +40,7 @@ def test_the_helper_ends_and_the_staged_folders_go_when_the_caller_closes(
     target = Target.parse("python3.12", "x86_64")
     overlap = Overlap()
     report = run_proof(layer, [target], imports=["llmod"], bytecode_scope="llmod",
-                       fallback_check=False, overlap=overlap)
+                       fallback_check=False, overlap=overlap, precompile=beside)
     assert [run.status for run in report.runs] == ["passed"]
     assert overlap.started.is_set()  # set as the import's box was launched
     # The verdict is in, and the helper's staged folders are still there for it.
