@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from lambdalayer.common.fileio import replace_retrying
@@ -33,16 +34,25 @@ class _Shipped:
     not reached through a symlinked directory that leads out). Each directory is
     resolved once: a tree of five runtimes has thousands of rows in a few directories."""
 
-    def __init__(self, site: Path) -> None:
+    def __init__(self, site: Path, walked: Mapping[str, os.stat_result] | None = None,
+                 prefix: str = "") -> None:
         self._site = site
         self._root = os.path.realpath(site)
         self._inside: dict[str, bool] = {}
+        self._walked = walked or {}
+        self._prefix = prefix
 
     def size(self, name: str) -> int | None:
         """The file's size when the row's file ships, else None."""
         parent, _, leaf = name.rpartition("/")
         if name.startswith("/") or not leaf or ".." in name.split("/"):
             return None  # a path that can only point outside (or at a directory)
+        # Found by the walk: below `site` through real folders only, so inside it; its
+        # lstat as this would take it (a RECORD may be rewritten since: asked anew).
+        info = (self._walked.get(self._prefix + name.replace("/", os.sep))
+                if not name.endswith("RECORD") else None)
+        if info is not None:
+            return info.st_size if stat.S_ISREG(info.st_mode) else None
         inside = self._inside.get(parent)
         if inside is None:
             real = os.path.realpath(self._site / parent)
@@ -57,14 +67,13 @@ class _Shipped:
         return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-def _rewritten(record: Path, site: Path) -> str:
+def _rewritten(record: Path, site: Path, shipped: _Shipped) -> str:
     """RECORD's new text: rows of files present below `site`, hashes refreshed when the
     size changed (a stripped .so) or the row had none."""
     text = record.read_text("utf-8")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     own = record.relative_to(site).as_posix()
-    shipped = _Shipped(site)
     for row in csv.reader(io.StringIO(text)):
         if not row or not row[0]:
             continue
@@ -83,19 +92,26 @@ def _rewritten(record: Path, site: Path) -> str:
     return out.getvalue()
 
 
-def rewrite_records(site: Path) -> int:
+def rewrite_records(site: Path, walked: dict[str, os.stat_result] | None = None,
+                    prefix: str = "") -> int:
     """Rewrite the RECORD of every dist-info directly below `site`; how many changed.
 
     Each is written to a new file renamed over the old one: the tree may share
-    files with uv's cache through hard links (install.py).
+    files with uv's cache through hard links (install.py). `walked`: what
+    common/fileio.tree_stats found in the folder holding `site` at `prefix` ("python/"),
+    read instead of asking for each file again, and updated for each RECORD rewritten.
     """
     changed = 0
+    shipped = _Shipped(site, walked, prefix)
     for record in sorted(site.glob("*.dist-info/RECORD")):
-        new = _rewritten(record, site)
+        new = _rewritten(record, site, shipped)
         if new.encode("utf-8") == record.read_bytes():
             continue
         temporary = record.with_name(".RECORD.tmp")
         temporary.write_text(new, encoding="utf-8", newline="")
         replace_retrying(temporary, record)
         changed += 1
+        if walked is not None:
+            key = prefix + record.relative_to(site).as_posix().replace("/", os.sep)
+            walked[key] = os.lstat(record)
     return changed

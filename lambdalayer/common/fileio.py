@@ -130,20 +130,46 @@ def tree_size(path: os.PathLike[str] | str) -> int:
 FileStamp = tuple[int, int, int, int]
 
 
-def tree_stamps(root: Path) -> dict[str, FileStamp]:
-    """(size, mtime_ns, ctime_ns, inode) of every file and link under `root`, by path."""
-    stamps: dict[str, FileStamp] = {}
-    for folder, subfolders, names in os.walk(root):
-        for name in [*names, *(d for d in subfolders if os.path.islink(os.path.join(folder, d)))]:
-            path = os.path.join(folder, name)
-            try:
-                info = os.lstat(path)
-            except OSError:
+def tree_stats(root: Path, *, strict: bool = True) -> dict[str, os.stat_result]:
+    """The lstat of every file and link under `root` (a link to a folder too, never
+    followed), by its path relative to `root`: one walk that the RECORD rewrite, the
+    size and the stamps share (pipeline/layout.py). An unreadable folder is a UsageError,
+    as with walk_error; not `strict`, it is passed over."""
+    stats: dict[str, os.stat_result] = {}
+    top = os.fspath(root)
+    cut = len(os.path.join(top, ""))
+    pending = [top]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as error:
+            if strict:
+                raise unreadable(error) from None
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
                 continue
-            ctime = info.st_ctime_ns if info.st_nlink == 1 else 0
-            stamps[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns, ctime,
-                                                   info.st_ino)
-    return stamps
+            try:
+                stats[entry.path[cut:]] = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue  # gone meanwhile, as tree_stamps skips it
+    return stats
+
+
+def stamps_of(stats: dict[str, os.stat_result]) -> dict[str, FileStamp]:
+    """tree_stamps from what tree_stats found, without another walk."""
+    return {path: (info.st_size, info.st_mtime_ns,
+                   info.st_ctime_ns if info.st_nlink == 1 else 0, info.st_ino)
+            for path, info in stats.items()}
+
+
+def tree_stamps(root: Path) -> dict[str, FileStamp]:
+    """(size, mtime_ns, ctime_ns, inode) of every file and link under `root`, by path;
+    an unreadable folder's files are missing."""
+    return stamps_of(tree_stats(root, strict=False))
 
 
 def changed_files(root: Path, before: dict[str, FileStamp]) -> list[str]:

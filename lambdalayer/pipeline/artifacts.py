@@ -33,7 +33,7 @@ from lambdalayer.pipeline.auditing import unchanged_since_audit
 from lambdalayer.pipeline.request import Artifact
 from lambdalayer.pipeline.resolving import LayerPlan
 from lambdalayer.pipeline.zips import LayerZips
-from lambdalayer.proof.prove import ArtifactProof
+from lambdalayer.proof.prove import ArtifactProof, Overlap
 from lambdalayer.reports.sizing import SizeReport, with_compressed
 from lambdalayer.supply.sbom import LayerFacts
 from lambdalayer.targets.target import Target
@@ -71,8 +71,11 @@ class StagedLayer:
     allow: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
     proof: ArtifactProof | None = None
-    # Every file as the audit (and --compile) left it: the zip must hold exactly that.
+    # Every file as the proof, the audit and the zip see it: the zip must hold exactly that.
     stamps: dict[str, FileStamp] = field(default_factory=dict)
+    # The audit starts once the proof's box did; what only fills the proof's bytecode
+    # cache ends when stages._run closes it, after the artifacts are written.
+    overlap: Overlap = field(default_factory=Overlap)
 
 
 def write_artifacts(writing: Writing, layers: list[StagedLayer],

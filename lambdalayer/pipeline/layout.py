@@ -8,12 +8,14 @@ proof) a layer `--exclude` emptied (UsageError) and one over Lambda's unzipped l
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambdalayer.archive.record import rewrite_records
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.common.errors import AuditError, UsageError
+from lambdalayer.common.fileio import tree_stats
 from lambdalayer.common.limits import UNZIPPED_LIMIT
 from lambdalayer.common.progress import Progress
 from lambdalayer.owncode.sources import (
@@ -37,6 +39,7 @@ from lambdalayer.shrink.apply import ShrinkOptions, ShrinkResult, shrink_layer
 from lambdalayer.targets.target import Target
 
 SiteDirs = dict[Path, list[InstalledDist]]  # site dir -> the distributions installed there
+Walked = dict[str, os.stat_result]  # common/fileio.tree_stats of the layer's final tree
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,22 +91,26 @@ def _refuse_if_emptied(layout: Layout, name: str, site_dirs: SiteDirs) -> None:
              "of only boto3 is meant to replace the runtime's copy, so keep it in.")
 
 
-def add_own_code(layout: Layout, root: Path, site_dirs: SiteDirs) -> None:
+def add_own_code(layout: Layout, root: Path, site_dirs: SiteDirs) -> Walked:
     """Your --source and --include files placed (after the size options: those are
     about installed packages), and every RECORD naming only what ships (no host-made
-    bin/ scripts)."""
+    bin/ scripts). Gives the final tree's one walk (common/fileio.tree_stats), which
+    the size and the stamps read too."""
     place_sources(layout.sources, site_dirs)
     place_includes(layout.includes, root)
+    walked = tree_stats(root)
     for site in site_dirs:
-        rewrite_records(site)
+        rewrite_records(site, walked, os.path.join(os.path.relpath(site, root), ""))
+    return walked
 
 
 def measure_layer(layout: Layout, name: str, root: Path, site_dirs: SiteDirs,
                   site_targets: dict[Path, Target],
-                  reductions: tuple[tuple[str, int], ...]) -> SizeReport:
+                  reductions: tuple[tuple[str, int], ...], walked: Walked) -> SizeReport:
     """The layer's unzipped sizes, per package and for your own code; AuditError when
-    it is over Lambda's unzipped limit, with what the size options would save."""
-    sizes = measure(root, site_dirs, reductions=reductions,
+    it is over Lambda's unzipped limit, with what the size options would save.
+    `walked`: add_own_code's."""
+    sizes = measure(root, site_dirs, reductions=reductions, walked=walked,
                     own=own_code_files(layout.sources, layout.includes, root, site_dirs))
     if sizes.total > UNZIPPED_LIMIT:
         raise _size_error(name, sizes, estimate_savings(

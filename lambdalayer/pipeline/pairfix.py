@@ -13,22 +13,24 @@ its pins may keep the pair in range, or uv says why it cannot be installed. The
 number of resolves is bounded: each costs a uv run and an interpreter start.
 
 With `build --fix-pairs` the pins found are applied instead of advised (stages.py
-builds again with them and records them in the manifest's inputs).
+builds again with them, build_with_pins, and records them in the manifest's inputs).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from lambdalayer.common.errors import LambdaLayerError
 from lambdalayer.common.progress import Progress
-from lambdalayer.pipeline.request import BuildRequest
+from lambdalayer.pipeline.request import BuildRequest, BuildResult
 from lambdalayer.proof.conflicts import Conflict, defines
 from lambdalayer.proof.prove import dist_modules, prove_layer
 from lambdalayer.resolve.install import lay_out
@@ -246,3 +248,32 @@ def search_pairs(request: BuildRequest, targets: Sequence[Target],
     return PairSearch(sentences=tuple(sentences), pins=tuple(pins),
                       complete=bool(searched) and len(pins) == len(searched)
                       and len(conflicts) == len(searched))
+
+
+def build_with_pins(pins: Sequence[AppliedPin], request: BuildRequest, record: dict[str, Any],
+                    work: Path, progress: Progress | None,
+                    build: Callable[[BuildRequest, dict[str, Any], Path], BuildResult]
+                    ) -> BuildResult:
+    """`build --fix-pairs`: `build` (stages.run_pipeline's one pass) of `request` once more
+    with `pins` added, in work/pinned, the manifest's inputs recording them as
+    `applied_pins`; one warning line per pin. A refusal says it was the build again."""
+    specs = tuple(dict.fromkeys(p.pin.spec for p in pins))  # two pairs may share one
+    if progress:
+        progress(f"building again with {', '.join(specs)} (--fix-pairs)")
+    add = dataclasses.replace
+    pinned = add(request, inputs=add(request.inputs, specs=(*request.inputs.specs, *specs)),
+                 target_inputs={t: add(i, specs=(*i.specs, *specs))
+                                for t, i in request.target_inputs.items()})
+    again = work / "pinned"
+    again.mkdir()
+    try:
+        result = build(pinned, {**record, "applied_pins": [p.record() for p in pins]}, again)
+    except LambdaLayerError as err:
+        err.hint = (f"(This was the build again with {', '.join(specs)} applied by "
+                    f"--fix-pairs.) {err.hint or ''}").strip()
+        raise
+    # The resolver's "your requirement `ll-ion<0.13` excludes it" is this pin, which
+    # the user did not write: the pin's own line says what it is.
+    ours = tuple(f"your requirement `{Requirement(spec)}`" for spec in specs)
+    kept = tuple(w for w in result.warnings if not any(mark in w for mark in ours))
+    return dataclasses.replace(result, warnings=(*(p.line() for p in pins), *kept))

@@ -25,6 +25,7 @@ from lambdalayer.pipeline.resolving import LayerPlan
 from lambdalayer.proof.conflicts import Conflict
 from lambdalayer.proof.prove import (
     ArtifactProof,
+    Overlap,
     dist_modules,
     prove_layer,
     provided_modules,
@@ -109,9 +110,11 @@ def _runtime_sdks(index: IndexSettings, targets: Sequence[Target],
 
 def prove(proving: Proving, layer: LayerPlan, root: Path,
           site_dirs: dict[Path, list[InstalledDist]], site_targets: dict[Path, Target],
-          progress: Progress | None, *, alone: bool = False) -> ArtifactProof:
+          progress: Progress | None, *, alone: bool = False,
+          overlap: Overlap | None = None) -> ArtifactProof:
     """Import the layer on each target's CPython; ProofFailed when an import fails.
-    `alone`: no other layer is proven meanwhile (prove_layer's `spare_cores`)."""
+    `alone`: no other layer is proven meanwhile (prove_layer's `spare_cores`);
+    `overlap`: the caller audits meanwhile (prove_layer's)."""
     if proving.skip:
         return skipped("--no-proof (or proof = false in the config)")
     listed = proving.imports
@@ -141,7 +144,7 @@ def prove(proving: Proving, layer: LayerPlan, root: Path,
                                       if n.startswith("your code (")),
                         sandbox_required=proving.sandbox_required,
                         runtime_sdk=_runtime_sdks(proving.inputs.index, layer.targets,
-                                                  excluded))
+                                                  excluded), overlap=overlap)
     if proof.status == "failed":
         _refuse(proving, layer, root, proof, versions, progress)
     if proving.required:

@@ -5,9 +5,9 @@
     shrink       layout.shrink              --exclude, --slim, --strip
     own code     layout.add_own_code        --source, --include
     size         layout.measure_layer       refused over Lambda's unzipped limit
-    audit        auditing.audit             ELF files and licences judged
     proof        proving.prove              imported on each target (the zip written
                                             beside it when the proof is boxed: zips.py)
+    audit        auditing.audit             ELF files and licences judged, beside the proof
     audit again  auditing.confirm_closure   what the proof saw loaded
     artifacts    artifacts.write_artifacts  zip + SBOM + manifest swapped into dist/
 
@@ -26,20 +26,17 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import Requirement
-
 from lambdalayer.common import interrupt
-from lambdalayer.common.errors import LambdaLayerError
-from lambdalayer.common.fileio import tree_stamps
+from lambdalayer.common.fileio import stamps_of, tree_stamps
 from lambdalayer.common.progress import Progress
 from lambdalayer.common.uvtool import StartedUv
 from lambdalayer.pipeline.artifacts import StagedLayer, write_artifacts
 from lambdalayer.pipeline.auditing import audit, confirm_closure
 from lambdalayer.pipeline.layout import add_own_code, install, measure_layer, shrink
+from lambdalayer.pipeline.pairfix import build_with_pins
 from lambdalayer.pipeline.plan import TargetPlan
 from lambdalayer.pipeline.proving import PinsFound, prove, warm_up, zip_beside_proof
 from lambdalayer.pipeline.request import BuildRequest, BuildResult
@@ -87,30 +84,15 @@ def run_pipeline(request: BuildRequest, plan: TargetPlan, record: dict[str, Any]
                     progress=progress)
     except PinsFound as found:
         pins = found.pins
-    specs = tuple(dict.fromkeys(p.pin.spec for p in pins))  # two pairs may share one
-    if progress:
-        progress(f"building again with {', '.join(specs)} (--fix-pairs)")
-    pinned = replace(
-        request, inputs=replace(request.inputs, specs=(*request.inputs.specs, *specs)),
-        target_inputs={t: replace(i, specs=(*i.specs, *specs))
-                       for t, i in request.target_inputs.items()})
-    again = work / "pinned"
-    again.mkdir()
-    try:
+
+    def again(pinned: BuildRequest, pinned_record: dict[str, Any], where: Path) -> BuildResult:
         try:
-            result = _run(pinned, plan, {**record, "applied_pins": [p.record() for p in pins]},
-                          inputs_hash, work=again, progress=progress)
+            return _run(pinned, plan, pinned_record, inputs_hash, work=where,
+                        progress=progress)
         except PinsFound as more:  # one round: another pair is refused with its advice
             raise more.refusal from None
-    except LambdaLayerError as err:
-        err.hint = (f"(This was the build again with {', '.join(specs)} applied by "
-                    f"--fix-pairs.) {err.hint or ''}").strip()
-        raise
-    # The resolver's "your requirement `ll-ion<0.13` excludes it" is this pin, which
-    # the user did not write: the pin's own line says what it is.
-    ours = tuple(f"your requirement `{Requirement(spec)}`" for spec in specs)
-    kept = tuple(w for w in result.warnings if not any(mark in w for mark in ours))
-    return replace(result, warnings=(*(p.line() for p in pins), *kept))
+
+    return build_with_pins(pins, request, record, work, progress, again)
 
 
 def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
@@ -146,9 +128,9 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     partials: list[Path] = []
     zips = LayerZips(request, streams, partials)
     beside_proof = zips if zip_beside_proof(settings.proving) else None
+    layers = [StagedLayer(plan=layer, root=work / f"layer-{index}")
+              for index, layer in enumerate(plans)]
     try:
-        layers = [StagedLayer(plan=layer, root=work / f"layer-{index}")
-                  for index, layer in enumerate(plans)]
         _stage_all(settings, layers, clock, compiled, beside_proof, progress)
         for item in layers:  # in the layers' order, however their proofs overlapped
             warnings.extend(item.warnings)
@@ -163,6 +145,8 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
                 # A failed removal (a read-only --out) must not hide the error that got here.
                 with contextlib.suppress(OSError):
                     partial.unlink(missing_ok=True)
+        for item in layers:  # the proof's bytecode helper, which overlapped the zip, ended
+            item.overlap.close()
     return BuildResult(artifacts=tuple(artifacts), warnings=tuple(warnings),
                        timings=tuple(clock.seconds.items()))
 
@@ -170,23 +154,23 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
 def _stage_all(settings: StageSettings, layers: list[StagedLayer], clock: _Clock,
                compiled: dict[str, CompileReport] | None, zips: LayerZips | None,
                progress: Progress | None) -> None:
-    """Lay out, shrink, audit and prove each layer (`zips`: write each zip beside its proof).
+    """Lay out, prove and audit each layer (`zips`: write each zip beside its proof).
 
-    With several layers (one per architecture), each layer's proof runs in a thread of
-    its own while the next layer is laid out, and the proofs share the cores: five
-    runs under qemu and five native ones pack onto two cores instead of waiting for
-    each other layer by layer. A layer for another machine than this host's goes
-    first, so its proof (under qemu, the longest) starts first and the native layer is
-    laid out meanwhile. A refusal is the first-started layer's first: a later layer's
-    failure is raised only when every earlier proof passed.
-    """
-    proving = settings.proving
+    Each audit runs beside its proof, and its refusal wins once that proof ended. Several
+    layers: each proof runs in a thread while the next layer is laid out, another machine's
+    (qemu: the longest) first; a refusal is the first-started layer's first."""
     if len(layers) == 1:
         only = layers[0]
-        _prepare(settings, only, clock, compiled, zips, progress)
-        with clock.stage("proof"):
-            proof = prove(proving, only.plan, only.root, only.site_dirs, only.site_targets,
-                          progress, alone=True)
+        _prepare(settings, only, clock, compiled, progress)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit") as auditor:
+            audited = auditor.submit(_beside_proof, settings, only, clock, compiled, zips)
+            try:
+                with clock.stage("proof"):
+                    proof = prove(settings.proving, only.plan, only.root, only.site_dirs,
+                                  only.site_targets, progress, alone=True, overlap=only.overlap)
+            finally:
+                only.overlap.ended()
+                audited.result()  # its refusal, if any, replaces the proof's verdict
         _finish(settings, only, proof, clock)
         return
     from lambdalayer.interpreters.find import host_machine
@@ -197,9 +181,13 @@ def _stage_all(settings: StageSettings, layers: list[StagedLayer], clock: _Clock
         running: list[Future[ArtifactProof]] = []
         try:
             for item in order:
-                _prepare(settings, item, clock, compiled, zips, progress)
-                running.append(pool.submit(prove, proving, item.plan, item.root,
-                                           item.site_dirs, item.site_targets, progress))
+                _prepare(settings, item, clock, compiled, progress)
+                started = pool.submit(prove, settings.proving, item.plan, item.root,
+                                      item.site_dirs, item.site_targets, progress,
+                                      overlap=item.overlap)
+                started.add_done_callback(item.overlap.ended)
+                _beside_proof(settings, item, clock, compiled, zips)  # pool awaits its proof
+                running.append(started)
         except Exception:
             for future in running:  # an earlier layer's refusal comes first
                 failure = future.exception()
@@ -213,10 +201,9 @@ def _stage_all(settings: StageSettings, layers: list[StagedLayer], clock: _Clock
 
 
 def _prepare(settings: StageSettings, item: StagedLayer, clock: _Clock,
-             compiled: dict[str, CompileReport] | None, zips: LayerZips | None,
-             progress: Progress | None) -> None:
-    """Install, shrink, own code, audit (and --compile) one layer; its zip begun when
-    `zips` writes it beside the proof."""
+             compiled: dict[str, CompileReport] | None, progress: Progress | None) -> None:
+    """Install, shrink, own code, size and stamp one layer (a change before the swap-in is
+    exit 4); with --compile, audit and compile before the stamps."""
     layer, root, layout = item.plan, item.root, settings.layout
     with clock.stage("install"):
         item.site_dirs, item.site_targets = install(layer, root)
@@ -224,20 +211,33 @@ def _prepare(settings: StageSettings, item: StagedLayer, clock: _Clock,
         shrunk = shrink(layout, layer.name, root, item.site_dirs, item.site_targets, progress)
         item.site_dirs = shrunk.site_dirs
         item.warnings.extend(shrunk.warnings)
-        add_own_code(layout, root, item.site_dirs)
+        walked = add_own_code(layout, root, item.site_dirs)
         item.sizes = measure_layer(layout, layer.name, root, item.site_dirs,
-                                   item.site_targets, shrunk.reductions)
+                                   item.site_targets, shrunk.reductions, walked)
     if progress:
         progress(f"auditing {layer.name}")
-    with clock.stage("audit"):
-        audited = audit(settings.auditing, layer, root)
-        item.findings, item.allow = audited.findings, audited.allow
-    if compiled is not None:
+    if compiled is not None:  # the audit reads the tree before the bytecode is added
+        _audit(settings, item, clock)
         compiled[layer.name] = compile_layer(root, layer.name, layer.targets,
                                              item.sizes.total, progress=progress)
-    item.stamps = tree_stamps(root)
-    if zips is not None:  # the tree is final now: only swapped into place once proven
-        zips.start(layer.name, root, item.site_dirs)
+    item.stamps = stamps_of(walked) if compiled is None else tree_stamps(root)
+
+
+def _beside_proof(settings: StageSettings, item: StagedLayer, clock: _Clock,
+                  compiled: dict[str, CompileReport] | None, zips: LayerZips | None) -> None:
+    """Once the proof's box started (its start not slowed): the audit (--compile:
+    _prepare's), then the zip begun if `zips` (after a refusal, dist/ is untouched)."""
+    item.overlap.started.wait()
+    if compiled is None:
+        _audit(settings, item, clock)
+    if zips is not None:  # the tree is final: only swapped into place once proven
+        zips.start(item.plan.name, item.root, item.site_dirs)
+
+
+def _audit(settings: StageSettings, item: StagedLayer, clock: _Clock) -> None:
+    with clock.stage("audit"):
+        audited = audit(settings.auditing, item.plan, item.root)
+        item.findings, item.allow = audited.findings, audited.allow
 
 
 def _finish(settings: StageSettings, item: StagedLayer, proof: ArtifactProof,

@@ -1,4 +1,4 @@
-"""The import proof `build` runs on every layer after the audit, before the zip is written.
+"""The import proof `build` runs on every layer beside the audit, before any zip is swapped in.
 
 Each requested distribution's top-level modules are imported on a CPython of
 each target (native, or emulated: see interpreters/find.find_for), in Lambda's
@@ -30,13 +30,20 @@ from packaging.utils import canonicalize_name
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.proof.conflicts import Conflict, find_conflict
 from lambdalayer.proof.result import ArtifactProof, ProofStatus, TargetProof, skipped
-from lambdalayer.proof.runner import ProofReport, has_native_code, layer_modules, run_proof
+from lambdalayer.proof.runner import (
+    Overlap,
+    ProofReport,
+    has_native_code,
+    layer_modules,
+    run_proof,
+)
 from lambdalayer.proof.target_run import ImportResult, TargetRun
 from lambdalayer.targets.runtime_sdk import RuntimeSdk
 from lambdalayer.targets.target import Target
 
 __all__ = [
     "ArtifactProof",
+    "Overlap",
     "TargetProof",
     "dist_modules",
     "proof_report_of",
@@ -173,7 +180,8 @@ def _runs(root: Path, targets: Sequence[Target],
           dependencies: Mapping[str, Mapping[str, Sequence[str]]],
           bytecode_scope: str | None, spare_cores: bool,
           sandbox_required: bool,
-          runtime_sdk: Mapping[str, RuntimeSdk] | None = None) -> list[TargetRun]:
+          runtime_sdk: Mapping[str, RuntimeSdk] | None = None,
+          overlap: Overlap | None = None) -> list[TargetRun]:
     """One proof run per runtime, each importing what that runtime's tree holds: the
     requested modules first (a dependency that crashes the interpreter cannot hide
     them), then the dependencies' top levels."""
@@ -205,7 +213,7 @@ def _runs(root: Path, targets: Sequence[Target],
                                   configured=configured, bytecode_scope=bytecode_scope,
                                   trim_bytecode=False, precompile=precompile,
                                   sandbox_required=sandbox_required, native=native,
-                                  runtime_sdk=runtime_sdk),
+                                  runtime_sdk=runtime_sdk, overlap=overlap),
             jobs))
     return [run for report in reports for run in report.runs]
 
@@ -225,7 +233,8 @@ def prove_layer(root: Path, targets: Sequence[Target],
                 bytecode_scope: str | None = None,
                 spare_cores: bool = False, own: frozenset[str] = frozenset(),
                 sandbox_required: bool = False,
-                runtime_sdk: Mapping[str, RuntimeSdk] | None = None) -> ArtifactProof:
+                runtime_sdk: Mapping[str, RuntimeSdk] | None = None,
+                overlap: Overlap | None = None) -> ArtifactProof:
     """Import `modules` (runtime -> distribution -> its top-level modules) from `root`.
 
     A distribution fails when its main module fails (or, with no main module,
@@ -257,6 +266,9 @@ def prove_layer(root: Path, targets: Sequence[Target],
 
     `runtime_sdk` (runtime name -> the SDK that runtime ships, for a layer that left it
     out): each run has it after the layer, so what needs boto3 is imported, not skipped.
+
+    `overlap` (runner.Overlap): the caller works while the proof runs; what only fills
+    the bytecode cache is left for it to close.
     """
     if not any(m for per_runtime in modules.values() for m in per_runtime.values()):
         return skipped("nothing to import (no top-level module in the requested "
@@ -264,8 +276,10 @@ def prove_layer(root: Path, targets: Sequence[Target],
     dependencies = dependencies or {}
     versions = versions or {}
     all_runs = _runs(root, targets, modules, test_imports, configured, dependencies,
-                     bytecode_scope, spare_cores, sandbox_required, runtime_sdk)
-    if any(run.bytecode_stored for run in all_runs):
+                     bytecode_scope, spare_cores, sandbox_required, runtime_sdk, overlap)
+    if overlap is not None:
+        overlap.stored(sum(run.bytecode_stored for run in all_runs))  # trimmed on close
+    elif any(run.bytecode_stored for run in all_runs):
         from lambdalayer.common.cache import trim_proof_bytecode
 
         # Walking the cache costs about 0.3 s: once per layer, and only after it grew.

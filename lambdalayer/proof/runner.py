@@ -25,13 +25,14 @@ import os
 import platform
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from subprocess import Popen
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lambdalayer.common import interrupt
 from lambdalayer.common.errors import UsageError
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from lambdalayer.audit import AuditReport
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_T = TypeVar("_T")
 _NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 _SKIPPED_TOP = frozenset({"__pycache__", "bin", "lib", "include", "share"})
 DEFAULT_TIMEOUT = 120.0
@@ -509,6 +511,54 @@ def _end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
+class Overlap:
+    """For a caller that works while the proof runs (pipeline/stages.py).
+
+    `started` is set once the first import run's box is launched (or by `ended`, when
+    the proof ends, in case none was). What only fills the bytecode cache (the helper
+    compiling beside the import, asked to stop when it ends; the one compiling what
+    the import compiled; the cache's trim; the staged folders they run in) waits for
+    `close()` instead of delaying the proof's verdict: the caller closes it once its own
+    work is done, on success or failure, so no box or scratch folder outlives the build."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self._stack = contextlib.ExitStack()
+        self._stack.callback(self._trim)  # the last step: after every helper ended
+        self._stored = 0
+
+    def enter_context(self, context: AbstractContextManager[_T]) -> _T:
+        return self._stack.enter_context(context)
+
+    def stored(self, size: int) -> None:
+        """`size` bytes were added to the cache (it is trimmed on close)."""
+        self._stored += size
+
+    def end_later(self, helper: tuple[Popen[bytes], Path], *, stop: bool,
+                  timeout: float) -> None:
+        """`helper` (_start_precompile's) awaited on close (_end_precompile); with `stop`,
+        asked to stop now, between two files."""
+        if stop:
+            with contextlib.suppress(OSError):
+                (helper[1] / _STOP_FILE).touch()
+        self._stack.callback(lambda: self.stored(_end_precompile(helper, stop=stop,
+                                                                 timeout=timeout)))
+
+    def ended(self, *_: object) -> None:
+        """The proof ended (a future's done callback too): nobody waits for its start."""
+        self.started.set()
+
+    def close(self) -> None:
+        self.started.set()
+        self._stack.close()
+
+    def _trim(self) -> None:
+        if self._stored:
+            from lambdalayer.common.cache import trim_proof_bytecode
+
+            trim_proof_bytecode()  # walks the whole cache: only after it grew
+
+
 def _config(staged: _Staged, version: str, imports: Sequence[str],
             function: FunctionCode | None, timeout: float,
             bytecode: str | None, after: Sequence[str] = ()) -> dict[str, Any]:
@@ -531,7 +581,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
                 imports: Sequence[str], function: FunctionCode | None,
                 timeout: float, sandbox: Sandbox, pass_env: Sequence[str] = (),
                 bytecode_scope: str | None = None, precompile: bool = False,
-                sdk: RuntimeSdk | None = None) -> TargetRun:
+                sdk: RuntimeSdk | None = None, overlap: Overlap | None = None) -> TargetRun:
     version = target.runtime.python_version
     bytecode = bytecode_cache(interpreter, bytecode_scope)
     env = _environment(staged, pass_env)
@@ -556,16 +606,25 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
                                                                          "rootfs-loader")
               and _empty(bytecode) else None)
     started = time.perf_counter()
+    if overlap is not None:
+        overlap.started.set()  # the caller's work (the audit) no longer slows the start
     try:
         answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
     finally:
-        stored = _end_precompile(helper, stop=True, timeout=5.0) if helper else 0
+        stored = 0
+        if helper and overlap is not None:
+            overlap.end_later(helper, stop=True, timeout=5.0)  # not waited for meanwhile
+        elif helper:
+            stored = _end_precompile(helper, stop=True, timeout=5.0)
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, answer, elapsed)
     if bytecode and (run.misses or not script.is_kept(bytecode, interpreter.version)):
         # What the import compiled, compiled again where the layer's code cannot reach.
         after = _start_precompile(box, version, bytecode, list(run.misses[:_MAX_MISSES]))
-        stored += _end_precompile(after, stop=False, timeout=timeout) if after else 0
+        if after and overlap is not None:
+            overlap.end_later(after, stop=False, timeout=timeout)  # after the verdict
+        elif after:
+            stored += _end_precompile(after, stop=False, timeout=timeout)
     return replace(run, sandbox=sandbox.describe(network=network),
                    bytecode_stored=stored, misses=(), runtime_sdk=sdk_note)
 
@@ -634,7 +693,8 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
              function: FunctionCode | None, timeout: float,
              pass_env: Sequence[str], configured: ConfiguredInterpreters,
              bytecode_scope: str | None, sandbox: Sandbox,
-             precompile: bool = False, sdk: RuntimeSdk | None = None) -> TargetRun:
+             precompile: bool = False, sdk: RuntimeSdk | None = None,
+             overlap: Overlap | None = None) -> TargetRun:
     if platform.system() != "Linux":
         # Said before looking for interpreters: none of them could stand in for Lambda.
         return TargetRun(target=target, status="not-run", reason=(
@@ -655,7 +715,7 @@ def _run_one(target: Target, staged: _Staged, native: bool, imports: Sequence[st
                     f"python/lib/python{target.runtime.python_version}/site-packages/; were "
                     "the files zipped without the python/ prefix?)"))
     return _run_target(target, interpreter, staged, wanted, function, timeout, sandbox,
-                       pass_env, bytecode_scope, precompile, sdk)
+                       pass_env, bytecode_scope, precompile, sdk, overlap)
 
 
 def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str] = (),
@@ -666,7 +726,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
               bytecode_scope: str | None = None, trim_bytecode: bool = True,
               precompile: bool = False, sandbox_required: bool = False,
               runtime_sdk: Mapping[str, RuntimeSdk] | None = None,
-              native: bool | None = None) -> ProofReport:
+              native: bool | None = None, overlap: Overlap | None = None) -> ProofReport:
     """Prove the layer at `source` (zip or directory) on every target the host can run.
 
     `imports` empty means every top-level package of the layer, per target.
@@ -682,7 +742,8 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     refuses to run unboxed. `runtime_sdk` (runtime name -> its SDK): placed after the
     layer, where Lambda has it, for layers that left it out (`--exclude :runtime:`).
     `native`: whether the layer holds native code, when the caller already knows
-    (has_native_code walks the whole tree of a pure-Python layer).
+    (has_native_code walks the whole tree of a pure-Python layer). `overlap`: the
+    caller works meanwhile (Overlap); the staged folders are removed when it is closed.
     Raises UsageError for a source that is not a layer, SandboxUnavailable when a box
     is required or named and cannot be made (before anything runs).
     """
@@ -691,7 +752,9 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
     runs: list[TargetRun] = []
     sandbox = (find_sandbox(required=sandbox_required) if platform.system() == "Linux"
                else Sandbox(kind="none", reason=f"this host runs {platform.system()}"))
-    with _staged(source, function.code if function else None, sandbox.boxed) as staged:
+    with contextlib.ExitStack() as here:
+        staged = (overlap or here).enter_context(
+            _staged(source, function.code if function else None, sandbox.boxed))
         if native is None:
             native = has_native_code(staged.opt)
         done: dict[tuple[str, str], TargetRun] = {}
@@ -702,7 +765,7 @@ def run_proof(source: Path, targets: Sequence[Target], *, imports: Sequence[str]
                 continue
             runs.append(_run_one(target, staged, native, imports, function, timeout,
                                  pass_env, configured, bytecode_scope, sandbox, precompile,
-                                 (runtime_sdk or {}).get(target.runtime.name)))
+                                 (runtime_sdk or {}).get(target.runtime.name), overlap))
             done[key] = runs[-1]
         problems = tuple(staged.problems)
     if trim_bytecode and any(run.bytecode_stored for run in runs):

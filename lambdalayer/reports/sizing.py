@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -52,19 +53,17 @@ class SizeReport:
 
 def measure(layer_root: Path, site_dirs: dict[Path, list[InstalledDist]],
             top: int = 5, *, reductions: tuple[tuple[str, int], ...] = (),
-            own: Mapping[str, str] | None = None) -> SizeReport:
+            own: Mapping[str, str] | None = None,
+            walked: Mapping[str, os.stat_result] | None = None) -> SizeReport:
     """Sizes of everything below `layer_root`, attributed to packages through RECORD.
 
     `own` (archive path -> "your code (--source src)") names the files your own code
     placed, so they are not "(other)". `reductions` (what the size options removed
     before) is carried into the report. The largest files are distinct: the same
-    library in each runtime's site-packages is listed once.
+    library in each runtime's site-packages is listed once. `walked`: the tree as
+    common/fileio.tree_stats found it, instead of another walk.
     """
-    sizes: dict[str, int] = {}
-    for dirpath, _dirs, filenames in os.walk(layer_root, onerror=walk_error):
-        for filename in filenames:
-            path = Path(dirpath, filename)
-            sizes[path.relative_to(layer_root).as_posix()] = path.stat().st_size
+    sizes = _file_sizes(layer_root) if walked is None else _walked_sizes(layer_root, walked)
     owned: dict[tuple[str, str], tuple[int, int]] = {}
     claimed: dict[str, tuple[str, str]] = {}
     for site_dir, dists in site_dirs.items():
@@ -129,6 +128,30 @@ def layer_root(path: Path) -> Path:
     if path.name == "python" and not (path / "python").is_dir():
         return path.parent
     return path
+
+
+def _file_sizes(root: Path) -> dict[str, int]:
+    """Each file's size (a link's, its target's) by archive path; not links to folders."""
+    sizes: dict[str, int] = {}
+    for dirpath, _dirs, filenames in os.walk(root, onerror=walk_error):
+        for filename in filenames:
+            path = Path(dirpath, filename)
+            sizes[path.relative_to(root).as_posix()] = path.stat().st_size
+    return sizes
+
+
+def _walked_sizes(root: Path, walked: Mapping[str, os.stat_result]) -> dict[str, int]:
+    """_file_sizes from tree_stats' lstat of each entry: a link asked anew (followed)."""
+    sizes: dict[str, int] = {}
+    for name, info in walked.items():
+        size = info.st_size
+        if stat.S_ISLNK(info.st_mode):
+            target = os.stat(os.path.join(root, name))
+            if stat.S_ISDIR(target.st_mode):
+                continue  # os.walk counts it a folder, and does not enter it
+            size = target.st_size
+        sizes[name.replace(os.sep, "/")] = size
+    return sizes
 
 
 def measure_layer(path: Path, top: int = 5) -> LayerSizes:

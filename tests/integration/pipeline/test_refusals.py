@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_clean_failure
+from tests.helpers import assert_clean_failure, run_cli
 from tests.integration.pipeline.test_resolution_policy import build
 from tests.package_index import make_wheel, serve_index
 from tests.unit.audit.fixtures import compile_so, stub_library
@@ -73,3 +74,33 @@ def test_opencv_refusal_names_the_libraries_once_and_advises_once(tmp_path: Path
     assert "seen absent" not in run.stderr and "S3" not in run.stderr
     assert any(f.get("evidence", "").startswith("seen absent")
                for f in run.json()["error"]["findings"])
+
+
+def test_an_audit_refusal_wins_over_the_proof_running_beside_it(tmp_path: Path) -> None:
+    """The proof starts before the audit ends (pipeline/stages._stage_all). A layer the
+    audit refuses, whose import also fails (slowly): the audit's refusal is the error
+    (exit 4), and the proof was awaited: no process and no scratch folder outlives the
+    build."""
+    libgl = stub_library(tmp_path / "cc", "libGL.so.1")
+    so = compile_so(tmp_path / "cc", "m.so", args=(str(libgl),))
+    index_dir = tmp_path / "index"
+    make_wheel(index_dir, "ll-refused", "1.0", file_tag="cp312-cp312-manylinux_2_17_x86_64",
+               wheel_tag="cp312-cp312-manylinux_2_17_x86_64",
+               files={"ll_refused/__init__.py": b"import time\ntime.sleep(1)\n"
+                                                b"raise ImportError('ll-refused fails')\n",
+                      "ll_refused/m.cpython-312-x86_64-linux-gnu.so": so.read_bytes()})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    with serve_index(index_dir) as index:
+        run = run_cli("build", "refused", "-p", "ll-refused", "--runtime", "python3.12",
+                      "--arch", "x86_64", "--out", str(tmp_path / "dist"),
+                      env={"UV_DEFAULT_INDEX": index, "UV_CACHE_DIR": str(tmp_path / "uv"),
+                           "LAMBDALAYER_CACHE_DIR": str(tmp_path / "llcache"),
+                           "TMPDIR": str(scratch)})
+    assert_clean_failure(run, 4)
+    assert "missing-library libGL.so.1" in run.stderr
+    assert "does not import" not in run.stderr
+    assert "proving refused" in run.stderr  # it ran beside the audit, and ended
+    assert not (tmp_path / "dist").exists()  # untouched: the zip begins after the audit
+    assert [p.name for p in scratch.iterdir()] == []
+    assert subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).stdout == b""

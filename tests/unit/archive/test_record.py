@@ -8,15 +8,31 @@ import hashlib
 import io
 from pathlib import Path
 
+import pytest
+
 from lambdalayer.archive.record import rewrite_records
+from lambdalayer.common.fileio import stamps_of, tree_stamps, tree_stats
+
+
+def _rewrite(site: Path, walk: bool) -> int:
+    """rewrite_records on its own, or reading the layout's one walk of the folder holding
+    the site (pipeline/layout.add_own_code): the same RECORDs either way, and the walk
+    kept true (a rewritten RECORD is a new file)."""
+    if not walk:
+        return rewrite_records(site)
+    walked = tree_stats(site.parent)
+    changed = rewrite_records(site, walked, "python/")
+    assert stamps_of(walked) == tree_stamps(site.parent)
+    return changed
 
 
 def _digest(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
+@pytest.mark.parametrize("walk", [False, True])
 def test_rows_of_dropped_and_outside_files_go_and_changed_files_are_rehashed(
-        tmp_path: Path) -> None:
+        tmp_path: Path, walk: bool) -> None:
     site = tmp_path / "python"
     (site / "pkg").mkdir(parents=True)
     (site / "pkg-1.0.dist-info").mkdir()
@@ -36,16 +52,18 @@ def test_rows_of_dropped_and_outside_files_go_and_changed_files_are_rehashed(
     record = site / "pkg-1.0.dist-info" / "RECORD"
     record.write_text(text.getvalue())
 
-    assert rewrite_records(site) == 1
+    assert _rewrite(site, walk) == 1
     assert list(csv.reader(io.StringIO(record.read_text()))) == [
         ["pkg/__init__.py", _digest(b"x = 1\n"), "6"],
         ["pkg/_native.so", _digest(b"\x7fELF stripped"), "13"],
         ["pkg-1.0.dist-info/RECORD", "", ""],
     ]
-    assert rewrite_records(site) == 0  # already right: left alone
+    assert _rewrite(site, walk) == 0  # already right: left alone
 
 
-def test_symlinks_and_directories_that_lead_out_are_not_shipped_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("walk", [False, True])
+def test_symlinks_and_directories_that_lead_out_are_not_shipped_rows(tmp_path: Path,
+                                                                     walk: bool) -> None:
     """A row is kept only for a regular file really below the site: not a symlink, not a
     file reached through a symlinked directory that leads out, not a directory."""
     site = tmp_path / "python"
@@ -74,7 +92,7 @@ def test_symlinks_and_directories_that_lead_out_are_not_shipped_rows(tmp_path: P
     csv.writer(text, lineterminator="\n").writerows(rows)
     record = site / "pkg-1.0.dist-info" / "RECORD"
     record.write_text(text.getvalue())
-    rewrite_records(site)
+    _rewrite(site, walk)
     assert list(csv.reader(io.StringIO(record.read_text()))) == [
         ["pkg/inner/table.csv", _digest(b"a,b\n"), "4"],
         ["pkg/data/table.csv", _digest(b"a,b\n"), "4"],

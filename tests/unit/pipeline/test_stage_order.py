@@ -7,6 +7,7 @@ the order of those events, which a real build shows only in its timings.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,12 @@ from lambdalayer.reports.sizing import SizeReport
 from lambdalayer.resolve.requirements import RequirementInputs
 from lambdalayer.shrink.apply import ShrinkResult
 
-ORDER = ["resolve", "install", "shrink", "own code", "size", "audit",
-         "zip begun", "proof", "audit again", "artifacts"]
+# The audit runs beside the proof: its stand-in ends only once the proof began (a proof
+# started after the audit would never let it end, and the audit notes that it waited in vain).
+# The zip is begun once the audit passed (a refusal leaves dist/ untouched).
+ORDER = ["resolve", "install", "shrink", "own code", "size", "proof", "audit",
+         "zip begun", "audit again", "artifacts"]
+HANG = 10.0  # only an audit waiting for a proof that never starts waits this long
 
 
 class _Zips:
@@ -57,11 +62,17 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(stages, "install", stage("install", ({}, {})))
     monkeypatch.setattr(stages, "shrink", stage("shrink", ShrinkResult(
         site_dirs={}, reductions=(), warnings=())))
-    monkeypatch.setattr(stages, "add_own_code", stage("own code"))
+    monkeypatch.setattr(stages, "add_own_code", stage("own code", {}))
     monkeypatch.setattr(stages, "measure_layer", stage("size", SizeReport(
         total=0, packages=(), largest_files=())))
-    monkeypatch.setattr(stages, "audit", stage("audit", Audited(findings=[],
-                                                                allow=frozenset())))
+    def audit(*args: Any) -> Audited:
+        deadline = time.monotonic() + HANG
+        while "proof" not in log and time.monotonic() < deadline:
+            time.sleep(0.01)
+        log.append("audit" if "proof" in log else "audit waited in vain for the proof")
+        return Audited(findings=[], allow=frozenset())
+
+    monkeypatch.setattr(stages, "audit", audit)
     monkeypatch.setattr(stages, "zip_beside_proof", lambda proving: True)
     monkeypatch.setattr(stages, "LayerZips", lambda *args: _Zips(log))
     monkeypatch.setattr(stages, "prove", stage("proof", skipped("stand-in")))
@@ -84,7 +95,7 @@ def test_the_docstring_lists_the_stages_in_that_order() -> None:
     """The table a reader learns the order from names the functions the loop calls."""
     doc = stages.__doc__ or ""
     named = ["resolving.resolve_all", "layout.install", "layout.shrink",
-             "layout.add_own_code", "layout.measure_layer", "auditing.audit", "proving.prove",
+             "layout.add_own_code", "layout.measure_layer", "proving.prove", "auditing.audit",
              "auditing.confirm_closure", "artifacts.write_artifacts"]
     positions = [doc.index(name) for name in named]
     assert positions == sorted(positions)
