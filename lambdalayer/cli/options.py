@@ -77,7 +77,7 @@ def proof_option(func: F) -> F:
     return click.option(
         "--proof", "proof", type=_ProofChoice(["required", "best-effort"]), is_flag=False,
         flag_value="on", default=None,
-        help="On by default: every build imports the layer after the audit on a CPython of "
+        help="On by default: every build imports the layer, beside its audit, on a CPython of "
              "each target (native, or emulated: `lambdalayer interpreters`) and writes no "
              "zip if an import fails (exit 6). A target this host cannot run is skipped "
              "with the reason (best-effort, the default); required: exit 7 instead, naming "
