@@ -33,7 +33,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import TYPE_CHECKING, Any
 
-from lambdalayer.common import interrupt
+from lambdalayer.common import cores, interrupt
 from lambdalayer.common.errors import UsageError
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.interpreters.find import (
@@ -557,7 +557,9 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
               and _empty(bytecode) else None)
     started = time.perf_counter()
     try:
-        answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
+        # The import and its helper take two cores: the zip waits (common/cores.py).
+        with cores.claimed(2) if helper else contextlib.nullcontext():
+            answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
     finally:
         stored = _end_precompile(helper, stop=True, timeout=5.0) if helper else 0
     elapsed = time.perf_counter() - started
