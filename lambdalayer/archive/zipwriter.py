@@ -416,6 +416,7 @@ def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoo
     # every file with a memo): chunks are then deflated independently, in any order.
     probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK or memo is not None
              or m.stream is not None or (cache is not None and m.size >= CACHE_MIN)]
+
     def probed(i: int) -> _Member:
         pause()
         return _probe(members[i], level, cache, memo)
@@ -504,6 +505,7 @@ def write_zip(
     urgent work); it changes when the bytes are written, never which.
     """
     entries = _checked_entries(files, level)
+    pause = pause or _no_pause
     if level == 0:
         memo = None  # stored members cost no compression: nothing to reuse
         streams = None  # stored means stored: no deflate stream at all
@@ -528,11 +530,10 @@ def write_zip(
             sizes: list[tuple[str, int, int]] = []
             reused = 0
             members = _probed_members(entries, level, pool, cache, memo, streams or {},
-                                      pause or _no_pause)
+                                      pause)
             for member, data, crc, raw_size in _compressed_members(
-                    members, level, pool, workers, cache, memo, pause or _no_pause):
-                if pause is not None:
-                    pause()
+                    members, level, pool, workers, cache, memo, pause):
+                pause()
                 if stop is not None and stop.is_set():
                     raise ZipStopped(destination)
                 record, written = _write_member(handle, member, data, crc, raw_size,

@@ -28,7 +28,6 @@ import tempfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -204,17 +203,14 @@ def member_digest(stream: bytes, member: WheelMember) -> str | None:
     return digest.hexdigest()
 
 
-def verify_members(wheel: OpenWheel, names: Iterable[str] | None = None, *,
-                   smallest: int = 0) -> None:
-    """Learn what each member (or each of `names`) of at least `smallest` bytes holds, by
-    inflating it, before any layer file is compared with it: `stream_for` then compares
-    SHA-256 digests, as with an earlier build's record. A member that does not inflate
-    as its headers claim is never copied."""
-    for name in wheel.members if names is None else names:
-        member = wheel.members.get(name)
+def verify_members(wheel: OpenWheel, *, smallest: int = 0) -> None:
+    """Learn what each member of at least `smallest` bytes holds, by inflating it, before
+    any layer file is compared with it: `stream_for` then compares SHA-256 digests, as
+    with an earlier build's record. A member that does not inflate as its headers claim
+    is never copied."""
+    for name, member in wheel.members.items():
         with wheel._lock:
-            if member is None or member.size < smallest or name in wheel.verified \
-                    or name in wheel.bad:
+            if member.size < smallest or name in wheel.verified or name in wheel.bad:
                 continue
         data = wheel.read(member)
         found = member_digest(data, member) if data is not None else None
