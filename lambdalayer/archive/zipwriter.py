@@ -308,21 +308,28 @@ def _chunks(size: int) -> int:
     return max(1, -(-size // CHUNK)) if size > 2 * CHUNK else 1
 
 
-_Unit = tuple[int, Callable[[], tuple[bytes, int, int] | bytes]]
+_Result = tuple[bytes, int, int] | bytes
+_Unit = tuple[int, Callable[[], _Result]]
 
 
-def _units(members: list[_Member], level: int) -> Iterator[_Unit]:
+def _paused(pause: Callable[[], object], work: Callable[[], _Result]) -> _Result:
+    pause()
+    return work()
+
+
+def _units(members: list[_Member], level: int, pause: Callable[[], object]) -> Iterator[_Unit]:
     """(member index, work) in archive order: the compression still to do."""
     for index, member in enumerate(members):
         if member.cached is not None or member.same_as is not None:
             continue
         count = _chunks(member.size)
         if count == 1 and member.crc is None:
-            yield index, functools.partial(_deflate_whole, member.path, level)
+            yield index, functools.partial(_paused, pause, functools.partial(
+                _deflate_whole, member.path, level))
         else:
             for part in range(count):
-                yield index, functools.partial(_deflate_chunk, member.path, part,
-                                               part == count - 1, level)
+                yield index, functools.partial(_paused, pause, functools.partial(
+                    _deflate_chunk, member.path, part, part == count - 1, level))
 
 
 def _in_order(pool: ThreadPoolExecutor, units: Iterator[_Unit],
@@ -341,10 +348,10 @@ def _in_order(pool: ThreadPoolExecutor, units: Iterator[_Unit],
 
 def _compressed_members(
     members: list[_Member], level: int, pool: ThreadPoolExecutor, workers: int,
-    cache: MemberCache | None, memo: RunMemo | None,
+    cache: MemberCache | None, memo: RunMemo | None, pause: Callable[[], object],
 ) -> Iterator[tuple[_Member, bytes, int, int]]:
     """(member, deflate data, crc, size) for every member, in archive order."""
-    results = _in_order(pool, _units(members, level), window=4 * workers)
+    results = _in_order(pool, _units(members, level, pause), window=4 * workers)
     repeated = {m.same_as for m in members if m.same_as is not None}
     earlier: dict[int, bytes] = {}  # data of members a later one repeats
     for index, member in enumerate(members):
@@ -398,7 +405,8 @@ def _checked_entries(files: Iterable[tuple[str, Path]], level: int) -> list[tupl
 
 def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoolExecutor,
                     cache: MemberCache | None, memo: RunMemo | None,
-                    streams: Mapping[str, StreamSource]) -> list[_Member]:
+                    streams: Mapping[str, StreamSource],
+                    pause: Callable[[], object]) -> list[_Member]:
     members = []
     for name, source in entries:
         info = source.stat()
@@ -408,9 +416,13 @@ def _probed_members(entries: list[tuple[str, Path]], level: int, pool: ThreadPoo
     # every file with a memo): chunks are then deflated independently, in any order.
     probe = [i for i, m in enumerate(members) if m.size > 2 * CHUNK or memo is not None
              or m.stream is not None or (cache is not None and m.size >= CACHE_MIN)]
-    for i, probed in zip(probe, pool.map(lambda i: _probe(members[i], level, cache, memo),
-                                         probe), strict=True):
-        members[i] = probed
+
+    def probed(i: int) -> _Member:
+        pause()
+        return _probe(members[i], level, cache, memo)
+
+    for i, probed_member in zip(probe, pool.map(probed, probe), strict=True):
+        members[i] = probed_member
     # Content that repeats within this zip (one package in several runtimes' trees) is
     # compressed at its first place and copied to the others.
     first: dict[str, int] = {}
@@ -459,6 +471,10 @@ def _write_directory(handle: IO[bytes], central: list[bytes], offset: int) -> No
     os.fsync(handle.fileno())
 
 
+def _no_pause() -> None:
+    pass
+
+
 def write_zip(
     files: Iterable[tuple[str, Path]],
     destination: Path,
@@ -469,6 +485,7 @@ def write_zip(
     memo: RunMemo | None = None,
     streams: Mapping[str, StreamSource] | None = None,
     stop: threading.Event | None = None,
+    pause: Callable[[], object] | None = None,
 ) -> ZipStats:
     """Write `files` (archive name -> source path) to `destination`, deterministically.
 
@@ -483,9 +500,12 @@ def write_zip(
     the bytes then depend on the wheel instead of on zlib. Level 0 stores everything.
 
     `stop` set (by another thread) ends the writing between two members with ZipStopped,
-    the temporary file removed and `destination` untouched.
+    the temporary file removed and `destination` untouched. `pause`, called before each
+    member is read and before each is written, may block (to leave the cores to more
+    urgent work); it changes when the bytes are written, never which.
     """
     entries = _checked_entries(files, level)
+    pause = pause or _no_pause
     if level == 0:
         memo = None  # stored members cost no compression: nothing to reuse
         streams = None  # stored means stored: no deflate stream at all
@@ -509,9 +529,11 @@ def write_zip(
             unzipped = 0
             sizes: list[tuple[str, int, int]] = []
             reused = 0
-            members = _probed_members(entries, level, pool, cache, memo, streams or {})
-            for member, data, crc, raw_size in _compressed_members(members, level, pool,
-                                                                   workers, cache, memo):
+            members = _probed_members(entries, level, pool, cache, memo, streams or {},
+                                      pause)
+            for member, data, crc, raw_size in _compressed_members(
+                    members, level, pool, workers, cache, memo, pause):
+                pause()
                 if stop is not None and stop.is_set():
                     raise ZipStopped(destination)
                 record, written = _write_member(handle, member, data, crc, raw_size,

@@ -8,6 +8,11 @@ cannot write into the tree (bubblewrap makes every host file read-only to it,
 proof/sandbox.py); otherwise layer code run by the proof could change a file while it
 is read, and the zip is written after the proof as before.
 
+While a first build's lone import runs beside its compile helper, the two claim every
+core of a 2-core machine (common/cores.py): the zip then waits (write_zip's `pause`,
+before each member) and is written while the helper compiles what the import missed,
+rather than take a third of the cores from the import.
+
 One worker thread writes the zips one after another, sharing one member cache and one
 run memo (a later zip reuses what an earlier one compressed), so the bytes are the
 same whichever way they were written.
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lambdalayer.archive.zipwriter import RunMemo, ZipStats, iter_tree, write_zip
+from lambdalayer.common import cores
 from lambdalayer.common.cache import DeflateCache, open_member_cache
 from lambdalayer.common.distinfo import InstalledDist
 from lambdalayer.common.fileio import cannot_write, file_digests, is_write_fault
@@ -116,10 +122,13 @@ class LayerZips:
                partial: Path) -> Zipped:
         zip_path = self._request.out_dir / f"{name}.zip"
         try:
+            # The proof's lone import and its compile helper may claim every core; this
+            # zip has slack until the proof ends, so it pauses rather than slow it down.
             stats = write_zip(iter_tree(root), partial, level=self._request.compression_level,
                               cache=self._cache, memo=self._memo,
                               streams=self._streams.refs(root, site_dirs, self._stop),
-                              stop=self._stop)
+                              stop=self._stop,
+                              pause=lambda: cores.wait_for_spare(self._stop))
         except OSError as exc:
             if is_write_fault(exc):  # write_zip removed its temporary file
                 raise cannot_write(zip_path, exc) from exc

@@ -34,7 +34,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lambdalayer.common import interrupt
+from lambdalayer.common import cores, interrupt
 from lambdalayer.common.errors import UsageError
 from lambdalayer.interpreters.configured import NOTHING_CONFIGURED, ConfiguredInterpreters
 from lambdalayer.interpreters.find import (
@@ -609,7 +609,9 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     if overlap is not None:
         overlap.started.set()  # the caller's work (the audit) no longer slows the start
     try:
-        answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
+        # The import and its helper take two cores: the zip waits (common/cores.py).
+        with cores.claimed(2) if helper else contextlib.nullcontext():
+            answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
     finally:
         stored = 0
         if helper and overlap is not None:

@@ -7,12 +7,14 @@ its hash), not by this host's zlib.
 
 A wheel is input, not trust: before a stream is copied, its member's size and CRC-32
 must equal the file's, and the stream must inflate, bounded by that size, to exactly
-the file's bytes (compared block by block). Anything else (another content, a stream
-that inflates to more or less, a truncated or malformed member) leaves the file to be
-deflated here. What was verified (member -> SHA-256 of the content it holds) is
-recorded per wheel (by the wheel's SHA-256, signed with the cache's secret) so a
-rebuild compares digests instead of inflating again; the wheel file itself is hashed
-each time it is opened.
+the file's bytes: compared block by block (inflates_to_file), or, for a member
+inflated as soon as its wheel was fetched (verify_members, while the layer is laid out),
+by the SHA-256 of what it inflated to against the file's. Anything else (another
+content, a stream that inflates to more or less, a truncated or malformed member)
+leaves the file to be deflated here. What was verified (member -> SHA-256 of the
+content it holds) is recorded per wheel (by the wheel's SHA-256, signed with the
+cache's secret) so a rebuild compares digests instead of inflating again; the wheel
+file itself is hashed each time it is opened.
 """
 
 from __future__ import annotations
@@ -172,6 +174,52 @@ def inflates_to_file(stream: bytes, size: int, path: Path) -> bool:
         return False
     return (inflater.eof and not inflater.unused_data and not inflater.unconsumed_tail
             and produced == size)
+
+
+def member_digest(stream: bytes, member: WheelMember) -> str | None:
+    """SHA-256 of what raw deflate `stream` holds when it inflates to exactly the size and
+    CRC-32 its headers claim and ends where it ends; None otherwise. Never holds more
+    than one block of output and stops as soon as the output passes the claimed size."""
+    inflater = zlib.decompressobj(-15)
+    digest = hashlib.sha256()
+    crc = produced = 0
+    pending = stream
+    try:
+        while True:
+            out = inflater.decompress(pending, _INFLATE_BLOCK)
+            produced += len(out)
+            if produced > member.size:
+                return None  # a zip bomb, or a lie about the size
+            digest.update(out)
+            crc = zlib.crc32(out, crc)
+            pending = inflater.unconsumed_tail
+            if inflater.eof or (not out and not pending):
+                break
+    except zlib.error:
+        return None
+    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail \
+            or produced != member.size or crc != member.crc:
+        return None
+    return digest.hexdigest()
+
+
+def verify_members(wheel: OpenWheel, *, smallest: int = 0) -> None:
+    """Learn what each member of at least `smallest` bytes holds, by inflating it, before
+    any layer file is compared with it: `stream_for` then compares SHA-256 digests, as
+    with an earlier build's record. A member that does not inflate as its headers claim
+    is never copied."""
+    for name, member in wheel.members.items():
+        with wheel._lock:
+            if member.size < smallest or name in wheel.verified or name in wheel.bad:
+                continue
+        data = wheel.read(member)
+        found = member_digest(data, member) if data is not None else None
+        with wheel._lock:
+            if found is None:
+                wheel.bad.add(name)
+            else:
+                wheel.verified[name] = found
+                wheel.added = True
 
 
 @dataclass(frozen=True, kw_only=True)

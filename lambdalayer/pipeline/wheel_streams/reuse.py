@@ -37,6 +37,7 @@ from lambdalayer.pipeline.wheel_streams.members import (
     StreamRef,
     keep_record,
     open_wheel,
+    verify_members,
 )
 from lambdalayer.resolve import index_cache
 from lambdalayer.resolve.index_settings import QueryPlan, is_offline, query_plan
@@ -49,6 +50,13 @@ if TYPE_CHECKING:
 UNAVAILABLE_KEY = "wheel_streams_unavailable"
 _Found = tuple[WheelOutcome, OpenWheel | None]
 _AT_ONCE = threading.BoundedSemaphore(4)  # wheels fetched side by side
+# The big members of each wheel are inflated as soon as it is fetched, one wheel at a
+# time: the layer is laid out and audited on one core meanwhile, the other inflates (zlib
+# and hashlib let go of the GIL for a big member). The small ones (more than nine in ten
+# of the members, a quarter of the bytes for numpy + pandas) would only contend for the
+# GIL with that Python work: the zip writer's threads inflate them.
+_VERIFYING = threading.Lock()
+_VERIFY_EARLY = 64 * 1024
 
 
 @dataclass(kw_only=True)
@@ -160,8 +168,10 @@ class _Job:
     pages: PageMemo
 
     def __call__(self) -> _Found:
-        """The wheel, opened: its bytes hashed and its table of members read while the
-        layer is audited and proven."""
+        """The wheel, opened: its bytes hashed, its table of members read and what each
+        big member holds learnt (members.verify_members) while the layer is laid out
+        and audited, so the zip written beside the proof compares their digests
+        instead of inflating them there."""
         for _attempt in range(2):
             with _AT_ONCE:
                 outcome = find_wheel(self.wanted, self.plan, self.local,
@@ -171,6 +181,8 @@ class _Job:
                 return outcome, None
             wheel = open_wheel(outcome.path, outcome.sha256, outcome.record)
             if wheel is not None:
+                with _VERIFYING:  # inflating uses a core: one wheel at a time
+                    verify_members(wheel, smallest=_VERIFY_EARLY)
                 return outcome, wheel
             if not outcome.kept:
                 break

@@ -1,7 +1,9 @@
 """A wheel's deflate stream goes into the zip only when it holds exactly the file's bytes.
 
 Each attack is a crafted wheel whose member claims (or nearly claims) the layer file's
-content; the zip must then hold our own deflate of the file, never the wheel's stream.
+content; the zip must then hold our own deflate of the file, never the wheel's stream,
+whether the member is inflated when the zip is written or as soon as its wheel is
+fetched (verify_members, `early`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import pytest
 from lambdalayer.archive.zipwriter import write_zip
 from lambdalayer.pipeline.wheel_streams.members import (
     StreamRef,
+    WheelMember,
     inflates_to_file,
     keep_record,
+    member_digest,
     open_wheel,
+    verify_members,
 )
 
 CONTENT = b"".join(b"def f%d():\n    return %d\n" % (i, i * i) for i in range(3000))
@@ -62,13 +67,16 @@ def _raw(zip_path: Path, name: str) -> bytes:
 
 
 def _zip_with(tmp: Path, wheel_path: Path, content: bytes = CONTENT,
-              record: Path | None = None) -> Path:
+              record: Path | None = None, early: bool = False) -> Path:
     tree = tmp / "tree" / "pkg"
     tree.mkdir(parents=True, exist_ok=True)
     (tree / "mod.py").write_bytes(content)
     sha = hashlib.sha256(wheel_path.read_bytes()).hexdigest()
     wheel = open_wheel(wheel_path, sha, record)
     assert wheel is not None
+    if early:  # every member judged now: the zip only compares digests
+        verify_members(wheel)
+        assert set(wheel.verified) | wheel.bad == set(wheel.members)
     streams = {}
     if "pkg/mod.py" in wheel.members:
         streams["pkg/mod.py"] = StreamRef(wheel=wheel, name="pkg/mod.py",
@@ -82,20 +90,22 @@ def _zip_with(tmp: Path, wheel_path: Path, content: bytes = CONTENT,
     return out
 
 
-def test_an_unchanged_file_is_the_wheels_own_stream(tmp_path: Path) -> None:
+@pytest.mark.parametrize("early", [False, True])
+def test_an_unchanged_file_is_the_wheels_own_stream(tmp_path: Path, early: bool) -> None:
     wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl", {"pkg/mod.py": CONTENT}, level=9)
-    out = _zip_with(tmp_path, wheel)
+    out = _zip_with(tmp_path, wheel, early=early)
     assert _raw(out, "pkg/mod.py") == _raw(wheel, "pkg/mod.py")
     assert _raw(out, "pkg/mod.py") != _deflate(CONTENT, 6)  # the test can tell them apart
 
 
-def test_a_stream_inflating_to_other_bytes_is_never_copied(tmp_path: Path) -> None:
+@pytest.mark.parametrize("early", [False, True])
+def test_a_stream_inflating_to_other_bytes_is_never_copied(tmp_path: Path, early: bool) -> None:
     """Same size and CRC claimed (both headers), another content inside: deflated by us."""
     other = bytearray(CONTENT)
     other[100:104] = b"evil"
     wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl", {"pkg/mod.py": bytes(other)})
     _claim_crc(wheel, zlib.crc32(bytes(other)), zlib.crc32(CONTENT))
-    out = _zip_with(tmp_path, wheel)
+    out = _zip_with(tmp_path, wheel, early=early)
     assert _raw(out, "pkg/mod.py") == _deflate(CONTENT, 6)
 
 
@@ -132,7 +142,8 @@ def _same_crc(data: bytes, wanted: int, at: int) -> bytes:
     return bytes(patched)
 
 
-def test_a_crc_collision_is_caught_by_the_digest(tmp_path: Path) -> None:
+@pytest.mark.parametrize("early", [False, True])
+def test_a_crc_collision_is_caught_by_the_digest(tmp_path: Path, early: bool) -> None:
     """Another content with the same size and CRC-32 as the file: only the SHA-256 of the
     inflated stream tells them apart."""
     other = bytearray(CONTENT)
@@ -140,7 +151,7 @@ def test_a_crc_collision_is_caught_by_the_digest(tmp_path: Path) -> None:
     colliding = _same_crc(bytes(other), zlib.crc32(CONTENT), 200)
     assert colliding != CONTENT and len(colliding) == len(CONTENT)
     wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl", {"pkg/mod.py": colliding})
-    out = _zip_with(tmp_path, wheel)
+    out = _zip_with(tmp_path, wheel, early=early)
     assert _raw(out, "pkg/mod.py") == _deflate(CONTENT, 6)
 
 
@@ -152,19 +163,21 @@ def _claim_crc(path: Path, actual: int, claimed: int) -> None:
     path.write_bytes(blob.replace(before, after))
 
 
-def test_a_member_with_another_crc_is_not_copied(tmp_path: Path) -> None:
+@pytest.mark.parametrize("early", [False, True])
+def test_a_member_with_another_crc_is_not_copied(tmp_path: Path, early: bool) -> None:
     changed = CONTENT.replace(b"return 4\n", b"return 5\n")
     wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl", {"pkg/mod.py": changed})
-    out = _zip_with(tmp_path, wheel)
+    out = _zip_with(tmp_path, wheel, early=early)
     assert _raw(out, "pkg/mod.py") == _deflate(CONTENT, 6)
 
 
-def test_a_truncated_stream_is_not_copied(tmp_path: Path) -> None:
+@pytest.mark.parametrize("early", [False, True])
+def test_a_truncated_stream_is_not_copied(tmp_path: Path, early: bool) -> None:
     wheel = _wheel(tmp_path / "pkg-1-py3-none-any.whl", {"pkg/mod.py": CONTENT})
     stream = _raw(wheel, "pkg/mod.py")
     _forge(wheel, "pkg/mod.py", stream[: len(stream) // 2] + b"\0" * (len(stream)
                                                                       - len(stream) // 2))
-    out = _zip_with(tmp_path, wheel)
+    out = _zip_with(tmp_path, wheel, early=early)
     assert _raw(out, "pkg/mod.py") == _deflate(CONTENT, 6)
 
 
@@ -179,6 +192,35 @@ def test_a_bomb_is_stopped_at_the_claimed_size(tmp_path: Path) -> None:
     assert not inflates_to_file(stream, len(CONTENT) + 1, tmp_path / "content")
     (tmp_path / "longer").write_bytes(CONTENT + b"x")
     assert not inflates_to_file(stream, len(CONTENT), tmp_path / "longer")
+
+
+def test_an_early_digest_is_only_of_a_stream_that_holds_what_its_headers_claim() -> None:
+    stream = _deflate(CONTENT, 1)
+
+    def member(size: int = len(CONTENT), crc: int = zlib.crc32(CONTENT)) -> WheelMember:
+        return WheelMember(offset=0, length=len(stream), size=size, crc=crc)
+
+    assert member_digest(stream, member()) == hashlib.sha256(CONTENT).hexdigest()
+    assert member_digest(stream + b"trailing", member()) is None
+    assert member_digest(stream[:-8], member()) is None  # truncated
+    assert member_digest(stream, member(size=len(CONTENT) + 1)) is None
+    assert member_digest(stream, member(crc=zlib.crc32(CONTENT) ^ 1)) is None
+    bomb = _deflate(b"\0" * (64 << 20), 9)  # stopped at the claimed 1000 bytes
+    assert member_digest(bomb, WheelMember(offset=0, length=len(bomb), size=1000,
+                                           crc=zlib.crc32(b"\0" * 1000))) is None
+    assert member_digest(b"\xff" * 40, member()) is None  # not deflate at all
+
+
+def test_early_verification_skips_small_members_and_is_recorded(tmp_path: Path) -> None:
+    small = b"x = 1\n"
+    path = _wheel(tmp_path / "pkg-1-py3-none-any.whl", {"pkg/mod.py": CONTENT,
+                                                        "pkg/small.py": small})
+    wheel = open_wheel(path, hashlib.sha256(path.read_bytes()).hexdigest())
+    assert wheel is not None
+    verify_members(wheel, smallest=len(small) + 1)
+    assert wheel.verified == {"pkg/mod.py": hashlib.sha256(CONTENT).hexdigest()}
+    assert wheel.added  # kept in the signed record with what the zip verifies later
+    wheel.close()
 
 
 def test_a_wheel_whose_bytes_do_not_hash_to_its_digest_is_not_opened(tmp_path: Path) -> None:

@@ -1,0 +1,48 @@
+"""Cores claimed by critical work: whoever waits for a spare core waits while every core
+is claimed, and never once a claim is given back (common/cores.py)."""
+
+from __future__ import annotations
+
+import threading
+
+from lambdalayer.common import cores
+
+
+def test_a_claim_of_every_core_holds_waiters_until_it_is_given_back() -> None:
+    every = cores._cores()
+    stop = threading.Event()
+    stop.set()  # a waiter that would block returns False at once instead
+    assert cores.spare() and cores.wait_for_spare(stop)
+    with cores.claimed(every):
+        assert not cores.spare()
+        assert not cores.wait_for_spare(stop)
+    assert cores.spare() and cores.wait_for_spare(stop)
+
+
+def test_a_claim_of_fewer_cores_than_the_machine_has_holds_nobody() -> None:
+    stop = threading.Event()
+    stop.set()
+    with cores.claimed(cores._cores() - 1):
+        assert cores.spare() and cores.wait_for_spare(stop)
+
+
+def test_a_waiting_thread_goes_on_when_the_claim_ends_even_after_an_error() -> None:
+    events: list[str] = []
+    waiting = threading.Event()
+
+    def waiter() -> None:
+        waiting.set()
+        cores.wait_for_spare()
+        events.append("went on")
+
+    thread = threading.Thread(target=waiter)
+    try:
+        with cores.claimed(cores._cores()):
+            thread.start()
+            assert waiting.wait(30)
+            events.append("released")
+            raise RuntimeError("the import failed")
+    except RuntimeError:
+        pass
+    thread.join(30)
+    assert events == ["released", "went on"]

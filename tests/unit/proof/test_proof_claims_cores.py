@@ -1,0 +1,38 @@
+"""A lone first proof run, with its compile helper beside it, claims two cores while the
+layer is imported, so the zip written beside the proof waits (common/cores.py); a run
+without the helper (its bytecode already kept) claims none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdalayer.common import cores
+from lambdalayer.interpreters import find
+from lambdalayer.proof import runner
+from lambdalayer.targets.target import Target
+from tests.conftest import require
+
+
+def test_the_import_beside_its_helper_claims_two_cores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require(find.find_interpreter("3.12") is not None, "CPython 3.12 (pyenv install 3.12)")
+    (tmp_path / "python").mkdir()
+    (tmp_path / "python" / "mine.py").write_text("VALUE = 1\n")
+    claims: list[int] = []
+    real = runner.run_boxed
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        claims.append(cores._CLAIMED[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_boxed", noted)
+    target = Target.parse("python3.12", "x86_64")
+    for _ in range(2):
+        proof = runner.run_proof(tmp_path, [target], imports=["mine"], bytecode_scope="s",
+                                 precompile=True)
+        assert proof.status == "passed"
+    assert claims == [2, 0]  # the first run's helper filled the cache for the second
+    assert cores._CLAIMED[0] == 0
