@@ -6,14 +6,16 @@ written beside the proof (pipeline/zips.py), which only has to be done when the 
 is, took a third of them from the import (numpy + pandas: the import 1.1 s alone, 1.7 s
 beside the zip). The proof claims its cores while that import runs; the zip waits for
 a spare core first and is then written while the helper compiles what the import
-missed. Only waiting is coordinated here: nothing is ever refused.
+missed. The helper's core is given back as soon as the helper is done (a small layer's
+helper ends long before its import), so the zip is written beside the import then.
+Only waiting is coordinated here: nothing is ever refused.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _CHANGED = threading.Condition()
@@ -28,16 +30,25 @@ def _cores() -> int:
 
 
 @contextmanager
-def claimed(cores: int) -> Iterator[None]:
-    """`cores` cores are busy with critical work while the block runs."""
+def claimed(cores: int) -> Iterator[Callable[[], None]]:
+    """`cores` cores are busy with critical work while the block runs. The block gets
+    `give_back`: one core returned early (a part of the work ended), at most `cores`
+    times in all; the rest are returned when the block ends."""
+    held = [cores]
+
+    def give_back(count: int = 1) -> None:
+        with _CHANGED:
+            count = min(count, held[0])
+            held[0] -= count
+            _CLAIMED[0] -= count
+            _CHANGED.notify_all()
+
     with _CHANGED:
         _CLAIMED[0] += cores
     try:
-        yield
+        yield give_back
     finally:
-        with _CHANGED:
-            _CLAIMED[0] -= cores
-            _CHANGED.notify_all()
+        give_back(held[0])
 
 
 def spare() -> bool:

@@ -27,7 +27,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -496,6 +496,18 @@ def _start_precompile(box: _Box, version: str, bytecode: str,
     return helper, control
 
 
+def _when_done(helper: Popen[bytes], then: Callable[[], None]) -> None:
+    """Call `then` once `helper` has exited (polled: its pipe is read elsewhere)."""
+    while helper.poll() is None:
+        time.sleep(0.01)
+    then()
+
+
+def _in_tests(path: str) -> bool:
+    """True for a source in a folder the whole-layer helper passes over (in_target)."""
+    return any(part in ("tests", "test", "testing") for part in Path(path).parts[:-1])
+
+
 def _end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
                     timeout: float) -> int:
     """Bytes of bytecode the helper stored (1 when it did not say: the cache may have
@@ -610,9 +622,14 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         overlap.started.set()  # the caller's work (the audit) no longer slows the start
     try:
         # The import and its helper take two cores: the zip waits (common/cores.py).
-        with cores.claimed(2) if helper else contextlib.nullcontext():
+        with cores.claimed(2 if helper else 0) as give_back:
+            if helper:  # the helper's core is spare again once it is done
+                threading.Thread(target=_when_done, args=(helper[0], give_back),
+                                 daemon=True).start()
             answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
     finally:
+        # Done by now, the helper compiled every module a miss can name (but tests).
+        covered = helper is not None and helper[0].poll() == 0
         stored = 0
         if helper and overlap is not None:
             overlap.end_later(helper, stop=True, timeout=5.0)  # not waited for meanwhile
@@ -620,9 +637,10 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
             stored = _end_precompile(helper, stop=True, timeout=5.0)
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, answer, elapsed)
-    if bytecode and (run.misses or not script.is_kept(bytecode, interpreter.version)):
+    misses = [m for m in run.misses if not covered or _in_tests(m)]
+    if bytecode and (misses or not (covered or script.is_kept(bytecode, interpreter.version))):
         # What the import compiled, compiled again where the layer's code cannot reach.
-        after = _start_precompile(box, version, bytecode, list(run.misses[:_MAX_MISSES]))
+        after = _start_precompile(box, version, bytecode, misses[:_MAX_MISSES])
         if after and overlap is not None:
             overlap.end_later(after, stop=False, timeout=timeout)  # after the verdict
         elif after:

@@ -46,3 +46,14 @@ def test_a_waiting_thread_goes_on_when_the_claim_ends_even_after_an_error() -> N
         pass
     thread.join(30)
     assert events == ["released", "went on"]
+
+
+def test_a_claim_gives_cores_back_early_never_more_than_it_took() -> None:
+    every = cores._cores()
+    with cores.claimed(every) as give_back:
+        assert not cores.spare()
+        give_back()
+        assert cores.spare() and cores._CLAIMED[0] == every - 1
+        give_back(every + 5)  # more than it holds: only what it holds
+        assert cores._CLAIMED[0] == 0
+    assert cores._CLAIMED[0] == 0  # the block's end gives back nothing twice

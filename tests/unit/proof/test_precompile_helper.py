@@ -10,8 +10,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from lambdalayer.proof import script
+import pytest
+
+from lambdalayer.interpreters import find
+from lambdalayer.proof import runner, script
+from lambdalayer.targets.target import Target
+from tests.conftest import require
 
 
 def test_the_helper_skips_fifos_and_devices_and_compiles_the_rest(tmp_path: Path) -> None:
@@ -31,3 +37,37 @@ def test_the_helper_skips_fifos_and_devices_and_compiles_the_rest(tmp_path: Path
     assert [p.name.split(".")[0] for p in cache.rglob("*.pyc")] == [name]
     said = json.loads(done.stdout)
     assert said["kind"] == "stored" and said["bytes"] > 0
+
+
+def test_a_helper_done_before_the_import_leaves_no_second_helper(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper beside a first import compiled the whole layer before the import ended
+    (the import sleeps): the import's misses are in the cache already, so no second
+    helper is started for them, except for a test folder's, which it passes over."""
+    require(find.find_interpreter("3.12") is not None, "CPython 3.12 (pyenv install 3.12)")
+    package = tmp_path / "python" / "slow"
+    (package / "tests").mkdir(parents=True)
+    (package / "__init__.py").write_text("import time\ntime.sleep(1.5)\nVALUE = 1\n")
+    (package / "tests" / "__init__.py").write_text("")
+    (package / "tests" / "probe.py").write_text("PROBE = 2\n")
+    started: list[list[str] | None] = []
+    real = runner._start_precompile
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        started.append(args[3] if len(args) > 3 else kwargs.get("files"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_start_precompile", noted)
+    target = Target.parse("python3.12", "x86_64")
+    monkeypatch.setenv("LAMBDALAYER_CACHE_DIR", str(tmp_path / "cache-1"))
+    proof = runner.run_proof(tmp_path, [target], imports=["slow"], bytecode_scope="s",
+                             precompile=True)
+    assert proof.status == "passed"
+    assert started == [None]  # the whole-layer helper only
+    started.clear()
+    monkeypatch.setenv("LAMBDALAYER_CACHE_DIR", str(tmp_path / "cache-2"))
+    proof = runner.run_proof(tmp_path, [target], imports=["slow", "slow.tests.probe"],
+                             bytecode_scope="s", precompile=True)
+    assert proof.status == "passed"
+    assert len(started) == 2 and started[1] is not None
+    assert [Path(f).name for f in started[1]] == ["__init__.py", "probe.py"]

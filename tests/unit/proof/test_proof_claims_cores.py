@@ -4,6 +4,7 @@ without the helper (its bytecode already kept) claims none."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,4 +36,42 @@ def test_the_import_beside_its_helper_claims_two_cores(
                                  precompile=True)
         assert proof.status == "passed"
     assert claims == [2, 0]  # the first run's helper filled the cache for the second
+    assert cores._CLAIMED[0] == 0
+
+
+def test_the_helpers_core_is_given_back_when_it_is_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper compiled the small layer while the import still runs (it sleeps): its
+    core is spare again before the import ends, so the zip beside it goes on."""
+    require(find.find_interpreter("3.12") is not None, "CPython 3.12 (pyenv install 3.12)")
+    (tmp_path / "python").mkdir()
+    (tmp_path / "python" / "slow.py").write_text("import time\ntime.sleep(1.5)\n")
+    seen: list[tuple[int, bool]] = []
+    importing = threading.Event()
+    real = runner.run_boxed
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        importing.set()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            importing.clear()
+
+    def sample(stop: threading.Event) -> None:
+        while not stop.wait(0.02):
+            seen.append((cores._CLAIMED[0], importing.is_set()))
+
+    monkeypatch.setattr(runner, "run_boxed", noted)
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample, args=(stop,))
+    sampler.start()
+    try:
+        proof = runner.run_proof(tmp_path, [Target.parse("python3.12", "x86_64")],
+                                 imports=["slow"], bytecode_scope="s", precompile=True)
+    finally:
+        stop.set()
+        sampler.join()
+    assert proof.status == "passed"
+    during = [claimed for claimed, running in seen if running]
+    assert during[0] == 2 and during[-1] == 1, during  # both, then the import's alone
     assert cores._CLAIMED[0] == 0
