@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     from lambdalayer.cli import pipes
 
-    own_process = argv is None
+    own_process = argv is None and not _observed()
     args = sys.argv[1:] if argv is None else argv
     pipes.guard()  # a reader that closes the pipe stops our output, not the work
     memo = args[:1] == ["build"]
@@ -74,6 +74,16 @@ def main(argv: list[str] | None = None) -> None:
     if interrupt.received() is not None:  # the signal came at the very end
         _terminated(interrupt.received() or 0)
     _leave(status, own_process=own_process)
+
+
+def _observed() -> bool:
+    """True under a profiler, tracer or debugger (`python -m cProfile -m lambdalayer`,
+    coverage): they write their results after the program returns, so it must."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)  # 3.12+: cProfile and coverage use it
+    return monitoring is not None and any(
+        monitoring.get_tool(tool) is not None for tool in range(6))
 
 
 def _leave(status: int, *, own_process: bool) -> NoReturn:

@@ -92,3 +92,15 @@ def test_a_failure_keeps_its_exit_status(tmp_path: Path) -> None:
     assert "error:" in run.stderr and "Traceback" not in run.stderr
     assert [line for line in observed if not line.startswith("uv started")] == ["atexit ran"]
     assert [p.name for p in (tmp_path / "tmp").iterdir()] == []
+
+
+def test_under_a_profiler_the_process_ends_as_python_ends_it(tmp_path: Path) -> None:
+    """`python -m cProfile -o F -m lambdalayer …` writes F after the program returns: the
+    fast exit would lose it, so under a profiler or tracer the exit is Python's own."""
+    written = tmp_path / "profile.out"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(written), "-m",
+                           "lambdalayer", "runtimes"], capture_output=True, text=True,
+                          cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "python3.12" in done.stdout
+    assert written.is_file() and written.stat().st_size > 0
