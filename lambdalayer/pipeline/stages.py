@@ -42,6 +42,7 @@ from lambdalayer.pipeline.proving import PinsFound, prove, warm_up, zip_beside_p
 from lambdalayer.pipeline.request import BuildRequest, BuildResult
 from lambdalayer.pipeline.resolving import resolve_all
 from lambdalayer.pipeline.settings import StageSettings, split_request
+from lambdalayer.pipeline.wheel_streams.reuse import start_fetches
 from lambdalayer.pipeline.zips import LayerZips
 from lambdalayer.proof.compile import CompileReport, compile_layer, require_interpreters
 from lambdalayer.proof.prove import ArtifactProof
@@ -121,8 +122,6 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     # One note per distinct text: a shared tree or several targets repeat them.
     warnings.extend(dict.fromkeys(n for p in plans for r in p.resolutions for n in r.notes))
     record = {**record, "artifacts": [f"{p.name}.zip" for p in plans]}
-    from lambdalayer.pipeline.wheel_streams.reuse import start_fetches
-
     # Fetched while the layers are installed, audited and proven (never before resolving).
     streams = start_fetches(request, [r for p in plans for r in p.resolutions], work)
     partials: list[Path] = []
