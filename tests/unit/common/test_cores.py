@@ -4,6 +4,7 @@ is claimed, and never once a claim is given back (common/cores.py)."""
 from __future__ import annotations
 
 import threading
+import time
 
 from lambdalayer.common import cores
 
@@ -57,3 +58,16 @@ def test_a_claim_gives_cores_back_early_never_more_than_it_took() -> None:
         give_back(every + 5)  # more than it holds: only what it holds
         assert cores._CLAIMED[0] == 0
     assert cores._CLAIMED[0] == 0  # the block's end gives back nothing twice
+
+
+def test_a_core_given_back_wakes_the_waiter_at_once() -> None:
+    """The waiter is woken by the give-back itself, not by its next poll (an hour off)."""
+    woke = threading.Event()
+    with cores.claimed(cores._cores()) as give_back:
+        waiter = threading.Thread(target=lambda: woke.set() if cores.wait_for_spare(
+            poll=3600) else None)
+        waiter.start()
+        time.sleep(0.2)  # the waiter waiting (it passes anyway if it comes later)
+        give_back()
+        waiter.join(timeout=30)
+    assert woke.is_set()
