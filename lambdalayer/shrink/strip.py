@@ -14,11 +14,13 @@ The same input and tool give the same bytes, so the zip stays deterministic.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import platform
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -159,10 +161,7 @@ def _strip_one(tool: str, elf: ElfFile) -> int:
     """
     temporary = elf.path.with_name(f".{elf.path.name}.strip-tmp")
     try:
-        completed = subprocess.run(
-            [tool, "--strip-unneeded", "-o", str(temporary), str(elf.path)],
-            capture_output=True, check=False,
-        )
+        completed = _run_tool([tool, "--strip-unneeded", "-o", str(temporary), str(elf.path)])
         header = _elf_header(temporary) if completed.returncode == 0 else None
         new_size = temporary.stat().st_size if header else 0
         if header is None or header[1] != elf.machine or new_size > elf.size:
@@ -175,6 +174,24 @@ def _strip_one(tool: str, elf: ElfFile) -> int:
     except OSError:
         temporary.unlink(missing_ok=True)
         return -1
+
+
+# A launch the machine refused for the moment (no process or memory to spare, as on a
+# loaded CI runner) is tried again: taken as "this tool cannot strip it", it would leave
+# the file as it was or pick the next tool, and change the zip's bytes.
+_TRANSIENT = (errno.EAGAIN, errno.ENOMEM)
+_LAUNCHES = 4
+
+
+def _run_tool(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+    for attempt in range(_LAUNCHES):
+        try:
+            return subprocess.run(argv, capture_output=True, check=False)
+        except OSError as exc:
+            if exc.errno not in _TRANSIENT or attempt == _LAUNCHES - 1:
+                raise
+            time.sleep(0.25 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def strip_tree(root: Path, *, workers: int | None = None) -> StripResult:

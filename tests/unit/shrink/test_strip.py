@@ -126,3 +126,35 @@ def test_install_hints_name_the_hosts_own_package_manager() -> None:
     assert "brew install llvm" in install_hint("aarch64", "Darwin")
     assert "LLVM.LLVM" in install_hint("aarch64", "Windows")
     assert "binutils-aarch64-linux-gnu" in install_hint("aarch64", "Linux")
+
+
+def test_a_launch_the_machine_refuses_for_the_moment_is_tried_again(
+    layer: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loaded runner out of processes (EAGAIN) or memory (ENOMEM) for a moment: the
+    same tool strips the file once it launches, giving the bytes a quiet machine gives;
+    the file is not left as it was, nor handed to the next tool. (The fault is simulated:
+    no real machine refuses a fork on demand.)"""
+    import errno
+
+    from lambdalayer.shrink import strip
+
+    root, module, _cache_copy = layer
+    tool = shutil.which("llvm-strip") or shutil.which("strip")
+    require(tool is not None, "no strip tool here")
+    monkeypatch.setenv("LAMBDALAYER_STRIP", str(tool))  # that tool alone: no fallback
+    quiet = tmp_path / "quiet"
+    shutil.copytree(root, quiet)
+    require(strip_tree(quiet).stripped == 1, "no strip tool here")
+    refusals = [errno.EAGAIN, errno.ENOMEM]
+    real = subprocess.run
+
+    def loaded(*args: object, **kwargs: object) -> object:
+        if refusals:
+            raise OSError(refusals.pop(0), "Resource temporarily unavailable")
+        return real(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(strip.subprocess, "run", loaded)
+    result = strip_tree(root)
+    assert (result.stripped, result.warnings) == (1, ())
+    assert module.read_bytes() == (quiet / "python" / module.name).read_bytes()
