@@ -125,6 +125,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     served_instead: dict[str, bytes]  # file name -> other bytes than those the page hashes
     stall: threading.Event | None  # set: a file's second half waits for it, except for uv
     to_others: Callable[[str], bytes | None] | None  # path -> a body for all but uv
+    hold: Callable[[str], None] | None  # file name -> returns when uv may download it whole
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet test output
@@ -155,6 +156,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(hostile, "application/vnd.pypi.simple.v1+json")
         if len(parts) == 2 and parts[0] == "files":
             path = self.files_dir / parts[1]
+            if (self.hold is not None and self._from_uv() and not self.head
+                    and "Range" not in self.headers):
+                self.hold(parts[1])  # uv's download of the whole file, not a metadata probe
             if parts[1] in self.served_instead:
                 return self._send(self.served_instead[parts[1]], "application/octet-stream")
             if path.is_file():
@@ -217,14 +221,16 @@ def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_al
            seen: list[tuple[str, bool]],
            served_instead: dict[str, bytes] | None = None,
            stall: threading.Event | None = None,
-           to_others: Callable[[str], bytes | None] | None = None) -> Iterator[int]:
+           to_others: Callable[[str], bytes | None] | None = None,
+           hold: Callable[[str], None] | None = None) -> Iterator[int]:
     """Serve `files_dir` on a free loopback port (yielded) until the block ends."""
     handler = type("Handler", (_Handler,), {
         "files_dir": files_dir, "expected_auth": expected_auth, "to_pypi": to_pypi,
         "head_allowed": head_allowed, "seen": seen,
         "served_instead": served_instead if served_instead is not None else {},
         "stall": stall,
-        "to_others": staticmethod(to_others) if to_others is not None else None})
+        "to_others": staticmethod(to_others) if to_others is not None else None,
+        "hold": staticmethod(hold) if hold is not None else None})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -239,17 +245,20 @@ def _serve(files_dir: Path, *, expected_auth: str | None, to_pypi: bool, head_al
 def serve_index(files_dir: Path, *, served_instead: dict[str, bytes] | None = None,
                 stall: threading.Event | None = None,
                 requests: list[tuple[str, bool]] | None = None,
-                to_others: Callable[[str], bytes | None] | None = None) -> Iterator[str]:
+                to_others: Callable[[str], bytes | None] | None = None,
+                hold: Callable[[str], None] | None = None) -> Iterator[str]:
     """Serve `files_dir` as a simple index; yields its URL (`http://127.0.0.1:PORT/simple`).
     `served_instead` (file name -> bytes, changeable while serving): what a download of
     that file gets, while the project page still gives the real file's hash. `stall`:
     a download by anything but uv sends half the file, then waits until it is set.
     `requests` gets each request's (path, True) as it comes. `to_others` (request path ->
     body or None): a hostile index's answer to everything but uv (lambdalayer's own
-    queries), uv still getting the real pages."""
+    queries), uv still getting the real pages. `hold` (file name -> None) is called
+    before uv downloads a whole file (not a HEAD or a ranged read of its metadata), and
+    the download waits until it returns."""
     with _serve(files_dir, expected_auth=None, to_pypi=True, head_allowed=True,
                 seen=requests if requests is not None else [], served_instead=served_instead,
-                stall=stall, to_others=to_others) as port:
+                stall=stall, to_others=to_others, hold=hold) as port:
         yield f"http://127.0.0.1:{port}/simple"
 
 

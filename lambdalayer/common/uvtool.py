@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -36,6 +37,7 @@ class StartedUv:
     args: tuple[str, ...]
     process: subprocess.Popen[str]
     env: tuple[tuple[str, str], ...] = ()  # the `env` given to start_uv, sorted
+    since: float = 0.0  # time.time() just before it started
 
     def started_as(self, args: list[str], env: Mapping[str, str] | None = None) -> bool:
         return self.args == tuple(args) and self.env == tuple(sorted((env or {}).items()))
@@ -80,6 +82,7 @@ def start_uv(args: list[str], *, python: str | None = None,
     interrupt.check()  # cancelled: start nothing new
     # Started and tracked as one step: a signal in between would leave uv running untracked,
     # writing into a work directory after its removal.
+    since = time.time()
     with interrupt.deferred():
         # uv writes UTF-8 on every host; the locale's code page (Windows) would garble.
         process = subprocess.Popen([uv_binary(), *args], stdout=subprocess.PIPE,
@@ -87,7 +90,7 @@ def start_uv(args: list[str], *, python: str | None = None,
                                    errors="replace", env=full_env)
         interrupt.track(process)
     return StartedUv(args=tuple(args), process=process,
-                     env=tuple(sorted((env or {}).items())))
+                     env=tuple(sorted((env or {}).items())), since=since)
 
 
 def wait_uv(started: StartedUv, *, timeout: float = 1800) -> UvResult:

@@ -75,13 +75,15 @@ class PinsFound(Exception):
         self.refusal = refusal
 
 
-def warm_up(proving: Proving, targets: list[Target]) -> None:
+def warm_up(proving: Proving, targets: list[Target], uv_since: float | None) -> None:
     """The proof's box and interpreters looked up in threads while uv resolves
-    (proof/warmup.py); the proof then waits for what they found."""
+    (proof/warmup.py), and, with `uv_since` (uv already running since then), the
+    layer's bytecode compiled from what it unpacks; the proof then waits for what they
+    found."""
     if not proving.skip:
         from lambdalayer.proof import warmup
 
-        warmup.start(targets, proving.interpreters)
+        warmup.start(targets, proving.interpreters, uv_since=uv_since)
 
 
 def zip_beside_proof(proving: Proving) -> bool:

@@ -110,7 +110,8 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     # The audit (pyelftools, its rules) imported while uv resolves: no wall time then.
     threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
                      daemon=True).start()
-    warm_up(settings.proving, targets)  # the proof's box and interpreters, meanwhile too
+    # The proof's box and interpreters, meanwhile too, and the bytecode of what uv unpacks.
+    warm_up(settings.proving, targets, started.since if started else None)
     clock = _Clock()
     from lambdalayer.resolve import index_cache
 

@@ -8,9 +8,10 @@ Input: argv[1] is the config (marshal data in base64, runner.config_argument; JS
 is read too): {"paths": [...], "imports": [...],
 "handler": "module.func" | null, "event": ... | null, "invoke": bool,
 "bytecode": DIR | null, "layer": [DIR, ...]}; or {"precompile": [DIR, ...],
-"files": [FILE, ...] | null, "bytecode": DIR, "stop": FILE, "script": TEXT | null},
-which only fills the bytecode cache (_precompile; with "script", this script's own
-code, _keep_script) and says how much it stored.
+"files": [FILE, ...] | null, "bytecode": DIR, "stop": FILE, "script": TEXT | null,
+"watch": SECONDS | null}, which only fills the bytecode cache (_precompile; with
+"watch", from the folders uv unpacks meanwhile, _watch; with "script", this script's
+own code, _keep_script) and says how much it stored.
 Output: one JSON object per line on the original stdout, written and flushed as each
 step starts and ends, so a crash (a segfaulting extension) still names the import
 that caused it. Before anything is imported, stdout (fd 1) is pointed at stderr, so
@@ -311,6 +312,45 @@ def _precompile(directory: str, roots: list[str], stop: str,
         _store(cached, magic + (1).to_bytes(4, "little") + digest[:8] + marshal.dumps(code))
 
 
+_RESCAN_EVERY = 0.1  # seconds: a folder added in the same clock tick keeps its mtime
+
+
+def _watch(directory: str, bucket: str, since: float, stop: str) -> None:
+    """Compile (as _precompile) the sources of each folder that appears in `bucket`
+    (uv's folder of unpacked wheels) and changed at `since` (time.time()) or later,
+    until the file `stop` exists. The bucket is read again when its mtime or link count
+    changes (a folder added), or after _RESCAN_EVERY; it may not exist yet."""
+    import os
+
+    seen: set[str] = set()
+    state: tuple[int, int] | None = None
+    scanned = 0.0
+    while not os.path.exists(stop):
+        try:
+            info = os.stat(bucket)
+            now: tuple[int, int] | None = (info.st_mtime_ns, info.st_nlink)
+        except OSError:
+            now = None
+        if now is None or (now == state and time.monotonic() - scanned < _RESCAN_EVERY):
+            time.sleep(0.005)
+            continue
+        state, scanned = now, time.monotonic()
+        fresh: list[str] = []
+        try:
+            with os.scandir(bucket) as entries:
+                for entry in entries:
+                    if entry.name in seen or entry.name.startswith("."):
+                        continue  # a dot-folder is one uv has not finished unpacking
+                    seen.add(entry.name)
+                    if (entry.is_dir(follow_symlinks=False)
+                            and entry.stat(follow_symlinks=False).st_mtime >= since):
+                        fresh.append(entry.path)
+        except OSError:
+            continue
+        for folder in fresh:
+            _precompile(directory, [folder], stop)
+
+
 def _keep_script(directory: str, source: str) -> None:
     """Keep this script's own code (`source`, as runner passes it with -c, so compiled as
     "<string>") in the cache under the SHA-256 of its UTF-8 text (proof/script.py)."""
@@ -389,8 +429,12 @@ def main() -> None:
         try:
             if config.get("script"):
                 _keep_script(config["bytecode"], config["script"])
-            _precompile(config["bytecode"], config["precompile"], config["stop"],
-                        config.get("files"))
+            if config.get("watch") is not None:  # proof/early.py
+                _watch(config["bytecode"], config["precompile"][0], config["watch"],
+                       config["stop"])
+            else:
+                _precompile(config["bytecode"], config["precompile"], config["stop"],
+                            config.get("files"))
         finally:
             _emit(out, {"kind": "stored", "bytes": _STORED[0]})
         return

@@ -185,9 +185,10 @@ def _runs(root: Path, targets: Sequence[Target],
     """One proof run per runtime, each importing what that runtime's tree holds: the
     requested modules first (a dependency that crashes the interpreter cannot hide
     them), then the dependencies' top levels."""
-    from lambdalayer.proof import warmup
+    from lambdalayer.proof import early, warmup
 
     warmup.wait()  # the interpreters and the box, looked up while the build resolved
+    early.stop(overlap)  # the tree is final: the helper beside the import takes over
     by_runtime: dict[str, list[Target]] = {}
     for target in targets:
         by_runtime.setdefault(target.runtime.name, []).append(target)

@@ -48,7 +48,6 @@ from lambdalayer.proof.answers import (
     BoxedAnswer,
     finish_boxed,
     parse_records,
-    run_boxed,
     start_boxed,
 )
 from lambdalayer.proof.sandbox import (
@@ -411,7 +410,7 @@ def bytecode_cache(interpreter: Interpreter, scope: str | None) -> str | None:
     return str(found) if found else None
 
 
-def _empty(directory: str) -> bool:
+def empty_folder(directory: str) -> bool:
     """True for an empty folder; False when it holds anything or cannot be read."""
     try:
         with os.scandir(directory) as entries:
@@ -442,7 +441,17 @@ def _remove_partial_bytecode() -> None:
                                 os.unlink(entry.path)
 
 
-_STOP_FILE = "stop"
+def keep_partial_bytecode_away(bytecode: str) -> None:
+    """A precompile run writes into `bytecode`: the last cleanup removes what a signal
+    left half-written there."""
+    _BYTECODE_IN_USE.add(bytecode)
+    interrupt.at_final_cleanup(_remove_partial_bytecode)
+
+
+# Bytecode folders that were empty when this command's early helper began filling them
+# (proof/early.py): the first proof there still compiles beside its import.
+FIRST_FILL: set[str] = set()
+STOP_FILE = "stop"
 _MAX_MISSES = 50_000  # sources one run may name for compiling afterwards
 
 
@@ -484,15 +493,14 @@ def _start_precompile(box: _Box, version: str, bytecode: str,
     control = Path(tempfile.mkdtemp(prefix="control-", dir=box.staged.base))
     kept = script.is_kept(bytecode, box.interpreter.version)
     config = {"precompile": _inside_dirs(box.staged.inside_opt, version),
-              "files": files, "bytecode": bytecode, "stop": str(control / _STOP_FILE),
+              "files": files, "bytecode": bytecode, "stop": str(control / STOP_FILE),
               "script": None if kept else script.source()}
     command = box.command(config, writable=(Path(bytecode),), readable=(control,))
     try:
         helper = start_boxed(command, cwd=box.staged.task, env=box.env)
     except OSError:
         return None  # the proof compiles what it imports, as without the helper
-    _BYTECODE_IN_USE.add(bytecode)
-    interrupt.at_final_cleanup(_remove_partial_bytecode)
+    keep_partial_bytecode_away(bytecode)
     return helper, control
 
 
@@ -508,7 +516,7 @@ def _in_tests(path: str) -> bool:
     return any(part in ("tests", "test", "testing") for part in Path(path).parts[:-1])
 
 
-def _end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
+def end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
                     timeout: float) -> int:
     """Bytes of bytecode the helper stored (1 when it did not say: the cache may have
     grown, and is trimmed). With `stop`, it is asked to stop between two files (so no
@@ -516,7 +524,7 @@ def _end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
     helper, control = started
     if stop:
         with contextlib.suppress(OSError):
-            (control / _STOP_FILE).touch()
+            (control / STOP_FILE).touch()
     answer = finish_boxed(helper, timeout=5.0 if stop else timeout)
     stored = [r for r in parse_records(answer.stdout).records if r.get("kind") == "stored"]
     value = stored[-1].get("bytes") if stored else 1
@@ -548,12 +556,12 @@ class Overlap:
 
     def end_later(self, helper: tuple[Popen[bytes], Path], *, stop: bool,
                   timeout: float) -> None:
-        """`helper` (_start_precompile's) awaited on close (_end_precompile); with `stop`,
+        """`helper` (_start_precompile's) awaited on close (end_precompile); with `stop`,
         asked to stop now, between two files."""
         if stop:
             with contextlib.suppress(OSError):
-                (helper[1] / _STOP_FILE).touch()
-        self._stack.callback(lambda: self.stored(_end_precompile(helper, stop=stop,
+                (helper[1] / STOP_FILE).touch()
+        self._stack.callback(lambda: self.stored(end_precompile(helper, stop=stop,
                                                                  timeout=timeout)))
 
     def ended(self, *_: object) -> None:
@@ -613,20 +621,20 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     config = _config(staged, version, imports, function, timeout, bytecode, sdk_paths)
     # The cache is read-only to the import, where the layer's code runs.
     command = box.command(config, readable=(Path(bytecode),) if bytecode else ())
-    helper = (_start_precompile(box, version, bytecode)
-              if precompile and bytecode and interpreter.launch.kind in ("native",
-                                                                         "rootfs-loader")
-              and _empty(bytecode) else None)
+    beside = (precompile and bytecode and interpreter.launch.kind in ("native", "rootfs-loader")
+              and (empty_folder(bytecode) or bytecode in FIRST_FILL))
     started = time.perf_counter()
+    importing = start_boxed(command, cwd=staged.task, env=env)  # first: it sets the pace
     if overlap is not None:
         overlap.started.set()  # the caller's work (the audit) no longer slows the start
+    helper = _start_precompile(box, version, bytecode) if beside and bytecode else None
     try:
         # The import and its helper take two cores: the zip waits (common/cores.py).
         with cores.claimed(2 if helper else 0) as give_back:
             if helper:  # the helper's core is spare again once it is done
                 threading.Thread(target=_when_done, args=(helper[0], give_back),
                                  daemon=True).start()
-            answer = run_boxed(command, cwd=staged.task, env=env, timeout=timeout)
+            answer = finish_boxed(importing, timeout=timeout)
     finally:
         # Done by now, the helper compiled every module a miss can name (but tests).
         covered = helper is not None and helper[0].poll() == 0
@@ -634,7 +642,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         if helper and overlap is not None:
             overlap.end_later(helper, stop=True, timeout=5.0)  # not waited for meanwhile
         elif helper:
-            stored = _end_precompile(helper, stop=True, timeout=5.0)
+            stored = end_precompile(helper, stop=True, timeout=5.0)
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, answer, elapsed)
     misses = [m for m in run.misses if not covered or _in_tests(m)]
@@ -644,7 +652,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         if after and overlap is not None:
             overlap.end_later(after, stop=False, timeout=timeout)  # after the verdict
         elif after:
-            stored += _end_precompile(after, stop=False, timeout=timeout)
+            stored += end_precompile(after, stop=False, timeout=timeout)
     return replace(run, sandbox=sandbox.describe(network=network),
                    bytecode_stored=stored, misses=(), runtime_sdk=sdk_note)
 

@@ -6,8 +6,10 @@ Before the first import the proof needs the box (proof/sandbox.find_sandbox runs
 host lacks). None of that depends on the layer, so `start` runs them in threads while
 uv resolves (the main thread only waits on uv then) and `wait` joins them before the
 proof looks them up itself: the same functions, the same answers (each is cached for
-the command), only asked earlier. Nothing here runs any of the layer's code; a lookup
-that fails here fails the same way when the proof asks again, where it is reported.
+the command), only asked earlier. Once they are answered, the layer's bytecode starts
+being compiled from what uv unpacks (proof/early.py). Nothing here runs any of the
+layer's code; a lookup that fails here fails the same way when the proof asks again,
+where it is reported.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ def lookups(targets: Sequence[Target]) -> list[tuple[str, str]]:
 
 
 def start(targets: Sequence[Target],
-          configured: ConfiguredInterpreters = NOTHING_CONFIGURED) -> None:
-    """Find the box and the targets' interpreters in daemon threads (see the module)."""
+          configured: ConfiguredInterpreters = NOTHING_CONFIGURED, *,
+          uv_since: float | None = None) -> None:
+    """Find the box and the targets' interpreters in daemon threads (see the module);
+    with `uv_since` (uv's start, time.time()), then start compiling what uv unpacks
+    for the first target (proof/early.py)."""
     from lambdalayer.interpreters.find import find_for
     from lambdalayer.proof.sandbox import find_sandbox
 
@@ -58,6 +63,10 @@ def start(targets: Sequence[Target],
     for job in jobs:
         job.start()
     _started.extend(jobs)
+    if uv_since is not None and targets:
+        from lambdalayer.proof import early
+
+        early.start(targets[0], configured, uv_since, lookups=jobs)
 
 
 def wait() -> None:

@@ -228,3 +228,49 @@ def test_a_lone_first_proof_compiles_beside_the_import(tmp_path: Path) -> None:
         assert unused not in build("two", "python3.11", "python3.12")
     assert subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True).stdout == b""
     assert list(scratch.iterdir()) == []
+
+
+def test_a_cold_build_compiles_what_uv_unpacks_while_uv_still_downloads(
+        tmp_path: Path) -> None:
+    """uv unpacks each wheel into its cache as it arrives: while the layer's last wheel is
+    still downloading, the modules of one that arrived are compiled already, none of
+    them imported (proof/early.py). The helper sees uv's cache read-only, and nothing
+    of it outlives the build: no process, no folder, no half-written file."""
+    import hashlib
+    import threading
+    import time
+
+    from tests.package_index import make_wheel, serve_index
+
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "llfirst", "1.0", requires=("lllast",), files={
+        "llfirst/__init__.py": b"VALUE = 1\n", "llfirst/unused.py": UNUSED})
+    make_wheel(wheels, "lllast", "1.0")
+    cache, uv_cache, scratch = tmp_path / "cache", tmp_path / "uv-cache", tmp_path / "tmp"
+    scratch.mkdir()
+    wanted = hashlib.sha256(UNUSED).hexdigest()
+    seen_during_download = threading.Event()
+
+    def hold(name: str) -> None:
+        """lllast's download waits (3 s at most) for llfirst's unused module's bytecode;
+        uv also downloads it once to resolve, before anything is unpacked."""
+        deadline = time.monotonic() + 3
+        while name.startswith("lllast") and time.monotonic() < deadline:
+            if any(p.name.startswith(wanted) for p in cache.rglob("*.pyc")):
+                seen_during_download.set()
+                return
+            time.sleep(0.02)
+
+    with serve_index(wheels, hold=hold) as url:
+        run = run_cli("build", "early", "-p", "llfirst", "--index-url", url,
+                      "--runtime", "python3.12", "--arch", "x86_64",
+                      "--out", str(tmp_path / "dist"), "--json",
+                      env={"LAMBDALAYER_CACHE_DIR": str(cache), "TMPDIR": str(scratch),
+                           "UV_CACHE_DIR": str(uv_cache)})
+    assert run.returncode == 0, run.stderr
+    assert run.json()["artifacts"][0]["import_test"]["status"] == "passed"
+    assert seen_during_download.is_set(), "nothing was compiled while uv downloaded"
+    assert not list(uv_cache.rglob("*.pyc")) and not list(uv_cache.rglob("__pycache__"))
+    assert not list(cache.rglob("*.tmp"))
+    assert subprocess.run(["pgrep", "-f", str(uv_cache)], capture_output=True).stdout == b""
+    assert list(scratch.iterdir()) == []

@@ -17,19 +17,31 @@ from lambdalayer.targets.target import Target
 from tests.conftest import require
 
 
+def _compiles_only(process: Any) -> bool:
+    """Whether this boxed run is a compile helper's (its config has "precompile"), not
+    an import: the config follows the code given to -c (proof/script.arguments)."""
+    import base64
+    import marshal
+
+    args = list(process.args)
+    config = marshal.loads(base64.b64decode(args[args.index("-c") + 2]))
+    return bool(config.get("precompile"))
+
+
 def test_the_import_beside_its_helper_claims_two_cores(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require(find.find_interpreter("3.12") is not None, "CPython 3.12 (pyenv install 3.12)")
     (tmp_path / "python").mkdir()
     (tmp_path / "python" / "mine.py").write_text("VALUE = 1\n")
     claims: list[int] = []
-    real = runner.run_boxed
+    real = runner.finish_boxed
 
-    def noted(*args: Any, **kwargs: Any) -> Any:
-        claims.append(cores._CLAIMED[0])
-        return real(*args, **kwargs)
+    def noted(process: Any, **kwargs: Any) -> Any:
+        if not _compiles_only(process):
+            claims.append(cores._CLAIMED[0])
+        return real(process, **kwargs)
 
-    monkeypatch.setattr(runner, "run_boxed", noted)
+    monkeypatch.setattr(runner, "finish_boxed", noted)
     target = Target.parse("python3.12", "x86_64")
     for _ in range(2):
         proof = runner.run_proof(tmp_path, [target], imports=["mine"], bytecode_scope="s",
@@ -48,12 +60,14 @@ def test_the_helpers_core_is_given_back_when_it_is_done(
     (tmp_path / "python" / "slow.py").write_text("import time\ntime.sleep(1.5)\n")
     seen: list[tuple[int, bool]] = []
     importing = threading.Event()
-    real = runner.run_boxed
+    real = runner.finish_boxed
 
-    def noted(*args: Any, **kwargs: Any) -> Any:
+    def noted(process: Any, **kwargs: Any) -> Any:
+        if _compiles_only(process):
+            return real(process, **kwargs)
         importing.set()
         try:
-            return real(*args, **kwargs)
+            return real(process, **kwargs)
         finally:
             importing.clear()
 
@@ -61,7 +75,7 @@ def test_the_helpers_core_is_given_back_when_it_is_done(
         while not stop.wait(0.02):
             seen.append((cores._CLAIMED[0], importing.is_set()))
 
-    monkeypatch.setattr(runner, "run_boxed", noted)
+    monkeypatch.setattr(runner, "finish_boxed", noted)
     stop = threading.Event()
     sampler = threading.Thread(target=sample, args=(stop,))
     sampler.start()
