@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdalayer.common.progress import Progress
 from lambdalayer.pipeline.plan import (
@@ -19,6 +20,9 @@ from lambdalayer.pipeline.plan import (
 )
 from lambdalayer.pipeline.request import Artifact, BuildRequest, BuildResult
 from lambdalayer.targets.runtimes import load_runtime_table
+
+if TYPE_CHECKING:
+    from lambdalayer.common.uvtool import StartedUv
 
 
 def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> BuildResult:
@@ -75,12 +79,7 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             request.inputs, request.target_inputs, work, progress)
         request = dataclasses.replace(request, inputs=inputs, target_inputs=target_inputs,
                                       local_projects=projects)
-        if plan.pairs:  # uv starts on the first target now; resolve_for_target picks it up
-            from lambdalayer.resolve.requirements import start_install
-
-            runtime_name, arch = plan.pairs[0]
-            started = start_install(request.inputs_for(f"{runtime_name}/{arch}"), runtime_name,
-                                    arch, dest=work / "resolve-0")
+        started = _start_uv(request, plan, work)
         # What is not needed to start uv comes after it, overlapping its work: the
         # pipeline's imports (packaging, the audit, ...), botocore's model.
         plan = _with_runtime_note(plan)
@@ -100,6 +99,25 @@ def build_layer(request: BuildRequest, *, progress: Progress | None = None) -> B
             if work is not None:
                 shutil.rmtree(work, ignore_errors=True)
 
+
+
+def _start_uv(request: BuildRequest, plan: TargetPlan, work: Path) -> StartedUv | None:
+    """uv started on the first target (resolve_for_target picks it up), then, while it
+    runs, the proof's lookups and the bytecode of what it unpacks (proof/warmup.py)."""
+    if not plan.pairs:
+        return None
+    from lambdalayer.resolve.requirements import start_install
+
+    runtime_name, arch = plan.pairs[0]
+    started = start_install(request.inputs_for(f"{runtime_name}/{arch}"), runtime_name, arch,
+                            dest=work / "resolve-0")
+    if not request.no_proof:
+        from lambdalayer.proof import warmup
+        from lambdalayer.targets.target import Target
+
+        warmup.start([Target.parse(r, a) for r, a in plan.pairs], request.interpreters,
+                     uv_since=started.since if started else None)
+    return started
 
 
 def _with_runtime_note(plan: TargetPlan) -> TargetPlan:

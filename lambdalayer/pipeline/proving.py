@@ -75,17 +75,6 @@ class PinsFound(Exception):
         self.refusal = refusal
 
 
-def warm_up(proving: Proving, targets: list[Target], uv_since: float | None) -> None:
-    """The proof's box and interpreters looked up in threads while uv resolves
-    (proof/warmup.py), and, with `uv_since` (uv already running since then), the
-    layer's bytecode compiled from what it unpacks; the proof then waits for what they
-    found."""
-    if not proving.skip:
-        from lambdalayer.proof import warmup
-
-        warmup.start(targets, proving.interpreters, uv_since=uv_since)
-
-
 def zip_beside_proof(proving: Proving) -> bool:
     """Whether each zip is written while its layer is proven (pipeline/zips.py): only
     when the proof runs in a box, which shows it the tree read-only."""

@@ -38,7 +38,7 @@ from lambdalayer.pipeline.auditing import audit, confirm_closure
 from lambdalayer.pipeline.layout import add_own_code, install, measure_layer, shrink
 from lambdalayer.pipeline.pairfix import build_with_pins
 from lambdalayer.pipeline.plan import TargetPlan
-from lambdalayer.pipeline.proving import PinsFound, prove, warm_up, zip_beside_proof
+from lambdalayer.pipeline.proving import PinsFound, prove, zip_beside_proof
 from lambdalayer.pipeline.request import BuildRequest, BuildResult
 from lambdalayer.pipeline.resolving import resolve_all
 from lambdalayer.pipeline.settings import StageSettings, split_request
@@ -110,8 +110,6 @@ def _run(request: BuildRequest, plan: TargetPlan, record: dict[str, Any],
     # The audit (pyelftools, its rules) imported while uv resolves: no wall time then.
     threading.Thread(target=importlib.import_module, args=("lambdalayer.audit",),
                      daemon=True).start()
-    # The proof's box and interpreters, meanwhile too, and the bytecode of what uv unpacks.
-    warm_up(settings.proving, targets, started.since if started else None)
     clock = _Clock()
     from lambdalayer.resolve import index_cache
 

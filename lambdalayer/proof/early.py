@@ -31,13 +31,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from subprocess import Popen
+from typing import TYPE_CHECKING
 
 from lambdalayer.common import interrupt
 from lambdalayer.interpreters.configured import ConfiguredInterpreters
-from lambdalayer.proof import runner, script
-from lambdalayer.proof.answers import start_boxed
-from lambdalayer.proof.sandbox import TMP, View, find_sandbox, interpreter_paths
 from lambdalayer.targets.target import Target
+
+if TYPE_CHECKING:  # imported in the helper's thread: uv has just started (pipeline/layer.py)
+    from lambdalayer.proof.runner import Overlap
 
 INSIDE = "/uv-cache"  # where the helper sees uv's cache
 BUCKET = "archive-v0"  # uv's folder of unpacked wheels (one folder per wheel)
@@ -64,7 +65,7 @@ def start(target: Target, configured: ConfiguredInterpreters, since: float,
     atexit.register(stop, None)
 
 
-def stop(overlap: runner.Overlap | None) -> None:
+def stop(overlap: Overlap | None) -> None:
     """Ask the helper to stop, between two files (or not to start). With `overlap`, its
     thread is joined, and the bytes it stored counted, when the caller closes it; else
     now."""
@@ -80,7 +81,7 @@ def stop(overlap: runner.Overlap | None) -> None:
 
 
 @contextlib.contextmanager
-def _joined(thread: threading.Thread, overlap: runner.Overlap) -> Iterator[None]:
+def _joined(thread: threading.Thread, overlap: Overlap) -> Iterator[None]:
     try:
         yield
     finally:
@@ -90,15 +91,20 @@ def _joined(thread: threading.Thread, overlap: runner.Overlap) -> Iterator[None]
 
 def _run(target: Target, configured: ConfiguredInterpreters, since: float,
          lookups: Sequence[threading.Thread]) -> None:
-    for job in lookups:  # their answers, not a second probe beside them
-        job.join()
     try:
-        started = _launch(target, configured, since)
+        from lambdalayer.common.cache import uv_cache_dir
+
+        uv_cache = uv_cache_dir()  # asked beside the lookups
+        for job in lookups:  # their answers, not a second probe beside them
+            job.join()
+        started = _launch(target, configured, since, uv_cache)
     except Exception:  # best effort: the proof compiles what is missing anyway
         return
     if started is None:
         return
     helper, control, work = started
+    from lambdalayer.proof import runner
+
     try:
         _asked.wait()
         _stored[0] += runner.end_precompile((helper, control), stop=True, timeout=5.0)
@@ -106,12 +112,14 @@ def _run(target: Target, configured: ConfiguredInterpreters, since: float,
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _launch(target: Target, configured: ConfiguredInterpreters, since: float
-            ) -> tuple[Popen[bytes], Path, Path] | None:
+def _launch(target: Target, configured: ConfiguredInterpreters, since: float,
+            uv_cache: Path | None) -> tuple[Popen[bytes], Path, Path] | None:
     """The helper started (its process, control folder and work folder), or None."""
-    from lambdalayer.common.cache import uv_cache_dir
     from lambdalayer.common.workdirs import make_workdir
     from lambdalayer.interpreters.find import find_for, host_machine
+    from lambdalayer.proof import runner, script
+    from lambdalayer.proof.answers import start_boxed
+    from lambdalayer.proof.sandbox import TMP, View, find_sandbox, interpreter_paths
 
     if target.machine != host_machine():
         return None  # emulated, compiling costs the import more than it saves
@@ -120,7 +128,6 @@ def _launch(target: Target, configured: ConfiguredInterpreters, since: float
     if not sandbox.boxed or interpreter is None or interpreter.launch.kind != "native":
         return None
     bytecode = runner.bytecode_cache(interpreter, "early")  # one folder per interpreter
-    uv_cache = uv_cache_dir()
     if bytecode is None or uv_cache is None or not (uv_cache / "CACHEDIR.TAG").is_file():
         return None  # not a folder uv made its cache in (it tags it first): nothing shown
     work = make_workdir("early")
@@ -128,8 +135,7 @@ def _launch(target: Target, configured: ConfiguredInterpreters, since: float
     control.mkdir()
     (work / "box-root").mkdir()
     kept = script.is_kept(bytecode, interpreter.version)
-    # Two seconds early: some file systems keep mtimes in whole seconds (FAT in two).
-    config = {"precompile": [f"{INSIDE}/{BUCKET}"], "watch": since - 2, "bytecode": bytecode,
+    config = {"precompile": [f"{INSIDE}/{BUCKET}"], "watch": since, "bytecode": bytecode,
               "stop": str(control / runner.STOP_FILE), "script": None if kept else script.source()}
     argv = interpreter.launch.argv(
         interpreter.path, script.arguments(config, bytecode, interpreter.version), [])
