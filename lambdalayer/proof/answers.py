@@ -138,6 +138,7 @@ class ParsedAnswer:
     glibc: str | None = None
     mapped: tuple[str, ...] | None = None
     misses: tuple[str, ...] = ()
+    covered: tuple[str, ...] = ()  # an early compile helper's: names of wheels compiled whole
     ended: bool = False
     problem: str | None = None
 
@@ -198,6 +199,8 @@ def _take(parsed: ParsedAnswer, record: dict[str, Any]) -> None:
         parsed.misses = _texts(record, "files")
     elif kind == "stored":
         _number(record, "bytes")
+    elif kind == "covered":
+        parsed.covered += _texts(record, "names")
     elif kind == "end":
         parsed.ended = True
     else:

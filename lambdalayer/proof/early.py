@@ -11,12 +11,13 @@ cache. Entries are named by the SHA-256 of their source, so the import finds the
 the same files in the layer, wherever they lie. The helper sees uv's cache read-only
 and nothing else of the host, and has no network.
 
-It stops once the proof starts (`stop`): the tree is final then, and the helper beside
-the import takes over (still started, since the folder was empty before this one
-began: runner.FIRST_FILL). One thread starts the helper, waits for that, and awaits
-it, so the helper never outlives that thread (bubblewrap's --die-with-parent follows
-the thread that started it); the proof's Overlap joins the thread, or the command's
-end does when no proof came. Nothing starts once a signal arrived.
+It stops once the proof starts (`stop`): the tree is final then. The helper beside the
+import (runner._start_precompile) then starts only when this one did not compile whole
+every wheel whose names are at the top of the layer (runner.EARLY_FILLS: this one says
+which it did). One thread starts the helper, waits, and awaits it, so the helper never
+outlives that thread (bubblewrap's --die-with-parent follows the thread that started
+it); the proof's Overlap joins the thread, or the command's end does when no proof
+came. Nothing starts once a signal arrived.
 
 Best effort: with no box, an emulated or missing interpreter, the bytecode cache off,
 or a uv whose cache cannot be found, nothing starts and the proof compiles as before.
@@ -48,6 +49,8 @@ _LOCK = threading.Lock()
 _asked = threading.Event()  # stop() was called: start nothing, end what runs
 _threads: list[threading.Thread] = []
 _stored = [0]  # bytes the helper added to the bytecode cache
+_ended = threading.Event()  # the helper ended (or never started): _covered is final
+_covered: list[frozenset[str] | None] = [None]  # the names of the wheels it compiled whole
 
 
 def start(target: Target, configured: ConfiguredInterpreters, since: float,
@@ -59,7 +62,8 @@ def start(target: Target, configured: ConfiguredInterpreters, since: float,
                               daemon=True, name="proof-early")
     with _LOCK:
         _asked.clear()
-        _stored[0] = 0
+        _ended.clear()
+        _stored[0], _covered[0] = 0, None
         _threads.append(thread)
     thread.start()
     atexit.register(stop, None)
@@ -89,8 +93,22 @@ def _joined(thread: threading.Thread, overlap: Overlap) -> Iterator[None]:
         overlap.stored(_stored[0])
 
 
+def _covered_within(seconds: float) -> frozenset[str] | None:
+    """What the helper compiled whole (runner.EARLY_FILLS), once it ended; None when it
+    did not end within `seconds`."""
+    return _covered[0] if _ended.wait(seconds) else None
+
+
 def _run(target: Target, configured: ConfiguredInterpreters, since: float,
          lookups: Sequence[threading.Thread]) -> None:
+    try:
+        _compile_while_uv_runs(target, configured, since, lookups)
+    finally:
+        _ended.set()
+
+
+def _compile_while_uv_runs(target: Target, configured: ConfiguredInterpreters, since: float,
+                           lookups: Sequence[threading.Thread]) -> None:
     try:
         from lambdalayer.common.cache import uv_cache_dir
 
@@ -107,7 +125,9 @@ def _run(target: Target, configured: ConfiguredInterpreters, since: float,
 
     try:
         _asked.wait()
-        _stored[0] += runner.end_precompile((helper, control), stop=True, timeout=5.0)
+        answer = runner.precompile_answer((helper, control), stop=True, timeout=5.0)
+        _stored[0] += runner.stored_bytes(answer)
+        _covered[0] = frozenset(answer.covered)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -156,5 +176,5 @@ def _launch(target: Target, configured: ConfiguredInterpreters, since: float,
             return None
         runner.keep_partial_bytecode_away(bytecode)
         if fresh:
-            runner.FIRST_FILL.add(bytecode)
+            runner.EARLY_FILLS[bytecode] = _covered_within
     return helper, control, work

@@ -258,15 +258,17 @@ _PRECOMPILE_MAX = 16 * 1024 * 1024  # bytes of one source the helper compiles, a
 
 
 def _precompile(directory: str, roots: list[str], stop: str,
-                files: list[str] | None = None) -> None:
+                files: list[str] | None = None, skip: Any = ()) -> bool:
     """Fill the bytecode cache (`_cache_bytecode`) for the modules under `roots`, while
     another run of this script imports them: that run then reads what this one compiled
     instead of compiling it itself, on another core. Nothing is imported or run; a
     module with bytecode of its own in the layer, or already kept, is skipped, and so
     are test folders, which an import rarely reaches. The files go in reverse order,
     so the two runs meet rather than follow each other through the same modules.
-    Runs until done or until the file `stop` exists. `files`: only these sources (the
-    misses an importing run named), each still checked to lie under `roots`."""
+    Runs until done (True) or until the file `stop` exists (False). `files`: only these
+    sources (the misses an importing run named), each still checked to lie under
+    `roots`. `skip`: names passed over at the top of each root (what an early run
+    compiled already)."""
     import marshal
     import os
     import stat
@@ -276,20 +278,23 @@ def _precompile(directory: str, roots: list[str], stop: str,
     magic = machinery.MAGIC_NUMBER
     tag: str | None = getattr(sys.implementation, "cache_tag", None)
     if tag is None:
-        return
+        return False
     sources: list[str] = []
     prefixes = tuple(os.path.join(os.path.abspath(root), "") for root in roots)
     if files is not None:
         sources = [f for f in files if isinstance(f, str) and f.endswith(".py")
                    and os.path.abspath(f) == f and f.startswith(prefixes)]
+    passed = set(skip) if isinstance(skip, (list, tuple)) else set()
     for root in roots if files is None else ():
         for folder, subfolders, names in os.walk(root):
-            subfolders[:] = [d for d in subfolders
-                             if d not in ("tests", "test", "testing", "__pycache__")]
-            sources.extend(os.path.join(folder, n) for n in names if n.endswith(".py"))
+            top = folder in roots
+            subfolders[:] = [d for d in subfolders if not (top and d in passed)
+                             and d not in ("tests", "test", "testing", "__pycache__")]
+            sources.extend(os.path.join(folder, n) for n in names
+                           if n.endswith(".py") and not (top and n in passed))
     for path in sorted(sources, reverse=True):
         if os.path.exists(stop):
-            return
+            return False
         try:
             # Regular files of a sane size only: a FIFO would block the open, a huge file
             # (or a link to one) fill the memory; the import reads such a file itself.
@@ -310,15 +315,17 @@ def _precompile(directory: str, roots: list[str], stop: str,
             continue  # the importing run reports what fails to import
         digest = bytes.fromhex(name)
         _store(cached, magic + (1).to_bytes(4, "little") + digest[:8] + marshal.dumps(code))
+    return True
 
 
 _RESCAN_EVERY = 0.1  # seconds: a folder added in the same clock tick keeps its mtime
 
 
-def _watch(directory: str, bucket: str, since: float, stop: str) -> None:
+def _watch(out: Any, directory: str, bucket: str, since: float, stop: str) -> None:
     """Compile (as _precompile) the sources of each folder that appears in `bucket`
     (uv's folder of unpacked wheels) and changed at `since` (time.time()) or later,
-    until the file `stop` exists. The bucket is read again when its mtime or link count
+    until the file `stop` exists; a "covered" record names what is at the top of each
+    folder compiled whole. The bucket is read again when its mtime or link count
     changes (a folder added), or after _RESCAN_EVERY; it may not exist yet."""
     import os
 
@@ -348,7 +355,11 @@ def _watch(directory: str, bucket: str, since: float, stop: str) -> None:
         except OSError:
             continue
         for folder in fresh:
-            _precompile(directory, [folder], stop)
+            if _precompile(directory, [folder], stop):
+                try:
+                    _emit(out, {"kind": "covered", "names": sorted(os.listdir(folder))})
+                except OSError:
+                    continue
 
 
 def _keep_script(directory: str, source: str) -> None:
@@ -430,11 +441,11 @@ def main() -> None:
             if config.get("script"):
                 _keep_script(config["bytecode"], config["script"])
             if config.get("watch") is not None:  # proof/early.py
-                _watch(config["bytecode"], config["precompile"][0], config["watch"],
+                _watch(out, config["bytecode"], config["precompile"][0], config["watch"],
                        config["stop"])
             else:
                 _precompile(config["bytecode"], config["precompile"], config["stop"],
-                            config.get("files"))
+                            config.get("files"), config.get("skip") or ())
         finally:
             _emit(out, {"kind": "stored", "bytes": _STORED[0]})
         return

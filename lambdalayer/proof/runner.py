@@ -46,6 +46,7 @@ from lambdalayer.interpreters.find import (
 from lambdalayer.proof import script
 from lambdalayer.proof.answers import (
     BoxedAnswer,
+    ParsedAnswer,
     finish_boxed,
     parse_records,
     start_boxed,
@@ -240,6 +241,15 @@ def _search_dirs(opt: Path, python_version: str) -> list[Path]:
     """Where the runtime imports from inside the layer, in Lambda's order."""
     return [opt / "python" / "lib" / f"python{python_version}" / "site-packages",
             opt / "python"]
+
+
+def _top_names(opt: Path, python_version: str) -> set[str]:
+    """The names at the top of the layer's import folders (`lib`, `bin` and such aside)."""
+    names: set[str] = set()
+    for directory in _search_dirs(opt, python_version):
+        with contextlib.suppress(OSError):
+            names.update(n for n in os.listdir(directory) if n not in _SKIPPED_TOP)
+    return names
 
 
 def _module_name(entry: str, directory: Path) -> str | None:
@@ -449,8 +459,11 @@ def keep_partial_bytecode_away(bytecode: str) -> None:
 
 
 # Bytecode folders that were empty when this command's early helper began filling them
-# (proof/early.py): the first proof there still compiles beside its import.
-FIRST_FILL: set[str] = set()
+# (proof/early.py), each with what that helper compiled whole: the names at the top of
+# each wheel it finished, waited for at most the seconds given (None: not known). The
+# first proof there still compiles beside its import, unless the helper covered every
+# name at the top of the layer.
+EARLY_FILLS: dict[str, Callable[[float], frozenset[str] | None]] = {}
 STOP_FILE = "stop"
 _MAX_MISSES = 50_000  # sources one run may name for compiling afterwards
 
@@ -484,17 +497,19 @@ class _Box:
 
 
 def _start_precompile(box: _Box, version: str, bytecode: str,
-                      files: list[str] | None = None) -> tuple[Popen[bytes], Path] | None:
+                      files: list[str] | None = None, skip: frozenset[str] = frozenset()
+                      ) -> tuple[Popen[bytes], Path] | None:
     """A run of the target's CPython that fills the bytecode cache (in_target._precompile):
-    beside the proof's import on a spare core (`files` None: the whole layer), or after
-    it for what the import compiled (`files`), and the runner script's own code when the
-    cache lacks it (proof/script.py). It runs none of the layer's code, and is the only
-    run that may write the cache."""
+    beside the proof's import on a spare core (`files` None: the whole layer, but the
+    names in `skip` at its top, which the early helper compiled), or after it for what
+    the import compiled (`files`), and the runner script's own code when the cache lacks
+    it (proof/script.py). It runs none of the layer's code, and is the only kind of run
+    that may write the cache."""
     control = Path(tempfile.mkdtemp(prefix="control-", dir=box.staged.base))
     kept = script.is_kept(bytecode, box.interpreter.version)
     config = {"precompile": _inside_dirs(box.staged.inside_opt, version),
               "files": files, "bytecode": bytecode, "stop": str(control / STOP_FILE),
-              "script": None if kept else script.source()}
+              "script": None if kept else script.source(), "skip": sorted(skip)}
     command = box.command(config, writable=(Path(bytecode),), readable=(control,))
     try:
         helper = start_boxed(command, cwd=box.staged.task, env=box.env)
@@ -518,15 +533,26 @@ def _in_tests(path: str) -> bool:
 
 def end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
                     timeout: float) -> int:
-    """Bytes of bytecode the helper stored (1 when it did not say: the cache may have
-    grown, and is trimmed). With `stop`, it is asked to stop between two files (so no
-    cache file is left half-written) and killed if it does not within 5 s."""
+    """Bytes of bytecode the helper stored (stored_bytes). With `stop`, it is asked to
+    stop between two files (so no cache file is left half-written) and killed if it does
+    not within 5 s."""
+    return stored_bytes(precompile_answer(started, stop=stop, timeout=timeout))
+
+
+def precompile_answer(started: tuple[Popen[bytes], Path], *, stop: bool,
+                      timeout: float) -> ParsedAnswer:
+    """The helper's records, once it ended (see end_precompile)."""
     helper, control = started
     if stop:
         with contextlib.suppress(OSError):
             (control / STOP_FILE).touch()
-    answer = finish_boxed(helper, timeout=5.0 if stop else timeout)
-    stored = [r for r in parse_records(answer.stdout).records if r.get("kind") == "stored"]
+    return parse_records(finish_boxed(helper, timeout=5.0 if stop else timeout).stdout)
+
+
+def stored_bytes(answer: ParsedAnswer) -> int:
+    """Bytes of bytecode a helper said it stored (1 when it did not say: the cache may
+    have grown, and is trimmed)."""
+    stored = [r for r in answer.records if r.get("kind") == "stored"]
     value = stored[-1].get("bytes") if stored else 1
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
@@ -621,13 +647,20 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
     config = _config(staged, version, imports, function, timeout, bytecode, sdk_paths)
     # The cache is read-only to the import, where the layer's code runs.
     command = box.command(config, readable=(Path(bytecode),) if bytecode else ())
+    early = EARLY_FILLS.get(bytecode) if bytecode else None
     beside = (precompile and bytecode and interpreter.launch.kind in ("native", "rootfs-loader")
-              and (empty_folder(bytecode) or bytecode in FIRST_FILL))
+              and (empty_folder(bytecode) or early is not None))
     started = time.perf_counter()
     importing = start_boxed(command, cwd=staged.task, env=env)  # first: it sets the pace
     if overlap is not None:
         overlap.started.set()  # the caller's work (the audit) no longer slows the start
-    helper = _start_precompile(box, version, bytecode) if beside and bytecode else None
+    skip: frozenset[str] = frozenset()
+    if beside and early is not None:  # asked to end when the proof began: a moment
+        top = _top_names(staged.opt, version)
+        skip = frozenset(top & (early(0.5) or frozenset()))
+        beside = top != skip  # else the early helper compiled the whole layer
+    helper = (_start_precompile(box, version, bytecode, skip=skip) if beside and bytecode
+              else None)
     try:
         # The import and its helper take two cores: the zip waits (common/cores.py).
         with cores.claimed(2 if helper else 0) as give_back:
