@@ -3,10 +3,11 @@
 A cold build waits on the network while uv resolves and downloads, one core idle; the
 proof then compiles every module it imports. But uv unpacks each wheel into its cache
 (the `archive-v0` bucket: a temporary folder renamed into place) as soon as that wheel
-arrives, before it links the tree. So, while uv runs, a run of the first target's
-CPython, in a box like the precompile helper's (runner._start_precompile: it runs none
-of the layer's code, and only such runs write the bytecode cache), compiles the sources
-of every folder put there since uv started (in_target._watch) into the proof's bytecode
+arrives, before it links the tree. So, once uv puts a first wheel there (a warm uv,
+which unpacks nothing, starts nothing here), a run of the first target's CPython, in a
+box like the precompile helper's (runner._start_precompile: it runs none of the
+layer's code, and only such runs write the bytecode cache), compiles the sources of
+every folder put there since uv started (in_target._watch) into the proof's bytecode
 cache. Entries are named by the SHA-256 of their source, so the import finds them for
 the same files in the layer, wherever they lie. The helper sees uv's cache read-only
 and nothing else of the host, and has no network.
@@ -115,6 +116,8 @@ def _compile_while_uv_runs(target: Target, configured: ConfiguredInterpreters, s
         uv_cache = uv_cache_dir()  # asked beside the lookups
         for job in lookups:  # their answers, not a second probe beside them
             job.join()
+        if uv_cache is None or not _unpacking(uv_cache / BUCKET, since):
+            return
         started = _launch(target, configured, since, uv_cache)
     except Exception:  # best effort: the proof compiles what is missing anyway
         return
@@ -132,8 +135,21 @@ def _compile_while_uv_runs(target: Target, configured: ConfiguredInterpreters, s
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _unpacking(bucket: Path, since: float) -> bool:
+    """Wait until uv puts a wheel into `bucket` after `since` (True), or the proof
+    starts first (False): a warm uv unpacks nothing, and then no box is started."""
+    while not _asked.is_set():
+        try:
+            if bucket.stat().st_mtime >= since:
+                return True
+        except OSError:
+            pass  # a fresh cache: uv makes the bucket with its first wheel
+        _asked.wait(0.01)
+    return False
+
+
 def _launch(target: Target, configured: ConfiguredInterpreters, since: float,
-            uv_cache: Path | None) -> tuple[Popen[bytes], Path, Path] | None:
+            uv_cache: Path) -> tuple[Popen[bytes], Path, Path] | None:
     """The helper started (its process, control folder and work folder), or None."""
     from lambdalayer.common.workdirs import make_workdir
     from lambdalayer.interpreters.find import find_for, host_machine
@@ -148,7 +164,7 @@ def _launch(target: Target, configured: ConfiguredInterpreters, since: float,
     if not sandbox.boxed or interpreter is None or interpreter.launch.kind != "native":
         return None
     bytecode = runner.bytecode_cache(interpreter, "early")  # one folder per interpreter
-    if bytecode is None or uv_cache is None or not (uv_cache / "CACHEDIR.TAG").is_file():
+    if bytecode is None or not (uv_cache / "CACHEDIR.TAG").is_file():
         return None  # not a folder uv made its cache in (it tags it first): nothing shown
     work = make_workdir("early")
     control = work / "control"

@@ -531,7 +531,7 @@ def _in_tests(path: str) -> bool:
     return any(part in ("tests", "test", "testing") for part in Path(path).parts[:-1])
 
 
-def end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
+def _end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
                     timeout: float) -> int:
     """Bytes of bytecode the helper stored (stored_bytes). With `stop`, it is asked to
     stop between two files (so no cache file is left half-written) and killed if it does
@@ -541,7 +541,7 @@ def end_precompile(started: tuple[Popen[bytes], Path], *, stop: bool,
 
 def precompile_answer(started: tuple[Popen[bytes], Path], *, stop: bool,
                       timeout: float) -> ParsedAnswer:
-    """The helper's records, once it ended (see end_precompile)."""
+    """The helper's records, once it ended (see _end_precompile)."""
     helper, control = started
     if stop:
         with contextlib.suppress(OSError):
@@ -582,12 +582,12 @@ class Overlap:
 
     def end_later(self, helper: tuple[Popen[bytes], Path], *, stop: bool,
                   timeout: float) -> None:
-        """`helper` (_start_precompile's) awaited on close (end_precompile); with `stop`,
+        """`helper` (_start_precompile's) awaited on close (_end_precompile); with `stop`,
         asked to stop now, between two files."""
         if stop:
             with contextlib.suppress(OSError):
                 (helper[1] / STOP_FILE).touch()
-        self._stack.callback(lambda: self.stored(end_precompile(helper, stop=stop,
+        self._stack.callback(lambda: self.stored(_end_precompile(helper, stop=stop,
                                                                  timeout=timeout)))
 
     def ended(self, *_: object) -> None:
@@ -675,7 +675,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         if helper and overlap is not None:
             overlap.end_later(helper, stop=True, timeout=5.0)  # not waited for meanwhile
         elif helper:
-            stored = end_precompile(helper, stop=True, timeout=5.0)
+            stored = _end_precompile(helper, stop=True, timeout=5.0)
     elapsed = time.perf_counter() - started
     run = _collect(target, interpreter, staged, answer, elapsed)
     misses = [m for m in run.misses if not covered or _in_tests(m)]
@@ -685,7 +685,7 @@ def _run_target(target: Target, interpreter: Interpreter, staged: _Staged,
         if after and overlap is not None:
             overlap.end_later(after, stop=False, timeout=timeout)  # after the verdict
         elif after:
-            stored += end_precompile(after, stop=False, timeout=timeout)
+            stored += _end_precompile(after, stop=False, timeout=timeout)
     return replace(run, sandbox=sandbox.describe(network=network),
                    bytecode_stored=stored, misses=(), runtime_sdk=sdk_note)
 

@@ -6,6 +6,7 @@ Hand-made layers, `lambdalayer test` on this machine's CPython 3.12: no network.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -274,3 +275,43 @@ def test_a_cold_build_compiles_what_uv_unpacks_while_uv_still_downloads(
     assert not list(cache.rglob("*.tmp"))
     assert subprocess.run(["pgrep", "-f", str(uv_cache)], capture_output=True).stdout == b""
     assert list(scratch.iterdir()) == []
+
+
+def test_a_warm_uv_starts_no_early_box(tmp_path: Path) -> None:
+    """The helper compiling while uv downloads starts only once uv unpacks a wheel: a
+    build whose uv finds every wheel in its cache (here with an empty lambdalayer cache,
+    so the proof still has everything to compile) starts no such box at all."""
+    import shutil
+    import time
+
+    from tests.package_index import make_wheel, serve_index
+
+    real = shutil.which("bwrap")
+    require(real is not None, "bubblewrap is needed (apt-get install bubblewrap)")
+    log, bin_dir = tmp_path / "boxes.log", tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "bwrap"  # found first on PATH: logs each box, then is bwrap
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "llwarm", "1.0", files={"llwarm/__init__.py": b"VALUE = 1\n"})
+    uv_cache = tmp_path / "uv-cache"
+
+    def slowly(name: str) -> None:  # a download that takes a moment, as over a network
+        time.sleep(0.5)
+
+    with serve_index(wheels, hold=slowly) as url:
+        def early_boxes(name: str) -> int:
+            log.unlink(missing_ok=True)
+            run = run_cli("build", name, "-p", "llwarm", "--index-url", url, "--force",
+                          "--runtime", "python3.12", "--arch", "x86_64",
+                          "--out", str(tmp_path / "dist"),
+                          env={"LAMBDALAYER_CACHE_DIR": str(tmp_path / f"cache-{name}"),
+                               "UV_CACHE_DIR": str(uv_cache),
+                               "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+            assert run.returncode == 0, run.stderr
+            return sum(f" {uv_cache.resolve()} /uv-cache " in f" {line} "
+                       for line in log.read_text().splitlines())
+
+        assert early_boxes("cold") == 1  # uv unpacked llwarm: compiled meanwhile
+        assert early_boxes("warm") == 0
