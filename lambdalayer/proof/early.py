@@ -152,17 +152,15 @@ def _launch(target: Target, configured: ConfiguredInterpreters, since: float,
             uv_cache: Path) -> tuple[Popen[bytes], Path, Path] | None:
     """The helper started (its process, control folder and work folder), or None."""
     from lambdalayer.common.workdirs import make_workdir
-    from lambdalayer.interpreters.find import find_for, host_machine
+    from lambdalayer.interpreters.find import find_for
     from lambdalayer.proof import runner, script
     from lambdalayer.proof.answers import start_boxed
     from lambdalayer.proof.sandbox import TMP, View, find_sandbox, interpreter_paths
 
-    if target.machine != host_machine():
-        return None  # emulated, compiling costs the import more than it saves
     sandbox = find_sandbox()
     interpreter = find_for(target.runtime.python_version, target.machine, configured)
     if not sandbox.boxed or interpreter is None or interpreter.launch.kind != "native":
-        return None
+        return None  # emulated, compiling would cost the import more than it saves
     bytecode = runner.bytecode_cache(interpreter, "early")  # one folder per interpreter
     if bytecode is None or not (uv_cache / "CACHEDIR.TAG").is_file():
         return None  # not a folder uv made its cache in (it tags it first): nothing shown

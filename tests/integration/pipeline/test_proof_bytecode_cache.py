@@ -231,12 +231,14 @@ def test_a_lone_first_proof_compiles_beside_the_import(tmp_path: Path) -> None:
     assert list(scratch.iterdir()) == []
 
 
+@pytest.mark.parametrize("box", ["bwrap", "box"])
 def test_a_cold_build_compiles_what_uv_unpacks_while_uv_still_downloads(
-        tmp_path: Path) -> None:
+        tmp_path: Path, box: str) -> None:
     """uv unpacks each wheel into its cache as it arrives: while the layer's last wheel is
     still downloading, the modules of one that arrived are compiled already, none of
-    them imported (proof/early.py). The helper sees uv's cache read-only, and nothing
-    of it outlives the build: no process, no folder, no half-written file."""
+    them imported (proof/early.py), in either box. The helper sees uv's cache
+    read-only, and nothing of it outlives the build: no process, no folder, no
+    half-written file."""
     import hashlib
     import threading
     import time
@@ -267,7 +269,7 @@ def test_a_cold_build_compiles_what_uv_unpacks_while_uv_still_downloads(
                       "--runtime", "python3.12", "--arch", "x86_64",
                       "--out", str(tmp_path / "dist"), "--json",
                       env={"LAMBDALAYER_CACHE_DIR": str(cache), "TMPDIR": str(scratch),
-                           "UV_CACHE_DIR": str(uv_cache)})
+                           "UV_CACHE_DIR": str(uv_cache), "LAMBDALAYER_SANDBOX": box})
     assert run.returncode == 0, run.stderr
     assert run.json()["artifacts"][0]["import_test"]["status"] == "passed"
     assert seen_during_download.is_set(), "nothing was compiled while uv downloaded"
@@ -315,3 +317,34 @@ def test_a_warm_uv_starts_no_early_box(tmp_path: Path) -> None:
 
         assert early_boxes("cold") == 1  # uv unpacked llwarm: compiled meanwhile
         assert early_boxes("warm") == 0
+
+
+def test_a_build_refused_before_its_proof_leaves_no_early_box(tmp_path: Path) -> None:
+    """uv unpacked a wheel, so the early helper started, then the build was refused
+    before any proof (a requirement no index has): the command still ends at once, with
+    its refusal, and nothing of the helper is left."""
+    import time
+
+    from tests.package_index import make_wheel, serve_index
+
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "llthere", "1.0")
+    scratch, uv_cache = tmp_path / "tmp", tmp_path / "uv-cache"
+    scratch.mkdir()
+    with serve_index(wheels) as url:
+        # uv unpacks llthere into its cache (the early helper starts), then fails on
+        # the second requirement: uv is run per target, llmissing only for arm64.
+        started = time.monotonic()
+        run = run_cli("build", "refused", "-p", "llthere", "-p",
+                      "llmissing; platform_machine == 'aarch64'", "--index-url", url,
+                      "--runtime", "python3.12", "--arch", "x86_64", "--arch", "arm64",
+                      "--out", str(tmp_path / "dist"),
+                      env={"LAMBDALAYER_CACHE_DIR": str(tmp_path / "cache"),
+                           "TMPDIR": str(scratch), "UV_CACHE_DIR": str(uv_cache)},
+                      timeout=60)  # a helper left waiting for a proof would hang the exit
+        took = time.monotonic() - started
+    assert run.returncode == 3, run.stderr
+    assert "llmissing" in run.stderr and "Traceback" not in run.stderr
+    assert took < 30
+    assert subprocess.run(["pgrep", "-f", str(uv_cache)], capture_output=True).stdout == b""
+    assert list(scratch.iterdir()) == []
