@@ -135,3 +135,26 @@ def test_the_helper_beside_the_import_starts_for_what_the_early_helper_left(
                              precompile=True)
     assert proof.status == "passed"
     assert skipped == expected
+
+
+def test_the_kept_code_is_what_cpython_compiles_from_the_source(tmp_path: Path) -> None:
+    """The helper's script has `from __future__ import annotations`; what it keeps must
+    not inherit that (the layer's annotations would become strings): the code run from
+    the cache is the code CPython compiles from the source."""
+    import marshal
+
+    layer, cache = tmp_path / "site", tmp_path / "cache"
+    layer.mkdir()
+    cache.mkdir()
+    source = b"def f(x: int) -> None:\n    pass\n\nANNOTATION = f.__annotations__['x']\n"
+    (layer / "annotated.py").write_bytes(source)
+    config = {"precompile": [str(layer)], "bytecode": str(cache),
+              "stop": str(tmp_path / "stop")}
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c",
+                           script.source(), json.dumps(config)],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    [kept] = cache.rglob("*.pyc")
+    namespace: dict[str, Any] = {}
+    exec(marshal.loads(kept.read_bytes()[16:]), namespace)
+    assert namespace["ANNOTATION"] is int
