@@ -20,6 +20,15 @@ from lambdalayer.targets.target import Target
 from tests.conftest import require
 
 
+def _precompiled(config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """in_target's precompile mode run with `config` on this Python, which must succeed."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c",
+                           script.source(), json.dumps(config)],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_the_helper_skips_fifos_and_devices_and_compiles_the_rest(tmp_path: Path) -> None:
     layer, cache = tmp_path / "site", tmp_path / "cache"
     layer.mkdir()
@@ -29,10 +38,7 @@ def test_the_helper_skips_fifos_and_devices_and_compiles_the_rest(tmp_path: Path
     (layer / "zero.py").symlink_to("/dev/zero")
     config = {"precompile": [str(layer)], "bytecode": str(cache),
               "stop": str(tmp_path / "stop")}
-    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c",
-                           script.source(), json.dumps(config)],
-                          capture_output=True, text=True, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
+    done = _precompiled(config)
     name = hashlib.sha256(b"GOOD = 1\n").hexdigest()
     assert [p.name.split(".")[0] for p in cache.rglob("*.pyc")] == [name]
     said = json.loads(done.stdout)
@@ -87,10 +93,7 @@ def test_the_helper_passes_over_what_the_early_helper_compiled_whole(tmp_path: P
         (layer / name).write_bytes(data)
     config = {"precompile": [str(layer)], "bytecode": str(cache),
               "stop": str(tmp_path / "stop"), "skip": ["done", "done.py"]}
-    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c",
-                           script.source(), json.dumps(config)],
-                          capture_output=True, text=True, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
+    _precompiled(config)
     kept = {p.name.split(".")[0] for p in cache.rglob("*.pyc")}
     assert kept == {hashlib.sha256(sources[n]).hexdigest()
                     for n in ("left/__init__.py", "left/done/__init__.py")}
@@ -150,10 +153,7 @@ def test_the_kept_code_is_what_cpython_compiles_from_the_source(tmp_path: Path) 
     (layer / "annotated.py").write_bytes(source)
     config = {"precompile": [str(layer)], "bytecode": str(cache),
               "stop": str(tmp_path / "stop")}
-    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c",
-                           script.source(), json.dumps(config)],
-                          capture_output=True, text=True, timeout=30, check=False)
-    assert done.returncode == 0, done.stderr
+    _precompiled(config)
     [kept] = cache.rglob("*.pyc")
     namespace: dict[str, Any] = {}
     exec(marshal.loads(kept.read_bytes()[16:]), namespace)
