@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -231,6 +232,20 @@ def test_a_lone_first_proof_compiles_beside_the_import(tmp_path: Path) -> None:
     assert list(scratch.iterdir()) == []
 
 
+def held_while_uv_unpacks(uv_cache: Path, wanted: bool, until: Callable[[], object]) -> None:
+    """A wanted download waits, 5 s at most, until `until()`. uv also downloads each
+    wheel whole once to resolve (this index offers no metadata files), before it
+    unpacks anything: a download for which uv has unpacked nothing within a second is
+    that one, and is let go."""
+    import time
+
+    started = time.monotonic()
+    while wanted and time.monotonic() < started + 5 and not until():
+        if time.monotonic() > started + 1 and not (uv_cache / "archive-v0").is_dir():
+            return
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("box", ["bwrap", "box"])
 def test_a_cold_build_compiles_what_uv_unpacks_while_uv_still_downloads(
         tmp_path: Path, box: str) -> None:
@@ -241,7 +256,6 @@ def test_a_cold_build_compiles_what_uv_unpacks_while_uv_still_downloads(
     half-written file."""
     import hashlib
     import threading
-    import time
 
     from tests.package_index import make_wheel, serve_index
 
@@ -254,15 +268,14 @@ def test_a_cold_build_compiles_what_uv_unpacks_while_uv_still_downloads(
     wanted = hashlib.sha256(UNUSED).hexdigest()
     seen_during_download = threading.Event()
 
+    def compiled() -> bool:
+        if any(p.name.startswith(wanted) for p in cache.rglob("*.pyc")):
+            seen_during_download.set()
+        return seen_during_download.is_set()
+
     def hold(name: str) -> None:
-        """lllast's download waits (3 s at most) for llfirst's unused module's bytecode;
-        uv also downloads it once to resolve, before anything is unpacked."""
-        deadline = time.monotonic() + 3
-        while name.startswith("lllast") and time.monotonic() < deadline:
-            if any(p.name.startswith(wanted) for p in cache.rglob("*.pyc")):
-                seen_during_download.set()
-                return
-            time.sleep(0.02)
+        """lllast's download waits for llfirst's unused module's bytecode."""
+        held_while_uv_unpacks(uv_cache, name.startswith("lllast"), compiled)
 
     with serve_index(wheels, hold=hold) as url:
         run = run_cli("build", "early", "-p", "llfirst", "--index-url", url,
@@ -284,7 +297,6 @@ def test_a_warm_uv_starts_no_early_box(tmp_path: Path) -> None:
     build whose uv finds every wheel in its cache (here with an empty lambdalayer cache,
     so the proof still has everything to compile) starts no such box at all."""
     import shutil
-    import time
 
     from tests.package_index import make_wheel, serve_index
 
@@ -296,13 +308,26 @@ def test_a_warm_uv_starts_no_early_box(tmp_path: Path) -> None:
     wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
     wheels = tmp_path / "wheels"
-    make_wheel(wheels, "llwarm", "1.0", files={"llwarm/__init__.py": b"VALUE = 1\n"})
-    uv_cache = tmp_path / "uv-cache"
+    make_wheel(wheels, "llwarm", "1.0", requires=("llwarmlast",),
+               files={"llwarm/__init__.py": b"VALUE = 1\n"})
+    make_wheel(wheels, "llwarmlast", "1.0")
+    uv_cache, warm = tmp_path / "uv-cache", False
 
-    def slowly(name: str) -> None:  # a download that takes a moment, as over a network
-        time.sleep(0.5)
+    def early_boxes_logged() -> int:
+        if not log.is_file():
+            return 0
+        return sum(f" {uv_cache.resolve()} /uv-cache " in f" {line} "
+                   for line in log.read_text().splitlines())
 
-    with serve_index(wheels, hold=slowly) as url:
+    def hold(name: str) -> None:
+        """In the cold build, the last wheel's download waits for the early box, as a
+        slow network would: with nothing left to download, the proof may start first
+        (and then no early box is worth starting). The warm build is not held: its uv
+        still downloads each wheel once to resolve."""
+        held_while_uv_unpacks(uv_cache, name.startswith("llwarmlast") and not warm,
+                              early_boxes_logged)
+
+    with serve_index(wheels, hold=hold) as url:
         def early_boxes(name: str) -> int:
             log.unlink(missing_ok=True)
             run = run_cli("build", name, "-p", "llwarm", "--index-url", url, "--force",
@@ -312,10 +337,10 @@ def test_a_warm_uv_starts_no_early_box(tmp_path: Path) -> None:
                                "UV_CACHE_DIR": str(uv_cache),
                                "PATH": f"{bin_dir}:{os.environ['PATH']}"})
             assert run.returncode == 0, run.stderr
-            return sum(f" {uv_cache.resolve()} /uv-cache " in f" {line} "
-                       for line in log.read_text().splitlines())
+            return early_boxes_logged()
 
         assert early_boxes("cold") == 1  # uv unpacked llwarm: compiled meanwhile
+        warm = True
         assert early_boxes("warm") == 0
 
 
