@@ -77,7 +77,7 @@ def _own(own: OwnCode) -> Component:
 
 def bom_json(facts: LayerFacts, serial: uuid.UUID) -> bytes:
     """The document's bytes: CycloneDX 1.6 JSON, keys sorted, two-space indent."""
-    from cyclonedx.model.tool import Tool
+    from cyclonedx.model.tool import ToolRepository
 
     top = Component(
         name=facts.name, type=ComponentType.APPLICATION, bom_ref=f"layer:{facts.zip_name}",
@@ -92,8 +92,9 @@ def bom_json(facts: LayerFacts, serial: uuid.UUID) -> bytes:
     dists = [_dist(d, seen[(d.name, d.version)] > 1) for d in facts.dists]
     own = [_own(o) for o in facts.own]
     metadata = BomMetaData(component=top, timestamp=facts.timestamp,
-                           tools=[Tool(vendor="lambdalayer", name="lambdalayer",
-                                       version=facts.tool_version)])
+                           tools=ToolRepository(components=[Component(
+                               type=ComponentType.APPLICATION, name="lambdalayer",
+                               version=facts.tool_version, bom_ref="tool:lambdalayer")]))
     bom = Bom(components=[*dists, *own], metadata=metadata, serial_number=serial)
     bom.register_dependency(top, [*dists, *own])
     for component in dists:

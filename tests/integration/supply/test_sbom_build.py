@@ -68,6 +68,8 @@ def test_the_sbom_lists_exactly_what_the_zip_holds_and_is_reproducible(
     assert manifest["sbom"] == "vend.cdx.json"
     document = json.loads(text)
     assert document["specVersion"] == "1.6"
+    tool, = document["metadata"]["tools"]["components"]  # CycloneDX 1.5's form, not a list
+    assert (tool["name"], tool["type"]) == ("lambdalayer", "application")
     top = document["metadata"]["component"]
     assert top["hashes"] == [{"alg": "SHA-256", "content": manifest["sha256"]}]
     assert _props(top, "aws:lambda:CodeSha256") == [manifest["code_sha256"]]
